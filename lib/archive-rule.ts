@@ -1,0 +1,95 @@
+import { ArnFormat, Stack, Token } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as iot from 'aws-cdk-lib/aws-iot';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { acknowledgeWildcardResource } from './nag';
+
+const RULE_NAME = /^[a-zA-Z0-9_]{1,128}$/;
+
+export interface ArchiveRuleProps {
+  /** Bucket the rule writes matching messages into. */
+  readonly bucket: s3.IBucket;
+  /** The device's thing name; the rule reads `<dataTopicPrefix>/<thingName>`. */
+  readonly thingName: string;
+  /** First topic level of device data. @default 'data' */
+  readonly dataTopicPrefix?: string;
+  /** Key prefix of archived objects; the rule's role may write only below it. @default 'archive/' */
+  readonly keyPrefix?: string;
+  /** Key template appended to the prefix; must make every key unique. @default '${topic()}/${timestamp()}-${newuuid()}.json' */
+  readonly keyPattern?: string;
+  /** Log group receiving failed deliveries (the error action). */
+  readonly errorLogGroup: logs.ILogGroup;
+  /** Rule name, ^[a-zA-Z0-9_]+$. @default 'archive_' + the thing name with other characters replaced by '_' */
+  readonly ruleName?: string;
+}
+
+/**
+ * The topic rule `SELECT name FROM 'data/<thing>' WHERE name = 's3'`: writes each matching message to
+ * S3 under a key that never repeats, with a role allowed only s3:PutObject below the archive prefix,
+ * and an error action that keeps every failed delivery (with its original payload) in a log group.
+ */
+export class ArchiveRule extends Construct {
+  /** The rule's name. */
+  public readonly ruleName: string;
+  /** The rule's ARN. */
+  public readonly ruleArn: string;
+  /** The rule's SQL statement. */
+  public readonly sql: string;
+  /** The full S3 key template (prefix and pattern). */
+  public readonly objectKey: string;
+  /** The role IoT assumes to run the rule's actions. */
+  public readonly role: iam.Role;
+
+  constructor(scope: Construct, id: string, props: ArchiveRuleProps) {
+    super(scope, id);
+    const keyPrefix = props.keyPrefix ?? 'archive/';
+    this.objectKey = `${keyPrefix}${props.keyPattern ?? '${topic()}/${timestamp()}-${newuuid()}.json'}`;
+    this.ruleName = props.ruleName ?? `archive_${props.thingName.replace(/[^a-zA-Z0-9_]/g, '_')}`.slice(0, 128);
+    if (!Token.isUnresolved(this.ruleName) && !RULE_NAME.test(this.ruleName)) {
+      throw new Error(`Invalid topic rule name '${this.ruleName}': must match ${RULE_NAME.source} (hyphens are not allowed)`);
+    }
+    if (!this.objectKey.includes('${newuuid()}')) {
+      throw new Error(`Archive key '${this.objectKey}' must contain \${newuuid()} so that no object is ever overwritten`);
+    }
+    this.sql = `SELECT name FROM '${props.dataTopicPrefix ?? 'data'}/${props.thingName}' WHERE name = 's3'`;
+    this.ruleArn = Stack.of(this).formatArn({
+      service: 'iot', resource: 'rule', resourceName: this.ruleName, arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+    });
+
+    // Role to allow IoT to run this rule's actions, and only this rule's (confused-deputy guard).
+    this.role = new iam.Role(this, 'Role', {
+      description: `Lets AWS IoT rule ${this.ruleName} archive messages to S3 and log failed deliveries`,
+      assumedBy: new iam.ServicePrincipal('iot.amazonaws.com', {
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
+          ArnEquals: { 'aws:SourceArn': this.ruleArn },
+        },
+      }),
+    });
+    const archivedObjects = props.bucket.arnForObjects(`${keyPrefix}*`);
+    this.role.addToPolicy(new iam.PolicyStatement({
+      sid: 'PutArchivedMessages',
+      actions: ['s3:PutObject'],
+      resources: [archivedObjects],
+    }));
+    props.errorLogGroup.grantWrite(this.role);
+    acknowledgeWildcardResource(this.role.node.findChild('DefaultPolicy'), archivedObjects,
+      'Every archived message gets a new key (a UUID in the key template), so s3:PutObject is granted on the archive prefix, the narrowest resource that covers keys not yet known.');
+
+    const rule = new iot.CfnTopicRule(this, 'Resource', {
+      ruleName: this.ruleName,
+      topicRulePayload: {
+        description: `Archives messages of thing ${props.thingName} whose name is s3`,
+        sql: this.sql,
+        // CloudFormation would default to 2015-10-08 (facts §3).
+        awsIotSqlVersion: '2016-03-23',
+        ruleDisabled: false,
+        actions: [{ s3: { bucketName: props.bucket.bucketName, key: this.objectKey, roleArn: this.role.roleArn } }],
+        errorAction: { cloudwatchLogs: { logGroupName: props.errorLogGroup.logGroupName, roleArn: this.role.roleArn } },
+      },
+    });
+    rule.node.addDependency(this.role);
+  }
+}

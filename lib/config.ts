@@ -1,0 +1,107 @@
+import { z } from 'zod';
+
+/** Substitution templates an archive key may use: the ones AWS IoT offers and the local sandbox can evaluate. */
+export const SUPPORTED_KEY_TEMPLATES = ['${topic()}', '${topic(n)}', '${timestamp()}', '${newuuid()}', '${clientid()}'];
+const KEY_TEMPLATE = /\$\{(topic\(\)|topic\([1-8]\)|timestamp\(\)|newuuid\(\)|clientid\(\))\}/g;
+
+/** CloudWatch Logs accepts only these retention periods (days). */
+export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+
+const integerIn = (min: number, max: number) =>
+  z.number({ error: `must be a whole number from ${min} to ${max}` })
+    .int({ error: `must be a whole number from ${min} to ${max}` })
+    .min(min, { error: `must be a whole number from ${min} to ${max}` })
+    .max(max, { error: `must be a whole number from ${min} to ${max}` });
+
+const matching = (pattern: RegExp, allowed: string) =>
+  z.string({ error: `must be a string matching ${allowed}` }).regex(pattern, { error: `must match ${allowed}` });
+
+const archiveKeyPattern = z.string({ error: 'must be a string' })
+  .min(1, { error: 'must not be empty' })
+  .max(900, { error: 'must be at most 900 characters' })
+  .refine((key) => key.includes('${newuuid()}'), {
+    error: 'must contain ${newuuid()} so that no object is ever overwritten',
+  })
+  .refine((key) => !key.replace(KEY_TEMPLATE, '').includes('${'), {
+    error: `may use only the substitution templates ${SUPPORTED_KEY_TEMPLATES.join(', ')}`,
+  })
+  .refine((key) => !key.startsWith('/') && !key.split('/').includes('..'), {
+    error: "must be a relative key: no leading '/' and no '..' segment",
+  });
+
+const archiveKeyPrefix = matching(/^[a-zA-Z0-9_.-]+(\/[a-zA-Z0-9_.-]+)*\/$/, "[a-zA-Z0-9_.-] segments ending in '/', e.g. 'archive/'")
+  .refine((prefix) => !prefix.startsWith('errors/'), { error: "must not start with 'errors/', which holds failed deliveries" });
+
+/** Settings of one deployment environment (dev, stg, prod, ...). */
+export const environmentSchema = z.strictObject({
+  /** AWS account to deploy to; leave out for an environment-agnostic stack (dev). */
+  account: matching(/^\d{12}$/, 'a 12-digit AWS account ID').optional(),
+  /** AWS region to deploy to; leave out for an environment-agnostic stack (dev). */
+  region: matching(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, "an AWS region such as 'eu-west-1'").optional(),
+  /** The thing's name; also the MQTT client ID the policy allows. */
+  thingName: matching(/^[a-zA-Z0-9:_-]{1,128}$/, '[a-zA-Z0-9:_-]{1,128}'),
+  /** Report interval (seconds) seeded into the shadow's desired state. */
+  reportIntervalSeconds: integerIn(1, 3600),
+  /** Prefix under which the archive rule writes; the rule's role may write only here. */
+  archiveKeyPrefix,
+  /** Key template appended to the prefix for each archived message. */
+  archiveKeyPattern,
+  /** Days after which archived objects (and old versions) expire. */
+  archiveRetentionDays: integerIn(1, 3650),
+  /** What happens to the bucket, the key and the logs when the stack is deleted. */
+  removalPolicy: z.enum(['destroy', 'retain'], { error: "must be 'destroy' or 'retain'" }),
+  /** Days Secrets Manager keeps the deleted certificate secret recoverable; 0 deletes it at once. */
+  secretRecoveryDays: z.number({ error: 'must be 0 or a whole number from 7 to 30' })
+    .int({ error: 'must be 0 or a whole number from 7 to 30' })
+    .refine((days) => days === 0 || (days >= 7 && days <= 30), { error: 'must be 0 or a whole number from 7 to 30' }),
+  /** Whether deleting the stack clears the shadow's desired state (otherwise the shadow is left as it is). */
+  clearShadowOnDelete: z.boolean({ error: 'must be true or false' }),
+  /** Retention of the handlers' and rule's log groups (days). */
+  logRetentionDays: z.number({ error: `must be one of ${LOG_RETENTION_DAYS.join(', ')}` })
+    .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), {
+      error: `must be one of ${LOG_RETENTION_DAYS.join(', ')}`,
+    }),
+});
+
+export type EnvironmentConfig = z.infer<typeof environmentSchema>;
+
+const environmentName = /^[a-z][a-z0-9]{0,15}$/;
+
+/** A configuration error: one line naming the environment, the field, the value and what is allowed. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+function describeValue(value: unknown): string {
+  if (value === undefined) return 'missing';
+  return `${JSON.stringify(value)}`;
+}
+
+/** Validates one environment's settings, throwing a ConfigError for the first bad field. */
+export function validateEnvironment(name: string, settings: unknown): EnvironmentConfig {
+  if (!environmentName.test(name)) {
+    throw new ConfigError(`Invalid environment name ${describeValue(name)}: must match ${environmentName.source}`);
+  }
+  const result = environmentSchema.safeParse(settings, { reportInput: true });
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  if (issue.code === 'unrecognized_keys') {
+    throw new ConfigError(`Invalid config for environment '${name}': unknown field(s) ${issue.keys.join(', ')}; allowed fields are ${Object.keys(environmentSchema.shape).join(', ')}`);
+  }
+  const field = issue.path.join('.') || '(settings)';
+  throw new ConfigError(`Invalid config for environment '${name}': ${field} is ${describeValue(issue.input)} but ${issue.message}`);
+}
+
+/** Validates every environment and selects one by name (or all when no name is given). */
+export function selectEnvironments(all: Record<string, unknown>, selected?: string): Array<[string, EnvironmentConfig]> {
+  const validated = Object.entries(all).map(([name, settings]) => [name, validateEnvironment(name, settings)] as [string, EnvironmentConfig]);
+  if (selected === undefined) return validated;
+  const match = validated.find(([name]) => name === selected);
+  if (!match) {
+    throw new ConfigError(`Unknown environment ${describeValue(selected)} (from -c env=...): must be one of ${Object.keys(all).join(', ')}`);
+  }
+  return [match];
+}

@@ -1,0 +1,113 @@
+import * as path from 'path';
+import { AssetHashType, DockerImage, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { buildSync } from 'esbuild';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as cr from 'aws-cdk-lib/custom-resources';
+import { Construct } from 'constructs';
+import { acknowledgeWildcardResource } from './nag';
+
+/** The Lambda runtime of every handler: the newest Node.js that Lambda offers in aws-cdk-lib 2.276. */
+export const HANDLER_RUNTIME = lambda.Runtime.NODEJS_24_X;
+
+export interface CustomResourceHandlerProps {
+  /** File under lib/handlers/ (without extension) that exports `handler`. */
+  readonly handlerFile: string;
+  /** What the handler does, for the function's description. */
+  readonly description: string;
+  /** How long one invocation may run; the handler stops retrying 10 s before. */
+  readonly timeout: Duration;
+  /** Retention of the handler's and the provider framework's logs. */
+  readonly logRetention: logs.RetentionDays;
+  /** What happens to the log groups when the stack is deleted. */
+  readonly removalPolicy: RemovalPolicy;
+}
+
+/**
+ * Bundles lib/handlers/<file>.ts with the pinned AWS SDK clients inside, so the code that was tested is
+ * the code that runs. esbuild runs in-process (NodejsFunction would spawn npx twice per handler, about
+ * 2 s of every synth here); Docker is never used. The asset hash is the bundle's, so a template changes
+ * only when the bundled code does.
+ */
+export function bundledHandlerCode(handlerFile: string): lambda.Code {
+  const entry = path.join(__dirname, 'handlers', `${handlerFile}.ts`);
+  return lambda.Code.fromAsset(path.dirname(entry), {
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      // Required by the bundling API, never pulled: local bundling below always succeeds or throws.
+      image: DockerImage.fromRegistry('scratch'),
+      local: {
+        tryBundle(outputDir: string) {
+          buildSync({
+            entryPoints: [entry],
+            outfile: path.join(outputDir, 'index.js'),
+            bundle: true,
+            platform: 'node',
+            target: 'node20',
+            format: 'cjs',
+            minify: true,
+            legalComments: 'none',
+            logLevel: 'warning',
+          });
+          return true;
+        },
+      },
+    },
+  });
+}
+
+/**
+ * A custom-resource handler from lib/handlers/, behind the CDK Provider framework, which answers
+ * CloudFormation on success, on a thrown error and on timeout alike.
+ */
+export class CustomResourceHandler extends Construct {
+  /** The handler function; grant it what it calls (its role starts with nothing but its own log group). */
+  public readonly function: lambda.Function;
+  /** The provider framework in front of the handler. */
+  public readonly provider: cr.Provider;
+  /** Service token for a CustomResource. */
+  public readonly serviceToken: string;
+
+  constructor(scope: Construct, id: string, props: CustomResourceHandlerProps) {
+    super(scope, id);
+
+    // Each Lambda gets its own role allowed to write only its own log group, instead of the managed
+    // AWSLambdaBasicExecutionRole (which allows writing to every log group of the account).
+    const roleWritingLogs = (roleId: string, description: string) => {
+      const logGroup = new logs.LogGroup(this, `${roleId}Logs`, {
+        retention: props.logRetention,
+        removalPolicy: props.removalPolicy,
+      });
+      const role = new iam.Role(this, `${roleId}Role`, {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description,
+      });
+      logGroup.grantWrite(role);
+      return { logGroup, role };
+    };
+    const handler = roleWritingLogs('Function', `${props.description}: handler`);
+    const framework = roleWritingLogs('Provider', `${props.description}: provider framework`);
+
+    this.function = new lambda.Function(this, 'Function', {
+      code: bundledHandlerCode(props.handlerFile),
+      handler: 'index.handler',
+      runtime: HANDLER_RUNTIME,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 256,
+      timeout: props.timeout,
+      description: `${props.description} (${Stack.of(this).stackName})`,
+      role: handler.role,
+      logGroup: handler.logGroup,
+    });
+
+    this.provider = new cr.Provider(this, 'Provider', {
+      onEventHandler: this.function,
+      logGroup: framework.logGroup,
+      frameworkOnEventRole: framework.role,
+    });
+    this.serviceToken = this.provider.serviceToken;
+    acknowledgeWildcardResource(framework.role.node.findChild('DefaultPolicy'), `${this.function.functionArn}:*`,
+      'The provider framework may invoke only the handler function; CDK\'s grantInvoke also lists the qualified ARNs (versions and aliases, ":*") of that one function.');
+  }
+}

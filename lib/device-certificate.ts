@@ -1,0 +1,151 @@
+import { ArnFormat, CustomResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as iot from 'aws-cdk-lib/aws-iot';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { CustomResourceHandler } from './custom-resource-handler';
+import { acknowledgeWildcardResource } from './nag';
+import { DevicePolicy } from './device-policy';
+import { DeviceThing } from './device-thing';
+import type { CertificateProperties } from './handlers/certificate';
+
+export interface DeviceCertificateProps {
+  /** The thing the certificate is attached to (exclusively). */
+  readonly thing: DeviceThing;
+  /** The IoT policy attached to the certificate. */
+  readonly policy: DevicePolicy;
+  /** Secrets Manager secret that receives certificate PEM and private key. @default 'iot/<stack name>/certificate' */
+  readonly secretName?: string;
+  /** Days a deleted secret stays recoverable; 0 deletes it at once. @default 30 */
+  readonly secretRecoveryDays?: number;
+  /** Bump to issue a new certificate; the old one is retired after the new one is attached. @default 0 */
+  readonly rotation?: number;
+  /** Retention of the handler's logs. @default logs.RetentionDays.ONE_YEAR */
+  readonly logRetention?: logs.RetentionDays;
+  /** What happens to the encryption key and log groups when the stack is deleted. @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The device's X.509 certificate with an AWS-generated key pair, made by a custom resource because
+ * CloudFormation cannot create key pairs (facts §4). Active, attached to the thing and the policy, its
+ * private key kept in a Secrets Manager secret encrypted with a key of this construct; deleted
+ * completely (detached, deactivated, deleted, secret removed) when the resource is deleted.
+ */
+export class DeviceCertificate extends Construct {
+  /** The certificate's ARN. */
+  public readonly certificateArn: string;
+  /** The certificate's ID. */
+  public readonly certificateId: string;
+  /** ARN of the secret holding `{certificateId, certificateArn, certificatePem, privateKey}`. */
+  public readonly secretArn: string;
+  /** Name of that secret. */
+  public readonly secretName: string;
+  /** The KMS key encrypting the secret; a reader of the secret needs kms:Decrypt on it. */
+  public readonly encryptionKey: kms.Key;
+  /** The custom-resource handler. */
+  public readonly handler: CustomResourceHandler;
+
+  constructor(scope: Construct, id: string, props: DeviceCertificateProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const secretRecoveryDays = props.secretRecoveryDays ?? 30;
+    if (!Number.isInteger(secretRecoveryDays) || (secretRecoveryDays !== 0 && (secretRecoveryDays < 7 || secretRecoveryDays > 30))) {
+      throw new Error(`secretRecoveryDays must be 0 or a whole number from 7 to 30, received: ${secretRecoveryDays}`);
+    }
+    const rotation = props.rotation ?? 0;
+    if (!Number.isInteger(rotation) || rotation < 0) {
+      throw new Error(`rotation must be a whole number of at least 0, received: ${rotation}`);
+    }
+    this.secretName = props.secretName ?? `iot/${stack.stackName}/certificate`;
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+
+    this.encryptionKey = new kms.Key(this, 'SecretKey', {
+      description: `Encrypts the device certificate secret ${this.secretName}`,
+      enableKeyRotation: true,
+      removalPolicy,
+    });
+
+    this.handler = new CustomResourceHandler(this, 'Handler', {
+      handlerFile: 'certificate',
+      description: 'Creates, rotates and deletes the IoT device certificate',
+      timeout: Duration.minutes(2),
+      logRetention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
+      removalPolicy,
+    });
+    this.grantHandler(props.thing);
+
+    const properties: CertificateProperties = {
+      ThingName: props.thing.thingName,
+      PolicyName: props.policy.policyName,
+      SecretName: this.secretName,
+      KmsKeyId: this.encryptionKey.keyArn,
+      SecretRecoveryDays: String(secretRecoveryDays),
+      Rotation: String(rotation),
+    };
+    const resource = new CustomResource(this, 'Resource', {
+      serviceToken: this.handler.serviceToken,
+      resourceType: 'Custom::DeviceCertificate',
+      properties,
+    });
+    this.certificateArn = resource.getAttString('CertificateArn');
+    this.certificateId = resource.getAttString('CertificateId');
+    this.secretArn = resource.getAttString('SecretArn');
+
+    // Attachments are CloudFormation resources, so a reviewer sees them and CloudFormation replaces them
+    // when the thing, the policy or the certificate changes; they are deleted before the certificate.
+    new iot.CfnThingPrincipalAttachment(this, 'ThingAttachment', {
+      thingName: props.thing.thingName,
+      principal: this.certificateArn,
+      thingPrincipalType: 'EXCLUSIVE_THING',
+    });
+    new iot.CfnPolicyPrincipalAttachment(this, 'PolicyAttachment', {
+      policyName: props.policy.policyName,
+      principal: this.certificateArn,
+    });
+  }
+
+  /** Gives the handler exactly the calls it makes, on the narrowest resources IAM allows. */
+  private grantHandler(thing: DeviceThing): void {
+    const stack = Stack.of(this);
+    const fn = this.handler.function;
+    const certificates = stack.formatArn({ service: 'iot', resource: 'cert', resourceName: '*' });
+    fn.addToRolePolicy(new iam.PolicyStatement({
+      sid: 'CreateCertificate',
+      actions: ['iot:CreateKeysAndCertificate'],
+      resources: ['*'],
+    }));
+    fn.addToRolePolicy(new iam.PolicyStatement({
+      sid: 'RetireCertificates',
+      actions: ['iot:UpdateCertificate', 'iot:DeleteCertificate', 'iot:DetachPolicy'],
+      resources: [certificates],
+    }));
+    fn.addToRolePolicy(new iam.PolicyStatement({
+      sid: 'DetachFromThing',
+      actions: ['iot:DetachThingPrincipal'],
+      resources: [thing.thingArn],
+    }));
+    fn.addToRolePolicy(new iam.PolicyStatement({
+      sid: 'ManageCertificateSecret',
+      actions: [
+        'secretsmanager:CreateSecret', 'secretsmanager:DescribeSecret', 'secretsmanager:PutSecretValue',
+        'secretsmanager:TagResource', 'secretsmanager:RestoreSecret', 'secretsmanager:DeleteSecret',
+      ],
+      // Secrets Manager appends six random characters to a secret's name in its ARN.
+      resources: [stack.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${this.secretName}-??????`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+    }));
+    fn.addToRolePolicy(new iam.PolicyStatement({
+      sid: 'EncryptCertificateSecret',
+      actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+      resources: [this.encryptionKey.keyArn],
+      conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${stack.region}.amazonaws.com` } },
+    }));
+
+    const policy = fn.role!.node.findChild('DefaultPolicy');
+    acknowledgeWildcardResource(policy, '*',
+      'iot:CreateKeysAndCertificate has no resource type in the IAM Service Authorization Reference: it must be granted on "*".');
+    acknowledgeWildcardResource(policy, certificates,
+      'The certificate ID is generated by CreateKeysAndCertificate at deploy time, so retiring it can only be granted on the account\'s cert/* ARNs.');
+  }
+}
