@@ -12,8 +12,8 @@ import { acknowledgeWildcardResource } from './nag';
 export const HANDLER_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
 export interface CustomResourceHandlerProps {
-  /** File under lib/handlers/ (without extension) that exports `handler`. */
-  readonly handlerFile: string;
+  /** Folder under lib/handlers/ whose index.ts exports `handler`. */
+  readonly handlerFolder: string;
   /** What the handler does, for the function's description. */
   readonly description: string;
   /** How long one invocation may run; the handler stops retrying 10 s before. */
@@ -25,14 +25,16 @@ export interface CustomResourceHandlerProps {
 }
 
 /**
- * Bundles lib/handlers/<file>.ts with the pinned AWS SDK clients inside, so the code that was tested is
+ * Bundles lib/handlers/<folder>/index.ts with the pinned AWS SDK clients inside, so the code that was tested is
  * the code that runs. esbuild runs in-process (NodejsFunction would spawn npx twice per handler, about
  * 2 s of every synth here); Docker is never used. The asset hash is the bundle's, so a template changes
  * only when the bundled code does.
  */
-export function bundledHandlerCode(handlerFile: string): lambda.Code {
-  const entry = path.join(__dirname, 'handlers', `${handlerFile}.ts`);
-  return lambda.Code.fromAsset(path.dirname(entry), {
+export function bundledHandlerCode(handlerFolder: string): lambda.Code {
+  // One folder per handler: the asset cache of a synth is keyed by source path, so handlers must not share one.
+  const sourcePath = path.join(__dirname, 'handlers', handlerFolder);
+  const entry = path.join(sourcePath, 'index.ts');
+  return lambda.Code.fromAsset(sourcePath, {
     assetHashType: AssetHashType.OUTPUT,
     bundling: {
       // Required by the bundling API, never pulled: local bundling below always succeeds or throws.
@@ -58,7 +60,7 @@ export function bundledHandlerCode(handlerFile: string): lambda.Code {
 }
 
 /**
- * A custom-resource handler from lib/handlers/, behind the CDK Provider framework, which answers
+ * A custom-resource handler from lib/handlers/<folder>/, behind the CDK Provider framework, which answers
  * CloudFormation on success, on a thrown error and on timeout alike.
  */
 export class CustomResourceHandler extends Construct {
@@ -90,7 +92,7 @@ export class CustomResourceHandler extends Construct {
     const framework = roleWritingLogs('Provider', `${props.description}: provider framework`);
 
     this.function = new lambda.Function(this, 'Function', {
-      code: bundledHandlerCode(props.handlerFile),
+      code: bundledHandlerCode(props.handlerFolder),
       handler: 'index.handler',
       runtime: HANDLER_RUNTIME,
       architecture: lambda.Architecture.ARM_64,

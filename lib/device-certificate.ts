@@ -68,7 +68,7 @@ export class DeviceCertificate extends Construct {
     });
 
     this.handler = new CustomResourceHandler(this, 'Handler', {
-      handlerFile: 'certificate',
+      handlerFolder: 'certificate',
       description: 'Creates, rotates and deletes the IoT device certificate',
       timeout: Duration.minutes(2),
       logRetention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,

@@ -7,18 +7,20 @@ import { IConstruct } from 'constructs';
  * is environment-agnostic (dev) or pinned to an account and region (stg, prod).
  */
 export function nagName(scope: IConstruct, value: string): string {
-  const render = (part: unknown): string => {
-    if (typeof part === 'string') return part;
-    const node = part as Record<string, unknown>;
-    if ('Ref' in node) return `<${node.Ref}>`;
-    if ('Fn::GetAtt' in node) return `<${(node['Fn::GetAtt'] as string[]).join('.')}>`;
-    if ('Fn::Join' in node) {
-      const [separator, parts] = node['Fn::Join'] as [string, unknown[]];
-      return parts.map(render).join(separator);
-    }
-    throw new Error(`Cannot render ${JSON.stringify(part)} as a cdk-nag finding name`);
-  };
-  return render(Stack.of(scope).resolve(value));
+  return renderTemplateValue(Stack.of(scope).resolve(value));
+}
+
+/** Renders a resolved template value (string, Ref, GetAtt or Join of those) as text, the way cdk-nag does. */
+export function renderTemplateValue(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const node = value as Record<string, unknown>;
+  if ('Ref' in node) return `<${node.Ref}>`;
+  if ('Fn::GetAtt' in node) return `<${(node['Fn::GetAtt'] as string[]).join('.')}>`;
+  if ('Fn::Join' in node) {
+    const [separator, parts] = node['Fn::Join'] as [string, unknown[]];
+    return parts.map(renderTemplateValue).join(separator);
+  }
+  throw new Error(`Cannot render ${JSON.stringify(value)} as text`);
 }
 
 /** Acknowledges one AwsSolutions-IAM5 wildcard-resource finding on `policy`, with the reason a reviewer can check. */

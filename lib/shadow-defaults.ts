@@ -41,7 +41,7 @@ export class ShadowDefaults extends Construct {
     this.desired = props.desired;
 
     this.handler = new CustomResourceHandler(this, 'Handler', {
-      handlerFile: 'shadow-defaults',
+      handlerFolder: 'shadow-defaults',
       description: 'Seeds the IoT thing shadow desired state and resolves the data endpoint',
       timeout: Duration.minutes(1),
       logRetention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,

@@ -11,7 +11,7 @@
 import { DescribeEndpointCommand, IoTClient } from '@aws-sdk/client-iot';
 import { IoTDataPlaneClient, UpdateThingShadowCommand } from '@aws-sdk/client-iot-data-plane';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
-import { errorMessage, errorName, HandlerContext, ignoringNotFound } from './retry';
+import { errorMessage, errorName, HandlerContext, ignoringNotFound } from '../retry';
 
 /** Properties of the Custom::ShadowDefaults resource (CloudFormation passes every value as a string). */
 export interface ShadowDefaultsProperties {

@@ -19,7 +19,7 @@ import {
   RestoreSecretCommand, SecretsManagerClient, TagResourceCommand,
 } from '@aws-sdk/client-secrets-manager';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
-import { errorMessage, errorName, HandlerContext, ignoringNotFound, retryUntilDeadline } from './retry';
+import { errorMessage, errorName, HandlerContext, ignoringNotFound, retryUntilDeadline } from '../retry';
 
 /** Properties of the Custom::DeviceCertificate resource (CloudFormation passes every value as a string). */
 export interface CertificateProperties {

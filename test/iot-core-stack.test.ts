@@ -1,0 +1,217 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { environments } from '../config/environments';
+import { renderTemplateValue } from '../lib/nag';
+import { ENVIRONMENT_NAMES, synthEnvironment } from './setup/synth';
+
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+
+const render = renderTemplateValue;
+
+function onlyResource(template: ReturnType<typeof synthEnvironment>['template'], type: string) {
+  const resources = Object.entries(template.findResources(type));
+  expect(resources).toHaveLength(1);
+  return { logicalId: resources[0][0], resource: resources[0][1] as { Properties: Record<string, any>; DeletionPolicy?: string } };
+}
+
+describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
+  const config = environments[name as keyof typeof environments];
+  const { stack, template } = synthEnvironment(name);
+  const thingRef = { Ref: stack.getLogicalId(stack.thing.node.defaultChild as any) };
+
+  describe('device policy', () => {
+    const statements = () => onlyResource(template, 'AWS::IoT::Policy').resource.Properties.PolicyDocument.Statement as Statement[];
+
+    test('has no wildcard action and no wildcard resource', () => {
+      for (const statement of statements()) {
+        expect(statement.Effect).toBe('Allow');
+        for (const action of asArray(statement.Action)) expect(action).not.toMatch(/\*/);
+        for (const resource of asArray(statement.Resource).map(render)) {
+          expect(resource).not.toBe('*');
+          // The only wildcards allowed are a device's own shadow response topics below .../get/ and .../update/.
+          expect(resource.replace(/\/shadow\/(get|update)\/\*$/, '')).not.toMatch(/\*/);
+        }
+      }
+    });
+
+    test('allows exactly connect, publish, subscribe and receive, each scoped to the connecting thing', () => {
+      const byAction = Object.fromEntries(statements().map((s) => [s.Action, asArray(s.Resource).map(render).map((r) => r.replace(/^arn:(<[^>]+>|[^:]+):iot:(<[^>]+>|[^:]*):(<[^>]+>|[^:]*):/, ''))]));
+      const T = '${iot:Connection.Thing.ThingName}';
+      expect(byAction).toEqual({
+        'iot:Connect': [`client/${T}`],
+        'iot:Publish': [`topic/data/${T}`, `topic/$aws/things/${T}/shadow/get`, `topic/$aws/things/${T}/shadow/update`],
+        'iot:Subscribe': [`topicfilter/$aws/things/${T}/shadow/get/*`, `topicfilter/$aws/things/${T}/shadow/update/*`],
+        'iot:Receive': [`topic/$aws/things/${T}/shadow/get/*`, `topic/$aws/things/${T}/shadow/update/*`],
+      });
+    });
+
+    test('lets a certificate connect only while it is attached to the thing', () => {
+      const connect = statements().find((s) => s.Action === 'iot:Connect')!;
+      expect(connect.Condition).toEqual({ Bool: { 'iot:Connection.Thing.IsAttached': 'true' } });
+    });
+
+    test('stays under the 2048-character policy document limit', () => {
+      const document = JSON.stringify(stack.resolve(stack.policy.document), (_, v) => (v && typeof v === 'object' && !Array.isArray(v) && ('Fn::Join' in v || 'Ref' in v) ? render(v) : v));
+      expect(document.replace(/\s/g, '').length).toBeLessThan(2048);
+    });
+  });
+
+  test('declares the thing with the configured name', () => {
+    template.hasResourceProperties('AWS::IoT::Thing', { ThingName: config.thingName });
+  });
+
+  describe('certificate', () => {
+    const certificate = () => onlyResource(template, 'Custom::DeviceCertificate');
+
+    test('is a custom resource with the properties the handler reads', () => {
+      const { Properties } = certificate().resource;
+      expect(Properties).toEqual({
+        ServiceToken: { 'Fn::GetAtt': [stack.getLogicalId(stack.certificate.handler.provider.node.findChild('framework-onEvent').node.defaultChild as any), 'Arn'] },
+        ThingName: thingRef,
+        PolicyName: { Ref: stack.getLogicalId(stack.policy.node.defaultChild as any) },
+        SecretName: `iot/IotCore-${name}/certificate`,
+        KmsKeyId: { 'Fn::GetAtt': [stack.getLogicalId(stack.certificate.encryptionKey.node.defaultChild as any), 'Arn'] },
+        SecretRecoveryDays: String(config.secretRecoveryDays),
+        Rotation: '0',
+      });
+    });
+
+    test('is attached exclusively to the thing and to the policy', () => {
+      const certificateArn = { 'Fn::GetAtt': [certificate().logicalId, 'CertificateArn'] };
+      template.hasResourceProperties('AWS::IoT::ThingPrincipalAttachment', { ThingName: thingRef, Principal: certificateArn, ThingPrincipalType: 'EXCLUSIVE_THING' });
+      template.hasResourceProperties('AWS::IoT::PolicyPrincipalAttachment', {
+        PolicyName: { Ref: stack.getLogicalId(stack.policy.node.defaultChild as any) }, Principal: certificateArn,
+      });
+    });
+
+    test('keeps the key in a KMS key with rotation, removed per environment', () => {
+      const key = onlyResource(template, 'AWS::KMS::Key').resource;
+      expect(key.Properties.EnableKeyRotation).toBe(true);
+      expect(key.DeletionPolicy).toBe(config.removalPolicy === 'destroy' ? 'Delete' : 'Retain');
+    });
+  });
+
+  describe('archive rule', () => {
+    const rule = () => onlyResource(template, 'AWS::IoT::TopicRule').resource.Properties;
+
+    test('selects name from the thing data topic where name is s3, with SQL version 2016-03-23', () => {
+      expect(rule().TopicRulePayload).toMatchObject({
+        Sql: `SELECT name FROM 'data/${config.thingName}' WHERE name = 's3'`,
+        AwsIotSqlVersion: '2016-03-23',
+        RuleDisabled: false,
+      });
+      expect(rule().RuleName).toMatch(/^[a-zA-Z0-9_]{1,128}$/);
+    });
+
+    test('writes to the archive bucket under a key that never repeats', () => {
+      const [action] = rule().TopicRulePayload.Actions;
+      expect(action.S3.BucketName).toEqual({ Ref: stack.getLogicalId(stack.archive.bucket.node.defaultChild as any) });
+      expect(action.S3.Key).toBe(`${config.archiveKeyPrefix}${config.archiveKeyPattern}`);
+      expect(action.S3.Key).toContain('${newuuid()}');
+      expect(rule().TopicRulePayload.Actions).toHaveLength(1);
+    });
+
+    test('keeps failed deliveries in a log group through the error action', () => {
+      const logGroupRef = { Ref: stack.getLogicalId(stack.node.findChild('FailedDeliveries').node.defaultChild as any) };
+      expect(rule().TopicRulePayload.ErrorAction).toEqual({
+        CloudwatchLogs: { LogGroupName: logGroupRef, RoleArn: rule().TopicRulePayload.Actions[0].S3.RoleArn },
+      });
+      template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: config.logRetentionDays });
+    });
+
+    test('runs with a role that IoT may assume only for this rule, allowed only s3:PutObject on the archive prefix', () => {
+      const roleId = stack.getLogicalId(stack.rule.role.node.defaultChild as any);
+      const role = template.findResources('AWS::IAM::Role')[roleId];
+      const [trust] = role.Properties.AssumeRolePolicyDocument.Statement;
+      expect(trust.Principal).toEqual({ Service: 'iot.amazonaws.com' });
+      expect(render(trust.Condition.ArnEquals['aws:SourceArn'])).toMatch(new RegExp(`:rule/${rule().RuleName}$`));
+      expect(trust.Condition.StringEquals['aws:SourceAccount']).toBeDefined();
+
+      const policy = Object.values(template.findResources('AWS::IAM::Policy')).find((p: any) => p.Properties.Roles.some((r: any) => r.Ref === roleId)) as any;
+      const statements = policy.Properties.PolicyDocument.Statement as Statement[];
+      const s3Statements = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith('s3:')));
+      expect(s3Statements).toHaveLength(1);
+      expect(s3Statements[0].Action).toBe('s3:PutObject');
+      expect(render(s3Statements[0].Resource)).toBe(`<${stack.getLogicalId(stack.archive.bucket.node.defaultChild as any)}.Arn>/${config.archiveKeyPrefix}*`);
+      const others = statements.filter((s) => !s3Statements.includes(s)).flatMap((s) => asArray(s.Action));
+      expect(others.every((a) => a.startsWith('logs:'))).toBe(true);
+    });
+  });
+
+  describe('archive bucket', () => {
+    const bucketId = () => stack.getLogicalId(stack.archive.bucket.node.defaultChild as s3.CfnBucket);
+
+    test('keeps its logical ID, so no refactoring replaces the bucket and its data', () => {
+      expect(bucketId()).toBe('ArchiveBucket7C124431');
+    });
+
+    test('is encrypted, private, versioned, logged and expires objects after the retention period', () => {
+      const bucket = template.findResources('AWS::S3::Bucket')[bucketId()];
+      expect(bucket.Properties).toMatchObject({
+        BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+        PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+        VersioningConfiguration: { Status: 'Enabled' },
+        LoggingConfiguration: { DestinationBucketName: { Ref: stack.getLogicalId(stack.archive.accessLogsBucket.node.defaultChild as any) } },
+        OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+      });
+      expect(bucket.Properties.LifecycleConfiguration.Rules).toEqual([expect.objectContaining({
+        ExpirationInDays: config.archiveRetentionDays, NoncurrentVersionExpiration: { NoncurrentDays: 1 }, Status: 'Enabled',
+      })]);
+    });
+
+    test('refuses requests without TLS', () => {
+      template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: { Ref: bucketId() },
+        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+      });
+    });
+
+    test(`is ${config.removalPolicy === 'destroy' ? 'deleted (and emptied)' : 'retained'} when the stack is deleted`, () => {
+      const bucket = template.findResources('AWS::S3::Bucket')[bucketId()];
+      expect(bucket.DeletionPolicy).toBe(config.removalPolicy === 'destroy' ? 'Delete' : 'Retain');
+      template.resourceCountIs('Custom::S3AutoDeleteObjects', config.removalPolicy === 'destroy' ? 2 : 0);
+    });
+  });
+
+  test('seeds the shadow desired interval from the config', () => {
+    template.hasResourceProperties('Custom::ShadowDefaults', {
+      ThingName: thingRef,
+      DesiredJson: JSON.stringify({ interval: config.reportIntervalSeconds }),
+      ClearOnDelete: String(config.clearShadowOnDelete),
+    });
+  });
+
+  test('outputs everything a device needs, each described', () => {
+    const outputs = template.findOutputs('*');
+    expect(Object.keys(outputs).sort()).toEqual([
+      'ArchiveBucketName', 'ArchiveRuleName', 'CertificateArn', 'CertificateId', 'CertificateSecretArn', 'ClientId',
+      'DataTopic', 'IotDataEndpoint', 'Region', 'ShadowName', 'ThingName',
+    ]);
+    for (const output of Object.values(outputs)) expect(output.Description).toMatch(/\w{3,}/);
+    expect(outputs.DataTopic.Value).toBe(`data/${config.thingName}`);
+    expect(outputs.ClientId.Value).toEqual(thingRef);
+    expect(render(outputs.IotDataEndpoint.Value)).toMatch(/^<ShadowDefaults.*\.Endpoint>$/);
+    expect(render(outputs.CertificateSecretArn.Value)).toMatch(/^<Certificate.*\.SecretArn>$/);
+  });
+
+  test('no output or resource property carries key material', () => {
+    const json = JSON.stringify(template.toJSON());
+    expect(json).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE|privateKey|PrivateKey|keyPair/);
+    for (const output of Object.values(template.findOutputs('*'))) {
+      expect(render(output.Value)).not.toMatch(/PrivateKey|privateKey|keyPair/);
+    }
+  });
+
+  test('handler roles allow no wildcard action', () => {
+    for (const policy of Object.values(template.findResources('AWS::IAM::Policy'))) {
+      for (const statement of policy.Properties.PolicyDocument.Statement as Statement[]) {
+        for (const action of asArray(statement.Action)) expect(action).not.toMatch(/\*/);
+      }
+    }
+  });
+
+  test('matches the reviewed template', () => {
+    expect(template.toJSON()).toMatchSnapshot();
+  });
+});

@@ -1,0 +1,55 @@
+import { Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { buildApp } from '../bin/app';
+import { ENVIRONMENT_NAMES, newApp } from './setup/synth';
+
+describe('cdk-nag AwsSolutions', () => {
+  test.each(ENVIRONMENT_NAMES)('%s has no unacknowledged finding', (name) => {
+    const app = buildApp(newApp({ env: name }));
+    const report = new AwsSolutionsChecks(app).validateScope(app);
+    expect(report.violations.map((v) => `${v.ruleName} ${v.violatingResources.map((r) => r.resourceLogicalId).join(',')}`)).toEqual([]);
+    expect(report.success).toBe(true);
+  });
+
+  test('acknowledges only these wildcard resources, each on its own policy with a reason', () => {
+    const app = buildApp(newApp({ env: 'dev' }));
+    const acknowledgements = app.node.findAll().flatMap((construct) => construct.node.metadata
+      .filter((entry) => entry.type === 'aws:cdk:acknowledged-rules')
+      .flatMap((entry) => Object.entries(entry.data as Record<string, string>))
+      .map(([id, reason]) => ({ path: construct.node.path, id, reason })));
+    expect(acknowledgements.map(({ path, id }) => `${path} ${id}`).sort()).toEqual([
+      'IotCore-dev/ArchiveRule/Role/DefaultPolicy Annotation::AwsSolutions-IAM5[Resource::<ArchiveBucket7C124431.Arn>/archive/*]',
+      'IotCore-dev/Certificate/Handler/FunctionRole/DefaultPolicy Annotation::AwsSolutions-IAM5[Resource::*]',
+      'IotCore-dev/Certificate/Handler/FunctionRole/DefaultPolicy Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:cert/*]',
+      'IotCore-dev/Certificate/Handler/ProviderRole/DefaultPolicy Annotation::AwsSolutions-IAM5[Resource::<CertificateHandlerFunctionE467CB59.Arn>:*]',
+      'IotCore-dev/ShadowDefaults/Handler/FunctionRole/DefaultPolicy Annotation::AwsSolutions-IAM5[Resource::*]',
+      'IotCore-dev/ShadowDefaults/Handler/ProviderRole/DefaultPolicy Annotation::AwsSolutions-IAM5[Resource::<ShadowDefaultsHandlerFunction08DB17AF.Arn>:*]',
+    ]);
+    for (const { path, reason } of acknowledgements) {
+      expect(reason.length).toBeGreaterThan(60);
+      // On a policy, never on a whole stack or the app.
+      expect(path.split('/').length).toBeGreaterThan(2);
+    }
+  });
+
+  test('a new finding fails the app', () => {
+    const app = buildApp(newApp({ env: 'dev' }));
+    const stack = app.node.findChild('IotCore-dev') as Stack;
+    new iam.Role(stack, 'TooBroad', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      inlinePolicies: { all: new iam.PolicyDocument({ statements: [new iam.PolicyStatement({ actions: ['s3:*'], resources: ['*'] })] }) },
+    });
+    expect(() => app.synth()).toThrow(/AwsSolutions-IAM5/);
+  });
+
+  test('the failure comes from cdk-nag: the same role in an app without the plugin synthesizes', () => {
+    const unchecked = newApp({ env: 'dev' });
+    const stack = new Stack(unchecked, 'Plain');
+    new iam.Role(stack, 'TooBroad', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      inlinePolicies: { all: new iam.PolicyDocument({ statements: [new iam.PolicyStatement({ actions: ['s3:*'], resources: ['*'] })] }) },
+    });
+    expect(() => unchecked.synth()).not.toThrow();
+  });
+});
