@@ -1,0 +1,65 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { Stack } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import { CustomResourceHandler, HANDLER_RUNTIME } from '../lib/custom-resource-handler';
+import { synthEnvironment } from './setup/synth';
+
+const { stack, template } = synthEnvironment('dev');
+const assembly = stack.node.root as unknown as { outdir: string };
+const handlers: Array<[string, CustomResourceHandler]> = [
+  ['certificate', stack.certificate.handler],
+  ['shadow-defaults', stack.shadowDefaults.handler],
+];
+
+/** The IAM actions a handler's source calls: `new XxxCommand(` of @aws-sdk/client-iot, -iot-data-plane and -secrets-manager. */
+function actionsCalledBy(folder: string): string[] {
+  const source = fs.readFileSync(path.join(__dirname, '..', 'lib', 'handlers', folder, 'index.ts'), 'utf8');
+  const service = (command: string) => (/Secret|TagResource/.test(command) ? 'secretsmanager' : 'iot');
+  return [...new Set([...source.matchAll(/new (\w+)Command\(/g)].map(([, command]) => `${service(command)}:${command}`))].sort();
+}
+
+describe.each(handlers)('%s handler', (folder, handler) => {
+  test('its bundle loads in Node and exports the handler of its own folder', () => {
+    const asset = handler.function.node.findChild('Code') as s3assets.Asset;
+    const bundle = path.join(assembly.outdir, asset.assetPath, 'index.js');
+    const code = fs.readFileSync(bundle, 'utf8');
+    // Each handler's own error text: the SDK clients in both bundles share command names.
+    const own = folder === 'certificate' ? 'Could not store the new certificate' : 'Could not write the desired state';
+    const other = folder === 'certificate' ? 'Could not write the desired state' : 'Could not store the new certificate';
+    expect({ own: code.includes(own), other: code.includes(other) }).toEqual({ own: true, other: false });
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    expect(typeof require(bundle).handler).toBe('function');
+  });
+
+  test('runs on the current Node.js runtime with the bundled entry point', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.handler',
+      Runtime: HANDLER_RUNTIME.name,
+      Role: { 'Fn::GetAtt': [Stack.of(handler).getLogicalId(handler.function.role!.node.defaultChild as any), 'Arn'] },
+    });
+    expect((handler.function.node.defaultChild as lambda.CfnFunction).timeout).toBeGreaterThan(30);
+  });
+
+  test('its role allows exactly the calls the handler makes, plus writing its own logs', () => {
+    const roleId = Stack.of(handler).getLogicalId(handler.function.role!.node.defaultChild as any);
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((p: any) => p.Properties.Roles.some((r: any) => r.Ref === roleId));
+    const actions = policies.flatMap((p: any) => p.Properties.PolicyDocument.Statement.flatMap((s: any) => [s.Action].flat()));
+    const apiActions = actions.filter((a: string) => !a.startsWith('logs:') && !a.startsWith('kms:')).sort();
+    expect(apiActions).toEqual(actionsCalledBy(folder));
+    expect(actions.filter((a: string) => a.startsWith('logs:')).sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
+    // No managed policy: AWSLambdaBasicExecutionRole would allow writing to every log group.
+    const role = template.findResources('AWS::IAM::Role')[roleId];
+    expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+  });
+});
+
+test('the certificate handler may use the secret key only through Secrets Manager', () => {
+  const roleId = stack.getLogicalId(stack.certificate.handler.function.role!.node.defaultChild as any);
+  const policy = Object.values(template.findResources('AWS::IAM::Policy')).find((p: any) => p.Properties.Roles.some((r: any) => r.Ref === roleId)) as any;
+  const kms = policy.Properties.PolicyDocument.Statement.find((s: any) => [s.Action].flat().some((a: string) => a.startsWith('kms:')));
+  expect(kms.Action).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+  expect(kms.Resource).toEqual({ 'Fn::GetAtt': [stack.getLogicalId(stack.certificate.encryptionKey.node.defaultChild as any), 'Arn'] });
+  expect(kms.Condition).toEqual({ StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['secretsmanager.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } } });
+});
