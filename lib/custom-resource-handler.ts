@@ -2,7 +2,7 @@ import * as path from 'path';
 import { AssetHashType, DockerImage, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { buildSync } from 'esbuild';
+import { buildSync, BuildOptions } from 'esbuild';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
@@ -24,6 +24,23 @@ export interface CustomResourceHandlerProps {
   readonly removalPolicy: RemovalPolicy;
 }
 
+/** esbuild options of a handler bundle (shared with bench/handlers, which measures the same bundle). */
+export function handlerBundleOptions(handlerFolder: string, outfile: string): BuildOptions {
+  return {
+    entryPoints: [path.join(__dirname, 'handlers', handlerFolder, 'index.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    // The SDK's ES module builds let esbuild drop the commands and schemas a handler never uses.
+    mainFields: ['module', 'main'],
+    minify: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+  };
+}
+
 /**
  * Bundles lib/handlers/<folder>/index.ts with the pinned AWS SDK clients inside, so the code that was tested is
  * the code that runs. esbuild runs in-process (NodejsFunction would spawn npx twice per handler, about
@@ -33,7 +50,6 @@ export interface CustomResourceHandlerProps {
 export function bundledHandlerCode(handlerFolder: string): lambda.Code {
   // One folder per handler: the asset cache of a synth is keyed by source path, so handlers must not share one.
   const sourcePath = path.join(__dirname, 'handlers', handlerFolder);
-  const entry = path.join(sourcePath, 'index.ts');
   return lambda.Code.fromAsset(sourcePath, {
     assetHashType: AssetHashType.OUTPUT,
     bundling: {
@@ -41,17 +57,7 @@ export function bundledHandlerCode(handlerFolder: string): lambda.Code {
       image: DockerImage.fromRegistry('scratch'),
       local: {
         tryBundle(outputDir: string) {
-          buildSync({
-            entryPoints: [entry],
-            outfile: path.join(outputDir, 'index.js'),
-            bundle: true,
-            platform: 'node',
-            target: 'node20',
-            format: 'cjs',
-            minify: true,
-            legalComments: 'none',
-            logLevel: 'warning',
-          });
+          buildSync(handlerBundleOptions(handlerFolder, path.join(outputDir, 'index.js')));
           return true;
         },
       },

@@ -1,0 +1,117 @@
+/**
+ * MQTT 5 over mutual TLS with MQTT.js (pure JavaScript: runs on 32-bit ARM too). Client ID = thing
+ * name, the kit's CA used explicitly (never a system trust store), keep-alive held to AWS IoT's 30..1200
+ * s, and reconnects with exponential backoff and full jitter.
+ */
+import mqtt, { IClientOptions, IClientPublishOptions, MqttClient } from 'mqtt';
+import { DeviceError, EXIT, explainConnectionError } from './errors';
+import { Kit, KitPems } from './kit';
+import { Logger } from './log';
+
+/** AWS IoT's limits that a client must respect (facts §1). */
+export const AWS_IOT_LIMITS = {
+  maxPayloadBytes: 128 * 1024,
+  maxPublishesPerSecond: 100,
+  minKeepAliveSeconds: 30,
+  maxKeepAliveSeconds: 1200,
+} as const;
+
+export interface ConnectionOptions {
+  /** @default 60 */
+  readonly keepAliveSeconds?: number;
+  /** First reconnect delay. @default 1000 */
+  readonly reconnectMinMs?: number;
+  /** Longest reconnect delay. @default 60000 */
+  readonly reconnectMaxMs?: number;
+  /** Give up on the first connection after this long. @default 30000 */
+  readonly connectTimeoutMs?: number;
+  readonly log: Logger;
+}
+
+export function clampKeepAlive(seconds: number): number {
+  return Math.min(AWS_IOT_LIMITS.maxKeepAliveSeconds, Math.max(AWS_IOT_LIMITS.minKeepAliveSeconds, Math.round(seconds)));
+}
+
+/** Exponential backoff with full jitter: a random delay up to min(max, min * 2^attempt). */
+export function backoffDelay(attempt: number, minMs: number, maxMs: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(maxMs, minMs * 2 ** attempt);
+  return Math.max(minMs / 2, Math.round(random() * ceiling));
+}
+
+export function mqttOptions(kit: Kit, pems: KitPems, options: ConnectionOptions): IClientOptions {
+  return {
+    protocol: 'mqtts',
+    host: kit.endpoint,
+    port: kit.port,
+    protocolVersion: 5,
+    clientId: kit.clientId,
+    clean: true,
+    keepalive: clampKeepAlive(options.keepAliveSeconds ?? 60),
+    key: pems.privateKey,
+    cert: pems.certificate,
+    ca: pems.ca,
+    rejectUnauthorized: true,
+    servername: kit.endpoint,
+    // AWS IoT on 443 needs ALPN x-amzn-mqtt-ca; 8883 takes none (facts §1).
+    ALPNProtocols: kit.port === 443 ? ['x-amzn-mqtt-ca'] : undefined,
+    reconnectPeriod: options.reconnectMinMs ?? 1000,
+    connectTimeout: options.connectTimeoutMs ?? 30_000,
+    queueQoSZero: false,
+  };
+}
+
+/**
+ * Connects and waits for the first CONNACK. A failure before the first connection is explained
+ * (trust store, clock, refused certificate) and ends the attempt; after that the client reconnects
+ * on its own.
+ */
+export async function connect(kit: Kit, pems: KitPems, options: ConnectionOptions): Promise<MqttClient> {
+  const client = mqtt.connect(mqttOptions(kit, pems, options));
+  const minMs = options.reconnectMinMs ?? 1000;
+  const maxMs = options.reconnectMaxMs ?? 60_000;
+  let attempt = 0;
+  // Runs before MQTT.js schedules its reconnect timer, which reads reconnectPeriod.
+  client.prependListener('close', () => {
+    client.options.reconnectPeriod = backoffDelay(attempt++, minMs, maxMs);
+  });
+  client.on('connect', () => { attempt = 0; });
+
+  await new Promise<void>((resolve, reject) => {
+    const settle = (error?: unknown) => {
+      client.removeListener('connect', onConnect);
+      client.removeListener('error', onError);
+      client.removeListener('close', onClose);
+      if (error === undefined) return resolve();
+      client.end(true);
+      reject(explainConnectionError(error, kit.endpoint, kit.port));
+    };
+    const onConnect = () => settle();
+    const onError = (error: Error) => settle(error);
+    // Closed before CONNACK without a TLS error: the broker refused us (AWS IoT just drops such connections).
+    const onClose = () => setImmediate(() => settle(new DeviceError(`${kit.endpoint}:${kit.port} closed the connection before accepting it`, EXIT.notAuthorized,
+      `Check that the certificate is active, attached to thing ${kit.thingName} and to a policy allowing iot:Connect as client ID ${kit.clientId}; run iot-device doctor`)));
+    client.once('connect', onConnect);
+    client.once('error', onError);
+    client.once('close', onClose);
+  });
+  client.on('error', (error) => options.log.warn('mqtt error', { error: error.message }));
+  client.on('offline', () => options.log.warn('disconnected, reconnecting'));
+  client.on('reconnect', () => options.log.info('reconnecting', { delayMs: client.options.reconnectPeriod }));
+  return client;
+}
+
+/** Publishes and resolves on PUBACK (QoS 1) or on send (QoS 0); rejects payloads AWS IoT would refuse. */
+export function publish(client: MqttClient, topic: string, payload: string | Buffer, options: IClientPublishOptions = { qos: 1 }): Promise<void> {
+  const size = Buffer.byteLength(payload);
+  if (size > AWS_IOT_LIMITS.maxPayloadBytes) {
+    return Promise.reject(new DeviceError(`Message of ${size} bytes exceeds AWS IoT's limit of ${AWS_IOT_LIMITS.maxPayloadBytes} bytes`, EXIT.badInput, 'Send a smaller message'));
+  }
+  return new Promise((resolve, reject) => {
+    client.publish(topic, payload, options, (error) => (error ? reject(error) : resolve()));
+  });
+}
+
+/** Ends the connection after in-flight messages are acknowledged. */
+export function disconnect(client: MqttClient): Promise<void> {
+  return new Promise((resolve) => client.end(false, {}, () => resolve()));
+}

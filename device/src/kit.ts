@@ -1,0 +1,167 @@
+/**
+ * The connect kit: a folder with device.json and the three PEM files a device needs. `iot-device
+ * bootstrap` writes it from the stack outputs; every other command reads it. Settings come from flags,
+ * then environment variables, then device.json.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { DeviceError, EXIT } from './errors';
+
+export const KIT_FILES = {
+  settings: 'device.json',
+  certificate: 'certificate.pem.crt',
+  privateKey: 'private.pem.key',
+  amazonRootCa: 'AmazonRootCA1.pem',
+} as const;
+
+/** Amazon Root CA 1, shipped in this package so no system trust store is ever needed. */
+export const AMAZON_ROOT_CA_PATH = path.join(__dirname, '..', 'assets', 'AmazonRootCA1.pem');
+
+/** What device.json holds. */
+export interface DeviceSettings {
+  /** Host devices connect to (the iot:Data-ATS endpoint). */
+  readonly endpoint: string;
+  /** MQTT over TLS port. */
+  readonly port: number;
+  /** HTTPS publish port (8443 on AWS IoT, no ALPN). */
+  readonly httpsPort: number;
+  /** MQTT client ID; the policy allows only the thing name. */
+  readonly clientId: string;
+  readonly thingName: string;
+  /** Topic the status is published to. */
+  readonly dataTopic: string;
+  /** 'classic' or a named shadow. */
+  readonly shadowName: string;
+  readonly region?: string;
+  /** CA file in the kit that signs the endpoint's certificate. */
+  readonly caFile: string;
+}
+
+export interface Kit extends DeviceSettings {
+  readonly dir: string;
+  readonly certificatePath: string;
+  readonly privateKeyPath: string;
+  readonly caPath: string;
+}
+
+export interface KitPems {
+  readonly certificate: Buffer;
+  readonly privateKey: Buffer;
+  readonly ca: Buffer;
+}
+
+/** Environment variables that override device.json (flags override them). */
+export const ENVIRONMENT_VARIABLES: Record<string, keyof DeviceSettings> = {
+  IOT_ENDPOINT: 'endpoint',
+  IOT_PORT: 'port',
+  IOT_HTTPS_PORT: 'httpsPort',
+  IOT_CLIENT_ID: 'clientId',
+  IOT_THING_NAME: 'thingName',
+  IOT_DATA_TOPIC: 'dataTopic',
+};
+
+export const DEFAULT_KIT_DIR = 'iot-kit';
+
+const THING_NAME = /^[a-zA-Z0-9:_-]{1,128}$/;
+
+/** Checks one settings object; the error names the source, the field, the value and what is allowed. */
+export function validateSettings(settings: Record<string, unknown>, source: string): DeviceSettings {
+  const fail = (field: string, allowed: string): never => {
+    throw new DeviceError(`${source}: ${field} is ${JSON.stringify(settings[field]) ?? 'missing'} but must be ${allowed}`, EXIT.kitInvalid,
+      'Fix the value, or re-run iot-device bootstrap --force to rewrite the kit');
+  };
+  const text = (field: string) => (typeof settings[field] === 'string' && (settings[field] as string).length > 0 ? settings[field] as string : fail(field, 'a non-empty string'));
+  const port = (field: string) => (Number.isInteger(settings[field]) && (settings[field] as number) > 0 && (settings[field] as number) < 65536
+    ? settings[field] as number : fail(field, 'a port number from 1 to 65535'));
+  const clientId = text('clientId');
+  if (Buffer.byteLength(clientId) > 128 || clientId.startsWith('$')) fail('clientId', 'at most 128 bytes, not starting with $');
+  const thingName = text('thingName');
+  if (!THING_NAME.test(thingName)) fail('thingName', `a thing name matching ${THING_NAME.source}`);
+  const dataTopic = text('dataTopic');
+  if (Buffer.byteLength(dataTopic) > 256 || dataTopic.split('/').length > 8 || /[+#]/.test(dataTopic) || dataTopic.startsWith('$')) {
+    fail('dataTopic', 'a topic of at most 256 bytes and 8 levels, without wildcards or a leading $');
+  }
+  return {
+    endpoint: text('endpoint'),
+    port: port('port'),
+    httpsPort: port('httpsPort'),
+    clientId,
+    thingName,
+    dataTopic,
+    shadowName: text('shadowName'),
+    region: typeof settings.region === 'string' ? settings.region : undefined,
+    caFile: text('caFile'),
+  };
+}
+
+/** Reads device.json of a kit, applying environment variables and then flags on top. */
+export function loadKit(dir: string, flags: Partial<DeviceSettings> = {}, env: NodeJS.ProcessEnv = process.env): Kit {
+  const settingsPath = path.join(dir, KIT_FILES.settings);
+  let fileSettings: Record<string, unknown>;
+  try {
+    fileSettings = JSON.parse(fs.readFileSync(settingsPath, 'utf8'));
+  } catch (error) {
+    throw kitReadError(error, settingsPath);
+  }
+  const fromEnv: Record<string, unknown> = {};
+  for (const [variable, field] of Object.entries(ENVIRONMENT_VARIABLES)) {
+    const value = env[variable];
+    if (value !== undefined && value !== '') fromEnv[field] = /port$/i.test(field) ? Number(value) : value;
+  }
+  const definedFlags = Object.fromEntries(Object.entries(flags).filter(([, value]) => value !== undefined));
+  const merged = { caFile: KIT_FILES.amazonRootCa, httpsPort: 8443, shadowName: 'classic', ...fileSettings, ...fromEnv, ...definedFlags };
+  const source = Object.keys(definedFlags).length || Object.keys(fromEnv).length ? `${settingsPath} (with flags and environment)` : settingsPath;
+  const settings = validateSettings(merged, source);
+  return {
+    ...settings,
+    dir,
+    certificatePath: path.join(dir, KIT_FILES.certificate),
+    privateKeyPath: path.join(dir, KIT_FILES.privateKey),
+    caPath: path.join(dir, settings.caFile),
+  };
+}
+
+/** Reads the kit's PEM files; a missing or unreadable file is named with what to do. */
+export function readPems(kit: Kit): KitPems {
+  const read = (file: string) => {
+    try {
+      return fs.readFileSync(file);
+    } catch (error) {
+      throw kitReadError(error, file);
+    }
+  };
+  return { certificate: read(kit.certificatePath), privateKey: read(kit.privateKeyPath), ca: read(kit.caPath) };
+}
+
+function kitReadError(error: unknown, file: string): DeviceError {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') {
+    return new DeviceError(`Kit file not found: ${path.resolve(file)}`, EXIT.kitFileMissing,
+      'Run iot-device bootstrap to create the kit, or pass --kit with the folder that holds it');
+  }
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new DeviceError(`Kit file not readable by this user: ${path.resolve(file)}`, EXIT.keyUnreadable,
+      `Run the device as the kit's owner, or fix ownership (sudo chown $USER ${file}; chmod 600 ${file})`);
+  }
+  if (error instanceof SyntaxError) {
+    return new DeviceError(`${path.resolve(file)} is not valid JSON (${error.message})`, EXIT.kitInvalid, 'Re-run iot-device bootstrap --force to rewrite the kit');
+  }
+  return new DeviceError(`Cannot read ${path.resolve(file)}: ${(error as Error).message}`, EXIT.kitFileMissing, 'Check the path');
+}
+
+/** Writes a kit; the private key with mode 0600. Refuses to overwrite an existing kit unless forced. */
+export function writeKit(dir: string, settings: DeviceSettings, pems: { certificate: string; privateKey: string; ca: string }, force: boolean): Kit {
+  const settingsPath = path.join(dir, KIT_FILES.settings);
+  if (fs.existsSync(settingsPath) && !force) {
+    throw new DeviceError(`A kit already exists in ${path.resolve(dir)}`, EXIT.badInput, 'Pass --force to replace it, or choose another --kit folder');
+  }
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const keyPath = path.join(dir, KIT_FILES.privateKey);
+  // Remove first: writeFileSync keeps the mode of an existing file.
+  fs.rmSync(keyPath, { force: true });
+  fs.writeFileSync(keyPath, pems.privateKey, { mode: 0o600 });
+  fs.writeFileSync(path.join(dir, KIT_FILES.certificate), pems.certificate, { mode: 0o644 });
+  fs.writeFileSync(path.join(dir, settings.caFile), pems.ca, { mode: 0o644 });
+  fs.writeFileSync(settingsPath, `${JSON.stringify(settings, null, 2)}\n`, { mode: 0o644 });
+  return loadKit(dir, {}, {});
+}

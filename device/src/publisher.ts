@@ -1,0 +1,126 @@
+/**
+ * `iot-device run`: publishes a status message every interval and follows the shadow. On every
+ * (re)connection it reads the shadow (creating it from its defaults on 404), applies a valid desired
+ * interval and reports what it uses; deltas change it while running. Invalid desired values are
+ * rejected and reported in `reported.lastError`; the device keeps its interval and keeps running.
+ */
+import { MqttClient } from 'mqtt';
+import { connect, ConnectionOptions, disconnect, publish } from './connection';
+import { Kit, KitPems } from './kit';
+import { DEFAULT_CONFIG, DeviceConfig, validateDesired } from './settings';
+import { ShadowClient, ShadowRejected } from './shadow';
+
+export interface RunnerOptions extends ConnectionOptions {
+  /** Milliseconds per "second" of interval: 1000 in real use, smaller in tests. @default 1000 */
+  readonly msPerSecond?: number;
+  /** Settings used until the shadow says otherwise. @default DEFAULT_CONFIG */
+  readonly defaults?: DeviceConfig;
+}
+
+export interface StatusMessage {
+  readonly thing: string;
+  readonly seq: number;
+  readonly timestamp: number;
+  readonly interval: number;
+}
+
+export class DeviceRunner {
+  /** The settings in use. */
+  readonly config: DeviceConfig;
+  private client?: MqttClient;
+  private shadow?: ShadowClient;
+  private timer?: NodeJS.Timeout;
+  private seq = 0;
+  private stopping = false;
+  private readonly inFlight = new Set<Promise<void>>();
+  private reported?: string;
+  private lastError: string | null = null;
+
+  constructor(private readonly kit: Kit, private readonly pems: KitPems, private readonly options: RunnerOptions) {
+    this.config = { ...(options.defaults ?? DEFAULT_CONFIG) };
+  }
+
+  /** Connects, syncs with the shadow and starts publishing. */
+  async start(): Promise<void> {
+    this.client = await connect(this.kit, this.pems, this.options);
+    this.shadow = new ShadowClient(this.client, this.kit.thingName, this.kit.shadowName);
+    this.shadow.onDelta((delta) => this.applyDesired(delta.state, `delta v${delta.version}`));
+    await this.shadow.subscribe();
+    this.client.on('connect', () => {
+      // A clean session: MQTT.js resubscribes; read the shadow again, desired may have changed meanwhile.
+      this.options.log.info('reconnected');
+      this.sync().catch((error) => this.options.log.warn('shadow sync failed', { error: (error as Error).message }));
+    });
+    await this.sync();
+    this.options.log.info('running', { thing: this.kit.thingName, topic: this.kit.dataTopic, interval: this.config.interval });
+    this.schedule(0);
+  }
+
+  /** Stops publishing, waits for messages in flight to be acknowledged, and disconnects. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.timer);
+    await Promise.allSettled([...this.inFlight]);
+    this.shadow?.close();
+    if (this.client) await disconnect(this.client);
+    this.options.log.info('stopped', { published: this.seq });
+  }
+
+  /** Reads the shadow and applies it; a missing shadow is created from the device's settings. */
+  async sync(): Promise<void> {
+    try {
+      const document = await this.shadow!.get();
+      if (document.state.desired) this.applyDesired(document.state.desired, `shadow v${document.version}`, false);
+    } catch (error) {
+      if (!(error instanceof ShadowRejected && error.error.code === 404)) throw error;
+      this.options.log.info('no shadow yet: creating it from the device settings', { interval: this.config.interval });
+    }
+    await this.report();
+  }
+
+  /** Applies the valid part of a desired state and reports the result. */
+  applyDesired(desired: Record<string, unknown>, source: string, reportNow = true): void {
+    const { accepted, errors } = validateDesired(desired);
+    if (accepted.interval !== undefined && accepted.interval !== this.config.interval) {
+      this.options.log.info('interval changed', { from: this.config.interval, to: accepted.interval, source });
+      this.config.interval = accepted.interval;
+      this.schedule(this.config.interval);
+    }
+    this.lastError = errors.length ? errors.join('; ') : null;
+    if (errors.length) this.options.log.warn('desired state rejected', { source, errors });
+    if (reportNow) this.report().catch((error) => this.options.log.warn('shadow report failed', { error: (error as Error).message }));
+  }
+
+  /** Reports the settings in use and the last error, unless exactly that was reported already (no delta loop). */
+  private async report(): Promise<void> {
+    const reported = { interval: this.config.interval, lastError: this.lastError };
+    const text = JSON.stringify(reported);
+    if (text === this.reported) return;
+    this.reported = text;
+    try {
+      await this.shadow!.update({ reported });
+    } catch (error) {
+      this.reported = undefined;
+      throw error;
+    }
+    this.options.log.info('reported', reported);
+  }
+
+  private schedule(delaySeconds: number): void {
+    clearTimeout(this.timer);
+    if (this.stopping) return;
+    this.timer = setTimeout(() => {
+      this.publishStatus();
+      this.schedule(this.config.interval);
+    }, delaySeconds * (this.options.msPerSecond ?? 1000));
+  }
+
+  private publishStatus(): void {
+    const status: StatusMessage = { thing: this.kit.thingName, seq: ++this.seq, timestamp: Date.now(), interval: this.config.interval };
+    const sent = publish(this.client!, this.kit.dataTopic, JSON.stringify(status), { qos: 1 })
+      .then(() => this.options.log.info('published', { topic: this.kit.dataTopic, seq: status.seq, interval: status.interval }))
+      .catch((error) => this.options.log.warn('publish failed', { seq: status.seq, error: (error as Error).message }))
+      .finally(() => this.inFlight.delete(sent));
+    this.inFlight.add(sent);
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * The classic (or named) device shadow over MQTT, as documented (facts §2): subscribe to the response
+ * topics before the first request, correlate responses by clientToken, follow /update/delta.
+ */
+import { randomUUID } from 'crypto';
+import { MqttClient } from 'mqtt';
+import { publish } from './connection';
+
+export interface ShadowError {
+  readonly code: number;
+  readonly message: string;
+}
+
+export class ShadowRejected extends Error {
+  constructor(readonly operation: string, readonly error: ShadowError) {
+    super(`shadow ${operation} rejected: ${error.code} ${error.message}`);
+    this.name = 'ShadowRejected';
+  }
+}
+
+export interface ShadowState {
+  readonly desired?: Record<string, unknown>;
+  readonly reported?: Record<string, unknown>;
+  readonly delta?: Record<string, unknown>;
+}
+
+export interface ShadowDocument {
+  readonly state: ShadowState;
+  readonly version: number;
+  readonly timestamp: number;
+}
+
+export interface DeltaMessage {
+  readonly state: Record<string, unknown>;
+  readonly version: number;
+  readonly timestamp: number;
+}
+
+/** Topic prefix of a thing's shadow: classic or named. */
+export function shadowTopic(thingName: string, shadowName = 'classic'): string {
+  return shadowName === 'classic' ? `$aws/things/${thingName}/shadow` : `$aws/things/${thingName}/shadow/name/${shadowName}`;
+}
+
+type Pending = { resolve: (payload: Record<string, unknown>) => void; reject: (error: Error) => void; timer: NodeJS.Timeout; operation: string };
+
+export class ShadowClient {
+  private readonly prefix: string;
+  private readonly pending = new Map<string, Pending>();
+  private readonly deltaListeners: Array<(delta: DeltaMessage) => void> = [];
+
+  constructor(private readonly client: MqttClient, thingName: string, shadowName = 'classic', private readonly timeoutMs = 10_000) {
+    this.prefix = shadowTopic(thingName, shadowName);
+    client.on('message', (topic, payload) => this.onMessage(topic, payload));
+  }
+
+  /** Subscribes to responses and deltas; call once per (clean) session, before any request. */
+  async subscribe(): Promise<void> {
+    const topics = ['get/accepted', 'get/rejected', 'update/accepted', 'update/rejected', 'update/delta'].map((suffix) => `${this.prefix}/${suffix}`);
+    await new Promise<void>((resolve, reject) => {
+      this.client.subscribe(topics, { qos: 1 }, (error, granted) => {
+        if (error) return reject(error);
+        const refused = (granted ?? []).filter((grant) => grant.qos > 2);
+        if (refused.length) return reject(new Error(`subscription refused: ${refused.map((grant) => grant.topic).join(', ')}`));
+        resolve();
+      });
+    });
+  }
+
+  /** The current shadow document; a ShadowRejected with code 404 when it does not exist. */
+  async get(): Promise<ShadowDocument> {
+    return await this.request('get', {}) as unknown as ShadowDocument;
+  }
+
+  /** Updates reported (and/or desired) state. */
+  async update(state: ShadowState, version?: number): Promise<Record<string, unknown>> {
+    return this.request('update', { state, ...(version === undefined ? {} : { version }) });
+  }
+
+  onDelta(listener: (delta: DeltaMessage) => void): void {
+    this.deltaListeners.push(listener);
+  }
+
+  /** Fails every request still waiting (on shutdown). */
+  close(): void {
+    for (const [token, pending] of this.pending) {
+      clearTimeout(pending.timer);
+      pending.reject(new Error(`shadow ${pending.operation} abandoned: shutting down`));
+      this.pending.delete(token);
+    }
+  }
+
+  private async request(operation: 'get' | 'update', body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const clientToken = randomUUID();
+    const response = new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(clientToken);
+        reject(new Error(`shadow ${operation} got no answer within ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      this.pending.set(clientToken, { resolve, reject, timer, operation });
+    });
+    await publish(this.client, `${this.prefix}/${operation}`, JSON.stringify({ ...body, clientToken }), { qos: 1 });
+    return response;
+  }
+
+  private onMessage(topic: string, payload: Buffer): void {
+    if (!topic.startsWith(`${this.prefix}/`)) return;
+    const suffix = topic.slice(this.prefix.length + 1);
+    let message: Record<string, unknown>;
+    try {
+      message = JSON.parse(payload.toString('utf8'));
+    } catch {
+      return;
+    }
+    if (suffix === 'update/delta') {
+      for (const listener of this.deltaListeners) listener(message as unknown as DeltaMessage);
+      return;
+    }
+    const pending = typeof message.clientToken === 'string' ? this.pending.get(message.clientToken) : undefined;
+    if (!pending) return;
+    this.pending.delete(message.clientToken as string);
+    clearTimeout(pending.timer);
+    if (suffix.endsWith('/accepted')) pending.resolve(message);
+    else pending.reject(new ShadowRejected(pending.operation, { code: Number(message.code), message: String(message.message) }));
+  }
+}

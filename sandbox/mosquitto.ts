@@ -1,0 +1,190 @@
+/**
+ * A real Mosquitto broker for the sandbox and the tests: MQTT 5 with mutual TLS on a free loopback
+ * port, client identity = certificate CN, and an ACL that mirrors the stack's IoT policy. Where
+ * Mosquitto is missing it is installed when that can be done without asking (apt-get as root or with
+ * password-less sudo, Homebrew on macOS); otherwise the error names the command to run.
+ */
+import { ChildProcess, spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { CertificateAuthority, createCertificateAuthority, Issued } from './pki';
+
+const CANDIDATES = ['/usr/sbin/mosquitto', '/usr/local/sbin/mosquitto', '/opt/homebrew/sbin/mosquitto', '/usr/bin/mosquitto'];
+
+export class MosquittoMissing extends Error {
+  constructor(command: string) {
+    super(`Mosquitto (the local MQTT broker) is not installed and could not be installed automatically: run \`${command}\`, then try again.`);
+    this.name = 'MosquittoMissing';
+  }
+}
+
+function onPath(binary: string): string | undefined {
+  const found = spawnSync('sh', ['-c', `command -v ${binary}`], { encoding: 'utf8' });
+  return found.status === 0 ? found.stdout.trim() : undefined;
+}
+
+export function findMosquitto(): string | undefined {
+  return onPath('mosquitto') ?? CANDIDATES.find((candidate) => fs.existsSync(candidate));
+}
+
+/** The broker's path, installing it first where that needs no password. */
+export function ensureMosquitto(say: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): string {
+  const found = findMosquitto();
+  if (found) return found;
+  const isRoot = process.getuid?.() === 0;
+  const run = (command: string) => spawnSync('sh', ['-c', command], { stdio: ['ignore', 'ignore', 'inherit'] }).status === 0;
+  if (process.platform === 'darwin') {
+    if (onPath('brew')) {
+      say('Mosquitto is missing: installing it with Homebrew (brew install mosquitto)...');
+      if (run('brew install mosquitto')) return findMosquitto() ?? failMissing('brew install mosquitto');
+    }
+    return failMissing('brew install mosquitto');
+  }
+  if (onPath('apt-get')) {
+    const sudo = isRoot ? '' : run('sudo -n true') ? 'sudo -n ' : undefined;
+    if (sudo !== undefined) {
+      say('Mosquitto is missing: installing it with apt-get (Debian package mosquitto)...');
+      if (run(`${sudo}apt-get install -y -qq mosquitto || (${sudo}apt-get update -qq && ${sudo}apt-get install -y -qq mosquitto)`)) {
+        return findMosquitto() ?? failMissing('sudo apt-get install -y mosquitto');
+      }
+    }
+    return failMissing('sudo apt-get install -y mosquitto');
+  }
+  return failMissing('install the mosquitto package of your system');
+}
+
+function failMissing(command: string): never {
+  throw new MosquittoMissing(command);
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Identities with more rights than a device, like the console's MQTT test client and AWS's own services. */
+export const SERVICE_IDENTITIES = ['shadow-service', 'rule-engine', 'console'] as const;
+
+/**
+ * The ACL: a device (CN = thing name) gets what the stack's IoT policy grants it; the services get
+ * what they do on AWS. Mosquitto cannot require client ID = CN as AWS's policy variable does.
+ */
+export function aclFor(): string {
+  return [
+    'user shadow-service', 'topic readwrite $aws/things/#', '',
+    'user rule-engine', 'topic read data/#', '',
+    'user console', 'topic readwrite #', 'topic readwrite $aws/things/#', '',
+    'pattern write data/%u',
+    'pattern write $aws/things/%u/shadow/get',
+    'pattern write $aws/things/%u/shadow/update',
+    'pattern read $aws/things/%u/shadow/get/#',
+    'pattern read $aws/things/%u/shadow/update/#',
+    '',
+  ].join('\n');
+}
+
+export interface BrokerOptions {
+  /** Folder for config, certificates and log. @default a new temporary folder */
+  readonly dir?: string;
+  /** @default a new CA */
+  readonly ca?: CertificateAuthority;
+  /** @default a free port */
+  readonly port?: number;
+}
+
+export class Broker {
+  private process?: ChildProcess;
+
+  private constructor(readonly binary: string, readonly dir: string, readonly port: number, readonly ca: CertificateAuthority) {}
+
+  static async start(options: BrokerOptions = {}): Promise<Broker> {
+    const binary = ensureMosquitto();
+    const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'mosquitto-'));
+    fs.mkdirSync(dir, { recursive: true });
+    const ca = options.ca ?? createCertificateAuthority();
+    const server = ca.issue('localhost', { altNames: ['localhost', '127.0.0.1'] });
+    const write = (file: string, content: string, mode = 0o600) => fs.writeFileSync(path.join(dir, file), content, { mode });
+    write('ca.pem', ca.certificatePem, 0o644);
+    write('server.pem', server.certificatePem, 0o644);
+    write('server.key', server.privateKeyPem);
+    write('acl', aclFor());
+    const broker = new Broker(binary, dir, options.port ?? await freePort(), ca);
+    write('mosquitto.conf', [
+      // When started as root, Mosquitto would switch to user "mosquitto", which cannot read this folder.
+      `user ${os.userInfo().username}`,
+      'per_listener_settings false',
+      'persistence false',
+      `log_dest file ${path.join(dir, 'mosquitto.log')}`,
+      'log_type error', 'log_type warning', 'log_type notice',
+      'allow_anonymous false',
+      `acl_file ${path.join(dir, 'acl')}`,
+      `listener ${broker.port} 127.0.0.1`,
+      `cafile ${path.join(dir, 'ca.pem')}`,
+      `certfile ${path.join(dir, 'server.pem')}`,
+      `keyfile ${path.join(dir, 'server.key')}`,
+      'require_certificate true',
+      'use_identity_as_username true',
+      'tls_version tlsv1.2',
+      '',
+    ].join('\n'), 0o644);
+    await broker.resume();
+    return broker;
+  }
+
+  /** A client certificate with CN = identity (a thing name or one of SERVICE_IDENTITIES). */
+  issueClient(identity: string): Issued {
+    return this.ca.issue(identity);
+  }
+
+  /** Starts (or restarts) the broker process and waits until it accepts connections. */
+  async resume(): Promise<void> {
+    const child = spawn(this.binary, ['-c', path.join(this.dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (chunk) => { stderr += chunk; });
+    this.process = child;
+    const deadline = Date.now() + 10_000;
+    while (!(await accepts(this.port))) {
+      if (child.exitCode !== null || Date.now() > deadline) {
+        child.kill();
+        const log = fs.existsSync(path.join(this.dir, 'mosquitto.log')) ? fs.readFileSync(path.join(this.dir, 'mosquitto.log'), 'utf8') : '';
+        throw new Error(`Mosquitto did not start on 127.0.0.1:${this.port}: ${stderr}${log}`.trim());
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** Stops the broker process (the broker can be resumed on the same port). */
+  async pause(): Promise<void> {
+    const child = this.process;
+    this.process = undefined;
+    if (!child || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  }
+
+  /** Stops the broker and removes its folder. */
+  async stop(): Promise<void> {
+    await this.pause();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('error', () => resolve(false));
+  });
+}

@@ -1,0 +1,50 @@
+/**
+ * The local shadow service: a privileged MQTT client on the sandbox broker that answers shadow
+ * requests with ShadowStore, as AWS IoT's shadow service does on the real endpoint.
+ */
+import mqtt, { MqttClient } from 'mqtt';
+import { Broker } from './mosquitto';
+import { ShadowStore } from './shadow-store';
+
+const REQUEST_FILTERS = ['get', 'update', 'delete'].flatMap((operation) => [
+  `$aws/things/+/shadow/${operation}`,
+  `$aws/things/+/shadow/name/+/${operation}`,
+]);
+
+export class ShadowService {
+  readonly store = new ShadowStore();
+
+  private constructor(private readonly client: MqttClient) {
+    client.on('message', (topic, payload) => {
+      for (const response of this.store.handle(topic, payload)) {
+        client.publish(response.topic, response.payload, { qos: 1 });
+      }
+    });
+  }
+
+  /** Connects to the broker as the `shadow-service` identity and starts answering. */
+  static async start(broker: Broker): Promise<ShadowService> {
+    const identity = broker.issueClient('shadow-service');
+    const client = mqtt.connect({
+      protocol: 'mqtts', host: '127.0.0.1', port: broker.port, protocolVersion: 5, clientId: `shadow-service-${process.pid}-${Date.now()}`,
+      key: identity.privateKeyPem, cert: identity.certificatePem, ca: broker.ca.certificatePem, servername: 'localhost', reconnectPeriod: 200,
+    });
+    await new Promise<void>((resolve, reject) => {
+      client.once('connect', () => resolve());
+      client.once('error', reject);
+    });
+    await client.subscribeAsync(REQUEST_FILTERS, { qos: 1 });
+    return new ShadowService(client);
+  }
+
+  /** Sets desired state as a person would in the console (an update request on the service's side). */
+  setDesired(thingName: string, desired: Record<string, unknown>): void {
+    for (const response of this.store.handle(`$aws/things/${thingName}/shadow/update`, JSON.stringify({ state: { desired } }))) {
+      this.client.publish(response.topic, response.payload, { qos: 1 });
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.client.endAsync();
+  }
+}
