@@ -4,7 +4,7 @@
  * Keys come from Node's crypto; node-forge signs, because it can set any validity window (the tests
  * need not-yet-valid and expired certificates).
  */
-import { generateKeyPairSync } from 'crypto';
+import { generateKeyPairSync, randomBytes } from 'crypto';
 import forge from 'node-forge';
 
 export interface Issued {
@@ -32,13 +32,12 @@ function newKeyPair(): { forgeKey: forge.pki.rsa.PrivateKey; publicKey: forge.pk
   return { forgeKey, publicKey: forge.pki.setRsaPublicKey(forgeKey.n, forgeKey.e), pem: privateKey };
 }
 
-let serial = Date.now();
-
 function sign(subject: string, publicKey: forge.pki.PublicKey, issuer: forge.pki.Certificate | undefined, issuerKey: forge.pki.rsa.PrivateKey,
   extensions: object[], notBefore: Date, notAfter: Date): forge.pki.Certificate {
   const certificate = forge.pki.createCertificate();
   certificate.publicKey = publicKey;
-  certificate.serialNumber = (serial++).toString(16).padStart(16, '0');
+  // DER integers must be minimal and positive: a leading 01 byte keeps the random serial both.
+  certificate.serialNumber = `01${randomBytes(8).toString('hex')}`;
   certificate.validity.notBefore = notBefore;
   certificate.validity.notAfter = notAfter;
   certificate.setSubject([{ name: 'commonName', value: subject }]);

@@ -1,0 +1,101 @@
+/**
+ * `iot-device bootstrap`: builds a connect kit from the stack's outputs (an outputs file written by
+ * `cdk deploy --outputs-file`, or DescribeStacks) and the certificate secret, read with the AWS SDK's
+ * default credential chain.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DeviceError, EXIT } from './errors';
+import { AMAZON_ROOT_CA_PATH, DeviceSettings, Kit, KIT_FILES, writeKit } from './kit';
+
+/** The stack outputs a kit is made of. */
+export const REQUIRED_OUTPUTS = ['IotDataEndpoint', 'ThingName', 'ClientId', 'DataTopic', 'CertificateSecretArn', 'Region', 'ShadowName'] as const;
+export type StackOutputs = Record<(typeof REQUIRED_OUTPUTS)[number], string>;
+
+function checkOutputs(outputs: Record<string, string>, source: string): StackOutputs {
+  const missing = REQUIRED_OUTPUTS.filter((key) => typeof outputs[key] !== 'string' || outputs[key] === '');
+  if (missing.length) {
+    throw new DeviceError(`${source} lacks the output(s) ${missing.join(', ')}`, EXIT.kitInvalid, 'Deploy the IotCore stack of this project and pass its outputs');
+  }
+  return outputs as StackOutputs;
+}
+
+/** Outputs of one stack from a `cdk deploy --outputs-file` file; `env` picks IotCore-<env> when it holds several. */
+export function outputsFromFile(file: string, env?: string): StackOutputs {
+  let all: Record<string, Record<string, string>>;
+  try {
+    all = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new DeviceError(code === 'ENOENT' ? `Outputs file not found: ${path.resolve(file)}` : `Cannot read outputs file ${path.resolve(file)}: ${(error as Error).message}`,
+      code === 'ENOENT' ? EXIT.kitFileMissing : EXIT.kitInvalid, 'Write it with: npx cdk deploy -c env=dev --outputs-file outputs.json');
+  }
+  const stacks = Object.keys(all);
+  const stackName = env ? `IotCore-${env}` : stacks.length === 1 ? stacks[0] : undefined;
+  if (!stackName || !all[stackName]) {
+    throw new DeviceError(`${file} holds ${stacks.length ? `stacks ${stacks.join(', ')}` : 'no stack'}${env ? `, not IotCore-${env}` : ''}`, EXIT.badInput,
+      `Choose one with --env (${stacks.map((name) => name.replace(/^IotCore-/, '')).join(', ')})`);
+  }
+  return checkOutputs(all[stackName], `${file} (${stackName})`);
+}
+
+/** Outputs of a deployed stack, read with CloudFormation DescribeStacks. */
+export async function outputsFromStack(cloudFormation: CloudFormationClient, stackName: string): Promise<StackOutputs> {
+  const { Stacks } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }));
+  const outputs = Object.fromEntries((Stacks?.[0]?.Outputs ?? []).map((output) => [output.OutputKey!, output.OutputValue!]));
+  return checkOutputs(outputs, `stack ${stackName}`);
+}
+
+/** Reads the certificate and key from the secret and writes the kit (key 0600, Amazon Root CA 1 from this package). */
+export async function bootstrapKit(outputs: StackOutputs, secrets: SecretsManagerClient, dir: string, force: boolean): Promise<Kit> {
+  const settings: DeviceSettings = {
+    endpoint: outputs.IotDataEndpoint,
+    port: 8883,
+    httpsPort: 8443,
+    clientId: outputs.ClientId,
+    thingName: outputs.ThingName,
+    dataTopic: outputs.DataTopic,
+    shadowName: outputs.ShadowName,
+    region: outputs.Region,
+    caFile: KIT_FILES.amazonRootCa,
+  };
+  if (fs.existsSync(path.join(dir, KIT_FILES.settings)) && !force) {
+    throw new DeviceError(`A kit already exists in ${path.resolve(dir)}`, EXIT.badInput, 'Pass --force to replace it, or choose another --kit folder');
+  }
+  const { SecretString } = await secrets.send(new GetSecretValueCommand({ SecretId: outputs.CertificateSecretArn }));
+  let secret: { certificatePem?: unknown; privateKey?: unknown };
+  try {
+    secret = JSON.parse(SecretString ?? '');
+  } catch {
+    secret = {};
+  }
+  if (typeof secret.certificatePem !== 'string' || typeof secret.privateKey !== 'string') {
+    throw new DeviceError(`Secret ${outputs.CertificateSecretArn} does not hold certificatePem and privateKey`, EXIT.awsFailed,
+      'It is written by the stack\'s certificate resource; redeploy the stack or rotate the certificate');
+  }
+  return writeKit(dir, settings, { certificate: secret.certificatePem, privateKey: secret.privateKey, ca: fs.readFileSync(AMAZON_ROOT_CA_PATH, 'utf8') }, force);
+}
+
+/** The kit's facts and the same actions with other tools: the C++ SDK v2 sample and curl. */
+export function describeKit(kit: Kit, message = '{"name":"s3"}'): string {
+  const file = (name: string) => path.relative(process.cwd(), name) || name;
+  const quoted = message.replace(/'/g, "'\\''");
+  return [
+    `Connect kit in ${path.resolve(kit.dir)}:`,
+    `  endpoint     ${kit.endpoint} (MQTT ${kit.port}, HTTPS ${kit.httpsPort})`,
+    `  client ID    ${kit.clientId}`,
+    `  data topic   ${kit.dataTopic}`,
+    `  certificate  ${file(kit.certificatePath)}`,
+    `  private key  ${file(kit.privateKeyPath)} (mode 600)`,
+    `  root CA      ${file(kit.caPath)}`,
+    '',
+    'The same with the AWS IoT Device SDK for C++ v2 sample:',
+    `  ./mqtt5_pubsub --endpoint ${kit.endpoint} --cert ${file(kit.certificatePath)} --key ${file(kit.privateKeyPath)} --ca_file ${file(kit.caPath)} `
+      + `--client_id ${kit.clientId} --topic ${kit.dataTopic} --message '${quoted}' --count 1`,
+    'and with curl (HTTPS publish on port 8443):',
+    `  curl --tlsv1.2 --cacert ${file(kit.caPath)} --cert ${file(kit.certificatePath)} --key ${file(kit.privateKeyPath)} `
+      + `-X POST --data '${quoted}' "https://${kit.endpoint}:${kit.httpsPort}/topics/${encodeURIComponent(kit.dataTopic)}?qos=1"`,
+  ].join('\n');
+}

@@ -1,0 +1,163 @@
+/**
+ * `iot-device doctor`: the troubleshooting steps of the AWS IoT getting-started guides, automated.
+ * Each check says OK, or what is wrong and what to do.
+ */
+import { createPrivateKey, X509Certificate } from 'crypto';
+import { promises as dns } from 'dns';
+import * as fs from 'fs';
+import * as net from 'net';
+import * as tls from 'tls';
+import { connect, disconnect } from './connection';
+import { DeviceError, explainConnectionError } from './errors';
+import { Kit, KitPems, readPems } from './kit';
+import { Logger } from './log';
+
+export interface CheckResult {
+  readonly name: string;
+  readonly ok: boolean;
+  /** A failed optional check is a warning: it does not fail the doctor. */
+  readonly optional?: boolean;
+  readonly detail: string;
+  readonly fix?: string;
+}
+
+const pass = (name: string, detail: string): CheckResult => ({ name, ok: true, detail });
+const fail = (name: string, detail: string, fix?: string, optional = false): CheckResult => ({ name, ok: false, detail, fix, optional });
+
+export interface DoctorOptions {
+  readonly log: Logger;
+  /** The device's clock, for tests. @default Date.now */
+  readonly now?: () => number;
+  readonly timeoutMs?: number;
+}
+
+/** Runs every check that can run; later checks are skipped when what they need is missing. */
+export async function runDoctor(kit: Kit, options: DoctorOptions): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  const now = new Date((options.now ?? Date.now)());
+
+  // Files: the seed's AWS_ERROR_FILE_INVALID_PATH is a path the SDK could not open.
+  let pems: KitPems | undefined;
+  try {
+    pems = readPems(kit);
+    results.push(pass('kit files', `${kit.certificatePath}, ${kit.privateKeyPath} and ${kit.caPath} are readable`));
+  } catch (error) {
+    const problem = error as DeviceError;
+    results.push(fail('kit files', problem.message, problem.hint));
+  }
+
+  if (fs.existsSync(kit.privateKeyPath)) {
+    const mode = fs.statSync(kit.privateKeyPath).mode & 0o777;
+    results.push(mode & 0o077
+      ? fail('key permissions', `${kit.privateKeyPath} has mode ${mode.toString(8)}: other users can read the private key`, `chmod 600 ${kit.privateKeyPath}`)
+      : pass('key permissions', `${kit.privateKeyPath} has mode ${mode.toString(8)}`));
+  }
+  if (!pems) return results;
+
+  let certificate: X509Certificate | undefined;
+  try {
+    certificate = new X509Certificate(pems.certificate);
+    const matches = certificate.checkPrivateKey(createPrivateKey(pems.privateKey));
+    results.push(matches
+      ? pass('certificate and key', `the key belongs to certificate ${certificate.subject.replace(/\n/g, ', ')}`)
+      : fail('certificate and key', `${kit.privateKeyPath} is not the key of ${kit.certificatePath}`, 'Use the key issued with this certificate: re-run iot-device bootstrap --force'));
+  } catch (error) {
+    results.push(fail('certificate and key', `cannot parse the certificate or key: ${(error as Error).message}`, 'Re-run iot-device bootstrap --force'));
+  }
+
+  // The seed's DEFAULT_TRUST_STORE_NOT_FOUND: this device never looks for a system trust store.
+  let ca: X509Certificate | undefined;
+  try {
+    ca = new X509Certificate(pems.ca);
+    const amazon = /CN=Amazon Root CA 1/.test(ca.subject);
+    results.push(kit.endpoint.endsWith('.amazonaws.com') && !amazon
+      ? fail('root CA', `${kit.caPath} is ${ca.subject.replace(/\n/g, ', ')}, not Amazon Root CA 1, which signs the iot:Data-ATS endpoint`, 're-run iot-device bootstrap --force to restore AmazonRootCA1.pem')
+      : pass('root CA', `${kit.caPath} (${ca.subject.replace(/\n/g, ', ')}) is passed to TLS explicitly; no system trust store is needed`));
+  } catch (error) {
+    results.push(fail('root CA', `${kit.caPath} is not a PEM certificate: ${(error as Error).message}`, 're-run iot-device bootstrap --force to restore it'));
+  }
+
+  // A Raspberry Pi without RTC boots in the past: TLS then fails with "certificate not yet valid" (verify code 9).
+  if (certificate) {
+    const validFrom = new Date(certificate.validFrom);
+    const validTo = new Date(certificate.validTo);
+    const window = `certificate valid ${validFrom.toISOString()} to ${validTo.toISOString()}, device clock ${now.toISOString()}`;
+    const clockFix = 'Set the clock: enable NTP (sudo timedatectl set-ntp true) or set it by hand (sudo date -s "YYYY-MM-DD HH:MM:SS")';
+    if (now < validFrom) results.push(fail('clock', `the device clock is behind: ${window}`, clockFix));
+    else if (now > validTo) results.push(fail('clock', `the certificate has expired or the clock is ahead: ${window}`, `${clockFix}; if the clock is right, rotate the certificate`));
+    else results.push(pass('clock', window));
+  }
+
+  const timeoutMs = options.timeoutMs ?? 5000;
+  let resolved = true;
+  try {
+    const address = await dns.lookup(kit.endpoint);
+    results.push(pass('DNS', `${kit.endpoint} is ${address.address}`));
+  } catch (error) {
+    resolved = false;
+    results.push(fail('DNS', `cannot resolve ${kit.endpoint} (${(error as NodeJS.ErrnoException).code})`, 'Check the endpoint in device.json (IotDataEndpoint of the stack) and the network'));
+  }
+  if (!resolved) return results;
+
+  const mqttOpen = await tcpOpen(kit.endpoint, kit.port, timeoutMs);
+  results.push(mqttOpen === true ? pass(`TCP ${kit.port} (MQTT)`, `${kit.endpoint}:${kit.port} accepts connections`)
+    : fail(`TCP ${kit.port} (MQTT)`, `${kit.endpoint}:${kit.port} is not reachable (${mqttOpen})`, `Open outbound port ${kit.port} in the firewall, or use port 443 (set port in device.json)`));
+  const httpsOpen = await tcpOpen(kit.endpoint, kit.httpsPort, timeoutMs);
+  results.push(httpsOpen === true ? pass(`TCP ${kit.httpsPort} (HTTPS)`, `${kit.endpoint}:${kit.httpsPort} accepts connections`)
+    : fail(`TCP ${kit.httpsPort} (HTTPS)`, `${kit.endpoint}:${kit.httpsPort} is not reachable (${httpsOpen}); only publish --https needs it`, `Open outbound port ${kit.httpsPort}`, true));
+  if (mqttOpen !== true) return results;
+
+  // The `openssl s_client -connect <endpoint>:8883 -CAfile ... -cert ... -key ...` step.
+  try {
+    const summary = await tlsHandshake(kit, pems, timeoutMs);
+    results.push(pass('TLS handshake', summary));
+  } catch (error) {
+    const explained = explainConnectionError(error, kit.endpoint, kit.port);
+    results.push(fail('TLS handshake', explained.message, explained.hint));
+    return results;
+  }
+
+  try {
+    const client = await connect(kit, pems, { log: options.log, connectTimeoutMs: timeoutMs, reconnectMinMs: 60_000 });
+    await disconnect(client);
+    results.push(pass('MQTT connect', `CONNACK accepted for client ID ${kit.clientId}`));
+  } catch (error) {
+    const explained = error instanceof DeviceError ? error : explainConnectionError(error, kit.endpoint, kit.port);
+    results.push(fail('MQTT connect', explained.message, explained.hint));
+  }
+  return results;
+}
+
+function tcpOpen(host: string, port: number, timeoutMs: number): Promise<true | string> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    socket.setTimeout(timeoutMs, () => { socket.destroy(); resolve('timed out'); });
+    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+  });
+}
+
+function tlsHandshake(kit: Kit, pems: KitPems, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({
+      host: kit.endpoint, port: kit.port, servername: kit.endpoint, key: pems.privateKey, cert: pems.certificate, ca: pems.ca,
+      ALPNProtocols: kit.port === 443 ? ['x-amzn-mqtt-ca'] : undefined,
+    });
+    socket.setTimeout(timeoutMs, () => socket.destroy(Object.assign(new Error('TLS handshake timed out'), { code: 'ETIMEDOUT' })));
+    socket.once('secureConnect', () => {
+      const peer = socket.getPeerCertificate();
+      const summary = `${socket.getProtocol()} with ${kit.endpoint}:${kit.port}, server certificate ${peer.subject?.CN ?? '?'} issued by ${peer.issuer?.CN ?? '?'}`;
+      socket.end();
+      resolve(summary);
+    });
+    socket.once('error', reject);
+  });
+}
+
+/** The report a person reads. */
+export function formatReport(results: CheckResult[]): string {
+  return results.map((result) => {
+    const mark = result.ok ? 'OK  ' : result.optional ? 'WARN' : 'FAIL';
+    return `${mark} ${result.name}: ${result.detail}${result.ok || !result.fix ? '' : `\n     -> ${result.fix}`}`;
+  }).join('\n');
+}

@@ -1,0 +1,141 @@
+import { memoryLogger } from '../../device/src/log';
+import { DeviceRunner } from '../../device/src/publisher';
+import { readPems } from '../../device/src/kit';
+import { Sandbox } from './harness';
+
+/** Interval seconds are scaled to this many milliseconds, so interval 5 publishes every 200 ms. */
+const MS_PER_SECOND = 40;
+
+let sandbox: Sandbox;
+beforeAll(async () => { sandbox = await Sandbox.start(); });
+afterAll(async () => { await sandbox.stop(); });
+
+function startRunner(thing: string) {
+  const kit = sandbox.kit(thing);
+  const log = memoryLogger();
+  const runner = new DeviceRunner(kit, readPems(kit), { log, msPerSecond: MS_PER_SECOND, reconnectMinMs: 100, reconnectMaxMs: 400 });
+  return { kit, log, runner };
+}
+
+const statuses = (thing: string) => sandbox.observer.on(`data/${thing}`).map((m) => ({ ...JSON.parse(m.payload), at: m.at }));
+
+describe('iot-device run against a real broker and the local shadow service', () => {
+  test('creates the missing shadow from its defaults, reports its interval and publishes status at QoS 1', async () => {
+    const { runner } = startRunner('pi-first');
+    await runner.start();
+    try {
+      const [first] = await sandbox.observer.until(() => statuses('pi-first').length >= 2 && statuses('pi-first'), 'two status messages');
+      expect(first).toMatchObject({ thing: 'pi-first', seq: 1, interval: 5 });
+      expect(Math.abs(first.timestamp - Date.now())).toBeLessThan(60_000);
+      expect(sandbox.shadowOf('pi-first')!.state).toEqual({ reported: { interval: 5 } });
+    } finally {
+      await runner.stop();
+    }
+  });
+
+  test('starts with a desired interval already in the shadow', async () => {
+    sandbox.shadow.setDesired('pi-seeded', { interval: 7 });
+    const { runner } = startRunner('pi-seeded');
+    await runner.start();
+    try {
+      expect(runner.config.interval).toBe(7);
+      await sandbox.observer.until(() => statuses('pi-seeded').length >= 1, 'a status message');
+      expect(statuses('pi-seeded')[0].interval).toBe(7);
+      expect(sandbox.shadowOf('pi-seeded')!.state.delta).toBeUndefined();
+    } finally {
+      await runner.stop();
+    }
+  });
+
+  test('changing desired from 5 to 10 makes it publish every 10 s and report 10', async () => {
+    const { runner } = startRunner('pi-interval');
+    await runner.start();
+    try {
+      await sandbox.observer.until(() => statuses('pi-interval').length >= 3, 'three messages at interval 5');
+      sandbox.shadow.setDesired('pi-interval', { interval: 10 });
+      const at10 = await sandbox.observer.until(() => {
+        const tens = statuses('pi-interval').filter((s) => s.interval === 10);
+        return tens.length >= 3 && tens;
+      }, 'three messages at interval 10');
+      const at5 = statuses('pi-interval').filter((s) => s.interval === 5);
+      const gaps = (list: Array<{ timestamp: number }>) => list.slice(1).map((s, i) => s.timestamp - list[i].timestamp);
+      // Device timestamps: a 5 s gap is 200 ms here, a 10 s gap 400 ms; timers never fire early.
+      for (const gap of gaps(at5)) expect(gap).toBeGreaterThanOrEqual(5 * MS_PER_SECOND - 5);
+      for (const gap of gaps(at10)) expect(gap).toBeGreaterThanOrEqual(10 * MS_PER_SECOND - 5);
+      expect(sandbox.shadowOf('pi-interval')!.state.reported).toEqual({ interval: 10 });
+      expect(sandbox.shadowOf('pi-interval')!.state.delta).toBeUndefined();
+    } finally {
+      await runner.stop();
+    }
+  });
+
+  test.each([
+    ['a string', 'abc', /interval "abc" rejected: must be a whole number of seconds from 1 to 3600/],
+    ['zero', 0, /interval 0 rejected/],
+    ['above 3600', 3601, /interval 3601 rejected/],
+    ['a fraction', 2.5, /interval 2.5 rejected/],
+    ['an object', { seconds: 10 }, /interval \{"seconds":10\} rejected/],
+  ])('rejects a desired interval that is %s, reports why, keeps its interval and keeps running', async (_, bad, reason) => {
+    const thing = `pi-bad-${String(_).replace(/\W/g, '')}`;
+    const { runner, log } = startRunner(thing);
+    await runner.start();
+    try {
+      sandbox.shadow.setDesired(thing, { interval: bad });
+      const reported = await sandbox.observer.until(() => {
+        const state = sandbox.shadowOf(thing)?.state.reported;
+        return state?.lastError && state;
+      }, 'lastError in reported');
+      expect(reported.lastError).toMatch(reason);
+      expect(reported.interval).toBe(5);
+      expect(log.lines.some((line) => line.level === 'warn' && line.event === 'desired state rejected')).toBe(true);
+      const seq = statuses(thing).length;
+      await sandbox.observer.until(() => statuses(thing).length >= seq + 2, 'publishing to go on');
+      expect(statuses(thing).every((s) => s.interval === 5)).toBe(true);
+      // A good value afterwards is applied and clears the error.
+      sandbox.shadow.setDesired(thing, { interval: 6 });
+      await sandbox.observer.until(() => sandbox.shadowOf(thing)?.state.reported.interval === 6, 'interval 6 reported');
+      // Reporting lastError: null deletes the key (null deletes in a shadow update).
+      expect(sandbox.shadowOf(thing)!.state.reported).toEqual({ interval: 6 });
+    } finally {
+      await runner.stop();
+    }
+  });
+
+  test('rejects an unknown desired key but applies a valid interval sent with it, without a report loop', async () => {
+    const { runner } = startRunner('pi-unknown');
+    await runner.start();
+    try {
+      sandbox.shadow.setDesired('pi-unknown', { interval: 8, color: 'red' });
+      await sandbox.observer.until(() => sandbox.shadowOf('pi-unknown')?.state.reported.interval === 8, 'interval 8 reported');
+      const { reported } = sandbox.shadowOf('pi-unknown')!.state;
+      expect(reported.lastError).toMatch(/unknown setting "color" rejected/);
+      const version = sandbox.shadowOf('pi-unknown')!.version;
+      await sandbox.observer.until(() => statuses('pi-unknown').filter((s) => s.interval === 8).length >= 3, 'three messages at interval 8');
+      // The delta for "color" stays, but the device does not report the same error again and again.
+      expect(sandbox.shadowOf('pi-unknown')!.version).toBe(version);
+    } finally {
+      await runner.stop();
+    }
+  });
+
+  test('reconnects after a broker restart and resumes publishing and shadow sync', async () => {
+    const { runner, log } = startRunner('pi-restart');
+    await runner.start();
+    try {
+      await sandbox.observer.until(() => statuses('pi-restart').length >= 2, 'messages before the restart');
+      await sandbox.broker.pause();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await sandbox.broker.resume();
+      const before = statuses('pi-restart').length;
+      await sandbox.observer.until(() => statuses('pi-restart').length >= before + 3, 'messages after the restart');
+      await sandbox.observer.until(() => log.lines.some((line) => line.event === 'reconnected'), 'the device to log its reconnection');
+      // The shadow is followed again after the reconnection.
+      sandbox.shadow.setDesired('pi-restart', { interval: 9 });
+      await sandbox.observer.until(() => statuses('pi-restart').some((s) => s.interval === 9), 'interval 9 after the restart');
+      const seqs = statuses('pi-restart').map((s) => s.seq);
+      expect(new Set(seqs).size).toBe(seqs.length);
+    } finally {
+      await runner.stop();
+    }
+  });
+});
