@@ -107,7 +107,14 @@ export function publish(client: MqttClient, topic: string, payload: string | Buf
     return Promise.reject(new DeviceError(`Message of ${size} bytes exceeds AWS IoT's limit of ${AWS_IOT_LIMITS.maxPayloadBytes} bytes`, EXIT.badInput, 'Send a smaller message'));
   }
   return new Promise((resolve, reject) => {
-    client.publish(topic, payload, options, (error) => (error ? reject(error) : resolve()));
+    client.publish(topic, payload, options, (error) => {
+      if (!error) return resolve();
+      // MQTT 5 PUBACK reason code 0x87: the policy does not allow publishing here.
+      if ((error as { code?: number }).code === 0x87) {
+        return reject(new DeviceError(`Publishing to ${topic} is not authorized`, EXIT.notAuthorized, 'The policy allows a device to publish only to its own data topic and shadow requests'));
+      }
+      reject(error);
+    });
   });
 }
 

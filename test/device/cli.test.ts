@@ -1,0 +1,227 @@
+import { spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as https from 'https';
+import * as net from 'net';
+import * as path from 'path';
+import { freePort } from '../../sandbox/mosquitto';
+import { createCertificateAuthority } from '../../sandbox/pki';
+import { Kit } from '../../device/src/kit';
+import { Sandbox } from './harness';
+
+const CLI = path.join(__dirname, '..', '..', 'device', 'bin', 'iot-device.js');
+
+/** Runs the built CLI to completion. */
+function iotDevice(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Runs the built CLI in the background (node's async spawn keeps the test's event loop free for the observer). */
+function iotDeviceAsync(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => { stdout += chunk; });
+  child.stderr.on('data', (chunk) => { stderr += chunk; });
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
+  return { child, done };
+}
+
+let sandbox: Sandbox;
+let kit: Kit;
+let httpsServer: https.Server;
+const httpsRequests: Array<{ path: string; body: string; clientCn: string }> = [];
+
+beforeAll(async () => {
+  sandbox = await Sandbox.start();
+  // A local stand-in for the HTTPS publish endpoint: requires a client certificate of the sandbox CA.
+  const server = sandbox.broker.ca.issue('localhost', { altNames: ['localhost', '127.0.0.1'] });
+  httpsServer = https.createServer({ key: server.privateKeyPem, cert: server.certificatePem, ca: sandbox.broker.ca.certificatePem, requestCert: true, rejectUnauthorized: true }, (request, response) => {
+    let body = '';
+    request.on('data', (chunk) => { body += chunk; });
+    request.on('end', () => {
+      const peer = (request.socket as import('tls').TLSSocket).getPeerCertificate();
+      httpsRequests.push({ path: request.url!, body, clientCn: String(peer.subject.CN) });
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{"message":"OK","traceId":"local"}');
+    });
+  });
+  const httpsPort = await freePort();
+  await new Promise<void>((resolve) => httpsServer.listen(httpsPort, '127.0.0.1', resolve));
+  kit = sandbox.kit('pi-cli', { httpsPort });
+});
+
+afterAll(async () => {
+  httpsServer.close();
+  await sandbox.stop();
+});
+
+describe('iot-device publish', () => {
+  test('--count 3 publishes three messages over MQTT to the data topic', async () => {
+    const result = iotDeviceAsync(['--kit', kit.dir, 'publish', '--count', '3', '--message', '{"name":"s3","n":1}']);
+    const { code, stderr } = await result.done;
+    expect({ code, stderr: stderr.split('\n').filter((l) => /ERROR/.test(l)) }).toEqual({ code: 0, stderr: [] });
+    const messages = await sandbox.observer.until(() => sandbox.observer.on('data/pi-cli').length >= 3 && sandbox.observer.on('data/pi-cli'), 'three messages');
+    expect(messages.map((m) => JSON.parse(m.payload))).toEqual([{ name: 's3', n: 1 }, { name: 's3', n: 1 }, { name: 's3', n: 1 }]);
+  });
+
+  test('--https posts to /topics/<url-encoded topic>?qos=1 with the kit\'s client certificate', async () => {
+    const { code, stderr } = await iotDeviceAsync(['--kit', kit.dir, 'publish', '--https', '--message', '{"name":"s3"}']).done;
+    expect(stderr).not.toMatch(/ERROR|iot-device:/);
+    expect(code).toBe(0);
+    expect(httpsRequests).toEqual([{ path: '/topics/data%2Fpi-cli?qos=1', body: '{"name":"s3"}', clientCn: 'pi-cli' }]);
+  });
+
+  test('reads the message from @file', async () => {
+    const file = path.join(sandbox.dir, 'message.json');
+    fs.writeFileSync(file, '{"name":"from-file"}');
+    const { code } = await iotDeviceAsync(['--kit', kit.dir, 'publish', '--topic', 'data/pi-cli', '--message', `@${file}`]).done;
+    expect(code).toBe(0);
+    await sandbox.observer.until(() => sandbox.observer.on('data/pi-cli').some((m) => m.payload === '{"name":"from-file"}'), 'the file message');
+  });
+
+  test.each([
+    ['a message that is not JSON', ['--message', '{name:s3}'], 19, /^iot-device: --message is not JSON .*Quote it for the shell/],
+    ['a missing message file', ['--message', '@/no/such/file.json'], 19, /^iot-device: --message file \/no\/such\/file.json cannot be read \(ENOENT\)/],
+    ['--count 0', ['--count', '0'], 2, /--count is "0" but must be a whole number of at least 1/],
+    ['a message over 128 KB', ['--message', '@BIG'], 19, /^iot-device: Message of \d+ bytes exceeds AWS IoT's limit of 131072 bytes/],
+    ['a topic the policy denies', ['--topic', 'data/another-thing'], 18, /^iot-device: Publishing to data\/another-thing is not authorized/],
+  ])('rejects %s with one line and exit code', async (_, args, exitCode, message) => {
+    // A 130 KB argument would exceed the OS limit for one argument, so the big message comes from a file.
+    const big = path.join(sandbox.dir, 'big.json');
+    fs.writeFileSync(big, JSON.stringify({ blob: 'x'.repeat(130 * 1024) }));
+    const argv = (args as string[]).map((arg) => (arg === '@BIG' ? `@${big}` : arg));
+    const { code, stderr } = await iotDeviceAsync(['--kit', kit.dir, 'publish', ...argv]).done;
+    expect(code).toBe(exitCode);
+    expect(stderr.trim()).toMatch(message);
+    expect(stderr).not.toMatch(/\n\s+at /);
+  });
+
+  test('a policy-denied message is not delivered', async () => {
+    await iotDeviceAsync(['--kit', kit.dir, 'publish', '--topic', 'data/another-thing', '--message', '{"name":"s3"}']).done;
+    const { code } = await iotDeviceAsync(['--kit', kit.dir, 'publish', '--message', '{"marker":"after-denied"}']).done;
+    expect(code).toBe(0);
+    await sandbox.observer.until(() => sandbox.observer.on('data/pi-cli').some((m) => m.payload.includes('after-denied')), 'the allowed message');
+    expect(sandbox.observer.on('data/another-thing')).toEqual([]);
+  });
+});
+
+describe('iot-device watch', () => {
+  test('prints what arrives on the filter', async () => {
+    const consoleKit = sandbox.kit('console');
+    const watch = iotDeviceAsync(['--kit', consoleKit.dir, 'watch', '--topic', 'data/#', '--count', '1']);
+    // Publish until watch has subscribed and printed one.
+    const publisher = setInterval(() => sandbox.observer.client.publish('data/pi-watch', '{"hello":"watch"}', { qos: 1 }), 200);
+    const { code, stdout } = await watch.done;
+    clearInterval(publisher);
+    expect(code).toBe(0);
+    expect(stdout.trim()).toBe('data/pi-watch {"hello":"watch"}');
+  });
+});
+
+describe('iot-device run (process)', () => {
+  test('runs until SIGTERM, then finishes in-flight publishes and exits 0', async () => {
+    const runKit = sandbox.kit('pi-process');
+    const run = iotDeviceAsync(['--kit', runKit.dir, 'run'], { IOT_MS_PER_SECOND: '20' });
+    await sandbox.observer.until(() => sandbox.observer.on('data/pi-process').length >= 2, 'two status messages');
+    run.child.kill('SIGTERM');
+    const { code, stderr } = await run.done;
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/stopping signal=SIGTERM/);
+    expect(stderr).toMatch(/stopped published=\d+/);
+  });
+
+  test('a missing kit is named with what to do, exit code 10', () => {
+    const { code, stderr } = iotDevice(['--kit', path.join(sandbox.dir, 'nowhere'), 'run']);
+    expect(code).toBe(10);
+    expect(stderr.trim()).toBe(`iot-device: Kit file not found: ${path.join(sandbox.dir, 'nowhere', 'device.json')}. Run iot-device bootstrap to create the kit, or pass --kit with the folder that holds it`);
+  });
+
+  test('flags override environment variables, which override device.json', () => {
+    const { code, stderr } = iotDevice(['--kit', kit.dir, '--port', '1', 'publish'], { IOT_PORT: '2', IOT_ENDPOINT: '127.0.0.1' });
+    expect(code).toBe(16);
+    expect(stderr).toMatch(/Cannot reach 127\.0\.0\.1:1 \(ECONNREFUSED\)/);
+  });
+});
+
+describe('iot-device doctor', () => {
+  const doctor = (target: Kit) => iotDevice(['--kit', target.dir, 'doctor']);
+
+  test('passes every check against a healthy kit and broker', () => {
+    const { code, stdout } = doctor(kit);
+    expect(stdout).not.toMatch(/FAIL|WARN/);
+    for (const check of ['kit files', 'key permissions', 'certificate and key', 'root CA', 'clock', 'DNS', 'TCP', 'TLS handshake', 'MQTT connect']) {
+      expect(stdout).toMatch(new RegExp(`^OK   ${check}`, 'm'));
+    }
+    expect(code).toBe(0);
+  });
+
+  test('names the missing file', () => {
+    const broken = sandbox.kit('pi-nofile');
+    fs.rmSync(broken.certificatePath);
+    const { code, stdout } = doctor(broken);
+    expect(code).toBe(20);
+    expect(stdout).toContain(`FAIL kit files: Kit file not found: ${broken.certificatePath}`);
+  });
+
+  test('finds a key readable by others', () => {
+    const loose = sandbox.kit('pi-loose');
+    fs.chmodSync(loose.privateKeyPath, 0o644);
+    const { code, stdout } = doctor(loose);
+    expect(code).toBe(20);
+    expect(stdout).toContain(`FAIL key permissions: ${loose.privateKeyPath} has mode 644`);
+    expect(stdout).toContain(`-> chmod 600 ${loose.privateKeyPath}`);
+  });
+
+  test('finds a key that does not belong to the certificate', () => {
+    const other = sandbox.broker.issueClient('someone-else');
+    const mismatched = sandbox.kit('pi-mismatch', { privateKeyPem: other.privateKeyPem });
+    const { code, stdout } = doctor(mismatched);
+    expect(code).toBe(20);
+    expect(stdout).toContain(`FAIL certificate and key: ${mismatched.privateKeyPath} is not the key of ${mismatched.certificatePath}`);
+  });
+
+  test('finds a clock behind the certificate (the Raspberry Pi without RTC), printing both times', () => {
+    const future = sandbox.broker.ca.issue('pi-clock', { notBefore: new Date(Date.now() + 2 * 86400_000), notAfter: new Date(Date.now() + 400 * 86400_000) });
+    const early = sandbox.kit('pi-clock', { certificatePem: future.certificatePem, privateKeyPem: future.privateKeyPem });
+    const { code, stdout } = doctor(early);
+    expect(code).toBe(20);
+    expect(stdout).toMatch(/FAIL clock: the device clock is behind: certificate valid \S+ to \S+, device clock \S+/);
+    expect(stdout).toContain('sudo timedatectl set-ntp true');
+  });
+
+  test('finds an expired certificate', () => {
+    const old = sandbox.broker.ca.issue('pi-expired', { notBefore: new Date(Date.now() - 400 * 86400_000), notAfter: new Date(Date.now() - 86400_000) });
+    const expired = sandbox.kit('pi-expired', { certificatePem: old.certificatePem, privateKeyPem: old.privateKeyPem });
+    const { code, stdout } = doctor(expired);
+    expect(code).toBe(20);
+    expect(stdout).toMatch(/FAIL clock: the certificate has expired or the clock is ahead/);
+  });
+
+  test('finds a CA that did not sign the endpoint', () => {
+    const wrongCa = sandbox.kit('pi-wrongca');
+    fs.writeFileSync(wrongCa.caPath, createCertificateAuthority('some other CA').certificatePem);
+    const { code, stdout } = doctor(wrongCa);
+    expect(code).toBe(20);
+    expect(stdout).toMatch(/FAIL TLS handshake: TLS failed: the server certificate of localhost:\d+ is not signed by the CA in the kit/);
+  });
+
+  test('finds a closed port', async () => {
+    const closedPort = await freePort();
+    const { code, stdout } = iotDevice(['--kit', kit.dir, '--port', String(closedPort), 'doctor']);
+    expect(code).toBe(20);
+    expect(stdout).toContain(`FAIL TCP ${closedPort} (MQTT): localhost:${closedPort} is not reachable (ECONNREFUSED)`);
+    expect(stdout).not.toMatch(/TLS handshake/);
+  });
+
+  test('a certificate the broker does not trust fails the TLS handshake or the MQTT connect', () => {
+    const foreign = createCertificateAuthority('foreign CA').issue('pi-foreign');
+    const untrusted = sandbox.kit('pi-foreign', { certificatePem: foreign.certificatePem, privateKeyPem: foreign.privateKeyPem });
+    const { code, stdout } = doctor(untrusted);
+    expect(code).toBe(20);
+    expect(stdout).toMatch(/FAIL (TLS handshake|MQTT connect): .*(refused this device's certificate|closed)/);
+  });
+
+  test('net is reachable in this sandbox (guards the checks above against a broken harness)', async () => {
+    await new Promise<void>((resolve, reject) => net.connect({ host: '127.0.0.1', port: kit.port }).once('connect', function (this: net.Socket) { this.destroy(); resolve(); }).once('error', reject));
+  });
+});
