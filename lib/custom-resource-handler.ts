@@ -1,8 +1,10 @@
+import { createHash } from 'crypto';
+import * as fs from 'fs';
 import * as path from 'path';
 import { AssetHashType, DockerImage, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { buildSync, BuildOptions } from 'esbuild';
+import { buildSync, BuildOptions, version as esbuildVersion } from 'esbuild';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
@@ -24,10 +26,13 @@ export interface CustomResourceHandlerProps {
   readonly removalPolicy: RemovalPolicy;
 }
 
+const HANDLERS_DIR = path.join(__dirname, 'handlers');
+const PROJECT_DIR = path.join(__dirname, '..');
+
 /** esbuild options of a handler bundle (shared with bench/handlers, which measures the same bundle). */
 export function handlerBundleOptions(handlerFolder: string, outfile: string): BuildOptions {
   return {
-    entryPoints: [path.join(__dirname, 'handlers', handlerFolder, 'index.ts')],
+    entryPoints: [path.join(HANDLERS_DIR, handlerFolder, 'index.ts')],
     outfile,
     bundle: true,
     platform: 'node',
@@ -41,6 +46,30 @@ export function handlerBundleOptions(handlerFolder: string, outfile: string): Bu
   };
 }
 
+/** Every file that can change a bundle: the handlers' sources, the pinned dependencies, esbuild's version and options. */
+function bundleInputsHash(handlerFolder: string): string {
+  const hash = createHash('sha256').update(esbuildVersion).update(JSON.stringify(handlerBundleOptions(handlerFolder, '')));
+  const files = (fs.readdirSync(HANDLERS_DIR, { recursive: true }) as string[]).filter((file) => file.endsWith('.ts')).sort();
+  for (const file of files) hash.update(file).update(fs.readFileSync(path.join(HANDLERS_DIR, file)));
+  const lockFile = path.join(PROJECT_DIR, 'package-lock.json');
+  if (fs.existsSync(lockFile)) hash.update(fs.readFileSync(lockFile));
+  return hash.digest('hex');
+}
+
+/**
+ * Builds a handler bundle, or reuses the one built from identical inputs before (about 0.3 s saved per
+ * handler on every synth and test run).
+ */
+function buildHandlerBundle(handlerFolder: string, outputDir: string): void {
+  const cached = path.join(PROJECT_DIR, 'node_modules', '.cache', 'iot-core-cdk', `${handlerFolder}-${bundleInputsHash(handlerFolder)}.js`);
+  if (!fs.existsSync(cached)) {
+    const building = `${cached}.${process.pid}.tmp`;
+    buildSync(handlerBundleOptions(handlerFolder, building));
+    fs.renameSync(building, cached);
+  }
+  fs.copyFileSync(cached, path.join(outputDir, 'index.js'));
+}
+
 /**
  * Bundles lib/handlers/<folder>/index.ts with the pinned AWS SDK clients inside, so the code that was tested is
  * the code that runs. esbuild runs in-process (NodejsFunction would spawn npx twice per handler, about
@@ -49,7 +78,7 @@ export function handlerBundleOptions(handlerFolder: string, outfile: string): Bu
  */
 export function bundledHandlerCode(handlerFolder: string): lambda.Code {
   // One folder per handler: the asset cache of a synth is keyed by source path, so handlers must not share one.
-  const sourcePath = path.join(__dirname, 'handlers', handlerFolder);
+  const sourcePath = path.join(HANDLERS_DIR, handlerFolder);
   return lambda.Code.fromAsset(sourcePath, {
     assetHashType: AssetHashType.OUTPUT,
     bundling: {
@@ -57,7 +86,7 @@ export function bundledHandlerCode(handlerFolder: string): lambda.Code {
       image: DockerImage.fromRegistry('scratch'),
       local: {
         tryBundle(outputDir: string) {
-          buildSync(handlerBundleOptions(handlerFolder, path.join(outputDir, 'index.js')));
+          buildHandlerBundle(handlerFolder, outputDir);
           return true;
         },
       },

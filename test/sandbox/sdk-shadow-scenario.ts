@@ -1,0 +1,53 @@
+/**
+ * The conformance scenario run by the official AWS IoT Device SDK v2 shadow client, in a process of its
+ * own: aws-crt's native event loop keeps Node alive after the client is closed, so this script prints
+ * what happened as JSON and exits. Input (argv[2]): {port, ca, certificate, privateKey, thingName}.
+ */
+import { iotshadow, io, mqtt5 } from 'aws-iot-device-sdk-v2';
+
+const { port, ca, certificate, privateKey, thingName } = JSON.parse(process.argv[2]);
+
+const settle = async <T>(promise: Promise<T>) => promise.then((value) => ({ value }), (error) => ({ error: error?.modeledError ?? String(error) }));
+
+async function main() {
+  const tls = io.TlsContextOptions.create_client_with_mtls(certificate, privateKey);
+  tls.override_default_trust_store(ca);
+  const client = new mqtt5.Mqtt5Client({
+    hostName: 'localhost', port, tlsCtx: new io.ClientTlsContext(tls), disableMetrics: true,
+    connectProperties: { clientId: thingName, keepAliveIntervalSeconds: 60 },
+  });
+  await new Promise<void>((resolve, reject) => {
+    client.on('connectionSuccess', () => resolve());
+    client.on('connectionFailure', (event) => reject(event.error));
+    client.start();
+  });
+  const shadow = iotshadow.IotShadowClientv2.newFromMqtt5(client, { maxRequestResponseSubscriptions: 4, maxStreamingSubscriptions: 2, operationTimeoutInSeconds: 10 });
+
+  const results: Record<string, unknown> = {};
+  results.getNew = await settle(shadow.getShadow({ thingName }));
+
+  const deltas: unknown[] = [];
+  const stream = shadow.createShadowDeltaUpdatedStream({ thingName });
+  const subscribed = new Promise<void>((resolve) => stream.on('subscriptionStatus', (event) => { if (event.type === 0) resolve(); }));
+  stream.on('incomingPublish', (event) => deltas.push(event.message));
+  stream.open();
+  await subscribed;
+
+  results.update = await settle(shadow.updateShadow({ thingName, state: { desired: { interval: 10 }, reported: { interval: 5 } } }));
+  for (let waited = 0; deltas.length === 0 && waited < 10_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+  results.deltas = deltas;
+  results.get = await settle(shadow.getShadow({ thingName }));
+  results.updateAtVersion = await settle(shadow.updateShadow({ thingName, state: { reported: { interval: 10 } }, version: 1 }));
+  results.staleVersion = await settle(shadow.updateShadow({ thingName, state: { reported: { interval: 11 } }, version: 1 }));
+
+  stream.close();
+  shadow.close();
+  client.stop();
+  process.stdout.write(JSON.stringify(results));
+  process.exit(0);
+}
+
+main().catch((error) => {
+  process.stderr.write(String(error?.stack ?? error));
+  process.exit(1);
+});
