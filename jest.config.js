@@ -5,5 +5,6 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }] },
   snapshotSerializers: ['<rootDir>/test/setup/asset-hash-serializer.js'],
+  reporters: ['default', '<rootDir>/test/setup/summary-reporter.js'],
   testTimeout: 60000,
 };

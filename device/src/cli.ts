@@ -5,9 +5,6 @@
  */
 import * as fs from 'fs';
 import { Command, CommanderError, Option } from 'commander';
-import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { bootstrapKit, describeKit, outputsFromFile, outputsFromStack } from './bootstrap';
 import { AWS_IOT_LIMITS, connect, disconnect, publish } from './connection';
 import { formatReport, runDoctor } from './doctor';
 import { DeviceError, EXIT } from './errors';
@@ -82,6 +79,10 @@ export function buildProgram(log: (json: boolean) => Logger = (json) => createLo
       const globals = command.optsWithGlobals() as GlobalOptions;
       if (!options.outputs === !options.stack) throw new DeviceError('bootstrap needs exactly one of --outputs <file> and --stack <name>', EXIT.usage);
       if (options.profile) process.env.AWS_PROFILE = options.profile;
+      // Loaded here: the AWS SDK takes a while to load, and only bootstrap needs it.
+      const { bootstrapKit, describeKit, outputsFromFile, outputsFromStack } = await import('./bootstrap');
+      const { CloudFormationClient } = await import('@aws-sdk/client-cloudformation');
+      const { SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
       const outputs = options.outputs
         ? outputsFromFile(options.outputs, options.env)
         : await outputsFromStack(new CloudFormationClient({ region: options.region }), options.stack);
