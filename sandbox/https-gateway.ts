@@ -1,0 +1,54 @@
+/**
+ * The local HTTPS publish endpoint: POST /topics/<url-encoded topic>?qos=1 with a client certificate,
+ * as on AWS IoT's port 8443. The certificate's CN is the thing; like the device policy, it may publish
+ * only to data/<thing>. Accepted messages are published to the broker.
+ */
+import * as https from 'https';
+import type { TLSSocket } from 'tls';
+import mqtt, { MqttClient } from 'mqtt';
+import { Broker, freePort } from './mosquitto';
+
+export class HttpsGateway {
+  private constructor(private readonly server: https.Server, private readonly client: MqttClient, readonly port: number) {}
+
+  static async start(broker: Broker): Promise<HttpsGateway> {
+    const identity = broker.issueClient('console');
+    const client = mqtt.connect({
+      protocol: 'mqtts', host: 'localhost', port: broker.port, protocolVersion: 5, clientId: `https-gateway-${process.pid}-${Date.now()}`,
+      key: identity.privateKeyPem, cert: identity.certificatePem, ca: broker.ca.certificatePem, reconnectPeriod: 200,
+    });
+    await new Promise<void>((resolve, reject) => { client.once('connect', () => resolve()); client.once('error', reject); });
+    const tls = broker.ca.issue('localhost', { altNames: ['localhost', '127.0.0.1'] });
+    const server = https.createServer({
+      key: tls.privateKeyPem, cert: tls.certificatePem, ca: broker.ca.certificatePem, requestCert: true, rejectUnauthorized: true,
+    }, (request, response): void => {
+      const reply = (status: number, body: object) => response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      const url = new URL(request.url ?? '/', 'https://localhost');
+      const match = /^\/topics\/(.+)$/.exec(url.pathname);
+      if (request.method !== 'POST' || !match) {
+        reply(404, { message: 'Not Found' });
+        return;
+      }
+      const topic = decodeURIComponent(match[1]);
+      const thing = String((request.socket as TLSSocket).getPeerCertificate().subject?.CN);
+      if (topic !== `data/${thing}`) {
+        reply(403, { message: 'Forbidden' });
+        return;
+      }
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        client.publish(topic, Buffer.concat(chunks), { qos: url.searchParams.get('qos') === '0' ? 0 : 1 }, (error) => (
+          error ? reply(500, { message: error.message }) : reply(200, { message: 'OK', traceId: 'local' })));
+      });
+    });
+    const port = await freePort();
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    return new HttpsGateway(server, client, port);
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.client.endAsync();
+  }
+}

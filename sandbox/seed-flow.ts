@@ -1,0 +1,230 @@
+/**
+ * The hands-on of the AWS IoT getting-started seed, played offline with what the stack produced:
+ * synthesize every environment, then run the dev environment on a local sandbox (Mosquitto with mutual
+ * TLS, the shadow service seeded from the template, the template's topic rule, an HTTPS publish
+ * endpoint) with the real `iot-device run`, and script the seed's steps.
+ */
+import { ChildProcess, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { App } from 'aws-cdk-lib';
+import mqtt from 'mqtt';
+import { buildApp } from '../bin/app';
+import { writeKit } from '../device/src/kit';
+import { renderTemplateValue } from '../lib/nag';
+import { HttpsGateway } from './https-gateway';
+import { Broker } from './mosquitto';
+import { RuleEngine } from './rule-engine';
+import { ShadowService } from './shadow-service';
+
+const ROOT = path.join(__dirname, '..');
+type Template = { Resources: Record<string, { Type: string; Properties: Record<string, any> }>; Outputs: Record<string, { Value: unknown }> };
+
+export interface EnvironmentSummary {
+  readonly stackName: string;
+  readonly resources: number;
+  readonly policyActions: string[];
+  readonly ruleSql: string;
+  readonly objectKey: string;
+  readonly outputs: string[];
+}
+
+/** Synthesizes every environment (templates and cdk-nag, as `cdk synth` does) and summarizes each. */
+export function synthesizeAll(outdir: string): { summaries: EnvironmentSummary[]; templates: Record<string, Template> } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { context } = require('../cdk.json');
+  const assembly = buildApp(new App({ context, outdir })).synth();
+  const templates: Record<string, Template> = {};
+  const summaries = assembly.stacks.map((stack) => {
+    const template = stack.template as Template;
+    templates[stack.stackName] = template;
+    const resources = Object.values(template.Resources);
+    const policy = resources.find((r) => r.Type === 'AWS::IoT::Policy')!.Properties.PolicyDocument;
+    const rule = resources.find((r) => r.Type === 'AWS::IoT::TopicRule')!.Properties.TopicRulePayload;
+    return {
+      stackName: stack.stackName,
+      resources: resources.length,
+      policyActions: [...new Set<string>(policy.Statement.flatMap((s: { Action: string | string[] }) => [s.Action].flat()))],
+      ruleSql: rule.Sql,
+      objectKey: rule.Actions[0].S3.Key,
+      outputs: Object.keys(template.Outputs),
+    };
+  });
+  return { summaries, templates };
+}
+
+export interface SeedFlowOptions {
+  /** Scratch folder of the sandbox (kits, broker, local bucket). @default '<project>/.local' */
+  readonly localDir?: string;
+  /** Milliseconds per second of device interval: 1000 for the real pace, less in tests. @default 1000 */
+  readonly msPerSecond?: number;
+  /** Leave the sandbox running and print how to play with it. @default false */
+  readonly keep?: boolean;
+  readonly say?: (line: string) => void;
+}
+
+export interface SeedFlowResult {
+  readonly environments: EnvironmentSummary[];
+  readonly thingName: string;
+  /** Status messages seen on the data topic: seq, interval and device timestamp. */
+  readonly statuses: Array<{ seq: number; interval: number; timestamp: number }>;
+  readonly reported: Record<string, unknown>;
+  /** Objects in the local bucket, relative to it, with their content. */
+  readonly objects: Array<{ key: string; body: string }>;
+  /** Every message the rule engine evaluated. */
+  readonly evaluated: Array<{ topic: string; payload: string }>;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function waitFor<T>(what: string, check: () => T | undefined | false, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+function runDevice(args: string[], env: NodeJS.ProcessEnv, say: (line: string) => void, label: string): ChildProcess {
+  const child = spawn(process.execPath, [path.join(ROOT, 'device', 'bin', 'iot-device.js'), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  for (const stream of [child.stdout!, child.stderr!]) {
+    let buffered = '';
+    stream.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop()!;
+      for (const line of lines) if (line.trim()) say(`    ${label} | ${line.replace(/^\S+Z /, '')}`);
+    });
+  }
+  return child;
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  return child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+function listObjects(bucketDir: string): Array<{ key: string; body: string }> {
+  if (!fs.existsSync(bucketDir)) return [];
+  return (fs.readdirSync(bucketDir, { recursive: true }) as string[])
+    .filter((file) => fs.statSync(path.join(bucketDir, file)).isFile())
+    .map((key) => ({ key, body: fs.readFileSync(path.join(bucketDir, key), 'utf8') }));
+}
+
+export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFlowResult> {
+  const say = options.say ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const msPerSecond = options.msPerSecond ?? 1000;
+  const localDir = options.localDir ?? path.join(ROOT, '.local');
+  const stepTimeout = 40 * msPerSecond + 20_000;
+  fs.rmSync(localDir, { recursive: true, force: true });
+  fs.mkdirSync(localDir, { recursive: true });
+
+  say('1. cdk synth of every environment (templates + cdk-nag AwsSolutions)');
+  const { summaries, templates } = synthesizeAll(path.join(localDir, 'cdk.out'));
+  for (const env of summaries) {
+    say(`   ${env.stackName}: ${env.resources} resources, cdk-nag clean`);
+    say(`     IoT policy allows ${env.policyActions.join(', ')} (own client ID and topics only)`);
+    say(`     rule: ${env.ruleSql} -> s3 key ${env.objectKey}`);
+    say(`     outputs: ${env.outputs.join(', ')}`);
+  }
+
+  const dev = templates['IotCore-dev'];
+  const resources = Object.values(dev.Resources);
+  const thingName: string = resources.find((r) => r.Type === 'AWS::IoT::Thing')!.Properties.ThingName;
+  const defaults = JSON.parse(resources.find((r) => r.Type === 'Custom::ShadowDefaults')!.Properties.DesiredJson);
+  const dataTopic = renderTemplateValue(dev.Outputs.DataTopic.Value);
+  const bucket = renderTemplateValue(resources.find((r) => r.Type === 'AWS::IoT::TopicRule')!.Properties.TopicRulePayload.Actions[0].S3.BucketName).replace(/^<|>$/g, '');
+
+  say('2. local sandbox for IotCore-dev');
+  const stops: Array<() => Promise<unknown>> = [];
+  const stopAll = async () => { for (const stop of stops.reverse()) await stop().catch(() => undefined); };
+  try {
+    const broker = await Broker.start({ dir: path.join(localDir, 'broker') });
+    stops.push(() => broker.stop());
+    const shadow = await ShadowService.start(broker);
+    stops.push(() => shadow.stop());
+    shadow.setDesired(thingName, defaults);
+    const rules = await RuleEngine.start(broker, dev, localDir, (outcome) => {
+      if (outcome.object) say(`    rule   | ${outcome.rule} wrote s3://${bucket}/${path.relative(path.join(localDir, 's3', bucket), outcome.object)}`);
+      else say(`    rule   | ${outcome.rule} failed: ${outcome.error}`);
+    });
+    stops.push(() => rules.stop());
+    const gateway = await HttpsGateway.start(broker);
+    stops.push(() => gateway.stop());
+    const kitSettings = (clientId: string) => ({
+      endpoint: 'localhost', port: broker.port, httpsPort: gateway.port, clientId, thingName: clientId,
+      dataTopic, shadowName: 'classic', caFile: 'local-ca.pem',
+    });
+    const issue = (identity: string, dir: string) => {
+      const issued = broker.issueClient(identity);
+      return writeKit(path.join(localDir, dir), kitSettings(identity), { certificate: issued.certificatePem, privateKey: issued.privateKeyPem, ca: broker.ca.certificatePem }, true);
+    };
+    const kit = issue(thingName, 'kit-dev');
+    const consoleKit = issue('console', 'kit-console');
+    say(`   Mosquitto (MQTT 5, mutual TLS) on localhost:${broker.port}, HTTPS publish on localhost:${gateway.port}`);
+    say(`   shadow of ${thingName} seeded with desired ${JSON.stringify(defaults)} (from Custom::ShadowDefaults); the template's topic rule runs locally`);
+    say(`   connect kit: ${path.relative(process.cwd(), kit.dir)} (same layout as iot-device bootstrap)`);
+
+    // The console's MQTT test client: watches the data topic and the shadow.
+    const observerIdentity = broker.issueClient('console');
+    const observer = mqtt.connect({
+      protocol: 'mqtts', host: 'localhost', port: broker.port, protocolVersion: 5, clientId: `seed-observer-${process.pid}`,
+      key: observerIdentity.privateKeyPem, cert: observerIdentity.certificatePem, ca: broker.ca.certificatePem,
+    });
+    stops.push(() => observer.endAsync());
+    await new Promise<void>((resolve, reject) => { observer.once('connect', () => resolve()); observer.once('error', reject); });
+    const statuses: SeedFlowResult['statuses'] = [];
+    observer.on('message', (topic, payload) => {
+      try {
+        const status = JSON.parse(payload.toString());
+        if (typeof status.seq === 'number') {
+          statuses.push({ seq: status.seq, interval: status.interval, timestamp: status.timestamp });
+          say(`    data   | ${topic} seq=${status.seq} interval=${status.interval}s`);
+        }
+      } catch { /* not a status message */ }
+    });
+    await observer.subscribeAsync(dataTopic, { qos: 1 });
+
+    say(`3. iot-device run (interval from the shadow: ${defaults.interval} s)`);
+    const device = runDevice(['--kit', kit.dir, 'run'], { IOT_MS_PER_SECOND: String(msPerSecond) }, say, 'device');
+    stops.push(async () => { if (device.exitCode === null) { device.kill('SIGTERM'); await exited(device); } });
+    await waitFor(`two status messages every ${defaults.interval} s`, () => statuses.filter((s) => s.interval === defaults.interval).length >= 2, stepTimeout);
+
+    say('4. console edit: desired interval 5 -> 10');
+    shadow.setDesired(thingName, { interval: 10 });
+    await waitFor('two status messages every 10 s', () => statuses.filter((s) => s.interval === 10).length >= 2, stepTimeout);
+    const reported = await waitFor('reported interval 10', () => {
+      const [response] = shadow.store.handle(`$aws/things/${thingName}/shadow/get`, '{}');
+      const document = JSON.parse(response.payload);
+      return document.state?.reported?.interval === 10 && document.state.reported;
+    }, stepTimeout);
+    const tens = statuses.filter((s) => s.interval === 10);
+    say(`   device reports ${JSON.stringify(reported)}; gap between the last two messages: ${((tens[1].timestamp - tens[0].timestamp) / msPerSecond).toFixed(1)} s`);
+
+    say('5. the seed\'s curl step: {"name":"s3"} over HTTPS (port 8443 on AWS), then a payload the rule must skip');
+    for (const message of ['{"name":"s3"}', '{"name":"not-s3"}']) {
+      const publisher = runDevice(['--kit', kit.dir, 'publish', '--https', '--message', message], {}, say, 'https ');
+      const code = await exited(publisher);
+      if (code !== 0) throw new Error(`iot-device publish --https ${message} exited with ${code}`);
+    }
+    await waitFor('the rule engine to evaluate both messages', () => rules.evaluated.some((m) => m.payload === '{"name":"not-s3"}'), stepTimeout);
+
+    const objects = listObjects(path.join(localDir, 's3', bucket));
+    say(`6. local bucket s3://${bucket}: ${objects.length} object(s)`);
+    for (const object of objects) say(`   ${object.key}  ${object.body}`);
+    say(`   {"name":"not-s3"} and the status messages wrote nothing (WHERE name = 's3' is false or Undefined for them)`);
+
+    if (options.keep) {
+      say('\nThe sandbox stays up (Ctrl-C stops it). Try:');
+      say(`  node device/bin/iot-device.js --kit ${path.relative(process.cwd(), consoleKit.dir)} watch --topic '#'`);
+      say(`  node device/bin/iot-device.js --kit ${path.relative(process.cwd(), kit.dir)} publish --https --message '{"name":"s3"}'`);
+      say(`  node device/bin/iot-device.js --kit ${path.relative(process.cwd(), consoleKit.dir)} publish --topic '$aws/things/${thingName}/shadow/update' --message '{"state":{"desired":{"interval":7}}}'`);
+      say(`  ls -R ${path.relative(process.cwd(), path.join(localDir, 's3'))}`);
+      await new Promise<void>((resolve) => { process.once('SIGINT', () => resolve()); process.once('SIGTERM', () => resolve()); });
+    }
+    return { environments: summaries, thingName, statuses: [...statuses], reported, objects, evaluated: [...rules.evaluated] };
+  } finally {
+    await stopAll();
+  }
+}
