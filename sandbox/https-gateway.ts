@@ -5,19 +5,14 @@
  */
 import * as https from 'https';
 import type { TLSSocket } from 'tls';
-import mqtt, { MqttClient } from 'mqtt';
+import { MqttClient } from 'mqtt';
 import { Broker, freePort } from './mosquitto';
 
 export class HttpsGateway {
   private constructor(private readonly server: https.Server, private readonly client: MqttClient, readonly port: number) {}
 
   static async start(broker: Broker): Promise<HttpsGateway> {
-    const identity = broker.issueClient('console');
-    const client = mqtt.connect({
-      protocol: 'mqtts', host: 'localhost', port: broker.port, protocolVersion: 5, clientId: `https-gateway-${process.pid}-${Date.now()}`,
-      key: identity.privateKeyPem, cert: identity.certificatePem, ca: broker.ca.certificatePem, reconnectPeriod: 200,
-    });
-    await new Promise<void>((resolve, reject) => { client.once('connect', () => resolve()); client.once('error', reject); });
+    const client = await broker.connectAs('console');
     const tls = broker.ca.issue('localhost', { altNames: ['localhost', '127.0.0.1'] });
     const server = https.createServer({
       key: tls.privateKeyPem, cert: tls.certificatePem, ca: broker.ca.certificatePem, requestCert: true, rejectUnauthorized: true,

@@ -5,6 +5,7 @@
  * password-less sudo, Homebrew on macOS); otherwise the error names the command to run.
  */
 import { ChildProcess, spawn, spawnSync } from 'child_process';
+import mqtt, { MqttClient } from 'mqtt';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
@@ -144,6 +145,20 @@ export class Broker {
   /** A client certificate with CN = identity (a thing name or one of SERVICE_IDENTITIES). */
   issueClient(identity: string): Issued {
     return this.ca.issue(identity);
+  }
+
+  /** An MQTT 5 client connected with a certificate of `identity` (a thing name, or one of SERVICE_IDENTITIES). */
+  async connectAs(identity: string, clientId = `${identity}-${process.pid}-${Math.random().toString(16).slice(2, 8)}`): Promise<MqttClient> {
+    const issued = this.issueClient(identity);
+    const client = mqtt.connect({
+      protocol: 'mqtts', host: 'localhost', port: this.port, protocolVersion: 5, clientId,
+      key: issued.privateKeyPem, cert: issued.certificatePem, ca: this.ca.certificatePem, reconnectPeriod: 200,
+    });
+    await new Promise<void>((resolve, reject) => {
+      client.once('connect', () => resolve());
+      client.once('error', reject);
+    });
+    return client;
   }
 
   /** Starts (or restarts) the broker process and waits until it accepts connections. */

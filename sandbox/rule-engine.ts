@@ -7,7 +7,7 @@
 import { randomUUID } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import mqtt, { MqttClient } from 'mqtt';
+import { MqttClient } from 'mqtt';
 import { Broker } from './mosquitto';
 import { NotSupportedError, parseRuleSql, RuleQuery, runQuery, substitute } from './iot-sql';
 
@@ -97,12 +97,7 @@ export class RuleEngine {
 
   static async start(broker: Broker, template: Template, root: string, onOutcome: (outcome: RuleOutcome) => void = () => undefined): Promise<RuleEngine> {
     const rules = rulesOf(template);
-    const identity = broker.issueClient('rule-engine');
-    const client = mqtt.connect({
-      protocol: 'mqtts', host: 'localhost', port: broker.port, protocolVersion: 5, clientId: `rule-engine-${process.pid}-${Date.now()}`,
-      key: identity.privateKeyPem, cert: identity.certificatePem, ca: broker.ca.certificatePem, reconnectPeriod: 200,
-    });
-    await new Promise<void>((resolve, reject) => { client.once('connect', () => resolve()); client.once('error', reject); });
+    const client = await broker.connectAs('rule-engine');
     const engine = new RuleEngine(client);
     client.on('message', (topic, payload) => {
       engine.evaluated.push({ topic, payload: payload.toString('utf8') });

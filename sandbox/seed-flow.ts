@@ -8,7 +8,6 @@ import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { App } from 'aws-cdk-lib';
-import mqtt from 'mqtt';
 import { buildApp } from '../bin/app';
 import { writeKit } from '../device/src/kit';
 import { renderTemplateValue } from '../lib/nag';
@@ -167,13 +166,8 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
     say(`   connect kit: ${path.relative(process.cwd(), kit.dir)} (same layout as iot-device bootstrap)`);
 
     // The console's MQTT test client: watches the data topic and the shadow.
-    const observerIdentity = broker.issueClient('console');
-    const observer = mqtt.connect({
-      protocol: 'mqtts', host: 'localhost', port: broker.port, protocolVersion: 5, clientId: `seed-observer-${process.pid}`,
-      key: observerIdentity.privateKeyPem, cert: observerIdentity.certificatePem, ca: broker.ca.certificatePem,
-    });
+    const observer = await broker.connectAs('console');
     stops.push(() => observer.endAsync());
-    await new Promise<void>((resolve, reject) => { observer.once('connect', () => resolve()); observer.once('error', reject); });
     const statuses: SeedFlowResult['statuses'] = [];
     observer.on('message', (topic, payload) => {
       try {

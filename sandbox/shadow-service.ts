@@ -2,7 +2,7 @@
  * The local shadow service: a privileged MQTT client on the sandbox broker that answers shadow
  * requests with ShadowStore, as AWS IoT's shadow service does on the real endpoint.
  */
-import mqtt, { MqttClient } from 'mqtt';
+import { MqttClient } from 'mqtt';
 import { Broker } from './mosquitto';
 import { ShadowStore } from './shadow-store';
 
@@ -24,15 +24,7 @@ export class ShadowService {
 
   /** Connects to the broker as the `shadow-service` identity and starts answering. */
   static async start(broker: Broker): Promise<ShadowService> {
-    const identity = broker.issueClient('shadow-service');
-    const client = mqtt.connect({
-      protocol: 'mqtts', host: '127.0.0.1', port: broker.port, protocolVersion: 5, clientId: `shadow-service-${process.pid}-${Date.now()}`,
-      key: identity.privateKeyPem, cert: identity.certificatePem, ca: broker.ca.certificatePem, servername: 'localhost', reconnectPeriod: 200,
-    });
-    await new Promise<void>((resolve, reject) => {
-      client.once('connect', () => resolve());
-      client.once('error', reject);
-    });
+    const client = await broker.connectAs('shadow-service');
     await client.subscribeAsync(REQUEST_FILTERS, { qos: 1 });
     return new ShadowService(client);
   }

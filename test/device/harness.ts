@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import mqtt, { MqttClient } from 'mqtt';
+import { MqttClient } from 'mqtt';
 import { Kit, writeKit } from '../../device/src/kit';
 import { Broker } from '../../sandbox/mosquitto';
 import { ShadowService } from '../../sandbox/shadow-service';
@@ -43,20 +43,6 @@ export class Observer {
   }
 }
 
-/** Connects a client with a certificate of `identity` (a thing name, or a service identity). */
-export async function clientFor(broker: Broker, identity: string, clientId = `${identity}-${Math.random().toString(16).slice(2, 8)}`): Promise<MqttClient> {
-  const issued = broker.issueClient(identity);
-  const client = mqtt.connect({
-    protocol: 'mqtts', host: 'localhost', port: broker.port, protocolVersion: 5, clientId,
-    key: issued.privateKeyPem, cert: issued.certificatePem, ca: broker.ca.certificatePem, reconnectPeriod: 200,
-  });
-  await new Promise<void>((resolve, reject) => {
-    client.once('connect', () => resolve());
-    client.once('error', reject);
-  });
-  return client;
-}
-
 /** A broker, the shadow service, an observer with console rights, and a kit per thing. */
 export class Sandbox {
   private constructor(readonly broker: Broker, readonly shadow: ShadowService, readonly observer: Observer, readonly dir: string) {}
@@ -64,7 +50,7 @@ export class Sandbox {
   static async start(): Promise<Sandbox> {
     const broker = await Broker.start();
     const shadow = await ShadowService.start(broker);
-    const observerClient = await clientFor(broker, 'console');
+    const observerClient = await broker.connectAs('console');
     await observerClient.subscribeAsync(['data/#', '$aws/things/+/shadow/#'], { qos: 1 });
     return new Sandbox(broker, shadow, new Observer(observerClient), fs.mkdtempSync(path.join(os.tmpdir(), 'iot-kits-')));
   }
