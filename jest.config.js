@@ -1,7 +1,7 @@
 /** Type-checking runs in `npm run build` (tsc); jest only transpiles, which keeps the suite fast. */
 module.exports = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/test', '<rootDir>/device/test'],
+  roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }] },
   snapshotSerializers: ['<rootDir>/test/setup/asset-hash-serializer.js'],

@@ -93,12 +93,14 @@ export function buildProgram(log: (json: boolean) => Logger = (json) => createLo
   program.command('run')
     .description('publish status to the data topic every interval and follow the shadow (Ctrl-C stops cleanly)')
     .addOption(new Option('--keepalive <seconds>', 'MQTT keep-alive, held to 30..1200').argParser(positiveInteger('--keepalive')).default(60))
+    .option('--spool <dir>', 'store-and-forward folder (default: <kit>/spool)')
+    .addOption(new Option('--spool-max <n>', 'most unacknowledged messages kept; the oldest is dropped (and counted) beyond').argParser(positiveInteger('--spool-max')).default(10000))
     .action(async (options, command: Command) => {
       const globals = command.optsWithGlobals() as GlobalOptions;
       const kit = kitFrom(globals);
       const logger = log(globals.json);
       const runner = new DeviceRunner(kit, readPems(kit), {
-        log: logger, keepAliveSeconds: options.keepalive,
+        log: logger, keepAliveSeconds: options.keepalive, spoolDir: options.spool, spoolMaxMessages: options.spoolMax,
         // For demos and tests only: milliseconds per second of interval.
         msPerSecond: process.env.IOT_MS_PER_SECOND ? Number(process.env.IOT_MS_PER_SECOND) : undefined,
       });

@@ -4,24 +4,36 @@
  * interval and reports what it uses; deltas change it while running. Invalid desired values are
  * rejected and reported in `reported.lastError`; the device keeps its interval and keeps running.
  */
+import * as path from 'path';
 import { MqttClient } from 'mqtt';
-import { connect, ConnectionOptions, disconnect, publish } from './connection';
+import { AWS_IOT_LIMITS, connect, ConnectionOptions, disconnect, publish } from './connection';
+import { DeviceError, EXIT } from './errors';
 import { Kit, KitPems } from './kit';
 import { DEFAULT_CONFIG, DeviceConfig, validateDesired } from './settings';
 import { ShadowClient, ShadowRejected } from './shadow';
+import { Spool } from './spool';
 
 export interface RunnerOptions extends ConnectionOptions {
   /** Milliseconds per "second" of interval: 1000 in real use, smaller in tests. @default 1000 */
   readonly msPerSecond?: number;
   /** Settings used until the shadow says otherwise. @default DEFAULT_CONFIG */
   readonly defaults?: DeviceConfig;
+  /** Store-and-forward folder. @default '<kit>/spool' */
+  readonly spoolDir?: string;
+  /** Most unacknowledged messages kept on disk. @default 10000 */
+  readonly spoolMaxMessages?: number;
 }
+
+/** At most this many status messages wait for their PUBACK at once (AWS IoT allows 100 per client). */
+const MAX_IN_FLIGHT = 10;
 
 export interface StatusMessage {
   readonly thing: string;
   readonly seq: number;
   readonly timestamp: number;
   readonly interval: number;
+  /** Messages dropped because the spool was full (present only when some were). */
+  readonly spoolDropped?: number;
 }
 
 export class DeviceRunner {
@@ -30,14 +42,18 @@ export class DeviceRunner {
   private client?: MqttClient;
   private shadow?: ShadowClient;
   private timer?: NodeJS.Timeout;
-  private seq = 0;
+  private acknowledged = 0;
   private stopping = false;
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly spool: Spool;
+  private readonly inFlight = new Map<number, Promise<void>>();
+  private draining = false;
+  private lastSendAt = 0;
   private reported?: string;
   private lastError: string | null = null;
 
   constructor(private readonly kit: Kit, private readonly pems: KitPems, private readonly options: RunnerOptions) {
     this.config = { ...(options.defaults ?? DEFAULT_CONFIG) };
+    this.spool = Spool.open(options.spoolDir ?? path.join(kit.dir, 'spool'), { maxMessages: options.spoolMaxMessages, log: options.log });
   }
 
   /** Connects, syncs with the shadow and starts publishing. */
@@ -49,10 +65,12 @@ export class DeviceRunner {
     this.client.on('connect', () => {
       // A clean session: MQTT.js resubscribes; read the shadow again, desired may have changed meanwhile.
       this.options.log.info('reconnected');
+      this.drain();
       this.sync().catch((error) => this.options.log.warn('shadow sync failed', { error: (error as Error).message }));
     });
     await this.sync();
-    this.options.log.info('running', { thing: this.kit.thingName, topic: this.kit.dataTopic, interval: this.config.interval });
+    this.options.log.info('running', { thing: this.kit.thingName, topic: this.kit.dataTopic, interval: this.config.interval, spooled: this.spool.size });
+    this.drain();
     this.schedule(0);
   }
 
@@ -60,10 +78,10 @@ export class DeviceRunner {
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.timer);
-    await Promise.allSettled([...this.inFlight]);
+    await Promise.allSettled([...this.inFlight.values()]);
     this.shadow?.close();
     if (this.client) await disconnect(this.client);
-    this.options.log.info('stopped', { published: this.seq });
+    this.options.log.info('stopped', { published: this.acknowledged, spooled: this.spool.size });
   }
 
   /** Reads the shadow and applies it; a missing shadow is created from the device's settings. */
@@ -115,12 +133,59 @@ export class DeviceRunner {
     }, delaySeconds * (this.options.msPerSecond ?? 1000));
   }
 
+  /** Writes the status to the spool first; the drain sends it. */
   private publishStatus(): void {
-    const status: StatusMessage = { thing: this.kit.thingName, seq: ++this.seq, timestamp: Date.now(), interval: this.config.interval };
-    const sent = publish(this.client!, this.kit.dataTopic, JSON.stringify(status), { qos: 1 })
-      .then(() => this.options.log.info('published', { topic: this.kit.dataTopic, seq: status.seq, interval: status.interval }))
-      .catch((error) => this.options.log.warn('publish failed', { seq: status.seq, error: (error as Error).message }))
-      .finally(() => this.inFlight.delete(sent));
-    this.inFlight.add(sent);
+    const dropped = this.spool.dropped;
+    const status: StatusMessage = {
+      thing: this.kit.thingName, seq: this.spool.nextSequence(), timestamp: Date.now(), interval: this.config.interval,
+      ...(dropped ? { spoolDropped: dropped } : {}),
+    };
+    this.spool.append({ seq: status.seq, topic: this.kit.dataTopic, payload: JSON.stringify(status) });
+    this.drain();
+  }
+
+  /**
+   * Sends spooled messages oldest first while connected, at most MAX_IN_FLIGHT unacknowledged and at
+   * most 100 a second (AWS IoT discards more); each leaves the spool on its PUBACK.
+   */
+  private drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    (async () => {
+      while (!this.stopping && this.client?.connected) {
+        const next = this.spool.pending().find((message) => !this.inFlight.has(message.seq));
+        if (!next) break;
+        if (this.inFlight.size >= MAX_IN_FLIGHT) {
+          await Promise.race(this.inFlight.values());
+          continue;
+        }
+        const wait = this.lastSendAt + 1000 / AWS_IOT_LIMITS.maxPublishesPerSecond - Date.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        this.lastSendAt = Date.now();
+        this.send(next.seq, next.topic, next.payload);
+      }
+    })().finally(() => { this.draining = false; });
+  }
+
+  private send(seq: number, topic: string, payload: string): void {
+    const sent = publish(this.client!, topic, payload, { qos: 1 })
+      .then(() => {
+        this.spool.ack(seq);
+        this.acknowledged += 1;
+        this.options.log.info('published', { topic, seq });
+      }, (error: unknown) => {
+        if (error instanceof DeviceError && error.exitCode === EXIT.notAuthorized) {
+          // Retrying would block the spool forever: drop it, loudly.
+          this.spool.ack(seq);
+          this.options.log.error('message dropped: not authorized', { topic, seq });
+        } else {
+          this.options.log.warn('publish failed, kept in the spool', { seq, error: (error as Error).message });
+        }
+      })
+      .finally(() => {
+        this.inFlight.delete(seq);
+        this.drain();
+      });
+    this.inFlight.set(seq, sent);
   }
 }

@@ -98,6 +98,8 @@ export class ShadowClient {
       }, this.timeoutMs);
       this.pending.set(clientToken, { resolve, reject, timer, operation });
     });
+    // Marked handled now: close() may reject it while the request is still being published.
+    response.catch(() => undefined);
     await publish(this.client, `${this.prefix}/${operation}`, JSON.stringify({ ...body, clientToken }), { qos: 1 });
     return response;
   }
