@@ -4,7 +4,7 @@
  */
 import { MqttClient } from 'mqtt';
 import { Broker } from './mosquitto';
-import { ShadowStore } from './shadow-store';
+import { OutgoingMessage, ShadowStore } from './shadow-store';
 
 const REQUEST_FILTERS = ['get', 'update', 'delete'].flatMap((operation) => [
   `$aws/things/+/shadow/${operation}`,
@@ -29,11 +29,16 @@ export class ShadowService {
     return new ShadowService(client);
   }
 
-  /** Sets desired state as a person would in the console (an update request on the service's side). */
+  /** Handles a request made on the service's side (as the console or an API call would) and publishes the responses. */
+  send(topic: string, payload: string): OutgoingMessage[] {
+    const responses = this.store.handle(topic, payload);
+    for (const response of responses) this.client.publish(response.topic, response.payload, { qos: 1 });
+    return responses;
+  }
+
+  /** Sets desired state as a person would in the console. */
   setDesired(thingName: string, desired: Record<string, unknown>): void {
-    for (const response of this.store.handle(`$aws/things/${thingName}/shadow/update`, JSON.stringify({ state: { desired } }))) {
-      this.client.publish(response.topic, response.payload, { qos: 1 });
-    }
+    this.send(`$aws/things/${thingName}/shadow/update`, JSON.stringify({ state: { desired } }));
   }
 
   async stop(): Promise<void> {

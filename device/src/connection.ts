@@ -4,6 +4,7 @@
  * s, and reconnects with exponential backoff and full jitter.
  */
 import mqtt, { IClientOptions, IClientPublishOptions, MqttClient } from 'mqtt';
+import { preflight } from './certificate';
 import { DeviceError, EXIT, explainConnectionError } from './errors';
 import { Kit, KitPems } from './kit';
 import { Logger } from './log';
@@ -66,6 +67,7 @@ export function mqttOptions(kit: Kit, pems: KitPems, options: ConnectionOptions)
  * on its own.
  */
 export async function connect(kit: Kit, pems: KitPems, options: ConnectionOptions): Promise<MqttClient> {
+  preflight(kit, pems);
   const client = mqtt.connect(mqttOptions(kit, pems, options));
   const minMs = options.reconnectMinMs ?? 1000;
   const maxMs = options.reconnectMaxMs ?? 60_000;

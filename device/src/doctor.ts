@@ -2,11 +2,12 @@
  * `iot-device doctor`: the troubleshooting steps of the AWS IoT getting-started guides, automated.
  * Each check says OK, or what is wrong and what to do.
  */
-import { createPrivateKey, X509Certificate } from 'crypto';
+import { X509Certificate } from 'crypto';
 import { promises as dns } from 'dns';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as tls from 'tls';
+import { CertificateFacts, CLOCK_FIX, inspectCertificate } from './certificate';
 import { connect, disconnect } from './connection';
 import { DeviceError, explainConnectionError } from './errors';
 import { Kit, KitPems, readPems } from './kit';
@@ -54,12 +55,11 @@ export async function runDoctor(kit: Kit, options: DoctorOptions): Promise<Check
   }
   if (!pems) return results;
 
-  let certificate: X509Certificate | undefined;
+  let facts: CertificateFacts | undefined;
   try {
-    certificate = new X509Certificate(pems.certificate);
-    const matches = certificate.checkPrivateKey(createPrivateKey(pems.privateKey));
-    results.push(matches
-      ? pass('certificate and key', `the key belongs to certificate ${certificate.subject.replace(/\n/g, ', ')}`)
+    facts = inspectCertificate(pems);
+    results.push(facts.keyMatches
+      ? pass('certificate and key', `the key belongs to certificate ${facts.subject}`)
       : fail('certificate and key', `${kit.privateKeyPath} is not the key of ${kit.certificatePath}`, 'Use the key issued with this certificate: re-run iot-device bootstrap --force'));
   } catch (error) {
     results.push(fail('certificate and key', `cannot parse the certificate or key: ${(error as Error).message}`, 'Re-run iot-device bootstrap --force'));
@@ -78,13 +78,10 @@ export async function runDoctor(kit: Kit, options: DoctorOptions): Promise<Check
   }
 
   // A Raspberry Pi without RTC boots in the past: TLS then fails with "certificate not yet valid" (verify code 9).
-  if (certificate) {
-    const validFrom = new Date(certificate.validFrom);
-    const validTo = new Date(certificate.validTo);
-    const window = `certificate valid ${validFrom.toISOString()} to ${validTo.toISOString()}, device clock ${now.toISOString()}`;
-    const clockFix = 'Set the clock: enable NTP (sudo timedatectl set-ntp true) or set it by hand (sudo date -s "YYYY-MM-DD HH:MM:SS")';
-    if (now < validFrom) results.push(fail('clock', `the device clock is behind: ${window}`, clockFix));
-    else if (now > validTo) results.push(fail('clock', `the certificate has expired or the clock is ahead: ${window}`, `${clockFix}; if the clock is right, rotate the certificate`));
+  if (facts) {
+    const window = `certificate valid ${facts.validFrom.toISOString()} to ${facts.validTo.toISOString()}, device clock ${now.toISOString()}`;
+    if (now < facts.validFrom) results.push(fail('clock', `the device clock is behind: ${window}`, CLOCK_FIX));
+    else if (now > facts.validTo) results.push(fail('clock', `the certificate has expired or the clock is ahead: ${window}`, `${CLOCK_FIX}; if the clock is right, rotate the certificate`));
     else results.push(pass('clock', window));
   }
 

@@ -4,6 +4,7 @@
  */
 import * as https from 'https';
 import { AWS_IOT_LIMITS } from './connection';
+import { preflight } from './certificate';
 import { DeviceError, EXIT, explainConnectionError } from './errors';
 import { Kit, KitPems } from './kit';
 
@@ -12,6 +13,7 @@ export function publishHttps(kit: Kit, pems: KitPems, topic: string, payload: st
   if (size > AWS_IOT_LIMITS.maxPayloadBytes) {
     return Promise.reject(new DeviceError(`Message of ${size} bytes exceeds AWS IoT's limit of ${AWS_IOT_LIMITS.maxPayloadBytes} bytes`, EXIT.badInput, 'Send a smaller message'));
   }
+  preflight(kit, pems);
   return new Promise((resolve, reject) => {
     const request = https.request({
       host: kit.endpoint,

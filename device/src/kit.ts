@@ -139,7 +139,7 @@ function kitReadError(error: unknown, file: string): DeviceError {
     return new DeviceError(`Kit file not found: ${path.resolve(file)}`, EXIT.kitFileMissing,
       'Run iot-device bootstrap to create the kit, or pass --kit with the folder that holds it');
   }
-  if (code === 'EACCES' || code === 'EPERM') {
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EISDIR') {
     return new DeviceError(`Kit file not readable by this user: ${path.resolve(file)}`, EXIT.keyUnreadable,
       `Run the device as the kit's owner, or fix ownership (sudo chown $USER ${file}; chmod 600 ${file})`);
   }

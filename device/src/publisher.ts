@@ -43,6 +43,7 @@ export class DeviceRunner {
   private shadow?: ShadowClient;
   private timer?: NodeJS.Timeout;
   private acknowledged = 0;
+  private processedDesired = 0;
   private stopping = false;
   private readonly spool: Spool;
   private readonly inFlight = new Map<number, Promise<void>>();
@@ -96,9 +97,15 @@ export class DeviceRunner {
     await this.report();
   }
 
+  /** The settings in use, the last rejection (as reported to the shadow) and how many desired states were processed. */
+  get state(): { interval: number; lastError: string | null; desiredProcessed: number } {
+    return { interval: this.config.interval, lastError: this.lastError, desiredProcessed: this.processedDesired };
+  }
+
   /** Applies the valid part of a desired state and reports the result. */
   applyDesired(desired: Record<string, unknown>, source: string, reportNow = true): void {
     const { accepted, errors } = validateDesired(desired);
+    this.processedDesired += 1;
     if (accepted.interval !== undefined && accepted.interval !== this.config.interval) {
       this.options.log.info('interval changed', { from: this.config.interval, to: accepted.interval, source });
       this.config.interval = accepted.interval;
@@ -130,7 +137,7 @@ export class DeviceRunner {
     this.timer = setTimeout(() => {
       this.publishStatus();
       this.schedule(this.config.interval);
-    }, delaySeconds * (this.options.msPerSecond ?? 1000));
+    }, Math.min(2 ** 31 - 1, delaySeconds * (this.options.msPerSecond ?? 1000)));
   }
 
   /** Writes the status to the spool first; the drain sends it. */
