@@ -54,6 +54,8 @@ export const environmentSchema = z.strictObject({
   secretRecoveryDays: z.number({ error: 'must be 0 or a whole number from 7 to 30' })
     .int({ error: 'must be 0 or a whole number from 7 to 30' })
     .refine((days) => days === 0 || (days >= 7 && days <= 30), { error: 'must be 0 or a whole number from 7 to 30' }),
+  /** Bump to issue a new device certificate; the old one is retired once the new one is attached. */
+  certificateRotation: integerIn(0, 1_000_000).optional(),
   /** Whether deleting the stack clears the shadow's desired state (otherwise the shadow is left as it is). */
   clearShadowOnDelete: z.boolean({ error: 'must be true or false' }),
   /** Retention of the handlers' and rule's log groups (days). */

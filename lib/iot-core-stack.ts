@@ -47,6 +47,7 @@ export class IotCoreStack extends Stack {
       thing: this.thing,
       policy: this.policy,
       secretRecoveryDays: config.secretRecoveryDays,
+      rotation: config.certificateRotation ?? 0,
       logRetention,
       removalPolicy,
     });

@@ -1,8 +1,9 @@
-import { Match } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { environments } from '../config/environments';
 import { renderTemplateValue } from '../lib/nag';
-import { ENVIRONMENT_NAMES, synthEnvironment } from './setup/synth';
+import { IotCoreStack } from '../lib/iot-core-stack';
+import { ENVIRONMENT_NAMES, newApp, synthEnvironment } from './setup/synth';
 
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
 const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
@@ -55,6 +56,11 @@ describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
       const document = JSON.stringify(stack.resolve(stack.policy.document), (_, v) => (v && typeof v === 'object' && !Array.isArray(v) && ('Fn::Join' in v || 'Ref' in v) ? render(v) : v));
       expect(document.replace(/\s/g, '').length).toBeLessThan(2048);
     });
+  });
+
+  test('a bumped certificateRotation reaches the certificate resource (which then issues a new certificate)', () => {
+    const rotated = new IotCoreStack(newApp(), 'Rotated', { environmentName: name, config: { ...config, certificateRotation: 3 } });
+    Template.fromStack(rotated).hasResourceProperties('Custom::DeviceCertificate', { Rotation: '3' });
   });
 
   test('declares the thing with the configured name', () => {
