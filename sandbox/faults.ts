@@ -78,7 +78,7 @@ export async function outageExperiment(sandbox: Sandbox, options: { outageMs: nu
   });
   await subscriber.subscribeAsync(kit.dataTopic, { qos: 1 });
   const startDevice = (): ChildProcess => spawn(process.execPath, [CLI, '--kit', kit.dir, 'run'], {
-    env: { ...process.env, IOT_MS_PER_SECOND: String(options.msPerSecond) }, stdio: 'ignore',
+    env: { ...process.env, IOT_MS_PER_SECOND: String(options.msPerSecond) }, stdio: ['ignore', 'ignore', process.env.FAULTS_DEVICE_LOG ? fs.openSync(process.env.FAULTS_DEVICE_LOG, 'a') : 'ignore'],
   });
   const exited = (child: ChildProcess) => new Promise((resolve) => (child.exitCode !== null || child.signalCode ? resolve(null) : child.once('exit', resolve)));
 
@@ -93,6 +93,9 @@ export async function outageExperiment(sandbox: Sandbox, options: { outageMs: nu
   device = startDevice();
   const afterRestart = seen.size;
   await until('messages after the restart', () => seen.size >= afterRestart + 3, 60_000);
+  // Let the restarted device drain what the outage and the kill left in its spool.
+  const spoolDir = path.join(kit.dir, 'spool');
+  await until('the spool to drain', () => !fs.readdirSync(spoolDir).some((file) => file.endsWith('.json')), 60_000);
   await sleep(options.settleMs);
   device.kill('SIGTERM');
   await exited(device);
