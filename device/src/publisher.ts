@@ -3,6 +3,7 @@
  * (re)connection it reads the shadow (creating it from its defaults on 404), applies a valid desired
  * interval and reports what it uses; deltas change it while running. Invalid desired values are
  * rejected and reported in `reported.lastError`; the device keeps its interval and keeps running.
+ * Status messages go through the on-disk spool (spool.ts), so nothing is lost while offline.
  */
 import * as path from 'path';
 import { MqttClient } from 'mqtt';
