@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { writeKit } from '../device/src/kit';
+import { writeLocalKit } from '../sandbox/local-kit';
 import { Broker } from '../sandbox/mosquitto';
 import { ShadowService } from '../sandbox/shadow-service';
 import { compare, timeCommand } from './measure';
@@ -44,11 +44,7 @@ async function main() {
   const broker = await Broker.start();
   const shadow = await ShadowService.start(broker);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-device-'));
-  const issued = broker.issueClient('bench-thing');
-  const kit = writeKit(dir, {
-    endpoint: 'localhost', port: broker.port, httpsPort: 8443, clientId: 'bench-thing', thingName: 'bench-thing',
-    dataTopic: 'data/bench-thing', shadowName: 'classic', caFile: 'local-ca.pem',
-  }, { certificate: issued.certificatePem, privateKey: issued.privateKeyPem, ca: broker.ca.certificatePem }, true);
+  const kit = writeLocalKit(broker, dir, 'bench-thing');
   try {
     compare('publish --count 1 (wall time)', runs,
       () => timeCommand(process.execPath, [cli, '--kit', kit.dir, 'publish', '--count', '1']),

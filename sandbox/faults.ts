@@ -7,9 +7,10 @@ import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Kit, readPems, writeKit } from '../device/src/kit';
+import { Kit, readPems } from '../device/src/kit';
 import { memoryLogger } from '../device/src/log';
 import { DeviceRunner } from '../device/src/publisher';
+import { writeLocalKit } from './local-kit';
 import { Broker } from './mosquitto';
 import { ShadowService } from './shadow-service';
 import { computeDelta } from './shadow-store';
@@ -39,13 +40,7 @@ export async function startSandbox(): Promise<Sandbox> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'faults-'));
   return {
     broker, shadow, dir,
-    kit(thingName) {
-      const issued = broker.issueClient(thingName);
-      return writeKit(path.join(dir, thingName), {
-        endpoint: 'localhost', port: broker.port, httpsPort: 8443, clientId: thingName, thingName,
-        dataTopic: `data/${thingName}`, shadowName: 'classic', caFile: 'local-ca.pem',
-      }, { certificate: issued.certificatePem, privateKey: issued.privateKeyPem, ca: broker.ca.certificatePem }, true);
-    },
+    kit: (thingName) => writeLocalKit(broker, path.join(dir, thingName), thingName),
     async stop() {
       await shadow.stop();
       await broker.stop();

@@ -9,9 +9,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { App } from 'aws-cdk-lib';
 import { buildApp } from '../bin/app';
-import { writeKit } from '../device/src/kit';
 import { renderTemplateValue } from '../lib/nag';
 import { HttpsGateway } from './https-gateway';
+import { writeLocalKit } from './local-kit';
 import { Broker } from './mosquitto';
 import { RuleEngine } from './rule-engine';
 import { ShadowService } from './shadow-service';
@@ -151,14 +151,7 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
     stops.push(() => rules.stop());
     const gateway = await HttpsGateway.start(broker);
     stops.push(() => gateway.stop());
-    const kitSettings = (clientId: string) => ({
-      endpoint: 'localhost', port: broker.port, httpsPort: gateway.port, clientId, thingName: clientId,
-      dataTopic, shadowName: 'classic', caFile: 'local-ca.pem',
-    });
-    const issue = (identity: string, dir: string) => {
-      const issued = broker.issueClient(identity);
-      return writeKit(path.join(localDir, dir), kitSettings(identity), { certificate: issued.certificatePem, privateKey: issued.privateKeyPem, ca: broker.ca.certificatePem }, true);
-    };
+    const issue = (identity: string, dir: string) => writeLocalKit(broker, path.join(localDir, dir), identity, { dataTopic, httpsPort: gateway.port });
     const kit = issue(thingName, 'kit-dev');
     const consoleKit = issue('console', 'kit-console');
     say(`   Mosquitto (MQTT 5, mutual TLS) on localhost:${broker.port}, HTTPS publish on localhost:${gateway.port}`);

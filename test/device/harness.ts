@@ -2,7 +2,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { MqttClient } from 'mqtt';
-import { Kit, writeKit } from '../../device/src/kit';
+import { Kit } from '../../device/src/kit';
+import { LocalKitOptions, writeLocalKit } from '../../sandbox/local-kit';
 import { Broker } from '../../sandbox/mosquitto';
 import { ShadowService } from '../../sandbox/shadow-service';
 
@@ -56,12 +57,8 @@ export class Sandbox {
   }
 
   /** A kit as `iot-device bootstrap` writes it, issued by the sandbox CA for `thingName`. */
-  kit(thingName: string, overrides: { httpsPort?: number; certificatePem?: string; privateKeyPem?: string } = {}): Kit {
-    const issued = this.broker.issueClient(thingName);
-    return writeKit(path.join(this.dir, thingName), {
-      endpoint: 'localhost', port: this.broker.port, httpsPort: overrides.httpsPort ?? 8443, clientId: thingName, thingName,
-      dataTopic: `data/${thingName}`, shadowName: 'classic', caFile: 'local-ca.pem',
-    }, { certificate: overrides.certificatePem ?? issued.certificatePem, privateKey: overrides.privateKeyPem ?? issued.privateKeyPem, ca: this.broker.ca.certificatePem }, true);
+  kit(thingName: string, overrides: LocalKitOptions = {}): Kit {
+    return writeLocalKit(this.broker, path.join(this.dir, thingName), thingName, overrides);
   }
 
   /** The shadow document as the service holds it (through a get on the store), or undefined. */
