@@ -14,18 +14,9 @@ import { writeLocalKit } from './local-kit';
 import { Broker } from './mosquitto';
 import { ShadowService } from './shadow-service';
 import { computeDelta } from './shadow-store';
+import { sleep, waitFor } from './wait';
 
 const CLI = path.join(__dirname, '..', 'device', 'bin', 'iot-device.js');
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(1);
-  }
-}
-
 export interface Sandbox {
   readonly broker: Broker;
   readonly shadow: ShadowService;
@@ -78,19 +69,19 @@ export async function outageExperiment(sandbox: Sandbox, options: { outageMs: nu
   const exited = (child: ChildProcess) => new Promise((resolve) => (child.exitCode !== null || child.signalCode ? resolve(null) : child.once('exit', resolve)));
 
   let device = startDevice();
-  await until('first messages', () => seen.size >= 3, 20_000);
+  await waitFor('first messages', () => seen.size >= 3, 20_000);
   await sandbox.broker.pause();
   await sleep(options.outageMs);
   await sandbox.broker.resume();
-  await until('messages after the outage', () => seen.size >= 3 + Math.floor(options.outageMs / (5 * options.msPerSecond)), options.outageMs + 60_000);
+  await waitFor('messages after the outage', () => seen.size >= 3 + Math.floor(options.outageMs / (5 * options.msPerSecond)), options.outageMs + 60_000);
   device.kill('SIGKILL');
   await exited(device);
   device = startDevice();
   const afterRestart = seen.size;
-  await until('messages after the restart', () => seen.size >= afterRestart + 3, 60_000);
+  await waitFor('messages after the restart', () => seen.size >= afterRestart + 3, 60_000);
   // Let the restarted device drain what the outage and the kill left in its spool.
   const spoolDir = path.join(kit.dir, 'spool');
-  await until('the spool to drain', () => !fs.readdirSync(spoolDir).some((file) => file.endsWith('.json')), 60_000);
+  await waitFor('the spool to drain', () => !fs.readdirSync(spoolDir).some((file) => file.endsWith('.json')), 60_000);
   await sleep(options.settleMs);
   device.kill('SIGTERM');
   await exited(device);
@@ -211,7 +202,7 @@ export async function shadowFuzz(sandbox: Sandbox, count: number, seed = 42): Pr
           && actual.interval === expected.interval && (actual.lastError !== null) === expected.rejected;
       };
       try {
-        await until(`document ${i}`, matches, 5_000);
+        await waitFor(`document ${i}`, matches, 5_000, 1);
         if (expected.rejected) result.rejectedAndReported += 1;
         else result.applied += 1;
       } catch {

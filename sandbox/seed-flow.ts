@@ -15,6 +15,7 @@ import { writeLocalKit } from './local-kit';
 import { Broker } from './mosquitto';
 import { RuleEngine } from './rule-engine';
 import { ShadowService } from './shadow-service';
+import { waitFor } from './wait';
 
 const ROOT = path.join(__dirname, '..');
 type Template = { Resources: Record<string, { Type: string; Properties: Record<string, any> }>; Outputs: Record<string, { Value: unknown }> };
@@ -72,18 +73,6 @@ export interface SeedFlowResult {
   readonly objects: Array<{ key: string; body: string }>;
   /** Every message the rule engine evaluated. */
   readonly evaluated: Array<{ topic: string; payload: string }>;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor<T>(what: string, check: () => T | undefined | false, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 function runDevice(args: string[], env: NodeJS.ProcessEnv, say: (line: string) => void, label: string): ChildProcess {

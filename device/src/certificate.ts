@@ -21,7 +21,15 @@ export function inspectCertificate(pems: KitPems): CertificateFacts {
   };
 }
 
-export const CLOCK_FIX = 'Set the clock: enable NTP (sudo timedatectl set-ntp true) or set it by hand (sudo date -s "YYYY-MM-DD HH:MM:SS")';
+const CLOCK_FIX = 'Set the clock: enable NTP (sudo timedatectl set-ntp true) or set it by hand (sudo date -s "YYYY-MM-DD HH:MM:SS")';
+
+/** The device clock against the certificate's validity: both times, and what is wrong and what to do, if anything. */
+export function checkClock(facts: CertificateFacts, now: Date): { window: string; problem?: string; fix?: string } {
+  const window = `certificate valid ${facts.validFrom.toISOString()} to ${facts.validTo.toISOString()}, device clock ${now.toISOString()}`;
+  if (now < facts.validFrom) return { window, problem: 'the device clock is behind', fix: CLOCK_FIX };
+  if (now > facts.validTo) return { window, problem: 'the certificate has expired or the clock is ahead', fix: `${CLOCK_FIX}; if the clock is right, rotate the certificate` };
+  return { window };
+}
 
 /**
  * Fails fast, with the cause, where a TLS handshake would fail obscurely: a key that is not the
@@ -37,7 +45,6 @@ export function preflight(kit: Kit, pems: KitPems, now = new Date()): void {
   if (!facts.keyMatches) {
     throw new DeviceError(`${kit.privateKeyPath} is not the private key of ${kit.certificatePath}`, EXIT.keyMismatch, 'Use the key issued with this certificate: re-run iot-device bootstrap --force');
   }
-  const window = `certificate valid ${facts.validFrom.toISOString()} to ${facts.validTo.toISOString()}, device clock ${now.toISOString()}`;
-  if (now < facts.validFrom) throw new DeviceError(`The device clock is behind the certificate: ${window}`, EXIT.clock, CLOCK_FIX);
-  if (now > facts.validTo) throw new DeviceError(`The certificate has expired, or the clock is ahead: ${window}`, EXIT.clock, `${CLOCK_FIX}; if the clock is right, rotate the certificate`);
+  const clock = checkClock(facts, now);
+  if (clock.problem) throw new DeviceError(`${clock.problem[0].toUpperCase()}${clock.problem.slice(1)}: ${clock.window}`, EXIT.clock, clock.fix);
 }

@@ -7,7 +7,7 @@ import { promises as dns } from 'dns';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as tls from 'tls';
-import { CertificateFacts, CLOCK_FIX, inspectCertificate } from './certificate';
+import { CertificateFacts, checkClock, inspectCertificate } from './certificate';
 import { connect, disconnect } from './connection';
 import { DeviceError, explainConnectionError } from './errors';
 import { Kit, KitPems, readPems } from './kit';
@@ -79,10 +79,8 @@ export async function runDoctor(kit: Kit, options: DoctorOptions): Promise<Check
 
   // A Raspberry Pi without RTC boots in the past: TLS then fails with "certificate not yet valid" (verify code 9).
   if (facts) {
-    const window = `certificate valid ${facts.validFrom.toISOString()} to ${facts.validTo.toISOString()}, device clock ${now.toISOString()}`;
-    if (now < facts.validFrom) results.push(fail('clock', `the device clock is behind: ${window}`, CLOCK_FIX));
-    else if (now > facts.validTo) results.push(fail('clock', `the certificate has expired or the clock is ahead: ${window}`, `${CLOCK_FIX}; if the clock is right, rotate the certificate`));
-    else results.push(pass('clock', window));
+    const clock = checkClock(facts, now);
+    results.push(clock.problem ? fail('clock', `${clock.problem}: ${clock.window}`, clock.fix) : pass('clock', clock.window));
   }
 
   const timeoutMs = options.timeoutMs ?? 5000;
