@@ -5,41 +5,15 @@
  */
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { Kit, readPems } from '../device/src/kit';
 import { memoryLogger } from '../device/src/log';
 import { DeviceRunner } from '../device/src/publisher';
-import { writeLocalKit } from './local-kit';
-import { Broker } from './mosquitto';
-import { ShadowService } from './shadow-service';
+import { LocalSandbox } from './local-kit';
 import { computeDelta } from './shadow-store';
 import { sleep, waitFor } from './wait';
 
 const CLI = path.join(__dirname, '..', 'device', 'bin', 'iot-device.js');
-export interface Sandbox {
-  readonly broker: Broker;
-  readonly shadow: ShadowService;
-  readonly dir: string;
-  kit(thingName: string): Kit;
-  stop(): Promise<void>;
-}
-
-export async function startSandbox(): Promise<Sandbox> {
-  const broker = await Broker.start();
-  const shadow = await ShadowService.start(broker);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'faults-'));
-  return {
-    broker, shadow, dir,
-    kit: (thingName) => writeLocalKit(broker, path.join(dir, thingName), thingName),
-    async stop() {
-      await shadow.stop();
-      await broker.stop();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 export interface OutageResult {
   readonly produced: number;
   readonly received: number;
@@ -54,7 +28,7 @@ export interface OutageResult {
  * SIGKILL and restarted once. A subscriber counts sequence numbers. Produced = the device's persisted
  * last sequence number.
  */
-export async function outageExperiment(sandbox: Sandbox, options: { outageMs: number; msPerSecond: number; settleMs: number }): Promise<OutageResult> {
+export async function outageExperiment(sandbox: LocalSandbox, options: { outageMs: number; msPerSecond: number; settleMs: number }): Promise<OutageResult> {
   const kit = sandbox.kit('pi-outage');
   const seen = new Map<number, number>();
   const subscriber = await sandbox.broker.connectAs('console');
@@ -158,18 +132,14 @@ export interface FuzzResult {
  * time (desired cleared in between so documents do not accumulate), and checks each outcome against
  * expectedOutcome: the interval in use, and a rejection reported in the shadow.
  */
-export async function shadowFuzz(sandbox: Sandbox, count: number, seed = 42): Promise<FuzzResult> {
+export async function shadowFuzz(sandbox: LocalSandbox, count: number, seed = 42): Promise<FuzzResult> {
   const kit = sandbox.kit('pi-fuzz');
   const log = memoryLogger();
   const runner = new DeviceRunner(kit, readPems(kit), { log, msPerSecond: 500_000 });
   await runner.start();
   const next = random(seed);
-  const store = sandbox.shadow.store;
   const topic = `$aws/things/${kit.thingName}/shadow/update`;
-  const reportedNow = () => {
-    const [response] = store.handle(`$aws/things/${kit.thingName}/shadow/get`, '{}');
-    return (JSON.parse(response.payload).state?.reported ?? {}) as Record<string, unknown>;
-  };
+  const reportedNow = () => (sandbox.shadowOf(kit.thingName)?.state.reported ?? {}) as Record<string, unknown>;
   const settled = () => {
     const reported = reportedNow();
     const { interval, lastError } = runner.state;
@@ -226,7 +196,7 @@ export interface BadKitCase {
 }
 
 /** Breaks a kit in each way people meet in the field, and records what `publish` and `doctor` say. */
-export async function badKitMatrix(sandbox: Sandbox): Promise<BadKitCase[]> {
+export async function badKitMatrix(sandbox: LocalSandbox): Promise<BadKitCase[]> {
   const { spawnSync } = await import('child_process');
   const { createCertificateAuthority } = await import('./pki');
   const { freePort } = await import('./mosquitto');

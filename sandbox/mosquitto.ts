@@ -73,12 +73,10 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Identities with more rights than a device, like the console's MQTT test client and AWS's own services. */
-export const SERVICE_IDENTITIES = ['shadow-service', 'rule-engine', 'console'] as const;
-
 /**
- * The ACL: a device (CN = thing name) gets what the stack's IoT policy grants it; the services get
- * what they do on AWS. Mosquitto cannot require client ID = CN as AWS's policy variable does.
+ * The ACL: a device (CN = thing name) gets what the stack's IoT policy grants it; the service
+ * identities (shadow-service, rule-engine, and console like the console's MQTT test client) get what
+ * they do on AWS. Mosquitto cannot require client ID = CN as AWS's policy variable does.
  */
 export function aclFor(): string {
   return [
@@ -144,12 +142,12 @@ export class Broker {
     return broker;
   }
 
-  /** A client certificate with CN = identity (a thing name or one of SERVICE_IDENTITIES). */
+  /** A client certificate with CN = identity (a thing name or a service identity of the ACL). */
   issueClient(identity: string): Issued {
     return this.ca.issue(identity);
   }
 
-  /** An MQTT 5 client connected with a certificate of `identity` (a thing name, or one of SERVICE_IDENTITIES). */
+  /** An MQTT 5 client connected with a certificate of `identity` (a thing name, or a service identity of the ACL). */
   async connectAs(identity: string, clientId = `${identity}-${process.pid}-${Math.random().toString(16).slice(2, 8)}`): Promise<MqttClient> {
     const issued = this.issueClient(identity);
     const client = mqtt.connect({

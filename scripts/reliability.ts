@@ -7,7 +7,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { environments } from '../config/environments';
 import { ConfigError, validateEnvironment } from '../lib/config';
-import { badKitMatrix, FuzzResult, outageExperiment, shadowFuzz, startSandbox } from '../sandbox/faults';
+import { badKitMatrix, FuzzResult, outageExperiment, shadowFuzz } from '../sandbox/faults';
+import { startLocalSandbox } from '../sandbox/local-kit';
 import { BAD_CONFIG_INPUTS } from '../test/fixtures/bad-configs';
 
 const argument = (name: string, fallback: number) => {
@@ -21,7 +22,7 @@ async function main() {
   const root = path.join(__dirname, '..');
   if (spawnSync('npm', ['run', 'build', '-w', 'device'], { cwd: root, stdio: 'ignore' }).status !== 0) throw new Error('npm run build -w device failed');
 
-  const sandbox = await startSandbox();
+  const sandbox = await startLocalSandbox();
   let outage; let fuzz: FuzzResult; let badKits;
   try {
     console.error(`outage: broker down ${outageSeconds} s, then SIGKILL and restart of the device...`);

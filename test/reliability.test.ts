@@ -1,7 +1,8 @@
-import { badKitMatrix, expectedOutcome, outageExperiment, Sandbox, shadowFuzz, startSandbox } from '../sandbox/faults';
+import { badKitMatrix, expectedOutcome, outageExperiment, shadowFuzz } from '../sandbox/faults';
+import { LocalSandbox, startLocalSandbox } from '../sandbox/local-kit';
 
-let sandbox: Sandbox;
-beforeAll(async () => { sandbox = await startSandbox(); });
+let sandbox: LocalSandbox;
+beforeAll(async () => { sandbox = await startLocalSandbox(); });
 afterAll(async () => { await sandbox.stop(); });
 
 describe('faults (the short form of npm run reliability)', () => {

@@ -1,9 +1,6 @@
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
 import { MqttClient } from 'mqtt';
 import { Kit } from '../../device/src/kit';
-import { LocalKitOptions, writeLocalKit } from '../../sandbox/local-kit';
+import { LocalKitOptions, LocalSandbox, startLocalSandbox } from '../../sandbox/local-kit';
 import { Broker } from '../../sandbox/mosquitto';
 import { ShadowService } from '../../sandbox/shadow-service';
 
@@ -44,33 +41,32 @@ export class Observer {
   }
 }
 
-/** A broker, the shadow service, an observer with console rights, and a kit per thing. */
+/** The local sandbox plus an observer with console rights that keeps everything on data/# and the shadows. */
 export class Sandbox {
-  private constructor(readonly broker: Broker, readonly shadow: ShadowService, readonly observer: Observer, readonly dir: string) {}
+  private constructor(private readonly base: LocalSandbox, readonly observer: Observer) {}
 
   static async start(): Promise<Sandbox> {
-    const broker = await Broker.start();
-    const shadow = await ShadowService.start(broker);
-    const observerClient = await broker.connectAs('console');
+    const base = await startLocalSandbox();
+    const observerClient = await base.broker.connectAs('console');
     await observerClient.subscribeAsync(['data/#', '$aws/things/+/shadow/#'], { qos: 1 });
-    return new Sandbox(broker, shadow, new Observer(observerClient), fs.mkdtempSync(path.join(os.tmpdir(), 'iot-kits-')));
+    return new Sandbox(base, new Observer(observerClient));
   }
+
+  get broker(): Broker { return this.base.broker; }
+  get shadow(): ShadowService { return this.base.shadow; }
+  get dir(): string { return this.base.dir; }
 
   /** A kit as `iot-device bootstrap` writes it, issued by the sandbox CA for `thingName`. */
   kit(thingName: string, overrides: LocalKitOptions = {}): Kit {
-    return writeLocalKit(this.broker, path.join(this.dir, thingName), thingName, overrides);
+    return this.base.kit(thingName, overrides);
   }
 
-  /** The shadow document as the service holds it (through a get on the store), or undefined. */
   shadowOf(thingName: string): { state: Record<string, any>; version: number } | undefined {
-    const [response] = this.shadow.store.handle(`$aws/things/${thingName}/shadow/get`, '{}');
-    return response.topic.endsWith('/accepted') ? JSON.parse(response.payload) : undefined;
+    return this.base.shadowOf(thingName);
   }
 
   async stop(): Promise<void> {
     await this.observer.client.endAsync();
-    await this.shadow.stop();
-    await this.broker.stop();
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    await this.base.stop();
   }
 }
