@@ -4,6 +4,7 @@
  * IOT_DATA_TOPIC), then the kit's device.json.
  */
 import * as fs from 'fs';
+import * as path from 'path';
 import { Command, CommanderError, Option } from 'commander';
 import { AWS_IOT_LIMITS, connect, disconnect, publish } from './connection';
 import { formatReport, runDoctor } from './doctor';
@@ -56,9 +57,15 @@ export function readMessage(message: string): string {
   return text;
 }
 
+/** The version of the installed package (dist/cli.js sits one folder below package.json). */
+function packageVersion(): string {
+  return (JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
+}
+
 export function buildProgram(log: (json: boolean) => Logger = (json) => createLogger(json)): Command {
   const program = new Command('iot-device')
     .description('Device program for the AWS IoT Core stack of this project')
+    .version(packageVersion())
     .option('--kit <dir>', 'connect kit folder', process.env.IOT_KIT_DIR || DEFAULT_KIT_DIR)
     .option('--json', 'log JSON lines instead of text', false)
     .option('--endpoint <host>', 'override the endpoint of device.json')
@@ -203,8 +210,4 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`iot-device: unexpected error: ${(error as Error).stack ?? error}\n`);
     process.exitCode = EXIT.unexpected;
   }
-}
-
-if (require.main === module || process.argv[1]?.endsWith('iot-device.js')) {
-  main(process.argv);
 }
