@@ -74,7 +74,17 @@ export class ArchiveRule extends Construct {
       actions: ['s3:PutObject'],
       resources: [archivedObjects],
     }));
+    // The CloudWatch Logs rule action needs CreateLogStream, DescribeLogStreams and PutLogEvents (AWS IoT
+    // Developer Guide, "CloudWatch Logs"). DescribeLogStreams is authorized on the log group's own ARN,
+    // which has no ":*" suffix, so grantWrite's resource does not cover it.
     props.errorLogGroup.grantWrite(this.role);
+    this.role.addToPolicy(new iam.PolicyStatement({
+      sid: 'FindErrorLogStreams',
+      actions: ['logs:DescribeLogStreams'],
+      resources: [Stack.of(this).formatArn({
+        service: 'logs', resource: 'log-group', resourceName: props.errorLogGroup.logGroupName, arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      })],
+    }));
     acknowledgeWildcardResource(this.role.node.findChild('DefaultPolicy'), archivedObjects,
       'Every archived message gets a new key (a UUID in the key template), so s3:PutObject is granted on the archive prefix, the narrowest resource that covers keys not yet known.');
 

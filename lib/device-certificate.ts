@@ -8,15 +8,20 @@ import { CustomResourceHandler } from './custom-resource-handler';
 import { acknowledgeWildcardResource } from './nag';
 import { DevicePolicy } from './device-policy';
 import { DeviceThing } from './device-thing';
-import type { CertificateProperties } from './handlers/certificate';
+import { CertificateProperties, GENERATION_LENGTH } from './handlers/certificate/generation';
 
 export interface DeviceCertificateProps {
   /** The thing the certificate is attached to (exclusively). */
   readonly thing: DeviceThing;
   /** The IoT policy attached to the certificate. */
   readonly policy: DevicePolicy;
-  /** Secrets Manager secret that receives certificate PEM and private key. @default 'iot/<stack name>/certificate' */
-  readonly secretName?: string;
+  /**
+   * Name prefix of the Secrets Manager secrets holding certificate PEM and private key: each certificate
+   * generation (thing, key, rotation) gets its own secret `<prefix>/<12 hex characters>`, so a rolled-back
+   * rotation finds the previous certificate's key untouched.
+   * @default 'iot/<stack name>/certificate'
+   */
+  readonly secretNamePrefix?: string;
   /** Days a deleted secret stays recoverable; 0 deletes it at once. @default 30 */
   readonly secretRecoveryDays?: number;
   /** Bump to issue a new certificate; the old one is retired after the new one is attached. @default 0 */
@@ -38,10 +43,10 @@ export class DeviceCertificate extends Construct {
   public readonly certificateArn: string;
   /** The certificate's ID. */
   public readonly certificateId: string;
-  /** ARN of the secret holding `{certificateId, certificateArn, certificatePem, privateKey}`. */
+  /** ARN of the current generation's secret, holding `{certificateId, certificateArn, certificatePem, privateKey}`. */
   public readonly secretArn: string;
-  /** Name of that secret. */
-  public readonly secretName: string;
+  /** Name prefix of the generations' secrets. */
+  public readonly secretNamePrefix: string;
   /** The KMS key encrypting the secret; a reader of the secret needs kms:Decrypt on it. */
   public readonly encryptionKey: kms.Key;
   /** The custom-resource handler. */
@@ -58,11 +63,11 @@ export class DeviceCertificate extends Construct {
     if (!Number.isInteger(rotation) || rotation < 0) {
       throw new Error(`rotation must be a whole number of at least 0, received: ${rotation}`);
     }
-    this.secretName = props.secretName ?? `iot/${stack.stackName}/certificate`;
+    this.secretNamePrefix = props.secretNamePrefix ?? `iot/${stack.stackName}/certificate`;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
 
     this.encryptionKey = new kms.Key(this, 'SecretKey', {
-      description: `Encrypts the device certificate secret ${this.secretName}`,
+      description: `Encrypts the device certificate secrets ${this.secretNamePrefix}/*`,
       enableKeyRotation: true,
       removalPolicy,
     });
@@ -79,7 +84,7 @@ export class DeviceCertificate extends Construct {
     const properties: CertificateProperties = {
       ThingName: props.thing.thingName,
       PolicyName: props.policy.policyName,
-      SecretName: this.secretName,
+      SecretNamePrefix: this.secretNamePrefix,
       KmsKeyId: this.encryptionKey.keyArn,
       SecretRecoveryDays: String(secretRecoveryDays),
       Rotation: String(rotation),
@@ -106,7 +111,26 @@ export class DeviceCertificate extends Construct {
     });
   }
 
-  /** Gives the handler exactly the calls it makes, on the narrowest resources IAM allows. */
+  /**
+   * Lets `grantee` read the certificate and its private key, as `iot-device bootstrap` does:
+   * secretsmanager:GetSecretValue on the current generation's secret, and kms:Decrypt on the secret's key
+   * only when Secrets Manager asks for it (kms:ViaService). The grantee must be in this stack's account.
+   */
+  public grantRead(grantee: iam.IGrantable): iam.Grant {
+    const secret = iam.Grant.addToPrincipal({ grantee, actions: ['secretsmanager:GetSecretValue'], resourceArns: [this.secretArn] });
+    const key = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['kms:Decrypt'],
+      resourceArns: [this.encryptionKey.keyArn],
+      conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` } },
+    });
+    return secret.combine(key);
+  }
+
+  /**
+   * Gives the handler exactly the calls it makes, on the resource types the IAM Service Authorization
+   * Reference names for them ("Actions, resources, and condition keys for AWS IoT").
+   */
   private grantHandler(thing: DeviceThing): void {
     const stack = Stack.of(this);
     const fn = this.handler.function;
@@ -118,25 +142,30 @@ export class DeviceCertificate extends Construct {
     }));
     fn.addToRolePolicy(new iam.PolicyStatement({
       sid: 'RetireCertificates',
-      actions: ['iot:UpdateCertificate', 'iot:DeleteCertificate', 'iot:DetachPolicy'],
+      actions: ['iot:DescribeCertificate', 'iot:UpdateCertificate', 'iot:DeleteCertificate', 'iot:DetachPolicy'],
       resources: [certificates],
     }));
+    // DetachThingPrincipal's resource is the certificate; the thing is the iot:thingArn condition key.
     fn.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'DetachFromThing',
+      sid: 'DetachFromOwnThing',
       actions: ['iot:DetachThingPrincipal'],
-      resources: [thing.thingArn],
+      resources: [certificates],
+      conditions: { ArnEquals: { 'iot:thingArn': thing.thingArn } },
     }));
     fn.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'ManageCertificateSecret',
+      sid: 'ManageCertificateSecrets',
       actions: [
-        'secretsmanager:CreateSecret', 'secretsmanager:DescribeSecret', 'secretsmanager:PutSecretValue',
+        'secretsmanager:CreateSecret', 'secretsmanager:DescribeSecret', 'secretsmanager:UpdateSecret',
         'secretsmanager:TagResource', 'secretsmanager:RestoreSecret', 'secretsmanager:DeleteSecret',
       ],
-      // Secrets Manager appends six random characters to a secret's name in its ARN.
-      resources: [stack.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${this.secretName}-??????`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+      // `<prefix>/<generation>`, and the six random characters Secrets Manager appends in the ARN.
+      resources: [stack.formatArn({
+        service: 'secretsmanager', resource: 'secret', arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        resourceName: `${this.secretNamePrefix}/${'?'.repeat(GENERATION_LENGTH)}-??????`,
+      })],
     }));
     fn.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'EncryptCertificateSecret',
+      sid: 'EncryptCertificateSecrets',
       actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
       resources: [this.encryptionKey.keyArn],
       conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${stack.region}.amazonaws.com` } },
@@ -146,6 +175,6 @@ export class DeviceCertificate extends Construct {
     acknowledgeWildcardResource(policy, '*',
       'iot:CreateKeysAndCertificate has no resource type in the IAM Service Authorization Reference: it must be granted on "*".');
     acknowledgeWildcardResource(policy, certificates,
-      'The certificate ID is generated by CreateKeysAndCertificate at deploy time, so retiring it can only be granted on the account\'s cert/* ARNs.');
+      'The certificate ID is generated by CreateKeysAndCertificate at deploy time, so describing, detaching and retiring it can only be granted on the account\'s cert/* ARNs (DetachThingPrincipal further limited to this thing by iot:thingArn).');
   }
 }

@@ -4,6 +4,7 @@ import { Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { CustomResourceHandler, HANDLER_RUNTIME } from '../lib/custom-resource-handler';
+import { actionsCalledBy } from './setup/handler-actions';
 import { synthEnvironment } from './setup/synth';
 
 const { stack, template } = synthEnvironment('dev');
@@ -12,13 +13,6 @@ const handlers: Array<[string, CustomResourceHandler]> = [
   ['certificate', stack.certificate.handler],
   ['shadow-defaults', stack.shadowDefaults.handler],
 ];
-
-/** The IAM actions a handler's source calls: `new XxxCommand(` of @aws-sdk/client-iot, -iot-data-plane and -secrets-manager. */
-function actionsCalledBy(folder: string): string[] {
-  const source = fs.readFileSync(path.join(__dirname, '..', 'lib', 'handlers', folder, 'index.ts'), 'utf8');
-  const service = (command: string) => (/Secret|TagResource/.test(command) ? 'secretsmanager' : 'iot');
-  return [...new Set([...source.matchAll(/new (\w+)Command\(/g)].map(([, command]) => `${service(command)}:${command}`))].sort();
-}
 
 describe.each(handlers)('%s handler', (folder, handler) => {
   test('its bundle loads in Node and runs the handler of its own folder', async () => {
@@ -30,7 +24,7 @@ describe.each(handlers)('%s handler', (folder, handler) => {
     const other = folder === 'certificate' ? 'Could not write the desired state' : 'Could not store the new certificate';
     expect({ own: code.includes(own), other: code.includes(other) }).toEqual({ own: true, other: false });
     // The bundle runs: a Delete that needs no AWS call answers with its physical ID.
-    const props = folder === 'certificate' ? { ThingName: 't', PolicyName: 'p', SecretName: 's', SecretRecoveryDays: '0' } : { ThingName: 't', ClearOnDelete: 'false' };
+    const props = folder === 'certificate' ? { ThingName: 't', PolicyName: 'p', SecretNamePrefix: 's', SecretRecoveryDays: '0' } : { ThingName: 't', ClearOnDelete: 'false' };
     const event = { RequestType: 'Delete', RequestId: 'r', LogicalResourceId: 'L', PhysicalResourceId: 'placeholder', ResourceProperties: props };
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { handler: bundled } = require(bundle);

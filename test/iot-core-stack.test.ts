@@ -76,7 +76,7 @@ describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
         ServiceToken: { 'Fn::GetAtt': [stack.getLogicalId(stack.certificate.handler.provider.node.findChild('framework-onEvent').node.defaultChild as any), 'Arn'] },
         ThingName: thingRef,
         PolicyName: { Ref: stack.getLogicalId(stack.policy.node.defaultChild as any) },
-        SecretName: `iot/IotCore-${name}/certificate`,
+        SecretNamePrefix: `iot/IotCore-${name}/certificate`,
         KmsKeyId: { 'Fn::GetAtt': [stack.getLogicalId(stack.certificate.encryptionKey.node.defaultChild as any), 'Arn'] },
         SecretRecoveryDays: String(config.secretRecoveryDays),
         Rotation: '0',

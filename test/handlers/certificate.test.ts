@@ -1,14 +1,15 @@
 import {
-  CreateKeysAndCertificateCommand, DeleteCertificateCommand, DeleteConflictException, DetachPolicyCommand,
+  CreateKeysAndCertificateCommand, DeleteCertificateCommand, DeleteConflictException, DescribeCertificateCommand, DetachPolicyCommand,
   DetachThingPrincipalCommand, IoTClient, ResourceNotFoundException as IotNotFound, UpdateCertificateCommand,
 } from '@aws-sdk/client-iot';
 import {
-  CreateSecretCommand, DeleteSecretCommand, DescribeSecretCommand, PutSecretValueCommand, ResourceNotFoundException as SecretNotFound,
-  RestoreSecretCommand, SecretsManagerClient, SecretsManagerServiceException, TagResourceCommand,
+  CreateSecretCommand, DeleteSecretCommand, DescribeSecretCommand, ResourceNotFoundException as SecretNotFound,
+  RestoreSecretCommand, SecretsManagerClient, SecretsManagerServiceException, TagResourceCommand, UpdateSecretCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { CERTIFICATE_ID_TAG, CertificateProperties, onCertificateEvent } from '../../lib/handlers/certificate';
+import { CERTIFICATE_ID_TAG, CertificateProperties, generationSecretName, onCertificateEvent } from '../../lib/handlers/certificate';
 import { cfnEvent, fakeContext } from './events';
+import { FakeIotAndSecrets } from './fake-aws';
 
 const iot = mockClient(IoTClient);
 const secrets = mockClient(SecretsManagerClient);
@@ -19,9 +20,9 @@ const CERT_ID = 'a'.repeat(64);
 const CERT_ARN = `arn:aws:iot:eu-west-1:123456789012:cert/${CERT_ID}`;
 const NEW_CERT_ID = 'b'.repeat(64);
 const NEW_CERT_ARN = `arn:aws:iot:eu-west-1:123456789012:cert/${NEW_CERT_ID}`;
-const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:iot/IotCore-dev/certificate-AbCdEf';
+const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:iot/IotCore-dev/certificate/0123456789ab-AbCdEf';
 const props: CertificateProperties = {
-  ThingName: 'pi-dev-01', PolicyName: 'DevicePolicy-XYZ', SecretName: 'iot/IotCore-dev/certificate',
+  ThingName: 'pi-dev-01', PolicyName: 'DevicePolicy-XYZ', SecretNamePrefix: 'iot/IotCore-dev/certificate',
   KmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/k', SecretRecoveryDays: '0', Rotation: '0',
 };
 const notFound = () => new IotNotFound({ message: 'not found', $metadata: {} });
@@ -36,7 +37,11 @@ function givenCreatedCertificate(id = CERT_ID, arn = CERT_ARN) {
 }
 
 function givenSecret(holds: string, extra: Record<string, unknown> = {}) {
-  secrets.on(DescribeSecretCommand).resolves({ ARN: SECRET_ARN, Name: props.SecretName, Tags: [{ Key: CERTIFICATE_ID_TAG, Value: holds }], ...extra });
+  secrets.on(DescribeSecretCommand).resolves({ ARN: SECRET_ARN, Name: generationSecretName(props), Tags: [{ Key: CERTIFICATE_ID_TAG, Value: holds }], ...extra });
+}
+
+function givenCertificateStatus(status: 'ACTIVE' | 'INACTIVE') {
+  iot.on(DescribeCertificateCommand).resolves({ certificateDescription: { status } });
 }
 
 /** Everything the handler said to the outside: its response, its log lines and its error. */
@@ -64,7 +69,7 @@ describe('certificate handler: create', () => {
     expect(iot.commandCalls(CreateKeysAndCertificateCommand)[0].args[0].input).toEqual({ setAsActive: true });
     const stored = secrets.commandCalls(CreateSecretCommand)[0].args[0].input;
     expect(stored).toMatchObject({
-      Name: props.SecretName, KmsKeyId: props.KmsKeyId, ClientRequestToken: '11111111-2222-3333-4444-555555555555',
+      Name: generationSecretName(props), KmsKeyId: props.KmsKeyId, ClientRequestToken: '11111111-2222-3333-4444-555555555555',
       Tags: [{ Key: CERTIFICATE_ID_TAG, Value: CERT_ID }],
     });
     expect(JSON.parse(stored.SecretString!)).toEqual({
@@ -74,8 +79,17 @@ describe('certificate handler: create', () => {
     expectNoKeyMaterial(response, context.lines);
   });
 
+  test('each generation (thing, key, rotation) has a secret of its own below the prefix', () => {
+    const names = [props, { ...props, Rotation: '1' }, { ...props, ThingName: 'pi-dev-02' }, { ...props, KmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/other' }]
+      .map(generationSecretName);
+    expect(new Set(names).size).toBe(4);
+    for (const name of names) expect(name).toMatch(/^iot\/IotCore-dev\/certificate\/[0-9a-f]{12}$/);
+    expect(generationSecretName({ ...props, PolicyName: 'Other', SecretRecoveryDays: '30' })).toBe(names[0]);
+  });
+
   test('a retried request returns what the first attempt stored, without a second certificate', async () => {
-    givenSecret(CERT_ID, { VersionIdsToStages: { '11111111-2222-3333-4444-555555555555': ['AWSCURRENT'] } });
+    givenSecret(CERT_ID);
+    givenCertificateStatus('ACTIVE');
 
     const response = await onCertificateEvent(cfnEvent({ RequestType: 'Create', ResourceProperties: { ServiceToken: 'x', ...props } }), clients, fakeContext());
 
@@ -83,14 +97,17 @@ describe('certificate handler: create', () => {
     expect(response.Data).toEqual({ CertificateId: CERT_ID, CertificateArn: CERT_ARN, SecretArn: SECRET_ARN });
   });
 
-  test('restores a secret still in its recovery window and stores the new certificate as its current version', async () => {
+  test('restores a secret still in its recovery window and stores the new certificate under this stack\'s key', async () => {
     givenCreatedCertificate();
-    givenSecret('c'.repeat(64), { DeletedDate: new Date() });
+    // Made by an earlier stack, whose key is gone or pending deletion.
+    givenSecret('c'.repeat(64), { DeletedDate: new Date(), KmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/of-the-deleted-stack' });
 
     await onCertificateEvent(cfnEvent({ RequestType: 'Create', ResourceProperties: { ServiceToken: 'x', ...props } }), clients, fakeContext());
 
     expect(secrets.commandCalls(RestoreSecretCommand)).toHaveLength(1);
-    expect(secrets.commandCalls(PutSecretValueCommand)[0].args[0].input).toMatchObject({ SecretId: SECRET_ARN, ClientRequestToken: '11111111-2222-3333-4444-555555555555' });
+    expect(secrets.commandCalls(UpdateSecretCommand)[0].args[0].input).toMatchObject({
+      SecretId: SECRET_ARN, KmsKeyId: props.KmsKeyId, ClientRequestToken: '11111111-2222-3333-4444-555555555555',
+    });
     expect(secrets.commandCalls(TagResourceCommand)[0].args[0].input.Tags).toEqual([{ Key: CERTIFICATE_ID_TAG, Value: CERT_ID }]);
     expect(secrets.commandCalls(CreateSecretCommand)).toHaveLength(0);
   });
@@ -102,7 +119,7 @@ describe('certificate handler: create', () => {
 
     const failure = onCertificateEvent(cfnEvent({ RequestType: 'Create', ResourceProperties: { ServiceToken: 'x', ...props } }), clients, context);
 
-    await expect(failure).rejects.toThrow(`Could not store the new certificate in secret 'iot/IotCore-dev/certificate' (AccessDeniedException: not allowed kms:GenerateDataKey). Certificate ${CERT_ID} was deactivated and deleted.`);
+    await expect(failure).rejects.toThrow(`Could not store the new certificate in secret '${generationSecretName(props)}' (AccessDeniedException: not allowed kms:GenerateDataKey). Certificate ${CERT_ID} was deactivated and deleted.`);
     expect(iot.commandCalls(UpdateCertificateCommand)[0].args[0].input).toEqual({ certificateId: CERT_ID, newStatus: 'INACTIVE' });
     expect(iot.commandCalls(DeleteCertificateCommand)[0].args[0].input).toEqual({ certificateId: CERT_ID, forceDelete: true });
     expectNoKeyMaterial(await failure.catch((e) => e), context.lines);
@@ -139,15 +156,17 @@ describe('certificate handler: update', () => {
   test.each([
     ['rotation', { Rotation: '1' }],
     ['the thing', { ThingName: 'pi-dev-02' }],
-  ])('a change of %s issues a new certificate into a new version of the secret', async (_, changes) => {
-    givenSecret(CERT_ID);
+  ])('a change of %s issues a new certificate into a secret of its own', async (_, changes) => {
     givenCreatedCertificate(NEW_CERT_ID, NEW_CERT_ARN);
+    secrets.on(CreateSecretCommand).resolves({ ARN: `${SECRET_ARN}-new` });
     const context = fakeContext();
 
     const response = await onCertificateEvent(update(changes), clients, context);
 
-    expect(JSON.parse(secrets.commandCalls(PutSecretValueCommand)[0].args[0].input.SecretString!).certificateId).toBe(NEW_CERT_ID);
-    expect(secrets.commandCalls(TagResourceCommand)[0].args[0].input.Tags).toEqual([{ Key: CERTIFICATE_ID_TAG, Value: NEW_CERT_ID }]);
+    const stored = secrets.commandCalls(CreateSecretCommand)[0].args[0].input;
+    expect(stored.Name).toBe(generationSecretName({ ...props, ...changes }));
+    expect(stored.Name).not.toBe(generationSecretName(props));
+    expect(JSON.parse(stored.SecretString!).certificateId).toBe(NEW_CERT_ID);
     // A new physical ID: CloudFormation attaches the new certificate, then sends Delete for the old one.
     expect(response.PhysicalResourceId).toBe(NEW_CERT_ARN);
     expect(iot.commandCalls(DeleteCertificateCommand)).toHaveLength(0);
@@ -156,7 +175,7 @@ describe('certificate handler: update', () => {
 
   test('fails with what to do when the secret has disappeared', async () => {
     await expect(onCertificateEvent(update({}), clients, fakeContext()))
-      .rejects.toThrow(/Secret 'iot\/IotCore-dev\/certificate' holding certificate .* is missing .* Change the certificate rotation setting/);
+      .rejects.toThrow(/Secret 'iot\/IotCore-dev\/certificate\/[0-9a-f]{12}' holding certificate .* is missing .* Change the certificate rotation setting/);
   });
 });
 
@@ -217,7 +236,7 @@ describe('certificate handler: delete', () => {
     expect(secrets.commandCalls(DeleteSecretCommand)).toHaveLength(0);
   });
 
-  test('keeps the secret when it already holds the certificate that replaced this one (rotation)', async () => {
+  test('keeps the secret when it holds another certificate than the one deleted', async () => {
     givenSecret(NEW_CERT_ID);
     const context = fakeContext();
     await onCertificateEvent(remove(), clients, context);
@@ -230,5 +249,47 @@ describe('certificate handler: delete', () => {
     await onCertificateEvent(remove('11111111-2222-3333-4444-555555555555'), clients, fakeContext());
     expect(iot.calls()).toHaveLength(0);
     expect(secrets.calls()).toHaveLength(0);
+  });
+});
+
+describe('certificate handler: the requests CloudFormation sends for a rotation, its rollback and the next update', () => {
+  const event = (RequestType: 'Create' | 'Update' | 'Delete', properties: CertificateProperties, extra: Record<string, unknown> = {}) =>
+    cfnEvent({ RequestType, RequestId: `request-${Math.random()}`, ResourceProperties: { ServiceToken: 'x', ...properties }, ...extra } as never);
+  const rotated = { ...props, Rotation: '1' };
+
+  test('a rolled-back rotation leaves the first certificate active with its key, and the next update succeeds', async () => {
+    const aws = new FakeIotAndSecrets(iot, secrets);
+    const context = fakeContext();
+
+    const created = await onCertificateEvent(event('Create', props), clients, context);
+    // The stack update rotates, then fails on another resource.
+    const rotation = await onCertificateEvent(event('Update', rotated, { PhysicalResourceId: created.PhysicalResourceId, OldResourceProperties: props }), clients, context);
+    expect(rotation.PhysicalResourceId).not.toBe(created.PhysicalResourceId);
+    // Rollback: an Update back to the old properties, then the clean-up Delete of the certificate it made.
+    const rollback = await onCertificateEvent(event('Update', props, { PhysicalResourceId: rotation.PhysicalResourceId, OldResourceProperties: rotated }), clients, context);
+    await onCertificateEvent(event('Delete', rotated, { PhysicalResourceId: rotation.PhysicalResourceId }), clients, context);
+
+    expect(rollback).toEqual(created);
+    expect(aws.certificateStatus(created.Data!.CertificateId)).toBe('ACTIVE');
+    expect(aws.certificateStatus(rotation.Data!.CertificateId)).toBeUndefined();
+    expect(aws.secretValue(created.Data!.SecretArn)).toMatchObject({ certificateId: created.Data!.CertificateId, privateKey: aws.privateKeyOf(created.Data!.CertificateId) });
+    expect(aws.secretDeleted(rotation.Data!.SecretArn)).toBe(true);
+    // The next deploy of the same template.
+    await expect(onCertificateEvent(event('Update', props, { PhysicalResourceId: created.PhysicalResourceId, OldResourceProperties: props }), clients, context))
+      .resolves.toEqual(created);
+    expect(aws.activeCertificates()).toEqual([created.Data!.CertificateId]);
+  });
+
+  test('a completed rotation retires the first certificate and its secret, and keeps the new one', async () => {
+    const aws = new FakeIotAndSecrets(iot, secrets);
+    const context = fakeContext();
+
+    const created = await onCertificateEvent(event('Create', props), clients, context);
+    const rotation = await onCertificateEvent(event('Update', rotated, { PhysicalResourceId: created.PhysicalResourceId, OldResourceProperties: props }), clients, context);
+    await onCertificateEvent(event('Delete', props, { PhysicalResourceId: created.PhysicalResourceId }), clients, context);
+
+    expect(aws.activeCertificates()).toEqual([rotation.Data!.CertificateId]);
+    expect(aws.secretDeleted(created.Data!.SecretArn)).toBe(true);
+    expect(aws.secretValue(rotation.Data!.SecretArn)).toMatchObject({ certificateId: rotation.Data!.CertificateId });
   });
 });

@@ -7,31 +7,29 @@
  * CloudFormation (ThingPrincipalAttachment, PolicyPrincipalAttachment), which deletes those before
  * this resource; the handler still detaches both on delete so that it never depends on that order.
  *
+ * Each certificate generation (thing, key and rotation number) has a secret of its own,
+ * `<prefix>/<generation>`. A replacement is therefore rollback-safe: when a stack update that rotated
+ * the certificate rolls back, CloudFormation sends an Update with the previous properties, which names
+ * the previous generation's secret, still holding its active certificate; the handler answers with
+ * that certificate, and the Delete of the new one removes only the new generation's secret.
+ *
  * The private key lives only in the CreateKeysAndCertificate response and the secret: it is never
  * logged, returned, or put into an error message.
  */
 import {
-  CreateKeysAndCertificateCommand, DeleteCertificateCommand, DetachPolicyCommand, DetachThingPrincipalCommand,
-  IoTClient, UpdateCertificateCommand,
+  CreateKeysAndCertificateCommand, DeleteCertificateCommand, DescribeCertificateCommand, DetachPolicyCommand,
+  DetachThingPrincipalCommand, IoTClient, UpdateCertificateCommand,
 } from '@aws-sdk/client-iot';
 import {
-  CreateSecretCommand, DeleteSecretCommand, DescribeSecretCommand, DescribeSecretCommandOutput, PutSecretValueCommand,
-  RestoreSecretCommand, SecretsManagerClient, TagResourceCommand,
+  CreateSecretCommand, DeleteSecretCommand, DescribeSecretCommand, DescribeSecretCommandOutput, RestoreSecretCommand,
+  SecretsManagerClient, TagResourceCommand, UpdateSecretCommand,
 } from '@aws-sdk/client-secrets-manager';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { errorMessage, errorName, HandlerContext, ignoringNotFound, retryUntilDeadline } from '../retry';
+import { CertificateProperties, generationSecretName } from './generation';
 
-/** Properties of the Custom::DeviceCertificate resource (CloudFormation passes every value as a string). */
-export interface CertificateProperties {
-  readonly ThingName: string;
-  readonly PolicyName: string;
-  readonly SecretName: string;
-  readonly KmsKeyId: string;
-  /** 0 deletes the secret at once; 7..30 schedules its deletion. */
-  readonly SecretRecoveryDays: string;
-  /** Changing this issues a new certificate and retires the old one. */
-  readonly Rotation: string;
-}
+export type { CertificateProperties } from './generation';
+export { GENERATION_LENGTH, generationSecretName } from './generation';
 
 export interface CertificateClients {
   readonly iot: IoTClient;
@@ -58,7 +56,8 @@ export const CERTIFICATE_ID_TAG = 'IotCertificateId';
 const CERTIFICATE_ARN = /^arn:[a-z-]+:iot:[a-z0-9-]+:\d{12}:cert\/([0-9a-f]{64})$/;
 
 /** Settings whose change needs a new key pair; a policy change is handled by CloudFormation's attachment. */
-const REISSUE_ON_CHANGE: ReadonlyArray<keyof CertificateProperties> = ['Rotation', 'ThingName', 'SecretName', 'KmsKeyId'];
+const REISSUE_ON_CHANGE: ReadonlyArray<keyof CertificateProperties> = ['Rotation', 'ThingName', 'SecretNamePrefix', 'KmsKeyId'];
+
 
 export async function onCertificateEvent(
   event: CloudFormationCustomResourceEvent, clients: CertificateClients, context: HandlerContext,
@@ -83,17 +82,21 @@ export async function onCertificateEvent(
   }
 }
 
-/** Creates an active certificate and stores it in the secret; idempotent per CloudFormation request. */
+/**
+ * Creates an active certificate and stores it in its generation's secret. When that secret already
+ * holds an active certificate (a retried request, or the Update of a rollback), answers with it instead.
+ */
 export async function issueCertificate(
   props: CertificateProperties, requestId: string, clients: CertificateClients, context: HandlerContext,
 ): Promise<CertificateResponse> {
-  const existing = await describeSecret(props.SecretName, clients);
-  if (existing?.VersionIdsToStages?.[requestId]) {
-    // A retry of a request that already stored its certificate: answer as the first attempt did.
-    const certificateId = tagValue(existing, CERTIFICATE_ID_TAG);
-    const certificateArn = certificateArnFromId(existing.ARN!, certificateId);
-    context.log(`request ${requestId} already issued certificate ${certificateId}`);
-    return success(certificateArn, existing.ARN!);
+  const secretName = generationSecretName(props);
+  const existing = await describeSecret(secretName, clients);
+  if (existing && !existing.DeletedDate) {
+    const held = tagValue(existing, CERTIFICATE_ID_TAG);
+    if (await isActive(held, clients)) {
+      context.log(`secret ${existing.ARN} already holds active certificate ${held} of this generation (a retry or a rollback): keeping it`);
+      return success(certificateArnFromId(existing.ARN!, held), existing.ARN!);
+    }
   }
 
   const created = await clients.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
@@ -104,7 +107,7 @@ export async function issueCertificate(
     certificateId, certificateArn, certificatePem: created.certificatePem!, privateKey: created.keyPair!.PrivateKey!,
   };
   try {
-    const secretArn = await storeSecret(props, requestId, secret, existing, clients);
+    const secretArn = await storeSecret(props, secretName, requestId, secret, existing, clients);
     context.log(`stored certificate ${certificateId} in secret ${secretArn}`);
     return success(certificateArn, secretArn);
   } catch (error) {
@@ -113,20 +116,20 @@ export async function issueCertificate(
       () => `Certificate ${certificateId} was deactivated and deleted.`,
       (cleanupError: unknown) => `It could not be deleted (${errorName(cleanupError)}: ${errorMessage(cleanupError)}); `
         + `deactivate and delete certificate ${certificateId} by hand.`);
-    throw new Error(`Could not store the new certificate in secret '${props.SecretName}' (${errorName(error)}: ${errorMessage(error)}). `
+    throw new Error(`Could not store the new certificate in secret '${secretName}' (${errorName(error)}: ${errorMessage(error)}). `
       + `${cleanup} Check the handler's secretsmanager and kms permissions, then retry.`);
   }
 }
 
 async function storeSecret(
-  props: CertificateProperties, requestId: string, secret: CertificateSecret,
+  props: CertificateProperties, secretName: string, requestId: string, secret: CertificateSecret,
   existing: DescribeSecretCommandOutput | undefined, clients: CertificateClients,
 ): Promise<string> {
   const secretString = JSON.stringify(secret);
   const tags = [{ Key: CERTIFICATE_ID_TAG, Value: secret.certificateId }];
   if (!existing) {
     const created = await clients.secrets.send(new CreateSecretCommand({
-      Name: props.SecretName,
+      Name: secretName,
       KmsKeyId: props.KmsKeyId,
       Description: `Certificate and private key of IoT thing ${props.ThingName}`,
       SecretString: secretString,
@@ -139,20 +142,34 @@ async function storeSecret(
     // Redeployed within the recovery window of an earlier delete: revive the secret, then replace its value.
     await clients.secrets.send(new RestoreSecretCommand({ SecretId: existing.ARN }));
   }
-  await clients.secrets.send(new PutSecretValueCommand({
-    SecretId: existing.ARN, SecretString: secretString, ClientRequestToken: requestId,
+  // UpdateSecret, not PutSecretValue: the new value must be encrypted under this stack's key. A revived
+  // secret still names the key of the stack that made it, which may be gone or pending deletion, and
+  // which this handler has no grant on ("Change the encryption key for an AWS Secrets Manager secret").
+  await clients.secrets.send(new UpdateSecretCommand({
+    SecretId: existing.ARN, KmsKeyId: props.KmsKeyId, SecretString: secretString, ClientRequestToken: requestId,
   }));
   await clients.secrets.send(new TagResourceCommand({ SecretId: existing.ARN, Tags: tags }));
   return existing.ARN!;
+}
+
+async function isActive(certificateId: string, clients: CertificateClients): Promise<boolean> {
+  try {
+    const { certificateDescription } = await clients.iot.send(new DescribeCertificateCommand({ certificateId }));
+    return certificateDescription?.status === 'ACTIVE';
+  } catch (error) {
+    if (errorName(error) === 'ResourceNotFoundException') return false;
+    throw error;
+  }
 }
 
 /** Answers an Update that needs no new certificate. */
 export async function describeCertificate(
   props: CertificateProperties, physicalResourceId: string, clients: CertificateClients,
 ): Promise<CertificateResponse> {
-  const existing = await describeSecret(props.SecretName, clients);
+  const secretName = generationSecretName(props);
+  const existing = await describeSecret(secretName, clients);
   if (!existing || existing.DeletedDate) {
-    throw new Error(`Secret '${props.SecretName}' holding certificate ${physicalResourceId} is missing or scheduled for deletion. `
+    throw new Error(`Secret '${secretName}' holding certificate ${physicalResourceId} is missing or scheduled for deletion. `
       + 'Change the certificate rotation setting to issue a new certificate and secret.');
   }
   return success(physicalResourceId, existing.ARN!);
@@ -177,11 +194,11 @@ export async function removeCertificate(
     context.log(`certificate ${certificateId} was already deleted`);
   }
 
-  const secret = await describeSecret(props.SecretName, clients);
+  const secret = await describeSecret(generationSecretName(props), clients);
   if (!secret || secret.DeletedDate) return;
   const holds = tagValue(secret, CERTIFICATE_ID_TAG);
   if (holds !== certificateId) {
-    // Rotation: the secret's current version belongs to the certificate that replaced this one.
+    // The generation's secret was given a newer certificate (this one failed, or was replaced by hand).
     context.log(`kept secret ${secret.ARN}: it now holds certificate ${holds}`);
     return;
   }

@@ -1,0 +1,27 @@
+/**
+ * The certificate resource's properties and the naming of its secrets, without the AWS SDK, so the
+ * construct can share them at synth time.
+ */
+import { createHash } from 'crypto';
+
+/** Properties of the Custom::DeviceCertificate resource (CloudFormation passes every value as a string). */
+export interface CertificateProperties {
+  readonly ThingName: string;
+  readonly PolicyName: string;
+  /** Each certificate generation's secret is named `<SecretNamePrefix>/<generation>`. */
+  readonly SecretNamePrefix: string;
+  readonly KmsKeyId: string;
+  /** 0 deletes the secret at once; 7..30 schedules its deletion. */
+  readonly SecretRecoveryDays: string;
+  /** Changing this issues a new certificate and retires the old one. */
+  readonly Rotation: string;
+}
+
+/** Length of the generation suffix of a secret name (hex characters). */
+export const GENERATION_LENGTH = 12;
+
+/** The secret of one certificate generation: `<prefix>/<12 hex characters>` derived from thing, key and rotation. */
+export function generationSecretName(props: CertificateProperties): string {
+  const generation = createHash('sha256').update(JSON.stringify([props.ThingName, props.KmsKeyId, props.Rotation])).digest('hex');
+  return `${props.SecretNamePrefix}/${generation.slice(0, GENERATION_LENGTH)}`;
+}

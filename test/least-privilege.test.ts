@@ -1,0 +1,241 @@
+/**
+ * Every IAM grant of every environment, evaluated by an independent IAM simulator
+ * (@cloud-copilot/iam-simulate, with the Service Authorization Reference's resource types and condition
+ * keys) on the synthesized template with its intrinsics resolved: each request the project makes is
+ * Allowed on the role that makes it, and requests outside that role's scope are denied.
+ */
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Template } from 'aws-cdk-lib/assertions';
+import { buildApp } from '../bin/app';
+import { environments } from '../config/environments';
+import { IotCoreStack } from '../lib/iot-core-stack';
+import { substitute } from '../sandbox/iot-sql';
+import { actionsCalledBy } from './setup/handler-actions';
+import { Decision, IamRequest, simulate } from './setup/iam-simulator';
+import { ACCOUNT, REGION, ResolvedTemplate } from './setup/resolved-template';
+import { ENVIRONMENT_NAMES, newApp } from './setup/synth';
+
+interface Scope {
+  readonly resolved: ResolvedTemplate;
+  readonly thingArn: string;
+  readonly certificateArn: string;
+  readonly secretArn: string;
+  readonly keyArn: string;
+  readonly keyPolicy: unknown;
+}
+
+/** How AWS authorizes each call a handler makes: the resource it names, the context it carries, and the KMS calls Secrets Manager makes for the caller. */
+const REQUESTS: Record<string, (scope: Scope) => Array<Omit<IamRequest, 'principal' | 'identityPolicies'>>> = {
+  'iot:CreateKeysAndCertificate': () => [{ action: 'iot:CreateKeysAndCertificate', resource: '*' }],
+  'iot:DescribeCertificate': (s) => [{ action: 'iot:DescribeCertificate', resource: s.certificateArn }],
+  'iot:UpdateCertificate': (s) => [{ action: 'iot:UpdateCertificate', resource: s.certificateArn }],
+  'iot:DeleteCertificate': (s) => [{ action: 'iot:DeleteCertificate', resource: s.certificateArn }],
+  'iot:DetachPolicy': (s) => [{ action: 'iot:DetachPolicy', resource: s.certificateArn }],
+  'iot:DetachThingPrincipal': (s) => [{ action: 'iot:DetachThingPrincipal', resource: s.certificateArn, context: { 'iot:thingArn': s.thingArn } }],
+  'iot:DescribeEndpoint': () => [{ action: 'iot:DescribeEndpoint', resource: '*' }],
+  'iot:UpdateThingShadow': (s) => [{ action: 'iot:UpdateThingShadow', resource: s.thingArn }],
+  // "Permissions for the KMS key" (Secrets Manager User Guide): a new secret value needs GenerateDataKey and Decrypt.
+  'secretsmanager:CreateSecret': (s) => [{ action: 'secretsmanager:CreateSecret', resource: s.secretArn }, ...kmsForSecret(s, ['kms:GenerateDataKey', 'kms:Decrypt'])],
+  'secretsmanager:UpdateSecret': (s) => [{ action: 'secretsmanager:UpdateSecret', resource: s.secretArn }, ...kmsForSecret(s, ['kms:GenerateDataKey', 'kms:Decrypt'])],
+  'secretsmanager:DescribeSecret': (s) => [{ action: 'secretsmanager:DescribeSecret', resource: s.secretArn }],
+  'secretsmanager:TagResource': (s) => [{ action: 'secretsmanager:TagResource', resource: s.secretArn }],
+  'secretsmanager:RestoreSecret': (s) => [{ action: 'secretsmanager:RestoreSecret', resource: s.secretArn }],
+  'secretsmanager:DeleteSecret': (s) => [{ action: 'secretsmanager:DeleteSecret', resource: s.secretArn }],
+  'secretsmanager:GetSecretValue': (s) => [{ action: 'secretsmanager:GetSecretValue', resource: s.secretArn }, ...kmsForSecret(s, ['kms:Decrypt'])],
+};
+
+function kmsForSecret(scope: Scope, actions: string[]) {
+  return actions.map((action) => ({
+    action, resource: scope.keyArn, resourcePolicy: scope.keyPolicy,
+    context: { 'kms:ViaService': `secretsmanager.${scope.resolved.region}.amazonaws.com`, 'kms:CallerAccount': scope.resolved.account },
+  }));
+}
+
+function requestsFor(action: string, scope: Scope) {
+  const model = REQUESTS[action];
+  if (!model) throw new Error(`No request model for ${action}: add how AWS authorizes it (resource type, condition keys) to REQUESTS`);
+  return model(scope);
+}
+
+describe.each(ENVIRONMENT_NAMES)('IAM of IotCore-%s, simulated', (name) => {
+  const config = environments[name as keyof typeof environments] as { account?: string; region?: string };
+  const app = buildApp(newApp({ env: name }));
+  const stack = app.node.findChild(`IotCore-${name}`) as IotCoreStack;
+  // A workstation role that runs `iot-device bootstrap`, given access the way a user of the construct would.
+  const reader = new iam.Role(stack, 'BootstrapReader', { assumedBy: new iam.AccountRootPrincipal() });
+  stack.certificate.grantRead(reader);
+  const resolved = new ResolvedTemplate(Template.fromStack(stack).toJSON() as never, { account: config.account, region: config.region });
+  const account = resolved.account;
+  const logicalId = (construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as never);
+  const [keyId] = resolved.ofType('AWS::KMS::Key');
+  const [certificateId] = resolved.ofType('Custom::DeviceCertificate');
+  const scope: Scope = {
+    resolved,
+    thingArn: resolved.getAtt(logicalId(stack.thing), 'Arn'),
+    certificateArn: resolved.getAtt(certificateId, 'CertificateArn'),
+    secretArn: resolved.getAtt(certificateId, 'SecretArn'),
+    keyArn: resolved.getAtt(keyId, 'Arn'),
+    keyPolicy: resolved.properties(keyId).KeyPolicy,
+  };
+  const roleArn = (roleId: string) => resolved.getAtt(roleId, 'Arn');
+  const asRole = (roleId: string) => async (request: Omit<IamRequest, 'principal' | 'identityPolicies'>): Promise<[string, string, Decision]> =>
+    [request.action, request.resource, await simulate({ ...request, principal: roleArn(roleId), identityPolicies: resolved.rolePolicies(roleId), account })];
+  const allowedAll = async (roleId: string, requests: Array<Omit<IamRequest, 'principal' | 'identityPolicies'>>) => {
+    const decisions = await Promise.all(requests.map(asRole(roleId)));
+    expect(decisions).toEqual(requests.map((request) => [request.action, request.resource, 'Allowed']));
+  };
+  const deniedAll = async (roleId: string, requests: Array<Omit<IamRequest, 'principal' | 'identityPolicies'>>) => {
+    const decisions = await Promise.all(requests.map(asRole(roleId)));
+    expect(decisions).toEqual(requests.map((request) => [request.action, request.resource, 'ImplicitlyDenied']));
+  };
+  const otherCertificate = `arn:aws:iot:${resolved.region}:999999999999:cert/${'f'.repeat(64)}`;
+  const otherThing = resolved.arn('iot', 'thing/another-thing');
+  const otherSecret = resolved.arn('secretsmanager', 'secret:another/secret-AbCdEf');
+  const otherKey = resolved.arn('kms', 'key/00000000-0000-4000-8000-000000000000');
+
+  describe.each([
+    ['certificate', () => logicalId(stack.certificate.handler.function.role as iam.Role)],
+    ['shadow-defaults', () => logicalId(stack.shadowDefaults.handler.function.role as iam.Role)],
+  ])('the %s handler', (folder, roleOf) => {
+    test('may make every call its code makes, on the resource and with the context AWS evaluates', async () => {
+      const actions = actionsCalledBy(folder);
+      expect(actions.length).toBeGreaterThan(1);
+      await allowedAll(roleOf(), actions.flatMap((action) => requestsFor(action, scope)));
+    });
+  });
+
+  test('the certificate handler may not touch another thing, another account\'s certificates, another secret or key, nor use the key directly', async () => {
+    const role = logicalId(stack.certificate.handler.function.role as iam.Role);
+    await deniedAll(role, [
+      { action: 'iot:DetachThingPrincipal', resource: scope.certificateArn, context: { 'iot:thingArn': otherThing } },
+      { action: 'iot:DeleteCertificate', resource: otherCertificate, account: '999999999999' },
+      { action: 'secretsmanager:UpdateSecret', resource: otherSecret },
+      { action: 'secretsmanager:GetSecretValue', resource: scope.secretArn },
+      { action: 'kms:Decrypt', resource: scope.keyArn, resourcePolicy: scope.keyPolicy },
+      { action: 'kms:Decrypt', resource: otherKey, context: { 'kms:ViaService': `secretsmanager.${resolved.region}.amazonaws.com` } },
+    ]);
+  });
+
+  test('the shadow-defaults handler may write only its own thing\'s shadow', async () => {
+    const role = logicalId(stack.shadowDefaults.handler.function.role as iam.Role);
+    await deniedAll(role, [
+      { action: 'iot:UpdateThingShadow', resource: otherThing },
+      { action: 'iot:DeleteThingShadow', resource: scope.thingArn },
+    ]);
+  });
+
+  test('grantRead lets the bootstrap caller read the secret and decrypt it through Secrets Manager only', async () => {
+    const role = logicalId(reader);
+    await allowedAll(role, requestsFor('secretsmanager:GetSecretValue', scope));
+    await deniedAll(role, [
+      { action: 'secretsmanager:GetSecretValue', resource: otherSecret },
+      { action: 'secretsmanager:PutSecretValue', resource: scope.secretArn },
+      { action: 'kms:Decrypt', resource: scope.keyArn, resourcePolicy: scope.keyPolicy },
+    ]);
+  });
+
+  describe('every Lambda function (handlers, provider frameworks)', () => {
+    const functions = resolved.ofType('AWS::Lambda::Function')
+      .map((id) => ({ id, template: resolved.resource(id).Properties! }))
+      .filter(({ template }) => template.LoggingConfig?.LogGroup);
+
+    test('there are two handlers and two provider frameworks, each logging to a group of its own', () => {
+      expect(functions).toHaveLength(4);
+      expect(new Set(functions.map(({ template }) => template.LoggingConfig.LogGroup.Ref)).size).toBe(4);
+    });
+
+    test('its role may write its own log group and no other', async () => {
+      for (const { id, template } of functions) {
+        const role = template.Role['Fn::GetAtt'][0];
+        const group = resolved.ref(template.LoggingConfig.LogGroup.Ref);
+        const stream = resolved.arn('logs', `log-group:${group}:log-stream:2026/11/23/[$LATEST]abc`);
+        await allowedAll(role, [{ action: 'logs:CreateLogStream', resource: stream }, { action: 'logs:PutLogEvents', resource: stream }]);
+        await deniedAll(role, [{ action: 'logs:PutLogEvents', resource: resolved.arn('logs', 'log-group:another-group:log-stream:x') }]);
+        expect(id).toBeTruthy();
+      }
+    });
+
+    test('a provider framework may invoke only its own handler', async () => {
+      const frameworks = functions.filter(({ template }) => template.Environment?.Variables?.USER_ON_EVENT_FUNCTION_ARN);
+      expect(frameworks).toHaveLength(2);
+      for (const { template } of frameworks) {
+        const target = resolved.resolve(template.Environment.Variables.USER_ON_EVENT_FUNCTION_ARN);
+        const role = template.Role['Fn::GetAtt'][0];
+        await allowedAll(role, [{ action: 'lambda:InvokeFunction', resource: target }]);
+        await deniedAll(role, [{ action: 'lambda:InvokeFunction', resource: resolved.arn('lambda', 'function:another-function') }]);
+      }
+    });
+  });
+
+  describe('the archive rule\'s role', () => {
+    const [ruleId] = resolved.ofType('AWS::IoT::TopicRule');
+    const rule = resolved.properties(ruleId);
+    const payload = rule.TopicRulePayload;
+    const s3 = payload.Actions[0].S3;
+    const roleId = resolved.resource(ruleId).Properties!.TopicRulePayload.Actions[0].S3.RoleArn['Fn::GetAtt'][0];
+    const bucketId = resolved.resource(ruleId).Properties!.TopicRulePayload.Actions[0].S3.BucketName.Ref;
+    const bucketPolicy = resolved.properties(resolved.ofType('AWS::S3::BucketPolicy').find((id) => resolved.resource(id).Properties!.Bucket.Ref === bucketId)!).PolicyDocument;
+    const ruleArn = resolved.arn('iot', `rule/${rule.RuleName}`);
+    const key = substitute(s3.Key, { topic: `data/${rule.RuleName}`, timestampMs: 1_763_890_000_000, newUuid: () => '0f8e2f5c-9b4a-4e0f-a1d2-3c4b5a6d7e8f' });
+    const object = (bucket: string, objectKey: string) => `arn:aws:s3:::${bucket}/${objectKey}`;
+    const overTls = { 'aws:SecureTransport': 'true' };
+
+    test('may be assumed by AWS IoT for this rule only', async () => {
+      const assume = (sourceArn: string) => simulate({
+        principal: 'iot.amazonaws.com', action: 'sts:AssumeRole', resource: roleArn(roleId), account,
+        resourcePolicy: resolved.properties(roleId).AssumeRolePolicyDocument,
+        context: { 'aws:SourceArn': sourceArn, 'aws:SourceAccount': account },
+      });
+      expect(await assume(ruleArn)).toBe('Allowed');
+      expect(await assume(resolved.arn('iot', 'rule/another_rule'))).not.toBe('Allowed');
+    });
+
+    test('may put an object under a key the rule\'s key template produces, and nowhere else', async () => {
+      expect(key).toMatch(new RegExp(`^${(environments as Record<string, { archiveKeyPrefix: string }>)[name].archiveKeyPrefix}`));
+      await allowedAll(roleId, [{ action: 's3:PutObject', resource: object(s3.BucketName, key), resourcePolicy: bucketPolicy, context: overTls }]);
+      await deniedAll(roleId, [
+        { action: 's3:PutObject', resource: object(s3.BucketName, 'elsewhere/x.json'), resourcePolicy: bucketPolicy, context: overTls },
+        { action: 's3:PutObject', resource: object('another-bucket', key), account: ACCOUNT },
+        { action: 's3:GetObject', resource: object(s3.BucketName, key), resourcePolicy: bucketPolicy, context: overTls },
+      ]);
+    });
+
+    test('is refused by the bucket without TLS', async () => {
+      const decision = await simulate({
+        principal: roleArn(roleId), identityPolicies: resolved.rolePolicies(roleId), account,
+        action: 's3:PutObject', resource: object(s3.BucketName, key), resourcePolicy: bucketPolicy, context: { 'aws:SecureTransport': 'false' },
+      });
+      expect(decision).toBe('ExplicitlyDenied');
+    });
+
+    test('may make the CloudWatch Logs calls of the error action (CreateLogStream, DescribeLogStreams, PutLogEvents) on its log group only', async () => {
+      const group = payload.ErrorAction.CloudwatchLogs.LogGroupName;
+      const stream = resolved.arn('logs', `log-group:${group}:log-stream:${rule.RuleName}`);
+      await allowedAll(roleId, [
+        { action: 'logs:CreateLogStream', resource: stream },
+        { action: 'logs:DescribeLogStreams', resource: resolved.arn('logs', `log-group:${group}`) },
+        { action: 'logs:PutLogEvents', resource: stream },
+      ]);
+      await deniedAll(roleId, [{ action: 'logs:PutLogEvents', resource: resolved.arn('logs', 'log-group:another-group:log-stream:x') }]);
+    });
+  });
+
+  test('every role of the template is one of those simulated above, or CDK\'s own bucket-emptying provider', () => {
+    const simulated = new Set([
+      logicalId(stack.certificate.handler.function.role as iam.Role), logicalId(stack.shadowDefaults.handler.function.role as iam.Role), logicalId(reader),
+      ...resolved.ofType('AWS::Lambda::Function').map((id) => resolved.resource(id).Properties!.Role['Fn::GetAtt']?.[0]),
+      resolved.resource(resolved.ofType('AWS::IoT::TopicRule')[0]).Properties!.TopicRulePayload.Actions[0].S3.RoleArn['Fn::GetAtt'][0],
+    ]);
+    const others = resolved.ofType('AWS::IAM::Role').filter((id) => !simulated.has(id));
+    expect(others).toEqual([]);
+  });
+
+  test('a request the simulator cannot evaluate fails with its message (unknown action, wrong resource type)', async () => {
+    await expect(simulate({ principal: roleArn(logicalId(reader)), action: 'iot:NoSuchAction', resource: '*' })).rejects.toThrow(/invalid\.action/);
+    await expect(simulate({ principal: roleArn(logicalId(reader)), action: 'iot:DetachThingPrincipal', resource: scope.thingArn })).rejects.toThrow(/no\.resource\.types/);
+  });
+
+  test('resolves in the account and region of the environment', () => {
+    expect([resolved.account, resolved.region]).toEqual([config.account ?? ACCOUNT, config.region ?? REGION]);
+  });
+});
