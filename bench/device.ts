@@ -6,11 +6,8 @@
  */
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { writeLocalKit } from '../sandbox/local-kit';
-import { Broker } from '../sandbox/mosquitto';
-import { ShadowService } from '../sandbox/shadow-service';
+import { startLocalSandbox } from '../sandbox/local-kit';
 import { compare, timeCommand } from './measure';
 
 const runs = Number(process.argv[2] ?? 10);
@@ -41,10 +38,8 @@ async function steadyRss(args: string[], ready: RegExp, env: NodeJS.ProcessEnv =
 async function main() {
   const built = spawnSync('npm', ['run', 'build', '-w', 'device'], { cwd: root, stdio: 'ignore' });
   if (built.status !== 0) throw new Error('npm run build -w device failed');
-  const broker = await Broker.start();
-  const shadow = await ShadowService.start(broker);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-device-'));
-  const kit = writeLocalKit(broker, dir, 'bench-thing');
+  const sandbox = await startLocalSandbox();
+  const kit = sandbox.kit('bench-thing');
   try {
     compare('publish --count 1 (wall time)', runs,
       () => timeCommand(process.execPath, [cli, '--kit', kit.dir, 'publish', '--count', '1']),
@@ -60,9 +55,7 @@ async function main() {
     let baseline = 0;
     compare('run, steady-state RSS', rss.length, () => rss[subject++][0], () => rss[baseline++][1], 1.1, 'KiB');
   } finally {
-    await shadow.stop();
-    await broker.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await sandbox.stop();
   }
 }
 

@@ -6,7 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { CustomResourceHandler } from './custom-resource-handler';
 import { acknowledgeWildcardResource } from './nag';
-import { DevicePolicy } from './device-policy';
+import { IDevicePolicy } from './device-policy';
 import { DeviceThing } from './device-thing';
 import { CertificateProperties, GENERATION_LENGTH } from './handlers/certificate/generation';
 
@@ -14,7 +14,9 @@ export interface DeviceCertificateProps {
   /** The thing the certificate is attached to (exclusively). */
   readonly thing: DeviceThing;
   /** The IoT policy attached to the certificate. */
-  readonly policy: DevicePolicy;
+  readonly policy: IDevicePolicy;
+  /** Further policies attached to this certificate only, such as an `HttpsPublishPolicy`. @default - none */
+  readonly additionalPolicies?: IDevicePolicy[];
   /**
    * Name prefix of the Secrets Manager secrets holding certificate PEM and private key: each certificate
    * generation (thing, key, rotation) gets its own secret `<prefix>/<12 hex characters>`, so a rolled-back
@@ -109,6 +111,11 @@ export class DeviceCertificate extends Construct {
       policyName: props.policy.policyName,
       principal: this.certificateArn,
     });
+    // DeleteCertificate with forceDelete detaches these too when the certificate is retired.
+    (props.additionalPolicies ?? []).forEach((policy, index) => new iot.CfnPolicyPrincipalAttachment(this, `AdditionalPolicyAttachment${index + 1}`, {
+      policyName: policy.policyName,
+      principal: this.certificateArn,
+    }));
   }
 
   /**

@@ -7,6 +7,7 @@ import { EnvironmentConfig } from './config';
 import { DeviceCertificate } from './device-certificate';
 import { DevicePolicy } from './device-policy';
 import { DeviceThing } from './device-thing';
+import { HttpsPublishPolicy } from './https-publish-policy';
 import { ShadowDefaults } from './shadow-defaults';
 
 /** First topic level of device status messages: devices publish to `data/<thing>`. */
@@ -26,6 +27,7 @@ export interface IotCoreStackProps extends StackProps {
  */
 export class IotCoreStack extends Stack {
   public readonly policy: DevicePolicy;
+  public readonly httpsPublishPolicy: HttpsPublishPolicy;
   public readonly thing: DeviceThing;
   public readonly certificate: DeviceCertificate;
   public readonly archive: ArchiveBucket;
@@ -43,9 +45,12 @@ export class IotCoreStack extends Stack {
       thingName: config.thingName,
       attributes: { environment: props.environmentName },
     });
+    // The hands-on's curl step publishes over HTTPS, where the device policy's variables do not resolve.
+    this.httpsPublishPolicy = new HttpsPublishPolicy(this, 'HttpsPublishPolicy', { thingName: this.thing.thingName, dataTopicPrefix: DATA_TOPIC_PREFIX });
     this.certificate = new DeviceCertificate(this, 'Certificate', {
       thing: this.thing,
       policy: this.policy,
+      additionalPolicies: [this.httpsPublishPolicy],
       secretRecoveryDays: config.secretRecoveryDays,
       rotation: config.certificateRotation ?? 0,
       logRetention,

@@ -1,17 +1,19 @@
 /**
  * The local HTTPS publish endpoint: POST /topics/<url-encoded topic>?qos=1 with a client certificate,
- * as on AWS IoT's port 8443. The certificate's CN is the thing; like the device policy, it may publish
- * only to data/<thing>. Accepted messages are published to the broker.
+ * as on AWS IoT's port 8443. The certificate's CN is the thing; whether it may publish is decided by the
+ * template's policies for an HTTPS request, where thing policy variables do not exist. Accepted
+ * messages are published to the broker.
  */
 import * as https from 'https';
 import type { TLSSocket } from 'tls';
 import { MqttClient } from 'mqtt';
+import { IotRegistry } from './iot-registry';
 import { Broker, freePort } from './mosquitto';
 
 export class HttpsGateway {
   private constructor(private readonly server: https.Server, private readonly client: MqttClient, readonly port: number) {}
 
-  static async start(broker: Broker): Promise<HttpsGateway> {
+  static async start(broker: Broker, registry: IotRegistry): Promise<HttpsGateway> {
     const client = await broker.connectAs('console');
     const tls = broker.ca.issue('localhost', { altNames: ['localhost', '127.0.0.1'] });
     const server = https.createServer({
@@ -26,8 +28,8 @@ export class HttpsGateway {
       }
       const topic = decodeURIComponent(match[1]);
       const thing = String((request.socket as TLSSocket).getPeerCertificate().subject?.CN);
-      if (topic !== `data/${thing}`) {
-        reply(403, { message: 'Forbidden' });
+      if (!registry.authorize(thing, 'https', undefined, 'iot:Publish', topic).allowed) {
+        reply(403, { message: 'Forbidden', traceId: 'local' });
         return;
       }
       const chunks: Buffer[] = [];

@@ -1,18 +1,22 @@
 /**
- * A local sandbox for experiments and tests (broker, shadow service, a scratch folder) and connect
- * kits issued by its CA, in the layout `iot-device bootstrap` writes.
+ * The local sandbox, started from a synthesized template: Mosquitto with the ACL generated from the
+ * template's IoT policies, the shadow service, the HTTPS publish endpoint deciding with the same
+ * policies, and connect kits issued by its CA in the layout `iot-device bootstrap` writes.
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Kit, writeKit } from '../device/src/kit';
+import { HttpsGateway } from './https-gateway';
+import { IotRegistry } from './iot-registry';
 import { Broker } from './mosquitto';
 import { ShadowService } from './shadow-service';
+import { environmentTemplate, Template } from './templates';
 
 export interface LocalKitOptions {
   /** @default 'data/<identity>' */
   readonly dataTopic?: string;
-  /** @default 8443 (nothing listens there unless the sandbox's HTTPS endpoint does) */
+  /** @default the sandbox's HTTPS publish endpoint */
   readonly httpsPort?: number;
   /** Replace the issued certificate or key, to break the kit on purpose. */
   readonly certificatePem?: string;
@@ -20,10 +24,10 @@ export interface LocalKitOptions {
 }
 
 /** Writes a kit into `dir` for `identity` (thing name = client ID = certificate CN). */
-export function writeLocalKit(broker: Broker, dir: string, identity: string, options: LocalKitOptions = {}): Kit {
+export function writeLocalKit(broker: Broker, dir: string, identity: string, httpsPort: number, options: LocalKitOptions = {}): Kit {
   const issued = broker.issueClient(identity);
   return writeKit(dir, {
-    endpoint: 'localhost', port: broker.port, httpsPort: options.httpsPort ?? 8443, clientId: identity, thingName: identity,
+    endpoint: 'localhost', port: broker.port, httpsPort: options.httpsPort ?? httpsPort, clientId: identity, thingName: identity,
     dataTopic: options.dataTopic ?? `data/${identity}`, shadowName: 'classic', caFile: 'local-ca.pem',
   }, {
     certificate: options.certificatePem ?? issued.certificatePem,
@@ -35,6 +39,9 @@ export function writeLocalKit(broker: Broker, dir: string, identity: string, opt
 export interface LocalSandbox {
   readonly broker: Broker;
   readonly shadow: ShadowService;
+  readonly gateway: HttpsGateway;
+  /** Things, certificates and policies of the template, which take every decision. */
+  readonly registry: IotRegistry;
   readonly dir: string;
   /** A kit for `thingName` in the sandbox folder. */
   kit(thingName: string, options?: LocalKitOptions): Kit;
@@ -43,21 +50,32 @@ export interface LocalSandbox {
   stop(): Promise<void>;
 }
 
-export async function startLocalSandbox(): Promise<LocalSandbox> {
-  const broker = await Broker.start();
+export interface LocalSandboxOptions {
+  /** @default the dev environment's template, synthesized */
+  readonly template?: Template;
+  /** Scratch folder (broker, kits). @default a new temporary folder, removed on stop */
+  readonly dir?: string;
+}
+
+export async function startLocalSandbox(options: LocalSandboxOptions = {}): Promise<LocalSandbox> {
+  const registry = IotRegistry.fromTemplate(options.template ?? environmentTemplate('dev'));
+  const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'iot-sandbox-'));
+  fs.mkdirSync(dir, { recursive: true });
+  const broker = await Broker.start({ acl: registry.mosquittoAcl(), dir: path.join(dir, 'broker') });
   const shadow = await ShadowService.start(broker);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iot-sandbox-'));
+  const gateway = await HttpsGateway.start(broker, registry);
   return {
-    broker, shadow, dir,
-    kit: (thingName, options) => writeLocalKit(broker, path.join(dir, thingName), thingName, options),
+    broker, shadow, gateway, registry, dir,
+    kit: (thingName, kitOptions) => writeLocalKit(broker, path.join(dir, thingName), thingName, gateway.port, kitOptions),
     shadowOf(thingName) {
       const [response] = shadow.store.handle(`$aws/things/${thingName}/shadow/get`, '{}');
       return response.topic.endsWith('/accepted') ? JSON.parse(response.payload) : undefined;
     },
     async stop() {
+      await gateway.stop();
       await shadow.stop();
       await broker.stop();
-      fs.rmSync(dir, { recursive: true, force: true });
+      if (!options.dir) fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }

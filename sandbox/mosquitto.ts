@@ -1,6 +1,6 @@
 /**
  * A real Mosquitto broker for the sandbox and the tests: MQTT 5 with mutual TLS on a free loopback
- * port, client identity = certificate CN, and an ACL that mirrors the stack's IoT policy. Where
+ * port, client identity = certificate CN, and an ACL generated from the template's IoT policies. Where
  * Mosquitto is missing it is installed when that can be done without asking (apt-get as root or with
  * password-less sudo, Homebrew on macOS); otherwise the error names the command to run.
  */
@@ -73,26 +73,9 @@ export function freePort(): Promise<number> {
   });
 }
 
-/**
- * The ACL: a device (CN = thing name) gets what the stack's IoT policy grants it; the service
- * identities (shadow-service, rule-engine, and console like the console's MQTT test client) get what
- * they do on AWS. Mosquitto cannot require client ID = CN as AWS's policy variable does.
- */
-export function aclFor(): string {
-  return [
-    'user shadow-service', 'topic readwrite $aws/things/#', '',
-    'user rule-engine', 'topic read data/#', '',
-    'user console', 'topic readwrite #', 'topic readwrite $aws/things/#', '',
-    'pattern write data/%u',
-    'pattern write $aws/things/%u/shadow/get',
-    'pattern write $aws/things/%u/shadow/update',
-    'pattern read $aws/things/%u/shadow/get/#',
-    'pattern read $aws/things/%u/shadow/update/#',
-    '',
-  ].join('\n');
-}
-
 export interface BrokerOptions {
+  /** The ACL file's content: who may publish and subscribe to what (IotRegistry.mosquittoAcl). */
+  readonly acl: string;
   /** Folder for config, certificates and log. @default a new temporary folder */
   readonly dir?: string;
   /** @default a new CA */
@@ -106,7 +89,7 @@ export class Broker {
 
   private constructor(readonly binary: string, readonly dir: string, readonly port: number, readonly ca: CertificateAuthority) {}
 
-  static async start(options: BrokerOptions = {}): Promise<Broker> {
+  static async start(options: BrokerOptions): Promise<Broker> {
     const binary = ensureMosquitto();
     const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'mosquitto-'));
     fs.mkdirSync(dir, { recursive: true });
@@ -116,7 +99,7 @@ export class Broker {
     write('ca.pem', ca.certificatePem, 0o644);
     write('server.pem', server.certificatePem, 0o644);
     write('server.key', server.privateKeyPem);
-    write('acl', aclFor());
+    write('acl', options.acl);
     const broker = new Broker(binary, dir, options.port ?? await freePort(), ca);
     write('mosquitto.conf', [
       // When started as root, Mosquitto would switch to user "mosquitto", which cannot read this folder.

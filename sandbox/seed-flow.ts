@@ -7,18 +7,13 @@
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { App } from 'aws-cdk-lib';
-import { buildApp } from '../bin/app';
 import { renderTemplateValue } from '../lib/nag';
-import { HttpsGateway } from './https-gateway';
-import { writeLocalKit } from './local-kit';
-import { Broker } from './mosquitto';
+import { startLocalSandbox, writeLocalKit } from './local-kit';
 import { RuleEngine } from './rule-engine';
-import { ShadowService } from './shadow-service';
+import { synthesizeTemplates, Template } from './templates';
 import { waitFor } from './wait';
 
 const ROOT = path.join(__dirname, '..');
-type Template = { Resources: Record<string, { Type: string; Properties: Record<string, any> }>; Outputs: Record<string, { Value: unknown }> };
 
 export interface EnvironmentSummary {
   readonly stackName: string;
@@ -31,20 +26,15 @@ export interface EnvironmentSummary {
 
 /** Synthesizes every environment (templates and cdk-nag, as `cdk synth` does) and summarizes each. */
 export function synthesizeAll(outdir: string): { summaries: EnvironmentSummary[]; templates: Record<string, Template> } {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { context } = require('../cdk.json');
-  const assembly = buildApp(new App({ context, outdir })).synth();
-  const templates: Record<string, Template> = {};
-  const summaries = assembly.stacks.map((stack) => {
-    const template = stack.template as Template;
-    templates[stack.stackName] = template;
+  const templates = synthesizeTemplates(outdir);
+  const summaries = Object.entries(templates).map(([stackName, template]) => {
     const resources = Object.values(template.Resources);
-    const policy = resources.find((r) => r.Type === 'AWS::IoT::Policy')!.Properties.PolicyDocument;
+    const policies = resources.filter((r) => r.Type === 'AWS::IoT::Policy').map((r) => r.Properties.PolicyDocument);
     const rule = resources.find((r) => r.Type === 'AWS::IoT::TopicRule')!.Properties.TopicRulePayload;
     return {
-      stackName: stack.stackName,
+      stackName,
       resources: resources.length,
-      policyActions: [...new Set<string>(policy.Statement.flatMap((s: { Action: string | string[] }) => [s.Action].flat()))],
+      policyActions: [...new Set<string>(policies.flatMap((policy) => policy.Statement.flatMap((s: { Action: string | string[] }) => [s.Action].flat())))],
       ruleSql: rule.Sql,
       objectKey: rule.Actions[0].S3.Key,
       outputs: Object.keys(template.Outputs),
@@ -128,19 +118,16 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
   const stops: Array<() => Promise<unknown>> = [];
   const stopAll = async () => { for (const stop of stops.reverse()) await stop().catch(() => undefined); };
   try {
-    const broker = await Broker.start({ dir: path.join(localDir, 'broker') });
-    stops.push(() => broker.stop());
-    const shadow = await ShadowService.start(broker);
-    stops.push(() => shadow.stop());
+    const sandbox = await startLocalSandbox({ template: dev, dir: localDir });
+    stops.push(() => sandbox.stop());
+    const { broker, shadow, gateway } = sandbox;
     shadow.setDesired(thingName, defaults);
     const rules = await RuleEngine.start(broker, dev, localDir, (outcome) => {
       if (outcome.object) say(`    rule   | ${outcome.rule} wrote s3://${bucket}/${path.relative(path.join(localDir, 's3', bucket), outcome.object)}`);
       else say(`    rule   | ${outcome.rule} failed: ${outcome.error}`);
     });
     stops.push(() => rules.stop());
-    const gateway = await HttpsGateway.start(broker);
-    stops.push(() => gateway.stop());
-    const issue = (identity: string, dir: string) => writeLocalKit(broker, path.join(localDir, dir), identity, { dataTopic, httpsPort: gateway.port });
+    const issue = (identity: string, dir: string) => writeLocalKit(broker, path.join(localDir, dir), identity, gateway.port, { dataTopic });
     const kit = issue(thingName, 'kit-dev');
     const consoleKit = issue('console', 'kit-console');
     say(`   Mosquitto (MQTT 5, mutual TLS) on localhost:${broker.port}, HTTPS publish on localhost:${gateway.port}`);

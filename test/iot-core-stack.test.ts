@@ -22,7 +22,7 @@ describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
   const thingRef = { Ref: stack.getLogicalId(stack.thing.node.defaultChild as any) };
 
   describe('device policy', () => {
-    const statements = () => onlyResource(template, 'AWS::IoT::Policy').resource.Properties.PolicyDocument.Statement as Statement[];
+    const statements = () => template.findResources('AWS::IoT::Policy')[stack.getLogicalId(stack.policy.node.defaultChild as any)].Properties.PolicyDocument.Statement as Statement[];
 
     test('has no wildcard action and no wildcard resource', () => {
       for (const statement of statements()) {
@@ -56,6 +56,16 @@ describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
       const document = JSON.stringify(stack.resolve(stack.policy.document), (_, v) => (v && typeof v === 'object' && !Array.isArray(v) && ('Fn::Join' in v || 'Ref' in v) ? render(v) : v));
       expect(document.replace(/\s/g, '').length).toBeLessThan(2048);
     });
+  });
+
+  test('a second policy, attached only to this thing\'s certificate, allows publishing its data topic over HTTPS, where thing variables do not exist', () => {
+    const policyId = stack.getLogicalId(stack.httpsPublishPolicy.node.defaultChild as any);
+    const [statement, ...others] = template.findResources('AWS::IoT::Policy')[policyId].Properties.PolicyDocument.Statement as Statement[];
+    expect(others).toEqual([]);
+    expect(statement.Action).toBe('iot:Publish');
+    expect(render(statement.Resource)).toMatch(new RegExp(`:topic/data/<${thingRef.Ref}>$`));
+    const attachments = Object.values(template.findResources('AWS::IoT::PolicyPrincipalAttachment')).filter((a: any) => a.Properties.PolicyName.Ref === policyId);
+    expect(attachments.map((a: any) => a.Properties.Principal)).toEqual([{ 'Fn::GetAtt': [stack.getLogicalId(stack.certificate.node.defaultChild as any), 'CertificateArn'] }]);
   });
 
   test('a bumped certificateRotation reaches the certificate resource (which then issues a new certificate)', () => {

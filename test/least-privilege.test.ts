@@ -12,7 +12,7 @@ import { IotCoreStack } from '../lib/iot-core-stack';
 import { substitute } from '../sandbox/iot-sql';
 import { actionsCalledBy } from './setup/handler-actions';
 import { Decision, IamRequest, simulate } from './setup/iam-simulator';
-import { ACCOUNT, REGION, ResolvedTemplate } from './setup/resolved-template';
+import { ACCOUNT, REGION, ResolvedTemplate } from '../sandbox/resolved-template';
 import { ENVIRONMENT_NAMES, newApp } from './setup/synth';
 
 interface Scope {

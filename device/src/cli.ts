@@ -13,6 +13,7 @@ import { publishHttps } from './https-publish';
 import { DEFAULT_KIT_DIR, DeviceSettings, Kit, loadKit, readPems } from './kit';
 import { createLogger, Logger } from './log';
 import { DeviceRunner } from './publisher';
+import { shadowTopic, shadowUpdatesFilter, subscriptionRefused } from './shadow';
 
 interface GlobalOptions {
   kit: string;
@@ -152,19 +153,22 @@ export function buildProgram(log: (json: boolean) => Logger = (json) => createLo
     });
 
   program.command('watch')
-    .description('subscribe and print what arrives, like the console\'s MQTT test client')
-    .option('--topic <filter>', 'topic filter (default: the kit\'s data topic)')
+    .description('subscribe and print what arrives, like the console\'s MQTT test client; with a device kit, its shadow\'s updates')
+    .option('--topic <filter>', 'topic filter (default: the device\'s shadow updates, $aws/things/<thing>/shadow/update/#, which the device policy allows)')
     .addOption(new Option('--count <n>', 'exit after this many messages').argParser(positiveInteger('--count')))
     .action(async (options, command: Command) => {
       const globals = command.optsWithGlobals() as GlobalOptions;
       const kit = kitFrom(globals);
       const logger = log(globals.json);
+      // The device policy lets a device subscribe only to its own shadow's responses, not to its data
+      // topic: watching data topics needs an identity allowed to subscribe to them (--topic, another kit).
+      const filter: string = options.topic ?? shadowUpdatesFilter(kit.thingName, kit.shadowName);
+      logger.warn('watch connects with the kit\'s client ID: a running iot-device run with this kit is disconnected while it watches', { clientId: kit.clientId });
       const client = await connect(kit, readPems(kit), { log: logger });
-      const filter: string = options.topic ?? kit.dataTopic;
       const granted = await client.subscribeAsync(filter, { qos: 1 });
       if (granted.some((grant) => grant.qos > 2)) {
         await disconnect(client);
-        throw new DeviceError(`Subscription to ${filter} refused`, EXIT.notAuthorized, 'The policy of this certificate does not allow it; use an identity that may subscribe');
+        throw subscriptionRefused([filter], shadowTopic(kit.thingName, kit.shadowName));
       }
       logger.info('watching', { filter });
       let received = 0;

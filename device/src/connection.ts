@@ -88,7 +88,7 @@ export async function connect(kit: Kit, pems: KitPems, options: ConnectionOption
       reject(explainConnectionError(error, kit.endpoint, kit.port));
     };
     const onConnect = () => settle();
-    const onError = (error: Error) => settle(error);
+    const onError = (error: Error) => settle(refusedConnack(error, kit) ?? error);
     // Closed before CONNACK without a TLS error: the broker refused us (AWS IoT just drops such connections).
     const onClose = () => setImmediate(() => settle(new DeviceError(`${kit.endpoint}:${kit.port} closed the connection before accepting it`, EXIT.notAuthorized,
       `Check that the certificate is active, attached to thing ${kit.thingName} and to a policy allowing iot:Connect as client ID ${kit.clientId}; run iot-device doctor`)));
@@ -97,9 +97,29 @@ export async function connect(kit: Kit, pems: KitPems, options: ConnectionOption
     client.once('close', onClose);
   });
   client.on('error', (error) => options.log.warn('mqtt error', { error: error.message }));
+  client.on('disconnect', (packet) => {
+    // MQTT 5 DISCONNECT from the broker; 0x8E: a newer connection with the same client ID took the session.
+    if (packet.reasonCode === 0x8e) {
+      options.log.warn('disconnected: another connection took over client ID (MQTT 5 reason 0x8E, session taken over)', {
+        clientId: kit.clientId, hint: 'AWS IoT allows one connection per client ID: stop doctor, watch or publish run with this kit, or use publish --https',
+      });
+    } else {
+      options.log.warn('disconnected by the broker', { reasonCode: `0x${(packet.reasonCode ?? 0).toString(16)}`, reason: packet.properties?.reasonString });
+    }
+  });
   client.on('offline', () => options.log.warn('disconnected, reconnecting'));
   client.on('reconnect', () => options.log.info('reconnecting', { delayMs: client.options.reconnectPeriod }));
   return client;
+}
+
+/** CONNACK reason codes of a refused connection (MQTT 5): client ID not valid, bad credentials, not authorized. */
+const REFUSED_CONNACK: Record<number, string> = { 0x85: 'client identifier not valid', 0x86: 'bad user name or password', 0x87: 'not authorized', 0x8a: 'banned' };
+
+function refusedConnack(error: Error, kit: Kit): DeviceError | undefined {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'number' || !REFUSED_CONNACK[code]) return undefined;
+  return new DeviceError(`${kit.endpoint}:${kit.port} refused the connection as client ID ${kit.clientId}: ${REFUSED_CONNACK[code]} (MQTT 5 reason 0x${code.toString(16)})`,
+    EXIT.notAuthorized, `The device policy allows iot:Connect only as client ID = the thing name (${kit.thingName}), for an ACTIVE certificate attached to that thing and to the policy; run iot-device doctor`);
 }
 
 /** Publishes and resolves on PUBACK (QoS 1) or on send (QoS 0); rejects payloads AWS IoT would refuse. */
@@ -113,7 +133,8 @@ export function publish(client: MqttClient, topic: string, payload: string | Buf
       if (!error) return resolve();
       // MQTT 5 PUBACK reason code 0x87: the policy does not allow publishing here.
       if ((error as { code?: number }).code === 0x87) {
-        return reject(new DeviceError(`Publishing to ${topic} is not authorized`, EXIT.notAuthorized, 'The policy allows a device to publish only to its own data topic and shadow requests'));
+        return reject(new DeviceError(`Publishing to ${topic} is not authorized`, EXIT.notAuthorized,
+          'The device policy allows a device to publish only to its own data topic and shadow requests, connected with client ID = its thing name'));
       }
       reject(error);
     });

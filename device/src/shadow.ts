@@ -5,6 +5,7 @@
 import { randomUUID } from 'crypto';
 import { MqttClient } from 'mqtt';
 import { publish } from './connection';
+import { DeviceError, EXIT } from './errors';
 
 export interface ShadowError {
   readonly code: number;
@@ -41,26 +42,41 @@ export function shadowTopic(thingName: string, shadowName = 'classic'): string {
   return shadowName === 'classic' ? `$aws/things/${thingName}/shadow` : `$aws/things/${thingName}/shadow/name/${shadowName}`;
 }
 
+/** Every topic the shadow client uses: the requests it publishes and the responses it subscribes to (and so receives). */
+export function shadowTopics(thingName: string, shadowName = 'classic'): { publish: string[]; subscribe: string[] } {
+  const prefix = shadowTopic(thingName, shadowName);
+  return {
+    publish: ['get', 'update'].map((operation) => `${prefix}/${operation}`),
+    subscribe: ['get/accepted', 'get/rejected', 'update/accepted', 'update/rejected', 'update/delta'].map((suffix) => `${prefix}/${suffix}`),
+  };
+}
+
+/** The filter of every update response of the shadow (accepted, rejected, delta, documents), which the device policy lets the device subscribe to. */
+export function shadowUpdatesFilter(thingName: string, shadowName = 'classic'): string {
+  return `${shadowTopic(thingName, shadowName)}/update/#`;
+}
+
 type Pending = { resolve: (payload: Record<string, unknown>) => void; reject: (error: Error) => void; timer: NodeJS.Timeout; operation: string };
 
 export class ShadowClient {
   private readonly prefix: string;
+  private readonly topics: { publish: string[]; subscribe: string[] };
   private readonly pending = new Map<string, Pending>();
   private readonly deltaListeners: Array<(delta: DeltaMessage) => void> = [];
 
   constructor(private readonly client: MqttClient, thingName: string, shadowName = 'classic', private readonly timeoutMs = 10_000) {
     this.prefix = shadowTopic(thingName, shadowName);
+    this.topics = shadowTopics(thingName, shadowName);
     client.on('message', (topic, payload) => this.onMessage(topic, payload));
   }
 
   /** Subscribes to responses and deltas; call once per (clean) session, before any request. */
   async subscribe(): Promise<void> {
-    const topics = ['get/accepted', 'get/rejected', 'update/accepted', 'update/rejected', 'update/delta'].map((suffix) => `${this.prefix}/${suffix}`);
     await new Promise<void>((resolve, reject) => {
-      this.client.subscribe(topics, { qos: 1 }, (error, granted) => {
+      this.client.subscribe(this.topics.subscribe, { qos: 1 }, (error, granted) => {
         if (error) return reject(error);
         const refused = (granted ?? []).filter((grant) => grant.qos > 2);
-        if (refused.length) return reject(new Error(`subscription refused: ${refused.map((grant) => grant.topic).join(', ')}`));
+        if (refused.length) return reject(subscriptionRefused(refused.map((grant) => grant.topic), this.prefix));
         resolve();
       });
     });
@@ -124,4 +140,11 @@ export class ShadowClient {
     if (suffix.endsWith('/accepted')) pending.resolve(message);
     else pending.reject(new ShadowRejected(pending.operation, { code: Number(message.code), message: String(message.message) }));
   }
+}
+
+/** A refused SUBSCRIBE, with the likely cause (AWS IoT answers SUBACK 0x87 when the policy does not allow it). */
+export function subscriptionRefused(filters: string[], allowedHint: string): DeviceError {
+  return new DeviceError(`Subscribing to ${filters.join(', ')} was refused (not authorized)`, EXIT.notAuthorized,
+    `The policy must allow iot:Subscribe on topicfilter/<filter> and iot:Receive on its topics, and the device policy allows them only below ${allowedHint}/ `
+    + 'for a client ID equal to the thing name; check clientId in device.json');
 }

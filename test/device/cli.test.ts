@@ -1,6 +1,5 @@
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as https from 'https';
 import * as net from 'net';
 import * as path from 'path';
 import { freePort } from '../../sandbox/mosquitto';
@@ -29,29 +28,13 @@ function iotDeviceAsync(args: string[], env: NodeJS.ProcessEnv = {}) {
 
 let sandbox: Sandbox;
 let kit: Kit;
-let httpsServer: https.Server;
-const httpsRequests: Array<{ path: string; body: string; clientCn: string }> = [];
 
 beforeAll(async () => {
   sandbox = await Sandbox.start();
-  // A local stand-in for the HTTPS publish endpoint: requires a client certificate of the sandbox CA.
-  const server = sandbox.broker.ca.issue('localhost', { altNames: ['localhost', '127.0.0.1'] });
-  httpsServer = https.createServer({ key: server.privateKeyPem, cert: server.certificatePem, ca: sandbox.broker.ca.certificatePem, requestCert: true, rejectUnauthorized: true }, (request, response) => {
-    let body = '';
-    request.on('data', (chunk) => { body += chunk; });
-    request.on('end', () => {
-      const peer = (request.socket as import('tls').TLSSocket).getPeerCertificate();
-      httpsRequests.push({ path: request.url!, body, clientCn: String(peer.subject.CN) });
-      response.writeHead(200, { 'content-type': 'application/json' }).end('{"message":"OK","traceId":"local"}');
-    });
-  });
-  const httpsPort = await freePort();
-  await new Promise<void>((resolve) => httpsServer.listen(httpsPort, '127.0.0.1', resolve));
-  kit = sandbox.kit('pi-cli', { httpsPort });
+  kit = sandbox.kit('pi-cli');
 });
 
 afterAll(async () => {
-  httpsServer.close();
   await sandbox.stop();
 });
 
@@ -64,11 +47,18 @@ describe('iot-device publish', () => {
     expect(messages.map((m) => JSON.parse(m.payload))).toEqual([{ name: 's3', n: 1 }, { name: 's3', n: 1 }, { name: 's3', n: 1 }]);
   });
 
-  test('--https posts to /topics/<url-encoded topic>?qos=1 with the kit\'s client certificate', async () => {
-    const { code, stderr } = await iotDeviceAsync(['--kit', kit.dir, 'publish', '--https', '--message', '{"name":"s3"}']).done;
+  test('--https posts to the HTTPS endpoint with the template thing\'s certificate, which its own policy lets publish there', async () => {
+    const thing = sandbox.registry.thing.name;
+    const { code, stderr } = await iotDeviceAsync(['--kit', sandbox.kit(thing).dir, 'publish', '--https', '--message', '{"name":"s3","via":"https"}']).done;
     expect(stderr).not.toMatch(/ERROR|iot-device:/);
     expect(code).toBe(0);
-    expect(httpsRequests).toEqual([{ path: '/topics/data%2Fpi-cli?qos=1', body: '{"name":"s3"}', clientCn: 'pi-cli' }]);
+    await sandbox.observer.until(() => sandbox.observer.on(`data/${thing}`).some((m) => m.payload === '{"name":"s3","via":"https"}'), 'the HTTPS message');
+  });
+
+  test('--https from another thing is refused (403, exit 18): the shared policy\'s thing variables do not exist over HTTPS', async () => {
+    const { code, stderr } = await iotDeviceAsync(['--kit', kit.dir, 'publish', '--https']).done;
+    expect(code).toBe(18);
+    expect(stderr.trim()).toMatch(/^iot-device: HTTPS publish to data\/pi-cli answered 403/);
   });
 
   test('reads the message from @file', async () => {
@@ -106,6 +96,19 @@ describe('iot-device publish', () => {
 });
 
 describe('iot-device watch', () => {
+  test('with a device kit and no --topic, prints its shadow\'s updates, which the device policy lets it subscribe to', async () => {
+    const deviceKit = sandbox.kit('pi-watcher');
+    const watch = iotDeviceAsync(['--kit', deviceKit.dir, 'watch', '--count', '1']);
+    const topic = '$aws/things/pi-watcher/shadow/update/documents';
+    const publisher = setInterval(() => sandbox.observer.client.publish(topic, '{"current":{"version":1}}', { qos: 1 }), 200);
+    const { code, stdout, stderr } = await watch.done;
+    clearInterval(publisher);
+    expect(code).toBe(0);
+    expect(stdout.trim()).toBe(`${topic} {"current":{"version":1}}`);
+    expect(stderr).toMatch(/a running iot-device run with this kit is disconnected while it watches/);
+    expect(sandbox.registry.authorize('pi-watcher', 'mqtt', 'pi-watcher', 'iot:Subscribe', '$aws/things/pi-watcher/shadow/update/#').allowed).toBe(true);
+  });
+
   test('prints what arrives on the filter', async () => {
     const consoleKit = sandbox.kit('console');
     const watch = iotDeviceAsync(['--kit', consoleKit.dir, 'watch', '--topic', 'data/#', '--count', '1']);

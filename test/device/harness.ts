@@ -1,6 +1,7 @@
 import { MqttClient } from 'mqtt';
 import { Kit } from '../../device/src/kit';
 import { LocalKitOptions, LocalSandbox, startLocalSandbox } from '../../sandbox/local-kit';
+import { IotRegistry } from '../../sandbox/iot-registry';
 import { Broker } from '../../sandbox/mosquitto';
 import { ShadowService } from '../../sandbox/shadow-service';
 
@@ -55,6 +56,7 @@ export class Sandbox {
   get broker(): Broker { return this.base.broker; }
   get shadow(): ShadowService { return this.base.shadow; }
   get dir(): string { return this.base.dir; }
+  get registry(): IotRegistry { return this.base.registry; }
 
   /** A kit as `iot-device bootstrap` writes it, issued by the sandbox CA for `thingName`. */
   kit(thingName: string, overrides: LocalKitOptions = {}): Kit {

@@ -1,4 +1,5 @@
 import { memoryLogger } from '../../device/src/log';
+import { connect, disconnect } from '../../device/src/connection';
 import { DeviceRunner } from '../../device/src/publisher';
 import { readPems } from '../../device/src/kit';
 import { Sandbox } from './harness';
@@ -136,6 +137,26 @@ describe('iot-device run against a real broker and the local shadow service', ()
       expect(new Set(seqs).size).toBe(seqs.length);
     } finally {
       await runner.stop();
+    }
+  });
+});
+
+describe('the connection\'s account of a broker DISCONNECT', () => {
+  // AWS IoT sends DISCONNECT 0x8E when another connection uses the same client ID; Mosquitto 2.0.11
+  // just closes the socket, so the packet is delivered here as MQTT.js delivers a received one.
+  test('0x8E says another connection took the client ID over, and what to do', async () => {
+    const kit = sandbox.kit('pi-taken-over');
+    const log = memoryLogger();
+    const client = await connect(kit, readPems(kit), { log });
+    try {
+      client.emit('disconnect', { cmd: 'disconnect', reasonCode: 0x8e } as never);
+      client.emit('disconnect', { cmd: 'disconnect', reasonCode: 0x87, properties: { reasonString: 'policy' } } as never);
+      expect(log.lines.filter((line) => line.event.startsWith('disconnected'))).toEqual([
+        { level: 'warn', event: 'disconnected: another connection took over client ID (MQTT 5 reason 0x8E, session taken over)', fields: expect.objectContaining({ clientId: 'pi-taken-over', hint: expect.stringMatching(/one connection per client ID/) }) },
+        { level: 'warn', event: 'disconnected by the broker', fields: { reasonCode: '0x87', reason: 'policy' } },
+      ]);
+    } finally {
+      await disconnect(client);
     }
   });
 });

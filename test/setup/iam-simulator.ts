@@ -4,7 +4,7 @@
  * AGPL-3.0 and a devDependency: tests only, never in the device package or a Lambda bundle.
  */
 import { runSimulation } from '@cloud-copilot/iam-simulate';
-import { ACCOUNT } from './resolved-template';
+import { ACCOUNT } from '../../sandbox/resolved-template';
 
 export type Decision = 'Allowed' | 'ImplicitlyDenied' | 'ExplicitlyDenied';
 

@@ -5,7 +5,7 @@
  * project's custom resources are computed the way their handlers compute them. Anything else fails loudly.
  */
 import { createHash } from 'crypto';
-import { generationSecretName } from '../../lib/handlers/certificate/generation';
+import { generationSecretName } from '../lib/handlers/certificate/generation';
 
 export const PARTITION = 'aws';
 export const REGION = 'eu-west-1';

@@ -1,0 +1,154 @@
+/**
+ * AWS IoT Core policy evaluation, for the sandbox: decides iot:Connect, iot:Publish, iot:Subscribe and
+ * iot:Receive requests against the AWS::IoT::Policy documents attached to a certificate, as AWS IoT does
+ * (AWS IoT Developer Guide: "AWS IoT Core policies", "AWS IoT Core policy actions", "Action resources",
+ * "Thing policy variables"):
+ * - an explicit Deny wins, then any Allow; nothing else is allowed;
+ * - resources are ARNs `client/<client ID>`, `topic/<topic>` and `topicfilter/<filter>`, matched with the
+ *   policy wildcards `*` (any characters) and `?` (one character); MQTT's `+` and `#` are literal there;
+ * - thing policy variables (`${iot:Connection.Thing.*}`) exist only for MQTT and MQTT over WebSocket
+ *   connections whose client ID is the name of a thing attached to the certificate: over HTTPS (port 8443)
+ *   a statement that needs one does not match. `${iot:ClientId}` exists only where there is a client ID.
+ * Anything else a document may hold (other variables, condition operators, NotAction, ...) is refused
+ * with NotSupportedError, so the sandbox never silently allows or denies what it cannot model.
+ */
+import { NotSupportedError } from './iot-sql';
+
+export type IotAction = 'iot:Connect' | 'iot:Publish' | 'iot:Subscribe' | 'iot:Receive';
+export type Protocol = 'mqtt' | 'https';
+
+export interface PolicyStatement {
+  readonly Sid?: string;
+  readonly Effect: 'Allow' | 'Deny';
+  readonly Action: string | string[];
+  readonly Resource: string | string[];
+  readonly Condition?: Record<string, Record<string, string | string[]>>;
+  readonly [other: string]: unknown;
+}
+
+export interface PolicyDocument {
+  readonly Version?: string;
+  readonly Statement: PolicyStatement | PolicyStatement[];
+}
+
+/** Who asks: how the device connected and which things its certificate is attached to. */
+export interface Principal {
+  readonly protocol: Protocol;
+  /** The MQTT client ID (none over HTTPS). */
+  readonly clientId?: string;
+  /** Things the certificate is attached to. */
+  readonly attachedThings: readonly string[];
+}
+
+export interface IotRequest {
+  readonly action: IotAction;
+  /** The full resource ARN, e.g. arn:aws:iot:eu-west-1:123456789012:topic/data/pi-dev-01. */
+  readonly resource: string;
+}
+
+export interface Decision {
+  readonly allowed: boolean;
+  /** The Sid (or index) of the deciding statement, if any. */
+  readonly statement?: string;
+  /** Why: explicit deny, allowed, or no statement allows it. */
+  readonly reason: 'explicitDeny' | 'allowed' | 'implicitDeny';
+}
+
+const ACTIONS: readonly IotAction[] = ['iot:Connect', 'iot:Publish', 'iot:Subscribe', 'iot:Receive'];
+const RESOURCE_OF: Record<IotAction, string> = { 'iot:Connect': 'client', 'iot:Publish': 'topic', 'iot:Receive': 'topic', 'iot:Subscribe': 'topicfilter' };
+const THING_NAME = '${iot:Connection.Thing.ThingName}';
+const CLIENT_ID = '${iot:ClientId}';
+const IS_ATTACHED = 'iot:Connection.Thing.IsAttached';
+
+const list = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+
+/** The thing the connection stands for: its client ID, when that names a thing attached to the certificate (MQTT only). */
+export function connectionThing(principal: Principal): string | undefined {
+  if (principal.protocol !== 'mqtt' || principal.clientId === undefined) return undefined;
+  return principal.attachedThings.includes(principal.clientId) ? principal.clientId : undefined;
+}
+
+const escape = (text: string) => text.replace(/[\\^$.|+*?()[\]{}]/g, '\\$&');
+
+/** `*` and `?` as in IAM and IoT policies; every other character, `+` and `#` included, is literal. */
+function glob(pattern: string): string {
+  return pattern.split('').map((c) => (c === '*' ? '.*' : c === '?' ? '.' : escape(c))).join('');
+}
+
+const globToRegExp = (pattern: string) => new RegExp(`^${glob(pattern)}$`, 's');
+
+/** Checks that a statement holds only what this evaluator models. */
+export function checkStatement(statement: PolicyStatement, where: string): void {
+  const unknown = Object.keys(statement).filter((key) => !['Sid', 'Effect', 'Action', 'Resource', 'Condition'].includes(key));
+  if (unknown.length) throw new NotSupportedError(`${unknown.join(', ')} in IoT policy statement ${where}`);
+  if (statement.Effect !== 'Allow' && statement.Effect !== 'Deny') throw new NotSupportedError(`Effect ${JSON.stringify(statement.Effect)} in ${where}`);
+  for (const action of list(statement.Action)) {
+    if (!ACTIONS.some((known) => globToRegExp(action.toLowerCase()).test(known.toLowerCase()))) {
+      throw new NotSupportedError(`action ${action} in ${where} (the sandbox models ${ACTIONS.join(', ')})`);
+    }
+  }
+  for (const resource of list(statement.Resource)) {
+    const variables = resource.match(/\$\{[^}]*\}/g) ?? [];
+    const other = variables.filter((variable) => variable !== THING_NAME && variable !== CLIENT_ID);
+    if (other.length) throw new NotSupportedError(`policy variable ${other.join(', ')} in ${where}`);
+  }
+  for (const [operator, keys] of Object.entries(statement.Condition ?? {})) {
+    if (operator !== 'Bool' || Object.keys(keys).some((key) => key !== IS_ATTACHED)) {
+      throw new NotSupportedError(`condition ${operator} ${Object.keys(keys).join(', ')} in ${where} (the sandbox models Bool ${IS_ATTACHED})`);
+    }
+  }
+}
+
+/**
+ * The resource pattern as a regular expression, with the variables this principal has put in literally
+ * (a `*` in a value is no wildcard), or undefined when a variable it needs does not exist.
+ */
+function resourcePattern(resource: string, principal: Principal): RegExp | undefined {
+  const thing = connectionThing(principal);
+  let missing = false;
+  const source = resource.split(/(\$\{[^}]*\})/).map((part, index) => {
+    if (index % 2 === 0) return glob(part);
+    const value = part === THING_NAME ? thing : part === CLIENT_ID && principal.protocol === 'mqtt' ? principal.clientId : undefined;
+    if (value === undefined) missing = true;
+    return escape(value ?? '');
+  }).join('');
+  return missing ? undefined : new RegExp(`^${source}$`, 's');
+}
+
+function conditionsHold(statement: PolicyStatement, principal: Principal): boolean {
+  const wanted = statement.Condition?.Bool?.[IS_ATTACHED];
+  if (wanted === undefined) return true;
+  // The key exists only for MQTT connections; a missing key does not satisfy Bool.
+  if (principal.protocol !== 'mqtt') return false;
+  return list(wanted).map(String).includes(String(connectionThing(principal) !== undefined));
+}
+
+function matches(statement: PolicyStatement, request: IotRequest, principal: Principal): boolean {
+  if (!list(statement.Action).some((action) => globToRegExp(action.toLowerCase()).test(request.action.toLowerCase()))) return false;
+  const resourceMatches = list(statement.Resource).some((pattern) => resourcePattern(pattern, principal)?.test(request.resource) ?? false);
+  return resourceMatches && conditionsHold(statement, principal);
+}
+
+/** Decides one request against every policy attached to the principal's certificate. */
+export function evaluate(policies: readonly PolicyDocument[], principal: Principal, request: IotRequest): Decision {
+  const expected = RESOURCE_OF[request.action];
+  if (!new RegExp(`^arn:[^:]+:iot:[^:]+:\\d{12}:${expected}/`).test(request.resource)) {
+    throw new NotSupportedError(`${request.action} on ${request.resource}: its resource must be an ARN of type ${expected}`);
+  }
+  let allow: string | undefined;
+  for (const [p, policy] of policies.entries()) {
+    for (const [s, statement] of list(policy.Statement).entries()) {
+      const where = statement.Sid ?? `policy ${p} statement ${s}`;
+      checkStatement(statement, where);
+      if (!matches(statement, request, principal)) continue;
+      if (statement.Effect === 'Deny') return { allowed: false, statement: where, reason: 'explicitDeny' };
+      allow ??= where;
+    }
+  }
+  return allow ? { allowed: true, statement: allow, reason: 'allowed' } : { allowed: false, reason: 'implicitDeny' };
+}
+
+/** The ARN of a client ID, topic or topic filter in a region and account. */
+export function iotArn(region: string, account: string, type: 'client' | 'topic' | 'topicfilter', name: string): string {
+  return `arn:aws:iot:${region}:${account}:${type}/${name}`;
+}
