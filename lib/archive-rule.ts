@@ -93,7 +93,7 @@ export class ArchiveRule extends Construct {
       topicRulePayload: {
         description: `Archives messages of thing ${props.thingName} whose name is s3`,
         sql: this.sql,
-        // CloudFormation would default to 2015-10-08 (facts §3).
+        // CloudFormation would default to 2015-10-08 (AWS::IoT::TopicRule TopicRulePayload, "AwsIotSqlVersion").
         awsIotSqlVersion: '2016-03-23',
         ruleDisabled: false,
         actions: [{ s3: { bucketName: props.bucket.bucketName, key: this.objectKey, roleArn: this.role.roleArn } }],

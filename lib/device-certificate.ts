@@ -36,7 +36,7 @@ export interface DeviceCertificateProps {
 
 /**
  * The device's X.509 certificate with an AWS-generated key pair, made by a custom resource because
- * CloudFormation cannot create key pairs (facts §4). Active, attached to the thing and the policy, its
+ * CloudFormation cannot create key pairs (AWS::IoT::Certificate takes a CSR or a PEM only). Active, attached to the thing and the policy, its
  * private key kept in a Secrets Manager secret encrypted with a key of this construct; deleted
  * completely (detached, deactivated, deleted, secret removed) when the resource is deleted.
  */

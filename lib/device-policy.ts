@@ -8,7 +8,7 @@ export interface IDevicePolicy {
   readonly policyName: string;
 }
 
-/** The policy variable that resolves to the connecting thing's name (facts §5). */
+/** The policy variable that resolves to the connecting thing's name (AWS IoT Developer Guide, "Thing policy variables"). */
 export const THING_NAME_VARIABLE = '${iot:Connection.Thing.ThingName}';
 
 export interface DevicePolicyProps {

@@ -22,7 +22,7 @@ export interface ShadowDefaultsProps {
 
 /**
  * Seeds the desired state of the thing's classic shadow at deploy (there is no CloudFormation resource
- * for a shadow document, facts §4), and resolves the account's iot:Data-ATS endpoint for the outputs.
+ * for a shadow document in the CloudFormation resource reference), and resolves the account's iot:Data-ATS endpoint for the outputs.
  * A later deploy writes only defaults that changed, so an edit made in the console survives it.
  */
 export class ShadowDefaults extends Construct {

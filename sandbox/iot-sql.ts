@@ -1,6 +1,6 @@
 /**
  * The part of AWS IoT SQL (version 2016-03-23) that this stack's rules use, evaluated as documented in
- * shared/aws-iot-facts.md §3: SELECT of fields or *, FROM a quoted topic filter, WHERE with =, <>, AND,
+ * the AWS IoT SQL reference (AWS IoT Developer Guide, "AWS IoT SQL reference"): SELECT of fields or *, FROM a quoted topic filter, WHERE with =, <>, AND,
  * OR (and parentheses) over payload fields and string or number literals. A missing field is
  * Undefined, which makes a comparison Undefined and the action not run; mismatched types compare
  * false. Anything else fails loudly rather than being half-evaluated.

@@ -1,5 +1,6 @@
 /**
- * The AWS IoT Device Shadow protocol over MQTT, as documented in shared/aws-iot-facts.md §2, without
+ * The AWS IoT Device Shadow protocol over MQTT, as documented in the AWS IoT Developer Guide ("Device
+ * Shadow MQTT topics", "Device Shadow service documents", "Device Shadow error messages"), without
  * the network: a request topic and payload in, the response messages out. The local shadow service
  * runs it on a real broker; its tests pin every documented rule.
  */
@@ -17,7 +18,7 @@ interface Shadow {
   metadata: { desired?: JsonObject; reported?: JsonObject };
 }
 
-/** The documented limits (facts §1, §2). */
+/** The documented limits ("AWS IoT Core endpoints and quotas", "Device Shadow service documents"). */
 export const SHADOW_LIMITS = { maxStateBytes: 8 * 1024, maxClientTokenBytes: 64, maxDepth: 6 } as const;
 
 const REQUEST_TOPIC = /^\$aws\/things\/([a-zA-Z0-9:_-]+)\/shadow(?:\/name\/([a-zA-Z0-9:_-]+))?\/(get|update|delete)$/;

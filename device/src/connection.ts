@@ -9,7 +9,7 @@ import { DeviceError, EXIT, explainConnectionError } from './errors';
 import { Kit, KitPems } from './kit';
 import { Logger } from './log';
 
-/** AWS IoT's limits that a client must respect (facts §1). */
+/** AWS IoT's limits that a client must respect ("AWS IoT Core endpoints and quotas", message broker). */
 export const AWS_IOT_LIMITS = {
   maxPayloadBytes: 128 * 1024,
   maxPublishesPerSecond: 100,
@@ -53,7 +53,7 @@ export function mqttOptions(kit: Kit, pems: KitPems, options: ConnectionOptions)
     ca: pems.ca,
     rejectUnauthorized: true,
     servername: kit.endpoint,
-    // AWS IoT on 443 needs ALPN x-amzn-mqtt-ca; 8883 takes none (facts §1).
+    // AWS IoT on 443 needs ALPN x-amzn-mqtt-ca; 8883 takes none ("Device communication protocols").
     ALPNProtocols: kit.port === 443 ? ['x-amzn-mqtt-ca'] : undefined,
     reconnectPeriod: options.reconnectMinMs ?? 1000,
     connectTimeout: options.connectTimeoutMs ?? 30_000,

@@ -1,6 +1,6 @@
 /**
  * Publishing over HTTPS: POST https://<endpoint>:8443/topics/<url-encoded topic>?qos=1 with the
- * device certificate (facts §1); on port 443 AWS IoT needs ALPN x-amzn-http-ca, on 8443 none.
+ * device certificate (AWS IoT Developer Guide, "HTTPS" and "Device communication protocols"); on port 443 AWS IoT needs ALPN x-amzn-http-ca, on 8443 none.
  */
 import * as https from 'https';
 import { AWS_IOT_LIMITS } from './connection';

@@ -1,5 +1,6 @@
 /**
- * The classic (or named) device shadow over MQTT, as documented (facts §2): subscribe to the response
+ * The classic (or named) device shadow over MQTT, as documented (AWS IoT Developer Guide, "Device Shadow
+ * MQTT topics"): subscribe to the response
  * topics before the first request, correlate responses by clientToken, follow /update/delta.
  */
 import { randomUUID } from 'crypto';

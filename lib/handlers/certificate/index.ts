@@ -210,7 +210,8 @@ export async function removeCertificate(
 }
 
 /**
- * Deactivates and deletes a certificate. DetachThingPrincipal is asynchronous (facts §4): until it has
+ * Deactivates and deletes a certificate. DetachThingPrincipal is asynchronous (AWS IoT API Reference,
+ * "DetachThingPrincipal"): until it has
  * propagated, DeleteCertificate answers 409 DeleteConflictException, so that is retried until the
  * deadline. forceDelete also removes any policy someone attached by hand.
  */
