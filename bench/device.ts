@@ -47,7 +47,7 @@ async function main() {
     const rss: Array<[number, number]> = [];
     for (let run = 0; run < Math.max(3, Math.floor(runs / 3)); run++) {
       rss.push([
-        await steadyRss([cli, '--kit', kit.dir, 'run'], /running/, { IOT_MS_PER_SECOND: '1000' }),
+        await steadyRss([cli, '--kit', kit.dir, 'run'], /running/),
         await steadyRss([bare, kit.dir, 'hold'], /connected/),
       ]);
     }

@@ -7,8 +7,8 @@ import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Kit, readPems } from '../device/src/kit';
-import { memoryLogger } from '../device/src/log';
-import { DeviceRunner } from '../device/src/publisher';
+import { memoryLogger } from './memory-logger';
+import { DeviceRunner } from '../device/src/runner';
 import { LocalSandbox } from './local-kit';
 import { computeDelta } from './shadow-store';
 import { sleep, waitFor } from './wait';
@@ -37,8 +37,8 @@ export async function outageExperiment(sandbox: LocalSandbox, options: { outageM
     seen.set(seq, (seen.get(seq) ?? 0) + 1);
   });
   await subscriber.subscribeAsync(kit.dataTopic, { qos: 1 });
-  const startDevice = (): ChildProcess => spawn(process.execPath, [CLI, '--kit', kit.dir, 'run'], {
-    env: { ...process.env, IOT_MS_PER_SECOND: String(options.msPerSecond) }, stdio: ['ignore', 'ignore', process.env.FAULTS_DEVICE_LOG ? fs.openSync(process.env.FAULTS_DEVICE_LOG, 'a') : 'ignore'],
+  const startDevice = (): ChildProcess => spawn(process.execPath, [CLI, '--kit', kit.dir, 'run', '--ms-per-second', String(options.msPerSecond)], {
+    stdio: ['ignore', 'ignore', process.env.FAULTS_DEVICE_LOG ? fs.openSync(process.env.FAULTS_DEVICE_LOG, 'a') : 'ignore'],
   });
   const exited = (child: ChildProcess) => new Promise((resolve) => (child.exitCode !== null || child.signalCode ? resolve(null) : child.once('exit', resolve)));
 
@@ -137,12 +137,18 @@ export async function shadowFuzz(sandbox: LocalSandbox, count: number, seed = 42
   const log = memoryLogger();
   const runner = new DeviceRunner(kit, readPems(kit), { log, msPerSecond: 500_000 });
   await runner.start();
+  // What the device did with each desired state, as it logs it: the settings in use and the rejection it reports.
+  const processed = () => log.lines.filter((line) => line.event === 'desired state processed');
+  const deviceState = () => {
+    const last = processed().at(-1)?.fields;
+    return { interval: (last?.interval as number | undefined) ?? runner.config.interval, lastError: (last?.lastError as string | null | undefined) ?? null, desiredProcessed: processed().length };
+  };
   const next = random(seed);
   const topic = `$aws/things/${kit.thingName}/shadow/update`;
   const reportedNow = () => (sandbox.shadowOf(kit.thingName)?.state.reported ?? {}) as Record<string, unknown>;
   const settled = () => {
     const reported = reportedNow();
-    const { interval, lastError } = runner.state;
+    const { interval, lastError } = deviceState();
     return reported.interval === interval && (reported.lastError ?? null) === lastError;
   };
   const result = { documents: count, rejectedByShadowService: {} as Record<string, number>, noDelta: 0, deliveredToDevice: 0, applied: 0, rejectedAndReported: 0, mismatches: [] as string[] };
@@ -150,7 +156,7 @@ export async function shadowFuzz(sandbox: LocalSandbox, count: number, seed = 42
     for (let i = 0; i < count; i++) {
       const document = desiredDocument(next);
       sandbox.shadow.send(topic, JSON.stringify({ state: { desired: null } }));
-      const before = runner.state;
+      const before = deviceState();
       const responses = sandbox.shadow.send(topic, JSON.stringify({ state: { desired: document } }));
       const rejected = responses.find((response) => response.topic.endsWith('/rejected'));
       if (rejected) {
@@ -167,7 +173,7 @@ export async function shadowFuzz(sandbox: LocalSandbox, count: number, seed = 42
       result.deliveredToDevice += 1;
       const expected = expectedOutcome(delta, before.interval);
       const matches = () => {
-        const actual = runner.state;
+        const actual = deviceState();
         return actual.desiredProcessed > before.desiredProcessed && settled()
           && actual.interval === expected.interval && (actual.lastError !== null) === expected.rejected;
       };
@@ -176,7 +182,7 @@ export async function shadowFuzz(sandbox: LocalSandbox, count: number, seed = 42
         if (expected.rejected) result.rejectedAndReported += 1;
         else result.applied += 1;
       } catch {
-        result.mismatches.push(`#${i} ${JSON.stringify(document).slice(0, 100)}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(runner.state)}, reported ${JSON.stringify(reportedNow())}`);
+        result.mismatches.push(`#${i} ${JSON.stringify(document).slice(0, 100)}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(deviceState())}, reported ${JSON.stringify(reportedNow())}`);
       }
     }
     return { ...result, deviceRunning: true };

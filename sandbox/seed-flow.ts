@@ -150,7 +150,7 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
     await observer.subscribeAsync(dataTopic, { qos: 1 });
 
     say(`3. iot-device run (interval from the shadow: ${defaults.interval} s)`);
-    const device = runDevice(['--kit', kit.dir, 'run'], { IOT_MS_PER_SECOND: String(msPerSecond) }, say, 'device');
+    const device = runDevice(['--kit', kit.dir, 'run', '--ms-per-second', String(msPerSecond)], {}, say, 'device');
     stops.push(async () => { if (device.exitCode === null) { device.kill('SIGTERM'); await exited(device); } });
     await waitFor(`two status messages every ${defaults.interval} s`, () => statuses.filter((s) => s.interval === defaults.interval).length >= 2, stepTimeout);
 

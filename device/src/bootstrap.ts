@@ -48,18 +48,28 @@ export async function outputsFromStack(cloudFormation: CloudFormationClient, sta
   return checkOutputs(outputs, `stack ${stackName}`);
 }
 
+/** Settings written into the kit instead of the stack's (flags and environment variables of bootstrap). */
+export interface KitOverrides {
+  readonly endpoint?: string;
+  readonly port?: number;
+  readonly httpsPort?: number;
+  readonly clientId?: string;
+  /** PEM of the CA that signs the endpoint's certificate, instead of Amazon Root CA 1 (a custom domain's CA, a test broker). */
+  readonly caPem?: string;
+}
+
 /** Reads the certificate and key from the secret and writes the kit (key 0600, Amazon Root CA 1 from this package). */
-export async function bootstrapKit(outputs: StackOutputs, secrets: SecretsManagerClient, dir: string, force: boolean): Promise<Kit> {
+export async function bootstrapKit(outputs: StackOutputs, secrets: SecretsManagerClient, dir: string, force: boolean, overrides: KitOverrides = {}): Promise<Kit> {
   const settings: DeviceSettings = {
-    endpoint: outputs.IotDataEndpoint,
-    port: 8883,
-    httpsPort: 8443,
-    clientId: outputs.ClientId,
+    endpoint: overrides.endpoint ?? outputs.IotDataEndpoint,
+    port: overrides.port ?? 8883,
+    httpsPort: overrides.httpsPort ?? 8443,
+    clientId: overrides.clientId ?? outputs.ClientId,
     thingName: outputs.ThingName,
     dataTopic: outputs.DataTopic,
     shadowName: outputs.ShadowName,
     region: outputs.Region,
-    caFile: KIT_FILES.amazonRootCa,
+    caFile: overrides.caPem ? KIT_FILES.customCa : KIT_FILES.amazonRootCa,
   };
   if (fs.existsSync(path.join(dir, KIT_FILES.settings)) && !force) {
     throw new DeviceError(`A kit already exists in ${path.resolve(dir)}`, EXIT.badInput, 'Pass --force to replace it, or choose another --kit folder');
@@ -75,7 +85,8 @@ export async function bootstrapKit(outputs: StackOutputs, secrets: SecretsManage
     throw new DeviceError(`Secret ${outputs.CertificateSecretArn} does not hold certificatePem and privateKey`, EXIT.awsFailed,
       'It is written by the stack\'s certificate resource; redeploy the stack or rotate the certificate');
   }
-  return writeKit(dir, settings, { certificate: secret.certificatePem, privateKey: secret.privateKey, ca: fs.readFileSync(AMAZON_ROOT_CA_PATH, 'utf8') }, force);
+  const ca = overrides.caPem ?? fs.readFileSync(AMAZON_ROOT_CA_PATH, 'utf8');
+  return writeKit(dir, settings, { certificate: secret.certificatePem, privateKey: secret.privateKey, ca }, force);
 }
 
 /** The kit's facts and the same actions with other tools: the C++ SDK v2 sample and curl. */

@@ -12,6 +12,8 @@ export const KIT_FILES = {
   certificate: 'certificate.pem.crt',
   privateKey: 'private.pem.key',
   amazonRootCa: 'AmazonRootCA1.pem',
+  /** The CA given to `bootstrap --ca-file`. */
+  customCa: 'ca.pem',
 } as const;
 
 /** Amazon Root CA 1, shipped in this package so no system trust store is ever needed. */

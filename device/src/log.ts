@@ -5,7 +5,7 @@ export interface Logger {
   error(event: string, fields?: Record<string, unknown>): void;
 }
 
-type Level = 'info' | 'warn' | 'error';
+export type Level = 'info' | 'warn' | 'error';
 
 export function createLogger(json: boolean, write: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Logger {
   const emit = (level: Level) => (event: string, fields: Record<string, unknown> = {}) => {
@@ -18,11 +18,4 @@ export function createLogger(json: boolean, write: (line: string) => void = (lin
     write(`${time} ${level === 'info' ? '' : `${level.toUpperCase()} `}${event}${details ? ` ${details}` : ''}`);
   };
   return { info: emit('info'), warn: emit('warn'), error: emit('error') };
-}
-
-/** A logger that keeps lines in memory, for tests. */
-export function memoryLogger(): Logger & { lines: Array<{ level: Level; event: string; fields: Record<string, unknown> }> } {
-  const lines: Array<{ level: Level; event: string; fields: Record<string, unknown> }> = [];
-  const keep = (level: Level) => (event: string, fields: Record<string, unknown> = {}) => { lines.push({ level, event, fields }); };
-  return { lines, info: keep('info'), warn: keep('warn'), error: keep('error') };
 }

@@ -124,7 +124,7 @@ describe('iot-device watch', () => {
 describe('iot-device run (process)', () => {
   test('runs until SIGTERM, then finishes in-flight publishes and exits 0', async () => {
     const runKit = sandbox.kit('pi-process');
-    const run = iotDeviceAsync(['--kit', runKit.dir, 'run'], { IOT_MS_PER_SECOND: '20' });
+    const run = iotDeviceAsync(['--kit', runKit.dir, 'run', '--ms-per-second', '20']);
     await sandbox.observer.until(() => sandbox.observer.on('data/pi-process').length >= 2, 'two status messages');
     run.child.kill('SIGTERM');
     const { code, stderr } = await run.done;

@@ -68,7 +68,7 @@ test('publish delivers to the data topic (exit 0)', async () => {
 
 test('run publishes status messages until SIGTERM, then exits 0', async () => {
   const runKit = sandbox.kit('pi-installed-run');
-  const child = spawn(installed, ['--kit', runKit.dir, 'run'], { cwd: prefix, env: { ...process.env, IOT_MS_PER_SECOND: '20' } });
+  const child = spawn(installed, ['--kit', runKit.dir, 'run', '--ms-per-second', '20'], { cwd: prefix });
   let stderr = '';
   child.stderr.on('data', (chunk) => { stderr += chunk; });
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));

@@ -1,6 +1,6 @@
-import { memoryLogger } from '../../device/src/log';
+import { memoryLogger } from '../../sandbox/memory-logger';
 import { connect, disconnect } from '../../device/src/connection';
-import { DeviceRunner } from '../../device/src/publisher';
+import { DeviceRunner } from '../../device/src/runner';
 import { readPems } from '../../device/src/kit';
 import { Sandbox } from './harness';
 

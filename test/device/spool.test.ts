@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { memoryLogger } from '../../device/src/log';
+import { memoryLogger } from '../../sandbox/memory-logger';
 import { Spool } from '../../device/src/spool';
 
 let dir: string;

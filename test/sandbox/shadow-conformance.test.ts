@@ -5,7 +5,7 @@
  */
 import { spawn } from 'child_process';
 import * as path from 'path';
-import { memoryLogger } from '../../device/src/log';
+import { memoryLogger } from '../../sandbox/memory-logger';
 import { connect, disconnect } from '../../device/src/connection';
 import { readPems } from '../../device/src/kit';
 import { ShadowClient, ShadowRejected } from '../../device/src/shadow';

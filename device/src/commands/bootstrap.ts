@@ -1,0 +1,42 @@
+/** `iot-device bootstrap`: writes a connect kit from the stack outputs and the certificate secret. */
+import * as fs from 'fs';
+import { DeviceError, EXIT } from '../errors';
+import { ENVIRONMENT_VARIABLES } from '../kit';
+import { CommandContext, GlobalOptions, settingFlags } from './options';
+
+export interface BootstrapOptions {
+  readonly outputs?: string;
+  readonly env?: string;
+  readonly stack?: string;
+  readonly region?: string;
+  readonly profile?: string;
+  readonly caFile?: string;
+  readonly force: boolean;
+}
+
+export async function bootstrapCommand(globals: GlobalOptions, options: BootstrapOptions, context: CommandContext): Promise<void> {
+  if (!options.outputs === !options.stack) throw new DeviceError('bootstrap needs exactly one of --outputs <file> and --stack <name>', EXIT.usage);
+  if (options.profile) process.env.AWS_PROFILE = options.profile;
+  let caPem: string | undefined;
+  if (options.caFile) {
+    try {
+      caPem = fs.readFileSync(options.caFile, 'utf8');
+    } catch (error) {
+      throw new DeviceError(`--ca-file ${options.caFile} cannot be read (${(error as NodeJS.ErrnoException).code})`, EXIT.badInput, 'Give the PEM file of the CA that signs the endpoint');
+    }
+  }
+  // Flags, then environment variables, are written into the kit in place of the stack's settings.
+  const fromEnvironment = Object.fromEntries(Object.entries(ENVIRONMENT_VARIABLES)
+    .filter(([variable, field]) => process.env[variable] && ['endpoint', 'port', 'httpsPort', 'clientId'].includes(field))
+    .map(([variable, field]) => [field, /port$/i.test(field) ? Number(process.env[variable]) : process.env[variable]]));
+  const flags = Object.fromEntries(Object.entries(settingFlags(globals)).filter(([, value]) => value !== undefined));
+  // Loaded here: the AWS SDK takes a while to load, and only bootstrap needs it.
+  const { bootstrapKit, describeKit, outputsFromFile, outputsFromStack } = await import('../bootstrap');
+  const { CloudFormationClient } = await import('@aws-sdk/client-cloudformation');
+  const { SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
+  const outputs = options.outputs
+    ? outputsFromFile(options.outputs, options.env)
+    : await outputsFromStack(new CloudFormationClient({ region: options.region }), options.stack!);
+  const kit = await bootstrapKit(outputs, new SecretsManagerClient({ region: outputs.Region }), globals.kit, options.force, { ...fromEnvironment, ...flags, caPem });
+  context.print(`${describeKit(kit)}\n`);
+}

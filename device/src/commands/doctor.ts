@@ -1,0 +1,13 @@
+/** `iot-device doctor`: the getting-started troubleshooting steps, automated. */
+import { formatReport, runDoctor } from '../doctor';
+import { EXIT } from '../errors';
+import { createLogger } from '../log';
+import { CommandContext, GlobalOptions, kitFrom } from './options';
+
+/** Prints the checks; the exit code says whether any required one failed. */
+export async function doctorCommand(globals: GlobalOptions, context: CommandContext): Promise<number> {
+  const kit = kitFrom(globals);
+  const results = await runDoctor(kit, { log: createLogger(globals.json, () => undefined) });
+  context.print(globals.json ? `${JSON.stringify(results)}\n` : `${formatReport(results)}\n`);
+  return results.some((result) => !result.ok && !result.optional) ? EXIT.checksFailed : EXIT.ok;
+}

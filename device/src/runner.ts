@@ -1,0 +1,92 @@
+/**
+ * `iot-device run`: publishes a status message every interval and follows the shadow. The parts: the
+ * shadow sync (settings from the shadow, reported back), the schedule (one status message per
+ * interval), and the spool sender (every message on disk until its PUBACK, so nothing is lost offline).
+ */
+import * as path from 'path';
+import { MqttClient } from 'mqtt';
+import { connect, ConnectionOptions, disconnect } from './connection';
+import { Kit, KitPems } from './kit';
+import { Schedule } from './schedule';
+import { DEFAULT_CONFIG, DeviceConfig } from './settings';
+import { ShadowSync } from './shadow-sync';
+import { Spool } from './spool';
+import { SpoolSender } from './spool-sender';
+
+export interface RunnerOptions extends ConnectionOptions {
+  /** Milliseconds one second of interval lasts: 1000 in real use, less in demos and tests. @default 1000 */
+  readonly msPerSecond?: number;
+  /** Settings used until the shadow says otherwise. @default DEFAULT_CONFIG */
+  readonly defaults?: DeviceConfig;
+  /** Store-and-forward folder. @default '<kit>/spool' */
+  readonly spoolDir?: string;
+  /** Most unacknowledged messages kept on disk. @default 10000 */
+  readonly spoolMaxMessages?: number;
+}
+
+export interface StatusMessage {
+  readonly thing: string;
+  readonly seq: number;
+  readonly timestamp: number;
+  readonly interval: number;
+  /** Messages dropped because the spool was full (present only when some were). */
+  readonly spoolDropped?: number;
+}
+
+export class DeviceRunner {
+  private client?: MqttClient;
+  private sync?: ShadowSync;
+  private readonly spool: Spool;
+  private readonly sender: SpoolSender;
+  private readonly schedule: Schedule;
+
+  constructor(private readonly kit: Kit, private readonly pems: KitPems, private readonly options: RunnerOptions) {
+    this.spool = Spool.open(options.spoolDir ?? path.join(kit.dir, 'spool'), { maxMessages: options.spoolMaxMessages, log: options.log });
+    this.sender = new SpoolSender(this.spool, options.log);
+    this.schedule = new Schedule(() => this.publishStatus(), () => this.config.interval, options.msPerSecond);
+  }
+
+  /** The settings in use. */
+  get config(): DeviceConfig {
+    return this.sync?.config ?? { ...(this.options.defaults ?? DEFAULT_CONFIG) };
+  }
+
+  /** Connects, syncs with the shadow and starts publishing. */
+  async start(): Promise<void> {
+    const client = await connect(this.kit, this.pems, this.options);
+    this.client = client;
+    this.sync = new ShadowSync(client, this.kit.thingName, this.kit.shadowName, this.options.defaults ?? DEFAULT_CONFIG, this.options.log,
+      (interval) => this.schedule.restart(interval));
+    await this.sync.subscribe();
+    client.on('connect', () => {
+      // A clean session: MQTT.js resubscribes; read the shadow again, desired may have changed meanwhile.
+      this.options.log.info('reconnected');
+      this.sender.drain();
+      this.sync!.sync().catch((error) => this.options.log.warn('shadow sync failed', { error: (error as Error).message }));
+    });
+    await this.sync.sync();
+    this.options.log.info('running', { thing: this.kit.thingName, topic: this.kit.dataTopic, interval: this.config.interval, spooled: this.spool.size });
+    this.sender.attach(client);
+    this.schedule.restart(0);
+  }
+
+  /** Stops publishing, waits for messages in flight to be acknowledged, and disconnects. */
+  async stop(): Promise<void> {
+    this.schedule.stop();
+    await this.sender.stop();
+    this.sync?.close();
+    if (this.client) await disconnect(this.client);
+    this.options.log.info('stopped', { published: this.sender.acknowledged, spooled: this.spool.size });
+  }
+
+  /** Writes the status to the spool first; the sender sends it. */
+  private publishStatus(): void {
+    const dropped = this.spool.dropped;
+    const status: StatusMessage = {
+      thing: this.kit.thingName, seq: this.spool.nextSequence(), timestamp: Date.now(), interval: this.config.interval,
+      ...(dropped ? { spoolDropped: dropped } : {}),
+    };
+    this.spool.append({ seq: status.seq, topic: this.kit.dataTopic, payload: JSON.stringify(status) });
+    this.sender.drain();
+  }
+}
