@@ -125,6 +125,11 @@ export class Broker {
     return broker;
   }
 
+  /** The PEM file of the CA that signed the broker's certificate (what `bootstrap --ca-file` takes). */
+  get caFile(): string {
+    return path.join(this.dir, 'ca.pem');
+  }
+
   /** A client certificate with CN = identity (a thing name or a service identity of the ACL). */
   issueClient(identity: string): Issued {
     return this.ca.issue(identity);

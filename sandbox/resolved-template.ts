@@ -20,9 +20,13 @@ export class ResolvedTemplate {
   readonly region: string;
   readonly account: string;
 
-  constructor(readonly template: RawTemplate, pseudo: { region?: string; account?: string } = {}) {
+  /** The data endpoint the ShadowDefaults resource answers with. */
+  readonly endpoint: string;
+
+  constructor(readonly template: RawTemplate, pseudo: { region?: string; account?: string; endpoint?: string } = {}) {
     this.region = pseudo.region ?? REGION;
     this.account = pseudo.account ?? ACCOUNT;
+    this.endpoint = pseudo.endpoint ?? `a1b2c3d4e5f6g7-ats.iot.${this.region}.amazonaws.com`;
   }
 
   /** The resolved value of any template fragment. */
@@ -99,7 +103,7 @@ export class ResolvedTemplate {
       case 'Custom::DeviceCertificate.CertificateArn': return this.arn('iot', `cert/${hex(logicalId, 64)}`);
       // The handler's naming, and the six random characters Secrets Manager appends.
       case 'Custom::DeviceCertificate.SecretArn': return this.arn('secretsmanager', `secret:${generationSecretName(this.resolve(Properties))}-AbCdEf`);
-      case 'Custom::ShadowDefaults.Endpoint': return `a1b2c3d4e5f6g7-ats.iot.${this.region}.amazonaws.com`;
+      case 'Custom::ShadowDefaults.Endpoint': return this.endpoint;
       default: throw new Error(`ResolvedTemplate cannot resolve Fn::GetAtt ${logicalId}.${attribute} of a ${Type}`);
     }
   }

@@ -127,12 +127,19 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
       else say(`    rule   | ${outcome.rule} failed: ${outcome.error}`);
     });
     stops.push(() => rules.stop());
-    const issue = (identity: string, dir: string) => writeLocalKit(broker, path.join(localDir, dir), identity, gateway.port, { dataTopic });
-    const kit = issue(thingName, 'kit-dev');
-    const consoleKit = issue('console', 'kit-console');
-    say(`   Mosquitto (MQTT 5, mutual TLS) on localhost:${broker.port}, HTTPS publish on localhost:${gateway.port}`);
+    const consoleKit = writeLocalKit(broker, path.join(localDir, 'kit-console'), 'console', gateway.port, { dataTopic });
+    say(`   Mosquitto (MQTT 5, mutual TLS) on localhost:${broker.port}, HTTPS publish on localhost:${gateway.port}, its ACL and HTTPS decisions from the template's IoT policies`);
+    say(`   CloudFormation and Secrets Manager stand-ins on ${sandbox.aws.endpoint} (AWS_ENDPOINT_URL_*) with ${sandbox.stackName}'s outputs and certificate secret`);
     say(`   shadow of ${thingName} seeded with desired ${JSON.stringify(defaults)} (from Custom::ShadowDefaults); the template's topic rule runs locally`);
-    say(`   connect kit: ${path.relative(process.cwd(), kit.dir)} (same layout as iot-device bootstrap)`);
+
+    // The device owner's first step, through the AWS SDK as on AWS; only the ports and the CA are the sandbox's.
+    const kitDir = path.join(localDir, 'kit-dev');
+    say(`3. iot-device bootstrap --stack ${sandbox.stackName}`);
+    const bootstrap = runDevice(['--kit', kitDir, '--port', String(broker.port), '--https-port', String(gateway.port),
+      'bootstrap', '--stack', sandbox.stackName, '--ca-file', broker.caFile], sandbox.awsEnvironment, say, 'boot  ');
+    const bootstrapped = await exited(bootstrap);
+    if (bootstrapped !== 0) throw new Error(`iot-device bootstrap --stack ${sandbox.stackName} exited with ${bootstrapped}`);
+    const kit = { dir: kitDir };
 
     // The console's MQTT test client: watches the data topic and the shadow.
     const observer = await broker.connectAs('console');
@@ -149,12 +156,12 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
     });
     await observer.subscribeAsync(dataTopic, { qos: 1 });
 
-    say(`3. iot-device run (interval from the shadow: ${defaults.interval} s)`);
+    say(`4. iot-device run (interval from the shadow: ${defaults.interval} s)`);
     const device = runDevice(['--kit', kit.dir, 'run', '--ms-per-second', String(msPerSecond)], {}, say, 'device');
     stops.push(async () => { if (device.exitCode === null) { device.kill('SIGTERM'); await exited(device); } });
     await waitFor(`two status messages every ${defaults.interval} s`, () => statuses.filter((s) => s.interval === defaults.interval).length >= 2, stepTimeout);
 
-    say('4. console edit: desired interval 5 -> 10');
+    say('5. console edit: desired interval 5 -> 10');
     shadow.setDesired(thingName, { interval: 10 });
     await waitFor('two status messages every 10 s', () => statuses.filter((s) => s.interval === 10).length >= 2, stepTimeout);
     const reported = await waitFor('reported interval 10', () => {
@@ -165,7 +172,7 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
     const tens = statuses.filter((s) => s.interval === 10);
     say(`   device reports ${JSON.stringify(reported)}; gap between the last two messages: ${((tens[1].timestamp - tens[0].timestamp) / msPerSecond).toFixed(1)} s`);
 
-    say('5. the seed\'s curl step: {"name":"s3"} over HTTPS (port 8443 on AWS), then a payload the rule must skip');
+    say('6. the seed\'s curl step: {"name":"s3"} over HTTPS (port 8443 on AWS), then a payload the rule must skip');
     for (const message of ['{"name":"s3"}', '{"name":"not-s3"}']) {
       const publisher = runDevice(['--kit', kit.dir, 'publish', '--https', '--message', message], {}, say, 'https ');
       const code = await exited(publisher);
@@ -174,15 +181,15 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
     await waitFor('the rule engine to evaluate both messages', () => rules.evaluated.some((m) => m.payload === '{"name":"not-s3"}'), stepTimeout);
 
     const objects = listObjects(path.join(localDir, 's3', bucket));
-    say(`6. local bucket s3://${bucket}: ${objects.length} object(s)`);
+    say(`7. local bucket s3://${bucket}: ${objects.length} object(s)`);
     for (const object of objects) say(`   ${object.key}  ${object.body}`);
     say(`   {"name":"not-s3"} and the status messages wrote nothing (WHERE name = 's3' is false or Undefined for them)`);
 
     if (options.keep) {
       say('\nThe sandbox stays up (Ctrl-C stops it). Try:');
-      say(`  node device/bin/iot-device.js --kit ${path.relative(process.cwd(), consoleKit.dir)} watch --topic '#'`);
-      say(`  node device/bin/iot-device.js --kit ${path.relative(process.cwd(), kit.dir)} publish --https --message '{"name":"s3"}'`);
-      say(`  node device/bin/iot-device.js --kit ${path.relative(process.cwd(), consoleKit.dir)} publish --topic '$aws/things/${thingName}/shadow/update' --message '{"state":{"desired":{"interval":7}}}'`);
+      say(`  npx iot-device --kit ${path.relative(process.cwd(), consoleKit.dir)} watch --topic '#'`);
+      say(`  npx iot-device --kit ${path.relative(process.cwd(), kit.dir)} publish --https --message '{"name":"s3"}'`);
+      say(`  npx iot-device --kit ${path.relative(process.cwd(), consoleKit.dir)} publish --topic '$aws/things/${thingName}/shadow/update' --message '{"state":{"desired":{"interval":7}}}'`);
       say(`  ls -R ${path.relative(process.cwd(), path.join(localDir, 's3'))}`);
       await new Promise<void>((resolve) => { process.once('SIGINT', () => resolve()); process.once('SIGTERM', () => resolve()); });
     }

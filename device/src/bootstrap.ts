@@ -41,9 +41,23 @@ export function outputsFromFile(file: string, env?: string): StackOutputs {
   return checkOutputs(all[stackName], `${file} (${stackName})`);
 }
 
+const CREDENTIALS_HINT = 'Credentials come from the AWS SDK\'s default chain (AWS_PROFILE or --profile, environment, SSO, instance role): check them with aws sts get-caller-identity';
+
+/** An AWS call whose failure is one line naming the call, AWS's error and what to check (exit 21). */
+async function awsCall<T>(what: string, call: () => Promise<T>, hint: (errorName: string) => string): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    const name = (error as Error).name;
+    const credentials = /Credential|ExpiredToken|UnrecognizedClient|InvalidClientTokenId|SignatureDoesNotMatch/.test(name);
+    throw new DeviceError(`${what} failed: ${name}: ${(error as Error).message}`, EXIT.awsFailed, credentials ? CREDENTIALS_HINT : hint(name));
+  }
+}
+
 /** Outputs of a deployed stack, read with CloudFormation DescribeStacks. */
 export async function outputsFromStack(cloudFormation: CloudFormationClient, stackName: string): Promise<StackOutputs> {
-  const { Stacks } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }));
+  const { Stacks } = await awsCall(`CloudFormation DescribeStacks ${stackName}`, () => cloudFormation.send(new DescribeStacksCommand({ StackName: stackName })),
+    (name) => (name === 'ValidationError' ? 'Check --stack (IotCore-<env>) and --region, where the stack was deployed' : 'The caller needs cloudformation:DescribeStacks on the stack'));
   const outputs = Object.fromEntries((Stacks?.[0]?.Outputs ?? []).map((output) => [output.OutputKey!, output.OutputValue!]));
   return checkOutputs(outputs, `stack ${stackName}`);
 }
@@ -74,7 +88,11 @@ export async function bootstrapKit(outputs: StackOutputs, secrets: SecretsManage
   if (fs.existsSync(path.join(dir, KIT_FILES.settings)) && !force) {
     throw new DeviceError(`A kit already exists in ${path.resolve(dir)}`, EXIT.badInput, 'Pass --force to replace it, or choose another --kit folder');
   }
-  const { SecretString } = await secrets.send(new GetSecretValueCommand({ SecretId: outputs.CertificateSecretArn }));
+  const { SecretString } = await awsCall(`Secrets Manager GetSecretValue ${outputs.CertificateSecretArn}`,
+    () => secrets.send(new GetSecretValueCommand({ SecretId: outputs.CertificateSecretArn })),
+    (name) => (name === 'ResourceNotFoundException'
+      ? 'The secret of the current certificate is gone: redeploy the stack, or rotate the certificate (certificateRotation)'
+      : 'The caller needs secretsmanager:GetSecretValue on the secret and kms:Decrypt on its key through Secrets Manager: DeviceCertificate.grantRead gives both'));
   let secret: { certificatePem?: unknown; privateKey?: unknown };
   try {
     secret = JSON.parse(SecretString ?? '');
@@ -103,7 +121,7 @@ export function describeKit(kit: Kit, message = '{"name":"s3"}'): string {
     `  root CA      ${file(kit.caPath)}`,
     '',
     'The same with the AWS IoT Device SDK for C++ v2 sample:',
-    `  ./mqtt5_pubsub --endpoint ${kit.endpoint} --cert ${file(kit.certificatePath)} --key ${file(kit.privateKeyPath)} --ca_file ${file(kit.caPath)} `
+    `  ./mqtt5_pubsub --endpoint ${kit.endpoint}${kit.port === 8883 ? '' : ` --port ${kit.port}`} --cert ${file(kit.certificatePath)} --key ${file(kit.privateKeyPath)} --ca_file ${file(kit.caPath)} `
       + `--client_id ${kit.clientId} --topic ${kit.dataTopic} --message '${quoted}' --count 1`,
     'and with curl (HTTPS publish on port 8443):',
     `  curl --tlsv1.2 --cacert ${file(kit.caPath)} --cert ${file(kit.certificatePath)} --key ${file(kit.privateKeyPath)} `

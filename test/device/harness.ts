@@ -57,6 +57,7 @@ export class Sandbox {
   get shadow(): ShadowService { return this.base.shadow; }
   get dir(): string { return this.base.dir; }
   get registry(): IotRegistry { return this.base.registry; }
+  get local(): LocalSandbox { return this.base; }
 
   /** A kit as `iot-device bootstrap` writes it, issued by the sandbox CA for `thingName`. */
   kit(thingName: string, overrides: LocalKitOptions = {}): Kit {
