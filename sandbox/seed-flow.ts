@@ -50,6 +50,8 @@ export interface SeedFlowOptions {
   readonly msPerSecond?: number;
   /** Leave the sandbox running and print how to play with it. @default false */
   readonly keep?: boolean;
+  /** With `keep`: stop when this resolves. @default the first SIGINT or SIGTERM */
+  readonly keepUntil?: Promise<void>;
   readonly say?: (line: string) => void;
 }
 
@@ -186,14 +188,28 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
     say(`   {"name":"not-s3"} and the status messages wrote nothing (WHERE name = 's3' is false or Undefined for them)`);
 
     if (options.keep) {
-      say('\nThe sandbox stays up (Ctrl-C stops it). Try:');
-      say(`  npx iot-device --kit ${path.relative(process.cwd(), consoleKit.dir)} watch --topic '#'`);
-      say(`  npx iot-device --kit ${path.relative(process.cwd(), kit.dir)} publish --https --message '{"name":"s3"}'`);
-      say(`  npx iot-device --kit ${path.relative(process.cwd(), consoleKit.dir)} publish --topic '$aws/things/${thingName}/shadow/update' --message '{"state":{"desired":{"interval":7}}}'`);
-      say(`  ls -R ${path.relative(process.cwd(), path.join(localDir, 's3'))}`);
-      await new Promise<void>((resolve) => { process.once('SIGINT', () => resolve()); process.once('SIGTERM', () => resolve()); });
+      // Your own device connects as the same thing: the scripted one steps aside (one connection per client ID).
+      device.kill('SIGTERM');
+      await exited(device);
+      const local = (file: string) => path.relative(process.cwd(), file) || '.';
+      const env = Object.entries(sandbox.awsEnvironment).map(([name, value]) => `${name}=${value}`).join(' ');
+      say('\nThe sandbox stays up; the scripted device has stopped so yours can connect as ' + thingName + '. Ctrl-C stops everything. Try:');
+      say(`  export ${env}`);
+      say(`  npx iot-device --kit my-kit --port ${broker.port} --https-port ${gateway.port} bootstrap --stack ${sandbox.stackName} --ca-file ${local(broker.caFile)}`);
+      say('  npx iot-device --kit my-kit doctor');
+      say('  npx iot-device --kit my-kit run');
+      say(`  npx iot-device --kit my-kit publish --https --message '{"name":"s3"}'`);
+      say(`  npx iot-device --kit ${local(consoleKit.dir)} watch --topic '#'`);
+      say(`  npx iot-device --kit ${local(consoleKit.dir)} publish --topic '$aws/things/${thingName}/shadow/update' --message '{"state":{"desired":{"interval":7}}}'`);
+      say(`  ls -R ${local(path.join(localDir, 's3'))}`);
+      await (options.keepUntil ?? new Promise<void>((resolve) => { process.once('SIGINT', () => resolve()); process.once('SIGTERM', () => resolve()); }));
     }
-    return { environments: summaries, thingName, statuses: [...statuses], reported, objects, evaluated: [...rules.evaluated] };
+    // The state at exit: with --keep, what was played with after the scripted part counts too.
+    const shadowNow = JSON.parse(shadow.store.handle(`$aws/things/${thingName}/shadow/get`, '{}')[0].payload);
+    return {
+      environments: summaries, thingName, statuses: [...statuses], reported: shadowNow.state?.reported ?? reported,
+      objects: listObjects(path.join(localDir, 's3', bucket)), evaluated: [...rules.evaluated],
+    };
   } finally {
     await stopAll();
   }

@@ -10,7 +10,7 @@ runSeedFlow({ keep: process.argv.includes('--keep') }).then((result) => {
   const tens = result.statuses.filter((s) => s.interval === 10).length;
   console.log(`\nDone in ${((Date.now() - started) / 1000).toFixed(0)} s: ${result.environments.length} environments synthesized; `
     + `${result.statuses.length} status messages (${tens} at 10 s after the shadow edit); reported ${JSON.stringify(result.reported)}; `
-    + `${result.objects.length} object archived. Everything started has been stopped.`);
+    + `${result.objects.length} object${result.objects.length === 1 ? '' : 's'} archived. Everything started has been stopped.`);
 }, (error: unknown) => {
   console.error(error instanceof MosquittoMissing ? error.message : `npm start failed: ${(error as Error).stack ?? error}`);
   process.exitCode = 1;
