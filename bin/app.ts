@@ -1,24 +1,44 @@
 #!/usr/bin/env node
-import { App, Validations } from 'aws-cdk-lib';
+import { Annotations, App, CfnRule, Fn, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { environments } from '../config/environments';
+import { AccountSources, configuredAccount } from '../lib/accounts';
 import { ConfigError, selectEnvironments } from '../lib/config';
 import { IotCoreStack } from '../lib/iot-core-stack';
 
-/** Builds the app: every environment, or the one named with `-c env=<name>`; cdk-nag checks all of it. */
-export function buildApp(app: App = new App(), all: Record<string, unknown> = environments): App {
+/**
+ * Builds the app: every environment, or the one named with `-c env=<name>`; cdk-nag checks all of it.
+ * An environment pinned to a region takes its account from lib/accounts.ts; without one its template
+ * carries a CloudFormation rule that fails before any resource is created.
+ */
+export function buildApp(app: App = new App(), all: Record<string, unknown> = environments, env: NodeJS.ProcessEnv = process.env): App {
   const selected = app.node.tryGetContext('env') as string | undefined;
+  const sources: AccountSources = { context: (key) => app.node.tryGetContext(key), env };
   for (const [name, config] of selectEnvironments(all, selected)) {
-    new IotCoreStack(app, `IotCore-${name}`, {
+    const account = config.account ?? (config.region ? configuredAccount(name, sources)?.account : undefined);
+    const stack = new IotCoreStack(app, `IotCore-${name}`, {
       environmentName: name,
       config,
-      env: config.account && config.region ? { account: config.account, region: config.region } : undefined,
+      env: config.region ? { account, region: config.region } : undefined,
       description: `AWS IoT Core device ${config.thingName} (${name}): policy, thing, certificate, archive rule, shadow defaults`,
       tags: { project: 'iot-core-cdk', environment: name },
     });
+    if (config.region && !account) refuseToDeploy(stack, name);
   }
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return app;
+}
+
+/** A rule CloudFormation checks before creating or updating anything: deploying needs a configured account. */
+function refuseToDeploy(stack: IotCoreStack, name: string): void {
+  const how = `set it with -c account.${name}=<id>, IOT_CORE_ACCOUNT_${name.toUpperCase()}=<id>, or config/accounts.local.json`;
+  new CfnRule(stack, 'AccountNotConfigured', {
+    assertions: [{
+      assert: Fn.conditionEquals('account configured', 'no account configured'),
+      assertDescription: `IotCore-${name} is pinned to a region but no account was configured when it was synthesized: ${how}, then synthesize again.`,
+    }],
+  });
+  Annotations.of(stack).addWarningV2('iot-core-cdk:account-not-configured', `No account configured for ${name}: the template cannot be deployed until you ${how}.`);
 }
 
 if (require.main === module) {

@@ -1,9 +1,10 @@
 /**
  * Deployment environments. Each entry becomes one stack, `IotCore-<name>`.
  *
- * stg and prod are pinned to an account and region so that they cannot be deployed into the wrong
- * account by accident: replace the placeholder account IDs with yours before deploying them.
- * dev is environment-agnostic: it deploys to whatever account and region your credentials select.
+ * stg and prod are pinned to a region here and to an account given outside version control (see
+ * lib/accounts.ts: `-c account.stg=...`, IOT_CORE_ACCOUNT_STG, or config/accounts.local.json); until one
+ * is given, their templates refuse to deploy. dev is environment-agnostic: it deploys to whatever
+ * account and region your credentials select.
  */
 export const environments = {
   dev: {
@@ -18,7 +19,6 @@ export const environments = {
     logRetentionDays: 14,
   },
   stg: {
-    account: '111111111111',
     region: 'eu-west-1',
     thingName: 'pi-stg-01',
     reportIntervalSeconds: 5,
@@ -31,7 +31,6 @@ export const environments = {
     logRetentionDays: 30,
   },
   prod: {
-    account: '222222222222',
     region: 'eu-west-1',
     thingName: 'pi-prod-01',
     reportIntervalSeconds: 5,

@@ -32,10 +32,15 @@ const archiveKeyPattern = z.string({ error: 'must be a string' })
 const archiveKeyPrefix = matching(/^[a-zA-Z0-9_.-]+(\/[a-zA-Z0-9_.-]+)*\/$/, "[a-zA-Z0-9_.-] segments ending in '/', e.g. 'archive/'")
   .refine((prefix) => !prefix.startsWith('errors/'), { error: "must not start with 'errors/', which holds failed deliveries" });
 
+/** Account IDs that appear in documentation and examples, never a real deployment target. */
+export const PLACEHOLDER_ACCOUNTS = ['000000000000', '111111111111', '123456789012', '222222222222', '999999999999'];
+
 /** Settings of one deployment environment (dev, stg, prod, ...). */
 export const environmentSchema = z.strictObject({
-  /** AWS account to deploy to; leave out for an environment-agnostic stack (dev). */
-  account: matching(/^\d{12}$/, 'a 12-digit AWS account ID').optional(),
+  /** AWS account to deploy to, with region; better given outside version control (lib/accounts.ts). */
+  account: matching(/^\d{12}$/, 'a 12-digit AWS account ID')
+    .refine((account) => !PLACEHOLDER_ACCOUNTS.includes(account), { error: 'is a placeholder: set the ID of the account to deploy to, outside version control (see lib/accounts.ts)' })
+    .optional(),
   /** AWS region to deploy to; leave out for an environment-agnostic stack (dev). */
   region: matching(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, "an AWS region such as 'eu-west-1'").optional(),
   /** The thing's name; also the MQTT client ID the policy allows. */
@@ -88,7 +93,12 @@ export function validateEnvironment(name: string, settings: unknown): Environmen
     throw new ConfigError(`Invalid environment name ${describeValue(name)}: must match ${environmentName.source}`);
   }
   const result = environmentSchema.safeParse(settings, { reportInput: true });
-  if (result.success) return result.data;
+  if (result.success) {
+    if (result.data.account && !result.data.region) {
+      throw new ConfigError(`Invalid config for environment '${name}': account is "${result.data.account}" but an account needs a region (region is missing)`);
+    }
+    return result.data;
+  }
   const issue = result.error.issues[0];
   if (issue.code === 'unrecognized_keys') {
     throw new ConfigError(`Invalid config for environment '${name}': unknown field(s) ${issue.keys.join(', ')}; allowed fields are ${Object.keys(environmentSchema.shape).join(', ')}`);

@@ -1,6 +1,13 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Template } from 'aws-cdk-lib/assertions';
+import { buildApp } from '../bin/app';
 import { environments } from '../config/environments';
+import { configuredAccount } from '../lib/accounts';
 import { ConfigError, selectEnvironments, validateEnvironment } from '../lib/config';
 import { BAD_CONFIG_INPUTS as badInputs } from './fixtures/bad-configs';
+import { newApp } from './setup/synth';
 
 const good = environments.stg;
 
@@ -35,5 +42,52 @@ describe('environment config', () => {
 
   test('rejects settings that are not an object', () => {
     expect(() => validateEnvironment('stg', 'dev')).toThrow(/environment 'stg'/);
+  });
+});
+
+describe('the account of a pinned environment, given outside version control', () => {
+  const stgTemplate = (context: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) => {
+    const app = buildApp(newApp({ env: 'stg', ...context }), environments, env);
+    return Template.fromStack(app.node.findChild('IotCore-stg') as never).toJSON();
+  };
+
+  test('no account in the source: stg and prod name only their region', () => {
+    expect([(environments.stg as Record<string, unknown>).account, (environments.prod as Record<string, unknown>).account]).toEqual([undefined, undefined]);
+  });
+
+  test('without one, the template carries a rule that fails before CloudFormation creates anything, saying how to set it', () => {
+    const rule = stgTemplate({}).Rules.AccountNotConfigured;
+    expect(rule.Assertions).toEqual([{
+      Assert: { 'Fn::Equals': ['account configured', 'no account configured'] },
+      AssertDescription: expect.stringContaining('set it with -c account.stg=<id>, IOT_CORE_ACCOUNT_STG=<id>, or config/accounts.local.json'),
+    }]);
+  });
+
+  test('from -c account.stg, the stack is pinned to it and deployable', () => {
+    const template = stgTemplate({ 'account.stg': '210987654321' });
+    expect(template.Rules?.AccountNotConfigured).toBeUndefined();
+    expect(JSON.stringify(template)).toContain(':210987654321:');
+  });
+
+  test('context wins over the environment variable, which wins over the local file', () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'accounts-')), 'accounts.local.json');
+    fs.writeFileSync(file, JSON.stringify({ stg: '333333333333' }));
+    const sources = (context: Record<string, string>, env: NodeJS.ProcessEnv) => ({ context: (key: string) => context[key], env, file });
+    expect(configuredAccount('stg', sources({ 'account.stg': '210987654321' }, { IOT_CORE_ACCOUNT_STG: '444444444444' }))).toEqual({ account: '210987654321', source: '-c account.stg' });
+    expect(configuredAccount('stg', sources({}, { IOT_CORE_ACCOUNT_STG: '444444444444' }))).toEqual({ account: '444444444444', source: 'IOT_CORE_ACCOUNT_STG' });
+    expect(configuredAccount('stg', sources({}, {}))).toEqual({ account: '333333333333', source: file });
+    expect(configuredAccount('prod', sources({}, {}))).toBeUndefined();
+  });
+
+  test.each([
+    [{ 'account.stg': '12345' }, {}, 'Invalid account for environment \'stg\' from -c account.stg: "12345" but must be a 12-digit AWS account ID'],
+    [{}, { IOT_CORE_ACCOUNT_STG: '111111111111' }, 'Invalid account for environment \'stg\' from IOT_CORE_ACCOUNT_STG: "111111111111" is a placeholder; set the ID of the account to deploy to'],
+  ])('a bad account fails synthesis with one line naming its source: %j %j', (context, env, message) => {
+    expect(() => stgTemplate(context, env)).toThrow(ConfigError);
+    expect(() => stgTemplate(context, env)).toThrow(message);
+  });
+
+  test('an account without a region is refused', () => {
+    expect(() => validateEnvironment('dev', { ...environments.dev, account: '210987654321' })).toThrow("Invalid config for environment 'dev': account is \"210987654321\" but an account needs a region (region is missing)");
   });
 });
