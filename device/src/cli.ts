@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Command, CommanderError, Option } from 'commander';
 import { bootstrapCommand } from './commands/bootstrap';
-import { doctorCommand } from './commands/doctor';
+import { doctorCommand, DoctorCommandOptions } from './commands/doctor';
 import { CommandContext, GlobalOptions, positiveInteger, seconds } from './commands/options';
 import { publishCommand } from './commands/publish';
 import { runCommand } from './commands/run';
@@ -78,8 +78,9 @@ export function buildProgram(): Command {
     .action(act(watchCommand));
 
   program.command('doctor')
-    .description('check the kit, the clock, DNS, ports, the TLS handshake and the MQTT connection')
-    .action(act(async (globals, _options, context) => { process.exitCode = await doctorCommand(globals, context); }));
+    .description('check the kit, the clock, DNS, ports, the TLS handshake and the MQTT connection (skipped while run of this kit is running)')
+    .option('--mqtt', 'check the MQTT connection even while run of this kit is running (which disconnects it)', false)
+    .action(act<DoctorCommandOptions>(async (globals, options, context) => { process.exitCode = await doctorCommand(globals, options, context); }));
 
   const service = program.command('service').description('run iot-device run as a systemd service');
   const serviceOptions = (command: Command) => command

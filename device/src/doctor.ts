@@ -12,6 +12,7 @@ import { connect, disconnect } from './connection';
 import { DeviceError, explainConnectionError } from './errors';
 import { Kit, KitPems, readPems } from './kit';
 import { Logger } from './log';
+import { runningDevice } from './run-lock';
 
 export interface CheckResult {
   readonly name: string;
@@ -27,6 +28,8 @@ const fail = (name: string, detail: string, fix?: string, optional = false): Che
 
 export interface DoctorOptions {
   readonly log: Logger;
+  /** Connect over MQTT even while `iot-device run` of this kit is running (which disconnects it). @default false */
+  readonly mqttWhileRunning?: boolean;
   /** The device's clock, for tests. @default Date.now */
   readonly now?: () => number;
   readonly timeoutMs?: number;
@@ -112,6 +115,12 @@ export async function runDoctor(kit: Kit, options: DoctorOptions): Promise<Check
     return results;
   }
 
+  const running = runningDevice(kit);
+  if (running !== undefined && !options.mqttWhileRunning) {
+    results.push(fail('MQTT connect', `skipped: iot-device run (pid ${running}) is connected as client ID ${kit.clientId}, and AWS IoT allows one connection per client ID, so checking would disconnect it`,
+      'Its log shows whether it is connected; run doctor --mqtt to check anyway', true));
+    return results;
+  }
   try {
     const client = await connect(kit, pems, { log: options.log, connectTimeoutMs: timeoutMs, reconnectMinMs: 60_000 });
     await disconnect(client);

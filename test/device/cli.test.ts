@@ -158,6 +158,23 @@ describe('iot-device doctor', () => {
     expect(code).toBe(0);
   });
 
+  test('while run of the same kit is running, skips the MQTT step instead of disconnecting it; --mqtt checks anyway', async () => {
+    const running = sandbox.kit('pi-doctor-run');
+    const run = iotDeviceAsync(['--kit', running.dir, 'run', '--ms-per-second', '50']);
+    await sandbox.observer.until(() => sandbox.observer.on('data/pi-doctor-run').length >= 1, 'the device running');
+    const skipped = await iotDeviceAsync(['--kit', running.dir, 'doctor']).done;
+    expect(skipped.stdout).toMatch(new RegExp(`^WARN MQTT connect: skipped: iot-device run \\(pid ${run.child.pid}\\) is connected as client ID pi-doctor-run`, 'm'));
+    expect(skipped.stdout).toContain('-> Its log shows whether it is connected; run doctor --mqtt to check anyway');
+    expect(skipped.code).toBe(0);
+    const forced = await iotDeviceAsync(['--kit', running.dir, 'doctor', '--mqtt']).done;
+    expect(forced.stdout).toMatch(/^OK   MQTT connect: CONNACK accepted for client ID pi-doctor-run$/m);
+    run.child.kill('SIGTERM');
+    const { stderr } = await run.done;
+    // Only the forced check took the connection over.
+    expect(stderr.split('\n').filter((line) => /disconnected/.test(line))).toHaveLength(1);
+    expect(fs.existsSync(path.join(running.dir, 'run.pid'))).toBe(false);
+  });
+
   test('names the missing file', () => {
     const broken = sandbox.kit('pi-nofile');
     fs.rmSync(broken.certificatePath);

@@ -4,10 +4,15 @@ import { EXIT } from '../errors';
 import { createLogger } from '../log';
 import { CommandContext, GlobalOptions, kitFrom } from './options';
 
+export interface DoctorCommandOptions {
+  /** Check the MQTT connection even while `run` of this kit is running. */
+  readonly mqtt: boolean;
+}
+
 /** Prints the checks; the exit code says whether any required one failed. */
-export async function doctorCommand(globals: GlobalOptions, context: CommandContext): Promise<number> {
+export async function doctorCommand(globals: GlobalOptions, options: DoctorCommandOptions, context: CommandContext): Promise<number> {
   const kit = kitFrom(globals);
-  const results = await runDoctor(kit, { log: createLogger(globals.json, () => undefined) });
+  const results = await runDoctor(kit, { log: createLogger(globals.json, () => undefined), mqttWhileRunning: options.mqtt });
   context.print(globals.json ? `${JSON.stringify(results)}\n` : `${formatReport(results)}\n`);
   return results.some((result) => !result.ok && !result.optional) ? EXIT.checksFailed : EXIT.ok;
 }
