@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-import { Annotations, App, CfnRule, Fn, Validations } from 'aws-cdk-lib';
+import { Annotations, App, CfnRule, Duration, Fn, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { environments } from '../config/environments';
 import { AccountSources, configuredAccount } from '../lib/accounts';
-import { ConfigError, selectEnvironments } from '../lib/config';
-import { IotCoreStack } from '../lib/iot-core-stack';
+import { ConfigError, EnvironmentConfig, selectEnvironments } from '../lib/config';
+import { IotCoreStack, IotCoreStackProps } from '../lib/iot-core-stack';
 
 /**
  * Builds the app: every environment, or the one named with `-c env=<name>`; cdk-nag checks all of it.
@@ -17,8 +18,7 @@ export function buildApp(app: App = new App(), all: Record<string, unknown> = en
   for (const [name, config] of selectEnvironments(all, selected)) {
     const account = config.account ?? (config.region ? configuredAccount(name, sources)?.account : undefined);
     const stack = new IotCoreStack(app, `IotCore-${name}`, {
-      environmentName: name,
-      config,
+      ...stackProps(name, config),
       env: config.region ? { account, region: config.region } : undefined,
       description: `AWS IoT Core device ${config.thingName} (${name}): policy, thing, certificate, archive rule, shadow defaults`,
       tags: { project: 'iot-core-cdk', environment: name },
@@ -27,6 +27,23 @@ export function buildApp(app: App = new App(), all: Record<string, unknown> = en
   }
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return app;
+}
+
+/** The stack's typed props from an environment's validated settings. */
+export function stackProps(name: string, config: EnvironmentConfig): IotCoreStackProps {
+  return {
+    environmentName: name,
+    thingName: config.thingName,
+    reportInterval: Duration.seconds(config.reportIntervalSeconds),
+    archiveKeyPrefix: config.archiveKeyPrefix,
+    archiveKeyPattern: config.archiveKeyPattern,
+    archiveRetention: Duration.days(config.archiveRetentionDays),
+    removalPolicy: config.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+    secretRecoveryWindow: Duration.days(config.secretRecoveryDays),
+    certificateRotation: config.certificateRotation ?? 0,
+    clearShadowOnDelete: config.clearShadowOnDelete,
+    logRetention: config.logRetentionDays as logs.RetentionDays,
+  };
 }
 
 /** A rule CloudFormation checks before creating or updating anything: deploying needs a configured account. */

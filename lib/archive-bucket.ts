@@ -3,8 +3,8 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 
 export interface ArchiveBucketProps {
-  /** Days after which archived objects expire (old versions expire a day after being replaced). */
-  readonly retentionDays: number;
+  /** How long archived objects are kept (old versions expire a day after being replaced). @default Duration.days(365) */
+  readonly retention?: Duration;
   /** DESTROY also empties the buckets on stack deletion; RETAIN keeps them. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
 }
@@ -20,10 +20,11 @@ export class ArchiveBucket extends Construct {
   /** The bucket receiving the archive bucket's server access logs. */
   public readonly accessLogsBucket: s3.Bucket;
 
-  constructor(scope: Construct, id: string, props: ArchiveBucketProps) {
+  constructor(scope: Construct, id: string, props: ArchiveBucketProps = {}) {
     super(scope, id);
-    if (!Number.isInteger(props.retentionDays) || props.retentionDays < 1) {
-      throw new Error(`ArchiveBucket retentionDays must be a whole number of at least 1, received: ${props.retentionDays}`);
+    const retention = props.retention ?? Duration.days(365);
+    if (!retention.isUnresolved() && (!Number.isInteger(retention.toHours() / 24) || retention.toHours() < 24)) {
+      throw new Error(`ArchiveBucket retention must be whole days, at least one, received: ${retention.toHumanString()}`);
     }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const hardened = {
@@ -38,7 +39,7 @@ export class ArchiveBucket extends Construct {
 
     this.accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {
       ...hardened,
-      lifecycleRules: [{ id: 'ExpireAccessLogs', expiration: Duration.days(props.retentionDays) }],
+      lifecycleRules: [{ id: 'ExpireAccessLogs', expiration: retention }],
     });
 
     this.bucket = new s3.Bucket(this, 'Resource', {
@@ -48,7 +49,7 @@ export class ArchiveBucket extends Construct {
       serverAccessLogsPrefix: 'archive-bucket/',
       lifecycleRules: [{
         id: 'ExpireArchive',
-        expiration: Duration.days(props.retentionDays),
+        expiration: retention,
         noncurrentVersionExpiration: Duration.days(1),
         abortIncompleteMultipartUploadAfter: Duration.days(1),
       }],

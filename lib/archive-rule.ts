@@ -1,4 +1,4 @@
-import { ArnFormat, Stack, Token } from 'aws-cdk-lib';
+import { ArnFormat, Names, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as iot from 'aws-cdk-lib/aws-iot';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -9,26 +9,26 @@ import { acknowledgeWildcardResource } from './nag';
 const RULE_NAME = /^[a-zA-Z0-9_]{1,128}$/;
 
 export interface ArchiveRuleProps {
+  /** The rule's IoT SQL (version 2016-03-23), e.g. `SELECT name FROM 'data/pi-01' WHERE name = 's3'`. */
+  readonly sql: string;
   /** Bucket the rule writes matching messages into. */
   readonly bucket: s3.IBucket;
-  /** The device's thing name; the rule reads `<dataTopicPrefix>/<thingName>`. */
-  readonly thingName: string;
-  /** First topic level of device data. @default 'data' */
-  readonly dataTopicPrefix?: string;
   /** Key prefix of archived objects; the rule's role may write only below it. @default 'archive/' */
   readonly keyPrefix?: string;
   /** Key template appended to the prefix; must make every key unique. @default '${topic()}/${timestamp()}-${newuuid()}.json' */
   readonly keyPattern?: string;
   /** Log group receiving failed deliveries (the error action). */
   readonly errorLogGroup: logs.ILogGroup;
-  /** Rule name, ^[a-zA-Z0-9_]+$. @default 'archive_' + the thing name with other characters replaced by '_' */
+  /** Rule name, ^[a-zA-Z0-9_]+$ (no hyphens). @default - a unique name derived from the construct's path */
   readonly ruleName?: string;
+  /** @default 'Archives matching messages to S3' */
+  readonly description?: string;
 }
 
 /**
- * The topic rule `SELECT name FROM 'data/<thing>' WHERE name = 's3'`: writes each matching message to
- * S3 under a key that never repeats, with a role allowed only s3:PutObject below the archive prefix,
- * and an error action that keeps every failed delivery (with its original payload) in a log group.
+ * A topic rule that writes each message its SQL selects to S3 under a key that never repeats, with a
+ * role allowed only s3:PutObject below the archive prefix, and an error action that keeps every failed
+ * delivery (with its original payload) in a log group.
  */
 export class ArchiveRule extends Construct {
   /** The rule's name. */
@@ -46,14 +46,18 @@ export class ArchiveRule extends Construct {
     super(scope, id);
     const keyPrefix = props.keyPrefix ?? 'archive/';
     this.objectKey = `${keyPrefix}${props.keyPattern ?? '${topic()}/${timestamp()}-${newuuid()}.json'}`;
-    this.ruleName = props.ruleName ?? `archive_${props.thingName.replace(/[^a-zA-Z0-9_]/g, '_')}`.slice(0, 128);
+    // Named here, not by CloudFormation: the role's trust policy must name the rule it serves.
+    this.ruleName = props.ruleName ?? Names.uniqueResourceName(this, { maxLength: 128, separator: '_', allowedSpecialCharacters: '_' });
     if (!Token.isUnresolved(this.ruleName) && !RULE_NAME.test(this.ruleName)) {
       throw new Error(`Invalid topic rule name '${this.ruleName}': must match ${RULE_NAME.source} (hyphens are not allowed)`);
     }
-    if (!this.objectKey.includes('${newuuid()}')) {
+    if (!Token.isUnresolved(this.objectKey) && !this.objectKey.includes('${newuuid()}')) {
       throw new Error(`Archive key '${this.objectKey}' must contain \${newuuid()} so that no object is ever overwritten`);
     }
-    this.sql = `SELECT name FROM '${props.dataTopicPrefix ?? 'data'}/${props.thingName}' WHERE name = 's3'`;
+    if (!Token.isUnresolved(props.sql) && !/^\s*SELECT\s/i.test(props.sql)) {
+      throw new Error(`ArchiveRule sql '${props.sql}' must be an IoT SQL SELECT statement`);
+    }
+    this.sql = props.sql;
     this.ruleArn = Stack.of(this).formatArn({
       service: 'iot', resource: 'rule', resourceName: this.ruleName, arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
     });
@@ -85,13 +89,13 @@ export class ArchiveRule extends Construct {
         service: 'logs', resource: 'log-group', resourceName: props.errorLogGroup.logGroupName, arnFormat: ArnFormat.COLON_RESOURCE_NAME,
       })],
     }));
-    acknowledgeWildcardResource(this.role.node.findChild('DefaultPolicy'), archivedObjects,
+    acknowledgeWildcardResource(this.role, archivedObjects,
       'Every archived message gets a new key (a UUID in the key template), so s3:PutObject is granted on the archive prefix, the narrowest resource that covers keys not yet known.');
 
     const rule = new iot.CfnTopicRule(this, 'Resource', {
       ruleName: this.ruleName,
       topicRulePayload: {
-        description: `Archives messages of thing ${props.thingName} whose name is s3`,
+        description: props.description ?? 'Archives matching messages to S3',
         sql: this.sql,
         // CloudFormation would default to 2015-10-08 (AWS::IoT::TopicRule TopicRulePayload, "AwsIotSqlVersion").
         awsIotSqlVersion: '2016-03-23',

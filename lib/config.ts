@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { THING_NAME_PATTERN } from './device-thing';
 
 /** Substitution templates an archive key may use: the ones AWS IoT offers and the local sandbox can evaluate. */
 export const SUPPORTED_KEY_TEMPLATES = ['${topic()}', '${topic(n)}', '${timestamp()}', '${newuuid()}', '${clientid()}'];
@@ -44,7 +45,7 @@ export const environmentSchema = z.strictObject({
   /** AWS region to deploy to; leave out for an environment-agnostic stack (dev). */
   region: matching(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, "an AWS region such as 'eu-west-1'").optional(),
   /** The thing's name; also the MQTT client ID the policy allows. */
-  thingName: matching(/^[a-zA-Z0-9:_-]{1,128}$/, '[a-zA-Z0-9:_-]{1,128}'),
+  thingName: matching(THING_NAME_PATTERN, THING_NAME_PATTERN.source.slice(1, -1)),
   /** Report interval (seconds) seeded into the shadow's desired state. */
   reportIntervalSeconds: integerIn(1, 3600),
   /** Prefix under which the archive rule writes; the rule's role may write only here. */

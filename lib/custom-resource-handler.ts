@@ -101,6 +101,8 @@ export function bundledHandlerCode(handlerFolder: string): lambda.Code {
 export class CustomResourceHandler extends Construct {
   /** The handler function; grant it what it calls (its role starts with nothing but its own log group). */
   public readonly function: lambda.Function;
+  /** The handler's role. */
+  public readonly role: iam.Role;
   /** The provider framework in front of the handler. */
   public readonly provider: cr.Provider;
   /** Service token for a CustomResource. */
@@ -126,6 +128,7 @@ export class CustomResourceHandler extends Construct {
     const handler = roleWritingLogs('Function', `${props.description}: handler`);
     const framework = roleWritingLogs('Provider', `${props.description}: provider framework`);
 
+    this.role = handler.role;
     this.function = new lambda.Function(this, 'Function', {
       code: bundledHandlerCode(props.handlerFolder),
       handler: 'index.handler',
@@ -144,7 +147,7 @@ export class CustomResourceHandler extends Construct {
       frameworkOnEventRole: framework.role,
     });
     this.serviceToken = this.provider.serviceToken;
-    acknowledgeWildcardResource(framework.role.node.findChild('DefaultPolicy'), `${this.function.functionArn}:*`,
+    acknowledgeWildcardResource(framework.role, `${this.function.functionArn}:*`,
       'The provider framework may invoke only the handler function; CDK\'s grantInvoke also lists the qualified ARNs (versions and aliases, ":*") of that one function.');
   }
 }

@@ -1,9 +1,8 @@
-import { CfnOutput, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Token } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ArchiveBucket } from './archive-bucket';
 import { ArchiveRule } from './archive-rule';
-import { EnvironmentConfig } from './config';
 import { DeviceCertificate } from './device-certificate';
 import { DevicePolicy } from './device-policy';
 import { DeviceThing } from './device-thing';
@@ -14,10 +13,28 @@ import { ShadowDefaults } from './shadow-defaults';
 export const DATA_TOPIC_PREFIX = 'data';
 
 export interface IotCoreStackProps extends StackProps {
-  /** Name of the environment (dev, stg, prod, ...). */
+  /** Name of the environment (dev, stg, prod, ...), recorded on the thing. */
   readonly environmentName: string;
-  /** The environment's validated settings. */
-  readonly config: EnvironmentConfig;
+  /** The thing's name, also its MQTT client ID. */
+  readonly thingName: string;
+  /** The report interval seeded into the shadow's desired state. @default Duration.seconds(5) */
+  readonly reportInterval?: Duration;
+  /** Prefix under which the archive rule writes. @default 'archive/' */
+  readonly archiveKeyPrefix?: string;
+  /** Key template appended to the prefix. @default '${topic()}/${timestamp()}-${newuuid()}.json' */
+  readonly archiveKeyPattern?: string;
+  /** How long archived messages are kept. @default Duration.days(365) */
+  readonly archiveRetention?: Duration;
+  /** What happens to the bucket, the key and the logs when the stack is deleted. @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+  /** How long a deleted certificate secret stays recoverable; zero deletes it at once. @default Duration.days(30) */
+  readonly secretRecoveryWindow?: Duration;
+  /** Bump to issue a new device certificate. @default 0 */
+  readonly certificateRotation?: number;
+  /** Whether deleting the stack clears the shadow's desired state. @default false */
+  readonly clearShadowOnDelete?: boolean;
+  /** Retention of the handlers' and the rule's log groups. @default logs.RetentionDays.ONE_YEAR */
+  readonly logRetention?: logs.RetentionDays;
 }
 
 /**
@@ -31,18 +48,19 @@ export class IotCoreStack extends Stack {
   public readonly thing: DeviceThing;
   public readonly certificate: DeviceCertificate;
   public readonly archive: ArchiveBucket;
+  public readonly failedDeliveries: logs.LogGroup;
   public readonly rule: ArchiveRule;
   public readonly shadowDefaults: ShadowDefaults;
 
   constructor(scope: Construct, id: string, props: IotCoreStackProps) {
     super(scope, id, props);
-    const { config } = props;
-    const removalPolicy = config.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
-    const logRetention = config.logRetentionDays as logs.RetentionDays;
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
+    const dataTopic = `${DATA_TOPIC_PREFIX}/${props.thingName}`;
 
     this.policy = new DevicePolicy(this, 'DevicePolicy', { dataTopicPrefix: DATA_TOPIC_PREFIX });
     this.thing = new DeviceThing(this, 'Thing', {
-      thingName: config.thingName,
+      thingName: props.thingName,
       attributes: { environment: props.environmentName },
     });
     // The hands-on's curl step publishes over HTTPS, where the device policy's variables do not resolve.
@@ -51,27 +69,30 @@ export class IotCoreStack extends Stack {
       thing: this.thing,
       policy: this.policy,
       additionalPolicies: [this.httpsPublishPolicy],
-      secretRecoveryDays: config.secretRecoveryDays,
-      rotation: config.certificateRotation ?? 0,
+      secretRecoveryWindow: props.secretRecoveryWindow,
+      rotation: props.certificateRotation,
       logRetention,
       removalPolicy,
     });
 
-    this.archive = new ArchiveBucket(this, 'ArchiveBucket', { retentionDays: config.archiveRetentionDays, removalPolicy });
-    const failedDeliveries = new logs.LogGroup(this, 'FailedDeliveries', { retention: logRetention, removalPolicy });
+    this.archive = new ArchiveBucket(this, 'ArchiveBucket', { retention: props.archiveRetention, removalPolicy });
+    this.failedDeliveries = new logs.LogGroup(this, 'FailedDeliveries', { retention: logRetention, removalPolicy });
     this.rule = new ArchiveRule(this, 'ArchiveRule', {
+      // The hands-on's rule: only messages whose name is s3 are archived.
+      sql: `SELECT name FROM '${dataTopic}' WHERE name = 's3'`,
+      // A readable name from a literal thing name; a token would be corrupted by the replacement, so the construct names it then.
+      ruleName: Token.isUnresolved(props.thingName) ? undefined : `archive_${props.thingName.replace(/[^a-zA-Z0-9_]/g, '_')}`.slice(0, 128),
+      description: `Archives messages of thing ${props.thingName} whose name is s3`,
       bucket: this.archive.bucket,
-      thingName: config.thingName,
-      dataTopicPrefix: DATA_TOPIC_PREFIX,
-      keyPrefix: config.archiveKeyPrefix,
-      keyPattern: config.archiveKeyPattern,
-      errorLogGroup: failedDeliveries,
+      keyPrefix: props.archiveKeyPrefix,
+      keyPattern: props.archiveKeyPattern,
+      errorLogGroup: this.failedDeliveries,
     });
 
     this.shadowDefaults = new ShadowDefaults(this, 'ShadowDefaults', {
       thing: this.thing,
-      desired: { interval: config.reportIntervalSeconds },
-      clearOnDelete: config.clearShadowOnDelete,
+      desired: { interval: (props.reportInterval ?? Duration.seconds(5)).toSeconds() },
+      clearOnDelete: props.clearShadowOnDelete,
       logRetention,
       removalPolicy,
     });
@@ -81,7 +102,7 @@ export class IotCoreStack extends Stack {
       IotDataEndpoint: [this.shadowDefaults.dataEndpoint, 'AWS IoT data endpoint (iot:Data-ATS) devices connect to'],
       ThingName: [this.thing.thingName, 'Name of the IoT thing'],
       ClientId: [this.thing.thingName, 'MQTT client ID the policy allows (equal to the thing name)'],
-      DataTopic: [`${DATA_TOPIC_PREFIX}/${config.thingName}`, 'Topic the device publishes its status to'],
+      DataTopic: [dataTopic, 'Topic the device publishes its status to'],
       CertificateArn: [this.certificate.certificateArn, 'ARN of the device certificate'],
       CertificateId: [this.certificate.certificateId, 'ID of the device certificate'],
       CertificateSecretArn: [this.certificate.secretArn, 'Secrets Manager secret with the certificate PEM and private key (read it with iot-device bootstrap)'],

@@ -4,12 +4,12 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { CustomResourceHandler } from './custom-resource-handler';
 import { acknowledgeWildcardResource } from './nag';
-import { DeviceThing } from './device-thing';
+import { IDeviceThing } from './device-thing';
 import type { ShadowDefaultsProperties } from './handlers/shadow-defaults';
 
 export interface ShadowDefaultsProps {
   /** The thing whose classic shadow receives the defaults. */
-  readonly thing: DeviceThing;
+  readonly thing: IDeviceThing;
   /** Default desired state, e.g. `{ interval: 5 }`. */
   readonly desired: Record<string, unknown>;
   /** Clear the shadow's desired state when this resource is deleted. @default false - the shadow is left as it is */
@@ -53,12 +53,8 @@ export class ShadowDefaults extends Construct {
       actions: ['iot:DescribeEndpoint'],
       resources: ['*'],
     }));
-    fn.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'WriteShadowDefaults',
-      actions: ['iot:UpdateThingShadow'],
-      resources: [props.thing.thingArn],
-    }));
-    acknowledgeWildcardResource(fn.role!.node.findChild('DefaultPolicy'), '*',
+    props.thing.grantShadowUpdate(fn);
+    acknowledgeWildcardResource(this.handler.role, '*',
       'iot:DescribeEndpoint has no resource type in the IAM Service Authorization Reference: it must be granted on "*". It only reads the account\'s endpoint address.');
 
     const properties: ShadowDefaultsProperties = {

@@ -89,7 +89,6 @@ export function applyRules(rules: LocalRule[], root: string, topic: string, payl
 
 /** Subscribes as the `rule-engine` identity to every rule's FROM filter and applies the rules. */
 export class RuleEngine {
-  readonly outcomes: RuleOutcome[] = [];
   /** Every message the engine evaluated, fired or not. */
   readonly evaluated: Array<{ topic: string; payload: string }> = [];
 
@@ -102,7 +101,6 @@ export class RuleEngine {
     client.on('message', (topic, payload) => {
       engine.evaluated.push({ topic, payload: payload.toString('utf8') });
       for (const outcome of applyRules(rules, root, topic, payload)) {
-        engine.outcomes.push(outcome);
         onOutcome(outcome);
       }
     });

@@ -7,9 +7,8 @@
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { renderTemplateValue } from '../lib/nag';
 import { startLocalSandbox, writeLocalKit } from './local-kit';
-import { RuleEngine } from './rule-engine';
+import { RuleEngine, rulesOf } from './rule-engine';
 import { synthesizeTemplates, Template } from './templates';
 import { waitFor } from './wait';
 
@@ -113,8 +112,9 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
   const resources = Object.values(dev.Resources);
   const thingName: string = resources.find((r) => r.Type === 'AWS::IoT::Thing')!.Properties.ThingName;
   const defaults = JSON.parse(resources.find((r) => r.Type === 'Custom::ShadowDefaults')!.Properties.DesiredJson);
-  const dataTopic = renderTemplateValue(dev.Outputs.DataTopic.Value);
-  const bucket = renderTemplateValue(resources.find((r) => r.Type === 'AWS::IoT::TopicRule')!.Properties.TopicRulePayload.Actions[0].S3.BucketName).replace(/^<|>$/g, '');
+  const dataTopic = String(dev.Outputs.DataTopic.Value);
+  // The local bucket is named by the bucket's logical ID, as the rule engine names it.
+  const [{ bucket }] = rulesOf(dev);
 
   say('2. local sandbox for IotCore-dev');
   const stops: Array<() => Promise<unknown>> = [];

@@ -9,7 +9,7 @@ import { environments } from '../config/environments';
 import { ConfigError, validateEnvironment } from '../lib/config';
 import { badKitMatrix, FuzzResult, outageExperiment, shadowFuzz } from '../sandbox/faults';
 import { startLocalSandbox } from '../sandbox/local-kit';
-import { BAD_CONFIG_INPUTS } from '../test/fixtures/bad-configs';
+import { BAD_CONFIG_INPUTS } from '../sandbox/bad-configs';
 
 const argument = (name: string, fallback: number) => {
   const index = process.argv.indexOf(`--${name}`);

@@ -2,7 +2,6 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { CustomResourceHandler, HANDLER_RUNTIME } from '../lib/custom-resource-handler';
 import { actionsCalledBy } from './setup/handler-actions';
 import { synthEnvironment } from './setup/synth';
@@ -16,8 +15,9 @@ const handlers: Array<[string, CustomResourceHandler]> = [
 
 describe.each(handlers)('%s handler', (folder, handler) => {
   test('its bundle loads in Node and runs the handler of its own folder', async () => {
-    const asset = handler.function.node.findChild('Code') as s3assets.Asset;
-    const bundle = path.join(assembly.outdir, asset.assetPath, 'index.js');
+    // The asset folder of the function's code, as the template names it (S3Key = <asset hash>.zip).
+    const { S3Key } = template.toJSON().Resources[Stack.of(handler).getLogicalId(handler.function.node.defaultChild as lambda.CfnFunction)].Properties.Code;
+    const bundle = path.join(assembly.outdir, `asset.${String(S3Key).replace(/\.zip$/, '')}`, 'index.js');
     const code = fs.readFileSync(bundle, 'utf8');
     // Each handler's own error text: the SDK clients in both bundles share command names.
     const own = folder === 'certificate' ? 'Could not store the new certificate' : 'Could not write the desired state';

@@ -1,14 +1,14 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import { stackProps } from '../bin/app';
 import { environments } from '../config/environments';
-import { renderTemplateValue } from '../lib/nag';
 import { IotCoreStack } from '../lib/iot-core-stack';
+import { render } from './setup/render';
 import { ENVIRONMENT_NAMES, newApp, synthEnvironment } from './setup/synth';
 
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
 const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
 
-const render = renderTemplateValue;
 
 function onlyResource(template: ReturnType<typeof synthEnvironment>['template'], type: string) {
   const resources = Object.entries(template.findResources(type));
@@ -69,7 +69,7 @@ describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
   });
 
   test('a bumped certificateRotation reaches the certificate resource (which then issues a new certificate)', () => {
-    const rotated = new IotCoreStack(newApp(), 'Rotated', { environmentName: name, config: { ...config, certificateRotation: 3 } });
+    const rotated = new IotCoreStack(newApp(), 'Rotated', { ...stackProps(name, config as never), certificateRotation: 3 });
     Template.fromStack(rotated).hasResourceProperties('Custom::DeviceCertificate', { Rotation: '3' });
   });
 
@@ -83,7 +83,7 @@ describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
     test('is a custom resource with the properties the handler reads', () => {
       const { Properties } = certificate().resource;
       expect(Properties).toEqual({
-        ServiceToken: { 'Fn::GetAtt': [stack.getLogicalId(stack.certificate.handler.provider.node.findChild('framework-onEvent').node.defaultChild as any), 'Arn'] },
+        ServiceToken: stack.resolve(stack.certificate.handler.serviceToken),
         ThingName: thingRef,
         PolicyName: { Ref: stack.getLogicalId(stack.policy.node.defaultChild as any) },
         SecretNamePrefix: `iot/IotCore-${name}/certificate`,
@@ -129,7 +129,7 @@ describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
     });
 
     test('keeps failed deliveries in a log group through the error action', () => {
-      const logGroupRef = { Ref: stack.getLogicalId(stack.node.findChild('FailedDeliveries').node.defaultChild as any) };
+      const logGroupRef = { Ref: stack.getLogicalId(stack.failedDeliveries.node.defaultChild as any) };
       expect(rule().TopicRulePayload.ErrorAction).toEqual({
         CloudwatchLogs: { LogGroupName: logGroupRef, RoleArn: rule().TopicRulePayload.Actions[0].S3.RoleArn },
       });

@@ -8,7 +8,7 @@ import * as path from 'path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DeviceError, EXIT } from './errors';
-import { AMAZON_ROOT_CA_PATH, DeviceSettings, Kit, KIT_FILES, writeKit } from './kit';
+import { AMAZON_ROOT_CA_PATH, assertKitWritable, DeviceSettings, Kit, KIT_FILES, writeKit } from './kit';
 
 /** The stack outputs a kit is made of. */
 export const REQUIRED_OUTPUTS = ['IotDataEndpoint', 'ThingName', 'ClientId', 'DataTopic', 'CertificateSecretArn', 'Region', 'ShadowName'] as const;
@@ -85,9 +85,8 @@ export async function bootstrapKit(outputs: StackOutputs, secrets: SecretsManage
     region: outputs.Region,
     caFile: overrides.caPem ? KIT_FILES.customCa : KIT_FILES.amazonRootCa,
   };
-  if (fs.existsSync(path.join(dir, KIT_FILES.settings)) && !force) {
-    throw new DeviceError(`A kit already exists in ${path.resolve(dir)}`, EXIT.badInput, 'Pass --force to replace it, or choose another --kit folder');
-  }
+  // Before any AWS call: an existing kit is refused without --force.
+  assertKitWritable(dir, force);
   const { SecretString } = await awsCall(`Secrets Manager GetSecretValue ${outputs.CertificateSecretArn}`,
     () => secrets.send(new GetSecretValueCommand({ SecretId: outputs.CertificateSecretArn })),
     (name) => (name === 'ResourceNotFoundException'

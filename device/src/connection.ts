@@ -29,6 +29,19 @@ export interface ConnectionOptions {
   readonly log: Logger;
 }
 
+/** Fails before sending a payload AWS IoT would refuse (128 KB, "AWS IoT Core endpoints and quotas"). */
+export function checkPayloadSize(payload: string | Buffer): void {
+  const size = Buffer.byteLength(payload);
+  if (size > AWS_IOT_LIMITS.maxPayloadBytes) {
+    throw new DeviceError(`Message of ${size} bytes exceeds AWS IoT's limit of ${AWS_IOT_LIMITS.maxPayloadBytes} bytes`, EXIT.badInput, 'Send a smaller message');
+  }
+}
+
+/** The ALPN MQTT over TLS needs on a port: AWS IoT on 443 needs x-amzn-mqtt-ca; 8883 takes none ("Device communication protocols"). */
+export function mqttAlpn(port: number): string[] | undefined {
+  return port === 443 ? ['x-amzn-mqtt-ca'] : undefined;
+}
+
 export function clampKeepAlive(seconds: number): number {
   return Math.min(AWS_IOT_LIMITS.maxKeepAliveSeconds, Math.max(AWS_IOT_LIMITS.minKeepAliveSeconds, Math.round(seconds)));
 }
@@ -53,8 +66,7 @@ export function mqttOptions(kit: Kit, pems: KitPems, options: ConnectionOptions)
     ca: pems.ca,
     rejectUnauthorized: true,
     servername: kit.endpoint,
-    // AWS IoT on 443 needs ALPN x-amzn-mqtt-ca; 8883 takes none ("Device communication protocols").
-    ALPNProtocols: kit.port === 443 ? ['x-amzn-mqtt-ca'] : undefined,
+    ALPNProtocols: mqttAlpn(kit.port),
     reconnectPeriod: options.reconnectMinMs ?? 1000,
     connectTimeout: options.connectTimeoutMs ?? 30_000,
     queueQoSZero: false,
@@ -124,9 +136,10 @@ function refusedConnack(error: Error, kit: Kit): DeviceError | undefined {
 
 /** Publishes and resolves on PUBACK (QoS 1) or on send (QoS 0); rejects payloads AWS IoT would refuse. */
 export function publish(client: MqttClient, topic: string, payload: string | Buffer, options: IClientPublishOptions = { qos: 1 }): Promise<void> {
-  const size = Buffer.byteLength(payload);
-  if (size > AWS_IOT_LIMITS.maxPayloadBytes) {
-    return Promise.reject(new DeviceError(`Message of ${size} bytes exceeds AWS IoT's limit of ${AWS_IOT_LIMITS.maxPayloadBytes} bytes`, EXIT.badInput, 'Send a smaller message'));
+  try {
+    checkPayloadSize(payload);
+  } catch (error) {
+    return Promise.reject(error);
   }
   return new Promise((resolve, reject) => {
     client.publish(topic, payload, options, (error) => {

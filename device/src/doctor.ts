@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as tls from 'tls';
 import { CertificateFacts, checkClock, inspectCertificate } from './certificate';
-import { connect, disconnect } from './connection';
+import { connect, disconnect, mqttAlpn } from './connection';
 import { DeviceError, explainConnectionError } from './errors';
 import { Kit, KitPems, readPems } from './kit';
 import { Logger } from './log';
@@ -145,7 +145,7 @@ function tlsHandshake(kit: Kit, pems: KitPems, timeoutMs: number): Promise<strin
   return new Promise((resolve, reject) => {
     const socket = tls.connect({
       host: kit.endpoint, port: kit.port, servername: kit.endpoint, key: pems.privateKey, cert: pems.certificate, ca: pems.ca,
-      ALPNProtocols: kit.port === 443 ? ['x-amzn-mqtt-ca'] : undefined,
+      ALPNProtocols: mqttAlpn(kit.port),
     });
     socket.setTimeout(timeoutMs, () => socket.destroy(Object.assign(new Error('TLS handshake timed out'), { code: 'ETIMEDOUT' })));
     socket.once('secureConnect', () => {

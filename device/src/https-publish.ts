@@ -3,17 +3,19 @@
  * device certificate (AWS IoT Developer Guide, "HTTPS" and "Device communication protocols"); on port 443 AWS IoT needs ALPN x-amzn-http-ca, on 8443 none.
  */
 import * as https from 'https';
-import { AWS_IOT_LIMITS } from './connection';
+import { checkPayloadSize } from './connection';
 import { preflight } from './certificate';
 import { DeviceError, EXIT, explainConnectionError } from './errors';
 import { Kit, KitPems } from './kit';
 
 export function publishHttps(kit: Kit, pems: KitPems, topic: string, payload: string): Promise<number> {
-  const size = Buffer.byteLength(payload);
-  if (size > AWS_IOT_LIMITS.maxPayloadBytes) {
-    return Promise.reject(new DeviceError(`Message of ${size} bytes exceeds AWS IoT's limit of ${AWS_IOT_LIMITS.maxPayloadBytes} bytes`, EXIT.badInput, 'Send a smaller message'));
+  try {
+    checkPayloadSize(payload);
+    preflight(kit, pems);
+  } catch (error) {
+    return Promise.reject(error);
   }
-  preflight(kit, pems);
+  const size = Buffer.byteLength(payload);
   return new Promise((resolve, reject) => {
     const request = https.request({
       host: kit.endpoint,

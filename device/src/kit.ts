@@ -151,12 +151,17 @@ function kitReadError(error: unknown, file: string): DeviceError {
   return new DeviceError(`Cannot read ${path.resolve(file)}: ${(error as Error).message}`, EXIT.kitFileMissing, 'Check the path');
 }
 
-/** Writes a kit; the private key with mode 0600. Refuses to overwrite an existing kit unless forced. */
-export function writeKit(dir: string, settings: DeviceSettings, pems: { certificate: string; privateKey: string; ca: string }, force: boolean): Kit {
-  const settingsPath = path.join(dir, KIT_FILES.settings);
-  if (fs.existsSync(settingsPath) && !force) {
+/** Refuses to overwrite an existing kit unless forced. */
+export function assertKitWritable(dir: string, force: boolean): void {
+  if (!force && fs.existsSync(path.join(dir, KIT_FILES.settings))) {
     throw new DeviceError(`A kit already exists in ${path.resolve(dir)}`, EXIT.badInput, 'Pass --force to replace it, or choose another --kit folder');
   }
+}
+
+/** Writes a kit; the private key with mode 0600. Refuses to overwrite an existing kit unless forced. */
+export function writeKit(dir: string, settings: DeviceSettings, pems: { certificate: string; privateKey: string; ca: string }, force: boolean): Kit {
+  assertKitWritable(dir, force);
+  const settingsPath = path.join(dir, KIT_FILES.settings);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const keyPath = path.join(dir, KIT_FILES.privateKey);
   // Remove first: writeFileSync keeps the mode of an existing file.
