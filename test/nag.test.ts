@@ -12,23 +12,23 @@ describe('cdk-nag AwsSolutions', () => {
     expect(report.success).toBe(true);
   });
 
-  test('acknowledges only these wildcard resources, each on its own policy with a reason', () => {
+  test('acknowledges only these wildcard resources, each on the role whose policy has it, with a reason', () => {
     const app = buildApp(newApp({ env: 'dev' }));
     const acknowledgements = app.node.findAll().flatMap((construct) => construct.node.metadata
       .filter((entry) => entry.type === 'aws:cdk:acknowledged-rules')
       .flatMap((entry) => Object.entries(entry.data as Record<string, string>))
       .map(([id, reason]) => ({ path: construct.node.path, id, reason })));
     expect(acknowledgements.map(({ path, id }) => `${path} ${id}`).sort()).toEqual([
-      'IotCore-dev/ArchiveRule/Role/DefaultPolicy Annotation::AwsSolutions-IAM5[Resource::<ArchiveBucket7C124431.Arn>/archive/*]',
-      'IotCore-dev/Certificate/Handler/FunctionRole/DefaultPolicy Annotation::AwsSolutions-IAM5[Resource::*]',
-      'IotCore-dev/Certificate/Handler/FunctionRole/DefaultPolicy Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:cert/*]',
-      'IotCore-dev/Certificate/Handler/ProviderRole/DefaultPolicy Annotation::AwsSolutions-IAM5[Resource::<CertificateHandlerFunctionE467CB59.Arn>:*]',
-      'IotCore-dev/ShadowDefaults/Handler/FunctionRole/DefaultPolicy Annotation::AwsSolutions-IAM5[Resource::*]',
-      'IotCore-dev/ShadowDefaults/Handler/ProviderRole/DefaultPolicy Annotation::AwsSolutions-IAM5[Resource::<ShadowDefaultsHandlerFunction08DB17AF.Arn>:*]',
+      'IotCore-dev/ArchiveRule/Role Annotation::AwsSolutions-IAM5[Resource::<ArchiveBucket7C124431.Arn>/archive/*]',
+      'IotCore-dev/Certificate/Handler/FunctionRole Annotation::AwsSolutions-IAM5[Resource::*]',
+      'IotCore-dev/Certificate/Handler/FunctionRole Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:cert/*]',
+      'IotCore-dev/Certificate/Handler/ProviderRole Annotation::AwsSolutions-IAM5[Resource::<CertificateHandlerFunctionE467CB59.Arn>:*]',
+      'IotCore-dev/ShadowDefaults/Handler/FunctionRole Annotation::AwsSolutions-IAM5[Resource::*]',
+      'IotCore-dev/ShadowDefaults/Handler/ProviderRole Annotation::AwsSolutions-IAM5[Resource::<ShadowDefaultsHandlerFunction08DB17AF.Arn>:*]',
     ]);
     for (const { path, reason } of acknowledgements) {
       expect(reason.length).toBeGreaterThan(60);
-      // On a policy, never on a whole stack or the app.
+      // On a role, never on a whole stack or the app.
       expect(path.split('/').length).toBeGreaterThan(2);
     }
   });

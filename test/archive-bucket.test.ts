@@ -1,0 +1,29 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { ArchiveBucket } from '../lib/archive-bucket';
+import { freshStack, nagFindings, templateOf } from './setup/constructs';
+
+describe('ArchiveBucket', () => {
+  test('is encrypted, TLS only, private, versioned, logged and expires objects after its retention; cdk-nag clean', () => {
+    const stack = freshStack();
+    new ArchiveBucket(stack, 'Archive', { retention: Duration.days(90) });
+    const template = templateOf(stack);
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      VersioningConfiguration: { Status: 'Enabled' },
+      LifecycleConfiguration: { Rules: [{ Id: 'ExpireArchive', ExpirationInDays: 90, NoncurrentVersionExpiration: { NoncurrentDays: 1 }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' }] },
+    });
+    template.resourceCountIs('AWS::S3::Bucket', 2);
+    expect(Object.values(template.findResources('AWS::S3::Bucket')).map((bucket) => bucket.DeletionPolicy)).toEqual(['Retain', 'Retain']);
+    expect(nagFindings(stack)).toEqual([]);
+  });
+
+  test('RemovalPolicy.DESTROY deletes and empties both buckets', () => {
+    const stack = freshStack();
+    new ArchiveBucket(stack, 'Archive', { removalPolicy: RemovalPolicy.DESTROY });
+    expect(Object.values(templateOf(stack).findResources('AWS::S3::Bucket')).map((bucket) => bucket.DeletionPolicy)).toEqual(['Delete', 'Delete']);
+    templateOf(stack).resourceCountIs('Custom::S3AutoDeleteObjects', 2);
+  });
+
+  test.each([Duration.hours(12), Duration.hours(36)])('refuses a retention of %s', (retention) => {
+    expect(() => new ArchiveBucket(freshStack(), 'Archive', { retention })).toThrow(/ArchiveBucket retention must be whole days, at least one, received: /);
+  });
+});

@@ -1,0 +1,44 @@
+import { DevicePolicy } from '../lib/device-policy';
+import { HttpsPublishPolicy } from '../lib/https-publish-policy';
+import { freshStack, nagFindings, templateOf } from './setup/constructs';
+
+const T = '${iot:Connection.Thing.ThingName}';
+
+describe('DevicePolicy', () => {
+  test('grants each device only its own client ID and topics, through thing policy variables', () => {
+    const stack = freshStack({ account: '210987654321', region: 'eu-west-1' });
+    new DevicePolicy(stack, 'Policy', { dataTopicPrefix: 'telemetry' });
+    const [policy] = Object.values(templateOf(stack).findResources('AWS::IoT::Policy'));
+    const resources = Object.fromEntries(policy.Properties.PolicyDocument.Statement.map((s: { Action: string; Resource: string | string[] }) => [s.Action, [s.Resource].flat()]));
+    const A = 'arn:aws:iot:eu-west-1:210987654321';
+    expect(resources).toEqual({
+      'iot:Connect': [`${A}:client/${T}`],
+      'iot:Publish': [`${A}:topic/telemetry/${T}`, `${A}:topic/$aws/things/${T}/shadow/get`, `${A}:topic/$aws/things/${T}/shadow/update`],
+      'iot:Subscribe': [`${A}:topicfilter/$aws/things/${T}/shadow/get/*`, `${A}:topicfilter/$aws/things/${T}/shadow/update/*`],
+      'iot:Receive': [`${A}:topic/$aws/things/${T}/shadow/get/*`, `${A}:topic/$aws/things/${T}/shadow/update/*`],
+    });
+    expect(nagFindings(stack)).toEqual([]);
+  });
+
+  test.each(['data/x', 'da ta', '', '+'])('refuses the data topic prefix %j', (dataTopicPrefix) => {
+    expect(() => new DevicePolicy(freshStack(), 'Policy', { dataTopicPrefix })).toThrow(`DevicePolicy dataTopicPrefix '${dataTopicPrefix}' must be one topic level of [a-zA-Z0-9_-]`);
+  });
+
+  test('fromPolicyName imports a policy by name', () => {
+    expect(DevicePolicy.fromPolicyName(freshStack(), 'Imported', 'FleetPolicy').policyName).toBe('FleetPolicy');
+  });
+});
+
+describe('HttpsPublishPolicy', () => {
+  test('allows publishing one thing\'s data topic, named literally (no thing variables exist over HTTPS)', () => {
+    const stack = freshStack({ account: '210987654321', region: 'eu-west-1' });
+    new HttpsPublishPolicy(stack, 'Https', { thingName: 'pi-01' });
+    templateOf(stack).hasResourceProperties('AWS::IoT::Policy', {
+      PolicyDocument: { Statement: [{ Sid: 'PublishOwnDataOverHttps', Effect: 'Allow', Action: 'iot:Publish', Resource: 'arn:aws:iot:eu-west-1:210987654321:topic/data/pi-01' }] },
+    });
+  });
+
+  test('refuses a data topic prefix of more than one level', () => {
+    expect(() => new HttpsPublishPolicy(freshStack(), 'Https', { thingName: 'pi-01', dataTopicPrefix: 'a/b' })).toThrow("HttpsPublishPolicy dataTopicPrefix 'a/b' must be one topic level");
+  });
+});
