@@ -1,5 +1,5 @@
 /**
- * Produces RELIABILITY.md: the figures of the fault experiments (sandbox/faults.ts), on a real
+ * Produces RELIABILITY.md: the figures of the fault experiments (sandbox/scenarios/faults.ts), on a real
  * Mosquitto broker with the local shadow service. Usage: npm run reliability [-- --fuzz 10000 --outage 10]
  */
 import { spawnSync } from 'child_process';
@@ -7,9 +7,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { environments } from '../config/environments';
 import { ConfigError, validateEnvironment } from '../lib/config';
-import { badKitMatrix, FuzzResult, outageExperiment, shadowFuzz } from '../sandbox/faults';
+import { badKitMatrix, FuzzResult, outageExperiment, shadowFuzz } from '../sandbox/scenarios/faults';
 import { startLocalSandbox } from '../sandbox/local-kit';
-import { BAD_CONFIG_INPUTS } from '../sandbox/bad-configs';
+import { BAD_CONFIG_INPUTS } from '../sandbox/scenarios/bad-configs';
 
 const argument = (name: string, fallback: number) => {
   const index = process.argv.indexOf(`--${name}`);

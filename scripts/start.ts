@@ -1,9 +1,9 @@
 /**
  * `npm start [-- --keep]`: synthesizes every environment and plays the seed's hands-on offline on a
- * local sandbox (see sandbox/seed-flow.ts). Needs no AWS account and no network.
+ * local sandbox (see sandbox/scenarios/seed-flow.ts). Needs no AWS account and no network.
  */
 import { MosquittoMissing } from '../sandbox/mosquitto';
-import { runSeedFlow } from '../sandbox/seed-flow';
+import { runSeedFlow } from '../sandbox/scenarios/seed-flow';
 
 const started = Date.now();
 runSeedFlow({ keep: process.argv.includes('--keep') }).then((result) => {

@@ -6,7 +6,7 @@ import { buildApp } from '../bin/app';
 import { environments } from '../config/environments';
 import { configuredAccount } from '../lib/accounts';
 import { ConfigError, selectEnvironments, validateEnvironment } from '../lib/config';
-import { BAD_CONFIG_INPUTS as badInputs } from '../sandbox/bad-configs';
+import { BAD_CONFIG_INPUTS as badInputs } from '../sandbox/scenarios/bad-configs';
 import { newApp } from './setup/synth';
 
 const good = environments.stg;

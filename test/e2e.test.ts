@@ -2,7 +2,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { runSeedFlow } from '../sandbox/seed-flow';
+import { runSeedFlow } from '../sandbox/scenarios/seed-flow';
 import { waitFor } from '../sandbox/wait';
 
 /** The `npm start` flow with time compressed: a device second lasts 40 ms. */

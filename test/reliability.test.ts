@@ -1,4 +1,4 @@
-import { badKitMatrix, expectedOutcome, outageExperiment, shadowFuzz } from '../sandbox/faults';
+import { badKitMatrix, expectedOutcome, outageExperiment, shadowFuzz } from '../sandbox/scenarios/faults';
 import { LocalSandbox, startLocalSandbox } from '../sandbox/local-kit';
 
 let sandbox: LocalSandbox;

@@ -7,12 +7,12 @@
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { startLocalSandbox, writeLocalKit } from './local-kit';
-import { RuleEngine, rulesOf } from './rule-engine';
-import { synthesizeTemplates, Template } from './templates';
-import { waitFor } from './wait';
+import { startLocalSandbox, writeLocalKit } from '../local-kit';
+import { RuleEngine, rulesOf } from '../rule-engine';
+import { synthesizeTemplates, Template } from '../templates';
+import { waitFor } from '../wait';
 
-const ROOT = path.join(__dirname, '..');
+const ROOT = path.join(__dirname, '..', '..');
 
 export interface EnvironmentSummary {
   readonly stackName: string;

@@ -6,14 +6,14 @@
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Kit, readPems } from '../device/src/kit';
-import { memoryLogger } from './memory-logger';
-import { DeviceRunner } from '../device/src/runner';
-import { LocalSandbox } from './local-kit';
-import { computeDelta } from './shadow-store';
-import { sleep, waitFor } from './wait';
+import { Kit, readPems } from '../../device/src/kit';
+import { memoryLogger } from '../memory-logger';
+import { DeviceRunner } from '../../device/src/runner';
+import { LocalSandbox } from '../local-kit';
+import { computeDelta } from '../shadow-store';
+import { sleep, waitFor } from '../wait';
 
-const CLI = path.join(__dirname, '..', 'device', 'bin', 'iot-device.js');
+const CLI = path.join(__dirname, '..', '..', 'device', 'bin', 'iot-device.js');
 export interface OutageResult {
   readonly produced: number;
   readonly received: number;
@@ -204,8 +204,8 @@ export interface BadKitCase {
 /** Breaks a kit in each way people meet in the field, and records what `publish` and `doctor` say. */
 export async function badKitMatrix(sandbox: LocalSandbox): Promise<BadKitCase[]> {
   const { spawnSync } = await import('child_process');
-  const { createCertificateAuthority } = await import('./pki');
-  const { freePort } = await import('./mosquitto');
+  const { createCertificateAuthority } = await import('../pki');
+  const { freePort } = await import('../mosquitto');
   const closedPort = await freePort();
   const day = 86_400_000;
   const reissue = (kit: Kit, notBefore: Date, notAfter: Date) => {
