@@ -58,8 +58,8 @@ export class DeviceCertificate extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
     const window = props.secretRecoveryWindow ?? Duration.days(30);
-    const secretRecoveryDays = window.isUnresolved() ? NaN : window.toHours() / 24;
-    if (!Number.isInteger(secretRecoveryDays) || (secretRecoveryDays !== 0 && (secretRecoveryDays < 7 || secretRecoveryDays > 30))) {
+    const secretRecoveryDays = window.isUnresolved() ? window.toDays() : window.toHours() / 24;
+    if (!window.isUnresolved() && (!Number.isInteger(secretRecoveryDays) || (secretRecoveryDays !== 0 && (secretRecoveryDays < 7 || secretRecoveryDays > 30)))) {
       throw new Error(`DeviceCertificate secretRecoveryWindow must be zero or 7 to 30 whole days, received: ${window.toHumanString()}`);
     }
     const rotation = props.rotation ?? 0;

@@ -1,4 +1,4 @@
-import { ArnFormat, Resource, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Resource, Stack, Token } from 'aws-cdk-lib';
 import * as iot from 'aws-cdk-lib/aws-iot';
 import { Construct } from 'constructs';
 
@@ -44,7 +44,7 @@ export class DevicePolicy extends Resource implements IDevicePolicy {
   constructor(scope: Construct, id: string, props: DevicePolicyProps = {}) {
     super(scope, id);
     const dataTopicPrefix = props.dataTopicPrefix ?? 'data';
-    if (!/^[a-zA-Z0-9_-]+$/.test(dataTopicPrefix)) {
+    if (!Token.isUnresolved(dataTopicPrefix) && !/^[a-zA-Z0-9_-]+$/.test(dataTopicPrefix)) {
       throw new Error(`DevicePolicy dataTopicPrefix '${dataTopicPrefix}' must be one topic level of [a-zA-Z0-9_-]`);
     }
     const arn = (resource: string, resourceName: string) => Stack.of(this).formatArn({

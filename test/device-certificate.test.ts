@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Lazy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { DeviceCertificate } from '../lib/device-certificate';
 import { DevicePolicy } from '../lib/device-policy';
@@ -40,6 +40,12 @@ describe('DeviceCertificate', () => {
 
   test.each([Duration.days(3), Duration.days(31), Duration.hours(36)])('refuses a recovery window of %s', (secretRecoveryWindow) => {
     expect(() => certificate({ secretRecoveryWindow })).toThrow(/DeviceCertificate secretRecoveryWindow must be zero or 7 to 30 whole days, received: /);
+  });
+
+  test('takes a token recovery window and rotation without validating them', () => {
+    const { stack } = certificate({ secretRecoveryWindow: Duration.days(Lazy.number({ produce: () => 14 })), rotation: Lazy.number({ produce: () => 2 }) });
+    // Resolved at synth as numbers; CloudFormation hands custom resources every property as a string.
+    templateOf(stack).hasResourceProperties('Custom::DeviceCertificate', { SecretRecoveryDays: 14, Rotation: 2 });
   });
 
   test.each([-1, 1.5])('refuses the rotation %d', (rotation) => {

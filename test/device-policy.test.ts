@@ -1,5 +1,5 @@
+import { Lazy } from 'aws-cdk-lib';
 import { DevicePolicy } from '../lib/device-policy';
-import { HttpsPublishPolicy } from '../lib/https-publish-policy';
 import { freshStack, nagFindings, templateOf } from './setup/constructs';
 
 const T = '${iot:Connection.Thing.ThingName}';
@@ -24,21 +24,11 @@ describe('DevicePolicy', () => {
     expect(() => new DevicePolicy(freshStack(), 'Policy', { dataTopicPrefix })).toThrow(`DevicePolicy dataTopicPrefix '${dataTopicPrefix}' must be one topic level of [a-zA-Z0-9_-]`);
   });
 
+  test('takes a token prefix without validating it', () => {
+    expect(() => new DevicePolicy(freshStack(), 'Policy', { dataTopicPrefix: Lazy.string({ produce: () => 'data' }) })).not.toThrow();
+  });
+
   test('fromPolicyName imports a policy by name', () => {
     expect(DevicePolicy.fromPolicyName(freshStack(), 'Imported', 'FleetPolicy').policyName).toBe('FleetPolicy');
-  });
-});
-
-describe('HttpsPublishPolicy', () => {
-  test('allows publishing one thing\'s data topic, named literally (no thing variables exist over HTTPS)', () => {
-    const stack = freshStack({ account: '210987654321', region: 'eu-west-1' });
-    new HttpsPublishPolicy(stack, 'Https', { thingName: 'pi-01' });
-    templateOf(stack).hasResourceProperties('AWS::IoT::Policy', {
-      PolicyDocument: { Statement: [{ Sid: 'PublishOwnDataOverHttps', Effect: 'Allow', Action: 'iot:Publish', Resource: 'arn:aws:iot:eu-west-1:210987654321:topic/data/pi-01' }] },
-    });
-  });
-
-  test('refuses a data topic prefix of more than one level', () => {
-    expect(() => new HttpsPublishPolicy(freshStack(), 'Https', { thingName: 'pi-01', dataTopicPrefix: 'a/b' })).toThrow("HttpsPublishPolicy dataTopicPrefix 'a/b' must be one topic level");
   });
 });
