@@ -43,6 +43,8 @@ export function stackProps(name: string, config: EnvironmentConfig): IotCoreStac
     certificateRotation: config.certificateRotation ?? 0,
     clearShadowOnDelete: config.clearShadowOnDelete,
     logRetention: config.logRetentionDays as logs.RetentionDays,
+    quietIntervals: config.quietIntervals,
+    alarmTopicArn: config.alarmTopicArn,
   };
 }
 

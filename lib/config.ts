@@ -64,6 +64,10 @@ export const environmentSchema = z.strictObject({
   certificateRotation: integerIn(0, 1_000_000).optional(),
   /** Whether deleting the stack clears the shadow's desired state (otherwise the shadow is left as it is). */
   clearShadowOnDelete: z.boolean({ error: 'must be true or false' }),
+  /** Status intervals without a message after which the device-quiet alarm fires. */
+  quietIntervals: integerIn(2, 100).optional(),
+  /** An existing SNS topic the alarms notify; leave out for alarms without notification. */
+  alarmTopicArn: matching(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'an SNS topic ARN, arn:aws:sns:<region>:<account>:<name>').optional(),
   /** Retention of the handlers' and rule's log groups (days). */
   logRetentionDays: z.number({ error: `must be one of ${LOG_RETENTION_DAYS.join(', ')}` })
     .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), {

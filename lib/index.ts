@@ -7,6 +7,7 @@ export * from './archive-bucket';
 export * from './archive-rule';
 export * from './custom-resource-handler';
 export * from './device-certificate';
+export * from './device-monitoring';
 export * from './device-policy';
 export * from './device-thing';
 export * from './https-publish-policy';

@@ -1,9 +1,11 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Token } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { ArchiveBucket } from './archive-bucket';
 import { ArchiveRule } from './archive-rule';
 import { DeviceCertificate } from './device-certificate';
+import { DeviceMonitoring } from './device-monitoring';
 import { DevicePolicy } from './device-policy';
 import { DeviceThing } from './device-thing';
 import { HttpsPublishPolicy } from './https-publish-policy';
@@ -35,6 +37,10 @@ export interface IotCoreStackProps extends StackProps {
   readonly clearShadowOnDelete?: boolean;
   /** Retention of the handlers' and the rule's log groups. @default logs.RetentionDays.ONE_YEAR */
   readonly logRetention?: logs.RetentionDays;
+  /** Status intervals without a message after which the device-quiet alarm fires. @default 3 */
+  readonly quietIntervals?: number;
+  /** ARN of an existing SNS topic the alarms notify. @default - no notification */
+  readonly alarmTopicArn?: string;
 }
 
 /**
@@ -51,6 +57,7 @@ export class IotCoreStack extends Stack {
   public readonly failedDeliveries: logs.LogGroup;
   public readonly rule: ArchiveRule;
   public readonly shadowDefaults: ShadowDefaults;
+  public readonly monitoring: DeviceMonitoring;
 
   constructor(scope: Construct, id: string, props: IotCoreStackProps) {
     super(scope, id, props);
@@ -97,6 +104,15 @@ export class IotCoreStack extends Stack {
       removalPolicy,
     });
 
+    this.monitoring = new DeviceMonitoring(this, 'Monitoring', {
+      dataTopic,
+      reportInterval: props.reportInterval ?? Duration.seconds(5),
+      quietIntervals: props.quietIntervals,
+      archiveRuleName: this.rule.ruleName,
+      errorLogGroup: this.failedDeliveries,
+      alarmTopic: props.alarmTopicArn ? sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn) : undefined,
+    });
+
     // What a device needs to connect; `iot-device bootstrap` reads these (never key material).
     const outputs: Record<string, [string, string]> = {
       IotDataEndpoint: [this.shadowDefaults.dataEndpoint, 'AWS IoT data endpoint (iot:Data-ATS) devices connect to'],
@@ -110,6 +126,7 @@ export class IotCoreStack extends Stack {
       ShadowName: ['classic', "Shadow holding the device settings: 'classic' is the thing's unnamed shadow"],
       ArchiveBucketName: [this.archive.bucket.bucketName, 'Bucket the archive rule writes matching messages to'],
       ArchiveRuleName: [this.rule.ruleName, 'Topic rule archiving messages whose name is s3'],
+      DashboardName: [this.monitoring.dashboard.dashboardName, 'CloudWatch dashboard: messages matched and archived, failures, device liveness'],
     };
     for (const [outputId, [value, description]] of Object.entries(outputs)) {
       new CfnOutput(this, outputId, { value, description });

@@ -84,6 +84,7 @@ export class ResolvedTemplate {
       case 'AWS::Logs::LogGroup': return Properties.LogGroupName ? this.resolve(Properties.LogGroupName) : `${name}-${hex(name, 8)}`;
       case 'AWS::KMS::Key': return `${hex(name, 8)}-${hex(name, 4)}-4${hex(name, 3)}-8${hex(name, 3)}-${hex(name, 12)}`;
       case 'AWS::IAM::Role':
+      case 'AWS::CloudWatch::Dashboard':
       case 'AWS::Lambda::Function': return `${name}-${hex(name, 8)}`;
       default: throw new Error(`ResolvedTemplate cannot name a ${Type} (${name})`);
     }

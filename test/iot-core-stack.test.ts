@@ -109,7 +109,7 @@ describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
   });
 
   describe('archive rule', () => {
-    const rule = () => onlyResource(template, 'AWS::IoT::TopicRule').resource.Properties;
+    const rule = () => template.findResources('AWS::IoT::TopicRule')[stack.getLogicalId(stack.rule.node.defaultChild as any)].Properties;
 
     test('selects name from the thing data topic where name is s3, with SQL version 2016-03-23', () => {
       expect(rule().TopicRulePayload).toMatchObject({
@@ -201,7 +201,7 @@ describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
   test('outputs everything a device needs, each described', () => {
     const outputs = template.findOutputs('*');
     expect(Object.keys(outputs).sort()).toEqual([
-      'ArchiveBucketName', 'ArchiveRuleName', 'CertificateArn', 'CertificateId', 'CertificateSecretArn', 'ClientId',
+      'ArchiveBucketName', 'ArchiveRuleName', 'CertificateArn', 'CertificateId', 'CertificateSecretArn', 'ClientId', 'DashboardName',
       'DataTopic', 'IotDataEndpoint', 'Region', 'ShadowName', 'ThingName',
     ]);
     for (const output of Object.values(outputs)) expect(output.Description).toMatch(/\w{3,}/);
@@ -225,6 +225,12 @@ describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
         for (const action of asArray(statement.Action)) expect(action).not.toMatch(/\*/);
       }
     }
+  });
+
+  test('alarms on rule failures, failed deliveries and a quiet device, with a dashboard', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'AWS/IoT', MetricName: 'Failure', Dimensions: [{ Name: 'ActionType', Value: 'S3' }, { Name: 'RuleName', Value: stack.rule.ruleName }] });
   });
 
   test('matches the reviewed template', () => {

@@ -167,8 +167,10 @@ describe.each(ENVIRONMENT_NAMES)('IAM of IotCore-%s, simulated', (name) => {
     });
   });
 
+  const ruleWith = (action: string) => resolved.ofType('AWS::IoT::TopicRule').find((id) => resolved.resource(id).Properties!.TopicRulePayload.Actions[0][action])!;
+
   describe('the archive rule\'s role', () => {
-    const [ruleId] = resolved.ofType('AWS::IoT::TopicRule');
+    const ruleId = ruleWith('S3');
     const rule = resolved.properties(ruleId);
     const payload = rule.TopicRulePayload;
     const s3 = payload.Actions[0].S3;
@@ -220,11 +222,32 @@ describe.each(ENVIRONMENT_NAMES)('IAM of IotCore-%s, simulated', (name) => {
     });
   });
 
+  describe('the liveness rule\'s role', () => {
+    const ruleId = ruleWith('CloudwatchMetric');
+    const rule = resolved.properties(ruleId);
+    const { RoleArn, MetricNamespace } = resolved.resource(ruleId).Properties!.TopicRulePayload.Actions[0].CloudwatchMetric;
+    const roleId = RoleArn['Fn::GetAtt'][0];
+
+    test('may be assumed by AWS IoT for this rule only', async () => {
+      const assume = (sourceArn: string) => simulate({
+        principal: 'iot.amazonaws.com', action: 'sts:AssumeRole', resource: roleArn(roleId), account,
+        resourcePolicy: resolved.properties(roleId).AssumeRolePolicyDocument, context: { 'aws:SourceArn': sourceArn, 'aws:SourceAccount': account },
+      });
+      expect(await assume(resolved.arn('iot', `rule/${rule.RuleName}`))).toBe('Allowed');
+      expect(await assume(resolved.arn('iot', 'rule/another_rule'))).not.toBe('Allowed');
+    });
+
+    test('may put metric data in its own namespace only', async () => {
+      await allowedAll(roleId, [{ action: 'cloudwatch:PutMetricData', resource: '*', context: { 'cloudwatch:namespace': resolved.resolve(MetricNamespace) } }]);
+      await deniedAll(roleId, [{ action: 'cloudwatch:PutMetricData', resource: '*', context: { 'cloudwatch:namespace': 'AWS/IoT' } }]);
+    });
+  });
+
   test('every role of the template is one of those simulated above, or CDK\'s own bucket-emptying provider', () => {
     const simulated = new Set([
       logicalId(stack.certificate.handler.function.role as iam.Role), logicalId(stack.shadowDefaults.handler.function.role as iam.Role), logicalId(reader),
       ...resolved.ofType('AWS::Lambda::Function').map((id) => resolved.resource(id).Properties!.Role['Fn::GetAtt']?.[0]),
-      resolved.resource(resolved.ofType('AWS::IoT::TopicRule')[0]).Properties!.TopicRulePayload.Actions[0].S3.RoleArn['Fn::GetAtt'][0],
+      ...resolved.ofType('AWS::IoT::TopicRule').map((id) => Object.values(resolved.resource(id).Properties!.TopicRulePayload.Actions[0] as Record<string, { RoleArn: { 'Fn::GetAtt': string[] } }>)[0].RoleArn['Fn::GetAtt'][0]),
     ]);
     const others = resolved.ofType('AWS::IAM::Role').filter((id) => !simulated.has(id));
     expect(others).toEqual([]);

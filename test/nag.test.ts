@@ -23,6 +23,7 @@ describe('cdk-nag AwsSolutions', () => {
       'IotCore-dev/Certificate/Handler/FunctionRole Annotation::AwsSolutions-IAM5[Resource::*]',
       'IotCore-dev/Certificate/Handler/FunctionRole Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:cert/*]',
       'IotCore-dev/Certificate/Handler/ProviderRole Annotation::AwsSolutions-IAM5[Resource::<CertificateHandlerFunctionE467CB59.Arn>:*]',
+      'IotCore-dev/Monitoring/LivenessRole Annotation::AwsSolutions-IAM5[Resource::*]',
       'IotCore-dev/ShadowDefaults/Handler/FunctionRole Annotation::AwsSolutions-IAM5[Resource::*]',
       'IotCore-dev/ShadowDefaults/Handler/ProviderRole Annotation::AwsSolutions-IAM5[Resource::<ShadowDefaultsHandlerFunction08DB17AF.Arn>:*]',
     ]);

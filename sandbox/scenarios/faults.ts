@@ -7,8 +7,8 @@ import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Kit, readPems } from '../../device/src/kit';
-import { memoryLogger } from '../memory-logger';
 import { DeviceRunner } from '../../device/src/runner';
+import { DEFAULT_CONFIG } from '../../device/src/settings';
 import { LocalSandbox } from '../local-kit';
 import { computeDelta } from '../shadow-store';
 import { sleep, waitFor } from '../wait';
@@ -134,15 +134,20 @@ export interface FuzzResult {
  */
 export async function shadowFuzz(sandbox: LocalSandbox, count: number, seed = 42): Promise<FuzzResult> {
   const kit = sandbox.kit('pi-fuzz');
-  const log = memoryLogger();
+  // What the device did with each desired state, as it logs it: the settings in use and the rejection it reports.
+  const state = { interval: DEFAULT_CONFIG.interval, lastError: null as string | null, desiredProcessed: 0 };
+  const quiet = () => undefined;
+  const log = {
+    info(event: string, fields: Record<string, unknown> = {}) {
+      if (event !== 'desired state processed') return;
+      Object.assign(state, { interval: fields.interval, lastError: fields.lastError, desiredProcessed: state.desiredProcessed + 1 });
+    },
+    warn: quiet,
+    error: quiet,
+  };
+  const deviceState = () => ({ ...state });
   const runner = new DeviceRunner(kit, readPems(kit), { log, msPerSecond: 500_000 });
   await runner.start();
-  // What the device did with each desired state, as it logs it: the settings in use and the rejection it reports.
-  const processed = () => log.lines.filter((line) => line.event === 'desired state processed');
-  const deviceState = () => {
-    const last = processed().at(-1)?.fields;
-    return { interval: (last?.interval as number | undefined) ?? runner.config.interval, lastError: (last?.lastError as string | null | undefined) ?? null, desiredProcessed: processed().length };
-  };
   const next = random(seed);
   const topic = `$aws/things/${kit.thingName}/shadow/update`;
   const reportedNow = () => (sandbox.shadowOf(kit.thingName)?.state.reported ?? {}) as Record<string, unknown>;

@@ -114,7 +114,9 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
   const defaults = JSON.parse(resources.find((r) => r.Type === 'Custom::ShadowDefaults')!.Properties.DesiredJson);
   const dataTopic = String(dev.Outputs.DataTopic.Value);
   // The local bucket is named by the bucket's logical ID, as the rule engine names it.
-  const [{ bucket }] = rulesOf(dev);
+  const archive = rulesOf(dev).map((rule) => rule.action).find((action) => action.type === 's3');
+  if (archive?.type !== 's3') throw new Error('The dev template has no S3 archive rule');
+  const { bucket } = archive;
 
   say('2. local sandbox for IotCore-dev');
   const stops: Array<() => Promise<unknown>> = [];
@@ -126,7 +128,7 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
     shadow.setDesired(thingName, defaults);
     const rules = await RuleEngine.start(broker, dev, localDir, (outcome) => {
       if (outcome.object) say(`    rule   | ${outcome.rule} wrote s3://${bucket}/${path.relative(path.join(localDir, 's3', bucket), outcome.object)}`);
-      else say(`    rule   | ${outcome.rule} failed: ${outcome.error}`);
+      else if (outcome.error) say(`    rule   | ${outcome.rule} failed: ${outcome.error}`);
     });
     stops.push(() => rules.stop());
     const consoleKit = writeLocalKit(broker, path.join(localDir, 'kit-console'), 'console', gateway.port, { dataTopic });

@@ -85,11 +85,22 @@ describe('local rule engine with the synthesized template', () => {
   const { template } = synthEnvironment('dev');
   const rules = rulesOf(template.toJSON() as never);
 
-  test('reads the dev rule from the template', () => {
+  test('reads the dev rules from the template: the archive rule and the liveness rule', () => {
     expect(rules).toEqual([{
       name: 'archive_pi_dev_01', query: parseRuleSql("SELECT name FROM 'data/pi-dev-01' WHERE name = 's3'"), sqlVersion: '2016-03-23',
-      bucket: 'ArchiveBucket7C124431', key: 'archive/${topic()}/${timestamp()}-${newuuid()}.json', errorLogGroup: expect.stringMatching(/^FailedDeliveries/),
+      action: { type: 's3', bucket: 'ArchiveBucket7C124431', key: 'archive/${topic()}/${timestamp()}-${newuuid()}.json' }, errorLogGroup: expect.stringMatching(/^FailedDeliveries/),
+    }, {
+      name: expect.stringMatching(/^[a-zA-Z0-9_]+$/), query: parseRuleSql("SELECT * FROM 'data/pi-dev-01'"), sqlVersion: '2016-03-23',
+      action: { type: 'cloudwatchMetric', namespace: 'IotCore/IotCore-dev', metric: 'StatusMessages', value: 1, unit: 'Count' }, errorLogGroup: undefined,
     }]);
+  });
+
+  test('the liveness rule records one datapoint per message on the data topic', () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rules-'));
+    for (const payload of ['{"seq":1}', '{"seq":2}', '{"name":"s3"}']) applyRules(rules, root, 'data/pi-dev-01', Buffer.from(payload), 1700000000000);
+    const datapoints = fs.readFileSync(path.join(root, 'metrics', 'IotCore', 'IotCore-dev', 'StatusMessages.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    expect(datapoints).toEqual(Array(3).fill({ timestamp: 1700000000000, value: 1, unit: 'Count' }));
+    fs.rmSync(root, { recursive: true, force: true });
   });
 
   test('writes each matching message under a new key, never overwriting, and nothing for the rest', () => {
@@ -123,6 +134,13 @@ describe('local rule engine with the synthesized template', () => {
       failures: [{ failedAction: 'S3Action', failedResource: 'ArchiveBucket7C124431', errorMessage: expect.any(String) }],
     });
     fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  test('refuses a metric value it cannot evaluate', () => {
+    const json = JSON.parse(JSON.stringify(template.toJSON()));
+    const rule = Object.values(json.Resources as Record<string, any>).find((r) => r.Type === 'AWS::IoT::TopicRule' && r.Properties.TopicRulePayload.Actions[0].CloudwatchMetric);
+    rule.Properties.TopicRulePayload.Actions[0].CloudwatchMetric.MetricValue = '${seq}';
+    expect(() => rulesOf(json)).toThrow(/not supported by the local sandbox: CloudWatch metric action of rule \w+ with value "\$\{seq\}"/);
   });
 
   test('refuses a rule it cannot run faithfully', () => {

@@ -1,0 +1,67 @@
+import { Duration } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { DeviceMonitoring, DeviceMonitoringProps } from '../lib/device-monitoring';
+import { freshStack, nagFindings, templateOf } from './setup/constructs';
+
+function monitoring(props: Partial<DeviceMonitoringProps> = {}) {
+  const stack = freshStack();
+  const construct = new DeviceMonitoring(stack, 'Monitoring', {
+    dataTopic: 'data/pi-01', reportInterval: Duration.seconds(5), archiveRuleName: 'archive_pi_01',
+    errorLogGroup: new logs.LogGroup(stack, 'Errors'), metricNamespace: 'IotCore/Test', ...props,
+  });
+  const alarms = () => Object.values(templateOf(stack).findResources('AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties);
+  return { stack, construct, alarms };
+}
+
+describe('DeviceMonitoring', () => {
+  test('alarms on the archive rule\'s AWS/IoT Failure and ParseError, on any failed delivery, and on a quiet device; cdk-nag clean', () => {
+    const { stack, alarms } = monitoring();
+    const byMetric = Object.fromEntries(alarms().map((alarm) => [`${alarm.Namespace}/${alarm.MetricName}`, alarm]));
+    expect(Object.keys(byMetric).sort()).toEqual(['AWS/IoT/Failure', 'AWS/IoT/ParseError', 'IotCore/Test/FailedDeliveries', 'IotCore/Test/StatusMessages']);
+    expect(byMetric['AWS/IoT/Failure'].Dimensions).toEqual([{ Name: 'ActionType', Value: 'S3' }, { Name: 'RuleName', Value: 'archive_pi_01' }]);
+    expect(byMetric['AWS/IoT/ParseError']).toMatchObject({ Dimensions: [{ Name: 'RuleName', Value: 'archive_pi_01' }], Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
+    // 3 intervals of 5 s, rounded up to CloudWatch's one-minute period; no datapoint at all is a quiet device.
+    expect(byMetric['IotCore/Test/StatusMessages']).toMatchObject({ Period: 60, Threshold: 1, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching', Statistic: 'Sum' });
+    expect(nagFindings(stack)).toEqual([]);
+  });
+
+  test('counts status messages with a rule on the data topic and its CloudWatch metric action, its role limited to the namespace', () => {
+    const { stack } = monitoring();
+    const template = templateOf(stack);
+    template.hasResourceProperties('AWS::IoT::TopicRule', { TopicRulePayload: {
+      Sql: "SELECT * FROM 'data/pi-01'", AwsIotSqlVersion: '2016-03-23',
+      Actions: [{ CloudwatchMetric: { MetricNamespace: 'IotCore/Test', MetricName: 'StatusMessages', MetricValue: '1', MetricUnit: 'Count' } }],
+    } });
+    template.hasResourceProperties('AWS::IAM::Policy', { PolicyDocument: { Statement: [{
+      Action: 'cloudwatch:PutMetricData', Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': 'IotCore/Test' } },
+    }] } });
+    template.hasResourceProperties('AWS::Logs::MetricFilter', { FilterPattern: '', MetricTransformations: [{ MetricNamespace: 'IotCore/Test', MetricName: 'FailedDeliveries', MetricValue: '1' }] });
+  });
+
+  test('the quiet window is quietIntervals intervals, in whole minutes', () => {
+    const { alarms } = monitoring({ reportInterval: Duration.seconds(50), quietIntervals: 4 });
+    expect(alarms().find((alarm) => alarm.MetricName === 'StatusMessages').Period).toBe(240);
+  });
+
+  test('notifies the SNS topic when one is given, on alarm and on recovery', () => {
+    const stack = freshStack();
+    const topic = sns.Topic.fromTopicArn(stack, 'Topic', 'arn:aws:sns:eu-west-1:210987654321:oncall');
+    new DeviceMonitoring(stack, 'Monitoring', { dataTopic: 'data/pi-01', reportInterval: Duration.seconds(5), archiveRuleName: 'r', errorLogGroup: new logs.LogGroup(stack, 'Errors'), alarmTopic: topic });
+    for (const alarm of Object.values(templateOf(stack).findResources('AWS::CloudWatch::Alarm'))) {
+      expect([alarm.Properties.AlarmActions, alarm.Properties.OKActions]).toEqual([['arn:aws:sns:eu-west-1:210987654321:oncall'], ['arn:aws:sns:eu-west-1:210987654321:oncall']]);
+    }
+  });
+
+  test('has a dashboard of matched and archived messages, failures, liveness and the alarms', () => {
+    const { stack } = monitoring();
+    const [dashboard] = Object.values(templateOf(stack).findResources('AWS::CloudWatch::Dashboard'));
+    const body = JSON.stringify(stack.resolve(dashboard.Properties.DashboardBody));
+    for (const title of ['Messages matched and archived', 'Failures', 'Device liveness: status messages', 'Alarms']) expect(body).toContain(title);
+    for (const metric of ['TopicMatch', 'Success', 'Failure', 'ParseError', 'FailedDeliveries', 'StatusMessages']) expect(body).toContain(metric);
+  });
+
+  test.each([1, 101, 2.5])('refuses quietIntervals %d', (quietIntervals) => {
+    expect(() => monitoring({ quietIntervals })).toThrow(`DeviceMonitoring quietIntervals must be a whole number from 2 to 100, received: ${quietIntervals}`);
+  });
+});
