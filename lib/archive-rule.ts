@@ -5,6 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { acknowledgeWildcardResource } from './nag';
+import { topicRuleArn, topicRuleRole } from './rule-role';
 
 const RULE_NAME = /^[a-zA-Z0-9_]{1,128}$/;
 
@@ -58,20 +59,10 @@ export class ArchiveRule extends Construct {
       throw new Error(`ArchiveRule sql '${props.sql}' must be an IoT SQL SELECT statement`);
     }
     this.sql = props.sql;
-    this.ruleArn = Stack.of(this).formatArn({
-      service: 'iot', resource: 'rule', resourceName: this.ruleName, arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
-    });
+    this.ruleArn = topicRuleArn(this, this.ruleName);
 
     // Role to allow IoT to run this rule's actions, and only this rule's (confused-deputy guard).
-    this.role = new iam.Role(this, 'Role', {
-      description: `Lets AWS IoT rule ${this.ruleName} archive messages to S3 and log failed deliveries`,
-      assumedBy: new iam.ServicePrincipal('iot.amazonaws.com', {
-        conditions: {
-          StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
-          ArnEquals: { 'aws:SourceArn': this.ruleArn },
-        },
-      }),
-    });
+    this.role = topicRuleRole(this, 'Role', this.ruleName, `Lets AWS IoT rule ${this.ruleName} archive messages to S3 and log failed deliveries`);
     const archivedObjects = props.bucket.arnForObjects(`${keyPrefix}*`);
     this.role.addToPolicy(new iam.PolicyStatement({
       sid: 'PutArchivedMessages',

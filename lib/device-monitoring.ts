@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Names, Stack, Token } from 'aws-cdk-lib';
+import { Duration, Names, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -7,6 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { acknowledgeWildcardResource } from './nag';
+import { topicRuleRole } from './rule-role';
 
 export interface DeviceMonitoringProps {
   /** The topic the device publishes its status to, e.g. `data/pi-01`. */
@@ -61,13 +62,8 @@ export class DeviceMonitoring extends Construct {
 
     // Liveness: one datapoint per message, published by a rule with a role limited to this namespace.
     this.livenessRuleName = Names.uniqueResourceName(this, { maxLength: 128, separator: '_', allowedSpecialCharacters: '_' });
-    const livenessRuleArn = stack.formatArn({ service: 'iot', resource: 'rule', resourceName: this.livenessRuleName, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
-    const role = new iam.Role(this, 'LivenessRole', {
-      description: `Lets AWS IoT rule ${this.livenessRuleName} count status messages in CloudWatch namespace ${namespace}`,
-      assumedBy: new iam.ServicePrincipal('iot.amazonaws.com', {
-        conditions: { StringEquals: { 'aws:SourceAccount': stack.account }, ArnEquals: { 'aws:SourceArn': livenessRuleArn } },
-      }),
-    });
+    const role = topicRuleRole(this, 'LivenessRole', this.livenessRuleName,
+      `Lets AWS IoT rule ${this.livenessRuleName} count status messages in CloudWatch namespace ${namespace}`);
     role.addToPolicy(new iam.PolicyStatement({
       sid: 'CountStatusMessages',
       actions: ['cloudwatch:PutMetricData'],
