@@ -77,13 +77,18 @@ function glob(pattern: string): string {
 
 const globToRegExp = (pattern: string) => new RegExp(`^${glob(pattern)}$`, 's');
 
+/** Whether a statement's action pattern (`iot:Publish`, `iot:*`, ...) names an action; action names are case-insensitive. */
+export function actionMatches(pattern: string, action: string): boolean {
+  return globToRegExp(pattern.toLowerCase()).test(action.toLowerCase());
+}
+
 /** Checks that a statement holds only what this evaluator models. */
 export function checkStatement(statement: PolicyStatement, where: string): void {
   const unknown = Object.keys(statement).filter((key) => !['Sid', 'Effect', 'Action', 'Resource', 'Condition'].includes(key));
   if (unknown.length) throw new NotSupportedError(`${unknown.join(', ')} in IoT policy statement ${where}`);
   if (statement.Effect !== 'Allow' && statement.Effect !== 'Deny') throw new NotSupportedError(`Effect ${JSON.stringify(statement.Effect)} in ${where}`);
   for (const action of list(statement.Action)) {
-    if (!ACTIONS.some((known) => globToRegExp(action.toLowerCase()).test(known.toLowerCase()))) {
+    if (!ACTIONS.some((known) => actionMatches(action, known))) {
       throw new NotSupportedError(`action ${action} in ${where} (the sandbox models ${ACTIONS.join(', ')})`);
     }
   }
@@ -124,7 +129,7 @@ function conditionsHold(statement: PolicyStatement, principal: Principal): boole
 }
 
 function matches(statement: PolicyStatement, request: IotRequest, principal: Principal): boolean {
-  if (!list(statement.Action).some((action) => globToRegExp(action.toLowerCase()).test(request.action.toLowerCase()))) return false;
+  if (!list(statement.Action).some((action) => actionMatches(action, request.action))) return false;
   const resourceMatches = list(statement.Resource).some((pattern) => resourcePattern(pattern, principal)?.test(request.resource) ?? false);
   return resourceMatches && conditionsHold(statement, principal);
 }

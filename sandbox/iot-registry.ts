@@ -8,7 +8,7 @@
  * Every MQTT and HTTPS decision of the sandbox is taken here with the IoT policy evaluator, and the
  * broker's ACL is generated from the same documents.
  */
-import { evaluate, Decision, IotAction, iotArn, PolicyDocument, PolicyStatement, Principal, Protocol } from './iot-policy';
+import { actionMatches, evaluate, Decision, IotAction, iotArn, PolicyDocument, PolicyStatement, Principal, Protocol } from './iot-policy';
 import { NotSupportedError } from './iot-sql';
 import { RawTemplate, ResolvedTemplate } from './resolved-template';
 
@@ -106,7 +106,7 @@ export class IotRegistry {
 
   private grants(statement: PolicyStatement, thing: string): Array<[IotAction, string]> {
     const actions = (['iot:Publish', 'iot:Receive', 'iot:Subscribe'] as const)
-      .filter((action) => list(statement.Action).some((pattern) => new RegExp(`^${pattern.replace(/\*/g, '.*')}$`, 'i').test(action)));
+      .filter((action) => list(statement.Action).some((pattern) => actionMatches(pattern, action)));
     const prefix = `arn:aws:iot:${this.region}:${this.account}:`;
     const grants: Array<[IotAction, string]> = [];
     for (const resource of list(statement.Resource)) {

@@ -96,6 +96,16 @@ export function validateSettings(settings: Record<string, unknown>, source: stri
   };
 }
 
+/** The settings the IOT_* environment variables set (ports as numbers); unset and empty ones are left out. */
+export function settingsFromEnvironment(env: NodeJS.ProcessEnv): Partial<Record<keyof DeviceSettings, string | number>> {
+  const settings: Partial<Record<keyof DeviceSettings, string | number>> = {};
+  for (const [variable, field] of Object.entries(ENVIRONMENT_VARIABLES)) {
+    const value = env[variable];
+    if (value !== undefined && value !== '') settings[field] = /port$/i.test(field) ? Number(value) : value;
+  }
+  return settings;
+}
+
 /** Reads device.json of a kit, applying environment variables and then flags on top. */
 export function loadKit(dir: string, flags: Partial<DeviceSettings> = {}, env: NodeJS.ProcessEnv = process.env): Kit {
   const settingsPath = path.join(dir, KIT_FILES.settings);
@@ -105,11 +115,7 @@ export function loadKit(dir: string, flags: Partial<DeviceSettings> = {}, env: N
   } catch (error) {
     throw kitReadError(error, settingsPath);
   }
-  const fromEnv: Record<string, unknown> = {};
-  for (const [variable, field] of Object.entries(ENVIRONMENT_VARIABLES)) {
-    const value = env[variable];
-    if (value !== undefined && value !== '') fromEnv[field] = /port$/i.test(field) ? Number(value) : value;
-  }
+  const fromEnv = settingsFromEnvironment(env);
   const definedFlags = Object.fromEntries(Object.entries(flags).filter(([, value]) => value !== undefined));
   const merged = { caFile: KIT_FILES.amazonRootCa, httpsPort: 8443, shadowName: 'classic', ...fileSettings, ...fromEnv, ...definedFlags };
   const source = Object.keys(definedFlags).length || Object.keys(fromEnv).length ? `${settingsPath} (with flags and environment)` : settingsPath;

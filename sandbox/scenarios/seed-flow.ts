@@ -29,7 +29,8 @@ export function synthesizeAll(outdir: string): { summaries: EnvironmentSummary[]
   const summaries = Object.entries(templates).map(([stackName, template]) => {
     const resources = Object.values(template.Resources);
     const policies = resources.filter((r) => r.Type === 'AWS::IoT::Policy').map((r) => r.Properties.PolicyDocument);
-    const rule = resources.find((r) => r.Type === 'AWS::IoT::TopicRule')!.Properties.TopicRulePayload;
+    // The archive rule: the topic rule with the S3 action (the liveness rule counts messages instead).
+    const rule = resources.filter((r) => r.Type === 'AWS::IoT::TopicRule').map((r) => r.Properties.TopicRulePayload).find((payload) => payload.Actions[0].S3)!;
     return {
       stackName,
       resources: resources.length,
@@ -169,9 +170,8 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
     shadow.setDesired(thingName, { interval: 10 });
     await waitFor('two status messages every 10 s', () => statuses.filter((s) => s.interval === 10).length >= 2, stepTimeout);
     const reported = await waitFor('reported interval 10', () => {
-      const [response] = shadow.store.handle(`$aws/things/${thingName}/shadow/get`, '{}');
-      const document = JSON.parse(response.payload);
-      return document.state?.reported?.interval === 10 && document.state.reported;
+      const document = sandbox.shadowOf(thingName);
+      return document?.state.reported?.interval === 10 && document.state.reported;
     }, stepTimeout);
     const tens = statuses.filter((s) => s.interval === 10);
     say(`   device reports ${JSON.stringify(reported)}; gap between the last two messages: ${((tens[1].timestamp - tens[0].timestamp) / msPerSecond).toFixed(1)} s`);
@@ -207,9 +207,8 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
       await (options.keepUntil ?? new Promise<void>((resolve) => { process.once('SIGINT', () => resolve()); process.once('SIGTERM', () => resolve()); }));
     }
     // The state at exit: with --keep, what was played with after the scripted part counts too.
-    const shadowNow = JSON.parse(shadow.store.handle(`$aws/things/${thingName}/shadow/get`, '{}')[0].payload);
     return {
-      environments: summaries, thingName, statuses: [...statuses], reported: shadowNow.state?.reported ?? reported,
+      environments: summaries, thingName, statuses: [...statuses], reported: sandbox.shadowOf(thingName)?.state.reported ?? reported,
       objects: listObjects(path.join(localDir, 's3', bucket)), evaluated: [...rules.evaluated],
     };
   } finally {

@@ -1,7 +1,8 @@
 /** `iot-device bootstrap`: writes a connect kit from the stack outputs and the certificate secret. */
 import * as fs from 'fs';
 import { DeviceError, EXIT } from '../errors';
-import { ENVIRONMENT_VARIABLES } from '../kit';
+import type { KitOverrides } from '../bootstrap';
+import { settingsFromEnvironment } from '../kit';
 import { CommandContext, GlobalOptions, settingFlags } from './options';
 
 export interface BootstrapOptions {
@@ -26,9 +27,8 @@ export async function bootstrapCommand(globals: GlobalOptions, options: Bootstra
     }
   }
   // Flags, then environment variables, are written into the kit in place of the stack's settings.
-  const fromEnvironment = Object.fromEntries(Object.entries(ENVIRONMENT_VARIABLES)
-    .filter(([variable, field]) => process.env[variable] && ['endpoint', 'port', 'httpsPort', 'clientId'].includes(field))
-    .map(([variable, field]) => [field, /port$/i.test(field) ? Number(process.env[variable]) : process.env[variable]]));
+  const { endpoint, port, httpsPort, clientId } = settingsFromEnvironment(process.env) as KitOverrides;
+  const fromEnvironment = Object.fromEntries(Object.entries({ endpoint, port, httpsPort, clientId }).filter(([, value]) => value !== undefined));
   const flags = Object.fromEntries(Object.entries(settingFlags(globals)).filter(([, value]) => value !== undefined));
   // Loaded here: the AWS SDK takes a while to load, and only bootstrap needs it.
   const { bootstrapKit, describeKit, outputsFromFile, outputsFromStack } = await import('../bootstrap');
