@@ -38,6 +38,8 @@ export class ArchiveRule extends Construct {
   public readonly ruleArn: string;
   /** The rule's SQL statement. */
   public readonly sql: string;
+  /** The prefix every archived object's key starts with. */
+  public readonly keyPrefix: string;
   /** The full S3 key template (prefix and pattern). */
   public readonly objectKey: string;
   /** The role IoT assumes to run the rule's actions. */
@@ -46,6 +48,7 @@ export class ArchiveRule extends Construct {
   constructor(scope: Construct, id: string, props: ArchiveRuleProps) {
     super(scope, id);
     const keyPrefix = props.keyPrefix ?? 'archive/';
+    this.keyPrefix = keyPrefix;
     this.objectKey = `${keyPrefix}${props.keyPattern ?? '${topic()}/${timestamp()}-${newuuid()}.json'}`;
     // Named here, not by CloudFormation: the role's trust policy must name the rule it serves.
     this.ruleName = props.ruleName ?? Names.uniqueResourceName(this, { maxLength: 128, separator: '_', allowedSpecialCharacters: '_' });

@@ -13,3 +13,4 @@ export * from './device-thing';
 export * from './https-publish-policy';
 export * from './iot-core-stack';
 export * from './shadow-defaults';
+export * from './managed-policy-grantee';

@@ -1,4 +1,5 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Token } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Token } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
@@ -9,6 +10,8 @@ import { DeviceMonitoring } from './device-monitoring';
 import { DevicePolicy } from './device-policy';
 import { DeviceThing } from './device-thing';
 import { HttpsPublishPolicy } from './https-publish-policy';
+import { ManagedPolicyGrantee } from './managed-policy-grantee';
+import { acknowledgeWildcardResource } from './nag';
 import { ShadowDefaults } from './shadow-defaults';
 
 /** First topic level of device status messages: devices publish to `data/<thing>`. */
@@ -41,6 +44,12 @@ export interface IotCoreStackProps extends StackProps {
   readonly quietIntervals?: number;
   /** ARN of an existing SNS topic the alarms notify. @default - no notification */
   readonly alarmTopicArn?: string;
+  /**
+   * Whether to create a managed policy with exactly what `npm run smoke` needs (see grantSmokeCheck),
+   * for operators to attach to the role they run it with.
+   * @default true
+   */
+  readonly smokeCheckPolicy?: boolean;
 }
 
 /**
@@ -58,12 +67,16 @@ export class IotCoreStack extends Stack {
   public readonly rule: ArchiveRule;
   public readonly shadowDefaults: ShadowDefaults;
   public readonly monitoring: DeviceMonitoring;
+  /** What `npm run smoke` needs, when `smokeCheckPolicy` is not false. */
+  public readonly smokeCheckPolicy?: iam.ManagedPolicy;
+  private readonly dataTopic: string;
 
   constructor(scope: Construct, id: string, props: IotCoreStackProps) {
     super(scope, id, props);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
     const dataTopic = `${DATA_TOPIC_PREFIX}/${props.thingName}`;
+    this.dataTopic = dataTopic;
 
     this.policy = new DevicePolicy(this, 'DevicePolicy', { dataTopicPrefix: DATA_TOPIC_PREFIX });
     this.thing = new DeviceThing(this, 'Thing', {
@@ -113,7 +126,16 @@ export class IotCoreStack extends Stack {
       alarmTopic: props.alarmTopicArn ? sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn) : undefined,
     });
 
-    // What a device needs to connect; `iot-device bootstrap` reads these (never key material).
+    if (props.smokeCheckPolicy ?? true) {
+      this.smokeCheckPolicy = new iam.ManagedPolicy(this, 'SmokeCheckPolicy', {
+        description: `What npm run smoke needs to prove ${this.stackName} end to end, and nothing else`,
+      });
+      this.grantSmokeCheck(new ManagedPolicyGrantee(this.smokeCheckPolicy));
+      acknowledgeWildcardResource(this.smokeCheckPolicy, this.archive.bucket.arnForObjects(`${this.rule.keyPrefix}*`),
+        'The smoke check reads back, and with --clean deletes, the object the rule archived for its own message, whose key (a UUID) is known only then; only the archive prefix is granted.');
+    }
+
+    // What a device needs to connect (`iot-device bootstrap` reads these; never key material), and what the smoke check reads.
     const outputs: Record<string, [string, string]> = {
       IotDataEndpoint: [this.shadowDefaults.dataEndpoint, 'AWS IoT data endpoint (iot:Data-ATS) devices connect to'],
       ThingName: [this.thing.thingName, 'Name of the IoT thing'],
@@ -126,10 +148,33 @@ export class IotCoreStack extends Stack {
       ShadowName: ['classic', "Shadow holding the device settings: 'classic' is the thing's unnamed shadow"],
       ArchiveBucketName: [this.archive.bucket.bucketName, 'Bucket the archive rule writes matching messages to'],
       ArchiveRuleName: [this.rule.ruleName, 'Topic rule archiving messages whose name is s3'],
+      ArchiveKeyPrefix: [this.rule.keyPrefix, 'Prefix of every key the archive rule writes'],
+      ErrorLogGroupName: [this.failedDeliveries.logGroupName, "Log group of the archive rule's error action (failed deliveries)"],
       DashboardName: [this.monitoring.dashboard.dashboardName, 'CloudWatch dashboard: messages matched and archived, failures, device liveness'],
+      ...(this.smokeCheckPolicy ? { SmokeCheckPolicyArn: [this.smokeCheckPolicy.managedPolicyArn, 'Managed policy to attach to the role that runs npm run smoke'] as [string, string] } : {}),
     };
     for (const [outputId, [value, description]] of Object.entries(outputs)) {
       new CfnOutput(this, outputId, { value, description });
     }
+  }
+
+  /**
+   * Lets `grantee` run the smoke check (`npm run smoke`): read this stack's outputs, publish to the
+   * device's data topic through the AWS IoT data plane, read the thing's shadow, list, read and delete
+   * archived objects (under the archive prefix only), and read the rule's error log group.
+   */
+  public grantSmokeCheck(grantee: iam.IGrantable): iam.Grant {
+    const bucket = this.archive.bucket;
+    const prefix = this.rule.keyPrefix;
+    const logGroupArn = this.formatArn({ service: 'logs', resource: 'log-group', resourceName: this.failedDeliveries.logGroupName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    return [
+      iam.Grant.addToPrincipal({ grantee, actions: ['cloudformation:DescribeStacks'], resourceArns: [this.stackId] }),
+      iam.Grant.addToPrincipal({ grantee, actions: ['iot:Publish'], resourceArns: [this.formatArn({ service: 'iot', resource: 'topic', resourceName: this.dataTopic, arnFormat: ArnFormat.SLASH_RESOURCE_NAME })] }),
+      this.thing.grantShadowRead(grantee),
+      iam.Grant.addToPrincipal({ grantee, actions: ['s3:ListBucket'], resourceArns: [bucket.bucketArn], conditions: { StringLike: { 's3:prefix': `${prefix}*` } } }),
+      iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetObject', 's3:DeleteObject'], resourceArns: [bucket.arnForObjects(`${prefix}*`)] }),
+      // FilterLogEvents is authorized on the log group; both forms of its ARN name this group only.
+      iam.Grant.addToPrincipal({ grantee, actions: ['logs:FilterLogEvents'], resourceArns: [logGroupArn, this.failedDeliveries.logGroupArn] }),
+    ].reduce((all, grant) => all.combine(grant));
   }
 }

@@ -1,19 +1,25 @@
 /**
- * The two AWS APIs `iot-device bootstrap` calls, served on loopback for the sandbox, so the device's own
- * AWS SDK clients reach them through the SDK's standard endpoint settings (AWS_ENDPOINT_URL_CLOUDFORMATION,
- * AWS_ENDPOINT_URL_SECRETS_MANAGER):
+ * The AWS APIs that `iot-device bootstrap` and the smoke check call, served on loopback for the sandbox,
+ * so their own AWS SDK clients reach them through the SDK's standard endpoint settings
+ * (AWS_ENDPOINT_URL_<SERVICE>):
  * - CloudFormation DescribeStacks (AWS Query protocol: a form-encoded POST, an XML answer), with the
  *   synthesized stack's outputs resolved as after a deployment to the sandbox;
  * - Secrets Manager GetSecretValue (AWS JSON 1.1 protocol), with the certificate secret shaped exactly as
- *   the certificate handler writes it.
- * Requests must carry a SigV4 Authorization header scoped to the right service (any credentials: the
- * signature is not verified). Any other action answers the error AWS gives for an unknown one, so a
- * client that needs more fails loudly.
+ *   the certificate handler writes it;
+ * - the AWS IoT data plane's Publish and GetThingShadow (REST JSON), onto the sandbox's broker and
+ *   shadow service;
+ * - CloudWatch Logs FilterLogEvents (AWS JSON 1.1) on the template's log groups, with the events the
+ *   sandbox's rule engine logged.
+ * Requests are routed by the service of their SigV4 credential scope (any credentials: the signature is
+ * not verified). Any other action answers the error AWS gives for an unknown one, so a client that needs
+ * more fails loudly. S3 is served apart, by an S3-compatible server (sandbox/s3-server.ts).
  */
 import { randomUUID } from 'crypto';
+import * as fs from 'fs';
 import * as http from 'http';
 import type { CertificateSecret } from '../lib/handlers/certificate';
 import { freePort } from './mosquitto';
+import { S3_CREDENTIALS } from './s3-server';
 
 export interface StackDescription {
   readonly stackName: string;
@@ -28,6 +34,25 @@ export interface StoredSecret {
 
 const xmlEscape = (text: string) => text.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' }[c]!));
 
+/** What the AWS IoT data plane stand-in acts on. */
+export interface DataPlaneBackend {
+  publish(topic: string, payload: Buffer, qos: 0 | 1, retain: boolean): Promise<void>;
+  /** The shadow document as GetThingShadow returns it, or undefined when the thing has no such shadow. */
+  shadow(thingName: string, shadowName?: string): string | undefined;
+}
+
+/** The CloudWatch Logs stand-in's log groups: name to the file of events (one `{ timestamp, message }` a line). */
+export type LogGroupFiles = Record<string, string>;
+
+export interface AwsApiOptions {
+  readonly stacks: StackDescription[];
+  readonly secrets: StoredSecret[];
+  readonly dataPlane?: DataPlaneBackend;
+  readonly logGroups?: LogGroupFiles;
+}
+
+type Answer = (request: http.IncomingMessage, body: Buffer, response: http.ServerResponse) => void;
+
 export class AwsApiStandIn {
   private constructor(private readonly server: http.Server, readonly port: number) {}
 
@@ -36,18 +61,22 @@ export class AwsApiStandIn {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  static async start(stacks: StackDescription[], secrets: StoredSecret[]): Promise<AwsApiStandIn> {
+  static async start(options: AwsApiOptions): Promise<AwsApiStandIn> {
+    const services: Record<string, Answer> = {
+      cloudformation: (_request, body, response) => answerQuery(new URLSearchParams(body.toString('utf8')), options.stacks, response),
+      secretsmanager: (request, body, response) => answerJson(String(request.headers['x-amz-target']), body.toString('utf8'), options.secrets, response),
+      ...(options.dataPlane ? { iotdata: answerDataPlane(options.dataPlane) } : {}),
+      ...(options.logGroups ? { logs: answerLogs(options.logGroups) } : {}),
+    };
     const server = http.createServer((request, response) => {
-      let body = '';
-      request.setEncoding('utf8');
-      request.on('data', (chunk: string) => { body += chunk; });
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
         const service = /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\/aws4_request/.exec(request.headers.authorization ?? '')?.[1];
-        const target = request.headers['x-amz-target'];
-        if (service === 'cloudformation' && !target) return answerQuery(new URLSearchParams(body), stacks, response);
-        if (service === 'secretsmanager' && typeof target === 'string') return answerJson(target, body, secrets, response);
+        const answer = service ? services[service] : undefined;
+        if (answer) return answer(request, Buffer.concat(chunks), response);
         response.writeHead(403, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ __type: 'MissingAuthenticationTokenException', message: 'Missing or unknown SigV4 credential scope (this stand-in serves cloudformation and secretsmanager)' }));
+          .end(JSON.stringify({ __type: 'MissingAuthenticationTokenException', message: `Missing or unknown SigV4 credential scope ${service ?? ''} (this stand-in serves ${Object.keys(services).join(', ')})` }));
       });
     });
     const port = await freePort();
@@ -60,8 +89,11 @@ export class AwsApiStandIn {
     return {
       AWS_ENDPOINT_URL_CLOUDFORMATION: this.endpoint,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: this.endpoint,
-      AWS_ACCESS_KEY_ID: 'sandbox',
-      AWS_SECRET_ACCESS_KEY: 'sandbox',
+      AWS_ENDPOINT_URL_IOT_DATA_PLANE: this.endpoint,
+      AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: this.endpoint,
+      // The S3-compatible server verifies signatures with its own fixed keys; the other stand-ins take any.
+      AWS_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
       AWS_REGION: region,
     };
   }
@@ -108,4 +140,54 @@ function answerJson(target: string, body: string, secrets: StoredSecret[], respo
     ARN: secret.arn, Name: secret.name, VersionId: randomUUID(), SecretString: JSON.stringify(secret.value),
     VersionStages: ['AWSCURRENT'], CreatedDate: Math.floor(Date.now() / 1000),
   });
+}
+
+/** REST JSON errors: the type in x-amzn-ErrorType, the message in the body. */
+function restError(response: http.ServerResponse, status: number, type: string, message: string): void {
+  response.writeHead(status, { 'content-type': 'application/json', 'x-amzn-errortype': type }).end(JSON.stringify({ message }));
+}
+
+/** POST /topics/{topic}?qos=&retain= and GET /things/{thingName}/shadow?name= (AWS IoT data plane API Reference). */
+function answerDataPlane(backend: DataPlaneBackend): Answer {
+  return (request, body, response) => {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const publish = /^\/topics\/(.+)$/.exec(url.pathname);
+    const shadow = /^\/things\/([^/]+)\/shadow$/.exec(url.pathname);
+    if (request.method === 'POST' && publish) {
+      const qos = Number(url.searchParams.get('qos') ?? '0');
+      if (qos !== 0 && qos !== 1) return restError(response, 400, 'InvalidRequestException', `qos ${qos}: must be 0 or 1`);
+      backend.publish(decodeURIComponent(publish[1]), body, qos, url.searchParams.get('retain') === 'true')
+        .then(() => response.writeHead(200, { 'content-type': 'application/json' }).end('{}'),
+          (error: Error) => restError(response, 503, 'ServiceUnavailableException', error.message));
+      return;
+    }
+    if (request.method === 'GET' && shadow) {
+      const thingName = decodeURIComponent(shadow[1]);
+      const shadowName = url.searchParams.get('name') ?? undefined;
+      const document = backend.shadow(thingName, shadowName);
+      if (document === undefined) return restError(response, 404, 'ResourceNotFoundException', `No shadow exists with name: '${shadowName ?? thingName}'`);
+      response.writeHead(200, { 'content-type': 'application/json' }).end(document);
+      return;
+    }
+    restError(response, 404, 'UnknownOperationException', `${request.method} ${url.pathname} (the sandbox serves Publish and GetThingShadow)`);
+  };
+}
+
+/** Logs_20140328.FilterLogEvents without a filter pattern, over the events of the sandbox's log groups. */
+function answerLogs(groups: LogGroupFiles): Answer {
+  return (request, body, response) => {
+    const reply = (status: number, content: object): void => { response.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify(content)); };
+    const target = String(request.headers['x-amz-target']);
+    if (target !== 'Logs_20140328.FilterLogEvents') return reply(400, { __type: 'UnknownOperationException', message: `${target} (the sandbox serves FilterLogEvents)` });
+    const input = JSON.parse(body.toString('utf8')) as { logGroupName?: string; logGroupIdentifier?: string; startTime?: number; endTime?: number; filterPattern?: string; nextToken?: string };
+    if (input.filterPattern || input.nextToken) return reply(400, { __type: 'InvalidParameterException', message: 'The sandbox serves FilterLogEvents without filterPattern and nextToken' });
+    const name = input.logGroupName ?? input.logGroupIdentifier ?? '';
+    const file = groups[name];
+    if (!file) return reply(400, { __type: 'ResourceNotFoundException', message: 'The specified log group does not exist.' });
+    const lines = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
+    const events = lines.map((line, index) => ({ ...(JSON.parse(line) as { timestamp: number; message: string }), index }))
+      .filter((event) => (input.startTime === undefined || event.timestamp >= input.startTime) && (input.endTime === undefined || event.timestamp <= input.endTime))
+      .map((event) => ({ logStreamName: 'sandbox', timestamp: event.timestamp, ingestionTime: event.timestamp, message: event.message, eventId: String(event.index) }));
+    reply(200, { events, searchedLogStreams: [] });
+  };
 }

@@ -16,6 +16,8 @@ import { RawTemplate, ResolvedTemplate } from './resolved-template';
 export const SERVICE_ACL = [
   'user shadow-service', 'topic readwrite $aws/things/#', '',
   'user rule-engine', 'topic read data/#', '',
+  // The AWS IoT data plane's Publish, authorized by IAM, not by a device policy.
+  'user iot-data-plane', 'topic write #', 'topic write $aws/things/#', '',
   // The console's MQTT test client and the sandbox's observers: an administrator.
   'user console', 'topic readwrite #', 'topic readwrite $aws/things/#', '',
 ].join('\n');

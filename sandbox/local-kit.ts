@@ -1,18 +1,23 @@
 /**
  * The local sandbox, started from a synthesized template: Mosquitto with the ACL generated from the
  * template's IoT policies, the shadow service, the HTTPS publish endpoint deciding with the same
- * policies, and connect kits issued by its CA in the layout `iot-device bootstrap` writes.
+ * policies, the template's topic rules writing into an S3-compatible server, the AWS API stand-ins
+ * (CloudFormation, Secrets Manager, IoT data plane, CloudWatch Logs), and connect kits issued by its CA
+ * in the layout `iot-device bootstrap` writes.
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Kit, writeKit } from '../device/src/kit';
+import { S3Client } from '@aws-sdk/client-s3';
 import { AwsApiStandIn } from './aws-api';
 import { HttpsGateway } from './https-gateway';
 import { IotRegistry } from './iot-registry';
 import { Broker } from './mosquitto';
 import { ShadowService } from './shadow-service';
 import { ResolvedTemplate } from './resolved-template';
+import { logGroupFile, RuleEngine, RuleOutcome, rulesOf } from './rule-engine';
+import { LocalS3, S3_CREDENTIALS } from './s3-server';
 import { environmentTemplate, Template } from './templates';
 
 export interface LocalKitOptions {
@@ -44,7 +49,11 @@ export interface LocalSandbox {
   readonly gateway: HttpsGateway;
   /** Things, certificates and policies of the template, which take every decision. */
   readonly registry: IotRegistry;
-  /** CloudFormation DescribeStacks and Secrets Manager GetSecretValue for `iot-device bootstrap`. */
+  /** The template's topic rules, run on the broker. */
+  readonly rules: RuleEngine;
+  /** The S3-compatible server holding the template's buckets. */
+  readonly s3: LocalS3;
+  /** CloudFormation, Secrets Manager, IoT data plane and CloudWatch Logs, for `iot-device bootstrap` and the smoke check. */
   readonly aws: AwsApiStandIn;
   /** The environment pointing the AWS SDK at `aws` (endpoints, dummy credentials, region). */
   readonly awsEnvironment: Record<string, string>;
@@ -62,8 +71,10 @@ export interface LocalSandboxOptions {
   readonly template?: Template;
   /** The stack name DescribeStacks answers for. @default 'IotCore-dev' */
   readonly stackName?: string;
-  /** Scratch folder (broker, kits). @default a new temporary folder, removed on stop */
+  /** Scratch folder (broker, kits, buckets, logs, metrics). @default a new temporary folder, removed on stop */
   readonly dir?: string;
+  /** Called with what each rule did. @default nothing */
+  readonly onRuleOutcome?: (outcome: RuleOutcome) => void;
 }
 
 /**
@@ -71,7 +82,7 @@ export interface LocalSandboxOptions {
  * certificate secret holding a certificate of the sandbox CA for the template's thing.
  */
 function deployedStack(template: Template, stackName: string, broker: Broker) {
-  const resolved = new ResolvedTemplate(template, { endpoint: 'localhost' });
+  const resolved = new ResolvedTemplate(template, { endpoint: 'localhost', stackName });
   const outputs = Object.fromEntries(Object.entries(template.Outputs).map(([key, output]) => [key, { value: String(resolved.resolve(output.Value)), description: output.Description }]));
   const issued = broker.issueClient(outputs.ThingName.value);
   const arn = outputs.CertificateSecretArn.value;
@@ -80,7 +91,8 @@ function deployedStack(template: Template, stackName: string, broker: Broker) {
     name: /:secret:(.*)-[A-Za-z0-9]{6}$/.exec(arn)![1],
     value: { certificateId: outputs.CertificateId.value, certificateArn: outputs.CertificateArn.value, certificatePem: issued.certificatePem, privateKey: issued.privateKeyPem },
   };
-  return { stack: { stackName, outputs }, secret, region: resolved.region };
+  const logGroups = resolved.ofType('AWS::Logs::LogGroup').map((id) => resolved.ref(id));
+  return { stack: { stackName, outputs }, secret, region: resolved.region, buckets: resolved.ofType('AWS::S3::Bucket').map((id) => resolved.ref(id)), logGroups };
 }
 
 export async function startLocalSandbox(options: LocalSandboxOptions = {}): Promise<LocalSandbox> {
@@ -93,16 +105,35 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
   const shadow = await ShadowService.start(broker);
   const gateway = await HttpsGateway.start(broker, registry);
   const deployed = deployedStack(template, stackName, broker);
-  const aws = await AwsApiStandIn.start([deployed.stack], [deployed.secret]);
+  const s3 = await LocalS3.start(path.join(dir, 's3'), deployed.buckets);
+  const s3Client = new S3Client({ endpoint: s3.endpoint, region: deployed.region, credentials: S3_CREDENTIALS, forcePathStyle: true });
+  const rules = await RuleEngine.start(broker, rulesOf(template), { s3: s3Client, root: dir }, options.onRuleOutcome);
+  const dataPlane = await broker.connectAs('iot-data-plane');
+  const shadowOf = (thingName: string, shadowName?: string): string | undefined => {
+    const prefix = shadowName ? `$aws/things/${thingName}/shadow/name/${shadowName}` : `$aws/things/${thingName}/shadow`;
+    const [response] = shadow.store.handle(`${prefix}/get`, '{}');
+    return response.topic.endsWith('/accepted') ? response.payload : undefined;
+  };
+  const aws = await AwsApiStandIn.start({
+    stacks: [deployed.stack],
+    secrets: [deployed.secret],
+    dataPlane: { publish: async (topic, payload, qos, retain) => { await dataPlane.publishAsync(topic, payload, { qos, retain }); }, shadow: shadowOf },
+    logGroups: Object.fromEntries(deployed.logGroups.map((name) => [name, logGroupFile(dir, name)])),
+  });
   return {
-    broker, shadow, gateway, registry, aws, awsEnvironment: aws.environment(deployed.region), stackName, dir,
+    broker, shadow, gateway, registry, rules, s3, aws, stackName, dir,
+    awsEnvironment: { ...aws.environment(deployed.region), AWS_ENDPOINT_URL_S3: s3.endpoint },
     kit: (thingName, kitOptions) => writeLocalKit(broker, path.join(dir, thingName), thingName, gateway.port, kitOptions),
     shadowOf(thingName) {
-      const [response] = shadow.store.handle(`$aws/things/${thingName}/shadow/get`, '{}');
-      return response.topic.endsWith('/accepted') ? JSON.parse(response.payload) : undefined;
+      const document = shadowOf(thingName);
+      return document === undefined ? undefined : JSON.parse(document);
     },
     async stop() {
       await aws.stop();
+      await rules.stop();
+      await dataPlane.endAsync();
+      s3Client.destroy();
+      await s3.stop();
       await gateway.stop();
       await shadow.stop();
       await broker.stop();

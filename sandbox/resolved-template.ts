@@ -22,10 +22,12 @@ export class ResolvedTemplate {
 
   /** The data endpoint the ShadowDefaults resource answers with. */
   readonly endpoint: string;
+  readonly stackName: string;
 
-  constructor(readonly template: RawTemplate, pseudo: { region?: string; account?: string; endpoint?: string } = {}) {
+  constructor(readonly template: RawTemplate, pseudo: { region?: string; account?: string; endpoint?: string; stackName?: string } = {}) {
     this.region = pseudo.region ?? REGION;
     this.account = pseudo.account ?? ACCOUNT;
+    this.stackName = pseudo.stackName ?? 'IotCore-dev';
     this.endpoint = pseudo.endpoint ?? `a1b2c3d4e5f6g7-ats.iot.${this.region}.amazonaws.com`;
   }
 
@@ -74,6 +76,8 @@ export class ResolvedTemplate {
       case 'AWS::Region': return this.region;
       case 'AWS::AccountId': return this.account;
       case 'AWS::URLSuffix': return 'amazonaws.com';
+      case 'AWS::StackName': return this.stackName;
+      case 'AWS::StackId': return this.arn('cloudformation', `stack/${this.stackName}/${hex(this.stackName, 8)}-${hex(this.stackName, 4)}-4${hex(this.stackName, 3)}-8${hex(this.stackName, 3)}-${hex(this.stackName, 12)}`);
     }
     const { Type, Properties = {} } = this.resource(name);
     switch (Type) {
@@ -82,6 +86,7 @@ export class ResolvedTemplate {
       case 'AWS::IoT::Policy': return Properties.PolicyName ? this.resolve(Properties.PolicyName) : `${name}-${hex(name, 8)}`;
       case 'AWS::S3::Bucket': return `${name.toLowerCase()}-${hex(name, 8)}`;
       case 'AWS::Logs::LogGroup': return Properties.LogGroupName ? this.resolve(Properties.LogGroupName) : `${name}-${hex(name, 8)}`;
+      case 'AWS::IAM::ManagedPolicy': return `arn:${PARTITION}:iam::${this.account}:policy/${name}-${hex(name, 8)}`;
       case 'AWS::KMS::Key': return `${hex(name, 8)}-${hex(name, 4)}-4${hex(name, 3)}-8${hex(name, 3)}-${hex(name, 12)}`;
       case 'AWS::IAM::Role':
       case 'AWS::CloudWatch::Dashboard':

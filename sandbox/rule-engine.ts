@@ -1,66 +1,89 @@
 /**
  * The local rule engine: runs the AWS::IoT::TopicRule resources of a synthesized template on the
- * sandbox broker. The S3 action writes to .local/s3/<bucket>/<key>, where <bucket> is the bucket's
- * logical ID (its real name is known only after deployment); the CloudWatch metric action appends a
- * datapoint to .local/metrics/<namespace>/<metric>.jsonl; the CloudWatch Logs error action appends to
- * .local/logs/<log group logical ID>.jsonl with the documented error payload.
+ * sandbox broker, with names resolved as after a deployment (sandbox/resolved-template.ts). A disabled
+ * rule does not run. The S3 action writes through the S3 API into the sandbox's S3-compatible server,
+ * after the rule's role is authorized for s3:PutObject by its identity policies and the bucket policy
+ * (sandbox/iam-policy.ts); the CloudWatch metric action appends a datapoint to
+ * <root>/metrics/<namespace>/<metric>.jsonl; the CloudWatch Logs error action appends the documented
+ * error payload to <root>/logs/<log group name>.jsonl, which the sandbox's CloudWatch Logs stand-in serves.
  */
 import { randomUUID } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { MqttClient } from 'mqtt';
+import { evaluateIam, IamPolicyDocument } from './iam-policy';
 import { Broker } from './mosquitto';
 import { NotSupportedError, parseRuleSql, RuleQuery, runQuery, substitute } from './iot-sql';
-
-type Template = { Resources: Record<string, { Type: string; Properties: Record<string, any> }> };
+import { RawTemplate, ResolvedTemplate } from './resolved-template';
 
 /** The one action of a rule, of the kinds the sandbox runs. */
 export type LocalAction =
-  | { readonly type: 's3'; readonly bucket: string; readonly key: string }
+  | {
+    readonly type: 's3'; readonly bucket: string; readonly key: string; readonly roleArn: string;
+    /** What decides whether the role may put the object: its identity policies and the bucket policy. */
+    readonly identityPolicies: IamPolicyDocument[]; readonly bucketPolicy?: IamPolicyDocument;
+  }
   | { readonly type: 'cloudwatchMetric'; readonly namespace: string; readonly metric: string; readonly value: number; readonly unit: string };
 
 export interface LocalRule {
   readonly name: string;
+  /** A disabled rule (RuleDisabled) is read but never run. */
+  readonly disabled: boolean;
   readonly query: RuleQuery;
   readonly sqlVersion: string;
   readonly action: LocalAction;
+  /** The error action's log group name. */
   readonly errorLogGroup?: string;
 }
 
-/** The name a Ref stands for locally: a logical ID, or the literal. */
-function localName(value: unknown, what: string): string {
-  if (typeof value === 'string') return value;
-  if (value && typeof value === 'object' && 'Ref' in value) return String((value as { Ref: string }).Ref);
-  throw new NotSupportedError(`${what} given as ${JSON.stringify(value)}`);
+function s3Action(resolved: ResolvedTemplate, action: Record<string, any>): LocalAction {
+  const { BucketName: bucket, Key: key, RoleArn: roleArn } = resolved.resolve(action);
+  const roleId = resolved.ofType('AWS::IAM::Role').find((id) => resolved.getAtt(id, 'Arn') === roleArn);
+  if (!roleId) throw new NotSupportedError(`S3 action with role ${roleArn}, which is not a role of the template`);
+  const bucketId = resolved.ofType('AWS::S3::Bucket').find((id) => resolved.ref(id) === bucket);
+  const bucketPolicyId = resolved.ofType('AWS::S3::BucketPolicy').find((id) => resolved.properties(id).Bucket === bucket);
+  if (!bucketId) throw new NotSupportedError(`S3 action into bucket ${bucket}, which is not a bucket of the template`);
+  return {
+    type: 's3', bucket, key, roleArn,
+    identityPolicies: resolved.rolePolicies(roleId).map(({ policy }) => policy),
+    bucketPolicy: bucketPolicyId ? resolved.properties(bucketPolicyId).PolicyDocument : undefined,
+  };
 }
 
-function localAction(action: Record<string, any>, logicalId: string): LocalAction {
-  if (action.S3) return { type: 's3', bucket: localName(action.S3.BucketName, 'S3 bucket'), key: action.S3.Key };
+function localAction(resolved: ResolvedTemplate, action: Record<string, any>, logicalId: string): LocalAction {
+  if (action.S3) return s3Action(resolved, action.S3);
   const metric = action.CloudwatchMetric;
   if (metric) {
     const value = Number(metric.MetricValue);
     if (typeof metric.MetricValue !== 'string' || !Number.isFinite(value) || metric.MetricTimestamp !== undefined) {
       throw new NotSupportedError(`CloudWatch metric action of rule ${logicalId} with value ${JSON.stringify(metric.MetricValue)}${metric.MetricTimestamp ? ' and a timestamp' : ''} (the sandbox takes a literal number)`);
     }
-    return { type: 'cloudwatchMetric', namespace: metric.MetricNamespace, metric: metric.MetricName, value, unit: metric.MetricUnit };
+    return { type: 'cloudwatchMetric', namespace: resolved.resolve(metric.MetricNamespace), metric: metric.MetricName, value, unit: metric.MetricUnit };
   }
   throw new NotSupportedError(`action ${Object.keys(action).join(', ')} in rule ${logicalId} (the sandbox runs S3 and CloudwatchMetric)`);
 }
 
-/** Reads the rules of a template, refusing what the sandbox cannot run faithfully. */
-export function rulesOf(template: Template): LocalRule[] {
-  return Object.entries(template.Resources).filter(([, resource]) => resource.Type === 'AWS::IoT::TopicRule').map(([logicalId, resource]) => {
-    const payload = resource.Properties.TopicRulePayload;
+/**
+ * Reads the rules of a template, refusing what the sandbox cannot run faithfully. `environment`: the
+ * account and region the names resolve in, as for the rest of the sandbox.
+ */
+export function rulesOf(template: RawTemplate, environment: { account?: string; region?: string } = {}): LocalRule[] {
+  const resolved = new ResolvedTemplate(template, environment);
+  return resolved.ofType('AWS::IoT::TopicRule').map((logicalId) => {
+    const resource = resolved.resource(logicalId);
+    const payload = resource.Properties!.TopicRulePayload;
     if (payload.AwsIotSqlVersion !== '2016-03-23') throw new NotSupportedError(`SQL version ${payload.AwsIotSqlVersion ?? '2015-10-08 (the CloudFormation default)'} of rule ${logicalId}`);
     if (payload.Actions.length !== 1) throw new NotSupportedError(`${payload.Actions.length} actions in rule ${logicalId} (the sandbox runs one)`);
     const errorAction = payload.ErrorAction;
     if (errorAction && !errorAction.CloudwatchLogs) throw new NotSupportedError(`error action ${Object.keys(errorAction).join(', ')} in rule ${logicalId}`);
     return {
-      name: resource.Properties.RuleName ?? logicalId,
-      query: parseRuleSql(payload.Sql),
+      name: resource.Properties!.RuleName ? resolved.resolve(resource.Properties!.RuleName) : logicalId,
+      disabled: payload.RuleDisabled === true,
+      query: parseRuleSql(resolved.resolve(payload.Sql)),
       sqlVersion: payload.AwsIotSqlVersion,
-      action: localAction(payload.Actions[0], logicalId),
-      errorLogGroup: errorAction ? localName(errorAction.CloudwatchLogs.LogGroupName, 'log group') : undefined,
+      action: localAction(resolved, payload.Actions[0], logicalId),
+      errorLogGroup: errorAction ? resolved.resolve(errorAction.CloudwatchLogs.LogGroupName) : undefined,
     };
   });
 }
@@ -68,80 +91,98 @@ export function rulesOf(template: Template): LocalRule[] {
 export interface RuleOutcome {
   readonly rule: string;
   readonly topic: string;
-  /** The object written by an S3 action. */
+  /** The object written by an S3 action, as s3://bucket/key. */
   readonly object?: string;
   /** The datapoint a CloudWatch metric action recorded. */
   readonly metric?: { readonly namespace: string; readonly metric: string; readonly value: number };
   readonly error?: string;
 }
 
-/** Runs a rule's action on the rule's output; the file it writes, or the datapoint it records. */
-function runAction(rule: LocalRule, root: string, topic: string, output: Record<string, unknown>, now: number): Omit<RuleOutcome, 'rule' | 'topic'> {
+/** Where the actions deliver: the S3-compatible server, and a folder for metrics and error logs. */
+export interface RuleTargets {
+  readonly s3: S3Client;
+  readonly root: string;
+}
+
+/** The file the sandbox keeps a log group's events in, one JSON event ({ timestamp, message }) a line. */
+export function logGroupFile(root: string, logGroupName: string): string {
+  return path.join(root, 'logs', `${logGroupName.replace(/[^a-zA-Z0-9._-]/g, '_')}.jsonl`);
+}
+
+class AccessDenied extends Error {}
+
+/** Runs a rule's action on the rule's output; the object it writes, or the datapoint it records. */
+async function runAction(rule: LocalRule, targets: RuleTargets, topic: string, output: Record<string, unknown>, now: number): Promise<Omit<RuleOutcome, 'rule' | 'topic'>> {
   const { action } = rule;
   if (action.type === 'cloudwatchMetric') {
-    const file = path.join(root, 'metrics', action.namespace, `${action.metric}.jsonl`);
+    const file = path.join(targets.root, 'metrics', action.namespace, `${action.metric}.jsonl`);
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.appendFileSync(file, `${JSON.stringify({ timestamp: now, value: action.value, unit: action.unit })}\n`);
     return { metric: { namespace: action.namespace, metric: action.metric, value: action.value } };
   }
   const key = substitute(action.key, { topic, timestampMs: now, newUuid: randomUUID });
-  const objectPath = path.join(root, 's3', action.bucket, key);
-  if (!objectPath.startsWith(path.join(root, 's3', action.bucket) + path.sep)) throw new Error(`key ${key} leaves the bucket`);
-  fs.mkdirSync(path.dirname(objectPath), { recursive: true });
-  // 'wx': a key that already exists would be overwritten on S3; here it is a failure to see.
-  fs.writeFileSync(objectPath, JSON.stringify(output), { flag: 'wx' });
-  return { object: objectPath };
+  // AWS IoT calls S3 over TLS 1.2 or later as the rule's role.
+  const decision = evaluateIam({ principal: action.roleArn, action: 's3:PutObject', resource: `arn:aws:s3:::${action.bucket}/${key}`, context: { 'aws:SecureTransport': true, 's3:TlsVersion': 1.2 } },
+    action.identityPolicies, action.bucketPolicy);
+  if (decision !== 'Allowed') throw new AccessDenied(`Access Denied: ${action.roleArn} may not s3:PutObject ${action.bucket}/${key} (${decision})`);
+  await targets.s3.send(new PutObjectCommand({ Bucket: action.bucket, Key: key, Body: JSON.stringify(output), ContentType: 'application/json' }));
+  return { object: `s3://${action.bucket}/${key}` };
 }
 
-/** Applies the rules to one message; pure except for the files it writes under `root`. */
-export function applyRules(rules: LocalRule[], root: string, topic: string, payload: Buffer, now = Date.now()): RuleOutcome[] {
+/** Applies the enabled rules to one message. */
+export async function applyRules(rules: LocalRule[], targets: RuleTargets, topic: string, payload: Buffer, now = Date.now()): Promise<RuleOutcome[]> {
   const outcomes: RuleOutcome[] = [];
-  for (const rule of rules) {
+  for (const rule of rules.filter((candidate) => !candidate.disabled)) {
     const output = runQuery(rule.query, topic, payload);
     if (!output) continue;
     try {
-      outcomes.push({ rule: rule.name, topic, ...runAction(rule, root, topic, output, now) });
+      outcomes.push({ rule: rule.name, topic, ...await runAction(rule, targets, topic, output, now) });
     } catch (error) {
+      if (error instanceof NotSupportedError) throw error;
       const message = (error as Error).message;
       outcomes.push({ rule: rule.name, topic, error: message });
       if (rule.errorLogGroup) {
-        const logFile = path.join(root, 'logs', `${rule.errorLogGroup}.jsonl`);
+        const logFile = logGroupFile(targets.root, rule.errorLogGroup);
         fs.mkdirSync(path.dirname(logFile), { recursive: true });
-        fs.appendFileSync(logFile, `${JSON.stringify({
+        // The error action's message (AWS IoT Developer Guide, "Error action message format").
+        const event = {
           ruleName: rule.name, topic, cloudwatchTraceId: randomUUID(), clientId: 'n/a', base64OriginalPayload: payload.toString('base64'),
           failures: [rule.action.type === 's3'
             ? { failedAction: 'S3Action', failedResource: rule.action.bucket, errorMessage: message }
             : { failedAction: 'CloudwatchMetricAction', failedResource: rule.action.namespace, errorMessage: message }],
-        })}\n`);
+        };
+        fs.appendFileSync(logFile, `${JSON.stringify({ timestamp: Date.now(), message: JSON.stringify(event) })}\n`);
       }
     }
   }
   return outcomes;
 }
 
-/** Subscribes as the `rule-engine` identity to every rule's FROM filter and applies the rules. */
+/** Subscribes as the `rule-engine` identity to every enabled rule's FROM filter and applies the rules, one message at a time. */
 export class RuleEngine {
   /** Every message the engine evaluated, fired or not. */
   readonly evaluated: Array<{ topic: string; payload: string }> = [];
+  private queue: Promise<void> = Promise.resolve();
 
   private constructor(private readonly client: MqttClient) {}
 
-  static async start(broker: Broker, template: Template, root: string, onOutcome: (outcome: RuleOutcome) => void = () => undefined): Promise<RuleEngine> {
-    const rules = rulesOf(template);
+  static async start(broker: Broker, rules: LocalRule[], targets: RuleTargets, onOutcome: (outcome: RuleOutcome) => void = () => undefined): Promise<RuleEngine> {
     const client = await broker.connectAs('rule-engine');
     const engine = new RuleEngine(client);
     client.on('message', (topic, payload) => {
-      engine.evaluated.push({ topic, payload: payload.toString('utf8') });
-      for (const outcome of applyRules(rules, root, topic, payload)) {
-        onOutcome(outcome);
-      }
+      engine.queue = engine.queue.then(async () => {
+        for (const outcome of await applyRules(rules, targets, topic, payload)) onOutcome(outcome);
+        engine.evaluated.push({ topic, payload: payload.toString('utf8') });
+      });
     });
     // Once per filter: a message is delivered once and every rule whose FROM matches it runs.
-    await client.subscribeAsync([...new Set(rules.map((rule) => rule.query.from))], { qos: 1 });
+    const filters = [...new Set(rules.filter((rule) => !rule.disabled).map((rule) => rule.query.from))];
+    if (filters.length) await client.subscribeAsync(filters, { qos: 1 });
     return engine;
   }
 
   async stop(): Promise<void> {
+    await this.queue;
     await this.client.endAsync();
   }
 }

@@ -7,8 +7,10 @@
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { startLocalSandbox, writeLocalKit } from '../local-kit';
-import { RuleEngine, rulesOf } from '../rule-engine';
+import { rulesOf } from '../rule-engine';
+import { S3_CREDENTIALS } from '../s3-server';
 import { synthesizeTemplates, Template } from '../templates';
 import { waitFor } from '../wait';
 
@@ -65,10 +67,13 @@ export interface SeedFlowResult {
   readonly objects: Array<{ key: string; body: string }>;
   /** Every message the rule engine evaluated. */
   readonly evaluated: Array<{ topic: string; payload: string }>;
+  /** Exit code of `npm run smoke` against the sandbox. */
+  readonly smokeExitCode: number | null;
 }
 
-function runDevice(args: string[], env: NodeJS.ProcessEnv, say: (line: string) => void, label: string): ChildProcess {
-  const child = spawn(process.execPath, [path.join(ROOT, 'device', 'bin', 'iot-device.js'), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs a Node program (the device's bin, a tsx script) with its output prefixed by `label`. */
+function runNode(args: string[], env: NodeJS.ProcessEnv, say: (line: string) => void, label: string): ChildProcess {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   for (const stream of [child.stdout!, child.stderr!]) {
     let buffered = '';
     stream.on('data', (chunk: Buffer) => {
@@ -81,15 +86,20 @@ function runDevice(args: string[], env: NodeJS.ProcessEnv, say: (line: string) =
   return child;
 }
 
+function runDevice(args: string[], env: NodeJS.ProcessEnv, say: (line: string) => void, label: string): ChildProcess {
+  return runNode([path.join(ROOT, 'device', 'bin', 'iot-device.js'), ...args], env, say, label);
+}
+
 function exited(child: ChildProcess): Promise<number | null> {
   return child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }
 
-function listObjects(bucketDir: string): Array<{ key: string; body: string }> {
-  if (!fs.existsSync(bucketDir)) return [];
-  return (fs.readdirSync(bucketDir, { recursive: true }) as string[])
-    .filter((file) => fs.statSync(path.join(bucketDir, file)).isFile())
-    .map((key) => ({ key, body: fs.readFileSync(path.join(bucketDir, key), 'utf8') }));
+/** The bucket's objects and their content, read through the S3 API. */
+async function listObjects(s3: S3Client, bucket: string): Promise<Array<{ key: string; body: string }>> {
+  const { Contents = [] } = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+  return Promise.all(Contents.map(async ({ Key }) => ({
+    key: Key!, body: await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key }))).Body!.transformToString(),
+  })));
 }
 
 export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFlowResult> {
@@ -114,7 +124,6 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
   const thingName: string = resources.find((r) => r.Type === 'AWS::IoT::Thing')!.Properties.ThingName;
   const defaults = JSON.parse(resources.find((r) => r.Type === 'Custom::ShadowDefaults')!.Properties.DesiredJson);
   const dataTopic = String(dev.Outputs.DataTopic.Value);
-  // The local bucket is named by the bucket's logical ID, as the rule engine names it.
   const archive = rulesOf(dev).map((rule) => rule.action).find((action) => action.type === 's3');
   if (archive?.type !== 's3') throw new Error('The dev template has no S3 archive rule');
   const { bucket } = archive;
@@ -123,19 +132,22 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
   const stops: Array<() => Promise<unknown>> = [];
   const stopAll = async () => { for (const stop of stops.reverse()) await stop().catch(() => undefined); };
   try {
-    const sandbox = await startLocalSandbox({ template: dev, dir: localDir });
-    stops.push(() => sandbox.stop());
-    const { broker, shadow, gateway } = sandbox;
-    shadow.setDesired(thingName, defaults);
-    const rules = await RuleEngine.start(broker, dev, localDir, (outcome) => {
-      if (outcome.object) say(`    rule   | ${outcome.rule} wrote s3://${bucket}/${path.relative(path.join(localDir, 's3', bucket), outcome.object)}`);
-      else if (outcome.error) say(`    rule   | ${outcome.rule} failed: ${outcome.error}`);
+    const sandbox = await startLocalSandbox({
+      template: dev, dir: localDir,
+      onRuleOutcome: (outcome) => {
+        if (outcome.object) say(`    rule   | ${outcome.rule} wrote ${outcome.object}`);
+        else if (outcome.error) say(`    rule   | ${outcome.rule} failed: ${outcome.error}`);
+      },
     });
-    stops.push(() => rules.stop());
+    stops.push(() => sandbox.stop());
+    const { broker, shadow, gateway, rules } = sandbox;
+    const s3 = new S3Client({ endpoint: sandbox.s3.endpoint, region: sandbox.awsEnvironment.AWS_REGION, credentials: S3_CREDENTIALS });
+    stops.push(async () => s3.destroy());
+    shadow.setDesired(thingName, defaults);
     const consoleKit = writeLocalKit(broker, path.join(localDir, 'kit-console'), 'console', gateway.port, { dataTopic });
     say(`   Mosquitto (MQTT 5, mutual TLS) on localhost:${broker.port}, HTTPS publish on localhost:${gateway.port}, its ACL and HTTPS decisions from the template's IoT policies`);
-    say(`   CloudFormation and Secrets Manager stand-ins on ${sandbox.aws.endpoint} (AWS_ENDPOINT_URL_*) with ${sandbox.stackName}'s outputs and certificate secret`);
-    say(`   shadow of ${thingName} seeded with desired ${JSON.stringify(defaults)} (from Custom::ShadowDefaults); the template's topic rule runs locally`);
+    say(`   CloudFormation, Secrets Manager, IoT data plane and CloudWatch Logs stand-ins on ${sandbox.aws.endpoint}, an S3-compatible server on ${sandbox.s3.endpoint} (AWS_ENDPOINT_URL_*)`);
+    say(`   shadow of ${thingName} seeded with desired ${JSON.stringify(defaults)} (from Custom::ShadowDefaults); the template's topic rules run locally, writing through the S3 API`);
 
     // The device owner's first step, through the AWS SDK as on AWS; only the ports and the CA are the sandbox's.
     const kitDir = path.join(localDir, 'kit-dev');
@@ -184,10 +196,17 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
     }
     await waitFor('the rule engine to evaluate both messages', () => rules.evaluated.some((m) => m.payload === '{"name":"not-s3"}'), stepTimeout);
 
-    const objects = listObjects(path.join(localDir, 's3', bucket));
+    const objects = await listObjects(s3, bucket);
     say(`7. local bucket s3://${bucket}: ${objects.length} object(s)`);
     for (const object of objects) say(`   ${object.key}  ${object.body}`);
     say(`   {"name":"not-s3"} and the status messages wrote nothing (WHERE name = 's3' is false or Undefined for them)`);
+
+    // The operator's check after a deploy, run as on AWS: only the endpoints are the sandbox's.
+    say(`8. npm run smoke -- --env dev --stack ${sandbox.stackName} --clean`);
+    const smoke = runNode([require.resolve('tsx/cli'), path.join(ROOT, 'scripts', 'smoke.ts'), '--env', 'dev', '--stack', sandbox.stackName, '--clean', '--timeout', '30'],
+      sandbox.awsEnvironment, (line) => { if (!/^\s+smoke  \| [a-z ]+: (pass|fail|not run)$/.test(line)) say(line); }, 'smoke ');
+    const smokeExitCode = await exited(smoke);
+    if (smokeExitCode !== 0) throw new Error(`npm run smoke against the sandbox exited with ${smokeExitCode}`);
 
     if (options.keep) {
       // Your own device connects as the same thing: the scripted one steps aside (one connection per client ID).
@@ -203,13 +222,13 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
       say(`  npx iot-device --kit my-kit publish --https --message '{"name":"s3"}'`);
       say(`  npx iot-device --kit ${local(consoleKit.dir)} watch --topic '#'`);
       say(`  npx iot-device --kit ${local(consoleKit.dir)} publish --topic '$aws/things/${thingName}/shadow/update' --message '{"state":{"desired":{"interval":7}}}'`);
-      say(`  ls -R ${local(path.join(localDir, 's3'))}`);
+      say(`  npm run smoke -- --env dev --stack ${sandbox.stackName}`);
       await (options.keepUntil ?? new Promise<void>((resolve) => { process.once('SIGINT', () => resolve()); process.once('SIGTERM', () => resolve()); }));
     }
     // The state at exit: with --keep, what was played with after the scripted part counts too.
     return {
       environments: summaries, thingName, statuses: [...statuses], reported: sandbox.shadowOf(thingName)?.state.reported ?? reported,
-      objects: listObjects(path.join(localDir, 's3', bucket)), evaluated: [...rules.evaluated],
+      objects: await listObjects(s3, bucket), evaluated: [...rules.evaluated], smokeExitCode,
     };
   } finally {
     await stopAll();

@@ -1,0 +1,78 @@
+/**
+ * `npm run smoke -- --env <env> [--clean] [--timeout <s>]`: proves a deployed environment end to end
+ * (ops/smoke-check.ts) with credentials from the AWS SDK's default chain, prints a table of checks, and
+ * exits 0 when all pass, 2 on bad usage, otherwise the code of the first failing check.
+ *
+ * The clients honour the SDK's standard endpoint settings (AWS_ENDPOINT_URL_<SERVICE>), which is how
+ * the same command runs against the local sandbox. The data plane client uses the stack's
+ * IotDataEndpoint output unless such a setting names another endpoint.
+ */
+import { parseArgs } from 'util';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
+import { S3Client } from '@aws-sdk/client-s3';
+import { environments } from '../config/environments';
+import { CHECKS, formatReport, runSmokeCheck } from '../ops/smoke-check';
+
+const USAGE = 'usage: npm run smoke -- --env <dev|stg|prod> [--stack <name>] [--region <region>] [--clean] [--timeout <seconds>]';
+
+class UsageError extends Error {}
+
+/** Whether the user pointed the SDK at an endpoint for this service (the SDK's own precedence puts an explicit endpoint first). */
+function endpointConfigured(serviceEnvironmentId: string): boolean {
+  if (process.env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS === 'true') return false;
+  return Boolean(process.env[`AWS_ENDPOINT_URL_${serviceEnvironmentId}`] ?? process.env.AWS_ENDPOINT_URL);
+}
+
+function parse(argv: string[]) {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        env: { type: 'string' }, stack: { type: 'string' }, region: { type: 'string' },
+        clean: { type: 'boolean', default: false }, timeout: { type: 'string', default: '60' }, help: { type: 'boolean', default: false },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (values.help) return undefined;
+  const names = Object.keys(environments);
+  if (!values.env) throw new UsageError(`--env is missing; allowed: ${names.join(', ')}`);
+  if (!names.includes(values.env)) throw new UsageError(`--env is "${values.env}" but allowed: ${names.join(', ')}`);
+  const timeout = Number(values.timeout);
+  if (!Number.isInteger(timeout) || timeout < 5 || timeout > 900) throw new UsageError(`--timeout is "${values.timeout}" but must be a whole number of seconds from 5 to 900`);
+  const config = environments[values.env as keyof typeof environments] as { region?: string };
+  return { stackName: values.stack ?? `IotCore-${values.env}`, region: values.region ?? config.region, clean: values.clean, timeoutMs: timeout * 1000 };
+}
+
+async function main(argv: string[]): Promise<number> {
+  let options;
+  try {
+    options = parse(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`smoke: ${error.message}\n${USAGE}`);
+    return 2;
+  }
+  if (!options) {
+    console.log(`${USAGE}\n\nexit codes: 0 all passed, 2 usage, ${Object.entries(CHECKS).map(([check, code]) => `${code} ${check}`).join(', ')}`);
+    return 0;
+  }
+  const region = options.region ? { region: options.region } : {};
+  const report = await runSmokeCheck({
+    cloudFormation: new CloudFormationClient(region),
+    iotData: (endpoint) => new IoTDataPlaneClient({ ...region, ...(endpointConfigured('IOT_DATA_PLANE') ? {} : { endpoint: `https://${endpoint}` }) }),
+    s3: new S3Client(region),
+    logs: new CloudWatchLogsClient(region),
+  }, { ...options, onResult: (result) => console.error(`${result.check}: ${result.status}`) });
+  console.log(formatReport(report));
+  return report.exitCode;
+}
+
+main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (error: unknown) => {
+  console.error(`smoke: ${(error as Error).stack ?? error}`);
+  process.exitCode = 1;
+});
