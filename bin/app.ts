@@ -44,6 +44,8 @@ export function stackProps(name: string, config: EnvironmentConfig): IotCoreStac
     clearShadowOnDelete: config.clearShadowOnDelete,
     logRetention: config.logRetentionDays as logs.RetentionDays,
     quietIntervals: config.quietIntervals,
+    alarmFailureThreshold: config.alarmFailureThreshold,
+    alarmFailurePeriod: config.alarmFailurePeriodMinutes === undefined ? undefined : Duration.minutes(config.alarmFailurePeriodMinutes),
     alarmTopicArn: config.alarmTopicArn,
   };
 }

@@ -41,5 +41,9 @@ export const environments = {
     secretRecoveryDays: 30,
     clearShadowOnDelete: false,
     logRetentionDays: 365,
+    // The alarms' defaults, spelled out: quiet after 3 intervals; any failure within 5 minutes.
+    quietIntervals: 3,
+    alarmFailureThreshold: 1,
+    alarmFailurePeriodMinutes: 5,
   },
 } as const;

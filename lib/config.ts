@@ -66,6 +66,10 @@ export const environmentSchema = z.strictObject({
   clearShadowOnDelete: z.boolean({ error: 'must be true or false' }),
   /** Status intervals without a message after which the device-quiet alarm fires. */
   quietIntervals: integerIn(2, 100).optional(),
+  /** Rule failures, parse errors or failed deliveries within the failure period that raise their alarm. */
+  alarmFailureThreshold: integerIn(1, 10_000).optional(),
+  /** Minutes over which those failures are counted. */
+  alarmFailurePeriodMinutes: integerIn(1, 1440).optional(),
   /** An existing SNS topic the alarms notify; leave out for alarms without notification. */
   alarmTopicArn: matching(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'an SNS topic ARN, arn:aws:sns:<region>:<account>:<name>').optional(),
   /** Retention of the handlers' and rule's log groups (days). */

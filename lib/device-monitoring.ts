@@ -16,6 +16,10 @@ export interface DeviceMonitoringProps {
   readonly reportInterval: Duration;
   /** How many intervals without a message make the device quiet. @default 3 */
   readonly quietIntervals?: number;
+  /** How many rule failures, parse errors or failed deliveries within `failurePeriod` raise their alarm. @default 1 */
+  readonly failureThreshold?: number;
+  /** The period failures are counted over: 1 minute to 1 day, whole minutes. @default Duration.minutes(5) */
+  readonly failurePeriod?: Duration;
   /** The archive rule whose failures are alarmed on. */
   readonly archiveRuleName: string;
   /** The log group of the archive rule's error action: any event in it is a failed delivery. */
@@ -56,6 +60,14 @@ export class DeviceMonitoring extends Construct {
     if (!Token.isUnresolved(quietIntervals) && (!Number.isInteger(quietIntervals) || quietIntervals < 2 || quietIntervals > 100)) {
       throw new Error(`DeviceMonitoring quietIntervals must be a whole number from 2 to 100, received: ${quietIntervals}`);
     }
+    const failureThreshold = props.failureThreshold ?? 1;
+    if (!Token.isUnresolved(failureThreshold) && (!Number.isInteger(failureThreshold) || failureThreshold < 1 || failureThreshold > 10_000)) {
+      throw new Error(`DeviceMonitoring failureThreshold must be a whole number from 1 to 10000, received: ${failureThreshold}`);
+    }
+    const failurePeriod = props.failurePeriod ?? Duration.minutes(5);
+    if (!failurePeriod.isUnresolved() && (!Number.isInteger(failurePeriod.toSeconds() / 60) || failurePeriod.toMinutes() < 1 || failurePeriod.toMinutes() > 1440)) {
+      throw new Error(`DeviceMonitoring failurePeriod must be whole minutes from 1 to 1440, received: ${failurePeriod.toHumanString()}`);
+    }
     const namespace = props.metricNamespace ?? `IotCore/${stack.stackName}`;
     // CloudWatch alarm periods are 10 s, 30 s or a multiple of 60 s; the quiet window is rounded up to whole minutes.
     const quietWindow = Duration.minutes(Math.max(1, Math.ceil((props.reportInterval.toSeconds() * quietIntervals) / 60)));
@@ -92,14 +104,14 @@ export class DeviceMonitoring extends Construct {
       metricName: 'FailedDeliveries',
       metricValue: '1',
     });
-    this.failedDeliveries = new cloudwatch.Metric({ namespace, metricName: 'FailedDeliveries', statistic: 'Sum', period: Duration.minutes(5) });
+    this.failedDeliveries = new cloudwatch.Metric({ namespace, metricName: 'FailedDeliveries', statistic: 'Sum', period: failurePeriod });
 
-    const rule5min = (metricName: string, dimensionsMap: Record<string, string>) =>
-      new cloudwatch.Metric({ namespace: 'AWS/IoT', metricName, dimensionsMap, statistic: 'Sum', period: Duration.minutes(5) });
-    const ruleFailures = rule5min('Failure', { RuleName: props.archiveRuleName, ActionType: 'S3' });
-    const parseErrors = rule5min('ParseError', { RuleName: props.archiveRuleName });
+    const ruleMetric = (metricName: string, dimensionsMap: Record<string, string>) =>
+      new cloudwatch.Metric({ namespace: 'AWS/IoT', metricName, dimensionsMap, statistic: 'Sum', period: failurePeriod });
+    const ruleFailures = ruleMetric('Failure', { RuleName: props.archiveRuleName, ActionType: 'S3' });
+    const parseErrors = ruleMetric('ParseError', { RuleName: props.archiveRuleName });
     const atLeastOne = (alarmId: string, metric: cloudwatch.Metric, description: string) => new cloudwatch.Alarm(this, alarmId, {
-      metric, threshold: 1, evaluationPeriods: 1,
+      metric, threshold: failureThreshold, evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       alarmDescription: description,
@@ -125,7 +137,7 @@ export class DeviceMonitoring extends Construct {
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Messages matched and archived',
-        left: [rule5min('TopicMatch', { RuleName: props.archiveRuleName }), rule5min('Success', { RuleName: props.archiveRuleName, ActionType: 'S3' })],
+        left: [ruleMetric('TopicMatch', { RuleName: props.archiveRuleName }), ruleMetric('Success', { RuleName: props.archiveRuleName, ActionType: 'S3' })],
       }),
       new cloudwatch.GraphWidget({ title: 'Failures', left: [ruleFailures, parseErrors, this.failedDeliveries] }),
       new cloudwatch.GraphWidget({ title: 'Device liveness: status messages', left: [this.statusMessages] }),

@@ -42,6 +42,10 @@ export interface IotCoreStackProps extends StackProps {
   readonly logRetention?: logs.RetentionDays;
   /** Status intervals without a message after which the device-quiet alarm fires. @default 3 */
   readonly quietIntervals?: number;
+  /** Rule failures, parse errors or failed deliveries within `alarmFailurePeriod` that raise their alarm. @default 1 */
+  readonly alarmFailureThreshold?: number;
+  /** The period those failures are counted over. @default Duration.minutes(5) */
+  readonly alarmFailurePeriod?: Duration;
   /** ARN of an existing SNS topic the alarms notify. @default - no notification */
   readonly alarmTopicArn?: string;
   /**
@@ -121,6 +125,8 @@ export class IotCoreStack extends Stack {
       dataTopic,
       reportInterval: props.reportInterval ?? Duration.seconds(5),
       quietIntervals: props.quietIntervals,
+      failureThreshold: props.alarmFailureThreshold,
+      failurePeriod: props.alarmFailurePeriod,
       archiveRuleName: this.rule.ruleName,
       errorLogGroup: this.failedDeliveries,
       alarmTopic: props.alarmTopicArn ? sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn) : undefined,

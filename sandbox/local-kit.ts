@@ -103,6 +103,12 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
   fs.mkdirSync(dir, { recursive: true });
   const broker = await Broker.start({ acl: registry.mosquittoAcl(), dir: path.join(dir, 'broker') });
   const shadow = await ShadowService.start(broker);
+  // What the Custom::ShadowDefaults resources do on deployment: seed the desired state.
+  const seeding = new ResolvedTemplate(template, { endpoint: 'localhost', stackName });
+  for (const id of seeding.ofType('Custom::ShadowDefaults')) {
+    const { ThingName, DesiredJson } = seeding.properties(id);
+    shadow.setDesired(ThingName, JSON.parse(DesiredJson));
+  }
   const gateway = await HttpsGateway.start(broker, registry);
   const deployed = deployedStack(template, stackName, broker);
   const s3 = await LocalS3.start(path.join(dir, 's3'), deployed.buckets);

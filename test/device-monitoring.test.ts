@@ -64,4 +64,18 @@ describe('DeviceMonitoring', () => {
   test.each([1, 101, 2.5])('refuses quietIntervals %d', (quietIntervals) => {
     expect(() => monitoring({ quietIntervals })).toThrow(`DeviceMonitoring quietIntervals must be a whole number from 2 to 100, received: ${quietIntervals}`);
   });
+
+  test('failure alarms take their threshold and period from the props', () => {
+    const { alarms } = monitoring({ failureThreshold: 3, failurePeriod: Duration.minutes(15) });
+    const failures = alarms().filter((alarm) => ['Failure', 'ParseError', 'FailedDeliveries'].includes(alarm.MetricName));
+    expect(failures.map((alarm) => [alarm.MetricName, alarm.Threshold, alarm.Period]).sort()).toEqual([['FailedDeliveries', 3, 900], ['Failure', 3, 900], ['ParseError', 3, 900]]);
+  });
+
+  test.each([0, 10_001, 1.5])('refuses failureThreshold %d', (failureThreshold) => {
+    expect(() => monitoring({ failureThreshold })).toThrow(`DeviceMonitoring failureThreshold must be a whole number from 1 to 10000, received: ${failureThreshold}`);
+  });
+
+  test.each([Duration.seconds(30), Duration.seconds(90), Duration.days(2)])('refuses failurePeriod %s', (failurePeriod) => {
+    expect(() => monitoring({ failurePeriod })).toThrow(`DeviceMonitoring failurePeriod must be whole minutes from 1 to 1440, received: ${failurePeriod.toHumanString()}`);
+  });
 });

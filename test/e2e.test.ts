@@ -28,6 +28,10 @@ test('npm start flow: default interval, interval change on the wire and in the s
   expect(result.objects).toEqual([{ key: expect.stringMatching(/^archive\/data\/pi-dev-01\/\d{13}-[0-9a-f-]{36}\.json$/), body: '{"name":"s3"}' }]);
   expect(result.evaluated.map((m) => m.payload)).toEqual(expect.arrayContaining(['{"name":"s3"}', '{"name":"not-s3"}']));
 
+  // It ends with the operator's smoke check, run through npm run smoke's script against the sandbox, which deleted its own object (--clean).
+  expect(result.smokeExitCode).toBe(0);
+  for (const check of ['outputs', 'publish', 'archived', 'skipped', 'shadow', 'error log', 'clean']) expect(lines.join('\n')).toMatch(new RegExp(`smoke  \\| ${check} +pass`));
+  expect(lines.join('\n')).toMatch(/shadow +pass .* desired interval 10 s; reported 10 s/);
   expect(lines.join('\n')).toMatch(/interval changed from=5 to=10/);
   expect(lines.join('\n')).toMatch(/stopped published=\d+/);
   // Nothing it started is left: no process refers to its folder (the broker's config lives there).

@@ -16,6 +16,14 @@ function onlyResource(template: ReturnType<typeof synthEnvironment>['template'],
   return { logicalId: resources[0][0], resource: resources[0][1] as { Properties: Record<string, any>; DeletionPolicy?: string } };
 }
 
+test('without the smoke check policy, there is neither the policy nor its output', () => {
+  const app = newApp();
+  const stack = new IotCoreStack(app, 'NoSmoke', { ...stackProps('dev', environments.dev as never), smokeCheckPolicy: false });
+  const template = Template.fromStack(stack);
+  template.resourceCountIs('AWS::IAM::ManagedPolicy', 0);
+  expect(Object.keys(template.findOutputs('*'))).not.toContain('SmokeCheckPolicyArn');
+});
+
 describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
   const config = environments[name as keyof typeof environments];
   const { stack, template } = synthEnvironment(name);
@@ -198,12 +206,15 @@ describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
     });
   });
 
-  test('outputs everything a device needs, each described', () => {
+  test('outputs everything a device and the smoke check need, each described', () => {
     const outputs = template.findOutputs('*');
     expect(Object.keys(outputs).sort()).toEqual([
-      'ArchiveBucketName', 'ArchiveRuleName', 'CertificateArn', 'CertificateId', 'CertificateSecretArn', 'ClientId', 'DashboardName',
-      'DataTopic', 'IotDataEndpoint', 'Region', 'ShadowName', 'ThingName',
+      'ArchiveBucketName', 'ArchiveKeyPrefix', 'ArchiveRuleName', 'CertificateArn', 'CertificateId', 'CertificateSecretArn', 'ClientId', 'DashboardName',
+      'DataTopic', 'ErrorLogGroupName', 'IotDataEndpoint', 'Region', 'ShadowName', 'SmokeCheckPolicyArn', 'ThingName',
     ]);
+    expect(outputs.ArchiveKeyPrefix.Value).toBe(config.archiveKeyPrefix);
+    expect(outputs.ErrorLogGroupName.Value).toEqual({ Ref: stack.getLogicalId(stack.failedDeliveries.node.defaultChild as any) });
+    expect(outputs.SmokeCheckPolicyArn.Value).toEqual({ Ref: stack.getLogicalId(stack.smokeCheckPolicy!.node.defaultChild as any) });
     for (const output of Object.values(outputs)) expect(output.Description).toMatch(/\w{3,}/);
     expect(outputs.DataTopic.Value).toBe(`data/${config.thingName}`);
     expect(outputs.ClientId.Value).toEqual(thingRef);
@@ -231,6 +242,16 @@ describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
     template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'AWS/IoT', MetricName: 'Failure', Dimensions: [{ Name: 'ActionType', Value: 'S3' }, { Name: 'RuleName', Value: stack.rule.ruleName }] });
+  });
+
+  test('the smoke check\'s managed policy is attached to nobody: operators attach it to the role they run the check with', () => {
+    const { resource } = onlyResource(template, 'AWS::IAM::ManagedPolicy');
+    expect(resource.Properties).not.toHaveProperty('Roles');
+    expect(resource.Properties).not.toHaveProperty('Users');
+    expect(resource.Properties).not.toHaveProperty('Groups');
+    expect(resource.Properties.PolicyDocument.Statement.flatMap((statement: Statement) => asArray(statement.Action)).sort()).toEqual([
+      'cloudformation:DescribeStacks', 'iot:GetThingShadow', 'iot:Publish', 'logs:FilterLogEvents', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket',
+    ]);
   });
 
   test('matches the reviewed template', () => {

@@ -22,6 +22,8 @@ interface Scope {
   readonly secretArn: string;
   readonly keyArn: string;
   readonly keyPolicy: unknown;
+  /** The stack's outputs, resolved. */
+  readonly outputs: Record<string, string>;
 }
 
 /** How AWS authorizes each call a handler makes: the resource it names, the context it carries, and the KMS calls Secrets Manager makes for the caller. */
@@ -42,6 +44,14 @@ const REQUESTS: Record<string, (scope: Scope) => Array<Omit<IamRequest, 'princip
   'secretsmanager:RestoreSecret': (s) => [{ action: 'secretsmanager:RestoreSecret', resource: s.secretArn }],
   'secretsmanager:DeleteSecret': (s) => [{ action: 'secretsmanager:DeleteSecret', resource: s.secretArn }],
   'secretsmanager:GetSecretValue': (s) => [{ action: 'secretsmanager:GetSecretValue', resource: s.secretArn }, ...kmsForSecret(s, ['kms:Decrypt'])],
+  // The smoke check's calls (ops/smoke-check.ts). S3 authorizes ListObjectsV2 as s3:ListBucket on the bucket, with the prefix asked for.
+  'cloudformation:DescribeStacks': (s) => [{ action: 'cloudformation:DescribeStacks', resource: s.resolved.ref('AWS::StackId') }],
+  'iot:Publish': (s) => [{ action: 'iot:Publish', resource: s.resolved.arn('iot', `topic/${s.outputs.DataTopic}`) }],
+  'iot:GetThingShadow': (s) => [{ action: 'iot:GetThingShadow', resource: s.thingArn }],
+  's3:ListObjectsV2': (s) => [{ action: 's3:ListBucket', resource: `arn:aws:s3:::${s.outputs.ArchiveBucketName}`, context: { 's3:prefix': s.outputs.ArchiveKeyPrefix } }],
+  's3:GetObject': (s) => [{ action: 's3:GetObject', resource: `arn:aws:s3:::${s.outputs.ArchiveBucketName}/${s.outputs.ArchiveKeyPrefix}data/t/1-u.json` }],
+  's3:DeleteObject': (s) => [{ action: 's3:DeleteObject', resource: `arn:aws:s3:::${s.outputs.ArchiveBucketName}/${s.outputs.ArchiveKeyPrefix}data/t/1-u.json` }],
+  'logs:FilterLogEvents': (s) => [{ action: 'logs:FilterLogEvents', resource: s.resolved.arn('logs', `log-group:${s.outputs.ErrorLogGroupName}`) }],
 };
 
 function kmsForSecret(scope: Scope, actions: string[]) {
@@ -76,6 +86,7 @@ describe.each(ENVIRONMENT_NAMES)('IAM of IotCore-%s, simulated', (name) => {
     secretArn: resolved.getAtt(certificateId, 'SecretArn'),
     keyArn: resolved.getAtt(keyId, 'Arn'),
     keyPolicy: resolved.properties(keyId).KeyPolicy,
+    outputs: Object.fromEntries(Object.entries(Template.fromStack(stack).toJSON().Outputs as Record<string, { Value: unknown }>).map(([key, output]) => [key, String(resolved.resolve(output.Value))])),
   };
   const roleArn = (roleId: string) => resolved.getAtt(roleId, 'Arn');
   const asRole = (roleId: string) => async (request: Omit<IamRequest, 'principal' | 'identityPolicies'>): Promise<[string, string, Decision]> =>
@@ -240,6 +251,36 @@ describe.each(ENVIRONMENT_NAMES)('IAM of IotCore-%s, simulated', (name) => {
     test('may put metric data in its own namespace only', async () => {
       await allowedAll(roleId, [{ action: 'cloudwatch:PutMetricData', resource: '*', context: { 'cloudwatch:namespace': resolved.resolve(MetricNamespace) } }]);
       await deniedAll(roleId, [{ action: 'cloudwatch:PutMetricData', resource: '*', context: { 'cloudwatch:namespace': 'AWS/IoT' } }]);
+    });
+  });
+
+  describe('the smoke check\'s managed policy', () => {
+    const policyId = logicalId(stack.smokeCheckPolicy!);
+    const operator = resolved.arn('iam', 'role/operator', '');
+    const asOperator = (request: Omit<IamRequest, 'principal' | 'identityPolicies'>) => simulate({
+      ...request, principal: operator, account, identityPolicies: [{ name: policyId, policy: resolved.properties(policyId).PolicyDocument }],
+    });
+
+    test('allows every call the smoke check makes, on the resource and with the context AWS evaluates', async () => {
+      const actions = actionsCalledBy('ops/smoke-check.ts');
+      expect(actions).toEqual(['cloudformation:DescribeStacks', 'iot:GetThingShadow', 'iot:Publish', 'logs:FilterLogEvents', 's3:DeleteObject', 's3:GetObject', 's3:ListObjectsV2']);
+      const requests = actions.flatMap((action) => requestsFor(action, scope));
+      expect(await Promise.all(requests.map(asOperator))).toEqual(requests.map(() => 'Allowed'));
+    });
+
+    test('allows nothing beyond: other topics, shadow updates, other prefixes, other log groups, other stacks', async () => {
+      const bucket = `arn:aws:s3:::${scope.outputs.ArchiveBucketName}`;
+      const denied = [
+        { action: 'iot:Publish', resource: resolved.arn('iot', 'topic/data/another-thing') },
+        { action: 'iot:Publish', resource: resolved.arn('iot', `topic/$aws/things/${scope.outputs.ThingName}/shadow/update`) },
+        { action: 'iot:UpdateThingShadow', resource: scope.thingArn },
+        { action: 's3:ListBucket', resource: bucket, context: { 's3:prefix': 'errors/' } },
+        { action: 's3:GetObject', resource: `${bucket}/elsewhere/x.json` },
+        { action: 's3:PutObject', resource: `${bucket}/${scope.outputs.ArchiveKeyPrefix}x.json` },
+        { action: 'logs:FilterLogEvents', resource: resolved.arn('logs', 'log-group:another-group') },
+        { action: 'cloudformation:DescribeStacks', resource: resolved.arn('cloudformation', 'stack/Another/00000000-0000-4000-8000-000000000000') },
+      ];
+      expect(await Promise.all(denied.map(asOperator))).toEqual(denied.map(() => 'ImplicitlyDenied'));
     });
   });
 

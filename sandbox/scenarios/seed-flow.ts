@@ -143,11 +143,10 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
     const { broker, shadow, gateway, rules } = sandbox;
     const s3 = new S3Client({ endpoint: sandbox.s3.endpoint, region: sandbox.awsEnvironment.AWS_REGION, credentials: S3_CREDENTIALS });
     stops.push(async () => s3.destroy());
-    shadow.setDesired(thingName, defaults);
     const consoleKit = writeLocalKit(broker, path.join(localDir, 'kit-console'), 'console', gateway.port, { dataTopic });
     say(`   Mosquitto (MQTT 5, mutual TLS) on localhost:${broker.port}, HTTPS publish on localhost:${gateway.port}, its ACL and HTTPS decisions from the template's IoT policies`);
     say(`   CloudFormation, Secrets Manager, IoT data plane and CloudWatch Logs stand-ins on ${sandbox.aws.endpoint}, an S3-compatible server on ${sandbox.s3.endpoint} (AWS_ENDPOINT_URL_*)`);
-    say(`   shadow of ${thingName} seeded with desired ${JSON.stringify(defaults)} (from Custom::ShadowDefaults); the template's topic rules run locally, writing through the S3 API`);
+    say(`   shadow of ${thingName} seeded with desired ${JSON.stringify(defaults)} by the template's Custom::ShadowDefaults; the template's topic rules run locally, writing through the S3 API`);
 
     // The device owner's first step, through the AWS SDK as on AWS; only the ports and the CA are the sandbox's.
     const kitDir = path.join(localDir, 'kit-dev');

@@ -1,9 +1,4 @@
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
 import { evaluate, NotSupportedError, parseRuleSql, runQuery, substitute, topicMatches } from '../../sandbox/iot-sql';
-import { applyRules, rulesOf } from '../../sandbox/rule-engine';
-import { synthEnvironment } from '../setup/synth';
 
 const SQL = "SELECT name FROM 'data/pi' WHERE name = 's3'";
 
@@ -78,75 +73,5 @@ describe('IoT SQL in the local rule engine', () => {
     expect(substitute('archive/${topic()}/${timestamp()}-${newuuid()}.json', context)).toBe('archive/data/pi/1700000000123-uuid-1.json');
     expect(substitute('${topic(2)}/${topic(1)}/${topic(9)}/${clientid()}', context)).toBe('pi/data//n/a');
     expect(() => substitute('${principal()}', context)).toThrow('not supported by the local sandbox: substitution template ${principal()}');
-  });
-});
-
-describe('local rule engine with the synthesized template', () => {
-  const { template } = synthEnvironment('dev');
-  const rules = rulesOf(template.toJSON() as never);
-
-  test('reads the dev rules from the template: the archive rule and the liveness rule', () => {
-    expect(rules).toEqual([{
-      name: 'archive_pi_dev_01', query: parseRuleSql("SELECT name FROM 'data/pi-dev-01' WHERE name = 's3'"), sqlVersion: '2016-03-23',
-      action: { type: 's3', bucket: 'ArchiveBucket7C124431', key: 'archive/${topic()}/${timestamp()}-${newuuid()}.json' }, errorLogGroup: expect.stringMatching(/^FailedDeliveries/),
-    }, {
-      name: expect.stringMatching(/^[a-zA-Z0-9_]+$/), query: parseRuleSql("SELECT * FROM 'data/pi-dev-01'"), sqlVersion: '2016-03-23',
-      action: { type: 'cloudwatchMetric', namespace: 'IotCore/IotCore-dev', metric: 'StatusMessages', value: 1, unit: 'Count' }, errorLogGroup: undefined,
-    }]);
-  });
-
-  test('the liveness rule records one datapoint per message on the data topic', () => {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rules-'));
-    for (const payload of ['{"seq":1}', '{"seq":2}', '{"name":"s3"}']) applyRules(rules, root, 'data/pi-dev-01', Buffer.from(payload), 1700000000000);
-    const datapoints = fs.readFileSync(path.join(root, 'metrics', 'IotCore', 'IotCore-dev', 'StatusMessages.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
-    expect(datapoints).toEqual(Array(3).fill({ timestamp: 1700000000000, value: 1, unit: 'Count' }));
-    fs.rmSync(root, { recursive: true, force: true });
-  });
-
-  test('writes each matching message under a new key, never overwriting, and nothing for the rest', () => {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rules-'));
-    const now = 1700000000000;
-    applyRules(rules, root, 'data/pi-dev-01', Buffer.from('{"name":"s3","x":1}'), now);
-    applyRules(rules, root, 'data/pi-dev-01', Buffer.from('{"name":"s3","x":2}'), now);
-    applyRules(rules, root, 'data/pi-dev-01', Buffer.from('{"name":"other"}'), now);
-    applyRules(rules, root, 'data/pi-dev-01', Buffer.from('not json'), now);
-    const dir = path.join(root, 's3', 'ArchiveBucket7C124431', 'archive', 'data', 'pi-dev-01');
-    const files = fs.readdirSync(dir);
-    expect(files).toHaveLength(2);
-    for (const file of files) {
-      expect(file).toMatch(/^1700000000000-[0-9a-f-]{36}\.json$/);
-      expect(fs.readFileSync(path.join(dir, file), 'utf8')).toBe('{"name":"s3"}');
-    }
-    fs.rmSync(root, { recursive: true, force: true });
-  });
-
-  test('a failed S3 write goes to the error action with the documented payload', () => {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rules-'));
-    // A file where the bucket folder should be makes the write fail.
-    fs.mkdirSync(path.join(root, 's3'), { recursive: true });
-    fs.writeFileSync(path.join(root, 's3', 'ArchiveBucket7C124431'), 'not a folder');
-    const [outcome] = applyRules(rules, root, 'data/pi-dev-01', Buffer.from('{"name":"s3"}'));
-    expect(outcome.error).toBeDefined();
-    const [logFile] = fs.readdirSync(path.join(root, 'logs'));
-    const record = JSON.parse(fs.readFileSync(path.join(root, 'logs', logFile), 'utf8'));
-    expect(record).toMatchObject({
-      ruleName: 'archive_pi_dev_01', topic: 'data/pi-dev-01', clientId: 'n/a', base64OriginalPayload: Buffer.from('{"name":"s3"}').toString('base64'),
-      failures: [{ failedAction: 'S3Action', failedResource: 'ArchiveBucket7C124431', errorMessage: expect.any(String) }],
-    });
-    fs.rmSync(root, { recursive: true, force: true });
-  });
-
-  test('refuses a metric value it cannot evaluate', () => {
-    const json = JSON.parse(JSON.stringify(template.toJSON()));
-    const rule = Object.values(json.Resources as Record<string, any>).find((r) => r.Type === 'AWS::IoT::TopicRule' && r.Properties.TopicRulePayload.Actions[0].CloudwatchMetric);
-    rule.Properties.TopicRulePayload.Actions[0].CloudwatchMetric.MetricValue = '${seq}';
-    expect(() => rulesOf(json)).toThrow(/not supported by the local sandbox: CloudWatch metric action of rule \w+ with value "\$\{seq\}"/);
-  });
-
-  test('refuses a rule it cannot run faithfully', () => {
-    const json = JSON.parse(JSON.stringify(template.toJSON()));
-    const rule = Object.values(json.Resources as Record<string, any>).find((r) => r.Type === 'AWS::IoT::TopicRule');
-    delete rule.Properties.TopicRulePayload.AwsIotSqlVersion;
-    expect(() => rulesOf(json)).toThrow('not supported by the local sandbox: SQL version 2015-10-08 (the CloudFormation default)');
   });
 });

@@ -1,0 +1,168 @@
+/**
+ * The smoke check against the sandbox started from the synthesized template, through the official AWS
+ * SDK clients (CloudFormation, IoT data plane, S3, CloudWatch Logs): it passes on the template as it is,
+ * and each fault of a deployed environment fails the check that should name it, with its exit code.
+ */
+import { spawn } from 'child_process';
+import * as path from 'path';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CHECKS, CheckName, formatReport, runSmokeCheck, SmokeClients, SmokeReport } from '../../ops/smoke-check';
+import { LocalSandbox, startLocalSandbox } from '../../sandbox/local-kit';
+import { environmentTemplate, Template } from '../../sandbox/templates';
+
+const ROOT = path.join(__dirname, '..', '..');
+
+/** Clients configured as the SDK configures itself from the sandbox's AWS_ENDPOINT_URL_* settings. */
+function clientsFor(sandbox: LocalSandbox): SmokeClients & { destroy(): void } {
+  const env = sandbox.awsEnvironment;
+  const common = { region: env.AWS_REGION, credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY } };
+  const created: Array<{ destroy(): void }> = [];
+  const make = <T extends { destroy(): void }>(client: T): T => { created.push(client); return client; };
+  return {
+    cloudFormation: make(new CloudFormationClient({ ...common, endpoint: env.AWS_ENDPOINT_URL_CLOUDFORMATION })),
+    iotData: () => make(new IoTDataPlaneClient({ ...common, endpoint: env.AWS_ENDPOINT_URL_IOT_DATA_PLANE })),
+    s3: make(new S3Client({ ...common, endpoint: env.AWS_ENDPOINT_URL_S3 })),
+    logs: make(new CloudWatchLogsClient({ ...common, endpoint: env.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS })),
+    destroy: () => created.forEach((client) => client.destroy()),
+  };
+}
+
+interface SmokeRun {
+  readonly report: SmokeReport;
+  /** Every key in the archive bucket afterwards. */
+  readonly keys: string[];
+}
+
+/** Runs the smoke check against a running sandbox. */
+async function smokeAgainst(sandbox: LocalSandbox, options: { clean?: boolean; stackName?: string } = {}): Promise<SmokeRun> {
+  const clients = clientsFor(sandbox);
+  try {
+    const report = await runSmokeCheck(clients, { stackName: options.stackName ?? sandbox.stackName, clean: options.clean, timeoutMs: 2000, settleMs: 500, pollMs: 100 });
+    const bucket = report.checks[0].detail.match(/s3:\/\/([^/]+)\//)?.[1];
+    const keys = bucket ? ((await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).map((object) => object.Key!) : [];
+    return { report, keys };
+  } finally {
+    clients.destroy();
+  }
+}
+
+/** Starts a sandbox from the dev template changed by `fault`, runs the smoke check, stops everything. */
+async function smokeWith(fault: (template: Template) => void): Promise<SmokeRun> {
+  const template = JSON.parse(JSON.stringify(environmentTemplate('dev'))) as Template;
+  fault(template);
+  const sandbox = await startLocalSandbox({ template });
+  try {
+    return await smokeAgainst(sandbox);
+  } finally {
+    await sandbox.stop();
+  }
+}
+
+const statusOf = (report: SmokeReport) => Object.fromEntries(report.checks.map((result) => [result.check, result.status])) as Record<CheckName, string>;
+const detailOf = (report: SmokeReport, check: CheckName) => report.checks.find((result) => result.check === check)!.detail;
+const archiveRule = (template: Template) => Object.values(template.Resources).find((r) => r.Type === 'AWS::IoT::TopicRule' && r.Properties.TopicRulePayload.Actions[0].S3)!.Properties.TopicRulePayload;
+
+describe('smoke check against the sandbox of the synthesized template', () => {
+  let sandbox: LocalSandbox;
+  beforeAll(async () => { sandbox = await startLocalSandbox(); });
+  afterAll(async () => { await sandbox.stop(); });
+
+  test('passes; --clean deletes exactly the object it archived', async () => {
+    const { report, keys } = await smokeAgainst(sandbox, { clean: true });
+    expect(statusOf(report)).toEqual({ outputs: 'pass', publish: 'pass', archived: 'pass', skipped: 'pass', shadow: 'pass', 'error log': 'pass', clean: 'pass' });
+    expect(report.exitCode).toBe(0);
+    expect(detailOf(report, 'archived')).toMatch(/^s3:\/\/\S+\/archive\/data\/pi-dev-01\/\d+-[0-9a-f-]{36}\.json holds \{"name":"s3"\}$/);
+    expect(detailOf(report, 'shadow')).toBe('desired interval 5 s; no device has reported yet');
+    expect(detailOf(report, 'clean')).toMatch(/^deleted s3:\/\//);
+    expect(keys).toEqual([]);
+    expect(formatReport(report)).toMatch(/^check +result +time +detail\noutputs +pass +\d+\.\d s +IotCore-dev/);
+  });
+
+  test('without --clean keeps the archived object and removes nothing', async () => {
+    const { report, keys } = await smokeAgainst(sandbox);
+    expect(report.exitCode).toBe(0);
+    expect(report.checks.map((result) => result.check)).not.toContain('clean');
+    expect(keys).toEqual([expect.stringMatching(/^archive\/data\/pi-dev-01\//)]);
+  });
+
+  test('a stack that does not exist fails "outputs" (exit 10) and runs nothing else', async () => {
+    const { report } = await smokeAgainst(sandbox, { stackName: 'IotCore-nope' });
+    expect(report.exitCode).toBe(CHECKS.outputs);
+    expect(detailOf(report, 'outputs')).toMatch(/ValidationError: Stack with id IotCore-nope does not exist/);
+    expect(report.checks.slice(1).every((result) => result.status === 'not run')).toBe(true);
+  });
+
+  test('a shadow without its defaults fails "shadow" (exit 14)', async () => {
+    // Last in this block: it deletes the shadow of the sandbox the tests share.
+    sandbox.shadow.store.handle('$aws/things/pi-dev-01/shadow/delete', '{}');
+    const { report } = await smokeAgainst(sandbox);
+    expect(report.exitCode).toBe(CHECKS.shadow);
+    expect(statusOf(report)).toMatchObject({ archived: 'pass', shadow: 'fail' });
+    expect(detailOf(report, 'shadow')).toBe('pi-dev-01 has no classic shadow: the ShadowDefaults resource did not seed it');
+  });
+});
+
+describe('smoke check against a sandbox of a faulty template', () => {
+  test('a disabled rule fails "archived" (exit 12)', async () => {
+    const { report } = await smokeWith((template) => { archiveRule(template).RuleDisabled = true; });
+    expect(report.exitCode).toBe(CHECKS.archived);
+    expect(statusOf(report)).toMatchObject({ publish: 'pass', archived: 'fail', skipped: 'not run', shadow: 'pass', 'error log': 'pass' });
+    expect(detailOf(report, 'archived')).toMatch(/^no new object under s3:\/\/\S+\/archive\/ within 2 s: is the rule enabled/);
+    expect(formatReport(report)).toMatch(/FAILED at archived \(exit 12\)$/);
+  });
+
+  test('a rule whose condition does not match {"name":"s3"} fails "archived" (exit 12)', async () => {
+    const { report } = await smokeWith((template) => { archiveRule(template).Sql = "SELECT name FROM 'data/pi-dev-01' WHERE name = 'S3'"; });
+    expect(report.exitCode).toBe(CHECKS.archived);
+    expect(statusOf(report).archived).toBe('fail');
+  });
+
+  test('a rule without its condition archives the skipped message too, which fails "skipped" (exit 13)', async () => {
+    const { report } = await smokeWith((template) => { archiveRule(template).Sql = "SELECT name FROM 'data/pi-dev-01'"; });
+    expect(report.exitCode).toBe(CHECKS.skipped);
+    expect(statusOf(report)).toMatchObject({ archived: 'pass', skipped: 'fail' });
+    expect(detailOf(report, 'skipped')).toMatch(/^the message the rule must skip was archived as s3:\/\//);
+  });
+
+  test('a bucket refusing the rule\'s role fails "archived" and "error log", which names the refusal (exit 12)', async () => {
+    const { report } = await smokeWith((template) => {
+      const s3 = archiveRule(template).Actions[0].S3;
+      const policy = Object.values(template.Resources).find((r) => r.Type === 'AWS::S3::BucketPolicy' && r.Properties.Bucket.Ref === s3.BucketName.Ref)!;
+      policy.Properties.PolicyDocument.Statement.push({
+        Effect: 'Deny', Principal: { AWS: s3.RoleArn }, Action: 's3:PutObject', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [s3.BucketName.Ref, 'Arn'] }, '/*']] },
+      });
+    });
+    expect(report.exitCode).toBe(CHECKS.archived);
+    expect(statusOf(report)).toMatchObject({ archived: 'fail', 'error log': 'fail' });
+    expect(detailOf(report, 'error log')).toMatch(/^1 event\(s\) in FailedDeliveries\S+ since the start, the first: Access Denied: .* may not s3:PutObject/);
+  });
+});
+
+describe('npm run smoke', () => {
+  const smoke = (args: string[]) => new Promise<{ code: number | null; stderr: string; stdout: string }>((resolve) => {
+    const child = spawn(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'scripts', 'smoke.ts'), ...args], { cwd: ROOT });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => { stdout += chunk; });
+    child.stderr.on('data', (chunk) => { stderr += chunk; });
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+
+  test('bad usage exits 2 naming the option, its value and what is allowed', async () => {
+    const unknownEnv = await smoke(['--env', 'qa']);
+    expect(unknownEnv.code).toBe(2);
+    expect(unknownEnv.stderr).toContain('smoke: --env is "qa" but allowed: dev, stg, prod');
+    const badTimeout = await smoke(['--env', 'dev', '--timeout', '1']);
+    expect(badTimeout.code).toBe(2);
+    expect(badTimeout.stderr).toContain('smoke: --timeout is "1" but must be a whole number of seconds from 5 to 900');
+  });
+
+  test('--help lists every exit code', async () => {
+    const help = await smoke(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('exit codes: 0 all passed, 2 usage, 10 outputs, 11 publish, 12 archived, 13 skipped, 14 shadow, 15 error log, 16 clean');
+  });
+});
