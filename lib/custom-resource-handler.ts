@@ -95,6 +95,17 @@ export function bundledHandlerCode(handlerFolder: string): lambda.Code {
 }
 
 /**
+ * A role for one Lambda function, allowed to write only that function's own log group (`<id>Logs`),
+ * instead of the managed AWSLambdaBasicExecutionRole, which allows writing to every log group of the account.
+ */
+export function functionRoleWithOwnLogs(scope: Construct, id: string, description: string, props: { logRetention: logs.RetentionDays; removalPolicy: RemovalPolicy }): { logGroup: logs.LogGroup; role: iam.Role } {
+  const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: props.logRetention, removalPolicy: props.removalPolicy });
+  const role = new iam.Role(scope, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description });
+  logGroup.grantWrite(role);
+  return { logGroup, role };
+}
+
+/**
  * A custom-resource handler from lib/handlers/<folder>/, behind the CDK Provider framework, which answers
  * CloudFormation on success, on a thrown error and on timeout alike.
  */
@@ -111,20 +122,7 @@ export class CustomResourceHandler extends Construct {
   constructor(scope: Construct, id: string, props: CustomResourceHandlerProps) {
     super(scope, id);
 
-    // Each Lambda gets its own role allowed to write only its own log group, instead of the managed
-    // AWSLambdaBasicExecutionRole (which allows writing to every log group of the account).
-    const roleWritingLogs = (roleId: string, description: string) => {
-      const logGroup = new logs.LogGroup(this, `${roleId}Logs`, {
-        retention: props.logRetention,
-        removalPolicy: props.removalPolicy,
-      });
-      const role = new iam.Role(this, `${roleId}Role`, {
-        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-        description,
-      });
-      logGroup.grantWrite(role);
-      return { logGroup, role };
-    };
+    const roleWritingLogs = (roleId: string, description: string) => functionRoleWithOwnLogs(this, roleId, description, props);
     const handler = roleWritingLogs('Function', `${props.description}: handler`);
     const framework = roleWritingLogs('Provider', `${props.description}: provider framework`);
 

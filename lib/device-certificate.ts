@@ -11,8 +11,11 @@ import { IDeviceThing } from './device-thing';
 import { CertificateProperties, GENERATION_LENGTH } from './handlers/certificate/generation';
 
 export interface DeviceCertificateProps {
-  /** The thing the certificate is attached to (exclusively). */
-  readonly thing: IDeviceThing;
+  /**
+   * The thing the certificate is attached to (exclusively).
+   * @default - no thing: a certificate that is no device's, such as a fleet's claim certificate
+   */
+  readonly thing?: IDeviceThing;
   /** The IoT policy attached to the certificate. */
   readonly policy: IDevicePolicy;
   /** Further policies attached to this certificate only, such as an `HttpsPublishPolicy`. @default - none */
@@ -85,7 +88,7 @@ export class DeviceCertificate extends Construct {
     this.grantHandler(props.thing);
 
     const properties: CertificateProperties = {
-      ThingName: props.thing.thingName,
+      ...(props.thing ? { ThingName: props.thing.thingName } : {}),
       PolicyName: props.policy.policyName,
       SecretNamePrefix: this.secretNamePrefix,
       KmsKeyId: this.encryptionKey.keyArn,
@@ -103,11 +106,13 @@ export class DeviceCertificate extends Construct {
 
     // Attachments are CloudFormation resources, so a reviewer sees them and CloudFormation replaces them
     // when the thing, the policy or the certificate changes; they are deleted before the certificate.
-    new iot.CfnThingPrincipalAttachment(this, 'ThingAttachment', {
-      thingName: props.thing.thingName,
-      principal: this.certificateArn,
-      thingPrincipalType: 'EXCLUSIVE_THING',
-    });
+    if (props.thing) {
+      new iot.CfnThingPrincipalAttachment(this, 'ThingAttachment', {
+        thingName: props.thing.thingName,
+        principal: this.certificateArn,
+        thingPrincipalType: 'EXCLUSIVE_THING',
+      });
+    }
     new iot.CfnPolicyPrincipalAttachment(this, 'PolicyAttachment', {
       policyName: props.policy.policyName,
       principal: this.certificateArn,
@@ -139,7 +144,7 @@ export class DeviceCertificate extends Construct {
    * Gives the handler exactly the calls it makes, on the resource types the IAM Service Authorization
    * Reference names for them ("Actions, resources, and condition keys for AWS IoT").
    */
-  private grantHandler(thing: IDeviceThing): void {
+  private grantHandler(thing: IDeviceThing | undefined): void {
     const stack = Stack.of(this);
     const fn = this.handler.function;
     const certificates = stack.formatArn({ service: 'iot', resource: 'cert', resourceName: '*' });
@@ -154,12 +159,14 @@ export class DeviceCertificate extends Construct {
       resources: [certificates],
     }));
     // DetachThingPrincipal's resource is the certificate; the thing is the iot:thingArn condition key.
-    fn.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'DetachFromOwnThing',
-      actions: ['iot:DetachThingPrincipal'],
-      resources: [certificates],
-      conditions: { ArnEquals: { 'iot:thingArn': thing.thingArn } },
-    }));
+    if (thing) {
+      fn.addToRolePolicy(new iam.PolicyStatement({
+        sid: 'DetachFromOwnThing',
+        actions: ['iot:DetachThingPrincipal'],
+        resources: [certificates],
+        conditions: { ArnEquals: { 'iot:thingArn': thing.thingArn } },
+      }));
+    }
     fn.addToRolePolicy(new iam.PolicyStatement({
       sid: 'ManageCertificateSecrets',
       actions: [

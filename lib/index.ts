@@ -14,3 +14,4 @@ export * from './https-publish-policy';
 export * from './iot-core-stack';
 export * from './shadow-defaults';
 export * from './managed-policy-grantee';
+export * from './fleet-provisioning';

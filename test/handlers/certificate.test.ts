@@ -198,6 +198,19 @@ describe('certificate handler: delete', () => {
     expect(secrets.commandCalls(DeleteSecretCommand)[0].args[0].input).toEqual({ SecretId: SECRET_ARN, ForceDeleteWithoutRecovery: true });
   });
 
+  test('a certificate of no thing (a fleet\'s claim certificate) is detached from its policy only, then retired with its secret', async () => {
+    const { ThingName, ...claim } = props;
+    expect(ThingName).toBeDefined();
+    givenSecret(CERT_ID, { Name: generationSecretName(claim) });
+    const context = fakeContext();
+    await onCertificateEvent(cfnEvent({ RequestType: 'Delete', PhysicalResourceId: CERT_ARN, ResourceProperties: { ServiceToken: 'x', ...claim } } as never), clients, context);
+    expect(iot.commandCalls(DetachThingPrincipalCommand)).toHaveLength(0);
+    expect(iot.commandCalls(DetachPolicyCommand)[0].args[0].input).toEqual({ policyName: props.PolicyName, target: CERT_ARN });
+    expect(iot.commandCalls(DeleteCertificateCommand)[0].args[0].input).toEqual({ certificateId: CERT_ID, forceDelete: true });
+    expect(secrets.commandCalls(DeleteSecretCommand)).toHaveLength(1);
+    expect(context.lines[0]).toContain('for no thing (a claim certificate)');
+  });
+
   test('schedules the secret for deletion when the environment keeps deleted secrets recoverable', async () => {
     givenSecret(CERT_ID);
     await onCertificateEvent(remove(CERT_ARN, { SecretRecoveryDays: '30' }), clients, fakeContext());

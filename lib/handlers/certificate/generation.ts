@@ -6,7 +6,8 @@ import { createHash } from 'crypto';
 
 /** Properties of the Custom::DeviceCertificate resource (CloudFormation passes every value as a string). */
 export interface CertificateProperties {
-  readonly ThingName: string;
+  /** The thing the certificate is attached to; absent for a certificate of no thing (a fleet's claim certificate). */
+  readonly ThingName?: string;
   readonly PolicyName: string;
   /** Each certificate generation's secret is named `<SecretNamePrefix>/<generation>`. */
   readonly SecretNamePrefix: string;

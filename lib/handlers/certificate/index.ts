@@ -63,7 +63,7 @@ export async function onCertificateEvent(
   event: CloudFormationCustomResourceEvent, clients: CertificateClients, context: HandlerContext,
 ): Promise<CertificateResponse> {
   const props = event.ResourceProperties as unknown as CertificateProperties;
-  context.log(`${event.RequestType} ${event.LogicalResourceId} (request ${event.RequestId}) for thing ${props.ThingName}`);
+  context.log(`${event.RequestType} ${event.LogicalResourceId} (request ${event.RequestId}) ${props.ThingName ? `for thing ${props.ThingName}` : 'for no thing (a claim certificate)'}`);
   switch (event.RequestType) {
     case 'Create':
       return issueCertificate(props, event.RequestId, clients, context);
@@ -131,7 +131,7 @@ async function storeSecret(
     const created = await clients.secrets.send(new CreateSecretCommand({
       Name: secretName,
       KmsKeyId: props.KmsKeyId,
-      Description: `Certificate and private key of IoT thing ${props.ThingName}`,
+      Description: props.ThingName ? `Certificate and private key of IoT thing ${props.ThingName}` : 'Certificate and private key of an IoT certificate of no thing (a fleet\'s claim certificate)',
       SecretString: secretString,
       ClientRequestToken: requestId,
       Tags: tags,
@@ -187,7 +187,8 @@ export async function removeCertificate(
   }
   const certificateId = match[1];
   await ignoringNotFound(() => clients.iot.send(new DetachPolicyCommand({ policyName: props.PolicyName, target: physicalResourceId })));
-  await ignoringNotFound(() => clients.iot.send(new DetachThingPrincipalCommand({ thingName: props.ThingName, principal: physicalResourceId })));
+  const thingName = props.ThingName;
+  if (thingName) await ignoringNotFound(() => clients.iot.send(new DetachThingPrincipalCommand({ thingName, principal: physicalResourceId })));
   if (await ignoringNotFound(() => retireCertificate(certificateId, clients, context))) {
     context.log(`deleted certificate ${certificateId}`);
   } else {
