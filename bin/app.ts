@@ -47,6 +47,7 @@ export function stackProps(name: string, config: EnvironmentConfig): IotCoreStac
     alarmFailureThreshold: config.alarmFailureThreshold,
     alarmFailurePeriod: config.alarmFailurePeriodMinutes === undefined ? undefined : Duration.minutes(config.alarmFailurePeriodMinutes),
     alarmTopicArn: config.alarmTopicArn,
+    fleet: config.fleet && { ...config.fleet, serialPattern: new RegExp(config.fleet.serialPattern) },
   };
 }
 

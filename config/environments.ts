@@ -17,6 +17,8 @@ export const environments = {
     secretRecoveryDays: 0,
     clearShadowOnDelete: true,
     logRetentionDays: 14,
+    // Devices provisioned by claim: pi-dev-fleet-<serial>, serials of 8 to 16 capitals and digits.
+    fleet: { thingNamePrefix: 'pi-dev-fleet-', serialPattern: '[A-Z0-9]{8,16}' },
   },
   stg: {
     region: 'eu-west-1',

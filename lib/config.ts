@@ -33,6 +33,36 @@ const archiveKeyPattern = z.string({ error: 'must be a string' })
 const archiveKeyPrefix = matching(/^[a-zA-Z0-9_.-]+(\/[a-zA-Z0-9_.-]+)*\/$/, "[a-zA-Z0-9_.-] segments ending in '/', e.g. 'archive/'")
   .refine((prefix) => !prefix.startsWith('errors/'), { error: "must not start with 'errors/', which holds failed deliveries" });
 
+/** Lambda allows 4 KB of environment variables per function; the allow-list travels in one of the hook's. */
+export const MAX_ALLOWED_SERIALS_JSON = 3500;
+
+const compiles = (pattern: string) => {
+  try {
+    new RegExp(pattern);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** A fleet provisioned by claim (lib/fleet-provisioning.ts). */
+const fleet = z.strictObject({
+  /** Provisioned things are named `<thingNamePrefix><serial>`. */
+  thingNamePrefix: matching(/^[a-zA-Z0-9:_-]{1,64}$/, '[a-zA-Z0-9:_-]{1,64}'),
+  /** The serial numbers the pre-provisioning hook allows: a regular expression matched whole. */
+  serialPattern: z.string({ error: 'must be a regular expression as a string' })
+    .min(1, { error: 'must not be empty' }).max(256, { error: 'must be at most 256 characters' })
+    .refine(compiles, { error: 'must be a valid JavaScript regular expression' })
+    .refine((pattern) => compiles(pattern) && !new RegExp(`^(?:${pattern})$`).test(''), { error: 'must not match an empty serial' }),
+  /** When given, only these serials (each must also match serialPattern). */
+  allowedSerials: z.array(matching(/^[a-zA-Z0-9:_-]{1,64}$/, '[a-zA-Z0-9:_-]{1,64}'), { error: 'must be a list of serial numbers' })
+    .min(1, { error: 'must not be empty: leave it out to allow every serial matching serialPattern' })
+    .refine((serials) => JSON.stringify(serials).length <= MAX_ALLOWED_SERIALS_JSON, { error: `must fit in ${MAX_ALLOWED_SERIALS_JSON} characters as JSON (a Lambda environment variable): use serialPattern for larger fleets` })
+    .optional(),
+}).refine((value) => !value.allowedSerials || value.allowedSerials.every((serial) => new RegExp(`^(?:${value.serialPattern})$`).test(serial)), {
+  error: 'lists a serial that does not match serialPattern', path: ['allowedSerials'],
+});
+
 /** Account IDs that appear in documentation and examples, never a real deployment target. */
 export const PLACEHOLDER_ACCOUNTS = ['000000000000', '111111111111', '123456789012', '222222222222', '999999999999'];
 
@@ -72,6 +102,8 @@ export const environmentSchema = z.strictObject({
   alarmFailurePeriodMinutes: integerIn(1, 1440).optional(),
   /** An existing SNS topic the alarms notify; leave out for alarms without notification. */
   alarmTopicArn: matching(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'an SNS topic ARN, arn:aws:sns:<region>:<account>:<name>').optional(),
+  /** Devices provisioned by claim, in large numbers; leave out for the single thing only. */
+  fleet: fleet.optional(),
   /** Retention of the handlers' and rule's log groups (days). */
   logRetentionDays: z.number({ error: `must be one of ${LOG_RETENTION_DAYS.join(', ')}` })
     .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), {
@@ -110,7 +142,9 @@ export function validateEnvironment(name: string, settings: unknown): Environmen
   }
   const issue = result.error.issues[0];
   if (issue.code === 'unrecognized_keys') {
-    throw new ConfigError(`Invalid config for environment '${name}': unknown field(s) ${issue.keys.join(', ')}; allowed fields are ${Object.keys(environmentSchema.shape).join(', ')}`);
+    const where = issue.path.join('.');
+    const allowed = Object.keys(where === 'fleet' ? fleet.shape : environmentSchema.shape);
+    throw new ConfigError(`Invalid config for environment '${name}': unknown field(s) ${issue.keys.map((key) => (where ? `${where}.${key}` : key)).join(', ')}; allowed fields are ${allowed.join(', ')}`);
   }
   const field = issue.path.join('.') || '(settings)';
   throw new ConfigError(`Invalid config for environment '${name}': ${field} is ${describeValue(issue.input)} but ${issue.message}`);

@@ -1,4 +1,4 @@
-import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Token } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, CfnResource, Duration, RemovalPolicy, Stack, StackProps, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -9,10 +9,17 @@ import { DeviceCertificate } from './device-certificate';
 import { DeviceMonitoring } from './device-monitoring';
 import { DevicePolicy } from './device-policy';
 import { DeviceThing } from './device-thing';
+import { FleetProvisioning } from './fleet-provisioning';
 import { HttpsPublishPolicy } from './https-publish-policy';
 import { ManagedPolicyGrantee } from './managed-policy-grantee';
 import { acknowledgeWildcardResource } from './nag';
 import { ShadowDefaults } from './shadow-defaults';
+
+/**
+ * How many resources a stack may have before synth fails: CloudFormation allows 500 per stack ("AWS
+ * CloudFormation quotas"); the margin leaves room for an update that adds a few.
+ */
+export const RESOURCE_BUDGET = 450;
 
 /** First topic level of device status messages: devices publish to `data/<thing>`. */
 export const DATA_TOPIC_PREFIX = 'data';
@@ -48,6 +55,15 @@ export interface IotCoreStackProps extends StackProps {
   readonly alarmFailurePeriod?: Duration;
   /** ARN of an existing SNS topic the alarms notify. @default - no notification */
   readonly alarmTopicArn?: string;
+  /** Devices provisioned by claim (FleetProvisioning), sharing the device policy. @default - no fleet */
+  readonly fleet?: {
+    /** Provisioned things are named `<thingNamePrefix><SerialNumber>`. */
+    readonly thingNamePrefix: string;
+    /** @default DEFAULT_SERIAL_PATTERN */
+    readonly serialPattern?: RegExp;
+    /** @default - any serial matching the pattern */
+    readonly allowedSerials?: string[];
+  };
   /**
    * Whether to create a managed policy with exactly what `npm run smoke` needs (see grantSmokeCheck),
    * for operators to attach to the role they run it with.
@@ -71,6 +87,8 @@ export class IotCoreStack extends Stack {
   public readonly rule: ArchiveRule;
   public readonly shadowDefaults: ShadowDefaults;
   public readonly monitoring: DeviceMonitoring;
+  /** The fleet provisioned by claim, when the environment declares one. */
+  public readonly fleet?: FleetProvisioning;
   /** What `npm run smoke` needs, when `smokeCheckPolicy` is not false. */
   public readonly smokeCheckPolicy?: iam.ManagedPolicy;
   private readonly dataTopic: string;
@@ -132,6 +150,16 @@ export class IotCoreStack extends Stack {
       alarmTopic: props.alarmTopicArn ? sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn) : undefined,
     });
 
+    if (props.fleet) {
+      this.fleet = new FleetProvisioning(this, 'Fleet', {
+        devicePolicy: this.policy,
+        ...props.fleet,
+        secretRecoveryWindow: props.secretRecoveryWindow,
+        logRetention,
+        removalPolicy,
+      });
+    }
+
     if (props.smokeCheckPolicy ?? true) {
       this.smokeCheckPolicy = new iam.ManagedPolicy(this, 'SmokeCheckPolicy', {
         description: `What npm run smoke needs to prove ${this.stackName} end to end, and nothing else`,
@@ -157,11 +185,28 @@ export class IotCoreStack extends Stack {
       ArchiveKeyPrefix: [this.rule.keyPrefix, 'Prefix of every key the archive rule writes'],
       ErrorLogGroupName: [this.failedDeliveries.logGroupName, "Log group of the archive rule's error action (failed deliveries)"],
       DashboardName: [this.monitoring.dashboard.dashboardName, 'CloudWatch dashboard: messages matched and archived, failures, device liveness'],
+      ...(this.fleet ? {
+        FleetTemplateName: [this.fleet.templateName, 'Provisioning template fleet devices register with (iot-device provision)'],
+        FleetThingNamePrefix: [this.fleet.thingNamePrefix, 'Fleet things are named <prefix><SerialNumber>'],
+        ClaimCertificateSecretArn: [this.fleet.claimCertificate.secretArn, 'Secrets Manager secret with the claim certificate and key'],
+        ClaimCertificateId: [this.fleet.claimCertificate.certificateId, 'ID of the claim certificate (deactivate it to stop new devices joining)'],
+      } as Record<string, [string, string]> : {}),
       ...(this.smokeCheckPolicy ? { SmokeCheckPolicyArn: [this.smokeCheckPolicy.managedPolicyArn, 'Managed policy to attach to the role that runs npm run smoke'] as [string, string] } : {}),
     };
     for (const [outputId, [value, description]] of Object.entries(outputs)) {
       new CfnOutput(this, outputId, { value, description });
     }
+
+    this.node.addValidation({ validate: () => this.resourceBudgetErrors() });
+  }
+
+  /** Fails synth before CloudFormation's per-stack resource quota is in reach. */
+  private resourceBudgetErrors(): string[] {
+    const resources = this.node.findAll().filter((construct) => CfnResource.isCfnResource(construct) && Stack.of(construct) === this).length;
+    if (resources <= RESOURCE_BUDGET) return [];
+    return [`${this.stackName} has ${resources} resources, over the budget of ${RESOURCE_BUDGET} that keeps it below CloudFormation's 500 per stack. `
+      + 'Every device declared in the stack adds its thing, certificate and their attachments: register devices in numbers with fleet provisioning '
+      + "instead (the environment's `fleet` setting, FleetProvisioning; see the README's Fleet section)."];
   }
 
   /**

@@ -1,8 +1,11 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { stackProps } from '../bin/app';
 import { environments } from '../config/environments';
-import { IotCoreStack } from '../lib/iot-core-stack';
+import { DeviceCertificate } from '../lib/device-certificate';
+import { DeviceThing } from '../lib/device-thing';
+import { IotCoreStack, RESOURCE_BUDGET } from '../lib/iot-core-stack';
 import { render } from './setup/render';
 import { ENVIRONMENT_NAMES, newApp, synthEnvironment } from './setup/synth';
 
@@ -22,6 +25,16 @@ test('without the smoke check policy, there is neither the policy nor its output
   const template = Template.fromStack(stack);
   template.resourceCountIs('AWS::IAM::ManagedPolicy', 0);
   expect(Object.keys(template.findOutputs('*'))).not.toContain('SmokeCheckPolicyArn');
+});
+
+test('synth fails, pointing to fleet provisioning, before declared devices take the stack to CloudFormation\'s 500 resources', () => {
+  const app = newApp();
+  const stack = new IotCoreStack(app, 'Crowded', stackProps('stg', environments.stg as never));
+  for (let n = 2; n <= 36; n += 1) {
+    const thing = new DeviceThing(stack, `Thing${n}`, { thingName: `pi-stg-${n}` });
+    new DeviceCertificate(stack, `Certificate${n}`, { thing, policy: stack.policy, removalPolicy: RemovalPolicy.DESTROY });
+  }
+  expect(() => app.synth()).toThrow(new RegExp(`Crowded has \\d{3} resources, over the budget of ${RESOURCE_BUDGET} that keeps it below CloudFormation's 500 per stack\\. .*register devices in numbers with fleet provisioning`));
 });
 
 describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
@@ -86,7 +99,11 @@ describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
   });
 
   describe('certificate', () => {
-    const certificate = () => onlyResource(template, 'Custom::DeviceCertificate');
+    // The device's certificate; a fleet's claim certificate (dev) is attached to no thing.
+    const certificate = () => {
+      const [logicalId, resource] = Object.entries(template.findResources('Custom::DeviceCertificate', { Properties: { ThingName: thingRef } }))[0];
+      return { logicalId, resource: resource as { Properties: Record<string, any> } };
+    };
 
     test('is a custom resource with the properties the handler reads', () => {
       const { Properties } = certificate().resource;
@@ -110,7 +127,7 @@ describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
     });
 
     test('keeps the key in a KMS key with rotation, removed per environment', () => {
-      const key = onlyResource(template, 'AWS::KMS::Key').resource;
+      const key = template.toJSON().Resources[stack.getLogicalId(stack.certificate.encryptionKey.node.defaultChild as any)];
       expect(key.Properties.EnableKeyRotation).toBe(true);
       expect(key.DeletionPolicy).toBe(config.removalPolicy === 'destroy' ? 'Delete' : 'Retain');
     });
@@ -211,7 +228,9 @@ describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
     expect(Object.keys(outputs).sort()).toEqual([
       'ArchiveBucketName', 'ArchiveKeyPrefix', 'ArchiveRuleName', 'CertificateArn', 'CertificateId', 'CertificateSecretArn', 'ClientId', 'DashboardName',
       'DataTopic', 'ErrorLogGroupName', 'IotDataEndpoint', 'Region', 'ShadowName', 'SmokeCheckPolicyArn', 'ThingName',
-    ]);
+      // A fleet's: what `iot-device` needs to make a claim kit and provision.
+      ...('fleet' in config ? ['ClaimCertificateId', 'ClaimCertificateSecretArn', 'FleetTemplateName', 'FleetThingNamePrefix'] : []),
+    ].sort());
     expect(outputs.ArchiveKeyPrefix.Value).toBe(config.archiveKeyPrefix);
     expect(outputs.ErrorLogGroupName.Value).toEqual({ Ref: stack.getLogicalId(stack.failedDeliveries.node.defaultChild as any) });
     expect(outputs.SmokeCheckPolicyArn.Value).toEqual({ Ref: stack.getLogicalId(stack.smokeCheckPolicy!.node.defaultChild as any) });
@@ -252,6 +271,15 @@ describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
     expect(resource.Properties.PolicyDocument.Statement.flatMap((statement: Statement) => asArray(statement.Action)).sort()).toEqual([
       'cloudformation:DescribeStacks', 'iot:GetThingShadow', 'iot:Publish', 'logs:FilterLogEvents', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket',
     ]);
+  });
+
+  test('a declared fleet registers things with its prefix and the device policy', () => {
+    const fleetConfig = (config as { fleet?: { thingNamePrefix: string } }).fleet;
+    template.resourceCountIs('AWS::IoT::ProvisioningTemplate', fleetConfig ? 1 : 0);
+    if (fleetConfig) {
+      expect(template.findOutputs('FleetThingNamePrefix').FleetThingNamePrefix.Value).toBe(fleetConfig.thingNamePrefix);
+      expect(stack.resolve(stack.fleet!.templateName)).toEqual(template.findOutputs('FleetTemplateName').FleetTemplateName.Value);
+    }
   });
 
   test('matches the reviewed template', () => {

@@ -150,9 +150,12 @@ describe.each(ENVIRONMENT_NAMES)('IAM of IotCore-%s, simulated', (name) => {
       .map((id) => ({ id, template: resolved.resource(id).Properties! }))
       .filter(({ template }) => template.LoggingConfig?.LogGroup);
 
-    test('there are two handlers and two provider frameworks, each logging to a group of its own', () => {
-      expect(functions).toHaveLength(4);
-      expect(new Set(functions.map(({ template }) => template.LoggingConfig.LogGroup.Ref)).size).toBe(4);
+    // Two custom-resource handlers with their provider frameworks; a fleet adds its claim certificate's pair and its hook.
+    const expected = stack.fleet ? 7 : 4;
+
+    test(`there are ${expected} functions, each logging to a group of its own`, () => {
+      expect(functions).toHaveLength(expected);
+      expect(new Set(functions.map(({ template }) => template.LoggingConfig.LogGroup.Ref)).size).toBe(expected);
     });
 
     test('its role may write its own log group and no other', async () => {
@@ -168,7 +171,7 @@ describe.each(ENVIRONMENT_NAMES)('IAM of IotCore-%s, simulated', (name) => {
 
     test('a provider framework may invoke only its own handler', async () => {
       const frameworks = functions.filter(({ template }) => template.Environment?.Variables?.USER_ON_EVENT_FUNCTION_ARN);
-      expect(frameworks).toHaveLength(2);
+      expect(frameworks).toHaveLength(stack.fleet ? 3 : 2);
       for (const { template } of frameworks) {
         const target = resolved.resolve(template.Environment.Variables.USER_ON_EVENT_FUNCTION_ARN);
         const role = template.Role['Fn::GetAtt'][0];
@@ -284,9 +287,72 @@ describe.each(ENVIRONMENT_NAMES)('IAM of IotCore-%s, simulated', (name) => {
     });
   });
 
+  // Only environments that declare a fleet have these resources.
+  if (stack.fleet) describe('the fleet', () => {
+    const fleet = stack.fleet!;
+    const provisioningRole = logicalId(fleet.provisioningRole);
+    const templateArn = resolved.arn('iot', `provisioningtemplate/${fleet.templateName}`);
+    const fleetThing = resolved.arn('iot', `thing/${fleet.thingNamePrefix}ABCD1234`);
+    const [claimId] = resolved.ofType('Custom::DeviceCertificate').filter((id) => !resolved.resource(id).Properties!.ThingName);
+    const claimCertificate = resolved.getAtt(claimId, 'CertificateArn');
+    const newCertificate = resolved.arn('iot', `cert/${'e'.repeat(64)}`);
+
+    test('AWS IoT may assume the provisioning role in this account only', async () => {
+      const assume = (sourceAccount: string) => simulate({
+        principal: 'iot.amazonaws.com', action: 'sts:AssumeRole', resource: roleArn(provisioningRole), account,
+        resourcePolicy: resolved.properties(provisioningRole).AssumeRolePolicyDocument, context: { 'aws:SourceAccount': sourceAccount },
+      });
+      expect([await assume(account), await assume('999999999999')]).toEqual(['Allowed', 'ImplicitlyDenied']);
+    });
+
+    test('the provisioning role may register a fleet thing: create it, activate its certificate, attach certificate and device policy', async () => {
+      await allowedAll(provisioningRole, [
+        { action: 'iot:CreateThing', resource: fleetThing },
+        { action: 'iot:DescribeThing', resource: fleetThing },
+        { action: 'iot:UpdateThing', resource: fleetThing },
+        { action: 'iot:DescribeCertificate', resource: newCertificate },
+        { action: 'iot:UpdateCertificate', resource: newCertificate },
+        { action: 'iot:AttachPolicy', resource: newCertificate },
+        { action: 'iot:AttachThingPrincipal', resource: newCertificate, context: { 'iot:thingArn': fleetThing } },
+        { action: 'iot:GetPolicy', resource: resolved.arn('iot', `policy/${resolved.ref(logicalId(stack.policy))}`) },
+      ]);
+    });
+
+    test('the provisioning role may not touch things outside the fleet, such as the hand-made one', async () => {
+      await deniedAll(provisioningRole, [
+        { action: 'iot:CreateThing', resource: scope.thingArn },
+        { action: 'iot:AttachThingPrincipal', resource: newCertificate, context: { 'iot:thingArn': scope.thingArn } },
+        { action: 'iot:DeleteThing', resource: fleetThing },
+        { action: 'iot:DeleteCertificate', resource: newCertificate },
+      ]);
+    });
+
+    test('only AWS IoT, for this template, may invoke the hook', async () => {
+      const [permission] = resolved.ofType('AWS::Lambda::Permission').map((id) => resolved.properties(id));
+      // The function's resource policy, as Lambda writes it from AddPermission.
+      const resourcePolicy = { Version: '2012-10-17', Statement: [{
+        Effect: 'Allow', Principal: { Service: permission.Principal }, Action: permission.Action, Resource: permission.FunctionName,
+        Condition: { StringEquals: { 'AWS:SourceAccount': permission.SourceAccount }, ArnLike: { 'AWS:SourceArn': permission.SourceArn } },
+      }] };
+      const invoke = (sourceArn: string) => simulate({
+        principal: 'iot.amazonaws.com', action: 'lambda:InvokeFunction', resource: permission.FunctionName, account, resourcePolicy,
+        context: { 'aws:SourceArn': sourceArn, 'aws:SourceAccount': account },
+      });
+      expect([await invoke(templateArn), await invoke(resolved.arn('iot', 'provisioningtemplate/another'))]).toEqual(['Allowed', 'ImplicitlyDenied']);
+    });
+
+    test('the claim certificate\'s handler may make its calls on the claim certificate, and may detach no thing', async () => {
+      const role = logicalId(fleet.claimCertificate.handler.function.role as iam.Role);
+      const claimScope = { ...scope, certificateArn: claimCertificate, secretArn: resolved.getAtt(claimId, 'SecretArn'), keyArn: resolved.getAtt(logicalId(fleet.claimCertificate.encryptionKey), 'Arn'), keyPolicy: resolved.properties(logicalId(fleet.claimCertificate.encryptionKey)).KeyPolicy };
+      await allowedAll(role, actionsCalledBy('certificate').filter((action) => action !== 'iot:DetachThingPrincipal').flatMap((action) => requestsFor(action, claimScope)));
+      await deniedAll(role, [{ action: 'iot:DetachThingPrincipal', resource: claimCertificate, context: { 'iot:thingArn': fleetThing } }]);
+    });
+  });
+
   test('every role of the template is one of those simulated above, or CDK\'s own bucket-emptying provider', () => {
     const simulated = new Set([
       logicalId(stack.certificate.handler.function.role as iam.Role), logicalId(stack.shadowDefaults.handler.function.role as iam.Role), logicalId(reader),
+      ...(stack.fleet ? [logicalId(stack.fleet.provisioningRole), logicalId(stack.fleet.claimCertificate.handler.function.role as iam.Role)] : []),
       ...resolved.ofType('AWS::Lambda::Function').map((id) => resolved.resource(id).Properties!.Role['Fn::GetAtt']?.[0]),
       ...resolved.ofType('AWS::IoT::TopicRule').map((id) => Object.values(resolved.resource(id).Properties!.TopicRulePayload.Actions[0] as Record<string, { RoleArn: { 'Fn::GetAtt': string[] } }>)[0].RoleArn['Fn::GetAtt'][0]),
     ]);
