@@ -8,11 +8,13 @@ import * as path from 'path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DeviceError, EXIT } from './errors';
-import { AMAZON_ROOT_CA_PATH, assertKitWritable, DeviceSettings, Kit, KIT_FILES, writeKit } from './kit';
+import { AMAZON_ROOT_CA_PATH, assertKitWritable, CLAIM_FILE, ClaimSettings, DeviceSettings, Kit, KIT_FILES, writeKit } from './kit';
 
 /** The stack outputs a kit is made of. */
 export const REQUIRED_OUTPUTS = ['IotDataEndpoint', 'ThingName', 'ClientId', 'DataTopic', 'CertificateSecretArn', 'Region', 'ShadowName'] as const;
-export type StackOutputs = Record<(typeof REQUIRED_OUTPUTS)[number], string>;
+/** The outputs a claim kit also needs: those of a stack that declares a fleet. */
+export const CLAIM_OUTPUTS = ['FleetTemplateName', 'FleetThingNamePrefix', 'ClaimCertificateSecretArn'] as const;
+export type StackOutputs = Record<(typeof REQUIRED_OUTPUTS)[number], string> & Partial<Record<(typeof CLAIM_OUTPUTS)[number], string>>;
 
 function checkOutputs(outputs: Record<string, string>, source: string): StackOutputs {
   const missing = REQUIRED_OUTPUTS.filter((key) => typeof outputs[key] !== 'string' || outputs[key] === '');
@@ -87,8 +89,15 @@ export async function bootstrapKit(outputs: StackOutputs, secrets: SecretsManage
   };
   // Before any AWS call: an existing kit is refused without --force.
   assertKitWritable(dir, force);
-  const { SecretString } = await awsCall(`Secrets Manager GetSecretValue ${outputs.CertificateSecretArn}`,
-    () => secrets.send(new GetSecretValueCommand({ SecretId: outputs.CertificateSecretArn })),
+  const secret = await readCertificateSecret(secrets, outputs.CertificateSecretArn);
+  const ca = overrides.caPem ?? fs.readFileSync(AMAZON_ROOT_CA_PATH, 'utf8');
+  return writeKit(dir, settings, { certificate: secret.certificatePem, privateKey: secret.privateKey, ca }, force);
+}
+
+/** Reads a certificate secret as the certificate handler writes it. */
+async function readCertificateSecret(secrets: SecretsManagerClient, secretArn: string): Promise<{ certificatePem: string; privateKey: string }> {
+  const { SecretString } = await awsCall(`Secrets Manager GetSecretValue ${secretArn}`,
+    () => secrets.send(new GetSecretValueCommand({ SecretId: secretArn })),
     (name) => (name === 'ResourceNotFoundException'
       ? 'The secret of the current certificate is gone: redeploy the stack, or rotate the certificate (certificateRotation)'
       : 'The caller needs secretsmanager:GetSecretValue on the secret and kms:Decrypt on its key through Secrets Manager: DeviceCertificate.grantRead gives both'));
@@ -99,11 +108,32 @@ export async function bootstrapKit(outputs: StackOutputs, secrets: SecretsManage
     secret = {};
   }
   if (typeof secret.certificatePem !== 'string' || typeof secret.privateKey !== 'string') {
-    throw new DeviceError(`Secret ${outputs.CertificateSecretArn} does not hold certificatePem and privateKey`, EXIT.awsFailed,
+    throw new DeviceError(`Secret ${secretArn} does not hold certificatePem and privateKey`, EXIT.awsFailed,
       'It is written by the stack\'s certificate resource; redeploy the stack or rotate the certificate');
   }
-  const ca = overrides.caPem ?? fs.readFileSync(AMAZON_ROOT_CA_PATH, 'utf8');
-  return writeKit(dir, settings, { certificate: secret.certificatePem, privateKey: secret.privateKey, ca }, force);
+  return { certificatePem: secret.certificatePem, privateKey: secret.privateKey };
+}
+
+/** Writes a claim kit (claim.json, the claim certificate and key, the CA) for `iot-device provision`. */
+export async function bootstrapClaimKit(outputs: StackOutputs, secrets: SecretsManagerClient, dir: string, force: boolean, overrides: KitOverrides = {}): Promise<string> {
+  const missing = CLAIM_OUTPUTS.filter((key) => !outputs[key]);
+  if (missing.length) throw new DeviceError(`The stack declares no fleet (no output ${missing.join(', ')})`, EXIT.kitInvalid, 'Declare a fleet in the environment\'s config (fleet) and deploy');
+  if (!force && fs.existsSync(path.join(dir, CLAIM_FILE))) throw new DeviceError(`A claim kit already exists in ${path.resolve(dir)}`, EXIT.badInput, 'Pass --force to replace it');
+  const secret = await readCertificateSecret(secrets, outputs.ClaimCertificateSecretArn!);
+  const settings: ClaimSettings = {
+    endpoint: overrides.endpoint ?? outputs.IotDataEndpoint, port: overrides.port ?? 8883, httpsPort: overrides.httpsPort ?? 8443, region: outputs.Region,
+    caFile: overrides.caPem ? KIT_FILES.customCa : KIT_FILES.amazonRootCa,
+    templateName: outputs.FleetTemplateName!, thingNamePrefix: outputs.FleetThingNamePrefix!, dataTopicPrefix: outputs.DataTopic.split('/')[0],
+  };
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const keyPath = path.join(dir, KIT_FILES.privateKey);
+  fs.rmSync(keyPath, { force: true });
+  fs.writeFileSync(keyPath, secret.privateKey, { mode: 0o600 });
+  fs.writeFileSync(path.join(dir, KIT_FILES.certificate), secret.certificatePem, { mode: 0o644 });
+  fs.writeFileSync(path.join(dir, settings.caFile), overrides.caPem ?? fs.readFileSync(AMAZON_ROOT_CA_PATH, 'utf8'), { mode: 0o644 });
+  fs.writeFileSync(path.join(dir, CLAIM_FILE), `${JSON.stringify(settings, null, 2)}\n`, { mode: 0o644 });
+  return `Claim kit in ${path.resolve(dir)}: template ${settings.templateName}, things ${settings.thingNamePrefix}<serial>, endpoint ${settings.endpoint}:${settings.port}.\n`
+    + `On each new device: iot-device --kit iot-kit provision --claim-kit ${path.relative(process.cwd(), dir) || '.'} --serial <serial>`;
 }
 
 /** The kit's facts and the same actions with other tools: the C++ SDK v2 sample and curl. */

@@ -9,6 +9,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { bootstrapCommand } from './commands/bootstrap';
 import { doctorCommand, DoctorCommandOptions } from './commands/doctor';
 import { CommandContext, GlobalOptions, positiveInteger, seconds } from './commands/options';
+import { provisionCommand } from './commands/provision';
 import { publishCommand } from './commands/publish';
 import { runCommand } from './commands/run';
 import { serviceInstall, ServiceOptions, servicePrint, serviceUninstall, SYSTEM_UNIT_DIR } from './commands/service';
@@ -51,8 +52,16 @@ export function buildProgram(): Command {
     .option('--region <region>', 'AWS region of --stack')
     .option('--profile <profile>', 'AWS profile for --stack and the secret')
     .option('--ca-file <pem>', 'CA that signs the endpoint, instead of the bundled Amazon Root CA 1')
+    .option('--claim', 'write a fleet claim kit (claim certificate, template) for iot-device provision instead of a connect kit', false)
     .option('--force', 'replace an existing kit', false)
     .action(act(bootstrapCommand));
+
+  program.command('provision')
+    .description('make this device\'s key and CSR, register it with the fleet by claim (CreateCertificateFromCsr, RegisterThing) and write a connect kit into --kit')
+    .requiredOption('--claim-kit <dir>', 'claim kit written by bootstrap --claim')
+    .requiredOption('--serial <serial>', 'this device\'s serial number; the thing is named <fleet prefix><serial>')
+    .option('--key-type <type>', 'ec (ECDSA P-256) or rsa (RSA 2048)', 'ec')
+    .action(act(provisionCommand));
 
   program.command('run')
     .description('publish status to the data topic every interval and follow the shadow (SIGINT or SIGTERM stops cleanly)')

@@ -18,6 +18,14 @@ export const EXIT = {
   badInput: 19,
   checksFailed: 20,
   awsFailed: 21,
+  /** Fleet provisioning: the fleet refused the serial (pre-provisioning hook). */
+  provisionRefused: 22,
+  /** Fleet provisioning: the template is missing or disabled. */
+  provisionUnavailable: 23,
+  /** Fleet provisioning: the certificate ownership token expired or is invalid. */
+  ownershipExpired: 24,
+  provisionThrottled: 25,
+  provisionFailed: 26,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

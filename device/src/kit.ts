@@ -64,6 +64,24 @@ export const ENVIRONMENT_VARIABLES: Record<string, keyof DeviceSettings> = {
 
 export const DEFAULT_KIT_DIR = 'iot-kit';
 
+/** What claim.json of a claim kit (`bootstrap --claim`) holds: what `iot-device provision` needs. */
+export interface ClaimSettings {
+  readonly endpoint: string;
+  readonly port: number;
+  readonly httpsPort: number;
+  readonly region?: string;
+  readonly caFile: string;
+  /** The fleet's provisioning template. */
+  readonly templateName: string;
+  /** Provisioned things are named `<thingNamePrefix><serial>`. */
+  readonly thingNamePrefix: string;
+  /** First level of the data topic: a provisioned device publishes to `<prefix>/<thing>`. */
+  readonly dataTopicPrefix: string;
+}
+
+export const CLAIM_FILE = 'claim.json';
+
+
 const THING_NAME = /^[a-zA-Z0-9:_-]{1,128}$/;
 
 /** Checks one settings object; the error names the source, the field, the value and what is allowed. */

@@ -12,6 +12,7 @@ export interface BootstrapOptions {
   readonly region?: string;
   readonly profile?: string;
   readonly caFile?: string;
+  readonly claim: boolean;
   readonly force: boolean;
 }
 
@@ -31,12 +32,16 @@ export async function bootstrapCommand(globals: GlobalOptions, options: Bootstra
   const fromEnvironment = Object.fromEntries(Object.entries({ endpoint, port, httpsPort, clientId }).filter(([, value]) => value !== undefined));
   const flags = Object.fromEntries(Object.entries(settingFlags(globals)).filter(([, value]) => value !== undefined));
   // Loaded here: the AWS SDK takes a while to load, and only bootstrap needs it.
-  const { bootstrapKit, describeKit, outputsFromFile, outputsFromStack } = await import('../bootstrap');
+  const { bootstrapClaimKit, bootstrapKit, describeKit, outputsFromFile, outputsFromStack } = await import('../bootstrap');
   const { CloudFormationClient } = await import('@aws-sdk/client-cloudformation');
   const { SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
   const outputs = options.outputs
     ? outputsFromFile(options.outputs, options.env)
     : await outputsFromStack(new CloudFormationClient({ region: options.region }), options.stack!);
+  if (options.claim) {
+    context.print(`${await bootstrapClaimKit(outputs, new SecretsManagerClient({ region: outputs.Region }), globals.kit, options.force, { ...fromEnvironment, ...flags, caPem })}\n`);
+    return;
+  }
   const kit = await bootstrapKit(outputs, new SecretsManagerClient({ region: outputs.Region }), globals.kit, options.force, { ...fromEnvironment, ...flags, caPem });
   context.print(`${describeKit(kit)}\n`);
 }

@@ -1,0 +1,202 @@
+/**
+ * Fleet provisioning by claim ("Device provisioning MQTT API", AWS IoT Developer Guide): with the claim
+ * kit's shared certificate, the device makes its own key pair and CSR, calls CreateCertificateFromCsr,
+ * then RegisterThing with the fleet's provisioning template, and writes a normal connect kit. The private
+ * key is made here and never sent.
+ *
+ * Idempotent: a finished kit is left as it is. The certificate and its ownership token are kept in the
+ * output folder (provision.json) until RegisterThing succeeds, so an interrupted run resumes within the
+ * token's hour and starts over cleanly after it.
+ */
+import 'reflect-metadata';
+import { webcrypto } from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as x509 from '@peculiar/x509';
+import mqtt from 'mqtt';
+import { DeviceError, EXIT } from './errors';
+import { CLAIM_FILE, ClaimSettings, DeviceSettings, Kit, KIT_FILES, loadKit, writeKit } from './kit';
+
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+
+const PENDING_FILE = 'provision.json';
+/** CreateCertificateFromCsr's certificateOwnershipToken expires after an hour (Device provisioning MQTT API). */
+const OWNERSHIP_TOKEN_LIFETIME_MS = 60 * 60 * 1000;
+const SERIAL = /^[a-zA-Z0-9:_-]{1,64}$/;
+
+export type KeyAlgorithm = 'ec' | 'rsa';
+
+export interface ProvisionOptions {
+  readonly serial: string;
+  readonly algorithm?: KeyAlgorithm;
+  /** How long to wait for each response. @default 30000 */
+  readonly timeoutMs?: number;
+  /** Settings of the written kit in place of the claim kit's (a sandbox's ports). */
+  readonly overrides?: Partial<Pick<DeviceSettings, 'endpoint' | 'port' | 'httpsPort'>>;
+  readonly log?: (event: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface ClaimKit extends ClaimSettings {
+  readonly dir: string;
+  readonly certificatePath: string;
+  readonly privateKeyPath: string;
+  readonly caPath: string;
+}
+
+/** Reads a claim kit, naming the file and field that is wrong. */
+export function loadClaimKit(dir: string): ClaimKit {
+  const file = path.join(dir, CLAIM_FILE);
+  let settings: Record<string, unknown>;
+  try {
+    settings = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (error) {
+    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new DeviceError(missing ? `Claim kit not found: ${path.resolve(file)}` : `${path.resolve(file)} is not valid JSON`, missing ? EXIT.kitFileMissing : EXIT.kitInvalid,
+      'Make it with iot-device --kit <claim-kit> bootstrap --claim --stack IotCore-<env>');
+  }
+  for (const field of ['endpoint', 'templateName', 'thingNamePrefix', 'dataTopicPrefix', 'caFile'] as const) {
+    if (typeof settings[field] !== 'string' || settings[field] === '') {
+      throw new DeviceError(`${path.resolve(file)}: ${field} is ${JSON.stringify(settings[field]) ?? 'missing'} but must be a non-empty string`, EXIT.kitInvalid, 'Re-run bootstrap --claim --force');
+    }
+  }
+  const claim = settings as unknown as ClaimSettings;
+  return {
+    ...claim, port: claim.port ?? 8883, httpsPort: claim.httpsPort ?? 8443, dir,
+    certificatePath: path.join(dir, KIT_FILES.certificate), privateKeyPath: path.join(dir, KIT_FILES.privateKey), caPath: path.join(dir, claim.caFile),
+  };
+}
+
+/** A new key pair and a CSR for `commonName`: ECDSA P-256 by default, RSA 2048 on request. */
+export async function keyAndCsr(commonName: string, algorithm: KeyAlgorithm = 'ec'): Promise<{ privateKeyPem: string; csrPem: string }> {
+  const signing = algorithm === 'ec'
+    ? { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' }
+    : { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' };
+  const keys = await webcrypto.subtle.generateKey(signing, true, ['sign', 'verify']) as webcrypto.CryptoKeyPair;
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: [{ CN: [commonName] }], keys: keys as never, signingAlgorithm: signing });
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
+  const privateKeyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END PRIVATE KEY-----\n`;
+  return { privateKeyPem, csrPem: csr.toString('pem') };
+}
+
+interface Pending {
+  readonly serial: string;
+  readonly thingName: string;
+  readonly certificateId: string;
+  readonly certificateOwnershipToken: string;
+  readonly issuedAt: number;
+}
+
+/** The rejected response of the fleet provisioning API: `{statusCode, errorCode, errorMessage}`. */
+function rejection(operation: string, response: { statusCode?: number; errorCode?: string; errorMessage?: string }, claim: ClaimKit, serial: string): DeviceError {
+  const said = `${operation} rejected: ${response.statusCode ?? '?'} ${response.errorCode ?? ''} ${response.errorMessage ?? ''}`.replace(/\s+/g, ' ').trim();
+  const status = response.statusCode ?? 0;
+  if (status === 429 || /throttl/i.test(`${response.errorCode}`)) return new DeviceError(said, EXIT.provisionThrottled, 'Too many requests at once: wait a few seconds and run provision again');
+  if (/token/i.test(`${response.errorCode} ${response.errorMessage}`)) {
+    return new DeviceError(said, EXIT.ownershipExpired, 'The certificate ownership token is no longer valid: run provision again, which requests a new certificate');
+  }
+  if (operation === 'RegisterThing' && (status === 403 || /denied/i.test(`${response.errorCode}`))) {
+    return new DeviceError(said, EXIT.provisionRefused, `The fleet refused serial ${serial} (its pre-provisioning hook allows only the environment's serials; AWS gives no reason, the hook's log has it): check the serial`);
+  }
+  if (status === 404 || /disabled|not ?found/i.test(`${response.errorCode} ${response.errorMessage}`)) {
+    return new DeviceError(said, EXIT.provisionUnavailable, `Template ${claim.templateName} is missing or disabled: ask the fleet's operator, or re-run bootstrap --claim for the current outputs`);
+  }
+  return new DeviceError(said, EXIT.provisionFailed, 'Check the claim kit (bootstrap --claim) and the serial, then run provision again');
+}
+
+/** One request of the MQTT API: subscribe to both responses, publish, wait for one. */
+async function request(client: mqtt.MqttClient, topic: string, payload: object, timeoutMs: number): Promise<{ accepted: boolean; body: any }> {
+  await client.subscribeAsync([`${topic}/accepted`, `${topic}/rejected`], { qos: 1 });
+  const response = new Promise<{ accepted: boolean; body: any }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new DeviceError(`No answer to ${topic} within ${timeoutMs / 1000} s`, EXIT.provisionFailed, 'Check the claim kit\'s endpoint and run provision again')), timeoutMs);
+    const onMessage = (received: string, body: Buffer) => {
+      if (received !== `${topic}/accepted` && received !== `${topic}/rejected`) return;
+      clearTimeout(timer);
+      client.off('message', onMessage);
+      resolve({ accepted: received.endsWith('/accepted'), body: JSON.parse(body.toString('utf8')) });
+    };
+    client.on('message', onMessage);
+  });
+  await client.publishAsync(topic, JSON.stringify(payload), { qos: 1 });
+  return response;
+}
+
+/** Provisions this device into `outDir` and returns its connect kit; a finished kit there is returned as it is. */
+export async function provision(claim: ClaimKit, outDir: string, options: ProvisionOptions): Promise<{ kit: Kit; provisioned: boolean }> {
+  const log = options.log ?? (() => undefined);
+  if (!SERIAL.test(options.serial)) throw new DeviceError(`--serial is ${JSON.stringify(options.serial)} but must match ${SERIAL.source}`, EXIT.usage);
+  const thingName = `${claim.thingNamePrefix}${options.serial}`;
+  if (fs.existsSync(path.join(outDir, KIT_FILES.settings))) {
+    const kit = loadKit(outDir, {}, {});
+    if (kit.thingName !== thingName) {
+      throw new DeviceError(`${path.resolve(outDir)} already holds the kit of ${kit.thingName}, not ${thingName}`, EXIT.badInput, 'Choose another --kit folder for this serial');
+    }
+    log('already provisioned', { thingName });
+    return { kit, provisioned: false };
+  }
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  fs.mkdirSync(outDir, { recursive: true, mode: 0o700 });
+  const pendingPath = path.join(outDir, PENDING_FILE);
+  const keyPath = path.join(outDir, KIT_FILES.privateKey);
+  const certificatePath = path.join(outDir, KIT_FILES.certificate);
+  let pending: Pending | undefined;
+  try {
+    pending = JSON.parse(fs.readFileSync(pendingPath, 'utf8')) as Pending;
+    if (pending.serial !== options.serial || Date.now() - pending.issuedAt > OWNERSHIP_TOKEN_LIFETIME_MS - 60_000 || !fs.existsSync(keyPath) || !fs.existsSync(certificatePath)) pending = undefined;
+  } catch {
+    pending = undefined;
+  }
+
+  const client = mqtt.connect({
+    protocol: 'mqtts', host: claim.endpoint, port: claim.port, clientId: thingName, protocolVersion: 4, clean: true, reconnectPeriod: 0,
+    key: fs.readFileSync(claim.privateKeyPath), cert: fs.readFileSync(claim.certificatePath), ca: fs.readFileSync(claim.caPath),
+    ...(claim.port === 443 ? { ALPNProtocols: ['x-amzn-mqtt-ca'] } : {}),
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      client.once('connect', () => resolve());
+      client.once('error', (error) => reject(new DeviceError(`The claim certificate could not connect to ${claim.endpoint}:${claim.port} as ${thingName}: ${error.message}`, EXIT.notAuthorized,
+        'The claim certificate may be deactivated, or the client ID outside the fleet\'s prefix: ask the fleet\'s operator')));
+      client.once('close', () => reject(new DeviceError(`${claim.endpoint}:${claim.port} closed the claim connection as ${thingName}`, EXIT.notAuthorized,
+        'The claim certificate may be deactivated, or its policy may not allow this client ID: ask the fleet\'s operator')));
+    });
+
+    if (pending) {
+      log('resuming', { thingName, certificateId: pending.certificateId });
+    } else {
+      const { privateKeyPem, csrPem } = await keyAndCsr(thingName, options.algorithm);
+      fs.rmSync(keyPath, { force: true });
+      fs.writeFileSync(keyPath, privateKeyPem, { mode: 0o600 });
+      const csr = await request(client, '$aws/certificates/create-from-csr/json', { certificateSigningRequest: csrPem }, timeoutMs);
+      if (!csr.accepted) throw rejection('CreateCertificateFromCsr', csr.body, claim, options.serial);
+      fs.writeFileSync(certificatePath, csr.body.certificatePem, { mode: 0o644 });
+      pending = { serial: options.serial, thingName, certificateId: csr.body.certificateId, certificateOwnershipToken: csr.body.certificateOwnershipToken, issuedAt: Date.now() };
+      fs.writeFileSync(pendingPath, JSON.stringify(pending), { mode: 0o600 });
+      log('certificate created', { certificateId: pending.certificateId });
+    }
+
+    const registered = await request(client, `$aws/provisioning-templates/${claim.templateName}/provision/json`, {
+      certificateOwnershipToken: pending.certificateOwnershipToken, parameters: { SerialNumber: options.serial },
+    }, timeoutMs);
+    if (!registered.accepted) {
+      const error = rejection('RegisterThing', registered.body, claim, options.serial);
+      // A token that is no longer valid cannot be used again: the next run starts over.
+      if (error.exitCode === EXIT.ownershipExpired) fs.rmSync(pendingPath, { force: true });
+      throw error;
+    }
+    if (registered.body.thingName !== thingName) {
+      throw new DeviceError(`RegisterThing registered ${registered.body.thingName}, not ${thingName}`, EXIT.provisionFailed, 'The template names things differently from the claim kit\'s prefix: re-run bootstrap --claim');
+    }
+    const settings: DeviceSettings = {
+      endpoint: options.overrides?.endpoint ?? claim.endpoint, port: options.overrides?.port ?? claim.port, httpsPort: options.overrides?.httpsPort ?? claim.httpsPort,
+      clientId: thingName, thingName, dataTopic: `${claim.dataTopicPrefix}/${thingName}`, shadowName: 'classic', region: claim.region, caFile: claim.caFile,
+    };
+    const kit = writeKit(outDir, settings, {
+      certificate: fs.readFileSync(certificatePath, 'utf8'), privateKey: fs.readFileSync(keyPath, 'utf8'), ca: fs.readFileSync(claim.caPath, 'utf8'),
+    }, true);
+    fs.rmSync(pendingPath, { force: true });
+    log('provisioned', { thingName, certificateId: pending.certificateId });
+    return { kit, provisioned: true };
+  } finally {
+    await client.endAsync(true).catch(() => undefined);
+  }
+}
