@@ -8,9 +8,10 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Kit, writeKit } from '../device/src/kit';
+import { CLAIM_FILE, Kit, KIT_FILES, writeKit } from '../device/src/kit';
 import { S3Client } from '@aws-sdk/client-s3';
 import { AwsApiStandIn } from './aws-api';
+import { FleetProvisioningEndpoint } from './fleet-provisioning';
 import { HttpsGateway } from './https-gateway';
 import { IotRegistry } from './iot-registry';
 import { Broker } from './mosquitto';
@@ -53,6 +54,8 @@ export interface LocalSandbox {
   readonly rules: RuleEngine;
   /** The S3-compatible server holding the template's buckets. */
   readonly s3: LocalS3;
+  /** Fleet provisioning by claim, when the template declares a fleet. */
+  readonly fleet?: FleetProvisioningEndpoint;
   /** CloudFormation, Secrets Manager, IoT data plane and CloudWatch Logs, for `iot-device bootstrap` and the smoke check. */
   readonly aws: AwsApiStandIn;
   /** The environment pointing the AWS SDK at `aws` (endpoints, dummy credentials, region). */
@@ -61,6 +64,8 @@ export interface LocalSandbox {
   readonly dir: string;
   /** A kit for `thingName` in the sandbox folder. */
   kit(thingName: string, options?: LocalKitOptions): Kit;
+  /** A claim kit in `dir` for `iot-device provision`, as `bootstrap --claim` writes it from the stack. */
+  claimKit(dir: string): string;
   /** The thing's shadow document as the shadow service holds it, or undefined when there is none. */
   shadowOf(thingName: string): { state: Record<string, any>; version: number } | undefined;
   stop(): Promise<void>;
@@ -81,7 +86,7 @@ export interface LocalSandboxOptions {
  * The stack as deployed to the sandbox: its outputs resolved with the sandbox's endpoint, and the
  * certificate secret holding a certificate of the sandbox CA for the template's thing.
  */
-function deployedStack(template: Template, stackName: string, broker: Broker) {
+function deployedStack(template: Template, stackName: string, broker: Broker, fleet?: FleetProvisioningEndpoint) {
   const resolved = new ResolvedTemplate(template, { endpoint: 'localhost', stackName });
   const outputs = Object.fromEntries(Object.entries(template.Outputs).map(([key, output]) => [key, { value: String(resolved.resolve(output.Value)), description: output.Description }]));
   const issued = broker.issueClient(outputs.ThingName.value);
@@ -92,7 +97,18 @@ function deployedStack(template: Template, stackName: string, broker: Broker) {
     value: { certificateId: outputs.CertificateId.value, certificateArn: outputs.CertificateArn.value, certificatePem: issued.certificatePem, privateKey: issued.privateKeyPem },
   };
   const logGroups = resolved.ofType('AWS::Logs::LogGroup').map((id) => resolved.ref(id));
-  return { stack: { stackName, outputs }, secret, region: resolved.region, buckets: resolved.ofType('AWS::S3::Bucket').map((id) => resolved.ref(id)), logGroups };
+  const claimArn = outputs.ClaimCertificateSecretArn?.value;
+  const claim = fleet && claimArn ? fleet.issueClaimCertificate() : undefined;
+  const claimSecret = claim ? [{
+    arn: claimArn,
+    name: /:secret:(.*)-[A-Za-z0-9]{6}$/.exec(claimArn)![1],
+    value: { certificateId: outputs.ClaimCertificateId.value, certificateArn: `arn:aws:iot:${resolved.region}:${resolved.account}:cert/${outputs.ClaimCertificateId.value}`, certificatePem: claim.certificatePem, privateKey: claim.privateKeyPem },
+  }] : [];
+  return { stack: { stackName, outputs }, secrets: [secret, ...claimSecret], region: resolved.region, buckets: resolved.ofType('AWS::S3::Bucket').map((id) => resolved.ref(id)), logGroups };
+}
+
+function resolvedHasFleet(template: Template): boolean {
+  return Object.values(template.Resources).some((resource) => resource.Type === 'AWS::IoT::ProvisioningTemplate');
 }
 
 export async function startLocalSandbox(options: LocalSandboxOptions = {}): Promise<LocalSandbox> {
@@ -110,7 +126,8 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
     shadow.setDesired(ThingName, JSON.parse(DesiredJson));
   }
   const gateway = await HttpsGateway.start(broker, registry);
-  const deployed = deployedStack(template, stackName, broker);
+  const fleet = resolvedHasFleet(template) ? await FleetProvisioningEndpoint.start({ template, deviceCa: broker.ca }) : undefined;
+  const deployed = deployedStack(template, stackName, broker, fleet);
   const s3 = await LocalS3.start(path.join(dir, 's3'), deployed.buckets);
   const s3Client = new S3Client({ endpoint: s3.endpoint, region: deployed.region, credentials: S3_CREDENTIALS, forcePathStyle: true });
   const rules = await RuleEngine.start(broker, rulesOf(template), { s3: s3Client, root: dir }, options.onRuleOutcome);
@@ -122,14 +139,28 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
   };
   const aws = await AwsApiStandIn.start({
     stacks: [deployed.stack],
-    secrets: [deployed.secret],
+    secrets: deployed.secrets,
     dataPlane: { publish: async (topic, payload, qos, retain) => { await dataPlane.publishAsync(topic, payload, { qos, retain }); }, shadow: shadowOf },
     logGroups: Object.fromEntries(deployed.logGroups.map((name) => [name, logGroupFile(dir, name)])),
   });
   return {
-    broker, shadow, gateway, registry, rules, s3, aws, stackName, dir,
+    broker, shadow, gateway, registry, rules, s3, fleet, aws, stackName, dir,
     awsEnvironment: { ...aws.environment(deployed.region), AWS_ENDPOINT_URL_S3: s3.endpoint },
     kit: (thingName, kitOptions) => writeLocalKit(broker, path.join(dir, thingName), thingName, gateway.port, kitOptions),
+    claimKit(claimDir) {
+      if (!fleet) throw new Error('The template declares no fleet');
+      const claim = deployed.secrets[1].value;
+      const outputs = deployed.stack.outputs;
+      fs.mkdirSync(claimDir, { recursive: true, mode: 0o700 });
+      fs.writeFileSync(path.join(claimDir, KIT_FILES.privateKey), claim.privateKey, { mode: 0o600 });
+      fs.writeFileSync(path.join(claimDir, KIT_FILES.certificate), claim.certificatePem);
+      fs.writeFileSync(path.join(claimDir, 'local-ca.pem'), broker.ca.certificatePem);
+      fs.writeFileSync(path.join(claimDir, CLAIM_FILE), JSON.stringify({
+        endpoint: 'localhost', port: fleet.port, httpsPort: gateway.port, region: deployed.region, caFile: 'local-ca.pem',
+        templateName: outputs.FleetTemplateName.value, thingNamePrefix: outputs.FleetThingNamePrefix.value, dataTopicPrefix: outputs.DataTopic.value.split('/')[0],
+      }, null, 2));
+      return claimDir;
+    },
     shadowOf(thingName) {
       const document = shadowOf(thingName);
       return document === undefined ? undefined : JSON.parse(document);
@@ -140,6 +171,7 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
       await dataPlane.endAsync();
       s3Client.destroy();
       await s3.stop();
+      await fleet?.stop();
       await gateway.stop();
       await shadow.stop();
       await broker.stop();
