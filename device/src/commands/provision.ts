@@ -1,6 +1,6 @@
 /** `iot-device provision`: from a claim kit and a serial number to a connect kit, by fleet provisioning. */
 import { DeviceError, EXIT } from '../errors';
-import { KeyAlgorithm, loadClaimKit, provision } from '../provision';
+import type { KeyAlgorithm } from '../provision';
 import { CommandContext, GlobalOptions } from './options';
 
 export interface ProvisionOptions {
@@ -13,6 +13,8 @@ export async function provisionCommand(globals: GlobalOptions, options: Provisio
   if (options.keyType !== 'ec' && options.keyType !== 'rsa') {
     throw new DeviceError(`--key-type is ${JSON.stringify(options.keyType)} but must be ec (ECDSA P-256) or rsa (RSA 2048)`, EXIT.usage);
   }
+  // Loaded here: the X.509 library takes a while to load, and only provision needs it.
+  const { loadClaimKit, provision } = await import('../provision');
   const claim = loadClaimKit(options.claimKit);
   const { kit, provisioned } = await provision(claim, globals.kit, {
     serial: options.serial,
