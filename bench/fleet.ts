@@ -20,7 +20,7 @@ const sdkSample = Number(process.argv[4] ?? 10);
 const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))];
 
 async function main() {
-  const sandbox = await startLocalSandbox();
+  const sandbox = await startLocalSandbox({ fleet: true });
   let peakRss = 0;
   const sampler = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss); }, 100);
   try {

@@ -10,6 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { CLAIM_FILE, Kit, KIT_FILES, writeKit } from '../device/src/kit';
 import { S3Client } from '@aws-sdk/client-s3';
+import type { MqttClient } from 'mqtt';
 import { AwsApiStandIn } from './aws-api';
 import { FleetProvisioningEndpoint } from './fleet-provisioning';
 import { HttpsGateway } from './https-gateway';
@@ -64,7 +65,7 @@ export interface LocalSandbox {
   readonly dir: string;
   /** A kit for `thingName` in the sandbox folder. */
   kit(thingName: string, options?: LocalKitOptions): Kit;
-  /** A claim kit in `dir` for `iot-device provision`, as `bootstrap --claim` writes it from the stack. */
+  /** A claim kit in `dir` for `iot-device provision`, as `bootstrap --claim` writes it from the stack (needs the `fleet` option). */
   claimKit(dir: string): string;
   /** The thing's shadow document as the shadow service holds it, or undefined when there is none. */
   shadowOf(thingName: string): { state: Record<string, any>; version: number } | undefined;
@@ -80,6 +81,8 @@ export interface LocalSandboxOptions {
   readonly dir?: string;
   /** Called with what each rule did. @default nothing */
   readonly onRuleOutcome?: (outcome: RuleOutcome) => void;
+  /** Serve fleet provisioning by claim, when the template declares a fleet. @default false */
+  readonly fleet?: boolean;
 }
 
 /**
@@ -126,12 +129,13 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
     shadow.setDesired(ThingName, JSON.parse(DesiredJson));
   }
   const gateway = await HttpsGateway.start(broker, registry);
-  const fleet = resolvedHasFleet(template) ? await FleetProvisioningEndpoint.start({ template, deviceCa: broker.ca }) : undefined;
+  const fleet = options.fleet && resolvedHasFleet(template) ? await FleetProvisioningEndpoint.start({ template, deviceCa: broker.ca }) : undefined;
   const deployed = deployedStack(template, stackName, broker, fleet);
   const s3 = await LocalS3.start(path.join(dir, 's3'), deployed.buckets);
   const s3Client = new S3Client({ endpoint: s3.endpoint, region: deployed.region, credentials: S3_CREDENTIALS, forcePathStyle: true });
   const rules = await RuleEngine.start(broker, rulesOf(template), { s3: s3Client, root: dir }, options.onRuleOutcome);
-  const dataPlane = await broker.connectAs('iot-data-plane');
+  // Connected on the first Publish: most sandboxes never get one.
+  let dataPlane: Promise<MqttClient> | undefined;
   const shadowOf = (thingName: string, shadowName?: string): string | undefined => {
     const prefix = shadowName ? `$aws/things/${thingName}/shadow/name/${shadowName}` : `$aws/things/${thingName}/shadow`;
     const [response] = shadow.store.handle(`${prefix}/get`, '{}');
@@ -140,7 +144,10 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
   const aws = await AwsApiStandIn.start({
     stacks: [deployed.stack],
     secrets: deployed.secrets,
-    dataPlane: { publish: async (topic, payload, qos, retain) => { await dataPlane.publishAsync(topic, payload, { qos, retain }); }, shadow: shadowOf },
+    dataPlane: {
+      publish: async (topic, payload, qos, retain) => { await (await (dataPlane ??= broker.connectAs('iot-data-plane'))).publishAsync(topic, payload, { qos, retain }); },
+      shadow: shadowOf,
+    },
     logGroups: Object.fromEntries(deployed.logGroups.map((name) => [name, logGroupFile(dir, name)])),
   });
   return {
@@ -148,7 +155,7 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
     awsEnvironment: { ...aws.environment(deployed.region), AWS_ENDPOINT_URL_S3: s3.endpoint },
     kit: (thingName, kitOptions) => writeLocalKit(broker, path.join(dir, thingName), thingName, gateway.port, kitOptions),
     claimKit(claimDir) {
-      if (!fleet) throw new Error('The template declares no fleet');
+      if (!fleet) throw new Error('No fleet provisioning in this sandbox: the template declares no fleet, or the sandbox was started without the fleet option');
       const claim = deployed.secrets[1].value;
       const outputs = deployed.stack.outputs;
       fs.mkdirSync(claimDir, { recursive: true, mode: 0o700 });
@@ -168,7 +175,7 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
     async stop() {
       await aws.stop();
       await rules.stop();
-      await dataPlane.endAsync();
+      if (dataPlane) await (await dataPlane).endAsync();
       s3Client.destroy();
       await s3.stop();
       await fleet?.stop();

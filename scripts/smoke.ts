@@ -1,5 +1,5 @@
 /**
- * `npm run smoke -- --env <env> [--clean] [--timeout <s>]`: proves a deployed environment end to end
+ * `npm run smoke -- --env <env> [--clean] [--timeout <s>] [--settle <s>]`: proves a deployed environment end to end
  * (ops/smoke-check.ts) with credentials from the AWS SDK's default chain, prints a table of checks, and
  * exits 0 when all pass, 2 on bad usage, otherwise the code of the first failing check.
  *
@@ -15,7 +15,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { environments } from '../config/environments';
 import { CHECKS, formatReport, runSmokeCheck } from '../ops/smoke-check';
 
-const USAGE = 'usage: npm run smoke -- --env <dev|stg|prod> [--stack <name>] [--region <region>] [--clean] [--timeout <seconds>]';
+const USAGE = 'usage: npm run smoke -- --env <dev|stg|prod> [--stack <name>] [--region <region>] [--clean] [--timeout <seconds>] [--settle <seconds>]';
 
 class UsageError extends Error {}
 
@@ -32,7 +32,7 @@ function parse(argv: string[]) {
       args: argv,
       options: {
         env: { type: 'string' }, stack: { type: 'string' }, region: { type: 'string' },
-        clean: { type: 'boolean', default: false }, timeout: { type: 'string', default: '60' }, help: { type: 'boolean', default: false },
+        clean: { type: 'boolean', default: false }, timeout: { type: 'string', default: '60' }, settle: { type: 'string', default: '5' }, help: { type: 'boolean', default: false },
       },
     }));
   } catch (error) {
@@ -44,8 +44,10 @@ function parse(argv: string[]) {
   if (!names.includes(values.env)) throw new UsageError(`--env is "${values.env}" but allowed: ${names.join(', ')}`);
   const timeout = Number(values.timeout);
   if (!Number.isInteger(timeout) || timeout < 5 || timeout > 900) throw new UsageError(`--timeout is "${values.timeout}" but must be a whole number of seconds from 5 to 900`);
+  const settle = Number(values.settle);
+  if (!Number.isFinite(settle) || settle < 0 || settle > 60) throw new UsageError(`--settle is "${values.settle}" but must be a number of seconds from 0 to 60`);
   const config = environments[values.env as keyof typeof environments] as { region?: string };
-  return { stackName: values.stack ?? `IotCore-${values.env}`, region: values.region ?? config.region, clean: values.clean, timeoutMs: timeout * 1000 };
+  return { stackName: values.stack ?? `IotCore-${values.env}`, region: values.region ?? config.region, clean: values.clean, timeoutMs: timeout * 1000, settleMs: settle * 1000 };
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -201,8 +201,8 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
     say(`   {"name":"not-s3"} and the status messages wrote nothing (WHERE name = 's3' is false or Undefined for them)`);
 
     // The operator's check after a deploy, run as on AWS: only the endpoints are the sandbox's.
-    say(`8. npm run smoke -- --env dev --stack ${sandbox.stackName} --clean`);
-    const smoke = runNode([require.resolve('tsx/cli'), path.join(ROOT, 'scripts', 'smoke.ts'), '--env', 'dev', '--stack', sandbox.stackName, '--clean', '--timeout', '30'],
+    say(`8. npm run smoke -- --env dev --stack ${sandbox.stackName} --clean --settle 1 (the sandbox's rule engine answers within a second)`);
+    const smoke = runNode([require.resolve('tsx/cli'), path.join(ROOT, 'scripts', 'smoke.ts'), '--env', 'dev', '--stack', sandbox.stackName, '--clean', '--timeout', '30', '--settle', '1'],
       sandbox.awsEnvironment, (line) => { if (!/^\s+smoke  \| [a-z ]+: (pass|fail|not run)$/.test(line)) say(line); }, 'smoke ');
     const smokeExitCode = await exited(smoke);
     if (smokeExitCode !== 0) throw new Error(`npm run smoke against the sandbox exited with ${smokeExitCode}`);

@@ -40,7 +40,7 @@ interface SmokeRun {
 async function smokeAgainst(sandbox: LocalSandbox, options: { clean?: boolean; stackName?: string } = {}): Promise<SmokeRun> {
   const clients = clientsFor(sandbox);
   try {
-    const report = await runSmokeCheck(clients, { stackName: options.stackName ?? sandbox.stackName, clean: options.clean, timeoutMs: 2000, settleMs: 500, pollMs: 100 });
+    const report = await runSmokeCheck(clients, { stackName: options.stackName ?? sandbox.stackName, clean: options.clean, timeoutMs: 1500, settleMs: 300, pollMs: 100 });
     const bucket = report.checks[0].detail.match(/s3:\/\/([^/]+)\//)?.[1];
     const keys = bucket ? ((await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).map((object) => object.Key!) : [];
     return { report, keys };
@@ -110,7 +110,7 @@ describe('smoke check against a sandbox of a faulty template', () => {
     const { report } = await smokeWith((template) => { archiveRule(template).RuleDisabled = true; });
     expect(report.exitCode).toBe(CHECKS.archived);
     expect(statusOf(report)).toMatchObject({ publish: 'pass', archived: 'fail', skipped: 'not run', shadow: 'pass', 'error log': 'pass' });
-    expect(detailOf(report, 'archived')).toMatch(/^no new object under s3:\/\/\S+\/archive\/ within 2 s: is the rule enabled/);
+    expect(detailOf(report, 'archived')).toMatch(/^no new object under s3:\/\/\S+\/archive\/ within 1.5 s: is the rule enabled/);
     expect(formatReport(report)).toMatch(/FAILED at archived \(exit 12\)$/);
   });
 
@@ -158,6 +158,9 @@ describe('npm run smoke', () => {
     const badTimeout = await smoke(['--env', 'dev', '--timeout', '1']);
     expect(badTimeout.code).toBe(2);
     expect(badTimeout.stderr).toContain('smoke: --timeout is "1" but must be a whole number of seconds from 5 to 900');
+    const badSettle = await smoke(['--env', 'dev', '--settle', '61']);
+    expect(badSettle.code).toBe(2);
+    expect(badSettle.stderr).toContain('smoke: --settle is "61" but must be a number of seconds from 0 to 60');
   });
 
   test('--help lists every exit code', async () => {

@@ -16,7 +16,7 @@ let claimDir: string;
 const PREFIX = 'pi-dev-fleet-';
 
 beforeAll(async () => {
-  sandbox = await startLocalSandbox();
+  sandbox = await startLocalSandbox({ fleet: true });
   claimDir = sandbox.claimKit(path.join(sandbox.dir, 'claim'));
 });
 afterAll(async () => { await sandbox.stop(); });
