@@ -56,7 +56,7 @@ const PROVISION_TOPIC = /^\$aws\/provisioning-templates\/([^/]+)\/provision\/jso
 /** A provisioning template of the synthesized template, resolved. */
 export interface LocalProvisioningTemplate {
   readonly name: string;
-  readonly enabled: boolean;
+  enabled: boolean;
   readonly body: { Parameters: Record<string, unknown>; Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
   readonly hook?: SerialRule;
 }
@@ -137,6 +137,7 @@ export class FleetProvisioningEndpoint {
   /** Every request and how it ended, for tests and benchmarks. */
   readonly requests: Array<{ operation: string; clientId: string; accepted: boolean; errorCode?: string }> = [];
   private readonly certificates = new Map<string, IssuedCertificate>();
+  private templates: LocalProvisioningTemplate[] = [];
 
   private constructor(
     private readonly server: tls.Server,
@@ -178,6 +179,7 @@ export class FleetProvisioningEndpoint {
     const port = await freePort();
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     const endpoint = new FleetProvisioningEndpoint(server, broker, port, claimCa, options.deviceCa.certificatePem);
+    endpoint.templates = fleet.templates;
 
     broker.on('publish', (packet, client) => {
       if (!client) return;
@@ -201,6 +203,13 @@ export class FleetProvisioningEndpoint {
       });
     });
     return endpoint;
+  }
+
+  /** What UpdateProvisioningTemplate --enabled/--no-enabled does: a disabled template rejects every RegisterThing. */
+  setTemplateEnabled(templateName: string, enabled: boolean): void {
+    const template = this.templates.find((candidate) => candidate.name === templateName);
+    if (!template) throw new Error(`No provisioning template ${templateName}`);
+    template.enabled = enabled;
   }
 
   /** A claim certificate of the claim CA, as the stack's claim certificate secret would hold. */

@@ -1,6 +1,6 @@
 import { MqttClient } from 'mqtt';
 import { Kit } from '../../device/src/kit';
-import { LocalKitOptions, LocalSandbox, startLocalSandbox } from '../../sandbox/local-kit';
+import { LocalKitOptions, LocalSandbox, LocalSandboxOptions, startLocalSandbox } from '../../sandbox/local-kit';
 import { IotRegistry } from '../../sandbox/iot-registry';
 import { Broker } from '../../sandbox/mosquitto';
 import { ShadowService } from '../../sandbox/shadow-service';
@@ -46,8 +46,8 @@ export class Observer {
 export class Sandbox {
   private constructor(private readonly base: LocalSandbox, readonly observer: Observer) {}
 
-  static async start(): Promise<Sandbox> {
-    const base = await startLocalSandbox();
+  static async start(options: LocalSandboxOptions = {}): Promise<Sandbox> {
+    const base = await startLocalSandbox(options);
     const observerClient = await base.broker.connectAs('console');
     await observerClient.subscribeAsync(['data/#', '$aws/things/+/shadow/#'], { qos: 1 });
     return new Sandbox(base, new Observer(observerClient));

@@ -24,7 +24,7 @@ beforeAll(async () => {
   execFileSync(NPM, ['install', '--global', '--prefix', path.join(prefix, 'global'), path.join(prefix, tarball), '--no-audit', '--no-fund', '--prefer-offline'],
     { cwd: prefix, stdio: 'ignore' });
   installed = path.join(prefix, 'global', 'bin', 'iot-device');
-  sandbox = await Sandbox.start();
+  sandbox = await Sandbox.start({ fleet: true });
   kit = sandbox.kit('pi-installed');
 }, 120_000);
 
@@ -99,6 +99,18 @@ test('bootstrap --stack reads the outputs and the secret with the AWS SDK (sandb
   // The curl step of the hands-on, with the bootstrapped kit.
   expect((await iotDevice(['--kit', kitDir, 'publish', '--https', '--message', '{"name":"s3","via":"bootstrapped"}'])).code).toBe(0);
   await sandbox.observer.until(() => sandbox.observer.on(`data/${thing}`).some((m) => m.payload.includes('bootstrapped')), 'the message of the bootstrapped kit');
+});
+
+test('bootstrap --claim then provision: a new device registers by claim with its own key, and publishes', async () => {
+  const { local } = sandbox;
+  const claimDir = path.join(prefix, 'claim-kit');
+  const claim = await iotDevice(['--kit', claimDir, '--port', String(local.fleet!.port), 'bootstrap', '--claim', '--stack', local.stackName, '--ca-file', local.broker.caFile], local.awsEnvironment);
+  expect(claim.code).toBe(0);
+  const kitDir = path.join(prefix, 'kit-provisioned');
+  const provisioned = await iotDevice(['--kit', kitDir, '--port', String(local.broker.port), 'provision', '--claim-kit', claimDir, '--serial', 'INSTALLED1']);
+  expect({ code: provisioned.code, stdout: provisioned.stdout.split('\n')[0] }).toEqual({ code: 0, stdout: 'Provisioned pi-dev-fleet-INSTALLED1.' });
+  expect((await iotDevice(['--kit', kitDir, 'publish', '--message', '{"via":"provisioned"}'])).code).toBe(0);
+  await sandbox.observer.until(() => sandbox.observer.on('data/pi-dev-fleet-INSTALLED1').some((m) => m.payload.includes('provisioned')), 'the provisioned device\'s message');
 });
 
 test('bootstrap of a stack that is not there: exit 21, one line naming the call, the error and what to check', async () => {

@@ -95,6 +95,44 @@ describe('iot-device provision against the sandbox\'s fleet provisioning', () =>
     expect(new Set(thing.certificateIds).size).toBe(2);
   });
 
+  test('a disabled template rejects (exit 23) and keeps the certificate; once enabled, the run resumes without a new one', async () => {
+    const templateName = JSON.parse(fs.readFileSync(path.join(claimDir, 'claim.json'), 'utf8')).templateName;
+    const csrRequests = () => sandbox.fleet!.requests.filter((request) => request.operation === 'CreateCertificateFromCsr' && request.clientId === `${PREFIX}RESUME001`).length;
+    sandbox.fleet!.setTemplateEnabled(templateName, false);
+    try {
+      const refused = await provision('device-resume', 'RESUME001');
+      expect(refused.code).toBe(23);
+      expect(refused.stderr).toMatch(/RegisterThing rejected: 400 TemplateDisabled .* is missing or disabled/);
+      expect(fs.existsSync(path.join(sandbox.dir, 'device-resume', 'provision.json'))).toBe(true);
+    } finally {
+      sandbox.fleet!.setTemplateEnabled(templateName, true);
+    }
+    const resumed = await provision('device-resume', 'RESUME001');
+    expect(resumed.code).toBe(0);
+    expect(resumed.stderr).toMatch(/resuming thingName=pi-dev-fleet-RESUME001/);
+    expect(csrRequests()).toBe(1);
+  });
+
+  test('past the ownership token\'s hour, an interrupted run starts over with a new key and certificate', async () => {
+    const dir = path.join(sandbox.dir, 'device-expired');
+    const templateName = JSON.parse(fs.readFileSync(path.join(claimDir, 'claim.json'), 'utf8')).templateName;
+    sandbox.fleet!.setTemplateEnabled(templateName, false);
+    try {
+      expect((await provision('device-expired', 'EXPIRED01')).code).toBe(23);
+    } finally {
+      sandbox.fleet!.setTemplateEnabled(templateName, true);
+    }
+    const pendingFile = path.join(dir, 'provision.json');
+    const pending = JSON.parse(fs.readFileSync(pendingFile, 'utf8'));
+    const firstKey = fs.readFileSync(path.join(dir, 'private.pem.key'), 'utf8');
+    fs.writeFileSync(pendingFile, JSON.stringify({ ...pending, issuedAt: Date.now() - 2 * 3600_000 }));
+    const again = await provision('device-expired', 'EXPIRED01');
+    expect(again.code).toBe(0);
+    expect(again.stderr).not.toMatch(/resuming/);
+    expect(fs.readFileSync(path.join(dir, 'private.pem.key'), 'utf8')).not.toBe(firstKey);
+    expect(sandbox.fleet!.things.get(`${PREFIX}EXPIRED01`)!.certificateIds).not.toContain(pending.certificateId);
+  });
+
   test('RSA 2048 on request', async () => {
     const result = await provision('device-rsa', 'RSAKEY01', '--key-type', 'rsa');
     expect(result.code).toBe(0);
