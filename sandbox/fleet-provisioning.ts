@@ -145,7 +145,6 @@ export class FleetProvisioningEndpoint {
     readonly port: number,
     /** Issues claim certificates; only this endpoint trusts it. */
     readonly claimCa: CertificateAuthority,
-    readonly serverCa: string,
   ) {}
 
   static async start(options: FleetEndpointOptions): Promise<FleetProvisioningEndpoint> {
@@ -178,7 +177,7 @@ export class FleetProvisioningEndpoint {
     }, (socket) => broker.handle(socket));
     const port = await freePort();
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-    const endpoint = new FleetProvisioningEndpoint(server, broker, port, claimCa, options.deviceCa.certificatePem);
+    const endpoint = new FleetProvisioningEndpoint(server, broker, port, claimCa);
     endpoint.templates = fleet.templates;
 
     broker.on('publish', (packet, client) => {
