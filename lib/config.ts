@@ -123,9 +123,13 @@ export class ConfigError extends Error {
   }
 }
 
+/** Longest value quoted whole in an error; a longer one is shown by its start and length. */
+const QUOTED_LENGTH = 200;
+
 function describeValue(value: unknown): string {
   if (value === undefined) return 'missing';
-  return `${JSON.stringify(value)}`;
+  const json = JSON.stringify(value);
+  return json.length <= QUOTED_LENGTH ? json : `${json.slice(0, QUOTED_LENGTH)}... (${json.length} characters)`;
 }
 
 /** Validates one environment's settings, throwing a ConfigError for the first bad field. */
@@ -147,7 +151,9 @@ export function validateEnvironment(name: string, settings: unknown): Environmen
     throw new ConfigError(`Invalid config for environment '${name}': unknown field(s) ${issue.keys.map((key) => (where ? `${where}.${key}` : key)).join(', ')}; allowed fields are ${allowed.join(', ')}`);
   }
   const field = issue.path.join('.') || '(settings)';
-  throw new ConfigError(`Invalid config for environment '${name}': ${field} is ${describeValue(issue.input)} but ${issue.message}`);
+  // The field's own value: a check on an object (fleet's allow-list against its pattern) reports the whole object as its input.
+  const value = issue.path.reduce<unknown>((parent, key) => (parent as Record<PropertyKey, unknown> | undefined)?.[key], settings);
+  throw new ConfigError(`Invalid config for environment '${name}': ${field} is ${describeValue(value ?? issue.input)} but ${issue.message}`);
 }
 
 /** Validates every environment and selects one by name (or all when no name is given). */
