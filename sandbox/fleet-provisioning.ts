@@ -125,6 +125,8 @@ export interface FleetEndpointOptions {
   readonly template: RawTemplate;
   /** The CA of the data broker, which signs the provisioned devices' certificates. */
   readonly deviceCa: CertificateAuthority;
+  /** The certificate this endpoint serves (localhost), signed by `deviceCa`. */
+  readonly serverCertificate: Issued;
   /** @default Date.now */
   readonly now?: () => number;
 }
@@ -172,7 +174,7 @@ export class FleetProvisioningEndpoint {
       authorizeForward: (_client: AedesClient, packet: { topic: string }) => (/\/(accepted|rejected)$/.test(packet.topic) ? packet : null),
     });
     const server = tls.createServer({
-      ...(() => { const issued = options.deviceCa.issue('localhost', { altNames: ['localhost', '127.0.0.1'] }); return { key: issued.privateKeyPem, cert: issued.certificatePem }; })(),
+      key: options.serverCertificate.privateKeyPem, cert: options.serverCertificate.certificatePem,
       ca: claimCa.certificatePem, requestCert: true, rejectUnauthorized: true,
     }, (socket) => broker.handle(socket));
     const port = await freePort();

@@ -15,7 +15,7 @@ export class HttpsGateway {
 
   static async start(broker: Broker, registry: IotRegistry): Promise<HttpsGateway> {
     const client = await broker.connectAs('console');
-    const tls = broker.ca.issue('localhost', { altNames: ['localhost', '127.0.0.1'] });
+    const tls = broker.serverCertificate;
     const server = https.createServer({
       key: tls.privateKeyPem, cert: tls.certificatePem, ca: broker.ca.certificatePem, requestCert: true, rejectUnauthorized: true,
     }, (request, response): void => {

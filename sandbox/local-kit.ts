@@ -129,7 +129,7 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
     shadow.setDesired(ThingName, JSON.parse(DesiredJson));
   }
   const gateway = await HttpsGateway.start(broker, registry);
-  const fleet = options.fleet && resolvedHasFleet(template) ? await FleetProvisioningEndpoint.start({ template, deviceCa: broker.ca }) : undefined;
+  const fleet = options.fleet && resolvedHasFleet(template) ? await FleetProvisioningEndpoint.start({ template, deviceCa: broker.ca, serverCertificate: broker.serverCertificate }) : undefined;
   const deployed = deployedStack(template, stackName, broker, fleet);
   const s3 = await LocalS3.start(path.join(dir, 's3'), deployed.buckets);
   const s3Client = new S3Client({ endpoint: s3.endpoint, region: deployed.region, credentials: S3_CREDENTIALS, forcePathStyle: true });

@@ -87,7 +87,11 @@ export interface BrokerOptions {
 export class Broker {
   private process?: ChildProcess;
 
-  private constructor(readonly binary: string, readonly dir: string, readonly port: number, readonly ca: CertificateAuthority) {}
+  private constructor(
+    readonly binary: string, readonly dir: string, readonly port: number, readonly ca: CertificateAuthority,
+    /** The certificate for localhost and 127.0.0.1 the broker serves, which the sandbox's other loopback servers serve too. */
+    readonly serverCertificate: Issued,
+  ) {}
 
   static async start(options: BrokerOptions): Promise<Broker> {
     const binary = ensureMosquitto();
@@ -100,7 +104,7 @@ export class Broker {
     write('server.pem', server.certificatePem, 0o644);
     write('server.key', server.privateKeyPem);
     write('acl', options.acl);
-    const broker = new Broker(binary, dir, options.port ?? await freePort(), ca);
+    const broker = new Broker(binary, dir, options.port ?? await freePort(), ca, server);
     write('mosquitto.conf', [
       // When started as root, Mosquitto would switch to user "mosquitto", which cannot read this folder.
       `user ${os.userInfo().username}`,
@@ -135,9 +139,13 @@ export class Broker {
     return this.ca.issue(identity);
   }
 
+  /** One certificate per identity for connectAs: generating an RSA key takes about 0.2 s. */
+  private readonly connectCertificates = new Map<string, Issued>();
+
   /** An MQTT 5 client connected with a certificate of `identity` (a thing name, or a service identity of the ACL). */
   async connectAs(identity: string, clientId = `${identity}-${process.pid}-${Math.random().toString(16).slice(2, 8)}`): Promise<MqttClient> {
-    const issued = this.issueClient(identity);
+    const issued = this.connectCertificates.get(identity) ?? this.issueClient(identity);
+    this.connectCertificates.set(identity, issued);
     const client = mqtt.connect({
       protocol: 'mqtts', host: 'localhost', port: this.port, protocolVersion: 5, clientId,
       key: issued.privateKeyPem, cert: issued.certificatePem, ca: this.ca.certificatePem, reconnectPeriod: 200,
