@@ -98,11 +98,46 @@ export function bundledHandlerCode(handlerFolder: string): lambda.Code {
  * A role for one Lambda function, allowed to write only that function's own log group (`<id>Logs`),
  * instead of the managed AWSLambdaBasicExecutionRole, which allows writing to every log group of the account.
  */
-export function functionRoleWithOwnLogs(scope: Construct, id: string, description: string, props: { logRetention: logs.RetentionDays; removalPolicy: RemovalPolicy }): { logGroup: logs.LogGroup; role: iam.Role } {
+function functionRoleWithOwnLogs(scope: Construct, id: string, description: string, props: { logRetention: logs.RetentionDays; removalPolicy: RemovalPolicy }): { logGroup: logs.LogGroup; role: iam.Role } {
   const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: props.logRetention, removalPolicy: props.removalPolicy });
   const role = new iam.Role(scope, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description });
   logGroup.grantWrite(role);
   return { logGroup, role };
+}
+
+export interface HandlerFunctionProps {
+  /** Folder under lib/handlers/ whose index.ts exports `handler`. */
+  readonly handlerFolder: string;
+  /** What the function does; the stack's name is appended. */
+  readonly description: string;
+  /** What its role is for. */
+  readonly roleDescription: string;
+  readonly timeout: Duration;
+  readonly logRetention: logs.RetentionDays;
+  readonly removalPolicy: RemovalPolicy;
+  /** @default - none */
+  readonly environment?: Record<string, string>;
+}
+
+/**
+ * A function running a handler of lib/handlers/ as bundled, with a role of its own that may write only
+ * its own log group (`<id>Role`, `<id>Logs`); grant it what it calls.
+ */
+export function handlerFunction(scope: Construct, id: string, props: HandlerFunctionProps): { function: lambda.Function; role: iam.Role } {
+  const { logGroup, role } = functionRoleWithOwnLogs(scope, id, props.roleDescription, props);
+  const fn = new lambda.Function(scope, id, {
+    code: bundledHandlerCode(props.handlerFolder),
+    handler: 'index.handler',
+    runtime: HANDLER_RUNTIME,
+    architecture: lambda.Architecture.ARM_64,
+    memorySize: 256,
+    timeout: props.timeout,
+    description: `${props.description} (${Stack.of(scope).stackName})`,
+    role,
+    logGroup,
+    environment: props.environment,
+  });
+  return { function: fn, role };
 }
 
 /**
@@ -122,22 +157,10 @@ export class CustomResourceHandler extends Construct {
   constructor(scope: Construct, id: string, props: CustomResourceHandlerProps) {
     super(scope, id);
 
-    const roleWritingLogs = (roleId: string, description: string) => functionRoleWithOwnLogs(this, roleId, description, props);
-    const handler = roleWritingLogs('Function', `${props.description}: handler`);
-    const framework = roleWritingLogs('Provider', `${props.description}: provider framework`);
-
+    const handler = handlerFunction(this, 'Function', { ...props, roleDescription: `${props.description}: handler` });
+    const framework = functionRoleWithOwnLogs(this, 'Provider', `${props.description}: provider framework`, props);
     this.role = handler.role;
-    this.function = new lambda.Function(this, 'Function', {
-      code: bundledHandlerCode(props.handlerFolder),
-      handler: 'index.handler',
-      runtime: HANDLER_RUNTIME,
-      architecture: lambda.Architecture.ARM_64,
-      memorySize: 256,
-      timeout: props.timeout,
-      description: `${props.description} (${Stack.of(this).stackName})`,
-      role: handler.role,
-      logGroup: handler.logGroup,
-    });
+    this.function = handler.function;
 
     this.provider = new cr.Provider(this, 'Provider', {
       onEventHandler: this.function,

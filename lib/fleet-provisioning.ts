@@ -4,7 +4,7 @@ import * as iot from 'aws-cdk-lib/aws-iot';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { bundledHandlerCode, functionRoleWithOwnLogs, HANDLER_RUNTIME } from './custom-resource-handler';
+import { handlerFunction } from './custom-resource-handler';
 import { DeviceCertificate } from './device-certificate';
 import { IDevicePolicy } from './device-policy';
 import { acknowledgeWildcardResource } from './nag';
@@ -90,22 +90,18 @@ export class FleetProvisioning extends Construct {
     const certificates = arn('cert', '*');
 
     // The hook: allows only the fleet's serial numbers, and answers well within AWS's 5 seconds.
-    const hookRole = functionRoleWithOwnLogs(this, 'Hook', `Pre-provisioning hook of fleet template ${this.templateName}`, { logRetention, removalPolicy });
-    this.hook = new lambda.Function(this, 'Hook', {
-      code: bundledHandlerCode('pre-provisioning-hook'),
-      handler: 'index.handler',
-      runtime: HANDLER_RUNTIME,
-      architecture: lambda.Architecture.ARM_64,
-      memorySize: 256,
+    this.hook = handlerFunction(this, 'Hook', {
+      handlerFolder: 'pre-provisioning-hook',
+      description: `Allows fleet devices whose serial matches ${serialPattern.source}${props.allowedSerials ? ' and is on the allow-list' : ''}`,
+      roleDescription: `Pre-provisioning hook of fleet template ${this.templateName}`,
       timeout: Duration.seconds(3),
-      description: `Allows fleet devices whose serial matches ${serialPattern.source}${props.allowedSerials ? ' and is on the allow-list' : ''} (${stack.stackName})`,
-      role: hookRole.role,
-      logGroup: hookRole.logGroup,
+      logRetention,
+      removalPolicy,
       environment: {
         SERIAL_PATTERN: serialPattern.source,
         ...(props.allowedSerials ? { ALLOWED_SERIALS: JSON.stringify(props.allowedSerials) } : {}),
       },
-    });
+    }).function;
     // Only AWS IoT, and only for this template (confused deputy prevention).
     this.hook.addPermission('InvokedByProvisioningTemplate', {
       principal: new iam.ServicePrincipal('iot.amazonaws.com'),

@@ -125,8 +125,13 @@ function answerQuery(parameters: URLSearchParams, stacks: StackDescription[], re
     + `</member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></DescribeStacksResponse>`);
 }
 
+/** Answers in the AWS JSON 1.1 protocol (Secrets Manager, CloudWatch Logs). */
+function json11Reply(response: http.ServerResponse): (status: number, content: object) => void {
+  return (status, content) => { response.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify(content)); };
+}
+
 function answerJson(target: string, body: string, secrets: StoredSecret[], response: http.ServerResponse): void {
-  const reply = (status: number, content: object): void => { response.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify(content)); };
+  const reply = json11Reply(response);
   if (target !== 'secretsmanager.GetSecretValue') return reply(400, { __type: 'UnknownOperationException', message: `${target} (the sandbox serves GetSecretValue)` });
   let secretId: unknown;
   try {
@@ -176,7 +181,7 @@ function answerDataPlane(backend: DataPlaneBackend): Answer {
 /** Logs_20140328.FilterLogEvents without a filter pattern, over the events of the sandbox's log groups. */
 function answerLogs(groups: LogGroupFiles): Answer {
   return (request, body, response) => {
-    const reply = (status: number, content: object): void => { response.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify(content)); };
+    const reply = json11Reply(response);
     const target = String(request.headers['x-amz-target']);
     if (target !== 'Logs_20140328.FilterLogEvents') return reply(400, { __type: 'UnknownOperationException', message: `${target} (the sandbox serves FilterLogEvents)` });
     const input = JSON.parse(body.toString('utf8')) as { logGroupName?: string; logGroupIdentifier?: string; startTime?: number; endTime?: number; filterPattern?: string; nextToken?: string };

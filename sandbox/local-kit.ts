@@ -8,7 +8,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { CLAIM_FILE, Kit, KIT_FILES, writeKit } from '../device/src/kit';
+import { Kit, writeClaimKit, writeKit } from '../device/src/kit';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { MqttClient } from 'mqtt';
 import { AwsApiStandIn } from './aws-api';
@@ -16,6 +16,7 @@ import { FleetProvisioningEndpoint } from './fleet-provisioning';
 import { HttpsGateway } from './https-gateway';
 import { IotRegistry } from './iot-registry';
 import { Broker } from './mosquitto';
+import type { Issued } from './pki';
 import { ShadowService } from './shadow-service';
 import { ResolvedTemplate } from './resolved-template';
 import { logGroupFile, RuleEngine, RuleOutcome, rulesOf } from './rule-engine';
@@ -89,25 +90,22 @@ export interface LocalSandboxOptions {
  * The stack as deployed to the sandbox: its outputs resolved with the sandbox's endpoint, and the
  * certificate secret holding a certificate of the sandbox CA for the template's thing.
  */
-function deployedStack(template: Template, stackName: string, broker: Broker, fleet?: FleetProvisioningEndpoint) {
-  const resolved = new ResolvedTemplate(template, { endpoint: 'localhost', stackName });
+function deployedStack(template: Template, resolved: ResolvedTemplate, broker: Broker, fleet?: FleetProvisioningEndpoint) {
+  const { stackName } = resolved;
   const outputs = Object.fromEntries(Object.entries(template.Outputs).map(([key, output]) => [key, { value: String(resolved.resolve(output.Value)), description: output.Description }]));
-  const issued = broker.issueClient(outputs.ThingName.value);
-  const arn = outputs.CertificateSecretArn.value;
-  const secret = {
+  // A secret as the certificate handler writes it, named as Secrets Manager names it (six random characters appended).
+  const storedSecret = (arn: string, certificateId: string, certificateArn: string, issued: Issued) => ({
     arn,
     name: /:secret:(.*)-[A-Za-z0-9]{6}$/.exec(arn)![1],
-    value: { certificateId: outputs.CertificateId.value, certificateArn: outputs.CertificateArn.value, certificatePem: issued.certificatePem, privateKey: issued.privateKeyPem },
-  };
+    value: { certificateId, certificateArn, certificatePem: issued.certificatePem, privateKey: issued.privateKeyPem },
+  });
+  const secret = storedSecret(outputs.CertificateSecretArn.value, outputs.CertificateId.value, outputs.CertificateArn.value, broker.issueClient(outputs.ThingName.value));
   const logGroups = resolved.ofType('AWS::Logs::LogGroup').map((id) => resolved.ref(id));
   const claimArn = outputs.ClaimCertificateSecretArn?.value;
-  const claim = fleet && claimArn ? fleet.issueClaimCertificate() : undefined;
-  const claimSecret = claim ? [{
-    arn: claimArn,
-    name: /:secret:(.*)-[A-Za-z0-9]{6}$/.exec(claimArn)![1],
-    value: { certificateId: outputs.ClaimCertificateId.value, certificateArn: `arn:aws:iot:${resolved.region}:${resolved.account}:cert/${outputs.ClaimCertificateId.value}`, certificatePem: claim.certificatePem, privateKey: claim.privateKeyPem },
-  }] : [];
-  return { stack: { stackName, outputs }, secrets: [secret, ...claimSecret], region: resolved.region, buckets: resolved.ofType('AWS::S3::Bucket').map((id) => resolved.ref(id)), logGroups };
+  const claimSecret = fleet && claimArn
+    ? storedSecret(claimArn, outputs.ClaimCertificateId.value, resolved.arn('iot', `cert/${outputs.ClaimCertificateId.value}`), fleet.issueClaimCertificate())
+    : undefined;
+  return { stack: { stackName, outputs }, secrets: claimSecret ? [secret, claimSecret] : [secret], claimSecret, region: resolved.region, buckets: resolved.ofType('AWS::S3::Bucket').map((id) => resolved.ref(id)), logGroups };
 }
 
 function resolvedHasFleet(template: Template): boolean {
@@ -123,14 +121,14 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
   const broker = await Broker.start({ acl: registry.mosquittoAcl(), dir: path.join(dir, 'broker') });
   const shadow = await ShadowService.start(broker);
   // What the Custom::ShadowDefaults resources do on deployment: seed the desired state.
-  const seeding = new ResolvedTemplate(template, { endpoint: 'localhost', stackName });
-  for (const id of seeding.ofType('Custom::ShadowDefaults')) {
-    const { ThingName, DesiredJson } = seeding.properties(id);
+  const resolved = new ResolvedTemplate(template, { endpoint: 'localhost', stackName });
+  for (const id of resolved.ofType('Custom::ShadowDefaults')) {
+    const { ThingName, DesiredJson } = resolved.properties(id);
     shadow.setDesired(ThingName, JSON.parse(DesiredJson));
   }
   const gateway = await HttpsGateway.start(broker, registry);
   const fleet = options.fleet && resolvedHasFleet(template) ? await FleetProvisioningEndpoint.start({ template, deviceCa: broker.ca, serverCertificate: broker.serverCertificate }) : undefined;
-  const deployed = deployedStack(template, stackName, broker, fleet);
+  const deployed = deployedStack(template, resolved, broker, fleet);
   const s3 = await LocalS3.start(path.join(dir, 's3'), deployed.buckets);
   const s3Client = new S3Client({ endpoint: s3.endpoint, region: deployed.region, credentials: S3_CREDENTIALS, forcePathStyle: true });
   const rules = await RuleEngine.start(broker, rulesOf(template), { s3: s3Client, root: dir }, options.onRuleOutcome);
@@ -155,17 +153,13 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
     awsEnvironment: { ...aws.environment(deployed.region), AWS_ENDPOINT_URL_S3: s3.endpoint },
     kit: (thingName, kitOptions) => writeLocalKit(broker, path.join(dir, thingName), thingName, gateway.port, kitOptions),
     claimKit(claimDir) {
-      if (!fleet) throw new Error('No fleet provisioning in this sandbox: the template declares no fleet, or the sandbox was started without the fleet option');
-      const claim = deployed.secrets[1].value;
+      if (!fleet || !deployed.claimSecret) throw new Error('No fleet provisioning in this sandbox: the template declares no fleet, or the sandbox was started without the fleet option');
+      const claim = deployed.claimSecret.value;
       const outputs = deployed.stack.outputs;
-      fs.mkdirSync(claimDir, { recursive: true, mode: 0o700 });
-      fs.writeFileSync(path.join(claimDir, KIT_FILES.privateKey), claim.privateKey, { mode: 0o600 });
-      fs.writeFileSync(path.join(claimDir, KIT_FILES.certificate), claim.certificatePem);
-      fs.writeFileSync(path.join(claimDir, 'local-ca.pem'), broker.ca.certificatePem);
-      fs.writeFileSync(path.join(claimDir, CLAIM_FILE), JSON.stringify({
+      writeClaimKit(claimDir, {
         endpoint: 'localhost', port: fleet.port, httpsPort: gateway.port, region: deployed.region, caFile: 'local-ca.pem',
         templateName: outputs.FleetTemplateName.value, thingNamePrefix: outputs.FleetThingNamePrefix.value, dataTopicPrefix: outputs.DataTopic.value.split('/')[0],
-      }, null, 2));
+      }, { certificate: claim.certificatePem, privateKey: claim.privateKey, ca: broker.ca.certificatePem }, true);
       return claimDir;
     },
     shadowOf(thingName) {

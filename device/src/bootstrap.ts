@@ -8,7 +8,7 @@ import * as path from 'path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DeviceError, EXIT } from './errors';
-import { AMAZON_ROOT_CA_PATH, assertKitWritable, CLAIM_FILE, ClaimSettings, DeviceSettings, Kit, KIT_FILES, writeKit } from './kit';
+import { AMAZON_ROOT_CA_PATH, assertClaimKitWritable, assertKitWritable, ClaimSettings, DeviceSettings, Kit, KIT_FILES, writeClaimKit, writeKit } from './kit';
 
 /** The stack outputs a kit is made of. */
 export const REQUIRED_OUTPUTS = ['IotDataEndpoint', 'ThingName', 'ClientId', 'DataTopic', 'CertificateSecretArn', 'Region', 'ShadowName'] as const;
@@ -118,20 +118,14 @@ async function readCertificateSecret(secrets: SecretsManagerClient, secretArn: s
 export async function bootstrapClaimKit(outputs: StackOutputs, secrets: SecretsManagerClient, dir: string, force: boolean, overrides: KitOverrides = {}): Promise<string> {
   const missing = CLAIM_OUTPUTS.filter((key) => !outputs[key]);
   if (missing.length) throw new DeviceError(`The stack declares no fleet (no output ${missing.join(', ')})`, EXIT.kitInvalid, 'Declare a fleet in the environment\'s config (fleet) and deploy');
-  if (!force && fs.existsSync(path.join(dir, CLAIM_FILE))) throw new DeviceError(`A claim kit already exists in ${path.resolve(dir)}`, EXIT.badInput, 'Pass --force to replace it');
+  assertClaimKitWritable(dir, force);
   const secret = await readCertificateSecret(secrets, outputs.ClaimCertificateSecretArn!);
   const settings: ClaimSettings = {
     endpoint: overrides.endpoint ?? outputs.IotDataEndpoint, port: overrides.port ?? 8883, httpsPort: overrides.httpsPort ?? 8443, region: outputs.Region,
     caFile: overrides.caPem ? KIT_FILES.customCa : KIT_FILES.amazonRootCa,
     templateName: outputs.FleetTemplateName!, thingNamePrefix: outputs.FleetThingNamePrefix!, dataTopicPrefix: outputs.DataTopic.split('/')[0],
   };
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const keyPath = path.join(dir, KIT_FILES.privateKey);
-  fs.rmSync(keyPath, { force: true });
-  fs.writeFileSync(keyPath, secret.privateKey, { mode: 0o600 });
-  fs.writeFileSync(path.join(dir, KIT_FILES.certificate), secret.certificatePem, { mode: 0o644 });
-  fs.writeFileSync(path.join(dir, settings.caFile), overrides.caPem ?? fs.readFileSync(AMAZON_ROOT_CA_PATH, 'utf8'), { mode: 0o644 });
-  fs.writeFileSync(path.join(dir, CLAIM_FILE), `${JSON.stringify(settings, null, 2)}\n`, { mode: 0o644 });
+  writeClaimKit(dir, settings, { certificate: secret.certificatePem, privateKey: secret.privateKey, ca: overrides.caPem ?? fs.readFileSync(AMAZON_ROOT_CA_PATH, 'utf8') }, force);
   return `Claim kit in ${path.resolve(dir)}: template ${settings.templateName}, things ${settings.thingNamePrefix}<serial>, endpoint ${settings.endpoint}:${settings.port}.\n`
     + `On each new device: iot-device --kit iot-kit provision --claim-kit ${path.relative(process.cwd(), dir) || '.'} --serial <serial>`;
 }

@@ -182,17 +182,44 @@ export function assertKitWritable(dir: string, force: boolean): void {
   }
 }
 
-/** Writes a kit; the private key with mode 0600. Refuses to overwrite an existing kit unless forced. */
-export function writeKit(dir: string, settings: DeviceSettings, pems: { certificate: string; privateKey: string; ca: string }, force: boolean): Kit {
-  assertKitWritable(dir, force);
-  const settingsPath = path.join(dir, KIT_FILES.settings);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const keyPath = path.join(dir, KIT_FILES.privateKey);
+/** Writes a private key with mode 0600, replacing any file there. */
+export function writePrivateKey(file: string, pem: string): void {
   // Remove first: writeFileSync keeps the mode of an existing file.
-  fs.rmSync(keyPath, { force: true });
-  fs.writeFileSync(keyPath, pems.privateKey, { mode: 0o600 });
+  fs.rmSync(file, { force: true });
+  fs.writeFileSync(file, pem, { mode: 0o600 });
+}
+
+/** Writes the files every kit has (key 0600, certificate, CA) and its settings file. */
+function writeKitFiles(dir: string, settingsFile: string, settings: { caFile: string }, pems: KitPemTexts): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  writePrivateKey(path.join(dir, KIT_FILES.privateKey), pems.privateKey);
   fs.writeFileSync(path.join(dir, KIT_FILES.certificate), pems.certificate, { mode: 0o644 });
   fs.writeFileSync(path.join(dir, settings.caFile), pems.ca, { mode: 0o644 });
-  fs.writeFileSync(settingsPath, `${JSON.stringify(settings, null, 2)}\n`, { mode: 0o644 });
+  fs.writeFileSync(path.join(dir, settingsFile), `${JSON.stringify(settings, null, 2)}\n`, { mode: 0o644 });
+}
+
+export interface KitPemTexts {
+  readonly certificate: string;
+  readonly privateKey: string;
+  readonly ca: string;
+}
+
+/** Writes a kit; the private key with mode 0600. Refuses to overwrite an existing kit unless forced. */
+export function writeKit(dir: string, settings: DeviceSettings, pems: KitPemTexts, force: boolean): Kit {
+  assertKitWritable(dir, force);
+  writeKitFiles(dir, KIT_FILES.settings, settings, pems);
   return loadKit(dir, {}, {});
+}
+
+/** Refuses to overwrite an existing claim kit unless forced. */
+export function assertClaimKitWritable(dir: string, force: boolean): void {
+  if (!force && fs.existsSync(path.join(dir, CLAIM_FILE))) {
+    throw new DeviceError(`A claim kit already exists in ${path.resolve(dir)}`, EXIT.badInput, 'Pass --force to replace it');
+  }
+}
+
+/** Writes a claim kit for `iot-device provision`; the private key with mode 0600. Refuses to overwrite one unless forced. */
+export function writeClaimKit(dir: string, settings: ClaimSettings, pems: KitPemTexts, force: boolean): void {
+  assertClaimKitWritable(dir, force);
+  writeKitFiles(dir, CLAIM_FILE, settings, pems);
 }

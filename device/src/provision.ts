@@ -15,7 +15,7 @@ import * as path from 'path';
 import * as x509 from '@peculiar/x509';
 import mqtt from 'mqtt';
 import { DeviceError, EXIT } from './errors';
-import { CLAIM_FILE, ClaimSettings, DeviceSettings, Kit, KIT_FILES, loadKit, writeKit } from './kit';
+import { CLAIM_FILE, ClaimSettings, DeviceSettings, Kit, KIT_FILES, loadKit, writeKit, writePrivateKey } from './kit';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -164,8 +164,7 @@ export async function provision(claim: ClaimKit, outDir: string, options: Provis
       log('resuming', { thingName, certificateId: pending.certificateId });
     } else {
       const { privateKeyPem, csrPem } = await keyAndCsr(thingName, options.algorithm);
-      fs.rmSync(keyPath, { force: true });
-      fs.writeFileSync(keyPath, privateKeyPem, { mode: 0o600 });
+      writePrivateKey(keyPath, privateKeyPem);
       const csr = await request(client, '$aws/certificates/create-from-csr/json', { certificateSigningRequest: csrPem }, timeoutMs);
       if (!csr.accepted) throw rejection('CreateCertificateFromCsr', csr.body, claim, options.serial);
       fs.writeFileSync(certificatePath, csr.body.certificatePem, { mode: 0o644 });
