@@ -1,9 +1,10 @@
 /**
  * The part of AWS IoT SQL (version 2016-03-23) that this stack's rules use, evaluated as documented in
- * the AWS IoT SQL reference (AWS IoT Developer Guide, "AWS IoT SQL reference"): SELECT of fields or *, FROM a quoted topic filter, WHERE with =, <>, AND,
- * OR (and parentheses) over payload fields and string or number literals. A missing field is
- * Undefined, which makes a comparison Undefined and the action not run; mismatched types compare
- * false. Anything else fails loudly rather than being half-evaluated.
+ * the AWS IoT SQL reference (AWS IoT Developer Guide, "AWS IoT SQL reference"): SELECT of fields or *,
+ * FROM a quoted topic filter, WHERE with =, <>, AND, OR (and parentheses) over payload fields, `topic()`
+ * and `topic(n)`, and string or number literals, and `startswith(a, b)`. A missing field is Undefined,
+ * which makes a comparison Undefined and the action not run; mismatched types compare false. Anything
+ * else fails loudly rather than being half-evaluated.
  */
 
 export class NotSupportedError extends Error {
@@ -15,9 +16,14 @@ export class NotSupportedError extends Error {
 
 type Literal = { kind: 'literal'; value: string | number };
 type Field = { kind: 'field'; path: string[] };
-type Comparison = { kind: 'compare'; op: '=' | '<>'; left: Literal | Field; right: Literal | Field };
+/** `topic()` (the whole topic) or `topic(n)` (its n-th level, from 1). */
+type Topic = { kind: 'topic'; level?: number };
+type Operand = Literal | Field | Topic;
+type Comparison = { kind: 'compare'; op: '=' | '<>'; left: Operand; right: Operand };
+/** `startswith(value, prefix)` ("Functions", AWS IoT SQL reference). */
+type StartsWith = { kind: 'startswith'; value: Operand; prefix: Operand };
 type Logical = { kind: 'and' | 'or'; left: Condition; right: Condition };
-export type Condition = Comparison | Logical;
+export type Condition = Comparison | StartsWith | Logical;
 
 export interface RuleQuery {
   /** Selected fields, or '*' for the whole payload. */
@@ -73,18 +79,31 @@ export function parseRuleSql(sql: string): RuleQuery {
   const from = next();
   if (!from?.startsWith("'")) throw new NotSupportedError(`FROM ${from} (only a quoted topic filter is)`);
 
-  const operand = (): Literal | Field => {
+  const operand = (): Operand => {
     const token = next();
     if (token === undefined) throw new NotSupportedError(`SQL ending early: ${sql}`);
     if (token.startsWith("'")) return { kind: 'literal', value: token.slice(1, -1).replace(/''/g, "'") };
     if (/^-?\d/.test(token)) return { kind: 'literal', value: Number(token) };
     if (/^[A-Za-z_]/.test(token) && !['AND', 'OR', 'NOT'].includes(token.toUpperCase())) {
-      if (peek() === '(') throw new NotSupportedError(`function ${token}() in WHERE`);
-      return { kind: 'field', path: token.split('.') };
+      if (peek() !== '(') return { kind: 'field', path: token.split('.') };
+      if (token.toLowerCase() !== 'topic') throw new NotSupportedError(`function ${token}() in WHERE`);
+      next();
+      const level = peek() === ')' ? undefined : next();
+      if (level !== undefined && !/^[1-9]\d*$/.test(level)) throw new NotSupportedError(`topic(${level})`);
+      if (next() !== ')') throw new NotSupportedError(`topic() with more than one argument in ${sql}`);
+      return { kind: 'topic', level: level === undefined ? undefined : Number(level) };
     }
     throw new NotSupportedError(`"${token}" in WHERE`);
   };
   const primary = (): Condition => {
+    if (peek()?.toLowerCase() === 'startswith' && tokens[position + 1] === '(') {
+      position += 2;
+      const value = operand();
+      if (next() !== ',') throw new NotSupportedError(`startswith() without two arguments in ${sql}`);
+      const prefix = operand();
+      if (next() !== ')') throw new NotSupportedError(`startswith() without two arguments in ${sql}`);
+      return { kind: 'startswith', value, prefix };
+    }
     if (peek() === '(') {
       next();
       const inner = disjunction();
@@ -128,6 +147,30 @@ export function topicMatches(filter: string, topic: string): boolean {
   return filterLevels.length === topicLevels.length;
 }
 
+/** Whether every topic `inner` matches is matched by `outer` too. */
+export function filterCovers(outer: string, inner: string): boolean {
+  const a = outer.split('/');
+  const b = inner.split('/');
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] === '#') return b.length > i;
+    if (i >= b.length || b[i] === '#') return false;
+    if (a[i] !== '+' && (b[i] === '+' || a[i] !== b[i])) return false;
+  }
+  return a.length === b.length;
+}
+
+/** Whether some topic matches both filters. */
+export function filtersIntersect(first: string, second: string): boolean {
+  const a = first.split('/');
+  const b = second.split('/');
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    if (a[i] === '#' || b[i] === '#') return true;
+    if (a[i] === undefined || b[i] === undefined) return false;
+    if (a[i] !== '+' && b[i] !== '+' && a[i] !== b[i]) return false;
+  }
+  return true;
+}
+
 const UNDEFINED = Symbol('Undefined');
 type Value = unknown | typeof UNDEFINED;
 
@@ -140,16 +183,27 @@ function fieldValue(payload: Record<string, unknown>, path: string[]): Value {
   return value;
 }
 
-/** Three-valued: true, false, or undefined (an Undefined operand). */
-export function evaluate(condition: Condition, payload: Record<string, unknown>): boolean | undefined {
+/** Three-valued: true, false, or undefined (an Undefined operand). `topic` is the message's topic, for topic(). */
+export function evaluate(condition: Condition, payload: Record<string, unknown>, topic = ''): boolean | undefined {
   if (condition.kind === 'and' || condition.kind === 'or') {
-    const left = evaluate(condition.left, payload);
-    const right = evaluate(condition.right, payload);
+    const left = evaluate(condition.left, payload, topic);
+    const right = evaluate(condition.right, payload, topic);
     if (condition.kind === 'and') return left === false || right === false ? false : left === undefined || right === undefined ? undefined : true;
     return left === true || right === true ? true : left === undefined || right === undefined ? undefined : false;
   }
+  const value = (operand: Operand): Value => {
+    if (operand.kind === 'literal') return operand.value;
+    if (operand.kind === 'field') return fieldValue(payload, operand.path);
+    return operand.level === undefined ? topic : topic.split('/')[operand.level - 1] ?? UNDEFINED;
+  };
+  if (condition.kind === 'startswith') {
+    const call = condition as StartsWith;
+    const [text, prefix] = [value(call.value), value(call.prefix)];
+    // Null or Undefined arguments give Undefined; the sandbox compares strings only and takes anything else as Undefined too.
+    if (typeof text !== 'string' || typeof prefix !== 'string') return undefined;
+    return text.startsWith(prefix);
+  }
   const comparison = condition as Comparison;
-  const value = (operand: Literal | Field): Value => (operand.kind === 'literal' ? operand.value : fieldValue(payload, operand.path));
   const left = value(comparison.left);
   const right = value(comparison.right);
   if (left === UNDEFINED || right === UNDEFINED) return undefined;
@@ -173,7 +227,7 @@ export function runQuery(query: RuleQuery, topic: string, payload: Buffer | stri
   }
   if (typeof message !== 'object' || message === null || Array.isArray(message)) return undefined;
   const record = message as Record<string, unknown>;
-  if (query.where && evaluate(query.where, record) !== true) return undefined;
+  if (query.where && evaluate(query.where, record, topic) !== true) return undefined;
   if (query.select === '*') return record;
   const output: Record<string, unknown> = {};
   for (const path of query.select) {

@@ -14,7 +14,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { MqttClient } from 'mqtt';
 import { evaluateIam, IamPolicyDocument } from './iam-policy';
 import { Broker } from './mosquitto';
-import { NotSupportedError, parseRuleSql, RuleQuery, runQuery, substitute } from './iot-sql';
+import { filterCovers, filtersIntersect, NotSupportedError, parseRuleSql, RuleQuery, runQuery, substitute } from './iot-sql';
 import { RawTemplate, ResolvedTemplate } from './resolved-template';
 
 /** The one action of a rule, of the kinds the sandbox runs. */
@@ -158,6 +158,17 @@ export async function applyRules(rules: LocalRule[], targets: RuleTargets, topic
   return outcomes;
 }
 
+/** The FROM filters to subscribe to so that each message arrives once: those no other filter covers, which must not overlap. */
+export function subscriptionFilters(from: string[]): string[] {
+  const unique = [...new Set(from)];
+  const kept = unique.filter((filter) => !unique.some((other) => other !== filter && filterCovers(other, filter)));
+  for (const [i, first] of kept.entries()) {
+    const overlapping = kept.slice(i + 1).find((second) => filtersIntersect(first, second));
+    if (overlapping) throw new NotSupportedError(`topic rules FROM '${first}' and '${overlapping}', which overlap without one covering the other (the broker would deliver such messages twice)`);
+  }
+  return kept;
+}
+
 /** Subscribes as the `rule-engine` identity to every enabled rule's FROM filter and applies the rules, one message at a time. */
 export class RuleEngine {
   /** Every message the engine evaluated, fired or not. */
@@ -175,8 +186,9 @@ export class RuleEngine {
         engine.evaluated.push({ topic, payload: payload.toString('utf8') });
       });
     });
-    // Once per filter: a message is delivered once and every rule whose FROM matches it runs.
-    const filters = [...new Set(rules.filter((rule) => !rule.disabled).map((rule) => rule.query.from))];
+    // Every message once, and every rule whose FROM matches it runs: Mosquitto delivers a copy per matching
+    // subscription, so only the filters no other covers are subscribed, and they must not overlap.
+    const filters = subscriptionFilters(rules.filter((rule) => !rule.disabled).map((rule) => rule.query.from));
     if (filters.length) await client.subscribeAsync(filters, { qos: 1 });
     return engine;
   }

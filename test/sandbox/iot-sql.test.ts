@@ -1,4 +1,4 @@
-import { evaluate, NotSupportedError, parseRuleSql, runQuery, substitute, topicMatches } from '../../sandbox/iot-sql';
+import { evaluate, filterCovers, filtersIntersect, NotSupportedError, parseRuleSql, runQuery, substitute, topicMatches } from '../../sandbox/iot-sql';
 
 const SQL = "SELECT name FROM 'data/pi' WHERE name = 's3'";
 
@@ -51,12 +51,29 @@ describe('IoT SQL in the local rule engine', () => {
     ["SELECT name FROM data", /FROM data \(only a quoted topic filter is\)/],
     ["SELECT name FROM 'data/pi' WHERE name > 's3'", /SQL near ">/],
     ["SELECT name FROM 'data/pi' WHERE name LIKE 's3'", /operator "LIKE"/],
-    ["SELECT name FROM 'data/pi' WHERE startswith(name, 's')", /function startswith\(\) in WHERE/],
+    ["SELECT name FROM 'data/pi' WHERE endswith(name, 's')", /function endswith\(\) in WHERE/],
+    ["SELECT name FROM 'data/pi' WHERE startswith(name)", /startswith\(\) without two arguments/],
+    ["SELECT name FROM 'data/pi' WHERE topic(0) = 'data'", /topic\(0\)/],
     ["SELECT name FROM 'data/pi' WHERE NOT name = 's3'", /"NOT" in WHERE/],
     ["SELECT name FROM 'data/pi' ORDER BY name", /"ORDER BY name" at the end/],
   ])('fails loudly on %s', (sql, message) => {
     expect(() => parseRuleSql(sql)).toThrow(NotSupportedError);
     expect(() => parseRuleSql(sql)).toThrow(message);
+  });
+
+  test('a fleet-wide rule: FROM a topic filter, scoped with topic(n) and startswith() to the environment\'s things', () => {
+    const query = parseRuleSql("SELECT name FROM 'data/+' WHERE name = 's3' AND (topic(2) = 'pi-dev-01' OR startswith(topic(2), 'pi-dev-fleet-'))");
+    expect(runQuery(query, 'data/pi-dev-01', '{"name":"s3"}')).toEqual({ name: 's3' });
+    expect(runQuery(query, 'data/pi-dev-fleet-SN1', '{"name":"s3","t":1}')).toEqual({ name: 's3' });
+    // Another environment's devices, in the same account and Region, publish to data/+ too.
+    expect(runQuery(query, 'data/pi-stg-01', '{"name":"s3"}')).toBeUndefined();
+    expect(runQuery(query, 'data/pi-dev-fleet-SN1', '{"name":"other"}')).toBeUndefined();
+    const where = (clause: string, payload: object, topic: string) => evaluate(parseRuleSql(`SELECT * FROM '#' WHERE ${clause}`).where!, payload as Record<string, unknown>, topic);
+    expect(where("topic() = 'a/b'", {}, 'a/b')).toBe(true);
+    expect(where("topic(3) = 'c'", {}, 'a/b')).toBeUndefined();
+    expect(where("startswith(name, 'x')", {}, 'a')).toBeUndefined();
+    expect(where("startswith(name, 'x')", { name: 'xy' }, 'a')).toBe(true);
+    expect(where("startswith(name, 'x')", { name: 'yx' }, 'a')).toBe(false);
   });
 
   test('topic filters follow AWS IoT: + is one level, # is the rest but not the parent', () => {
@@ -73,5 +90,20 @@ describe('IoT SQL in the local rule engine', () => {
     expect(substitute('archive/${topic()}/${timestamp()}-${newuuid()}.json', context)).toBe('archive/data/pi/1700000000123-uuid-1.json');
     expect(substitute('${topic(2)}/${topic(1)}/${topic(9)}/${clientid()}', context)).toBe('pi/data//n/a');
     expect(() => substitute('${principal()}', context)).toThrow('not supported by the local sandbox: substitution template ${principal()}');
+  });
+});
+
+describe('topic filters covering and overlapping each other', () => {
+  test.each([
+    ['data/+', 'data/pi', true], ['data/+', 'data/+', true], ['data/#', 'data/a/b', true], ['data/#', 'data/+', true],
+    ['data/pi', 'data/+', false], ['data/+', 'data/#', false], ['data/+', 'data/a/b', false], ['other/+', 'data/pi', false],
+  ])('%s covers %s: %s', (outer, inner, covers) => {
+    expect(filterCovers(outer, inner)).toBe(covers);
+  });
+
+  test.each([
+    ['data/+/x', 'data/y/+', true], ['data/a', 'data/b', false], ['data/#', 'other/x', false], ['a/+', 'a/b/c', false], ['a/#', 'a/b/c', true],
+  ])('%s and %s overlap: %s', (first, second, overlap) => {
+    expect(filtersIntersect(first, second)).toBe(overlap);
   });
 });

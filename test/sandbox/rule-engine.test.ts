@@ -4,7 +4,7 @@ import * as path from 'path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { parseRuleSql } from '../../sandbox/iot-sql';
 import { ResolvedTemplate } from '../../sandbox/resolved-template';
-import { applyRules, logGroupFile, LocalRule, rulesOf, RuleTargets } from '../../sandbox/rule-engine';
+import { applyRules, logGroupFile, LocalRule, rulesOf, RuleTargets, subscriptionFilters } from '../../sandbox/rule-engine';
 import { LocalS3, S3_CREDENTIALS } from '../../sandbox/s3-server';
 import { synthEnvironment } from '../setup/synth';
 
@@ -41,9 +41,10 @@ const errorEvents = (logGroup: string) => {
 };
 
 describe('local rule engine with the synthesized template', () => {
-  test('reads the dev rules from the template with names resolved as deployed: the archive rule and the liveness rule', () => {
+  test('reads the dev rules from the template with names resolved as deployed: the archive rule of every device, the liveness rule and the fleet\'s', () => {
     expect(rules).toEqual([{
-      name: 'archive_pi_dev_01', disabled: false, query: parseRuleSql("SELECT name FROM 'data/pi-dev-01' WHERE name = 's3'"), sqlVersion: '2016-03-23',
+      name: 'archive_pi_dev_01', disabled: false, sqlVersion: '2016-03-23',
+      query: parseRuleSql("SELECT name FROM 'data/+' WHERE name = 's3' AND (topic(2) = 'pi-dev-01' OR startswith(topic(2), 'pi-dev-fleet-'))"),
       action: {
         type: 's3', bucket, key: 'archive/${topic()}/${timestamp()}-${newuuid()}.json', roleArn: resolved.getAtt(roleId, 'Arn'),
         identityPolicies: resolved.rolePolicies(roleId).map(({ policy }) => policy), bucketPolicy: expect.objectContaining({ Statement: expect.any(Array) }),
@@ -52,7 +53,23 @@ describe('local rule engine with the synthesized template', () => {
     }, {
       name: expect.stringMatching(/^[a-zA-Z0-9_]+$/), disabled: false, query: parseRuleSql("SELECT * FROM 'data/pi-dev-01'"), sqlVersion: '2016-03-23',
       action: { type: 'cloudwatchMetric', namespace: 'IotCore/IotCore-dev', metric: 'StatusMessages', value: 1, unit: 'Count' }, errorLogGroup: undefined,
+    }, {
+      name: expect.stringMatching(/^[a-zA-Z0-9_]+_fleet$/), disabled: false, query: parseRuleSql("SELECT * FROM 'data/+' WHERE startswith(topic(2), 'pi-dev-fleet-')"), sqlVersion: '2016-03-23',
+      action: { type: 'cloudwatchMetric', namespace: 'IotCore/IotCore-dev', metric: 'FleetStatusMessages', value: 1, unit: 'Count' }, errorLogGroup: undefined,
     }]);
+  });
+
+  test('a fleet device\'s {"name":"s3"} is archived under its own key; another environment\'s device sharing data/+ is not', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fleet-rules-'));
+    const outcomes = [
+      ...await applyRules(rules, { s3: client, root }, 'data/pi-dev-fleet-SN0001', Buffer.from('{"name":"s3"}')),
+      ...await applyRules(rules, { s3: client, root }, 'data/pi-stg-01', Buffer.from('{"name":"s3"}')),
+    ];
+    expect(outcomes.map((outcome) => [outcome.topic, outcome.object ? 'object' : outcome.metric?.metric])).toEqual([
+      ['data/pi-dev-fleet-SN0001', 'object'], ['data/pi-dev-fleet-SN0001', 'FleetStatusMessages'],
+    ]);
+    expect(outcomes[0].object).toMatch(/\/archive\/data\/pi-dev-fleet-SN0001\/\d+-[0-9a-f-]{36}\.json$/);
+    fs.rmSync(root, { recursive: true, force: true });
   });
 
   test('the liveness rule records one datapoint per message on the data topic', async () => {
@@ -116,5 +133,15 @@ describe('local rule engine with the synthesized template', () => {
     const rule = Object.values(changed.Resources as Record<string, any>).find((r) => r.Type === 'AWS::IoT::TopicRule');
     delete rule.Properties.TopicRulePayload.AwsIotSqlVersion;
     expect(() => rulesOf(changed)).toThrow('not supported by the local sandbox: SQL version 2015-10-08 (the CloudFormation default)');
+  });
+});
+
+describe('the subscriptions of the rule engine', () => {
+  test('the dev template\'s rules are served by one subscription, so each message is evaluated once (Mosquitto delivers a copy per matching subscription)', () => {
+    expect(subscriptionFilters(rules.map((rule) => rule.query.from))).toEqual(['data/+']);
+  });
+
+  test('filters that overlap without one covering the other fail loudly', () => {
+    expect(() => subscriptionFilters(['data/+/x', 'data/y/+'])).toThrow("not supported by the local sandbox: topic rules FROM 'data/+/x' and 'data/y/+', which overlap");
   });
 });
