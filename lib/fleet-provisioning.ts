@@ -1,13 +1,17 @@
-import { ArnFormat, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as iot from 'aws-cdk-lib/aws-iot';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { CLAIM_CLIENT_ID_PREFIX, SHADOW_DEFAULTS_CONFIGURATION_KEY } from '../device/src/contract';
 import { handlerFunction } from './custom-resource-handler';
+import { acknowledgeWildcardResource } from './nag';
 import { DeviceCertificate } from './device-certificate';
 import { IDevicePolicy } from './device-policy';
-import { acknowledgeWildcardResource } from './nag';
+
+/** The managed policy AWS documents for a provisioning role ("AWSIoTThingsRegistration", AWS managed policy reference). */
+export const PROVISIONING_MANAGED_POLICY = 'service-role/AWSIoTThingsRegistration';
 
 /** Serial numbers a fleet accepts when no pattern is given. */
 export const DEFAULT_SERIAL_PATTERN = /[A-Za-z0-9_-]{1,64}/;
@@ -16,6 +20,7 @@ export const DEFAULT_SERIAL_PATTERN = /[A-Za-z0-9_-]{1,64}/;
 const TEMPLATE_NAME = /^[0-9A-Za-z_-]{1,36}$/;
 /** A thing name prefix leaves room for the serial in the 128 characters of a thing name. */
 const THING_NAME_PREFIX = /^[a-zA-Z0-9:_-]{1,64}$/;
+
 
 export interface FleetProvisioningProps {
   /** The policy every provisioned device's certificate gets: the same least-privilege device policy. */
@@ -38,6 +43,18 @@ export interface FleetProvisioningProps {
   readonly logRetention?: logs.RetentionDays;
   /** @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * First level of the devices' data topic, `<prefix>/<thing>`: each provisioned device also gets a policy of
+   * its own allowing HTTPS publish to exactly that topic, since thing policy variables do not exist over HTTPS.
+   * @default 'data'
+   */
+  readonly dataTopicPrefix?: string;
+  /**
+   * The desired state a provisioned device starts at, sent to it in RegisterThing's `deviceConfiguration`
+   * (key `ShadowDesiredDefaults`, a JSON string); the device writes it into its shadow when it has none yet.
+   * @default - no defaults: the device starts from its own settings
+   */
+  readonly shadowDefaults?: Record<string, unknown>;
 }
 
 /**
@@ -55,6 +72,8 @@ export class FleetProvisioning extends Construct {
   public readonly templateName: string;
   public readonly templateArn: string;
   public readonly thingNamePrefix: string;
+  /** The serial numbers the hook allows, matched whole. */
+  public readonly serialPattern: RegExp;
   /** The role AWS IoT assumes to register things with the template. */
   public readonly provisioningRole: iam.Role;
   /** The pre-provisioning hook. */
@@ -64,15 +83,18 @@ export class FleetProvisioning extends Construct {
   public readonly claimPolicyName: string;
   /** The claim certificate every new device starts with (read it with grantRead, or `iot-device bootstrap`). */
   public readonly claimCertificate: DeviceCertificate;
+  private readonly fleetThingsArn: string;
+  private readonly certificatesArn: string;
 
   constructor(scope: Construct, id: string, props: FleetProvisioningProps) {
     super(scope, id);
     const stack = Stack.of(this);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
-    if (!Token.isUnresolved(props.thingNamePrefix) && !THING_NAME_PREFIX.test(props.thingNamePrefix)) {
-      throw new Error(`FleetProvisioning thingNamePrefix must match ${THING_NAME_PREFIX.source}, received: '${props.thingNamePrefix}'`);
+    if (!Token.isUnresolved(props.thingNamePrefix) && (!THING_NAME_PREFIX.test(props.thingNamePrefix) || props.thingNamePrefix.startsWith(CLAIM_CLIENT_ID_PREFIX))) {
+      throw new Error(`FleetProvisioning thingNamePrefix must match ${THING_NAME_PREFIX.source} and not start with '${CLAIM_CLIENT_ID_PREFIX}' (the claim sessions' client IDs), received: '${props.thingNamePrefix}'`);
     }
+    const dataTopicPrefix = props.dataTopicPrefix ?? 'data';
     const serialPattern = props.serialPattern ?? DEFAULT_SERIAL_PATTERN;
     for (const serial of props.allowedSerials ?? []) {
       if (!new RegExp(`^(?:${serialPattern.source})$`, serialPattern.flags).test(serial)) {
@@ -80,66 +102,79 @@ export class FleetProvisioning extends Construct {
       }
     }
     this.thingNamePrefix = props.thingNamePrefix;
+    this.serialPattern = serialPattern;
     this.templateName = props.templateName ?? Names.uniqueResourceName(this, { maxLength: 36, separator: '_', allowedSpecialCharacters: '_-' });
     if (!Token.isUnresolved(this.templateName) && !TEMPLATE_NAME.test(this.templateName)) {
       throw new Error(`FleetProvisioning templateName must match ${TEMPLATE_NAME.source}, received: '${this.templateName}'`);
     }
     this.templateArn = stack.formatArn({ service: 'iot', resource: 'provisioningtemplate', resourceName: this.templateName, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
     const arn = (resource: string, resourceName: string) => stack.formatArn({ service: 'iot', resource, resourceName, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
-    const fleetThings = arn('thing', `${props.thingNamePrefix}*`);
-    const certificates = arn('cert', '*');
 
-    // The hook: allows only the fleet's serial numbers, and answers well within AWS's 5 seconds.
-    this.hook = handlerFunction(this, 'Hook', {
+    // The hook: allows only the fleet's serial numbers, never a live one unless marked, and answers within AWS's 5 seconds.
+    const hookFunction = handlerFunction(this, 'Hook', {
       handlerFolder: 'pre-provisioning-hook',
-      description: `Allows fleet devices whose serial matches ${serialPattern.source}${props.allowedSerials ? ' and is on the allow-list' : ''}`,
+      description: `Allows new fleet devices whose serial matches ${serialPattern.source}${props.allowedSerials ? ' and is on the allow-list' : ''}, and live ones marked for re-provisioning`,
       roleDescription: `Pre-provisioning hook of fleet template ${this.templateName}`,
-      timeout: Duration.seconds(3),
+      timeout: Duration.seconds(4),
       logRetention,
       removalPolicy,
       environment: {
         SERIAL_PATTERN: serialPattern.source,
+        THING_NAME_PREFIX: props.thingNamePrefix,
         ...(props.allowedSerials ? { ALLOWED_SERIALS: JSON.stringify(props.allowedSerials) } : {}),
       },
-    }).function;
-    // Only AWS IoT, and only for this template (confused deputy prevention).
-    this.hook.addPermission('InvokedByProvisioningTemplate', {
-      principal: new iam.ServicePrincipal('iot.amazonaws.com'),
-      sourceArn: this.templateArn,
-      sourceAccount: stack.account,
     });
-
-    // What AWS IoT does on the template's behalf: create the thing, activate and attach the certificate, attach the policy.
-    this.provisioningRole = new iam.Role(this, 'ProvisioningRole', {
-      description: `Lets AWS IoT register fleet things ${props.thingNamePrefix}* with template ${this.templateName}`,
-      assumedBy: new iam.ServicePrincipal('iot.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': stack.account } } }),
-    });
-    this.provisioningRole.addToPolicy(new iam.PolicyStatement({
-      sid: 'RegisterFleetThings',
-      actions: ['iot:CreateThing', 'iot:DescribeThing', 'iot:UpdateThing'],
+    this.hook = hookFunction.function;
+    // Reads the serial's thing; re-provisioning a marked one retires its certificates and clears the mark.
+    const fleetThings = arn('thing', `${props.thingNamePrefix}*`);
+    const certificates = arn('cert', '*');
+    this.fleetThingsArn = fleetThings;
+    this.certificatesArn = certificates;
+    this.hook.addToRolePolicy(new iam.PolicyStatement({
+      sid: 'ReadAndUnmarkFleetThings',
+      actions: ['iot:DescribeThing', 'iot:ListThingPrincipals', 'iot:UpdateThing'],
       resources: [fleetThings],
     }));
-    this.provisioningRole.addToPolicy(new iam.PolicyStatement({
-      sid: 'ActivateAndAttachCertificates',
-      actions: ['iot:DescribeCertificate', 'iot:UpdateCertificate', 'iot:AttachPolicy'],
-      resources: [certificates],
-    }));
-    this.provisioningRole.addToPolicy(new iam.PolicyStatement({
-      sid: 'AttachCertificatesToFleetThings',
-      actions: ['iot:AttachThingPrincipal'],
+    this.hook.addToRolePolicy(new iam.PolicyStatement({ sid: 'RetirePreviousCertificates', actions: ['iot:UpdateCertificate'], resources: [certificates] }));
+    this.hook.addToRolePolicy(new iam.PolicyStatement({
+      sid: 'DetachPreviousCertificates',
+      actions: ['iot:DetachThingPrincipal'],
       resources: [certificates],
       conditions: { ArnLike: { 'iot:thingArn': fleetThings } },
     }));
-    this.provisioningRole.addToPolicy(new iam.PolicyStatement({
-      sid: 'ReadDevicePolicy',
-      actions: ['iot:GetPolicy'],
-      resources: [arn('policy', props.devicePolicy.policyName)],
-    }));
-    acknowledgeWildcardResource(this.provisioningRole, fleetThings,
-      'Things are created at provisioning time from the serial a device sends; the role may touch only things with the fleet\'s name prefix.');
-    acknowledgeWildcardResource(this.provisioningRole, certificates,
-      'The certificate is made from the device\'s CSR at provisioning time, so its ID is not known in advance; attaching it is further limited to the fleet\'s things by iot:thingArn.');
+    acknowledgeWildcardResource(hookFunction.role, fleetThings,
+      'Things are named from the serial a device sends at provisioning time; the hook reads and unmarks only things with the fleet\'s name prefix.');
+    acknowledgeWildcardResource(hookFunction.role, certificates,
+      'The certificates to retire are found at run time (ListThingPrincipals of the marked thing); detaching is further limited to the fleet\'s things by iot:thingArn.');
+    // Only AWS IoT of this account. AWS asks for aws:SourceArn or aws:SourceAccount ("Pre-provisioning
+    // hooks") but never says which ARN AWS IoT presents when it calls a hook; the form its confused-deputy page
+    // shows, arn:aws:iot:<region>:<account>:*, cannot miss ("Cross-service confused deputy prevention").
+    this.hook.addPermission('InvokedByProvisioningTemplate', {
+      principal: new iam.ServicePrincipal('iot.amazonaws.com'),
+      sourceArn: stack.formatArn({ service: 'iot', resource: '*', arnFormat: ArnFormat.NO_RESOURCE_NAME }),
+      sourceAccount: stack.account,
+    });
 
+    // What AWS IoT does on the template's behalf: create the thing and the device's own HTTPS policy, activate
+    // and attach the certificate, attach the policies. AWS documents one form of this role, the managed policy
+    // AWSIoTThingsRegistration ("Provisioning by claim", "Provisioning devices that don't have device
+    // certificates using fleet provisioning"), and no narrower one: a narrower role can fail registrations
+    // with an ACCESS_DENIED that says nothing, so the documented form it is.
+    this.provisioningRole = new iam.Role(this, 'ProvisioningRole', {
+      description: `Lets AWS IoT register fleet things ${props.thingNamePrefix}* with template ${this.templateName}`,
+      assumedBy: new iam.ServicePrincipal('iot.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': stack.account } } }),
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName(PROVISIONING_MANAGED_POLICY)],
+    });
+    Validations.of(this.provisioningRole).acknowledge({
+      id: `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${PROVISIONING_MANAGED_POLICY}]`,
+      reason: 'AWS documents the provisioning role of fleet provisioning only as this managed policy; a narrower role is undocumented and can fail every registration with ACCESS_DENIED.',
+    });
+
+    const serialMark = '<SerialNumber>';
+    const [before, after] = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: 'iot:Publish', Resource: arn('topic', `${dataTopicPrefix}/${props.thingNamePrefix}${serialMark}`) }],
+    }).split(serialMark);
     const body = {
       Parameters: {
         SerialNumber: { Type: 'String' },
@@ -161,7 +196,19 @@ export class FleetProvisioning extends Construct {
           Type: 'AWS::IoT::Policy',
           Properties: { PolicyName: props.devicePolicy.policyName },
         },
+        // HTTPS publish to the device's own data topic: thing policy variables exist only over MQTT ("Thing
+        // policy variables"), so each device gets a policy naming its topic literally, the form AWS documents
+        // to work over HTTPS. A template policy given by document is created with the document's hash as its
+        // name ("Provisioning templates", Policy resources); the document must be an escaped string.
+        httpsPublishPolicy: {
+          Type: 'AWS::IoT::Policy',
+          Properties: {
+            PolicyDocument: { 'Fn::Join': ['', [before, { Ref: 'SerialNumber' }, after]] },
+          },
+        },
       },
+      // Sent to the device in RegisterThing's answer ("Provisioning templates", Device configuration).
+      ...(props.shadowDefaults ? { DeviceConfiguration: { [SHADOW_DEFAULTS_CONFIGURATION_KEY]: JSON.stringify(props.shadowDefaults) } } : {}),
     };
     const template = new iot.CfnProvisioningTemplate(this, 'Resource', {
       templateName: this.templateName,
@@ -174,7 +221,7 @@ export class FleetProvisioning extends Construct {
     });
     template.node.addDependency(this.provisioningRole, this.hook);
 
-    // The claim certificate may connect as a fleet device and call the two fleet provisioning APIs of this template, nothing else.
+    // The claim certificate may connect in the claim namespace (never as a device) and call the two fleet provisioning APIs of this template, nothing else.
     const topic = (name: string) => arn('topic', name);
     const topicFilter = (name: string) => arn('topicfilter', name);
     const requests = ['$aws/certificates/create-from-csr/json', `$aws/provisioning-templates/${this.templateName}/provision/json`];
@@ -183,7 +230,7 @@ export class FleetProvisioning extends Construct {
       policyDocument: {
         Version: '2012-10-17',
         Statement: [
-          { Effect: 'Allow', Action: 'iot:Connect', Resource: arn('client', `${props.thingNamePrefix}*`) },
+          { Effect: 'Allow', Action: 'iot:Connect', Resource: arn('client', `${CLAIM_CLIENT_ID_PREFIX}*`) },
           { Effect: 'Allow', Action: 'iot:Publish', Resource: requests.map(topic) },
           { Effect: 'Allow', Action: 'iot:Subscribe', Resource: responses.map(topicFilter) },
           { Effect: 'Allow', Action: 'iot:Receive', Resource: responses.map(topic) },
@@ -199,5 +246,32 @@ export class FleetProvisioning extends Construct {
       logRetention,
       removalPolicy,
     });
+  }
+
+  /**
+   * Lets `grantee` run the operator commands (`npm run fleet`, ops/fleet.ts): read the stack's outputs;
+   * revoke a fleet device (its certificates INACTIVE or REVOKED and detached, the thing deleted on
+   * request); mark a fleet thing for re-provisioning; make a claim certificate with the claim policy and
+   * retire one. Things outside the fleet's prefix are out of reach.
+   */
+  public grantOperator(grantee: iam.IGrantable): iam.Grant {
+    const stack = Stack.of(this);
+    // The wildcards are what these calls need; a grantee that is a construct (a role) carries the reasons for cdk-nag.
+    if (Construct.isConstruct(grantee)) {
+      acknowledgeWildcardResource(grantee, this.fleetThingsArn, 'The operator revokes and re-provisions devices named from serials known only at provisioning time; only the fleet\'s things are granted.');
+      acknowledgeWildcardResource(grantee, this.certificatesArn, 'The certificates to retire are found at run time (ListThingPrincipals) or made by CreateKeysAndCertificate; detaching is limited to the fleet\'s things by iot:thingArn.');
+      acknowledgeWildcardResource(grantee, '*', 'iot:CreateKeysAndCertificate has no resource type in the IAM Service Authorization Reference: it must be granted on "*".');
+    }
+    return [
+      iam.Grant.addToPrincipal({ grantee, actions: ['cloudformation:DescribeStacks'], resourceArns: [stack.stackId] }),
+      iam.Grant.addToPrincipal({ grantee, actions: ['iot:DescribeThing', 'iot:ListThingPrincipals', 'iot:UpdateThing', 'iot:DeleteThing'], resourceArns: [this.fleetThingsArn] }),
+      // The certificates are found at run time (ListThingPrincipals), or made by CreateKeysAndCertificate.
+      iam.Grant.addToPrincipal({ grantee, actions: ['iot:UpdateCertificate', 'iot:AttachPolicy'], resourceArns: [this.certificatesArn] }),
+      iam.Grant.addToPrincipal({
+        grantee, actions: ['iot:DetachThingPrincipal'], resourceArns: [this.certificatesArn], conditions: { ArnLike: { 'iot:thingArn': this.fleetThingsArn } },
+      }),
+      // CreateKeysAndCertificate has no resource type (Service Authorization Reference): it is granted on "*".
+      iam.Grant.addToPrincipal({ grantee, actions: ['iot:CreateKeysAndCertificate'], resourceArns: ['*'] }),
+    ].reduce((all, grant) => all.combine(grant));
   }
 }

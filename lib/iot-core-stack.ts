@@ -9,6 +9,7 @@ import { DeviceCertificate } from './device-certificate';
 import { DeviceMonitoring } from './device-monitoring';
 import { DevicePolicy } from './device-policy';
 import { DeviceThing } from './device-thing';
+import { CLAIM_CLIENT_ID_PREFIX } from '../device/src/contract';
 import { FleetProvisioning } from './fleet-provisioning';
 import { HttpsPublishPolicy } from './https-publish-policy';
 import { ManagedPolicyGrantee } from './managed-policy-grantee';
@@ -117,14 +118,24 @@ export class IotCoreStack extends Stack {
       removalPolicy,
     });
 
+    if (!Token.isUnresolved(props.thingName) && props.thingName.startsWith(CLAIM_CLIENT_ID_PREFIX)) {
+      throw new Error(`IotCoreStack thingName must not start with '${CLAIM_CLIENT_ID_PREFIX}' (the claim sessions' client IDs), received: '${props.thingName}'`);
+    }
+    // Every device of the environment: the declared thing and, with a fleet, every thing provisioned by claim.
+    // Other environments' devices may publish to data/+ in the same account and Region, so the WHERE keeps to this one's.
+    const devicesOfEnvironment = props.fleet
+      ? `(topic(2) = '${props.thingName}' OR startswith(topic(2), '${props.fleet.thingNamePrefix}'))`
+      : undefined;
+    const dataTopicFilter = props.fleet ? `${DATA_TOPIC_PREFIX}/+` : dataTopic;
+
     this.archive = new ArchiveBucket(this, 'ArchiveBucket', { retention: props.archiveRetention, removalPolicy });
     this.failedDeliveries = new logs.LogGroup(this, 'FailedDeliveries', { retention: logRetention, removalPolicy });
     this.rule = new ArchiveRule(this, 'ArchiveRule', {
-      // The hands-on's rule: only messages whose name is s3 are archived.
-      sql: `SELECT name FROM '${dataTopic}' WHERE name = 's3'`,
+      // The hands-on's rule: only messages whose name is s3 are archived, for every device of the environment.
+      sql: `SELECT name FROM '${dataTopicFilter}' WHERE name = 's3'${devicesOfEnvironment ? ` AND ${devicesOfEnvironment}` : ''}`,
       // A readable name from a literal thing name; a token would be corrupted by the replacement, so the construct names it then.
       ruleName: Token.isUnresolved(props.thingName) ? undefined : `archive_${props.thingName.replace(/[^a-zA-Z0-9_]/g, '_')}`.slice(0, 128),
-      description: `Archives messages of thing ${props.thingName} whose name is s3`,
+      description: `Archives messages of thing ${props.thingName}${props.fleet ? ` and of fleet things ${props.fleet.thingNamePrefix}*` : ''} whose name is s3`,
       bucket: this.archive.bucket,
       keyPrefix: props.archiveKeyPrefix,
       keyPattern: props.archiveKeyPattern,
@@ -148,12 +159,15 @@ export class IotCoreStack extends Stack {
       archiveRuleName: this.rule.ruleName,
       errorLogGroup: this.failedDeliveries,
       alarmTopic: props.alarmTopicArn ? sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn) : undefined,
+      fleet: props.fleet ? { sql: `SELECT * FROM '${DATA_TOPIC_PREFIX}/+' WHERE startswith(topic(2), '${props.fleet.thingNamePrefix}')` } : undefined,
     });
 
     if (props.fleet) {
       this.fleet = new FleetProvisioning(this, 'Fleet', {
         devicePolicy: this.policy,
         ...props.fleet,
+        dataTopicPrefix: DATA_TOPIC_PREFIX,
+        shadowDefaults: this.shadowDefaults.desired,
         secretRecoveryWindow: props.secretRecoveryWindow,
         logRetention,
         removalPolicy,
@@ -167,6 +181,13 @@ export class IotCoreStack extends Stack {
       this.grantSmokeCheck(new ManagedPolicyGrantee(this.smokeCheckPolicy));
       acknowledgeWildcardResource(this.smokeCheckPolicy, this.archive.bucket.arnForObjects(`${this.rule.keyPrefix}*`),
         'The smoke check reads back, and with --clean deletes, the object the rule archived for its own message, whose key (a UUID) is known only then; only the archive prefix is granted.');
+      if (this.fleet) {
+        const fleetResource = (resource: string, resourceName: string) => this.formatArn({ service: 'iot', resource, resourceName, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+        acknowledgeWildcardResource(this.smokeCheckPolicy, fleetResource('topic', `${DATA_TOPIC_PREFIX}/${this.fleet.thingNamePrefix}*`),
+          'smoke --thing proves a device provisioned by claim, whose name is known only at provisioning time; only the fleet\'s data topics are granted.');
+        acknowledgeWildcardResource(this.smokeCheckPolicy, fleetResource('thing', `${this.fleet.thingNamePrefix}*`),
+          'smoke --thing reads the shadow of a device provisioned by claim; only the fleet\'s things are granted.');
+      }
     }
 
     // What a device needs to connect (`iot-device bootstrap` reads these; never key material), and what the smoke check reads.
@@ -190,6 +211,9 @@ export class IotCoreStack extends Stack {
         FleetThingNamePrefix: [this.fleet.thingNamePrefix, 'Fleet things are named <prefix><SerialNumber>'],
         ClaimCertificateSecretArn: [this.fleet.claimCertificate.secretArn, 'Secrets Manager secret with the claim certificate and key'],
         ClaimCertificateId: [this.fleet.claimCertificate.certificateId, 'ID of the claim certificate (deactivate it to stop new devices joining)'],
+        ClaimPolicyName: [this.fleet.claimPolicyName, 'IoT policy of claim certificates (npm run fleet -- rotate-claim attaches it to a new one)'],
+        ClaimClientIdPrefix: [CLAIM_CLIENT_ID_PREFIX, 'Claim sessions connect as <prefix><SerialNumber>, never with a device\'s client ID'],
+        FleetSerialPattern: [this.fleet.serialPattern.source, 'Serial numbers the fleet accepts, matched whole (iot-device provision checks before connecting)'],
       } as Record<string, [string, string]> : {}),
       ...(this.smokeCheckPolicy ? { SmokeCheckPolicyArn: [this.smokeCheckPolicy.managedPolicyArn, 'Managed policy to attach to the role that runs npm run smoke'] as [string, string] } : {}),
     };
@@ -211,17 +235,24 @@ export class IotCoreStack extends Stack {
 
   /**
    * Lets `grantee` run the smoke check (`npm run smoke`): read this stack's outputs, publish to the
-   * device's data topic through the AWS IoT data plane, read the thing's shadow, list, read and delete
+   * device's data topic through the AWS IoT data plane (and fleet devices' topics), read the thing's shadow (and fleet devices'), list, read and delete
    * archived objects (under the archive prefix only), and read the rule's error log group.
    */
   public grantSmokeCheck(grantee: iam.IGrantable): iam.Grant {
     const bucket = this.archive.bucket;
     const prefix = this.rule.keyPrefix;
     const logGroupArn = this.formatArn({ service: 'logs', resource: 'log-group', resourceName: this.failedDeliveries.logGroupName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const iotArn = (resource: string, resourceName: string) => this.formatArn({ service: 'iot', resource, resourceName, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    // With a fleet, `--thing` proves a provisioned device too: its data topic and its shadow.
+    const fleetPrefix = this.fleet?.thingNamePrefix;
     return [
       iam.Grant.addToPrincipal({ grantee, actions: ['cloudformation:DescribeStacks'], resourceArns: [this.stackId] }),
-      iam.Grant.addToPrincipal({ grantee, actions: ['iot:Publish'], resourceArns: [this.formatArn({ service: 'iot', resource: 'topic', resourceName: this.dataTopic, arnFormat: ArnFormat.SLASH_RESOURCE_NAME })] }),
+      iam.Grant.addToPrincipal({
+        grantee, actions: ['iot:Publish'],
+        resourceArns: [iotArn('topic', this.dataTopic), ...(fleetPrefix ? [iotArn('topic', `${DATA_TOPIC_PREFIX}/${fleetPrefix}*`)] : [])],
+      }),
       this.thing.grantShadowRead(grantee),
+      ...(fleetPrefix ? [iam.Grant.addToPrincipal({ grantee, actions: ['iot:GetThingShadow'], resourceArns: [iotArn('thing', `${fleetPrefix}*`)] })] : []),
       iam.Grant.addToPrincipal({ grantee, actions: ['s3:ListBucket'], resourceArns: [bucket.bucketArn], conditions: { StringLike: { 's3:prefix': `${prefix}*` } } }),
       iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetObject', 's3:DeleteObject'], resourceArns: [bucket.arnForObjects(`${prefix}*`)] }),
       // FilterLogEvents is authorized on the log group; both forms of its ARN name this group only.

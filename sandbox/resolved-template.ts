@@ -120,13 +120,18 @@ export class ResolvedTemplate {
   }
 
   /** The identity policies of a role: inline ones and the AWS::IAM::Policy resources naming it, resolved. */
-  rolePolicies(roleId: string): Array<{ name: string; policy: any }> {
+  /** A role's policies: inline, attached AWS::IAM::Policy, and managed ones whose documents `managed` gives by ARN. */
+  rolePolicies(roleId: string, managed: Record<string, unknown> = {}): Array<{ name: string; policy: any }> {
     const role = this.resource(roleId);
-    if (role.Properties?.ManagedPolicyArns) throw new Error(`Role ${roleId} has managed policies, which this evaluation cannot read`);
+    const managedPolicies = (role.Properties?.ManagedPolicyArns ?? []).map((arn: unknown) => {
+      const resolvedArn = String(this.resolve(arn));
+      if (!managed[resolvedArn]) throw new Error(`Role ${roleId} has the managed policy ${resolvedArn}, whose document this evaluation is not given`);
+      return { name: resolvedArn, policy: managed[resolvedArn] };
+    });
     const inline = (role.Properties?.Policies ?? []).map((policy: any) => ({ name: policy.PolicyName, policy: this.resolve(policy.PolicyDocument) }));
     const attached = this.ofType('AWS::IAM::Policy')
       .filter((id) => (this.resource(id).Properties!.Roles as unknown[]).some((role) => (role as { Ref?: string }).Ref === roleId))
       .map((id) => ({ name: id, policy: this.resolve(this.resource(id).Properties!.PolicyDocument) }));
-    return [...inline, ...attached];
+    return [...managedPolicies, ...inline, ...attached];
   }
 }

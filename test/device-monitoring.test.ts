@@ -17,9 +17,13 @@ function monitoring(props: Partial<DeviceMonitoringProps> = {}) {
 describe('DeviceMonitoring', () => {
   test('alarms on the archive rule\'s AWS/IoT Failure and ParseError, on any failed delivery, and on a quiet device; cdk-nag clean', () => {
     const { stack, alarms } = monitoring();
-    const byMetric = Object.fromEntries(alarms().map((alarm) => [`${alarm.Namespace}/${alarm.MetricName}`, alarm]));
-    expect(Object.keys(byMetric).sort()).toEqual(['AWS/IoT/Failure', 'AWS/IoT/ParseError', 'IotCore/Test/FailedDeliveries', 'IotCore/Test/StatusMessages']);
-    expect(byMetric['AWS/IoT/Failure'].Dimensions).toEqual([{ Name: 'ActionType', Value: 'S3' }, { Name: 'RuleName', Value: 'archive_pi_01' }]);
+    const byMetric = Object.fromEntries(alarms().map((alarm) => [alarm.Metrics ? `query ${alarm.Metrics[0].Expression}` : `${alarm.Namespace}/${alarm.MetricName}`, alarm]));
+    expect(Object.keys(byMetric).sort()).toEqual([
+      'AWS/IoT/ParseError', 'IotCore/Test/FailedDeliveries', 'IotCore/Test/StatusMessages', 'query SELECT SUM(Failure) FROM "AWS/IoT" WHERE RuleName = \'archive_pi_01\'',
+    ]);
+    // AWS never lists ActionType's values: the failures of every action type of the rule, summed by a Metrics Insights query.
+    expect(byMetric['query SELECT SUM(Failure) FROM "AWS/IoT" WHERE RuleName = \'archive_pi_01\''])
+      .toMatchObject({ Metrics: [{ Id: expect.any(String), Period: 300, ReturnData: true }], Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching' });
     expect(byMetric['AWS/IoT/ParseError']).toMatchObject({ Dimensions: [{ Name: 'RuleName', Value: 'archive_pi_01' }], Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
     // 3 intervals of 5 s, rounded up to CloudWatch's one-minute period; no datapoint at all is a quiet device.
     expect(byMetric['IotCore/Test/StatusMessages']).toMatchObject({ Period: 60, Threshold: 1, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching', Statistic: 'Sum' });
@@ -67,8 +71,25 @@ describe('DeviceMonitoring', () => {
 
   test('failure alarms take their threshold and period from the props', () => {
     const { alarms } = monitoring({ failureThreshold: 3, failurePeriod: Duration.minutes(15) });
-    const failures = alarms().filter((alarm) => ['Failure', 'ParseError', 'FailedDeliveries'].includes(alarm.MetricName));
-    expect(failures.map((alarm) => [alarm.MetricName, alarm.Threshold, alarm.Period]).sort()).toEqual([['FailedDeliveries', 3, 900], ['Failure', 3, 900], ['ParseError', 3, 900]]);
+    const failures = alarms().filter((alarm) => alarm.Metrics || ['ParseError', 'FailedDeliveries'].includes(alarm.MetricName));
+    expect(failures.map((alarm) => [alarm.MetricName ?? 'Failure query', alarm.Threshold, alarm.Period ?? alarm.Metrics[0].Period]).sort())
+      .toEqual([['FailedDeliveries', 3, 900], ['Failure query', 3, 900], ['ParseError', 3, 900]]);
+  });
+
+  test('with a fleet: one rule counts every fleet device\'s status messages, shown as devices reporting; no alarm per device', () => {
+    const { stack, alarms } = monitoring({ fleet: { sql: "SELECT * FROM 'data/+' WHERE startswith(topic(2), 'pi-fleet-')" } });
+    const template = templateOf(stack);
+    template.hasResourceProperties('AWS::IoT::TopicRule', { TopicRulePayload: {
+      Sql: "SELECT * FROM 'data/+' WHERE startswith(topic(2), 'pi-fleet-')", AwsIotSqlVersion: '2016-03-23',
+      Actions: [{ CloudwatchMetric: { MetricNamespace: 'IotCore/Test', MetricName: 'FleetStatusMessages', MetricValue: '1', MetricUnit: 'Count' } }],
+    } });
+    expect(alarms()).toHaveLength(4);
+    const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+    const body = JSON.stringify(stack.resolve(dashboard.Properties.DashboardBody));
+    expect(body).toContain('Fleet: devices reporting');
+    // Status messages in the 1-minute window divided by the 5 s intervals in it.
+    expect(body).toContain('messages / (PERIOD(messages) / 5)');
+    expect(nagFindings(stack)).toEqual([]);
   });
 
   test.each([0, 10_001, 1.5])('refuses failureThreshold %d', (failureThreshold) => {

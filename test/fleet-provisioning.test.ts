@@ -27,32 +27,53 @@ describe('FleetProvisioning', () => {
     expect(body.Resources.thing).toEqual({ Type: 'AWS::IoT::Thing', Properties: { ThingName: { 'Fn::Join': ['', ['pi-', { Ref: 'SerialNumber' }]] }, AttributePayload: { serialNumber: { Ref: 'SerialNumber' } } } });
     expect(body.Resources.certificate).toEqual({ Type: 'AWS::IoT::Certificate', Properties: { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' }, Status: 'ACTIVE' } });
     expect(body.Resources.policy).toEqual({ Type: 'AWS::IoT::Policy', Properties: { PolicyName: resolved.ref(resolved.ofType('AWS::IoT::Policy').find((p) => p.startsWith('DevicePolicy'))!) } });
+    expect(body).not.toHaveProperty('DeviceConfiguration');
     expect(nagFindings(stack)).toEqual([]);
   });
 
-  test('the claim certificate may connect as a fleet device and call only this template\'s two provisioning APIs', () => {
+  test('each device gets a policy of its own for HTTPS publish to its own data topic only, as an escaped document joined with its serial', () => {
+    const { template } = fleet({ dataTopicPrefix: 'telemetry' });
+    const resolved = new ResolvedTemplate(template.toJSON() as never);
+    const body = JSON.parse(resolved.properties(resolved.ofType('AWS::IoT::ProvisioningTemplate')[0]).TemplateBody);
+    const [before, serial, after] = body.Resources.httpsPublishPolicy.Properties.PolicyDocument['Fn::Join'][1];
+    expect(serial).toEqual({ Ref: 'SerialNumber' });
+    const document = JSON.parse(`${before}ABCD1234${after}`);
+    const decide = (protocol: 'https' | 'mqtt', topic: string) => evaluate([document], { protocol, attachedThings: [] }, { action: 'iot:Publish', resource: iotArn(resolved.region, resolved.account, 'topic', topic) }).allowed;
+    expect([decide('https', 'telemetry/pi-ABCD1234'), decide('https', 'telemetry/pi-ABCD12345'), decide('https', 'telemetry/pi-OTHER'), decide('https', 'data/pi-ABCD1234')])
+      .toEqual([true, false, false, false]);
+  });
+
+  test('the shadow\'s desired defaults go to the device in the template\'s DeviceConfiguration, as a JSON string', () => {
+    const { template } = fleet({ shadowDefaults: { interval: 5 } });
+    const resolved = new ResolvedTemplate(template.toJSON() as never);
+    const body = JSON.parse(resolved.properties(resolved.ofType('AWS::IoT::ProvisioningTemplate')[0]).TemplateBody);
+    expect(body.DeviceConfiguration).toEqual({ ShadowDesiredDefaults: '{"interval":5}' });
+  });
+
+  test('the claim certificate may connect only in the claim namespace and call only this template\'s two provisioning APIs', () => {
     const { stack, construct, template } = fleet();
     const resolved = new ResolvedTemplate(template.toJSON() as never);
     const claimPolicy = resolved.properties(stack.getLogicalId(construct.claimPolicy)).PolicyDocument;
-    const principal = { protocol: 'mqtt' as const, clientId: 'pi-ABCD1234', attachedThings: [] };
-    const decide = (action: IotAction, type: 'client' | 'topic' | 'topicfilter', name: string) =>
-      evaluate([claimPolicy], principal, { action, resource: iotArn(resolved.region, resolved.account, type, name) }).allowed;
+    const decide = (action: IotAction, type: 'client' | 'topic' | 'topicfilter', name: string, clientId = 'claim-ABCD1234') =>
+      evaluate([claimPolicy], { protocol: 'mqtt', clientId, attachedThings: [] }, { action, resource: iotArn(resolved.region, resolved.account, type, name) }).allowed;
     const csr = '$aws/certificates/create-from-csr/json';
     const provision = '$aws/provisioning-templates/pi_fleet/provision/json';
     expect([
-      decide('iot:Connect', 'client', 'pi-ABCD1234'),
+      decide('iot:Connect', 'client', 'claim-ABCD1234'),
       decide('iot:Publish', 'topic', csr), decide('iot:Publish', 'topic', provision),
       ...[csr, provision].flatMap((request) => ['accepted', 'rejected'].flatMap((outcome) => [
         decide('iot:Subscribe', 'topicfilter', `${request}/${outcome}`), decide('iot:Receive', 'topic', `${request}/${outcome}`)])),
     ]).toEqual(Array(11).fill(true));
     expect([
-      decide('iot:Connect', 'client', 'another-client'),
+      // A device's client ID: connecting with it would disconnect the device (one connection per client ID).
+      decide('iot:Connect', 'client', 'pi-ABCD1234', 'pi-ABCD1234'),
+      decide('iot:Connect', 'client', 'another-client', 'another-client'),
       decide('iot:Publish', 'topic', 'data/pi-ABCD1234'),
       decide('iot:Publish', 'topic', '$aws/things/pi-ABCD1234/shadow/update'),
       decide('iot:Subscribe', 'topicfilter', '$aws/things/pi-ABCD1234/shadow/update/delta'),
       decide('iot:Publish', 'topic', '$aws/certificates/create/json'),
       decide('iot:Publish', 'topic', '$aws/provisioning-templates/another_template/provision/json'),
-    ]).toEqual(Array(6).fill(false));
+    ]).toEqual(Array(7).fill(false));
   });
 
   test('the claim certificate is kept like the device certificate, attached to the claim policy and to no thing', () => {
@@ -64,16 +85,16 @@ describe('FleetProvisioning', () => {
     expect(certificate.Properties.SecretNamePrefix).toBe('iot/Test/claim-certificate');
   });
 
-  test('the hook allows the configured serials, may be invoked only by AWS IoT for this template, and answers within 3 s', () => {
+  test('the hook allows the configured serials, may be invoked only by AWS IoT of this account, and answers within AWS\'s 5 s', () => {
     const { stack, construct, template } = fleet({ allowedSerials: ['ABCD1234'] });
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Timeout: 3, Environment: { Variables: { SERIAL_PATTERN: '[A-Z0-9]{8}', ALLOWED_SERIALS: '["ABCD1234"]' } },
+      Timeout: 4, Environment: { Variables: { SERIAL_PATTERN: '[A-Z0-9]{8}', THING_NAME_PREFIX: 'pi-', ALLOWED_SERIALS: '["ABCD1234"]' } },
     });
     const resolved = new ResolvedTemplate(template.toJSON() as never);
     const [permission] = resolved.ofType('AWS::Lambda::Permission').map((id) => resolved.properties(id));
     expect(permission).toMatchObject({
       Action: 'lambda:InvokeFunction', Principal: 'iot.amazonaws.com', SourceAccount: resolved.account,
-      SourceArn: resolved.arn('iot', 'provisioningtemplate/pi_fleet'), FunctionName: resolved.getAtt(stack.getLogicalId(construct.hook.node.defaultChild as never), 'Arn'),
+      SourceArn: `arn:aws:iot:${resolved.region}:${resolved.account}:*`, FunctionName: resolved.getAtt(stack.getLogicalId(construct.hook.node.defaultChild as never), 'Arn'),
     });
   });
 
@@ -83,7 +104,8 @@ describe('FleetProvisioning', () => {
   });
 
   test.each([
-    [{ thingNamePrefix: 'pi/' }, "FleetProvisioning thingNamePrefix must match ^[a-zA-Z0-9:_-]{1,64}$, received: 'pi/'"],
+    [{ thingNamePrefix: 'pi/' }, "FleetProvisioning thingNamePrefix must match ^[a-zA-Z0-9:_-]{1,64}$ and not start with 'claim-' (the claim sessions' client IDs), received: 'pi/'"],
+    [{ thingNamePrefix: 'claim-pi-' }, "FleetProvisioning thingNamePrefix must match ^[a-zA-Z0-9:_-]{1,64}$ and not start with 'claim-' (the claim sessions' client IDs), received: 'claim-pi-'"],
     [{ templateName: 'pi fleet' }, "FleetProvisioning templateName must match ^[0-9A-Za-z_-]{1,36}$, received: 'pi fleet'"],
     [{ allowedSerials: ['ABCD1234', 'abc'] }, "FleetProvisioning allowedSerials has 'abc', which does not match serialPattern [A-Z0-9]{8}"],
   ])('refuses %j', (props, message) => {

@@ -136,9 +136,11 @@ describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
   describe('archive rule', () => {
     const rule = () => template.findResources('AWS::IoT::TopicRule')[stack.getLogicalId(stack.rule.node.defaultChild as any)].Properties;
 
-    test('selects name from the thing data topic where name is s3, with SQL version 2016-03-23', () => {
+    test('selects name where name is s3 from every device of the environment (the thing, and fleet devices when there is a fleet), with SQL version 2016-03-23', () => {
       expect(rule().TopicRulePayload).toMatchObject({
-        Sql: `SELECT name FROM 'data/${config.thingName}' WHERE name = 's3'`,
+        Sql: 'fleet' in config
+          ? `SELECT name FROM 'data/+' WHERE name = 's3' AND (topic(2) = '${config.thingName}' OR startswith(topic(2), '${config.fleet.thingNamePrefix}'))`
+          : `SELECT name FROM 'data/${config.thingName}' WHERE name = 's3'`,
         AwsIotSqlVersion: '2016-03-23',
         RuleDisabled: false,
       });
@@ -229,7 +231,7 @@ describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
       'ArchiveBucketName', 'ArchiveKeyPrefix', 'ArchiveRuleName', 'CertificateArn', 'CertificateId', 'CertificateSecretArn', 'ClientId', 'DashboardName',
       'DataTopic', 'ErrorLogGroupName', 'IotDataEndpoint', 'Region', 'ShadowName', 'SmokeCheckPolicyArn', 'ThingName',
       // A fleet's: what `iot-device` needs to make a claim kit and provision.
-      ...('fleet' in config ? ['ClaimCertificateId', 'ClaimCertificateSecretArn', 'FleetTemplateName', 'FleetThingNamePrefix'] : []),
+      ...('fleet' in config ? ['ClaimCertificateId', 'ClaimCertificateSecretArn', 'ClaimClientIdPrefix', 'ClaimPolicyName', 'FleetSerialPattern', 'FleetTemplateName', 'FleetThingNamePrefix'] : []),
     ].sort());
     expect(outputs.ArchiveKeyPrefix.Value).toBe(config.archiveKeyPrefix);
     expect(outputs.ErrorLogGroupName.Value).toEqual({ Ref: stack.getLogicalId(stack.failedDeliveries.node.defaultChild as any) });
@@ -260,7 +262,7 @@ describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
   test('alarms on rule failures, failed deliveries and a quiet device, with a dashboard', () => {
     template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'AWS/IoT', MetricName: 'Failure', Dimensions: [{ Name: 'ActionType', Value: 'S3' }, { Name: 'RuleName', Value: stack.rule.ruleName }] });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { Metrics: [{ Expression: `SELECT SUM(Failure) FROM "AWS/IoT" WHERE RuleName = '${stack.rule.ruleName}'` }] });
   });
 
   test('the smoke check\'s managed policy is attached to nobody: operators attach it to the role they run the check with', () => {

@@ -14,6 +14,10 @@ import { actionsCalledBy } from './setup/handler-actions';
 import { Decision, IamRequest, simulate } from './setup/iam-simulator';
 import { ACCOUNT, REGION, ResolvedTemplate } from '../sandbox/resolved-template';
 import { ENVIRONMENT_NAMES, newApp } from './setup/synth';
+import thingsRegistration from './fixtures/aws-iot-things-registration.json';
+
+/** The documents of the AWS managed policies the stack attaches, by ARN. */
+const MANAGED_POLICIES: Record<string, unknown> = { [thingsRegistration.arn]: thingsRegistration.document };
 
 interface Scope {
   readonly resolved: ResolvedTemplate;
@@ -36,6 +40,13 @@ const REQUESTS: Record<string, (scope: Scope) => Array<Omit<IamRequest, 'princip
   'iot:DetachThingPrincipal': (s) => [{ action: 'iot:DetachThingPrincipal', resource: s.certificateArn, context: { 'iot:thingArn': s.thingArn } }],
   'iot:DescribeEndpoint': () => [{ action: 'iot:DescribeEndpoint', resource: '*' }],
   'iot:UpdateThingShadow': (s) => [{ action: 'iot:UpdateThingShadow', resource: s.thingArn }],
+  // The fleet's pre-provisioning hook, on the serial's thing (lib/handlers/pre-provisioning-hook).
+  'iot:DescribeThing': (s) => [{ action: 'iot:DescribeThing', resource: s.thingArn }],
+  'iot:ListThingPrincipals': (s) => [{ action: 'iot:ListThingPrincipals', resource: s.thingArn }],
+  'iot:UpdateThing': (s) => [{ action: 'iot:UpdateThing', resource: s.thingArn }],
+  // The fleet's operator commands (ops/fleet.ts).
+  'iot:DeleteThing': (s) => [{ action: 'iot:DeleteThing', resource: s.thingArn }],
+  'iot:AttachPolicy': (s) => [{ action: 'iot:AttachPolicy', resource: s.certificateArn }],
   // "Permissions for the KMS key" (Secrets Manager User Guide): a new secret value needs GenerateDataKey and Decrypt.
   'secretsmanager:CreateSecret': (s) => [{ action: 'secretsmanager:CreateSecret', resource: s.secretArn }, ...kmsForSecret(s, ['kms:GenerateDataKey', 'kms:Decrypt'])],
   'secretsmanager:UpdateSecret': (s) => [{ action: 'secretsmanager:UpdateSecret', resource: s.secretArn }, ...kmsForSecret(s, ['kms:GenerateDataKey', 'kms:Decrypt'])],
@@ -74,6 +85,9 @@ describe.each(ENVIRONMENT_NAMES)('IAM of IotCore-%s, simulated', (name) => {
   // A workstation role that runs `iot-device bootstrap`, given access the way a user of the construct would.
   const reader = new iam.Role(stack, 'BootstrapReader', { assumedBy: new iam.AccountRootPrincipal() });
   stack.certificate.grantRead(reader);
+  // A role that runs the fleet's operator commands, given access through the construct's grant.
+  const operator = stack.fleet ? new iam.Role(stack, 'FleetOperator', { assumedBy: new iam.AccountRootPrincipal() }) : undefined;
+  if (operator) stack.fleet!.grantOperator(operator);
   const resolved = new ResolvedTemplate(Template.fromStack(stack).toJSON() as never, { account: config.account, region: config.region });
   const account = resolved.account;
   const logicalId = (construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as never);
@@ -90,7 +104,7 @@ describe.each(ENVIRONMENT_NAMES)('IAM of IotCore-%s, simulated', (name) => {
   };
   const roleArn = (roleId: string) => resolved.getAtt(roleId, 'Arn');
   const asRole = (roleId: string) => async (request: Omit<IamRequest, 'principal' | 'identityPolicies'>): Promise<[string, string, Decision]> =>
-    [request.action, request.resource, await simulate({ ...request, principal: roleArn(roleId), identityPolicies: resolved.rolePolicies(roleId), account })];
+    [request.action, request.resource, await simulate({ ...request, principal: roleArn(roleId), identityPolicies: resolved.rolePolicies(roleId, MANAGED_POLICIES), account })];
   const allowedAll = async (roleId: string, requests: Array<Omit<IamRequest, 'principal' | 'identityPolicies'>>) => {
     const decisions = await Promise.all(requests.map(asRole(roleId)));
     expect(decisions).toEqual(requests.map((request) => [request.action, request.resource, 'Allowed']));
@@ -115,10 +129,15 @@ describe.each(ENVIRONMENT_NAMES)('IAM of IotCore-%s, simulated', (name) => {
     });
   });
 
-  test('the certificate handler may not touch another thing, another account\'s certificates, another secret or key, nor use the key directly', async () => {
+  test('the certificate handler may detach its certificate from a thing the template no longer names: after a rename, the previous certificate\'s clean-up', async () => {
+    const role = logicalId(stack.certificate.handler.function.role as iam.Role);
+    await allowedAll(role, [{ action: 'iot:DetachThingPrincipal', resource: scope.certificateArn, context: { 'iot:thingArn': otherThing } }]);
+  });
+
+  test('the certificate handler may not touch another account\'s things or certificates, another secret or key, nor use the key directly', async () => {
     const role = logicalId(stack.certificate.handler.function.role as iam.Role);
     await deniedAll(role, [
-      { action: 'iot:DetachThingPrincipal', resource: scope.certificateArn, context: { 'iot:thingArn': otherThing } },
+      { action: 'iot:DetachThingPrincipal', resource: scope.certificateArn, context: { 'iot:thingArn': `arn:aws:iot:${resolved.region}:999999999999:thing/another-thing` } },
       { action: 'iot:DeleteCertificate', resource: otherCertificate, account: '999999999999' },
       { action: 'secretsmanager:UpdateSecret', resource: otherSecret },
       { action: 'secretsmanager:GetSecretValue', resource: scope.secretArn },
@@ -285,6 +304,20 @@ describe.each(ENVIRONMENT_NAMES)('IAM of IotCore-%s, simulated', (name) => {
       ];
       expect(await Promise.all(denied.map(asOperator))).toEqual(denied.map(() => 'ImplicitlyDenied'));
     });
+
+    if (stack.fleet) test('with --thing, a fleet device\'s data topic and shadow, and no other environment\'s', async () => {
+      const fleetDevice = `${stack.fleet!.thingNamePrefix}SN0001`;
+      const requests = actionsCalledBy('ops/smoke-check.ts').flatMap((action) => requestsFor(action, {
+        ...scope, thingArn: resolved.arn('iot', `thing/${fleetDevice}`), outputs: { ...scope.outputs, DataTopic: `data/${fleetDevice}` },
+      }));
+      expect(await Promise.all(requests.map(asOperator))).toEqual(requests.map(() => 'Allowed'));
+      const denied = [
+        { action: 'iot:Publish', resource: resolved.arn('iot', 'topic/data/pi-stg-01') },
+        { action: 'iot:GetThingShadow', resource: resolved.arn('iot', 'thing/pi-stg-01') },
+        { action: 'iot:Publish', resource: resolved.arn('iot', `topic/$aws/things/${fleetDevice}/shadow/update`) },
+      ];
+      expect(await Promise.all(denied.map(asOperator))).toEqual(denied.map(() => 'ImplicitlyDenied'));
+    });
   });
 
   // Only environments that declare a fleet have these resources.
@@ -305,7 +338,12 @@ describe.each(ENVIRONMENT_NAMES)('IAM of IotCore-%s, simulated', (name) => {
       expect([await assume(account), await assume('999999999999')]).toEqual(['Allowed', 'ImplicitlyDenied']);
     });
 
-    test('the provisioning role may register a fleet thing: create it, activate its certificate, attach certificate and device policy', async () => {
+    test('the provisioning role is AWS\'s documented form, the managed policy AWSIoTThingsRegistration, and nothing else', () => {
+      expect(resolved.properties(provisioningRole).ManagedPolicyArns.map((arn: unknown) => resolved.resolve(arn))).toEqual([thingsRegistration.arn]);
+      expect(resolved.rolePolicies(provisioningRole, MANAGED_POLICIES).map(({ name }) => name)).toEqual([thingsRegistration.arn]);
+    });
+
+    test('the provisioning role may do all the template needs: create the thing and the device\'s HTTPS policy, activate and attach its certificate, attach the policies', async () => {
       await allowedAll(provisioningRole, [
         { action: 'iot:CreateThing', resource: fleetThing },
         { action: 'iot:DescribeThing', resource: fleetThing },
@@ -314,31 +352,77 @@ describe.each(ENVIRONMENT_NAMES)('IAM of IotCore-%s, simulated', (name) => {
         { action: 'iot:UpdateCertificate', resource: newCertificate },
         { action: 'iot:AttachPolicy', resource: newCertificate },
         { action: 'iot:AttachThingPrincipal', resource: newCertificate, context: { 'iot:thingArn': fleetThing } },
+        { action: 'iot:CreatePolicy', resource: resolved.arn('iot', `policy/${'a'.repeat(64)}`) },
         { action: 'iot:GetPolicy', resource: resolved.arn('iot', `policy/${resolved.ref(logicalId(stack.policy))}`) },
       ]);
     });
 
-    test('the provisioning role may not touch things outside the fleet, such as the hand-made one', async () => {
+    test('the provisioning role may not delete, publish or read secrets', async () => {
       await deniedAll(provisioningRole, [
-        { action: 'iot:CreateThing', resource: scope.thingArn },
-        { action: 'iot:AttachThingPrincipal', resource: newCertificate, context: { 'iot:thingArn': scope.thingArn } },
         { action: 'iot:DeleteThing', resource: fleetThing },
         { action: 'iot:DeleteCertificate', resource: newCertificate },
+        { action: 'iot:Publish', resource: resolved.arn('iot', `topic/data/${fleet.thingNamePrefix}ABCD1234`) },
+        { action: 'secretsmanager:GetSecretValue', resource: resolved.getAtt(claimId, 'SecretArn') },
       ]);
     });
 
-    test('only AWS IoT, for this template, may invoke the hook', async () => {
+    test('only AWS IoT of this account may invoke the hook, whatever IoT ARN it presents', async () => {
       const [permission] = resolved.ofType('AWS::Lambda::Permission').map((id) => resolved.properties(id));
       // The function's resource policy, as Lambda writes it from AddPermission.
       const resourcePolicy = { Version: '2012-10-17', Statement: [{
         Effect: 'Allow', Principal: { Service: permission.Principal }, Action: permission.Action, Resource: permission.FunctionName,
         Condition: { StringEquals: { 'AWS:SourceAccount': permission.SourceAccount }, ArnLike: { 'AWS:SourceArn': permission.SourceArn } },
       }] };
-      const invoke = (sourceArn: string) => simulate({
+      const invoke = (sourceArn: string, sourceAccount = account) => simulate({
         principal: 'iot.amazonaws.com', action: 'lambda:InvokeFunction', resource: permission.FunctionName, account, resourcePolicy,
-        context: { 'aws:SourceArn': sourceArn, 'aws:SourceAccount': account },
+        context: { 'aws:SourceArn': sourceArn, 'aws:SourceAccount': sourceAccount },
       });
-      expect([await invoke(templateArn), await invoke(resolved.arn('iot', 'provisioningtemplate/another'))]).toEqual(['Allowed', 'ImplicitlyDenied']);
+      expect(permission.SourceArn).toBe(`arn:aws:iot:${resolved.region}:${account}:*`);
+      expect([
+        await invoke(templateArn), await invoke(resolved.arn('iot', 'thing/' + fleet.thingNamePrefix + 'ABCD1234')),
+        await invoke(`arn:aws:iot:${resolved.region}:999999999999:provisioningtemplate/${fleet.templateName}`, '999999999999'),
+      ]).toEqual(['Allowed', 'Allowed', 'ImplicitlyDenied']);
+    });
+
+    test('the hook may make every call its code makes on a fleet thing and its certificates', async () => {
+      const hookRole = logicalId(fleet.hook.role as iam.Role);
+      const actions = actionsCalledBy('pre-provisioning-hook');
+      expect(actions).toEqual(expect.arrayContaining(['iot:DescribeThing', 'iot:ListThingPrincipals', 'iot:UpdateCertificate', 'iot:DetachThingPrincipal', 'iot:UpdateThing']));
+      await allowedAll(hookRole, actions.flatMap((action) => requestsFor(action, { ...scope, thingArn: fleetThing, certificateArn: newCertificate })));
+    });
+
+    describe('the operator commands (npm run fleet), through FleetProvisioning.grantOperator', () => {
+      const asOperator = (request: Omit<IamRequest, 'principal' | 'identityPolicies'>) => simulate({
+        ...request, principal: roleArn(logicalId(operator!)), identityPolicies: resolved.rolePolicies(logicalId(operator!)), account,
+      });
+
+      test('may make every call the commands make, on a fleet thing, its certificates and a new claim certificate', async () => {
+        const actions = [...actionsCalledBy('ops/fleet.ts'), 'cloudformation:DescribeStacks'];
+        expect(actions).toEqual(expect.arrayContaining(['iot:AttachPolicy', 'iot:CreateKeysAndCertificate', 'iot:DeleteThing', 'iot:UpdateCertificate', 'iot:UpdateThing']));
+        const requests = actions.flatMap((action) => requestsFor(action, { ...scope, thingArn: fleetThing, certificateArn: newCertificate }));
+        expect(await Promise.all(requests.map(asOperator))).toEqual(requests.map(() => 'Allowed'));
+      });
+
+      test('may not revoke, unmark or delete the declared thing, nor read the claim key', async () => {
+        const requests = [
+          { action: 'iot:DeleteThing', resource: scope.thingArn },
+          { action: 'iot:UpdateThing', resource: scope.thingArn },
+          { action: 'iot:DetachThingPrincipal', resource: scope.certificateArn, context: { 'iot:thingArn': scope.thingArn } },
+          { action: 'secretsmanager:GetSecretValue', resource: resolved.getAtt(claimId, 'SecretArn') },
+        ];
+        expect(await Promise.all(requests.map(asOperator))).toEqual(requests.map(() => 'ImplicitlyDenied'));
+      });
+    });
+
+    test('the hook may not read, unmark or detach the declared thing, nor delete anything', async () => {
+      const hookRole = logicalId(fleet.hook.role as iam.Role);
+      await deniedAll(hookRole, [
+        { action: 'iot:DescribeThing', resource: scope.thingArn },
+        { action: 'iot:UpdateThing', resource: scope.thingArn },
+        { action: 'iot:DetachThingPrincipal', resource: scope.certificateArn, context: { 'iot:thingArn': scope.thingArn } },
+        { action: 'iot:DeleteThing', resource: fleetThing },
+        { action: 'iot:DeleteCertificate', resource: newCertificate },
+      ]);
     });
 
     test('the claim certificate\'s handler may make its calls on the claim certificate, and may detach no thing', async () => {
@@ -352,6 +436,7 @@ describe.each(ENVIRONMENT_NAMES)('IAM of IotCore-%s, simulated', (name) => {
   test('every role of the template is one of those simulated above, or CDK\'s own bucket-emptying provider', () => {
     const simulated = new Set([
       logicalId(stack.certificate.handler.function.role as iam.Role), logicalId(stack.shadowDefaults.handler.function.role as iam.Role), logicalId(reader),
+      ...(operator ? [logicalId(operator)] : []),
       ...(stack.fleet ? [logicalId(stack.fleet.provisioningRole), logicalId(stack.fleet.claimCertificate.handler.function.role as iam.Role)] : []),
       ...resolved.ofType('AWS::Lambda::Function').map((id) => resolved.resource(id).Properties!.Role['Fn::GetAtt']?.[0]),
       ...resolved.ofType('AWS::IoT::TopicRule').map((id) => Object.values(resolved.resource(id).Properties!.TopicRulePayload.Actions[0] as Record<string, { RoleArn: { 'Fn::GetAtt': string[] } }>)[0].RoleArn['Fn::GetAtt'][0]),

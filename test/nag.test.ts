@@ -26,12 +26,16 @@ describe('cdk-nag AwsSolutions', () => {
       'IotCore-dev/Fleet/ClaimCertificate/Handler/FunctionRole Annotation::AwsSolutions-IAM5[Resource::*]',
       'IotCore-dev/Fleet/ClaimCertificate/Handler/FunctionRole Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:cert/*]',
       'IotCore-dev/Fleet/ClaimCertificate/Handler/ProviderRole Annotation::AwsSolutions-IAM5[Resource::<FleetClaimCertificateHandlerFunction593D665E.Arn>:*]',
-      'IotCore-dev/Fleet/ProvisioningRole Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:cert/*]',
-      'IotCore-dev/Fleet/ProvisioningRole Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:thing/pi-dev-fleet-*]',
+      'IotCore-dev/Fleet/HookRole Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:cert/*]',
+      'IotCore-dev/Fleet/HookRole Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:thing/pi-dev-fleet-*]',
+      'IotCore-dev/Fleet/ProvisioningRole Annotation::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSIoTThingsRegistration]',
+      'IotCore-dev/Monitoring/FleetLivenessRole Annotation::AwsSolutions-IAM5[Resource::*]',
       'IotCore-dev/Monitoring/LivenessRole Annotation::AwsSolutions-IAM5[Resource::*]',
       'IotCore-dev/ShadowDefaults/Handler/FunctionRole Annotation::AwsSolutions-IAM5[Resource::*]',
       'IotCore-dev/ShadowDefaults/Handler/ProviderRole Annotation::AwsSolutions-IAM5[Resource::<ShadowDefaultsHandlerFunction08DB17AF.Arn>:*]',
       'IotCore-dev/SmokeCheckPolicy Annotation::AwsSolutions-IAM5[Resource::<ArchiveBucket7C124431.Arn>/archive/*]',
+      'IotCore-dev/SmokeCheckPolicy Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:thing/pi-dev-fleet-*]',
+      'IotCore-dev/SmokeCheckPolicy Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:topic/data/pi-dev-fleet-*]',
     ]);
     for (const { construct, reason } of acknowledgements) {
       expect(reason.length).toBeGreaterThan(60);
