@@ -1,11 +1,30 @@
+import {
+  DescribeThingCommand, DetachThingPrincipalCommand, IoTClient, ListThingPrincipalsCommand, ResourceNotFoundException, UpdateCertificateCommand, UpdateThingCommand,
+} from '@aws-sdk/client-iot';
+import { mockClient } from 'aws-sdk-client-mock';
 import { answer, decide, PreProvisioningHookEvent, ruleFromEnvironment } from '../../lib/handlers/pre-provisioning-hook';
 
 const event = (parameters: Record<string, string>): PreProvisioningHookEvent => ({
   claimCertificateId: 'c'.repeat(64), certificateId: 'd'.repeat(64), certificatePem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----',
-  templateArn: 'arn:aws:iot:eu-west-1:123456789012:provisioningtemplate/pi_fleet', clientId: 'pi-ABCD1234', parameters,
+  templateArn: 'arn:aws:iot:eu-west-1:123456789012:provisioningtemplate/pi_fleet', clientId: 'claim-ABCD1234', parameters,
 });
-const pattern = ruleFromEnvironment({ SERIAL_PATTERN: '[A-Z0-9]{8}' });
-const allowList = ruleFromEnvironment({ SERIAL_PATTERN: '[A-Z0-9]{8}', ALLOWED_SERIALS: '["ABCD1234"]' });
+const pattern = ruleFromEnvironment({ SERIAL_PATTERN: '[A-Z0-9]{8}', THING_NAME_PREFIX: 'pi-' });
+const allowList = ruleFromEnvironment({ SERIAL_PATTERN: '[A-Z0-9]{8}', THING_NAME_PREFIX: 'pi-', ALLOWED_SERIALS: '["ABCD1234"]' });
+const iot = mockClient(IoTClient);
+const client = new IoTClient({ region: 'eu-west-1' });
+const certificateArn = (id: string) => `arn:aws:iot:eu-west-1:123456789012:cert/${id}`;
+
+beforeEach(() => {
+  iot.reset();
+  // Only the requests a test names are answered: a call for another thing or certificate fails it.
+  iot.onAnyCommand().rejects(new Error('unexpected IoT request'));
+});
+
+async function run(parameters: Record<string, string>, rule = pattern) {
+  const lines: string[] = [];
+  const response = await answer(event(parameters), rule, client, (line) => lines.push(line));
+  return { response, log: lines.map((line) => JSON.parse(line)), raw: lines };
+}
 
 describe('pre-provisioning hook', () => {
   test.each([
@@ -19,18 +38,59 @@ describe('pre-provisioning hook', () => {
     expect(decide(event(parameters), rule)).toEqual({ allowed, reason });
   });
 
-  test('answers AWS IoT with allowProvisioning only, and logs the decision with its reason but never the certificate', () => {
-    const lines: string[] = [];
-    expect(answer(event({ SerialNumber: 'abc' }), pattern, (line) => lines.push(line))).toEqual({ allowProvisioning: false });
-    expect(JSON.parse(lines[0])).toEqual({
-      decision: 'refused', reason: 'serial "abc" does not match [A-Z0-9]{8}', serial: 'abc', certificateId: 'd'.repeat(64),
-      claimCertificateId: 'c'.repeat(64), clientId: 'pi-ABCD1234', templateArn: 'arn:aws:iot:eu-west-1:123456789012:provisioningtemplate/pi_fleet',
-    });
-    expect(lines[0]).not.toContain('BEGIN CERTIFICATE');
+  test('a new serial is allowed; the answer always carries parameterOverrides; the log has the reason but never the certificate', async () => {
+    iot.on(DescribeThingCommand, { thingName: 'pi-ABCD1234' }).rejects(new ResourceNotFoundException({ message: 'Thing pi-ABCD1234 cannot be found.', $metadata: {} }));
+    const { response, log, raw } = await run({ SerialNumber: 'ABCD1234' });
+    expect(response).toEqual({ allowProvisioning: true, parameterOverrides: {} });
+    expect(log).toEqual([{
+      decision: 'allowed', reason: 'serial "ABCD1234" matches [A-Z0-9]{8}; serial "ABCD1234" is new (no thing pi-ABCD1234)', serial: 'ABCD1234', certificateId: 'd'.repeat(64),
+      claimCertificateId: 'c'.repeat(64), clientId: 'claim-ABCD1234', templateArn: 'arn:aws:iot:eu-west-1:123456789012:provisioningtemplate/pi_fleet',
+    }]);
+    expect(raw[0]).not.toContain('BEGIN CERTIFICATE');
+  });
+
+  test('a serial refused by its pattern never reaches the registry', async () => {
+    const { response, log } = await run({ SerialNumber: 'abc' });
+    expect(response).toEqual({ allowProvisioning: false, parameterOverrides: {} });
+    expect(log[0]).toMatchObject({ decision: 'refused', reason: 'serial "abc" does not match [A-Z0-9]{8}' });
+    expect(iot.calls()).toHaveLength(0);
+  });
+
+  test('a live serial (its thing exists) is refused unless marked, and nothing is changed', async () => {
+    iot.on(DescribeThingCommand, { thingName: 'pi-LIVE0001' }).resolves({ thingName: 'pi-LIVE0001', attributes: { serialNumber: 'LIVE0001' }, version: 3 });
+    const { response, log } = await run({ SerialNumber: 'LIVE0001' });
+    expect(response.allowProvisioning).toBe(false);
+    expect(log[0]).toMatchObject({ decision: 'refused', reason: 'serial "LIVE0001" is live (thing pi-LIVE0001 exists) and not marked for re-provisioning' });
+    expect(iot.calls().map((call) => call.args[0].constructor.name)).toEqual(['DescribeThingCommand']);
+  });
+
+  test('a marked serial is allowed: every previous certificate (all pages) is deactivated and detached, then the mark is cleared at the version read', async () => {
+    iot.on(DescribeThingCommand, { thingName: 'pi-MARK0001' }).resolves({ thingName: 'pi-MARK0001', attributes: { serialNumber: 'MARK0001', reprovision: 'true' }, version: 7 });
+    iot.on(ListThingPrincipalsCommand, { thingName: 'pi-MARK0001', nextToken: undefined }).resolves({ principals: [certificateArn('old1')], nextToken: 'page2' });
+    iot.on(ListThingPrincipalsCommand, { thingName: 'pi-MARK0001', nextToken: 'page2' }).resolves({ principals: [certificateArn('old2')] });
+    for (const id of ['old1', 'old2']) {
+      iot.on(UpdateCertificateCommand, { certificateId: id, newStatus: 'INACTIVE' }).resolves({});
+      iot.on(DetachThingPrincipalCommand, { thingName: 'pi-MARK0001', principal: certificateArn(id) }).resolves({});
+    }
+    iot.on(UpdateThingCommand, { thingName: 'pi-MARK0001', attributePayload: { attributes: { reprovision: '' }, merge: true }, expectedVersion: 7 }).resolves({});
+    const { response, log } = await run({ SerialNumber: 'MARK0001' });
+    expect(response.allowProvisioning).toBe(true);
+    expect(log[0].reason).toMatch(/was marked for re-provisioning: 2 previous certificate\(s\) of pi-MARK0001 retired/);
+    expect(iot.commandCalls(UpdateCertificateCommand)).toHaveLength(2);
+    expect(iot.commandCalls(DetachThingPrincipalCommand)).toHaveLength(2);
+    expect(iot.commandCalls(UpdateThingCommand)).toHaveLength(1);
+  });
+
+  test('a registry call that fails refuses, with the error in the log', async () => {
+    iot.on(DescribeThingCommand, { thingName: 'pi-DENY0001' }).rejects(Object.assign(new Error('not authorized to perform iot:DescribeThing'), { name: 'AccessDeniedException' }));
+    const { response, log } = await run({ SerialNumber: 'DENY0001' });
+    expect(response.allowProvisioning).toBe(false);
+    expect(log[0].reason).toBe('the registry check failed: AccessDeniedException: not authorized to perform iot:DescribeThing');
   });
 
   test('refuses to start with a rule it cannot read', () => {
     expect(() => ruleFromEnvironment({})).toThrow('SERIAL_PATTERN is not set');
-    expect(() => ruleFromEnvironment({ SERIAL_PATTERN: '.*', ALLOWED_SERIALS: '{"a":1}' })).toThrow('ALLOWED_SERIALS must be a JSON array of strings, received: {"a":1}');
+    expect(() => ruleFromEnvironment({ SERIAL_PATTERN: '.*' })).toThrow('THING_NAME_PREFIX is not set');
+    expect(() => ruleFromEnvironment({ SERIAL_PATTERN: '.*', THING_NAME_PREFIX: 'pi-', ALLOWED_SERIALS: '{"a":1}' })).toThrow('ALLOWED_SERIALS must be a JSON array of strings, received: {"a":1}');
   });
 });
