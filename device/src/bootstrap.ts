@@ -14,7 +14,7 @@ import { AMAZON_ROOT_CA_PATH, assertClaimKitWritable, assertKitWritable, ClaimSe
 export const REQUIRED_OUTPUTS = ['IotDataEndpoint', 'ThingName', 'ClientId', 'DataTopic', 'CertificateSecretArn', 'Region', 'ShadowName'] as const;
 /** The outputs a claim kit also needs: those of a stack that declares a fleet. */
 export const CLAIM_OUTPUTS = ['FleetTemplateName', 'FleetThingNamePrefix', 'ClaimCertificateSecretArn'] as const;
-export type StackOutputs = Record<(typeof REQUIRED_OUTPUTS)[number], string> & Partial<Record<(typeof CLAIM_OUTPUTS)[number], string>>;
+export type StackOutputs = Record<(typeof REQUIRED_OUTPUTS)[number], string> & Partial<Record<(typeof CLAIM_OUTPUTS)[number] | 'ClaimClientIdPrefix' | 'FleetSerialPattern', string>>;
 
 function checkOutputs(outputs: Record<string, string>, source: string): StackOutputs {
   const missing = REQUIRED_OUTPUTS.filter((key) => typeof outputs[key] !== 'string' || outputs[key] === '');
@@ -124,6 +124,8 @@ export async function bootstrapClaimKit(outputs: StackOutputs, secrets: SecretsM
     endpoint: overrides.endpoint ?? outputs.IotDataEndpoint, port: overrides.port ?? 8883, httpsPort: overrides.httpsPort ?? 8443, region: outputs.Region,
     caFile: overrides.caPem ? KIT_FILES.customCa : KIT_FILES.amazonRootCa,
     templateName: outputs.FleetTemplateName!, thingNamePrefix: outputs.FleetThingNamePrefix!, dataTopicPrefix: outputs.DataTopic.split('/')[0],
+    ...(outputs.ClaimClientIdPrefix ? { claimClientIdPrefix: outputs.ClaimClientIdPrefix } : {}),
+    ...(outputs.FleetSerialPattern ? { serialPattern: outputs.FleetSerialPattern } : {}),
   };
   writeClaimKit(dir, settings, { certificate: secret.certificatePem, privateKey: secret.privateKey, ca: overrides.caPem ?? fs.readFileSync(AMAZON_ROOT_CA_PATH, 'utf8') }, force);
   return `Claim kit in ${path.resolve(dir)}: template ${settings.templateName}, things ${settings.thingNamePrefix}<serial>, endpoint ${settings.endpoint}:${settings.port}.\n`

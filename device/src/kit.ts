@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { DeviceError, EXIT } from './errors';
+import { validateDesired } from './settings';
 
 export const KIT_FILES = {
   settings: 'device.json',
@@ -37,6 +38,11 @@ export interface DeviceSettings {
   readonly region?: string;
   /** CA file in the kit that signs the endpoint's certificate. */
   readonly caFile: string;
+  /**
+   * The desired state the device writes into its shadow when it has none yet: a fleet device gets it from its
+   * provisioning template's device configuration; a declared thing's shadow is seeded by the stack instead.
+   */
+  readonly shadowDesiredDefaults?: Record<string, unknown>;
 }
 
 export interface Kit extends DeviceSettings {
@@ -77,6 +83,10 @@ export interface ClaimSettings {
   readonly thingNamePrefix: string;
   /** First level of the data topic: a provisioned device publishes to `<prefix>/<thing>`. */
   readonly dataTopicPrefix: string;
+  /** Claim sessions connect as `<claimClientIdPrefix><serial>`, never with a device's client ID. @default 'claim-' */
+  readonly claimClientIdPrefix?: string;
+  /** Serials the fleet accepts, matched whole; provision checks a serial before connecting. @default - checked by the fleet only */
+  readonly serialPattern?: string;
 }
 
 export const CLAIM_FILE = 'claim.json';
@@ -111,7 +121,15 @@ export function validateSettings(settings: Record<string, unknown>, source: stri
     shadowName: text('shadowName'),
     region: typeof settings.region === 'string' ? settings.region : undefined,
     caFile: text('caFile'),
+    ...(settings.shadowDesiredDefaults === undefined ? {} : { shadowDesiredDefaults: desiredDefaults(settings.shadowDesiredDefaults, fail) }),
   };
+}
+
+/** Desired defaults the device can apply: an object of valid settings (the shadow's own validation). */
+function desiredDefaults(value: unknown, fail: (field: string, allowed: string) => never): Record<string, unknown> {
+  const { errors } = validateDesired(value);
+  if (errors.length || typeof value !== 'object' || value === null) fail('shadowDesiredDefaults', `an object of valid settings (${errors.join('; ')})`);
+  return value as Record<string, unknown>;
 }
 
 /** The settings the IOT_* environment variables set (ports as numbers); unset and empty ones are left out. */

@@ -14,6 +14,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as x509 from '@peculiar/x509';
 import mqtt from 'mqtt';
+import { CLAIM_CLIENT_ID_PREFIX, SHADOW_DEFAULTS_CONFIGURATION_KEY } from './contract';
 import { DeviceError, EXIT } from './errors';
 import { CLAIM_FILE, ClaimSettings, DeviceSettings, Kit, KIT_FILES, loadKit, writeKit, writePrivateKey } from './kit';
 
@@ -103,16 +104,50 @@ function rejection(operation: string, response: { statusCode?: number; errorCode
   return new DeviceError(said, EXIT.provisionFailed, 'Check the claim kit (bootstrap --claim) and the serial, then run provision again');
 }
 
+/**
+ * The shadow's desired defaults the template sends in RegisterThing's deviceConfiguration (string values
+ * only), under the key the stack's FleetProvisioning uses; none when the template sends none.
+ */
+function deviceConfigurationDefaults(configuration: unknown): Record<string, unknown> | undefined {
+  const text = (configuration as Record<string, unknown> | undefined)?.[SHADOW_DEFAULTS_CONFIGURATION_KEY];
+  if (text === undefined) return undefined;
+  try {
+    const defaults = JSON.parse(String(text)) as unknown;
+    if (typeof defaults === 'object' && defaults !== null && !Array.isArray(defaults)) return defaults as Record<string, unknown>;
+  } catch {
+    // reported below
+  }
+  throw new DeviceError(`RegisterThing's deviceConfiguration.${SHADOW_DEFAULTS_CONFIGURATION_KEY} is ${JSON.stringify(text)}, not a JSON object`, EXIT.provisionFailed,
+    'The provisioning template sends a malformed device configuration: ask the fleet\'s operator');
+}
+
 /** One request of the MQTT API: subscribe to both responses, publish, wait for one. */
 async function request(client: mqtt.MqttClient, topic: string, payload: object, timeoutMs: number): Promise<{ accepted: boolean; body: any }> {
-  await client.subscribeAsync([`${topic}/accepted`, `${topic}/rejected`], { qos: 1 });
+  const granted = await client.subscribeAsync([`${topic}/accepted`, `${topic}/rejected`], { qos: 1 });
+  // SUBACK 0x80: the claim policy does not allow the response topics, so no answer would ever arrive.
+  const refused = granted.filter((grant) => grant.qos === 128).map((grant) => grant.topic);
+  if (refused.length) {
+    throw new DeviceError(`The claim certificate may not subscribe to ${refused.join(', ')} (SUBACK 0x80)`, EXIT.notAuthorized,
+      'The claim policy does not cover this template\'s responses: re-run bootstrap --claim for the current outputs, or ask the fleet\'s operator');
+  }
   const response = new Promise<{ accepted: boolean; body: any }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new DeviceError(`No answer to ${topic} within ${timeoutMs / 1000} s`, EXIT.provisionFailed, 'Check the claim kit\'s endpoint and run provision again')), timeoutMs);
     const onMessage = (received: string, body: Buffer) => {
       if (received !== `${topic}/accepted` && received !== `${topic}/rejected`) return;
       clearTimeout(timer);
       client.off('message', onMessage);
-      resolve({ accepted: received.endsWith('/accepted'), body: JSON.parse(body.toString('utf8')) });
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(body.toString('utf8'));
+      } catch {
+        parsed = undefined;
+      }
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+        reject(new DeviceError(`${received} answered ${JSON.stringify(body.toString('utf8').slice(0, 80))}, not a JSON object`, EXIT.provisionFailed,
+          'The endpoint is not AWS IoT\'s fleet provisioning API: check the claim kit\'s endpoint'));
+        return;
+      }
+      resolve({ accepted: received.endsWith('/accepted'), body: parsed });
     };
     client.on('message', onMessage);
   });
@@ -124,7 +159,14 @@ async function request(client: mqtt.MqttClient, topic: string, payload: object, 
 export async function provision(claim: ClaimKit, outDir: string, options: ProvisionOptions): Promise<{ kit: Kit; provisioned: boolean }> {
   const log = options.log ?? (() => undefined);
   if (!SERIAL.test(options.serial)) throw new DeviceError(`--serial is ${JSON.stringify(options.serial)} but must match ${SERIAL.source}`, EXIT.usage);
+  // The environment's pattern (a stack output in the claim kit): a serial it refuses is refused before connecting.
+  if (claim.serialPattern !== undefined && !new RegExp(`^(?:${claim.serialPattern})$`).test(options.serial)) {
+    throw new DeviceError(`--serial is ${JSON.stringify(options.serial)} but the fleet accepts only serials matching ${claim.serialPattern}`, EXIT.provisionRefused,
+      'Check the serial on the device\'s label; the pattern comes from the stack (FleetSerialPattern)');
+  }
   const thingName = `${claim.thingNamePrefix}${options.serial}`;
+  // The claim session's own client ID: never the device's, which the claim key must not be able to take over.
+  const claimClientId = `${claim.claimClientIdPrefix ?? CLAIM_CLIENT_ID_PREFIX}${options.serial}`;
   if (fs.existsSync(path.join(outDir, KIT_FILES.settings))) {
     const kit = loadKit(outDir, {}, {});
     if (kit.thingName !== thingName) {
@@ -147,16 +189,16 @@ export async function provision(claim: ClaimKit, outDir: string, options: Provis
   }
 
   const client = mqtt.connect({
-    protocol: 'mqtts', host: claim.endpoint, port: claim.port, clientId: thingName, protocolVersion: 4, clean: true, reconnectPeriod: 0,
+    protocol: 'mqtts', host: claim.endpoint, port: claim.port, clientId: claimClientId, protocolVersion: 4, clean: true, reconnectPeriod: 0,
     key: fs.readFileSync(claim.privateKeyPath), cert: fs.readFileSync(claim.certificatePath), ca: fs.readFileSync(claim.caPath),
     ...(claim.port === 443 ? { ALPNProtocols: ['x-amzn-mqtt-ca'] } : {}),
   });
   try {
     await new Promise<void>((resolve, reject) => {
       client.once('connect', () => resolve());
-      client.once('error', (error) => reject(new DeviceError(`The claim certificate could not connect to ${claim.endpoint}:${claim.port} as ${thingName}: ${error.message}`, EXIT.notAuthorized,
+      client.once('error', (error) => reject(new DeviceError(`The claim certificate could not connect to ${claim.endpoint}:${claim.port} as ${claimClientId}: ${error.message}`, EXIT.notAuthorized,
         'The claim certificate may be deactivated, or the client ID outside the fleet\'s prefix: ask the fleet\'s operator')));
-      client.once('close', () => reject(new DeviceError(`${claim.endpoint}:${claim.port} closed the claim connection as ${thingName}`, EXIT.notAuthorized,
+      client.once('close', () => reject(new DeviceError(`${claim.endpoint}:${claim.port} closed the claim connection as ${claimClientId}`, EXIT.notAuthorized,
         'The claim certificate may be deactivated, or its policy may not allow this client ID: ask the fleet\'s operator')));
     });
 
@@ -185,9 +227,11 @@ export async function provision(claim: ClaimKit, outDir: string, options: Provis
     if (registered.body.thingName !== thingName) {
       throw new DeviceError(`RegisterThing registered ${registered.body.thingName}, not ${thingName}`, EXIT.provisionFailed, 'The template names things differently from the claim kit\'s prefix: re-run bootstrap --claim');
     }
+    const shadowDesiredDefaults = deviceConfigurationDefaults(registered.body.deviceConfiguration);
     const settings: DeviceSettings = {
       endpoint: options.overrides?.endpoint ?? claim.endpoint, port: options.overrides?.port ?? claim.port, httpsPort: options.overrides?.httpsPort ?? claim.httpsPort,
       clientId: thingName, thingName, dataTopic: `${claim.dataTopicPrefix}/${thingName}`, shadowName: 'classic', region: claim.region, caFile: claim.caFile,
+      ...(shadowDesiredDefaults ? { shadowDesiredDefaults } : {}),
     };
     const kit = writeKit(outDir, settings, {
       certificate: fs.readFileSync(certificatePath, 'utf8'), privateKey: fs.readFileSync(keyPath, 'utf8'), ca: fs.readFileSync(claim.caPath, 'utf8'),

@@ -56,7 +56,7 @@ export class DeviceRunner {
     const client = await connect(this.kit, this.pems, this.options);
     this.client = client;
     this.sync = new ShadowSync(client, this.kit.thingName, this.kit.shadowName, this.options.defaults ?? DEFAULT_CONFIG, this.options.log,
-      (interval) => this.schedule.restart(interval));
+      (interval) => this.schedule.restart(interval), this.kit.shadowDesiredDefaults);
     await this.sync.subscribe();
     client.on('connect', () => {
       // A clean session: MQTT.js resubscribes; read the shadow again, desired may have changed meanwhile.

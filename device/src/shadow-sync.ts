@@ -1,6 +1,7 @@
 /**
- * The device's side of its shadow: on every (re)connection it reads the shadow (creating it from the
- * device's settings on 404), applies a valid desired interval and reports what it uses; deltas change
+ * The device's side of its shadow: on every (re)connection it reads the shadow (creating it on 404 from
+ * the kit's desired defaults, which a fleet device got from its provisioning template, and the device's
+ * settings), applies a valid desired interval and reports what it uses; deltas change
  * it while running. Invalid desired values are rejected and reported in `reported.lastError`; the device
  * keeps its settings and keeps running.
  */
@@ -17,7 +18,9 @@ export class ShadowSync {
   private lastError: string | null = null;
 
   constructor(client: MqttClient, thingName: string, shadowName: string, defaults: DeviceConfig,
-    private readonly log: Logger, private readonly onIntervalChange: (interval: number) => void) {
+    private readonly log: Logger, private readonly onIntervalChange: (interval: number) => void,
+    /** Written as the desired state when the shadow does not exist yet: no AWS feature seeds a new thing's shadow. */
+    private readonly desiredDefaults?: Record<string, unknown>) {
     this.config = { ...defaults };
     this.shadow = new ShadowClient(client, thingName, shadowName);
     this.shadow.onDelta((delta) => this.applyDesired(delta.state, `delta v${delta.version}`));
@@ -35,7 +38,13 @@ export class ShadowSync {
       if (document.state.desired) this.applyDesired(document.state.desired, `shadow v${document.version}`, false);
     } catch (error) {
       if (!(error instanceof ShadowRejected && error.error.code === 404)) throw error;
-      this.log.info('no shadow yet: creating it from the device settings', { interval: this.config.interval });
+      if (this.desiredDefaults) {
+        this.log.info('no shadow yet: writing the desired defaults of provisioning', { desired: this.desiredDefaults });
+        this.applyDesired(this.desiredDefaults, 'provisioning defaults', false);
+        await this.shadow.update({ desired: this.desiredDefaults });
+      } else {
+        this.log.info('no shadow yet: creating it from the device settings', { interval: this.config.interval });
+      }
     }
     await this.report();
   }
