@@ -9,7 +9,10 @@
  * - the AWS IoT data plane's Publish and GetThingShadow (REST JSON), onto the sandbox's broker and
  *   shadow service;
  * - CloudWatch Logs FilterLogEvents (AWS JSON 1.1) on the template's log groups, with the events the
- *   sandbox's rule engine logged.
+ *   sandbox's rule engine logged;
+ * - the AWS IoT control plane calls of the fleet's hook and operator commands (REST JSON): DescribeThing,
+ *   UpdateThing, DeleteThing, ListThingPrincipals, DetachThingPrincipal, DescribeCertificate,
+ *   UpdateCertificate, AttachPolicy, DetachPolicy, CreateKeysAndCertificate, on the sandbox's registry.
  * Requests are routed by the service of their SigV4 credential scope (any credentials: the signature is
  * not verified). Any other action answers the error AWS gives for an unknown one, so a client that needs
  * more fails loudly. S3 is served apart, by an S3-compatible server (sandbox/s3-server.ts).
@@ -18,6 +21,7 @@ import { randomUUID } from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
 import type { CertificateSecret } from '../lib/handlers/certificate';
+import { IotApiError, IotControlPlane } from './iot-control-plane';
 import { freePort } from './mosquitto';
 import { S3_CREDENTIALS } from './s3-server';
 
@@ -49,6 +53,7 @@ export interface AwsApiOptions {
   readonly secrets: StoredSecret[];
   readonly dataPlane?: DataPlaneBackend;
   readonly logGroups?: LogGroupFiles;
+  readonly controlPlane?: IotControlPlane;
 }
 
 type Answer = (request: http.IncomingMessage, body: Buffer, response: http.ServerResponse) => void;
@@ -67,6 +72,7 @@ export class AwsApiStandIn {
       secretsmanager: (request, body, response) => answerJson(String(request.headers['x-amz-target']), body.toString('utf8'), options.secrets, response),
       ...(options.dataPlane ? { iotdata: answerDataPlane(options.dataPlane) } : {}),
       ...(options.logGroups ? { logs: answerLogs(options.logGroups) } : {}),
+      ...(options.controlPlane ? { iot: answerControlPlane(options.controlPlane) } : {}),
     };
     const server = http.createServer((request, response) => {
       const chunks: Buffer[] = [];
@@ -91,6 +97,7 @@ export class AwsApiStandIn {
       AWS_ENDPOINT_URL_SECRETS_MANAGER: this.endpoint,
       AWS_ENDPOINT_URL_IOT_DATA_PLANE: this.endpoint,
       AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: this.endpoint,
+      AWS_ENDPOINT_URL_IOT: this.endpoint,
       // The S3-compatible server verifies signatures with its own fixed keys; the other stand-ins take any.
       AWS_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
@@ -178,6 +185,61 @@ function answerDataPlane(backend: DataPlaneBackend): Answer {
   };
 }
 
+/** The AWS IoT control plane operations the fleet's hook and operator commands call (AWS IoT API Reference), on the sandbox's registry. */
+function answerControlPlane(registry: IotControlPlane): Answer {
+  return (request, body, response) => {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const input = body.length ? JSON.parse(body.toString('utf8')) as Record<string, any> : {};
+    const reply = (content: object): void => { response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(content)); };
+    const route = `${request.method} ${url.pathname}`;
+    const name = (pattern: RegExp) => decodeURIComponent(pattern.exec(url.pathname)![1]);
+    const thing = /^\/things\/([^/]+)$/;
+    const principals = /^\/things\/([^/]+)\/principals$/;
+    const certificate = /^\/certificates\/([^/]+)$/;
+    const targetPolicy = /^\/target-policies\/([^/]+)$/;
+    const handle = async (): Promise<void> => {
+      if (request.method === 'GET' && thing.test(url.pathname)) {
+        const record = registry.describeThing(name(thing));
+        return reply({
+          thingName: record.thingName, thingId: record.thingName, thingArn: `arn:aws:iot:${registry.region}:${registry.account}:thing/${record.thingName}`,
+          attributes: record.attributes, version: record.version, defaultClientId: record.thingName,
+        });
+      }
+      if (request.method === 'PATCH' && thing.test(url.pathname)) {
+        registry.updateThing(name(thing), input.attributePayload?.attributes ?? {}, input.attributePayload?.merge === true);
+        return reply({});
+      }
+      if (request.method === 'DELETE' && thing.test(url.pathname)) { registry.deleteThing(name(thing)); return reply({}); }
+      if (request.method === 'GET' && principals.test(url.pathname)) return reply({ principals: registry.listThingPrincipals(name(principals)) });
+      if (request.method === 'DELETE' && principals.test(url.pathname)) {
+        registry.detachThingPrincipal(name(principals), String(request.headers['x-amzn-principal']));
+        return reply({});
+      }
+      if (request.method === 'GET' && certificate.test(url.pathname)) {
+        const record = registry.describeCertificate(name(certificate));
+        return reply({ certificateDescription: { certificateId: record.certificateId, certificateArn: record.certificateArn, status: record.status, certificatePem: record.certificatePem } });
+      }
+      if (request.method === 'PUT' && certificate.test(url.pathname)) {
+        await registry.updateCertificate(name(certificate), url.searchParams.get('newStatus') ?? '');
+        return reply({});
+      }
+      if (request.method === 'PUT' && targetPolicy.test(url.pathname)) { registry.attachPolicy(name(targetPolicy), String(input.target)); return reply({}); }
+      if (request.method === 'POST' && targetPolicy.test(url.pathname)) { registry.detachPolicy(name(targetPolicy), String(input.target)); return reply({}); }
+      if (route === 'POST /keys-and-certificate') {
+        const { certificate: made, privateKeyPem } = registry.createKeysAndCertificate(url.searchParams.get('setAsActive') === 'true');
+        return reply({ certificateArn: made.certificateArn, certificateId: made.certificateId, certificatePem: made.certificatePem, keyPair: { PrivateKey: privateKeyPem } });
+      }
+      throw new IotApiError(404, 'UnknownOperationException', `${route} (the sandbox serves DescribeThing, UpdateThing, DeleteThing, ListThingPrincipals, DetachThingPrincipal, `
+        + 'DescribeCertificate, UpdateCertificate, AttachPolicy, DetachPolicy and CreateKeysAndCertificate)');
+    };
+    handle().catch((error: Error) => (error instanceof IotApiError
+      ? restError(response, error.status, error.type, error.message)
+      : restError(response, 500, 'InternalFailureException', error.message)));
+  };
+}
+
+const SECOND_PAGE = 'sandbox-page-2';
+
 /** Logs_20140328.FilterLogEvents without a filter pattern, over the events of the sandbox's log groups. */
 function answerLogs(groups: LogGroupFiles): Answer {
   return (request, body, response) => {
@@ -185,7 +247,10 @@ function answerLogs(groups: LogGroupFiles): Answer {
     const target = String(request.headers['x-amz-target']);
     if (target !== 'Logs_20140328.FilterLogEvents') return reply(400, { __type: 'UnknownOperationException', message: `${target} (the sandbox serves FilterLogEvents)` });
     const input = JSON.parse(body.toString('utf8')) as { logGroupName?: string; logGroupIdentifier?: string; startTime?: number; endTime?: number; filterPattern?: string; nextToken?: string };
-    if (input.filterPattern || input.nextToken) return reply(400, { __type: 'InvalidParameterException', message: 'The sandbox serves FilterLogEvents without filterPattern and nextToken' });
+    if (input.filterPattern) return reply(400, { __type: 'InvalidParameterException', message: 'The sandbox serves FilterLogEvents without filterPattern' });
+    // As AWS may: an empty first page with a token, the events on the next ("FilterLogEvents", CloudWatch Logs API Reference).
+    if (input.nextToken === undefined) return reply(200, { events: [], searchedLogStreams: [], nextToken: SECOND_PAGE });
+    if (input.nextToken !== SECOND_PAGE) return reply(400, { __type: 'InvalidParameterException', message: `The next token ${input.nextToken} is invalid.` });
     const name = input.logGroupName ?? input.logGroupIdentifier ?? '';
     const file = groups[name];
     if (!file) return reply(400, { __type: 'ResourceNotFoundException', message: 'The specified log group does not exist.' });

@@ -21,11 +21,14 @@ import 'reflect-metadata';
 import { createHash, randomBytes, webcrypto } from 'crypto';
 import * as tls from 'tls';
 import * as x509 from '@peculiar/x509';
+import type { IoTClient } from '@aws-sdk/client-iot';
 import { answer, ruleFromEnvironment, SerialRule } from '../lib/handlers/pre-provisioning-hook';
+import { CertificateRecord, IotControlPlane, ThingRecord } from './iot-control-plane';
 import { evaluate, IotAction, iotArn, PolicyDocument } from './iot-policy';
 import { NotSupportedError } from './iot-sql';
-import { createCertificateAuthority, CertificateAuthority, Issued } from './pki';
+import { CertificateAuthority, Issued } from './pki';
 import { freePort } from './mosquitto';
+import { IotRegistry } from './iot-registry';
 import { RawTemplate, ResolvedTemplate } from './resolved-template';
 
 // aedes 0.51 ships no type declarations we rely on; the few calls used here are typed below.
@@ -35,6 +38,7 @@ const createAedes = require('aedes') as (options: Record<string, unknown>) => Ae
 interface AedesClient {
   readonly id: string;
   readonly conn: tls.TLSSocket;
+  readonly closed: boolean;
   readonly subscriptions: Record<string, number>;
   publish(message: { topic: string; payload: Buffer; qos: 0 | 1; retain: false; cmd: 'publish' }, done: (error?: Error) => void): void;
   close(): void;
@@ -57,12 +61,16 @@ const PROVISION_TOPIC = /^\$aws\/provisioning-templates\/([^/]+)\/provision\/jso
 export interface LocalProvisioningTemplate {
   readonly name: string;
   enabled: boolean;
-  readonly body: { Parameters: Record<string, unknown>; Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+  readonly body: {
+    Parameters: Record<string, unknown>;
+    Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+    DeviceConfiguration?: Record<string, unknown>;
+  };
   readonly hook?: SerialRule;
 }
 
 /** The fleet parts of a template: its provisioning templates and the claim certificate's policy. */
-export function fleetOf(template: RawTemplate): { templates: LocalProvisioningTemplate[]; claimPolicy?: PolicyDocument; region: string; account: string } {
+export function fleetOf(template: RawTemplate): { templates: LocalProvisioningTemplate[]; claimPolicy?: PolicyDocument; claimPolicyName?: string; region: string; account: string } {
   const resolved = new ResolvedTemplate(template);
   const templates = resolved.ofType('AWS::IoT::ProvisioningTemplate').map((id) => {
     const properties = resolved.properties(id);
@@ -81,7 +89,9 @@ export function fleetOf(template: RawTemplate): { templates: LocalProvisioningTe
   const claimCertificates = resolved.ofType('Custom::DeviceCertificate').filter((id) => !resolved.resource(id).Properties!.ThingName).map((id) => resolved.getAtt(id, 'CertificateArn'));
   const claimPolicyName = resolved.ofType('AWS::IoT::PolicyPrincipalAttachment').map((id) => resolved.properties(id)).find((attachment) => claimCertificates.includes(attachment.Principal))?.PolicyName;
   const claimPolicyId = resolved.ofType('AWS::IoT::Policy').find((id) => resolved.ref(id) === claimPolicyName);
-  return { templates, claimPolicy: claimPolicyId ? resolved.properties(claimPolicyId).PolicyDocument : undefined, region: resolved.region, account: resolved.account };
+  return {
+    templates, claimPolicy: claimPolicyId ? resolved.properties(claimPolicyId).PolicyDocument : undefined, claimPolicyName, region: resolved.region, account: resolved.account,
+  };
 }
 
 /** Evaluates a template body's value: a literal, a Ref to a parameter, or an Fn::Join of those. */
@@ -105,24 +115,24 @@ class ProvisioningRejected extends Error {
   }
 }
 
-interface IssuedCertificate {
+/** A certificate made by CreateCertificateFromCsr, until RegisterThing uses its ownership token. */
+interface PendingCertificate {
   readonly certificateId: string;
   readonly commonName: string;
-  status: 'PENDING_ACTIVATION' | 'ACTIVE';
   readonly ownershipToken: string;
   readonly issuedAt: number;
 }
 
-/** A thing registered by the fleet: its attributes, certificates and policies. */
-export interface RegisteredThing {
-  readonly thingName: string;
-  readonly attributes: Record<string, string>;
-  readonly certificateIds: string[];
-  readonly policyNames: string[];
-}
-
 export interface FleetEndpointOptions {
   readonly template: RawTemplate;
+  /** The policies by name; told of every registered thing and the policies on its certificate, so the broker and the HTTPS endpoint decide with them. */
+  readonly registry: IotRegistry;
+  /** Things and certificates: a connection is accepted only with an ACTIVE certificate of it, and decided by that certificate's policies. */
+  readonly controlPlane: IotControlPlane;
+  /** The claim certificates' CA; only this endpoint trusts it. */
+  readonly claimCa: CertificateAuthority;
+  /** The IoT client the pre-provisioning hook calls the registry with (the sandbox's control plane stand-in). */
+  readonly hookClient: () => IoTClient;
   /** The CA of the data broker, which signs the provisioned devices' certificates. */
   readonly deviceCa: CertificateAuthority;
   /** The certificate this endpoint serves (localhost), signed by `deviceCa`. */
@@ -132,55 +142,78 @@ export interface FleetEndpointOptions {
 }
 
 export class FleetProvisioningEndpoint {
-  /** Things registered through the fleet, by name. */
-  readonly things = new Map<string, RegisteredThing>();
   /** What the pre-provisioning hook logged: one JSON line per decision, with its reason (AWS sends the device none). */
   readonly hookLog: string[] = [];
   /** Every request and how it ended, for tests and benchmarks. */
   readonly requests: Array<{ operation: string; clientId: string; accepted: boolean; errorCode?: string }> = [];
-  private readonly certificates = new Map<string, IssuedCertificate>();
+  private readonly pending = new Map<string, PendingCertificate>();
   private templates: LocalProvisioningTemplate[] = [];
 
   private constructor(
     private readonly server: tls.Server,
     private readonly broker: Aedes,
     readonly port: number,
-    /** Issues claim certificates; only this endpoint trusts it. */
-    readonly claimCa: CertificateAuthority,
+    private readonly options: FleetEndpointOptions,
   ) {}
+
+  /** Things registered through the fleet, by name. */
+  get things(): ReadonlyMap<string, ThingRecord> {
+    return this.options.controlPlane.things;
+  }
 
   static async start(options: FleetEndpointOptions): Promise<FleetProvisioningEndpoint> {
     const fleet = fleetOf(options.template);
     if (!fleet.claimPolicy) throw new NotSupportedError('a fleet without a claim certificate and policy');
-    const claimPolicy = fleet.claimPolicy;
+    const { registry, controlPlane } = options;
     const now = options.now ?? Date.now;
-    const claimCa = createCertificateAuthority('iot-core-cdk local sandbox claim CA');
-    const allowed = (clientId: string, action: IotAction, type: 'client' | 'topic' | 'topicfilter', name: string) =>
-      evaluate([claimPolicy], { protocol: 'mqtt', clientId, attachedThings: [] }, { action, resource: iotArn(fleet.region, fleet.account, type, name) }).allowed;
+    // Each connection is decided by the policies of the certificate it presented, as AWS IoT decides.
+    const certificateOf = new WeakMap<AedesClient, CertificateRecord>();
+    const allowed = (client: AedesClient, action: IotAction, type: 'client' | 'topic' | 'topicfilter', name: string) => {
+      const policies = (certificateOf.get(client)?.policyNames ?? []).map((policy) => {
+        if (!registry.policies[policy]) throw new NotSupportedError(`certificate policy ${policy}, which is not a policy of the template`);
+        return registry.policies[policy];
+      });
+      return evaluate(policies, { protocol: 'mqtt', clientId: client.id, attachedThings: [] }, { action, resource: iotArn(fleet.region, fleet.account, type, name) }).allowed;
+    };
+    const connected = new Set<AedesClient>();
     const caKey = await webcrypto.subtle.importKey('pkcs8', pemBody(options.deviceCa.privateKeyPem), { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, ['sign']);
     const caCertificate = new x509.X509Certificate(options.deviceCa.certificatePem);
 
     const broker = createAedes({
       authenticate: (client: AedesClient, _username: unknown, _password: unknown, done: (error: Error | null, ok: boolean) => void) => {
-        done(null, allowed(client.id, 'iot:Connect', 'client', client.id));
+        const certificate = controlPlane.certificateOf(client.conn.getPeerCertificate().raw);
+        // An INACTIVE or REVOKED certificate cannot connect.
+        if (!certificate || certificate.status !== 'ACTIVE') return done(null, false);
+        certificateOf.set(client, certificate);
+        const ok = allowed(client, 'iot:Connect', 'client', client.id);
+        if (ok) connected.add(client);
+        return done(null, ok);
       },
       authorizePublish: (client: AedesClient | null, packet: { topic: string }, done: (error?: Error | null) => void) => {
-        done(client && allowed(client.id, 'iot:Publish', 'topic', packet.topic) ? null : new Error(`not authorized to publish ${packet.topic}`));
+        done(client && allowed(client, 'iot:Publish', 'topic', packet.topic) ? null : new Error(`not authorized to publish ${packet.topic}`));
       },
       authorizeSubscribe: (client: AedesClient, subscription: { topic: string }, done: (error: Error | null, subscription: unknown) => void) => {
-        done(null, allowed(client.id, 'iot:Subscribe', 'topicfilter', subscription.topic) ? subscription : null);
+        done(null, allowed(client, 'iot:Subscribe', 'topicfilter', subscription.topic) ? subscription : null);
       },
       // Only responses, which are delivered to the requesting connection alone: no request is routed to another client.
       authorizeForward: (_client: AedesClient, packet: { topic: string }) => (/\/(accepted|rejected)$/.test(packet.topic) ? packet : null),
     });
     const server = tls.createServer({
       key: options.serverCertificate.privateKeyPem, cert: options.serverCertificate.certificatePem,
-      ca: claimCa.certificatePem, requestCert: true, rejectUnauthorized: true,
+      ca: options.claimCa.certificatePem, requestCert: true, rejectUnauthorized: true,
     }, (socket) => broker.handle(socket));
     const port = await freePort();
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-    const endpoint = new FleetProvisioningEndpoint(server, broker, port, claimCa);
+    const endpoint = new FleetProvisioningEndpoint(server, broker, port, options);
     endpoint.templates = fleet.templates;
+    // AWS IoT disconnects the connections of a certificate that is no longer ACTIVE (UpdateCertificate).
+    controlPlane.onStatusChange((certificate) => {
+      if (certificate.status === 'ACTIVE') return;
+      for (const client of connected) {
+        if (client.closed) connected.delete(client);
+        else if (certificateOf.get(client)?.certificateId === certificate.certificateId) client.close();
+      }
+    });
 
     broker.on('publish', (packet, client) => {
       if (!client) return;
@@ -193,7 +226,7 @@ export class FleetProvisioningEndpoint {
       if (!operation) return;
       const handle = operation === 'CreateCertificateFromCsr'
         ? endpoint.createCertificateFromCsr(packet.payload, caKey, caCertificate, now)
-        : Promise.resolve().then(() => endpoint.registerThing(PROVISION_TOPIC.exec(packet.topic)![1], packet.payload, fleet, client.id, now));
+        : endpoint.registerThing(PROVISION_TOPIC.exec(packet.topic)![1], packet.payload, fleet, client.id, certificateOf.get(client)!.certificateId, now);
       handle.then((body) => {
         endpoint.requests.push({ operation, clientId: client.id, accepted: true });
         respond(`${packet.topic}/accepted`, body);
@@ -213,10 +246,6 @@ export class FleetProvisioningEndpoint {
     template.enabled = enabled;
   }
 
-  /** A claim certificate of the claim CA, as the stack's claim certificate secret would hold. */
-  issueClaimCertificate(): Issued {
-    return this.claimCa.issue('fleet-claim');
-  }
 
   private async createCertificateFromCsr(payload: Buffer, caKey: webcrypto.CryptoKey, caCertificate: x509.X509Certificate, now: () => number): Promise<object> {
     let csr: x509.Pkcs10CertificateRequest;
@@ -240,11 +269,12 @@ export class FleetProvisioningEndpoint {
     const certificateId = createHash('sha256').update(Buffer.from(certificate.rawData)).digest('hex');
     const ownershipToken = randomBytes(48).toString('base64');
     const commonName = csr.subjectName.getField('CN')[0] ?? '';
-    this.certificates.set(ownershipToken, { certificateId, commonName, status: 'PENDING_ACTIVATION', ownershipToken, issuedAt: issued });
+    this.options.controlPlane.addCertificate(certificate.toString('pem'), 'PENDING_ACTIVATION', [], certificateId);
+    this.pending.set(ownershipToken, { certificateId, commonName, ownershipToken, issuedAt: issued });
     return { certificateId, certificatePem: certificate.toString('pem'), certificateOwnershipToken: ownershipToken };
   }
 
-  private registerThing(templateName: string, payload: Buffer, fleet: ReturnType<typeof fleetOf>, clientId: string, now: () => number): object {
+  private async registerThing(templateName: string, payload: Buffer, fleet: ReturnType<typeof fleetOf>, clientId: string, claimCertificateId: string, now: () => number): Promise<object> {
     const template = fleet.templates.find((candidate) => candidate.name === templateName);
     if (!template) throw new ProvisioningRejected(404, 'ResourceNotFound', `Template ${templateName} not found`);
     if (!template.enabled) throw new ProvisioningRejected(400, 'TemplateDisabled', `Template ${templateName} is disabled`);
@@ -254,21 +284,22 @@ export class FleetProvisioningEndpoint {
     } catch {
       throw new ProvisioningRejected(400, 'InvalidPayload', 'The payload is not JSON');
     }
-    const certificate = this.certificates.get(request.certificateOwnershipToken ?? '');
+    const certificate = this.pending.get(request.certificateOwnershipToken ?? '');
     if (!certificate || now() - certificate.issuedAt > OWNERSHIP_TOKEN_LIFETIME_MS) {
       throw new ProvisioningRejected(400, 'InvalidCertificateOwnershipToken', 'The certificate ownership token is invalid or expired');
     }
     const parameters = { ...request.parameters ?? {}, 'AWS::IoT::Certificate::Id': certificate.certificateId };
     if (template.hook) {
-      const { allowProvisioning } = answer({
-        claimCertificateId: 'claim', certificateId: certificate.certificateId, certificatePem: '', clientId,
+      const { allowProvisioning } = await answer({
+        claimCertificateId, certificateId: certificate.certificateId, certificatePem: this.options.controlPlane.describeCertificate(certificate.certificateId).certificatePem, clientId,
         templateArn: `arn:aws:iot:${fleet.region}:${fleet.account}:provisioningtemplate/${templateName}`, parameters: request.parameters ?? {},
-      }, template.hook, (line) => this.hookLog.push(line));
+      }, template.hook, this.options.hookClient(), (line) => this.hookLog.push(line));
       if (!allowProvisioning) throw new ProvisioningRejected(403, 'AccessDenied', 'ACCESS_DENIED: the pre-provisioning hook did not allow provisioning');
     }
     let thingName: string | undefined;
     let attributes: Record<string, string> = {};
     const policyNames: string[] = [];
+    const createdPolicies: Record<string, PolicyDocument> = {};
     for (const [id, resource] of Object.entries(template.body.Resources)) {
       if (resource.Type === 'AWS::IoT::Thing') {
         thingName = bodyValue(resource.Properties.ThingName, parameters);
@@ -276,6 +307,13 @@ export class FleetProvisioningEndpoint {
       } else if (resource.Type === 'AWS::IoT::Certificate') {
         if (bodyValue(resource.Properties.CertificateId, parameters) !== certificate.certificateId) throw new NotSupportedError(`certificate resource ${id} naming another certificate`);
         if (resource.Properties.Status !== 'ACTIVE') throw new NotSupportedError(`certificate resource ${id} with status ${resource.Properties.Status}`);
+      } else if (resource.Type === 'AWS::IoT::Policy' && resource.Properties.PolicyDocument !== undefined) {
+        // A policy given by document: created, named by a hash of the document ("Provisioning templates", Policy resources).
+        if (resource.Properties.PolicyName !== undefined) throw new ProvisioningRejected(400, 'InvalidRequest', `Policy ${id} has both PolicyName and PolicyDocument`);
+        const text = bodyValue(resource.Properties.PolicyDocument, parameters);
+        const name = createHash('sha256').update(text).digest('hex');
+        createdPolicies[name] = JSON.parse(text) as PolicyDocument;
+        policyNames.push(name);
       } else if (resource.Type === 'AWS::IoT::Policy') {
         policyNames.push(bodyValue(resource.Properties.PolicyName, parameters));
       } else {
@@ -286,16 +324,16 @@ export class FleetProvisioningEndpoint {
     if (certificate.commonName !== thingName) {
       throw new NotSupportedError(`a certificate whose CN (${certificate.commonName}) is not the thing name ${thingName}: the sandbox's broker identifies devices by CN`);
     }
-    // An existing thing is reused and the new certificate attached to it too; a new one is created.
-    const existing = this.things.get(thingName);
-    this.things.set(thingName, {
-      thingName, attributes: { ...existing?.attributes, ...attributes },
-      certificateIds: [...existing?.certificateIds ?? [], certificate.certificateId],
-      policyNames: [...new Set([...existing?.policyNames ?? [], ...policyNames])],
-    });
-    certificate.status = 'ACTIVE';
-    this.certificates.delete(certificate.ownershipToken);
-    return { deviceConfiguration: {}, thingName };
+    const deviceConfiguration = Object.fromEntries(Object.entries(template.body.DeviceConfiguration ?? {}).map(([key, value]) => [key, bodyValue(value, parameters)]));
+    // An existing thing is reused and the new certificate attached to it too (the hook decides whether that may happen); a new one is created.
+    const { controlPlane, registry } = this.options;
+    const thing = controlPlane.registerThing(thingName, attributes, certificate.certificateId, policyNames);
+    registry.registerProvisioned(thingName, thing.policyNames, createdPolicies);
+    const record = controlPlane.describeCertificate(certificate.certificateId);
+    record.policyNames = [...policyNames];
+    await controlPlane.updateCertificate(certificate.certificateId, 'ACTIVE');
+    this.pending.delete(certificate.ownershipToken);
+    return { deviceConfiguration, thingName };
   }
 
   async stop(): Promise<void> {

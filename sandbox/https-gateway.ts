@@ -11,14 +11,11 @@ import { IotRegistry } from './iot-registry';
 import { Broker, freePort } from './mosquitto';
 
 export class HttpsGateway {
-  private constructor(private readonly server: https.Server, private readonly client: MqttClient, readonly port: number) {}
+  private constructor(private readonly server: https.Server, private readonly client: MqttClient, readonly port: number, private readonly broker: Broker) {}
 
   static async start(broker: Broker, registry: IotRegistry): Promise<HttpsGateway> {
     const client = await broker.connectAs('console');
-    const tls = broker.serverCertificate;
-    const server = https.createServer({
-      key: tls.privateKeyPem, cert: tls.certificatePem, ca: broker.ca.certificatePem, requestCert: true, rejectUnauthorized: true,
-    }, (request, response): void => {
+    const server = https.createServer({ ...HttpsGateway.tlsOptions(broker), requestCert: true, rejectUnauthorized: true }, (request, response): void => {
       const reply = (status: number, body: object) => response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
       const url = new URL(request.url ?? '/', 'https://localhost');
       const match = /^\/topics\/(.+)$/.exec(url.pathname);
@@ -41,7 +38,18 @@ export class HttpsGateway {
     });
     const port = await freePort();
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-    return new HttpsGateway(server, client, port);
+    return new HttpsGateway(server, client, port, broker);
+  }
+
+  /** The broker's server certificate, CA and CRL: a revoked certificate fails the handshake here as on the broker. */
+  private static tlsOptions(broker: Broker) {
+    const tls = broker.serverCertificate;
+    return { key: tls.privateKeyPem, cert: tls.certificatePem, ca: broker.ca.certificatePem, crl: broker.crlPem };
+  }
+
+  /** Takes the broker's current CRL for new connections (after Broker.setRevoked). */
+  refreshRevocations(): void {
+    this.server.setSecureContext(HttpsGateway.tlsOptions(this.broker));
   }
 
   async stop(): Promise<void> {

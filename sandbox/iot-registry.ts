@@ -26,6 +26,9 @@ const THING_NAME = '${iot:Connection.Thing.ThingName}';
 const list = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
 
 export class IotRegistry {
+  /** Things provisioned at run time (fleet provisioning): the policies attached to their certificates. */
+  private readonly provisioned = new Map<string, readonly string[]>();
+
   private constructor(
     /** Policy documents by name, resolved in the sandbox's region and account. */
     readonly policies: Record<string, PolicyDocument>,
@@ -53,9 +56,22 @@ export class IotRegistry {
     return this.thing.policyNames.filter((name) => !JSON.stringify(this.policies[name]).includes(this.thing.name));
   }
 
+  /**
+   * What RegisterThing did: `thingName`'s certificate now carries `policyNames`, among them policies the
+   * provisioning template created (`created`, by name). An existing policy of the same name is kept, as AWS
+   * keeps a policy whose name is the hash of the same document.
+   */
+  registerProvisioned(thingName: string, policyNames: readonly string[], created: Record<string, PolicyDocument> = {}): void {
+    for (const [name, document] of Object.entries(created)) this.policies[name] ??= document;
+    const unknown = policyNames.filter((name) => !this.policies[name]);
+    if (unknown.length) throw new NotSupportedError(`attaching policies that do not exist (${unknown.join(', ')})`);
+    this.provisioned.set(thingName, policyNames);
+  }
+
   /** The policy names attached to the certificate of a device of the sandbox CA (CN = thing name). */
   policyNamesOf(thingName: string): readonly string[] {
-    return thingName === this.thing.name ? this.thing.policyNames : this.sharedPolicyNames;
+    if (thingName === this.thing.name) return this.thing.policyNames;
+    return this.provisioned.get(thingName) ?? this.sharedPolicyNames;
   }
 
   /** The decision AWS IoT would take for the device `thingName` (its certificate's CN). */

@@ -5,6 +5,7 @@
  * (CloudFormation, Secrets Manager, IoT data plane, CloudWatch Logs), and connect kits issued by its CA
  * in the layout `iot-device bootstrap` writes.
  */
+import { X509Certificate } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -12,11 +13,13 @@ import { Kit, writeClaimKit, writeKit } from '../device/src/kit';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { MqttClient } from 'mqtt';
 import { AwsApiStandIn } from './aws-api';
-import { FleetProvisioningEndpoint } from './fleet-provisioning';
+import { IoTClient } from '@aws-sdk/client-iot';
+import { FleetProvisioningEndpoint, fleetOf } from './fleet-provisioning';
+import { IotControlPlane } from './iot-control-plane';
 import { HttpsGateway } from './https-gateway';
 import { IotRegistry } from './iot-registry';
 import { Broker } from './mosquitto';
-import type { Issued } from './pki';
+import { CertificateAuthority, createCertificateAuthority, Issued, serialNumberOf } from './pki';
 import { ShadowService } from './shadow-service';
 import { ResolvedTemplate } from './resolved-template';
 import { logGroupFile, RuleEngine, RuleOutcome, rulesOf } from './rule-engine';
@@ -58,11 +61,15 @@ export interface LocalSandbox {
   readonly s3: LocalS3;
   /** Fleet provisioning by claim, when the template declares a fleet. */
   readonly fleet?: FleetProvisioningEndpoint;
+  /** Things and certificates of the fleet, which the control plane stand-in serves. */
+  readonly controlPlane: IotControlPlane;
   /** CloudFormation, Secrets Manager, IoT data plane and CloudWatch Logs, for `iot-device bootstrap` and the smoke check. */
   readonly aws: AwsApiStandIn;
   /** The environment pointing the AWS SDK at `aws` (endpoints, dummy credentials, region). */
   readonly awsEnvironment: Record<string, string>;
   readonly stackName: string;
+  /** The stack's outputs as deployed to the sandbox (what DescribeStacks answers). */
+  readonly outputs: Record<string, string>;
   readonly dir: string;
   /** A kit for `thingName` in the sandbox folder. */
   kit(thingName: string, options?: LocalKitOptions): Kit;
@@ -90,7 +97,7 @@ export interface LocalSandboxOptions {
  * The stack as deployed to the sandbox: its outputs resolved with the sandbox's endpoint, and the
  * certificate secret holding a certificate of the sandbox CA for the template's thing.
  */
-function deployedStack(template: Template, resolved: ResolvedTemplate, broker: Broker, fleet?: FleetProvisioningEndpoint) {
+function deployedStack(template: Template, resolved: ResolvedTemplate, broker: Broker, claimCa?: CertificateAuthority) {
   const { stackName } = resolved;
   const outputs = Object.fromEntries(Object.entries(template.Outputs).map(([key, output]) => [key, { value: String(resolved.resolve(output.Value)), description: output.Description }]));
   // A secret as the certificate handler writes it, named as Secrets Manager names it (six random characters appended).
@@ -102,10 +109,15 @@ function deployedStack(template: Template, resolved: ResolvedTemplate, broker: B
   const secret = storedSecret(outputs.CertificateSecretArn.value, outputs.CertificateId.value, outputs.CertificateArn.value, broker.issueClient(outputs.ThingName.value));
   const logGroups = resolved.ofType('AWS::Logs::LogGroup').map((id) => resolved.ref(id));
   const claimArn = outputs.ClaimCertificateSecretArn?.value;
-  const claimSecret = fleet && claimArn
-    ? storedSecret(claimArn, outputs.ClaimCertificateId.value, resolved.arn('iot', `cert/${outputs.ClaimCertificateId.value}`), fleet.issueClaimCertificate())
+  const claimSecret = claimCa && claimArn
+    ? storedSecret(claimArn, outputs.ClaimCertificateId.value, resolved.arn('iot', `cert/${outputs.ClaimCertificateId.value}`), claimCa.issue('fleet-claim'))
     : undefined;
   return { stack: { stackName, outputs }, secrets: claimSecret ? [secret, claimSecret] : [secret], claimSecret, region: resolved.region, buckets: resolved.ofType('AWS::S3::Bucket').map((id) => resolved.ref(id)), logGroups };
+}
+
+/** Whether `ca` signed the certificate. */
+function issuedBy(certificatePem: string, ca: Issued): boolean {
+  return new X509Certificate(certificatePem).checkIssued(new X509Certificate(ca.certificatePem));
 }
 
 function resolvedHasFleet(template: Template): boolean {
@@ -127,8 +139,28 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
     shadow.setDesired(ThingName, JSON.parse(DesiredJson));
   }
   const gateway = await HttpsGateway.start(broker, registry);
-  const fleet = options.fleet && resolvedHasFleet(template) ? await FleetProvisioningEndpoint.start({ template, deviceCa: broker.ca, serverCertificate: broker.serverCertificate }) : undefined;
-  const deployed = deployedStack(template, resolved, broker, fleet);
+  // Fleet provisioning: claim certificates of a CA only the fleet endpoint trusts; things and certificates in the control plane.
+  const claimCa = options.fleet && resolvedHasFleet(template) ? createCertificateAuthority('iot-core-cdk local sandbox claim CA') : undefined;
+  const controlPlane = new IotControlPlane(resolved.region, resolved.account, claimCa ? () => claimCa.issue('fleet-claim') : undefined);
+  // A certificate that is no longer ACTIVE is refused by the broker and the HTTPS endpoint (a CRL of the device CA).
+  controlPlane.onStatusChange(async () => {
+    const revoked = [...controlPlane.certificates.values()]
+      .filter((certificate) => (certificate.status === 'INACTIVE' || certificate.status === 'REVOKED') && issuedBy(certificate.certificatePem, broker.ca))
+      .map((certificate) => serialNumberOf(certificate.certificatePem));
+    await broker.setRevoked(revoked);
+    gateway.refreshRevocations();
+  });
+  const deployed = deployedStack(template, resolved, broker, claimCa);
+  let hookClient: IoTClient | undefined;
+  const fleet = claimCa ? await FleetProvisioningEndpoint.start({
+    template, registry, controlPlane, claimCa, deviceCa: broker.ca, serverCertificate: broker.serverCertificate,
+    // The hook reaches the registry through the control plane stand-in, with the AWS SDK as on Lambda.
+    hookClient: () => hookClient ??= new IoTClient({ endpoint: aws.endpoint, region: deployed.region, credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' } }),
+  }) : undefined;
+  if (fleet && deployed.claimSecret) {
+    const claimPolicyName = fleetOf(template).claimPolicyName;
+    controlPlane.addCertificate(deployed.claimSecret.value.certificatePem, 'ACTIVE', claimPolicyName ? [claimPolicyName] : [], deployed.stack.outputs.ClaimCertificateId.value);
+  }
   const s3 = await LocalS3.start(path.join(dir, 's3'), deployed.buckets);
   const s3Client = new S3Client({ endpoint: s3.endpoint, region: deployed.region, credentials: S3_CREDENTIALS, forcePathStyle: true });
   const rules = await RuleEngine.start(broker, rulesOf(template), { s3: s3Client, root: dir }, options.onRuleOutcome);
@@ -147,9 +179,11 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
       shadow: shadowOf,
     },
     logGroups: Object.fromEntries(deployed.logGroups.map((name) => [name, logGroupFile(dir, name)])),
+    controlPlane: fleet ? controlPlane : undefined,
   });
   return {
-    broker, shadow, gateway, registry, rules, s3, fleet, aws, stackName, dir,
+    broker, shadow, gateway, registry, rules, s3, fleet, controlPlane, aws, stackName, dir,
+    outputs: Object.fromEntries(Object.entries(deployed.stack.outputs).map(([key, output]) => [key, output.value])),
     awsEnvironment: { ...aws.environment(deployed.region), AWS_ENDPOINT_URL_S3: s3.endpoint },
     kit: (thingName, kitOptions) => writeLocalKit(broker, path.join(dir, thingName), thingName, gateway.port, kitOptions),
     claimKit(claimDir) {
@@ -159,6 +193,7 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
       writeClaimKit(claimDir, {
         endpoint: 'localhost', port: fleet.port, httpsPort: gateway.port, region: deployed.region, caFile: 'local-ca.pem',
         templateName: outputs.FleetTemplateName.value, thingNamePrefix: outputs.FleetThingNamePrefix.value, dataTopicPrefix: outputs.DataTopic.value.split('/')[0],
+        claimClientIdPrefix: outputs.ClaimClientIdPrefix.value, serialPattern: outputs.FleetSerialPattern.value,
       }, { certificate: claim.certificatePem, privateKey: claim.privateKey, ca: broker.ca.certificatePem }, true);
       return claimDir;
     },
@@ -167,6 +202,7 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
       return document === undefined ? undefined : JSON.parse(document);
     },
     async stop() {
+      hookClient?.destroy();
       await aws.stop();
       await rules.stop();
       if (dataPlane) await (await dataPlane).endAsync();

@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { CertificateAuthority, createCertificateAuthority, Issued } from './pki';
+import { CertificateAuthority, createCertificateAuthority, createCrl, Issued } from './pki';
 
 const CANDIDATES = ['/usr/sbin/mosquitto', '/usr/local/sbin/mosquitto', '/opt/homebrew/sbin/mosquitto', '/usr/bin/mosquitto'];
 
@@ -104,6 +104,8 @@ export class Broker {
     write('server.pem', server.certificatePem, 0o644);
     write('server.key', server.privateKeyPem);
     write('acl', options.acl);
+    // A CRL from the start: revoking a certificate rewrites it and restarts the broker (setRevoked).
+    write('crl.pem', await createCrl(ca, []), 0o644);
     const broker = new Broker(binary, dir, options.port ?? await freePort(), ca, server);
     write('mosquitto.conf', [
       // When started as root, Mosquitto would switch to user "mosquitto", which cannot read this folder.
@@ -119,6 +121,7 @@ export class Broker {
       `certfile ${path.join(dir, 'server.pem')}`,
       `keyfile ${path.join(dir, 'server.key')}`,
       'require_certificate true',
+      `crlfile ${path.join(dir, 'crl.pem')}`,
       'use_identity_as_username true',
       'tls_version tlsv1.2',
       // Small MQTT packets both ways: without it, Nagle and delayed ACKs add ~40 ms to each round trip.
@@ -171,6 +174,28 @@ export class Broker {
         throw new Error(`Mosquitto did not start on 127.0.0.1:${this.port}: ${stderr}${log}`.trim());
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  private revoked: readonly string[] = [];
+
+  /** The CRL the broker checks client certificates against (PEM). */
+  get crlPem(): string {
+    return fs.readFileSync(path.join(this.dir, 'crl.pem'), 'utf8');
+  }
+
+  /**
+   * Refuses the certificates with these serial numbers (hex) from now on: a new CRL, and a restart that
+   * drops their connections, as AWS IoT disconnects the devices of a certificate that is no longer ACTIVE
+   * ("UpdateCertificate", AWS IoT API Reference). Every other client reconnects.
+   */
+  async setRevoked(serials: readonly string[]): Promise<void> {
+    if (serials.length === this.revoked.length && serials.every((serial) => this.revoked.includes(serial))) return;
+    this.revoked = [...serials];
+    fs.writeFileSync(path.join(this.dir, 'crl.pem'), await createCrl(this.ca, serials), { mode: 0o644 });
+    if (this.process) {
+      await this.pause();
+      await this.resume();
     }
   }
 

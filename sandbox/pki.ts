@@ -4,8 +4,12 @@
  * Keys come from Node's crypto; node-forge signs, because it can set any validity window (the tests
  * need not-yet-valid and expired certificates).
  */
-import { generateKeyPairSync, randomBytes } from 'crypto';
+import 'reflect-metadata';
+import { generateKeyPairSync, randomBytes, webcrypto } from 'crypto';
+import * as x509 from '@peculiar/x509';
 import forge from 'node-forge';
+
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 export interface Issued {
   readonly certificatePem: string;
@@ -70,4 +74,25 @@ export function createCertificateAuthority(name = 'iot-core-cdk local sandbox CA
       return { certificatePem: forge.pki.certificateToPem(certificate), privateKeyPem: leaf.pem };
     },
   };
+}
+
+/** The serial number of a PEM certificate, in hex as a CRL entry names it. */
+export function serialNumberOf(certificatePem: string): string {
+  return new x509.X509Certificate(certificatePem).serialNumber;
+}
+
+/** A CRL of `ca` revoking the certificates with these serial numbers (hex), valid for a year, in the PEM form OpenSSL reads. */
+export async function createCrl(ca: Issued, revokedSerials: readonly string[]): Promise<string> {
+  const algorithm = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+  const der = Buffer.from(ca.privateKeyPem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+  const signingKey = await webcrypto.subtle.importKey('pkcs8', der, algorithm, false, ['sign']);
+  const crl = await x509.X509CrlGenerator.create({
+    issuer: new x509.X509Certificate(ca.certificatePem).subject,
+    thisUpdate: new Date(Date.now() - DAY),
+    nextUpdate: new Date(Date.now() + 365 * DAY),
+    signingAlgorithm: algorithm,
+    signingKey: signingKey as never,
+    entries: revokedSerials.map((serialNumber) => ({ serialNumber, revocationDate: new Date() })),
+  });
+  return crl.toString('pem').replace(/(BEGIN|END) CRL/g, '$1 X509 CRL');
 }

@@ -1,25 +1,53 @@
 /**
  * Fleet provisioning by claim against the sandbox built from the dev template: the installed device
- * program's `provision`, the official SDK's identity client, and what the claim certificate and a
- * provisioned device may do.
+ * program's `provision`, the official SDK's identity client, what a provisioned device does (the whole
+ * hands-on: archive, HTTPS, shadow), what the claim certificate may do, and the operator commands
+ * (revoke, re-provision, claim rotation) through their CLI against the control plane stand-in.
  */
 import { spawn } from 'child_process';
+import { createPrivateKey } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import mqtt from 'mqtt';
 import { keyAndCsr } from '../../device/src/provision';
 import { LocalSandbox, startLocalSandbox } from '../../sandbox/local-kit';
+import type { RuleOutcome } from '../../sandbox/rule-engine';
+import { main as fleetCli } from '../../scripts/fleet';
 
 const ROOT = path.join(__dirname, '..', '..');
 let sandbox: LocalSandbox;
 let claimDir: string;
 const PREFIX = 'pi-dev-fleet-';
+const outcomes: RuleOutcome[] = [];
 
 beforeAll(async () => {
-  sandbox = await startLocalSandbox({ fleet: true });
+  sandbox = await startLocalSandbox({ fleet: true, onRuleOutcome: (outcome) => outcomes.push(outcome) });
   claimDir = sandbox.claimKit(path.join(sandbox.dir, 'claim'));
 });
 afterAll(async () => { await sandbox.stop(); });
+
+/** Polls until `check` holds; the test fails with `what` when it does not within `ms`. */
+async function waitFor(what: string, check: () => boolean, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** `npm run fleet -- ...` in process, with the SDK pointed at the sandbox as the user's shell would be. */
+async function fleet(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const saved = { ...process.env };
+  Object.assign(process.env, sandbox.awsEnvironment);
+  const out: string[] = [];
+  const err: string[] = [];
+  try {
+    const code = await fleetCli(args, { out: (line) => out.push(line), err: (line) => err.push(line) });
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    process.env = saved;
+  }
+}
 
 function iotDevice(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [path.join(ROOT, 'device', 'bin', 'iot-device.js'), ...args], { env: { ...process.env, IOT_KIT_DIR: '' } });
@@ -44,30 +72,49 @@ async function claimConnection(clientId: string): Promise<mqtt.MqttClient> {
 }
 
 describe('iot-device provision against the sandbox\'s fleet provisioning', () => {
-  test('a device makes its key, provisions as <prefix><serial> and then publishes to its own data topic', async () => {
+  test('a device makes its key, provisions as <prefix><serial> in a claim session of its own, and does what the hands-on device does', async () => {
+    const thing = `${PREFIX}ABCD1234`;
     const result = await provision('device-a', 'ABCD1234');
     expect(result.stderr).toMatch(/provisioned thingName=pi-dev-fleet-ABCD1234/);
     expect(result.code).toBe(0);
     const kit = path.join(sandbox.dir, 'device-a');
-    expect(JSON.parse(fs.readFileSync(path.join(kit, 'device.json'), 'utf8'))).toMatchObject({ thingName: `${PREFIX}ABCD1234`, clientId: `${PREFIX}ABCD1234`, dataTopic: `data/${PREFIX}ABCD1234` });
+    expect(JSON.parse(fs.readFileSync(path.join(kit, 'device.json'), 'utf8'))).toMatchObject({
+      thingName: thing, clientId: thing, dataTopic: `data/${thing}`, shadowDesiredDefaults: { interval: 5 },
+    });
     expect(fs.statSync(path.join(kit, 'private.pem.key')).mode & 0o777).toBe(0o600);
     expect(fs.readFileSync(path.join(kit, 'private.pem.key'), 'utf8')).toMatch(/^-----BEGIN PRIVATE KEY-----/);
     expect(fs.existsSync(path.join(kit, 'provision.json'))).toBe(false);
-    expect(sandbox.fleet!.things.get(`${PREFIX}ABCD1234`)).toMatchObject({ attributes: { serialNumber: 'ABCD1234' }, certificateIds: [expect.stringMatching(/^[0-9a-f]{64}$/)] });
+    expect(sandbox.fleet!.things.get(thing)).toMatchObject({ attributes: { serialNumber: 'ABCD1234' }, certificateIds: [expect.stringMatching(/^[0-9a-f]{64}$/)] });
+    // The claim session never used the device's client ID.
+    expect(new Set(sandbox.fleet!.requests.filter((request) => request.operation === 'RegisterThing' && request.accepted).map((request) => request.clientId))).toEqual(new Set(['claim-ABCD1234']));
 
-    const observer = await sandbox.broker.connectAs('console');
-    const seen: string[] = [];
-    observer.on('message', (topic) => seen.push(topic));
-    await observer.subscribeAsync('data/#', { qos: 1 });
+    // MQTT: the hands-on's {"name":"s3"} is archived by the environment's rule, under the device's own key.
+    expect((await iotDevice(['--kit', kit, 'publish'])).code).toBe(0);
+    await waitFor('the archived message', () => outcomes.some((outcome) => outcome.topic === `data/${thing}` && outcome.object));
+    expect(outcomes.find((outcome) => outcome.topic === `data/${thing}` && outcome.object)!.object).toMatch(new RegExp(`/archive/data/${thing}/\\d+-[0-9a-f-]{36}\\.json$`));
+    // Another device's topic: the device policy refuses it (PUBACK 0x87, exit 18).
+    expect((await iotDevice(['--kit', kit, 'publish', '--topic', 'data/pi-dev-01'])).code).toBe(18);
+
+    // HTTPS (the hands-on's curl step): its own topic is accepted by its own policy, another device's refused.
+    const https = await iotDevice(['--kit', kit, 'publish', '--https']);
+    expect(https.code).toBe(0);
+    await waitFor('the message published over HTTPS', () => outcomes.filter((outcome) => outcome.topic === `data/${thing}` && outcome.object).length === 2);
+    const foreign = await iotDevice(['--kit', kit, 'publish', '--https', '--topic', 'data/pi-dev-01']);
+    expect(foreign.code).toBe(18);
+    expect(foreign.stderr).toMatch(/403/);
+
+    // Shadow: no shadow yet; run writes the environment's defaults, and the console edit 5 -> 10 applies as on the declared thing.
+    expect(sandbox.shadowOf(thing)).toBeUndefined();
+    const run = spawn(process.execPath, [path.join(ROOT, 'device', 'bin', 'iot-device.js'), '--kit', kit, 'run'], { env: { ...process.env, IOT_KIT_DIR: '' } });
     try {
-      expect((await iotDevice(['--kit', kit, 'publish'])).code).toBe(0);
-      // Another device's topic: the device policy refuses it (PUBACK 0x87, exit 18) and nothing is delivered.
-      const refused = await iotDevice(['--kit', kit, 'publish', '--topic', 'data/pi-dev-01']);
-      expect(refused.code).toBe(18);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(seen).toEqual([`data/${PREFIX}ABCD1234`]);
+      await waitFor('the defaults in the shadow', () => sandbox.shadowOf(thing)?.state.desired?.interval === 5 && sandbox.shadowOf(thing)?.state.reported?.interval === 5);
+      const console = await sandbox.broker.connectAs('console');
+      await console.publishAsync(`$aws/things/${thing}/shadow/update`, JSON.stringify({ state: { desired: { interval: 10 } } }), { qos: 1 });
+      await console.endAsync();
+      await waitFor('the edited interval reported', () => sandbox.shadowOf(thing)?.state.reported?.interval === 10);
     } finally {
-      await observer.endAsync();
+      run.kill('SIGTERM');
+      await new Promise((resolve) => run.once('exit', resolve));
     }
   });
 
@@ -79,25 +126,65 @@ describe('iot-device provision against the sandbox\'s fleet provisioning', () =>
     expect(sandbox.fleet!.requests.length).toBe(before);
   });
 
-  test('a serial outside the fleet\'s pattern is refused (exit 22); the hook\'s log has the reason', async () => {
+  test('a serial outside the fleet\'s pattern (a stack output in the claim kit) is refused before connecting (exit 22)', async () => {
+    const before = sandbox.fleet!.requests.length;
     const result = await provision('device-bad', 'abc');
+    expect(result.code).toBe(22);
+    expect(result.stderr).toMatch(/--serial is "abc" but the fleet accepts only serials matching \[A-Z0-9\]\{8,16\}/);
+    expect(sandbox.fleet!.requests.length).toBe(before);
+  });
+
+  test('with a claim kit that does not know the pattern, the hook refuses the serial (exit 22) and its log has the reason', async () => {
+    const oldClaim = path.join(sandbox.dir, 'claim-without-pattern');
+    fs.cpSync(claimDir, oldClaim, { recursive: true });
+    const settings = JSON.parse(fs.readFileSync(path.join(oldClaim, 'claim.json'), 'utf8'));
+    delete settings.serialPattern;
+    fs.writeFileSync(path.join(oldClaim, 'claim.json'), JSON.stringify(settings));
+    const result = await iotDevice(['--kit', path.join(sandbox.dir, 'device-bad2'), '--port', String(sandbox.broker.port), 'provision', '--claim-kit', oldClaim, '--serial', 'abc']);
     expect(result.code).toBe(22);
     expect(result.stderr).toMatch(/RegisterThing rejected: 403 AccessDenied .*The fleet refused serial abc/);
     expect(sandbox.fleet!.hookLog.map((line) => JSON.parse(line)).find((entry) => entry.serial === 'abc')).toMatchObject({ decision: 'refused', reason: 'serial "abc" does not match [A-Z0-9]{8,16}' });
     expect(sandbox.fleet!.things.has(`${PREFIX}abc`)).toBe(false);
   });
 
-  test('the same serial provisioned twice: the existing thing is kept and gets the second certificate too', async () => {
-    expect((await provision('device-b1', 'TWICE0001')).code).toBe(0);
-    expect((await provision('device-b2', 'TWICE0001')).code).toBe(0);
-    const thing = sandbox.fleet!.things.get(`${PREFIX}TWICE0001`)!;
-    expect(thing.certificateIds).toHaveLength(2);
-    expect(new Set(thing.certificateIds).size).toBe(2);
+  test('a live serial cannot be provisioned again with the claim key (exit 22); once an operator marks it, it can, and the old certificate no longer connects', async () => {
+    const thing = `${PREFIX}LIVE0001`;
+    expect((await provision('device-live1', 'LIVE0001')).code).toBe(0);
+    const [firstCertificate] = sandbox.fleet!.things.get(thing)!.certificateIds;
+    const again = await provision('device-live2', 'LIVE0001');
+    expect(again.code).toBe(22);
+    expect(sandbox.fleet!.hookLog.map((line) => JSON.parse(line)).filter((entry) => entry.serial === 'LIVE0001').pop())
+      .toMatchObject({ decision: 'refused', reason: `serial "LIVE0001" is live (thing ${thing} exists) and not marked for re-provisioning` });
+    expect(sandbox.fleet!.things.get(thing)!.certificateIds).toEqual([firstCertificate]);
+
+    const marked = await fleet('reprovision', '--env', 'dev', '--serial', 'LIVE0001');
+    expect(marked).toMatchObject({ code: 0, out: expect.stringMatching(/pi-dev-fleet-LIVE0001 is marked/) });
+    expect((await provision('device-live2', 'LIVE0001')).code).toBe(0);
+    const [secondCertificate] = sandbox.fleet!.things.get(thing)!.certificateIds;
+    expect(secondCertificate).not.toBe(firstCertificate);
+    expect(sandbox.controlPlane.describeCertificate(firstCertificate).status).toBe('INACTIVE');
+    expect(sandbox.fleet!.things.get(thing)!.attributes).not.toHaveProperty('reprovision');
+    // The old kit is refused by the broker (its certificate is no longer ACTIVE); the new one publishes.
+    expect((await iotDevice(['--kit', path.join(sandbox.dir, 'device-live1'), 'publish'])).code).toBe(17);
+    expect((await iotDevice(['--kit', path.join(sandbox.dir, 'device-live2'), 'publish'])).code).toBe(0);
+    // The mark is used up: the claim key cannot provision the serial a third time.
+    expect((await provision('device-live3', 'LIVE0001')).code).toBe(22);
+  });
+
+  test('a revoked device can connect neither over MQTT nor over HTTPS, and the claim key cannot bring it back', async () => {
+    const kit = path.join(sandbox.dir, 'device-revoked');
+    expect((await provision('device-revoked', 'REVOKE01')).code).toBe(0);
+    expect((await iotDevice(['--kit', kit, 'publish'])).code).toBe(0);
+    const revoked = await fleet('revoke', '--env', 'dev', '--serial', 'REVOKE01', '--revoked');
+    expect(revoked).toMatchObject({ code: 0, out: expect.stringMatching(/pi-dev-fleet-REVOKE01: 1 certificate\(s\) REVOKED and detached .*thing kept/) });
+    expect((await iotDevice(['--kit', kit, 'publish'])).code).toBe(17);
+    expect((await iotDevice(['--kit', kit, 'publish', '--https'])).code).not.toBe(0);
+    expect((await provision('device-revoked-again', 'REVOKE01')).code).toBe(22);
   });
 
   test('a disabled template rejects (exit 23) and keeps the certificate; once enabled, the run resumes without a new one', async () => {
     const templateName = JSON.parse(fs.readFileSync(path.join(claimDir, 'claim.json'), 'utf8')).templateName;
-    const csrRequests = () => sandbox.fleet!.requests.filter((request) => request.operation === 'CreateCertificateFromCsr' && request.clientId === `${PREFIX}RESUME001`).length;
+    const csrRequests = () => sandbox.fleet!.requests.filter((request) => request.operation === 'CreateCertificateFromCsr' && request.clientId === 'claim-RESUME001').length;
     sandbox.fleet!.setTemplateEnabled(templateName, false);
     try {
       const refused = await provision('device-resume', 'RESUME001');
@@ -136,20 +223,21 @@ describe('iot-device provision against the sandbox\'s fleet provisioning', () =>
   test('RSA 2048 on request', async () => {
     const result = await provision('device-rsa', 'RSAKEY01', '--key-type', 'rsa');
     expect(result.code).toBe(0);
-    expect(fs.readFileSync(path.join(sandbox.dir, 'device-rsa', 'certificate.pem.crt'), 'utf8')).toMatch(/BEGIN CERTIFICATE/);
+    const key = createPrivateKey(fs.readFileSync(path.join(sandbox.dir, 'device-rsa', 'private.pem.key')));
+    expect([key.asymmetricKeyType, key.asymmetricKeyDetails?.modulusLength]).toEqual(['rsa', 2048]);
   });
 });
 
 describe('the claim certificate', () => {
   test('may not publish data nor touch any shadow: the endpoint closes the connection, as AWS IoT does over MQTT 3.1.1', async () => {
     for (const topic of ['data/pi-dev-fleet-ABCD1234', '$aws/things/pi-dev-fleet-ABCD1234/shadow/update']) {
-      const client = await claimConnection(`${PREFIX}CLAIM0001`);
+      const client = await claimConnection('claim-CLAIM0001');
       const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
       client.publish(topic, '{"name":"s3"}', { qos: 1 });
       await closed;
       client.end(true);
     }
-    const client = await claimConnection(`${PREFIX}CLAIM0002`);
+    const client = await claimConnection('claim-CLAIM0002');
     try {
       // SUBACK 0x80: the subscription is refused.
       await expect(client.subscribeAsync('$aws/things/pi-dev-fleet-ABCD1234/shadow/update/delta', { qos: 1 })).rejects.toMatchObject({ packet: { granted: [128] } });
@@ -158,8 +246,10 @@ describe('the claim certificate', () => {
     }
   });
 
-  test('may connect only with a client ID of the fleet', async () => {
-    await expect(claimConnection('someone-else')).rejects.toThrow(/Not authorized|Bad username or password|Connection refused/);
+  test('cannot connect with a device\'s client ID (which would disconnect the device), nor outside the claim namespace', async () => {
+    for (const clientId of [`${PREFIX}ABCD1234`, 'pi-dev-01', 'someone-else']) {
+      await expect(claimConnection(clientId)).rejects.toThrow(/Not authorized|Bad username or password|Connection refused/);
+    }
   });
 
   test('is not accepted by the data broker at all', async () => {
@@ -176,7 +266,7 @@ describe('conformance: the official AWS IoT Device SDK v2 identity client provis
   function runSdk(serial: string): Promise<Record<string, any>> {
     return keyAndCsr(`${PREFIX}${serial}`).then(({ csrPem }) => new Promise((resolve, reject) => {
       const input = JSON.stringify({
-        port: sandbox.fleet!.port, ca: sandbox.broker.ca.certificatePem, clientId: `${PREFIX}${serial}`, csr: csrPem, serial,
+        port: sandbox.fleet!.port, ca: sandbox.broker.ca.certificatePem, clientId: `claim-${serial}`, csr: csrPem, serial,
         certificate: fs.readFileSync(path.join(claimDir, 'certificate.pem.crt'), 'utf8'), privateKey: fs.readFileSync(path.join(claimDir, 'private.pem.key'), 'utf8'),
         templateName: JSON.parse(fs.readFileSync(path.join(claimDir, 'claim.json'), 'utf8')).templateName,
       });
@@ -192,11 +282,43 @@ describe('conformance: the official AWS IoT Device SDK v2 identity client provis
   test('CreateCertificateFromCsr then RegisterThing are accepted, with the documented response fields', async () => {
     const { created, registered } = await runSdk('SDKDEV01');
     expect(created.accepted).toEqual({ certificateId: expect.stringMatching(/^[0-9a-f]{64}$/), certificatePem: expect.stringMatching(/^-----BEGIN CERTIFICATE-----/), certificateOwnershipToken: expect.any(String) });
-    expect(registered.accepted).toEqual({ thingName: `${PREFIX}SDKDEV01`, deviceConfiguration: {} });
+    expect(registered.accepted).toEqual({ thingName: `${PREFIX}SDKDEV01`, deviceConfiguration: { ShadowDesiredDefaults: '{"interval":5}' } });
   });
 
   test('a refused serial comes back on the rejected topic as statusCode, errorCode and errorMessage', async () => {
     const { registered } = await runSdk('sdk-bad');
     expect(registered.rejected).toEqual({ statusCode: 403, errorCode: 'AccessDenied', errorMessage: expect.stringMatching(/ACCESS_DENIED/) });
+  });
+});
+
+// Last: it retires the claim certificate the tests above use.
+describe('claim certificate rotation without stopping provisioning', () => {
+  test('a second claim certificate provisions; once the first is retired, only the second does', async () => {
+    const newClaim = path.join(sandbox.dir, 'claim-2');
+    const rotated = await fleet('rotate-claim', '--env', 'dev', '--out', newClaim, '--ca-file', sandbox.broker.caFile, '--endpoint', 'localhost', '--port', String(sandbox.fleet!.port));
+    expect(rotated.code).toBe(0);
+    const oldId = rotated.out.match(/--certificate-id (\S+)/)![1];
+    expect(fs.statSync(path.join(newClaim, 'private.pem.key')).mode & 0o777).toBe(0o600);
+    const withClaim = (kit: string, claim: string, serial: string) =>
+      iotDevice(['--kit', path.join(sandbox.dir, kit), '--port', String(sandbox.broker.port), 'provision', '--claim-kit', claim, '--serial', serial]);
+    expect((await withClaim('device-rot1', claimDir, 'ROTATE01')).code).toBe(0);
+    expect((await withClaim('device-rot2', newClaim, 'ROTATE02')).code).toBe(0);
+
+    expect(await fleet('retire-claim', '--env', 'dev', '--certificate-id', oldId)).toMatchObject({ code: 0 });
+    const refused = await withClaim('device-rot3', claimDir, 'ROTATE03');
+    expect(refused.code).toBe(18);
+    expect(sandbox.fleet!.things.has(`${PREFIX}ROTATE03`)).toBe(false);
+    expect((await withClaim('device-rot4', newClaim, 'ROTATE04')).code).toBe(0);
+  });
+
+  test('every operator command says what it does with --help, and bad usage exits 2 naming the field', async () => {
+    for (const command of ['revoke', 'reprovision', 'rotate-claim', 'retire-claim']) {
+      const help = await fleet(command, '--help');
+      expect(help.code).toBe(0);
+      expect(help.out).toMatch(new RegExp(`^usage: npm run fleet -- ${command} `));
+    }
+    expect(await fleet('revoke', '--env', 'dev')).toMatchObject({ code: 2, err: expect.stringMatching(/--serial is missing/) });
+    expect(await fleet('explode', '--env', 'dev')).toMatchObject({ code: 2, err: expect.stringMatching(/unknown command "explode"/) });
+    expect(await fleet('revoke', '--env', 'dev', '--serial', 'NOSUCH01')).toMatchObject({ code: 1, err: expect.stringMatching(/ResourceNotFoundException: Thing pi-dev-fleet-NOSUCH01 cannot be found/) });
   });
 });

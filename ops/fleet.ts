@@ -1,0 +1,84 @@
+/**
+ * What an operator of a fleet does with the AWS IoT API (`npm run fleet`, scripts/fleet.ts): revoke a
+ * device, let a live serial provision again, and rotate the claim certificate without stopping
+ * provisioning. Each function takes its client, so the same code runs against AWS and against the
+ * sandbox's stand-in (AWS_ENDPOINT_URL_IOT).
+ */
+import {
+  AttachPolicyCommand, CreateKeysAndCertificateCommand, DeleteThingCommand, DescribeThingCommand, DetachThingPrincipalCommand, IoTClient,
+  ListThingPrincipalsCommand, UpdateCertificateCommand, UpdateThingCommand,
+} from '@aws-sdk/client-iot';
+import { REPROVISION_ATTRIBUTE } from '../lib/handlers/pre-provisioning-hook';
+
+/** The certificates (their ARNs) attached to a thing, every page. */
+export async function thingCertificates(iot: IoTClient, thingName: string): Promise<string[]> {
+  const principals: string[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await iot.send(new ListThingPrincipalsCommand({ thingName, nextToken }));
+    principals.push(...page.principals ?? []);
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return principals;
+}
+
+const certificateIdOf = (arn: string) => arn.slice(arn.lastIndexOf('/') + 1);
+
+export interface RevokeOptions {
+  /** INACTIVE can be undone (UpdateCertificate ACTIVE); REVOKED cannot. @default 'INACTIVE' */
+  readonly status?: 'INACTIVE' | 'REVOKED';
+  /** Also delete the thing once its certificates are detached. @default false */
+  readonly deleteThing?: boolean;
+  /** Waits between DeleteThing attempts: DetachThingPrincipal is asynchronous ("DetachThingPrincipal", AWS IoT API Reference). @default [1000, 2000, 4000, 8000] */
+  readonly retryDelaysMs?: readonly number[];
+}
+
+/**
+ * Revokes a device: each of its certificates INACTIVE (or REVOKED) and detached from the thing. "Within a
+ * few minutes" AWS IoT disconnects the devices that used them ("UpdateCertificate"). The thing's serial
+ * stays live for the pre-provisioning hook, so the claim key cannot bring the device back, unless the
+ * thing is deleted too.
+ */
+export async function revokeDevice(iot: IoTClient, thingName: string, options: RevokeOptions = {}): Promise<{ certificateIds: string[]; thingDeleted: boolean }> {
+  await iot.send(new DescribeThingCommand({ thingName }));
+  const principals = await thingCertificates(iot, thingName);
+  for (const principal of principals) {
+    await iot.send(new UpdateCertificateCommand({ certificateId: certificateIdOf(principal), newStatus: options.status ?? 'INACTIVE' }));
+    await iot.send(new DetachThingPrincipalCommand({ thingName, principal }));
+  }
+  if (options.deleteThing) {
+    for (const delay of [0, ...options.retryDelaysMs ?? [1000, 2000, 4000, 8000]]) {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      try {
+        await iot.send(new DeleteThingCommand({ thingName }));
+        return { certificateIds: principals.map(certificateIdOf), thingDeleted: true };
+      } catch (error) {
+        if ((error as Error).name !== 'InvalidRequestException') throw error;
+      }
+    }
+    throw new Error(`Thing ${thingName} still has principals attached after retries: run revoke --delete-thing again in a minute`);
+  }
+  return { certificateIds: principals.map(certificateIdOf), thingDeleted: false };
+}
+
+/** Lets a live serial provision again once: the pre-provisioning hook then retires its previous certificates and clears the mark. */
+export async function markForReprovisioning(iot: IoTClient, thingName: string): Promise<void> {
+  await iot.send(new UpdateThingCommand({ thingName, attributePayload: { attributes: { [REPROVISION_ATTRIBUTE]: 'true' }, merge: true } }));
+}
+
+/**
+ * A second claim certificate with the claim policy, so new devices can be given it while the first still
+ * works; retire the first with retireClaimCertificate once every factory has the new one. AWS documents
+ * no rotation procedure beyond turning the claim certificate off ("Provisioning by claim"); this is that,
+ * without a gap. The key is returned once and kept nowhere else.
+ */
+export async function createClaimCertificate(iot: IoTClient, claimPolicyName: string): Promise<{ certificateId: string; certificateArn: string; certificatePem: string; privateKey: string }> {
+  const made = await iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
+  await iot.send(new AttachPolicyCommand({ policyName: claimPolicyName, target: made.certificateArn! }));
+  return { certificateId: made.certificateId!, certificateArn: made.certificateArn!, certificatePem: made.certificatePem!, privateKey: made.keyPair!.PrivateKey! };
+}
+
+/** Turns a claim certificate off: it can no longer connect, so nothing can provision with it. */
+export async function retireClaimCertificate(iot: IoTClient, certificateId: string): Promise<void> {
+  await iot.send(new UpdateCertificateCommand({ certificateId, newStatus: 'INACTIVE' }));
+}

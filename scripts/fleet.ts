@@ -1,0 +1,140 @@
+/**
+ * `npm run fleet -- <command> --env <env> [options]`: what an operator does to a fleet provisioned by claim
+ * (ops/fleet.ts), with credentials from the AWS SDK's default chain; the stack's outputs name the fleet.
+ * The clients honour the SDK's standard endpoint settings (AWS_ENDPOINT_URL_<SERVICE>), which is how the
+ * same commands run against the local sandbox. Exit codes: 0 done, 1 failed, 2 usage.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { parseArgs } from 'util';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { IoTClient } from '@aws-sdk/client-iot';
+import { environments } from '../config/environments';
+import { AMAZON_ROOT_CA_PATH, KIT_FILES, writeClaimKit } from '../device/src/kit';
+import { createClaimCertificate, markForReprovisioning, retireClaimCertificate, revokeDevice } from '../ops/fleet';
+
+const COMMON = '--env <dev|stg|prod> [--stack <name>] [--region <region>]';
+const COMMANDS: Record<string, { usage: string; help: string }> = {
+  revoke: {
+    usage: `revoke --serial <serial> ${COMMON} [--revoked] [--delete-thing]`,
+    help: 'Deactivates every certificate of the device (REVOKED with --revoked, which cannot be undone) and detaches it; AWS IoT disconnects the device within minutes. '
+      + 'The thing stays, so its serial stays live and the claim key cannot provision it again; --delete-thing removes the thing too.',
+  },
+  reprovision: {
+    usage: `reprovision --serial <serial> ${COMMON}`,
+    help: 'Marks a live serial for re-provisioning: its next provision by claim is allowed once, and the fleet\'s hook then retires the previous certificates.',
+  },
+  'rotate-claim': {
+    usage: `rotate-claim --out <claim-kit-dir> ${COMMON} [--ca-file <pem>] [--endpoint <host>] [--port <n>]`,
+    help: 'Makes a second claim certificate with the claim policy and writes a claim kit with it (key 0600). The current claim certificate keeps working until retire-claim.',
+  },
+  'retire-claim': {
+    usage: `retire-claim --certificate-id <id> ${COMMON}`,
+    help: 'Deactivates a claim certificate (the stack\'s is output ClaimCertificateId): no device can provision with it any more.',
+  },
+};
+const USAGE = `usage: npm run fleet -- <command> ...\n${Object.values(COMMANDS).map(({ usage }) => `  ${usage}`).join('\n')}\nnpm run fleet -- <command> --help for what each does`;
+
+class UsageError extends Error {}
+
+export interface FleetCliIo {
+  readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
+}
+
+function parse(argv: string[]) {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h') return { help: USAGE };
+  const spec = COMMANDS[command];
+  if (!spec) throw new UsageError(`unknown command "${command}"; allowed: ${Object.keys(COMMANDS).join(', ')}`);
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      options: {
+        env: { type: 'string' }, stack: { type: 'string' }, region: { type: 'string' }, serial: { type: 'string' }, revoked: { type: 'boolean', default: false },
+        'delete-thing': { type: 'boolean', default: false }, out: { type: 'string' }, 'ca-file': { type: 'string' }, endpoint: { type: 'string' }, port: { type: 'string' },
+        'certificate-id': { type: 'string' }, help: { type: 'boolean', default: false },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (values.help) return { help: `usage: npm run fleet -- ${spec.usage}\n\n${spec.help}` };
+  const names = Object.keys(environments);
+  if (!values.env) throw new UsageError(`--env is missing; allowed: ${names.join(', ')}`);
+  if (!names.includes(values.env)) throw new UsageError(`--env is "${values.env}" but allowed: ${names.join(', ')}`);
+  const required = { revoke: 'serial', reprovision: 'serial', 'rotate-claim': 'out', 'retire-claim': 'certificate-id' }[command] as keyof typeof values;
+  if (!values[required]) throw new UsageError(`--${required} is missing: ${spec.usage}`);
+  const port = values.port === undefined ? undefined : Number(values.port);
+  if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) throw new UsageError(`--port is "${values.port}" but must be a port number from 1 to 65535`);
+  const config = environments[values.env as keyof typeof environments] as { region?: string };
+  return { command, values, port, stackName: values.stack ?? `IotCore-${values.env}`, region: values.region ?? config.region };
+}
+
+async function stackOutputs(cloudFormation: CloudFormationClient, stackName: string): Promise<Record<string, string>> {
+  const { Stacks: [stack] = [] } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }));
+  const outputs = Object.fromEntries((stack?.Outputs ?? []).map((output) => [output.OutputKey!, output.OutputValue!]));
+  if (!outputs.FleetThingNamePrefix) throw new Error(`${stackName} declares no fleet (no output FleetThingNamePrefix): declare one in the environment's config and deploy`);
+  return outputs;
+}
+
+/** Runs one command; the exit code. */
+export async function main(argv: string[], io: FleetCliIo = { out: console.log, err: console.error }): Promise<number> {
+  let parsed;
+  try {
+    parsed = parse(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    io.err(`fleet: ${error.message}\n${USAGE}`);
+    return 2;
+  }
+  if ('help' in parsed) {
+    io.out(parsed.help!);
+    return 0;
+  }
+  const { command, values, stackName } = parsed;
+  const region = parsed.region ? { region: parsed.region } : {};
+  const iot = new IoTClient(region);
+  const cloudFormation = new CloudFormationClient(region);
+  try {
+    const outputs = await stackOutputs(cloudFormation, stackName);
+    const thingName = `${outputs.FleetThingNamePrefix}${values.serial}`;
+    if (command === 'revoke') {
+      const { certificateIds, thingDeleted } = await revokeDevice(iot, thingName, { status: values.revoked ? 'REVOKED' : 'INACTIVE', deleteThing: values['delete-thing'] });
+      io.out(`${thingName}: ${certificateIds.length} certificate(s) ${values.revoked ? 'REVOKED' : 'INACTIVE'} and detached (${certificateIds.join(', ') || 'none'}); `
+        + (thingDeleted ? 'thing deleted: its serial can be provisioned again by claim.' : 'thing kept: its serial stays refused until marked with reprovision.'));
+    } else if (command === 'reprovision') {
+      await markForReprovisioning(iot, thingName);
+      io.out(`${thingName} is marked: the device may now run provision once; its previous certificates are retired then.`);
+    } else if (command === 'rotate-claim') {
+      const made = await createClaimCertificate(iot, outputs.ClaimPolicyName);
+      const caPem = values['ca-file'] ? fs.readFileSync(values['ca-file'], 'utf8') : fs.readFileSync(AMAZON_ROOT_CA_PATH, 'utf8');
+      writeClaimKit(values.out!, {
+        endpoint: values.endpoint ?? outputs.IotDataEndpoint, port: parsed.port ?? 8883, httpsPort: 8443, region: outputs.Region,
+        caFile: values['ca-file'] ? KIT_FILES.customCa : KIT_FILES.amazonRootCa, templateName: outputs.FleetTemplateName, thingNamePrefix: outputs.FleetThingNamePrefix,
+        dataTopicPrefix: outputs.DataTopic.split('/')[0], claimClientIdPrefix: outputs.ClaimClientIdPrefix, serialPattern: outputs.FleetSerialPattern,
+      }, { certificate: made.certificatePem, privateKey: made.privateKey, ca: caPem }, false);
+      io.out(`New claim certificate ${made.certificateId}, claim kit in ${path.resolve(values.out!)}. Give it to every factory, then retire the old one:\n`
+        + `  npm run fleet -- retire-claim --env ${values.env} --certificate-id ${outputs.ClaimCertificateId}`);
+    } else {
+      await retireClaimCertificate(iot, values['certificate-id']!);
+      io.out(`Claim certificate ${values['certificate-id']} is INACTIVE: no device can provision with it any more.`);
+    }
+    return 0;
+  } catch (error) {
+    const { name, message } = error as Error;
+    io.err(`fleet: ${command} failed: ${name && name !== 'Error' ? `${name}: ` : ''}${message}`);
+    return 1;
+  } finally {
+    iot.destroy();
+    cloudFormation.destroy();
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (error: unknown) => {
+    console.error(`fleet: ${(error as Error).stack ?? error}`);
+    process.exitCode = 1;
+  });
+}
