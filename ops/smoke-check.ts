@@ -53,6 +53,11 @@ export interface SmokeClients {
 
 export interface SmokeOptions {
   readonly stackName: string;
+  /**
+   * The device whose pipeline to prove: the declared thing, or a device provisioned by claim (its name
+   * starts with the FleetThingNamePrefix output). @default the stack's ThingName output
+   */
+  readonly thingName?: string;
   /** Delete the objects this run identified as its own. @default false */
   readonly clean?: boolean;
   /** How long to wait for the archived object. @default 60000 */
@@ -151,7 +156,14 @@ export async function runSmokeCheck(clients: SmokeClients, options: SmokeOptions
 
   const outputs = await run('outputs', async () => {
     const found = await readOutputs(clients.cloudFormation, options.stackName);
-    return [found, `${options.stackName}: thing ${found.ThingName}, topic ${found.DataTopic}, s3://${found.ArchiveBucketName}/${found.ArchiveKeyPrefix}`];
+    const thingName = options.thingName ?? found.ThingName;
+    const fleetPrefix = (found as Record<string, string>).FleetThingNamePrefix;
+    if (thingName !== found.ThingName && !(fleetPrefix && thingName.startsWith(fleetPrefix) && thingName.length > fleetPrefix.length)) {
+      throw new CheckFailed(`thing ${thingName} is not a device of ${options.stackName}: it is ${found.ThingName}${fleetPrefix ? `, or a fleet device named ${fleetPrefix}<serial>` : ''}`);
+    }
+    // A fleet device publishes to <data prefix>/<its name>, as the declared thing does.
+    const device = { ...found, ThingName: thingName, DataTopic: `${found.DataTopic.slice(0, found.DataTopic.lastIndexOf('/'))}/${thingName}`, fleetDevice: thingName !== found.ThingName };
+    return [device, `${options.stackName}: thing ${device.ThingName}, topic ${device.DataTopic}, s3://${found.ArchiveBucketName}/${found.ArchiveKeyPrefix}`];
   });
   if (!outputs) {
     for (const check of Object.keys(CHECKS).slice(1) as CheckName[]) if (check !== 'clean' || options.clean) notRun(check, 'needs the outputs');
@@ -222,7 +234,11 @@ export async function runSmokeCheck(clients: SmokeClients, options: SmokeOptions
       const { payload } = await iotData.send(new GetThingShadowCommand({ thingName: outputs.ThingName, shadowName }));
       document = JSON.parse(Buffer.from(payload!).toString('utf8'));
     } catch (error) {
-      if ((error as Error).name === 'ResourceNotFoundException') throw new CheckFailed(`${outputs.ThingName} has no ${outputs.ShadowName} shadow: the ShadowDefaults resource did not seed it`);
+      if ((error as Error).name === 'ResourceNotFoundException') {
+        throw new CheckFailed(outputs.fleetDevice
+          ? `${outputs.ThingName} has no ${outputs.ShadowName} shadow: a provisioned device writes the environment's defaults when it first runs; start iot-device run on it`
+          : `${outputs.ThingName} has no ${outputs.ShadowName} shadow: the ShadowDefaults resource did not seed it`);
+      }
       throw error;
     }
     const desired = document.state?.desired?.interval;
@@ -232,7 +248,14 @@ export async function runSmokeCheck(clients: SmokeClients, options: SmokeOptions
   });
 
   await run('error log', async () => {
-    const { events = [] } = await clients.logs.send(new FilterLogEventsCommand({ logGroupName: outputs.ErrorLogGroupName, startTime: startedAt - 1000 }));
+    // A page may be empty while matching events exist further on: follow nextToken to the end ("FilterLogEvents", CloudWatch Logs API Reference).
+    const events: Array<{ message?: string }> = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await clients.logs.send(new FilterLogEventsCommand({ logGroupName: outputs.ErrorLogGroupName, startTime: startedAt - 1000, nextToken }));
+      events.push(...page.events ?? []);
+      nextToken = page.nextToken;
+    } while (nextToken);
     if (events.length) {
       let reason = events[0].message ?? '';
       try {

@@ -15,7 +15,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { environments } from '../config/environments';
 import { CHECKS, formatReport, runSmokeCheck } from '../ops/smoke-check';
 
-const USAGE = 'usage: npm run smoke -- --env <dev|stg|prod> [--stack <name>] [--region <region>] [--clean] [--timeout <seconds>] [--settle <seconds>]';
+const USAGE = 'usage: npm run smoke -- --env <dev|stg|prod> [--stack <name>] [--region <region>] [--thing <name>] [--clean] [--timeout <seconds>] [--settle <seconds>]';
 
 class UsageError extends Error {}
 
@@ -31,7 +31,7 @@ function parse(argv: string[]) {
     ({ values } = parseArgs({
       args: argv,
       options: {
-        env: { type: 'string' }, stack: { type: 'string' }, region: { type: 'string' },
+        env: { type: 'string' }, stack: { type: 'string' }, region: { type: 'string' }, thing: { type: 'string' },
         clean: { type: 'boolean', default: false }, timeout: { type: 'string', default: '60' }, settle: { type: 'string', default: '5' }, help: { type: 'boolean', default: false },
       },
     }));
@@ -47,7 +47,9 @@ function parse(argv: string[]) {
   const settle = Number(values.settle);
   if (!Number.isFinite(settle) || settle < 0 || settle > 60) throw new UsageError(`--settle is "${values.settle}" but must be a number of seconds from 0 to 60`);
   const config = environments[values.env as keyof typeof environments] as { region?: string };
-  return { stackName: values.stack ?? `IotCore-${values.env}`, region: values.region ?? config.region, clean: values.clean, timeoutMs: timeout * 1000, settleMs: settle * 1000 };
+  return {
+    stackName: values.stack ?? `IotCore-${values.env}`, region: values.region ?? config.region, thingName: values.thing, clean: values.clean, timeoutMs: timeout * 1000, settleMs: settle * 1000,
+  };
 }
 
 async function main(argv: string[]): Promise<number> {

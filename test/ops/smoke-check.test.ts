@@ -37,10 +37,12 @@ interface SmokeRun {
 }
 
 /** Runs the smoke check against a running sandbox. */
-async function smokeAgainst(sandbox: LocalSandbox, options: { clean?: boolean; stackName?: string } = {}): Promise<SmokeRun> {
+async function smokeAgainst(sandbox: LocalSandbox, options: { clean?: boolean; stackName?: string; thingName?: string } = {}): Promise<SmokeRun> {
   const clients = clientsFor(sandbox);
   try {
-    const report = await runSmokeCheck(clients, { stackName: options.stackName ?? sandbox.stackName, clean: options.clean, timeoutMs: 1500, settleMs: 300, pollMs: 100 });
+    const report = await runSmokeCheck(clients, {
+      stackName: options.stackName ?? sandbox.stackName, thingName: options.thingName, clean: options.clean, timeoutMs: 1500, settleMs: 300, pollMs: 100,
+    });
     const bucket = report.checks[0].detail.match(/s3:\/\/([^/]+)\//)?.[1];
     const keys = bucket ? ((await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).map((object) => object.Key!) : [];
     return { report, keys };
@@ -79,6 +81,23 @@ describe('smoke check against the sandbox of the synthesized template', () => {
     expect(detailOf(report, 'clean')).toMatch(/^deleted s3:\/\//);
     expect(keys).toEqual([]);
     expect(formatReport(report)).toMatch(/^check +result +time +detail\noutputs +pass +\d+\.\d s +IotCore-dev/);
+  });
+
+  test('--thing proves a fleet device: its topic archived by the environment\'s rule, its shadow; without a shadow yet it says to run the device (exit 14)', async () => {
+    const thing = 'pi-dev-fleet-SMOKE0001';
+    const noShadow = await smokeAgainst(sandbox, { thingName: thing, clean: true });
+    expect(noShadow.report.exitCode).toBe(CHECKS.shadow);
+    expect(detailOf(noShadow.report, 'archived')).toMatch(new RegExp(`^s3://\\S+/archive/data/${thing}/\\d+-[0-9a-f-]{36}\\.json holds \\{"name":"s3"\\}$`));
+    expect(detailOf(noShadow.report, 'shadow')).toMatch(/has no classic shadow: a provisioned device writes the environment's defaults when it first runs/);
+    sandbox.shadow.setDesired(thing, { interval: 5 });
+    const { report } = await smokeAgainst(sandbox, { thingName: thing, clean: true });
+    expect(report.exitCode).toBe(0);
+  });
+
+  test('--thing refuses a thing that is not a device of the environment (exit 10)', async () => {
+    const { report } = await smokeAgainst(sandbox, { thingName: 'pi-stg-01' });
+    expect(report.exitCode).toBe(CHECKS.outputs);
+    expect(detailOf(report, 'outputs')).toBe(`thing pi-stg-01 is not a device of ${sandbox.stackName}: it is pi-dev-01, or a fleet device named pi-dev-fleet-<serial>`);
   });
 
   test('without --clean keeps the archived object and removes nothing', async () => {
