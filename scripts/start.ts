@@ -10,7 +10,8 @@ runSeedFlow({ keep: process.argv.includes('--keep') }).then((result) => {
   const tens = result.statuses.filter((s) => s.interval === 10).length;
   console.log(`\nDone in ${((Date.now() - started) / 1000).toFixed(0)} s: ${result.environments.length} environments synthesized; `
     + `${result.statuses.length} status messages (${tens} at 10 s after the shadow edit); reported ${JSON.stringify(result.reported)}; `
-    + `${result.objects.length} object${result.objects.length === 1 ? '' : 's'} archived. Everything started has been stopped.`);
+    + `${result.objects.length} object${result.objects.length === 1 ? '' : 's'} archived; fleet device ${result.fleetDevice.thingName} provisioned by claim, `
+    + `${result.fleetDevice.archived.length} of its messages archived, its shadow ${JSON.stringify(result.fleetDevice.shadow?.desired)}. Everything started has been stopped.`);
 }, (error: unknown) => {
   console.error(error instanceof MosquittoMissing ? error.message : `npm start failed: ${(error as Error).stack ?? error}`);
   process.exitCode = 1;

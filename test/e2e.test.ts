@@ -1,3 +1,9 @@
+/**
+ * `npm start -- --keep` end to end, with time compressed: the seed's hands-on (synth, bootstrap, run,
+ * the console's interval edit, the curl step, the archive), the operator's smoke check, a device
+ * provisioned by claim doing the same, and then the commands it prints, followed as a user would: your
+ * own device, the console's edit, and your own device by claim. One flow: each part builds on the last.
+ */
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -5,49 +11,11 @@ import * as path from 'path';
 import { runSeedFlow } from '../sandbox/scenarios/seed-flow';
 import { waitFor } from '../sandbox/wait';
 
-/** The `npm start` flow with time compressed: a device second lasts 40 ms. */
+/** A device second lasts 40 ms. */
 const MS_PER_SECOND = 40;
 
-test('npm start flow: default interval, interval change on the wire and in the shadow, exactly the matching payload archived', async () => {
+test('npm start: the hands-on, the smoke check, a fleet device by claim, then the printed commands against the sandbox it keeps', async () => {
   const localDir = fs.mkdtempSync(path.join(os.tmpdir(), 'e2e-'));
-  const lines: string[] = [];
-  const result = await runSeedFlow({ localDir, msPerSecond: MS_PER_SECOND, say: (line) => lines.push(line) });
-
-  expect(result.environments.map((env) => env.stackName).sort()).toEqual(['IotCore-dev', 'IotCore-prod', 'IotCore-stg']);
-  // Messages at the default interval, then at 10 s once desired changed; device timestamps show the spacing.
-  const fives = result.statuses.filter((s) => s.interval === 5);
-  const tens = result.statuses.filter((s) => s.interval === 10);
-  expect(fives.length).toBeGreaterThanOrEqual(2);
-  expect(tens.length).toBeGreaterThanOrEqual(2);
-  expect(fives[1].timestamp - fives[0].timestamp).toBeGreaterThanOrEqual(5 * MS_PER_SECOND - 5);
-  expect(tens[1].timestamp - tens[0].timestamp).toBeGreaterThanOrEqual(10 * MS_PER_SECOND - 5);
-  expect(result.statuses.findIndex((s) => s.interval === 10)).toBeGreaterThan(result.statuses.findIndex((s) => s.interval === 5));
-  expect(result.reported).toEqual({ interval: 10 });
-
-  // Exactly the matching payload, under a key that cannot repeat; the non-matching one wrote nothing.
-  expect(result.objects).toEqual([{ key: expect.stringMatching(/^archive\/data\/pi-dev-01\/\d{13}-[0-9a-f-]{36}\.json$/), body: '{"name":"s3"}' }]);
-  expect(result.evaluated.map((m) => m.payload)).toEqual(expect.arrayContaining(['{"name":"s3"}', '{"name":"not-s3"}']));
-
-  // It ends with the operator's smoke check, run through npm run smoke's script against the sandbox, which deleted its own object (--clean).
-  expect(result.smokeExitCode).toBe(0);
-  for (const check of ['outputs', 'publish', 'archived', 'skipped', 'shadow', 'error log', 'clean']) expect(lines.join('\n')).toMatch(new RegExp(`smoke  \\| ${check} +pass`));
-  expect(lines.join('\n')).toMatch(/shadow +pass .* desired interval 10 s; reported 10 s/);
-  expect(lines.join('\n')).toMatch(/interval changed from=5 to=10/);
-  expect(lines.join('\n')).toMatch(/stopped published=\d+/);
-  // Nothing it started is left: no process refers to its folder (the broker's config lives there).
-  const leftovers = fs.readdirSync('/proc').filter((pid) => /^\d+$/.test(pid)).filter((pid) => {
-    try {
-      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(localDir);
-    } catch {
-      return false;
-    }
-  });
-  expect(leftovers).toEqual([]);
-  fs.rmSync(localDir, { recursive: true, force: true });
-});
-
-test('npm start -- --keep: the printed commands bootstrap and run your own device against the sandbox, and the summary reports the state at exit', async () => {
-  const localDir = fs.mkdtempSync(path.join(os.tmpdir(), 'e2e-keep-'));
   const kitDir = path.join(localDir, 'my-kit');
   const lines: string[] = [];
   let kept!: () => void;
@@ -59,9 +27,18 @@ test('npm start -- --keep: the printed commands bootstrap and run your own devic
     say: (line) => { lines.push(line); if (line.includes('The sandbox stays up')) kept(); },
   });
   await Promise.race([reachedKeep, flow]);
+  const log = () => lines.join('\n');
 
-  // The instructions, as printed, with the kit folder of this test.
-  const printed = lines.slice(lines.findIndex((line) => line.includes('The sandbox stays up')) + 1).map((line) => line.trim().replace(/my-kit/g, kitDir));
+  // The scripted part: the smoke check of the declared thing and of the fleet device both passed.
+  for (const check of ['outputs', 'publish', 'archived', 'skipped', 'shadow', 'error log', 'clean']) expect(log()).toMatch(new RegExp(`smoke  \\| ${check} +pass`));
+  expect(log()).toMatch(/shadow +pass .* desired interval 10 s; reported 10 s/);
+  expect(log()).toMatch(/thing pi-dev-fleet-SANDBOX0001, topic data\/pi-dev-fleet-SANDBOX0001/);
+  expect(log()).toMatch(/interval changed from=5 to=10/);
+  expect(log()).toMatch(/stopped published=\d+/);
+
+  // The instructions, as printed, with the kit folders of this test.
+  const printed = lines.slice(lines.findIndex((line) => line.includes('The sandbox stays up')) + 1)
+    .map((line) => line.trim().replace(/my-kit/g, kitDir).replace(/my-claim/g, path.join(localDir, 'my-claim')).replace(/my-fleet-kit/g, path.join(localDir, 'my-fleet-kit')));
   const environment = Object.fromEntries(printed.find((line) => line.startsWith('export '))!.slice('export '.length).split(' ').map((pair) => pair.split('=') as [string, string]));
   const command = (start: string) => printed.find((line) => line.startsWith(start))!;
   const sh = (line: string) => {
@@ -73,6 +50,7 @@ test('npm start -- --keep: the printed commands bootstrap and run your own devic
     // 'close': the program's output has all arrived, not just the wrapper exited.
     return { child, output: () => output, done: new Promise<number | null>((resolve) => child.on('close', resolve)) };
   };
+  const objects = () => (fs.readdirSync(path.join(localDir, 's3'), { recursive: true }) as string[]).filter((file) => file.endsWith('.json'));
 
   const bootstrap = sh(command(`npx iot-device --kit ${kitDir} --port`));
   expect(await bootstrap.done).toBe(0);
@@ -83,13 +61,49 @@ test('npm start -- --keep: the printed commands bootstrap and run your own devic
   process.kill(-run.child.pid!, 'SIGTERM');
   await run.done;
   expect(run.output()).toMatch(/stopped published=\d+/);
+  const before = objects().length;
   for (let n = 0; n < 2; n++) expect(await sh(command(`npx iot-device --kit ${kitDir} publish --https`)).done).toBe(0);
-  await waitFor('three archived objects', () => (fs.readdirSync(path.join(localDir, 's3'), { recursive: true }) as string[]).filter((file) => file.endsWith('.json')).length === 3, 30_000);
+  await waitFor('your two archived objects', () => objects().length === before + 2, 30_000);
+
+  // Your own device by claim, with the printed commands.
+  expect(await sh(command(`npx iot-device --kit ${path.join(localDir, 'my-claim')} --port`)).done).toBe(0);
+  const provision = sh(command(`npx iot-device --kit ${path.join(localDir, 'my-fleet-kit')} --port`));
+  expect(await provision.done).toBe(0);
+  expect(provision.output()).toMatch(/provisioned thingName=pi-dev-fleet-MYSERIAL01/);
 
   stop();
   const result = await flow;
-  // lastError: null deletes the key, as in an AWS shadow.
+  expect(result.environments.map((env) => env.stackName).sort()).toEqual(['IotCore-dev', 'IotCore-prod', 'IotCore-stg']);
+  // Messages at the default interval, then at 10 s once desired changed; device timestamps show the spacing.
+  const fives = result.statuses.filter((s) => s.interval === 5);
+  const tens = result.statuses.filter((s) => s.interval === 10);
+  expect(fives.length).toBeGreaterThanOrEqual(2);
+  expect(tens.length).toBeGreaterThanOrEqual(2);
+  expect(fives[1].timestamp - fives[0].timestamp).toBeGreaterThanOrEqual(5 * MS_PER_SECOND - 5);
+  expect(tens[1].timestamp - tens[0].timestamp).toBeGreaterThanOrEqual(10 * MS_PER_SECOND - 5);
+  expect(result.statuses.findIndex((s) => s.interval === 10)).toBeGreaterThan(result.statuses.findIndex((s) => s.interval === 5));
+  expect(result.evaluated.map((m) => m.payload)).toEqual(expect.arrayContaining(['{"name":"s3"}', '{"name":"not-s3"}']));
+  // At exit, your device's edit counts (lastError: null deletes the key, as in an AWS shadow).
   expect(result.reported).toEqual({ interval: 7 });
-  expect(result.objects.map((object) => object.body)).toEqual(['{"name":"s3"}', '{"name":"s3"}', '{"name":"s3"}']);
+  expect(result.smokeExitCode).toBe(0);
+  // The declared thing: the hands-on's {"name":"s3"} and your two, under keys that cannot repeat; the skipped payload and the
+  // status messages wrote nothing, and the smoke checks deleted their own objects (--clean).
+  const keysOf = (thing: string) => result.objects.filter((object) => object.key.startsWith(`archive/data/${thing}/`));
+  expect(keysOf('pi-dev-01')).toEqual(Array(3).fill({ key: expect.stringMatching(/^archive\/data\/pi-dev-01\/\d{13}-[0-9a-f-]{36}\.json$/), body: '{"name":"s3"}' }));
+  // The fleet device: its MQTT and HTTPS {"name":"s3"} archived by the same rule, its shadow at the defaults it wrote itself, its smoke check passed.
+  expect(result.fleetDevice).toMatchObject({ thingName: 'pi-dev-fleet-SANDBOX0001', smokeExitCode: 0, shadow: { desired: { interval: 5 }, reported: { interval: 5 } } });
+  expect(result.fleetDevice.archived).toHaveLength(2);
+  expect(keysOf('pi-dev-fleet-SANDBOX0001')).toHaveLength(2);
+  expect(result.objects).toHaveLength(5);
+
+  // Nothing it started is left: no process refers to its folder (the broker's config lives there).
+  const leftovers = fs.readdirSync('/proc').filter((pid) => /^\d+$/.test(pid)).filter((pid) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(localDir);
+    } catch {
+      return false;
+    }
+  });
+  expect(leftovers).toEqual([]);
   fs.rmSync(localDir, { recursive: true, force: true });
 });

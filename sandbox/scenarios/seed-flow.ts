@@ -69,6 +69,8 @@ export interface SeedFlowResult {
   readonly evaluated: Array<{ topic: string; payload: string }>;
   /** Exit code of `npm run smoke` against the sandbox. */
   readonly smokeExitCode: number | null;
+  /** The device provisioned by claim after the hands-on: its thing, its objects in the bucket at exit, its shadow, and the smoke check of it. */
+  readonly fleetDevice: { thingName: string; archived: string[]; shadow?: { desired?: Record<string, unknown>; reported?: Record<string, unknown> }; smokeExitCode: number | null };
 }
 
 /** Runs a Node program (the device's bin, a tsx script) with its output prefixed by `label`. */
@@ -132,11 +134,14 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
   const stops: Array<() => Promise<unknown>> = [];
   const stopAll = async () => { for (const stop of stops.reverse()) await stop().catch(() => undefined); };
   try {
+    const written: string[] = [];
     const sandbox = await startLocalSandbox({
-      template: dev, dir: localDir,
+      template: dev, dir: localDir, fleet: true,
       onRuleOutcome: (outcome) => {
-        if (outcome.object) say(`    rule   | ${outcome.rule} wrote ${outcome.object}`);
-        else if (outcome.error) say(`    rule   | ${outcome.rule} failed: ${outcome.error}`);
+        if (outcome.object) {
+          written.push(outcome.object);
+          say(`    rule   | ${outcome.rule} wrote ${outcome.object}`);
+        } else if (outcome.error) say(`    rule   | ${outcome.rule} failed: ${outcome.error}`);
       },
     });
     stops.push(() => sandbox.stop());
@@ -207,6 +212,39 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
     const smokeExitCode = await exited(smoke);
     if (smokeExitCode !== 0) throw new Error(`npm run smoke against the sandbox exited with ${smokeExitCode}`);
 
+    // A second device, as a fleet gets them: the claim kit from the stack, then provisioning by claim on the device.
+    const fleet = sandbox.fleet!;
+    const serial = 'SANDBOX0001';
+    const claimDir = path.join(localDir, 'kit-claim');
+    const fleetKitDir = path.join(localDir, 'kit-fleet');
+    const fleetThing = `${sandbox.outputs.FleetThingNamePrefix}${serial}`;
+    say(`9. fleet provisioning by claim: iot-device bootstrap --claim, then provision --serial ${serial} on the new device`);
+    const step = async (args: string[], env: NodeJS.ProcessEnv, label: string) => {
+      const code = await exited(runDevice(args, env, say, label));
+      if (code !== 0) throw new Error(`iot-device ${args.join(' ')} exited with ${code}`);
+    };
+    await step(['--kit', claimDir, '--port', String(fleet.port), 'bootstrap', '--claim', '--stack', sandbox.stackName, '--ca-file', broker.caFile], sandbox.awsEnvironment, 'claim ');
+    await step(['--kit', fleetKitDir, '--port', String(broker.port), '--https-port', String(gateway.port), 'provision', '--claim-kit', claimDir, '--serial', serial], {}, 'fleet ');
+    const archivedBefore = written.length;
+    await step(['--kit', fleetKitDir, 'publish', '--message', '{"name":"s3"}'], {}, 'fleet ');
+    await step(['--kit', fleetKitDir, 'publish', '--https', '--message', '{"name":"s3"}'], {}, 'fleet ');
+    await waitFor(`both of ${fleetThing}'s messages archived by the environment's rule`, () => written.slice(archivedBefore).filter((object) => object.includes(`/data/${fleetThing}/`)).length === 2, stepTimeout);
+    say(`   ${fleetThing} runs: with no shadow yet, it writes the defaults its provisioning template sent (deviceConfiguration)`);
+    const fleetDevice = runDevice(['--kit', fleetKitDir, 'run', '--ms-per-second', String(msPerSecond)], {}, say, 'fleet ');
+    stops.push(async () => { if (fleetDevice.exitCode === null) { fleetDevice.kill('SIGTERM'); await exited(fleetDevice); } });
+    const fleetShadow = await waitFor(`${fleetThing}'s shadow at the defaults`, () => {
+      const document = sandbox.shadowOf(fleetThing);
+      return document?.state.desired?.interval === defaults.interval && document?.state.reported?.interval === defaults.interval && document?.state;
+    }, stepTimeout);
+    say(`   shadow of ${fleetThing}: ${JSON.stringify(fleetShadow)}`);
+    say(`10. npm run smoke -- --env dev --stack ${sandbox.stackName} --thing ${fleetThing} --clean --settle 1`);
+    const fleetSmoke = runNode([require.resolve('tsx/cli'), path.join(ROOT, 'scripts', 'smoke.ts'), '--env', 'dev', '--stack', sandbox.stackName, '--thing', fleetThing, '--clean', '--timeout', '30', '--settle', '1'],
+      sandbox.awsEnvironment, (line) => { if (!/^\s+smoke  \| [a-z ]+: (pass|fail|not run)$/.test(line)) say(line); }, 'smoke ');
+    const fleetSmokeExitCode = await exited(fleetSmoke);
+    if (fleetSmokeExitCode !== 0) throw new Error(`npm run smoke --thing ${fleetThing} against the sandbox exited with ${fleetSmokeExitCode}`);
+    fleetDevice.kill('SIGTERM');
+    await exited(fleetDevice);
+
     if (options.keep) {
       // Your own device connects as the same thing: the scripted one steps aside (one connection per client ID).
       device.kill('SIGTERM');
@@ -222,12 +260,22 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
       say(`  npx iot-device --kit ${local(consoleKit.dir)} watch --topic '#'`);
       say(`  npx iot-device --kit ${local(consoleKit.dir)} publish --topic '$aws/things/${thingName}/shadow/update' --message '{"state":{"desired":{"interval":7}}}'`);
       say(`  npm run smoke -- --env dev --stack ${sandbox.stackName}`);
+      say('A device of your own by claim (the claim kit is in ' + local(claimDir) + '):');
+      say(`  npx iot-device --kit my-claim --port ${fleet.port} bootstrap --claim --stack ${sandbox.stackName} --ca-file ${local(broker.caFile)}`);
+      say(`  npx iot-device --kit my-fleet-kit --port ${broker.port} --https-port ${gateway.port} provision --claim-kit my-claim --serial MYSERIAL01`);
+      say('  npx iot-device --kit my-fleet-kit run');
+      say(`  npm run fleet -- revoke --env dev --stack ${sandbox.stackName} --serial MYSERIAL01`);
       await (options.keepUntil ?? new Promise<void>((resolve) => { process.once('SIGINT', () => resolve()); process.once('SIGTERM', () => resolve()); }));
     }
     // The state at exit: with --keep, what was played with after the scripted part counts too.
+    const atExit = await listObjects(s3, bucket);
     return {
       environments: summaries, thingName, statuses: [...statuses], reported: sandbox.shadowOf(thingName)?.state.reported ?? reported,
-      objects: await listObjects(s3, bucket), evaluated: [...rules.evaluated], smokeExitCode,
+      objects: atExit, evaluated: [...rules.evaluated], smokeExitCode,
+      fleetDevice: {
+        thingName: fleetThing, archived: atExit.map((object) => object.key).filter((key) => key.includes(`/data/${fleetThing}/`)),
+        shadow: sandbox.shadowOf(fleetThing)?.state, smokeExitCode: fleetSmokeExitCode,
+      },
     };
   } finally {
     await stopAll();
