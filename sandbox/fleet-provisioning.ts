@@ -23,7 +23,7 @@ import * as tls from 'tls';
 import * as x509 from '@peculiar/x509';
 import type { IoTClient } from '@aws-sdk/client-iot';
 import { answer, ruleFromEnvironment, SerialRule } from '../lib/handlers/pre-provisioning-hook';
-import { CertificateRecord, IotControlPlane, ThingRecord } from './iot-control-plane';
+import { certificateIdOf, CertificateRecord, IotControlPlane, ThingRecord } from './iot-control-plane';
 import { evaluate, IotAction, iotArn, PolicyDocument } from './iot-policy';
 import { NotSupportedError } from './iot-sql';
 import { CertificateAuthority, Issued } from './pki';
@@ -176,8 +176,6 @@ export class FleetProvisioningEndpoint {
       return evaluate(policies, { protocol: 'mqtt', clientId: client.id, attachedThings: [] }, { action, resource: iotArn(fleet.region, fleet.account, type, name) }).allowed;
     };
     const connected = new Set<AedesClient>();
-    const caKey = await webcrypto.subtle.importKey('pkcs8', pemBody(options.deviceCa.privateKeyPem), { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, ['sign']);
-    const caCertificate = new x509.X509Certificate(options.deviceCa.certificatePem);
 
     const broker = createAedes({
       authenticate: (client: AedesClient, _username: unknown, _password: unknown, done: (error: Error | null, ok: boolean) => void) => {
@@ -225,7 +223,7 @@ export class FleetProvisioningEndpoint {
       const operation = packet.topic === CSR_TOPIC ? 'CreateCertificateFromCsr' : PROVISION_TOPIC.test(packet.topic) ? 'RegisterThing' : undefined;
       if (!operation) return;
       const handle = operation === 'CreateCertificateFromCsr'
-        ? endpoint.createCertificateFromCsr(packet.payload, caKey, caCertificate, now)
+        ? endpoint.createCertificateFromCsr(packet.payload, now)
         : endpoint.registerThing(PROVISION_TOPIC.exec(packet.topic)![1], packet.payload, fleet, client.id, certificateOf.get(client)!.certificateId, now);
       handle.then((body) => {
         endpoint.requests.push({ operation, clientId: client.id, accepted: true });
@@ -247,7 +245,7 @@ export class FleetProvisioningEndpoint {
   }
 
 
-  private async createCertificateFromCsr(payload: Buffer, caKey: webcrypto.CryptoKey, caCertificate: x509.X509Certificate, now: () => number): Promise<object> {
+  private async createCertificateFromCsr(payload: Buffer, now: () => number): Promise<object> {
     let csr: x509.Pkcs10CertificateRequest;
     try {
       csr = new x509.Pkcs10CertificateRequest(JSON.parse(payload.toString('utf8')).certificateSigningRequest);
@@ -256,22 +254,13 @@ export class FleetProvisioningEndpoint {
     }
     if (!await csr.verify()) throw new ProvisioningRejected(400, 'InvalidCsr', 'The CSR signature does not verify');
     const issued = now();
-    const certificate = await x509.X509CertificateGenerator.create({
-      serialNumber: `01${randomBytes(8).toString('hex')}`,
-      subject: csr.subject,
-      issuer: caCertificate.subject,
-      notBefore: new Date(issued - 60_000),
-      notAfter: new Date(issued + 365 * 24 * 3600 * 1000),
-      signingAlgorithm: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
-      publicKey: csr.publicKey,
-      signingKey: caKey as never,
-    });
-    const certificateId = createHash('sha256').update(Buffer.from(certificate.rawData)).digest('hex');
-    const ownershipToken = randomBytes(48).toString('base64');
     const commonName = csr.subjectName.getField('CN')[0] ?? '';
-    this.options.controlPlane.addCertificate(certificate.toString('pem'), 'PENDING_ACTIVATION', [], certificateId);
+    const certificatePem = this.options.deviceCa.certify(commonName, csr.publicKey.toString('pem'));
+    const certificateId = certificateIdOf(certificatePem);
+    const ownershipToken = randomBytes(48).toString('base64');
+    this.options.controlPlane.addCertificate(certificatePem, 'PENDING_ACTIVATION', [], certificateId);
     this.pending.set(ownershipToken, { certificateId, commonName, ownershipToken, issuedAt: issued });
-    return { certificateId, certificatePem: certificate.toString('pem'), certificateOwnershipToken: ownershipToken };
+    return { certificateId, certificatePem, certificateOwnershipToken: ownershipToken };
   }
 
   private async registerThing(templateName: string, payload: Buffer, fleet: ReturnType<typeof fleetOf>, clientId: string, claimCertificateId: string, now: () => number): Promise<object> {
@@ -340,8 +329,4 @@ export class FleetProvisioningEndpoint {
     await new Promise<void>((resolve) => this.broker.close(() => resolve()));
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
-}
-
-function pemBody(pem: string): Buffer {
-  return Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
 }

@@ -106,7 +106,8 @@ function deployedStack(template: Template, resolved: ResolvedTemplate, broker: B
     name: /:secret:(.*)-[A-Za-z0-9]{6}$/.exec(arn)![1],
     value: { certificateId, certificateArn, certificatePem: issued.certificatePem, privateKey: issued.privateKeyPem },
   });
-  const secret = storedSecret(outputs.CertificateSecretArn.value, outputs.CertificateId.value, outputs.CertificateArn.value, broker.issueClient(outputs.ThingName.value));
+  // RSA 2048 in PKCS#1, the kind of key CreateKeysAndCertificate returns: what bootstrap writes into a kit on AWS.
+  const secret = storedSecret(outputs.CertificateSecretArn.value, outputs.CertificateId.value, outputs.CertificateArn.value, broker.ca.issue(outputs.ThingName.value, { keyType: 'rsa' }));
   const logGroups = resolved.ofType('AWS::Logs::LogGroup').map((id) => resolved.ref(id));
   const claimArn = outputs.ClaimCertificateSecretArn?.value;
   const claimSecret = claimCa && claimArn
@@ -143,11 +144,15 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
   const claimCa = options.fleet && resolvedHasFleet(template) ? createCertificateAuthority('iot-core-cdk local sandbox claim CA') : undefined;
   const controlPlane = new IotControlPlane(resolved.region, resolved.account, claimCa ? () => claimCa.issue('fleet-claim') : undefined);
   // A certificate that is no longer ACTIVE is refused by the broker and the HTTPS endpoint (a CRL of the device CA).
-  controlPlane.onStatusChange(async () => {
-    const revoked = [...controlPlane.certificates.values()]
-      .filter((certificate) => (certificate.status === 'INACTIVE' || certificate.status === 'REVOKED') && issuedBy(certificate.certificatePem, broker.ca))
-      .map((certificate) => serialNumberOf(certificate.certificatePem));
-    await broker.setRevoked(revoked);
+  const revoked = new Set<string>();
+  controlPlane.onStatusChange(async (certificate) => {
+    if (!issuedBy(certificate.certificatePem, broker.ca)) return;
+    const serial = serialNumberOf(certificate.certificatePem);
+    const before = revoked.size;
+    if (certificate.status === 'INACTIVE' || certificate.status === 'REVOKED') revoked.add(serial);
+    else revoked.delete(serial);
+    if (revoked.size === before) return;
+    await broker.setRevoked([...revoked]);
     gateway.refreshRevocations();
   });
   const deployed = deployedStack(template, resolved, broker, claimCa);
