@@ -2,6 +2,7 @@
  * The synthesized templates the sandbox is built from: the CDK app of this project synthesized in
  * process with the feature flags of cdk.json, templates and cdk-nag as `cdk synth` produces them.
  */
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -20,15 +21,48 @@ export function synthesizeTemplates(outdir: string, environment?: string): Recor
 }
 
 const synthesized = new Map<string, Template>();
+const ROOT = path.join(__dirname, '..');
+/** What a template is made of: the app, the constructs and handlers, the config, the contract, the feature flags and the locked dependencies. */
+const SOURCES = ['bin', 'lib', 'config', path.join('device', 'src', 'contract.ts'), 'cdk.json', 'package-lock.json'];
 
-/** One environment's template, synthesized once per process. */
+/** A hash of every file the templates are synthesized from. */
+export function sourcesHash(): string {
+  const hash = createHash('sha256');
+  const add = (relative: string) => {
+    const absolute = path.join(ROOT, relative);
+    if (fs.statSync(absolute).isDirectory()) {
+      for (const entry of fs.readdirSync(absolute).sort()) add(path.join(relative, entry));
+    } else {
+      hash.update(relative).update('\0').update(fs.readFileSync(absolute)).update('\0');
+    }
+  };
+  for (const source of SOURCES) add(source);
+  return hash.digest('hex').slice(0, 16);
+}
+
+/**
+ * One environment's template, synthesized once per process, and kept on disk (node_modules/.cache) under
+ * the hash of its sources, so the processes of one test run, and `npm start` after them, share one synth
+ * while nothing it is made of changes.
+ */
 export function environmentTemplate(environment = 'dev'): Template {
   if (!synthesized.has(environment)) {
-    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-out-'));
-    try {
-      synthesized.set(environment, synthesizeTemplates(outdir, environment)[`IotCore-${environment}`]);
-    } finally {
-      fs.rmSync(outdir, { recursive: true, force: true });
+    const cacheFile = path.join(ROOT, 'node_modules', '.cache', 'iot-core-cdk', `IotCore-${environment}-${sourcesHash()}.template.json`);
+    if (fs.existsSync(cacheFile)) {
+      synthesized.set(environment, JSON.parse(fs.readFileSync(cacheFile, 'utf8')));
+    } else {
+      const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-out-'));
+      try {
+        const template = synthesizeTemplates(outdir, environment)[`IotCore-${environment}`];
+        fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
+        // Written aside and renamed: a process reading it meanwhile sees the whole file or none.
+        const partial = `${cacheFile}.${process.pid}`;
+        fs.writeFileSync(partial, JSON.stringify(template));
+        fs.renameSync(partial, cacheFile);
+        synthesized.set(environment, template);
+      } finally {
+        fs.rmSync(outdir, { recursive: true, force: true });
+      }
     }
   }
   return synthesized.get(environment)!;

@@ -6,10 +6,11 @@ import { evaluateIam, IamPolicyDocument } from '../../sandbox/iam-policy';
 import { NotSupportedError } from '../../sandbox/iot-sql';
 import { ResolvedTemplate } from '../../sandbox/resolved-template';
 import { simulate } from '../setup/iam-simulator';
-import { ENVIRONMENT_NAMES, synthEnvironment } from '../setup/synth';
+import { environmentTemplate } from '../../sandbox/templates';
+import { ENVIRONMENT_NAMES } from '../setup/synth';
 
 describe.each(ENVIRONMENT_NAMES)('IAM evaluation of the sandbox on IotCore-%s', (name) => {
-  const resolved = new ResolvedTemplate(synthEnvironment(name).template.toJSON() as never);
+  const resolved = new ResolvedTemplate(environmentTemplate(name) as never);
   const [roleId] = resolved.ofType('AWS::IAM::Role').filter((id) => id.startsWith('ArchiveRuleRole'));
   const [bucketId] = resolved.ofType('AWS::S3::Bucket').filter((id) => id.startsWith('ArchiveBucket') && !id.includes('AccessLogs'));
   const bucket = resolved.ref(bucketId);

@@ -5,14 +5,15 @@ import { NotSupportedError } from '../../sandbox/iot-sql';
 import { Template } from '../../sandbox/templates';
 import { environments } from '../../config/environments';
 import { Sandbox } from '../device/harness';
-import { ENVIRONMENT_NAMES, synthEnvironment } from '../setup/synth';
+import { environmentTemplate } from '../../sandbox/templates';
+import { ENVIRONMENT_NAMES } from '../setup/synth';
 
 const OTHER = 'pi-other-01';
 
 describe.each(ENVIRONMENT_NAMES)('the synthesized IoT policies of IotCore-%s, evaluated as AWS IoT does', (name) => {
-  const registry = IotRegistry.fromTemplate(synthEnvironment(name).template.toJSON() as Template, environments[name as keyof typeof environments] as { account?: string; region?: string });
+  const registry = IotRegistry.fromTemplate(environmentTemplate(name) as Template, environments[name as keyof typeof environments] as { account?: string; region?: string });
   const THING = registry.thing.name;
-  const outputs = synthEnvironment(name).template.toJSON().Outputs;
+  const outputs = environmentTemplate(name).Outputs;
   const allowed = (thing: string, protocol: Protocol, clientId: string | undefined, action: IotAction, resource: string) =>
     registry.authorize(thing, protocol, clientId, action, resource).allowed;
 

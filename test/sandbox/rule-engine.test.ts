@@ -6,10 +6,9 @@ import { parseRuleSql } from '../../sandbox/iot-sql';
 import { ResolvedTemplate } from '../../sandbox/resolved-template';
 import { applyRules, logGroupFile, LocalRule, rulesOf, RuleTargets, subscriptionFilters } from '../../sandbox/rule-engine';
 import { LocalS3, S3_CREDENTIALS } from '../../sandbox/s3-server';
-import { synthEnvironment } from '../setup/synth';
+import { environmentTemplate } from '../../sandbox/templates';
 
-const { template } = synthEnvironment('dev');
-const json = () => JSON.parse(JSON.stringify(template.toJSON()));
+const json = () => JSON.parse(JSON.stringify(environmentTemplate('dev')));
 const resolved = new ResolvedTemplate(json());
 const [bucketId] = resolved.ofType('AWS::S3::Bucket').filter((id) => id.startsWith('ArchiveBucket') && !id.includes('AccessLogs'));
 const bucket = resolved.ref(bucketId);
