@@ -1,10 +1,28 @@
-/** Type-checking runs in `npm run build` (tsc); jest only transpiles, which keeps the suite fast. */
-module.exports = {
+/**
+ * Two projects, both run by `npm test`: unit tests (in process: constructs, templates, IAM simulation,
+ * handlers, evaluators) and integration tests (a real broker, the sandbox, spawned processes).
+ * `npm run test:unit` runs the first alone, for the edit loop. Type-checking runs in `npm run build`
+ * (tsc); jest only transpiles, which keeps the suite fast.
+ */
+const INTEGRATION = [
+  'device/cli', 'device/installed', 'device/runner', 'device/service', 'e2e', 'ops/smoke-check', 'reliability',
+  'sandbox/fleet-provisioning', 'sandbox/iot-policy', 'sandbox/rule-engine', 'sandbox/shadow-conformance',
+].map((name) => `<rootDir>/test/${name}.test.ts`);
+
+const common = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
-  testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }] },
   snapshotSerializers: ['<rootDir>/test/setup/asset-hash-serializer.js'],
+};
+
+module.exports = {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/**/*.test.ts'], testPathIgnorePatterns: INTEGRATION },
+    { ...common, displayName: 'integration', testMatch: INTEGRATION },
+  ],
   reporters: ['default', '<rootDir>/test/setup/summary-reporter.js'],
   testTimeout: 60000,
+  // Two workers on two cores: most integration tests wait on brokers and processes.
+  maxWorkers: 2,
 };
