@@ -1,9 +1,12 @@
 import { z } from 'zod';
 import { THING_NAME_PATTERN } from './device-thing';
 
-/** Substitution templates an archive key may use: the ones AWS IoT offers and the local sandbox can evaluate. */
-export const SUPPORTED_KEY_TEMPLATES = ['${topic()}', '${topic(n)}', '${timestamp()}', '${newuuid()}', '${clientid()}'];
-const KEY_TEMPLATE = /\$\{(topic\(\)|topic\([1-8]\)|timestamp\(\)|newuuid\(\)|clientid\(\))\}/g;
+/**
+ * A substitution template of an S3 action's key: `${expression}` with any AWS IoT SQL expression ("Substitution
+ * templates", AWS IoT Developer Guide). The config accepts what AWS accepts; the local sandbox says which
+ * expressions it cannot evaluate (NotSupportedError) when a rule meets them.
+ */
+const KEY_TEMPLATE = /\$\{[^${}]+\}/g;
 
 /** CloudWatch Logs accepts only these retention periods (days). */
 export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
@@ -24,7 +27,7 @@ const archiveKeyPattern = z.string({ error: 'must be a string' })
     error: 'must contain ${newuuid()} so that no object is ever overwritten',
   })
   .refine((key) => !key.replace(KEY_TEMPLATE, '').includes('${'), {
-    error: `may use only the substitution templates ${SUPPORTED_KEY_TEMPLATES.join(', ')}`,
+    error: 'must close every substitution template: ${expression}, with an expression inside and no template within another',
   })
   .refine((key) => !key.startsWith('/') && !key.split('/').includes('..'), {
     error: "must be a relative key: no leading '/' and no '..' segment",

@@ -44,6 +44,8 @@ function s3Action(resolved: ResolvedTemplate, action: Record<string, any>): Loca
   const bucketId = resolved.ofType('AWS::S3::Bucket').find((id) => resolved.ref(id) === bucket);
   const bucketPolicyId = resolved.ofType('AWS::S3::BucketPolicy').find((id) => resolved.properties(id).Bucket === bucket);
   if (!bucketId) throw new NotSupportedError(`S3 action into bucket ${bucket}, which is not a bucket of the template`);
+  // Every substitution template the sandbox cannot evaluate fails now, at start, rather than on the first message.
+  substitute(key, { topic: 'data/x', timestampMs: 0, newUuid: () => 'x' });
   return {
     type: 's3', bucket, key, roleArn,
     identityPolicies: resolved.rolePolicies(roleId).map(({ policy }) => policy),

@@ -36,6 +36,12 @@ describe('environment config', () => {
     expect(() => validateEnvironment('stg', settings)).toThrow(/^Invalid config for environment 'stg': [^\n]+$/);
   });
 
+  test('accepts every substitution template AWS accepts in an S3 key, not only those the sandbox evaluates', () => {
+    for (const archiveKeyPattern of ['${principal()}/${newuuid()}.json', '${topic(9)}/${parse_time("yyyy-MM-dd", timestamp())}/${newuuid()}']) {
+      expect(validateEnvironment('stg', { ...good, archiveKeyPattern })).toMatchObject({ archiveKeyPattern });
+    }
+  });
+
   test('rejects a bad environment name', () => {
     expect(() => validateEnvironment('Prod EU', good)).toThrow('Invalid environment name "Prod EU": must match ^[a-z][a-z0-9]{0,15}$');
   });

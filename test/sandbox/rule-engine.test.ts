@@ -135,6 +135,13 @@ describe('local rule engine with the synthesized template', () => {
   });
 });
 
+test('a key template AWS accepts but the sandbox cannot evaluate fails when the rules are read, naming it', () => {
+  const template = json();
+  const archive = Object.values(template.Resources as Record<string, any>).find((resource) => resource.Type === 'AWS::IoT::TopicRule' && resource.Properties.TopicRulePayload.Actions[0].S3);
+  archive.Properties.TopicRulePayload.Actions[0].S3.Key = 'archive/${principal()}/${newuuid()}.json';
+  expect(() => rulesOf(template)).toThrow('not supported by the local sandbox: substitution template ${principal()}');
+});
+
 describe('the subscriptions of the rule engine', () => {
   test('the dev template\'s rules are served by one subscription, so each message is evaluated once (Mosquitto delivers a copy per matching subscription)', () => {
     expect(subscriptionFilters(rules.map((rule) => rule.query.from))).toEqual(['data/+']);
