@@ -139,10 +139,15 @@ export class IotRegistry {
   }
 }
 
-/** An IoT policy topic pattern as a Mosquitto ACL topic: a trailing `/*` is `/#`; any other wildcard cannot be translated. */
+/**
+ * An IoT policy topic pattern as a Mosquitto ACL topic granting exactly the same topics: a trailing `/*` is
+ * `/+/#`, one level or more below the prefix. Not `/#`: in MQTT that also matches the prefix itself (so
+ * `…/shadow/update/#` would deliver the device's own `…/shadow/update` request back to it, which AWS does not,
+ * the policy allowing `…/update/*` only). Any other wildcard cannot be translated.
+ */
 export function mosquittoTopic(pattern: string): string {
   if (/[+#?]|\$\{/.test(pattern) || pattern.slice(0, -2).includes('*') || (pattern.includes('*') && !pattern.endsWith('/*'))) {
-    throw new NotSupportedError(`topic pattern ${pattern} in the broker's ACL (only a trailing /* translates, as /#)`);
+    throw new NotSupportedError(`topic pattern ${pattern} in the broker's ACL (only a trailing /* translates, as /+/#)`);
   }
-  return pattern.endsWith('/*') ? `${pattern.slice(0, -1)}#` : pattern;
+  return pattern.endsWith('/*') ? `${pattern.slice(0, -1)}+/#` : pattern;
 }

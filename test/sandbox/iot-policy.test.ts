@@ -60,7 +60,7 @@ describe.each(ENVIRONMENT_NAMES)('the synthesized IoT policies of IotCore-%s, ev
   test('the broker\'s ACL is generated from the same documents: shared grants per CN, the thing\'s own HTTPS grant in its user block', () => {
     const acl = registry.mosquittoAcl();
     expect(acl).toContain('pattern write data/%u');
-    expect(acl).toContain('pattern read $aws/things/%u/shadow/update/#');
+    expect(acl).toContain('pattern read $aws/things/%u/shadow/update/+/#');
     expect(acl).toContain(`user ${THING}\ntopic write data/${THING}`);
     expect(acl).not.toMatch(/pattern .*\$\{/);
   });
@@ -92,6 +92,10 @@ describe('what the evaluator and the ACL translation refuse to model', () => {
       .toEqual([true, false, true, false, true]);
   });
 
+  test('a trailing /* becomes /+/#: one level or more below, never the parent topic itself', () => {
+    expect(mosquittoTopic('$aws/things/t/shadow/update/*')).toBe('$aws/things/t/shadow/update/+/#');
+  });
+
   test.each(['data/pi-*', 'data/*/x', 'data/+', 'data/?'])('topic pattern %s cannot become a Mosquitto ACL topic', (pattern) => {
     expect(() => mosquittoTopic(pattern)).toThrow(NotSupportedError);
   });
@@ -101,6 +105,24 @@ describe('the live broker decides as the evaluator does', () => {
   let sandbox: Sandbox;
   beforeAll(async () => { sandbox = await Sandbox.start(); });
   afterAll(async () => { await sandbox.stop(); });
+
+  test('a device does not receive its own shadow/update request back: the policy allows Receive on update/* only, and the broker grants exactly that', async () => {
+    const device = await sandbox.broker.connectAs(OTHER, OTHER);
+    const received: string[] = [];
+    device.on('message', (topic) => received.push(topic));
+    try {
+      const parent = `$aws/things/${OTHER}/shadow/update`;
+      await device.subscribeAsync([parent, `${parent}/#`], { qos: 1 });
+      await sandbox.observer.client.publishAsync(parent, '{"state":{"reported":{"interval":5}}}', { qos: 1 });
+      // A positive event that must come after: the shadow service's answer to that very request, which the policy allows.
+      await sandbox.observer.until(() => received.includes(`${parent}/accepted`), 'the accepted response');
+      expect(received).not.toContain(parent);
+      expect(received).toContain(`${parent}/accepted`);
+      expect(sandbox.registry.authorize(OTHER, 'mqtt', OTHER, 'iot:Receive', parent).allowed).toBe(false);
+    } finally {
+      await device.endAsync();
+    }
+  });
 
   test('another thing receives its own shadow responses, never the template thing\'s', async () => {
     const thing = sandbox.registry.thing.name;
