@@ -85,13 +85,20 @@ describe('iot-device publish', () => {
     expect(stderr).not.toMatch(/\n\s+at /);
   });
 
-  test('a policy-denied message is not delivered', async () => {
-    await iotDeviceAsync(['--kit', kit.dir, 'publish', '--topic', 'data/another-thing', '--message', '{"name":"s3"}']).done;
+  test('a policy-denied message is refused (exit 18) and not delivered', async () => {
+    expect((await iotDeviceAsync(['--kit', kit.dir, 'publish', '--topic', 'data/another-thing', '--message', '{"name":"s3"}']).done).code).toBe(18);
     const { code } = await iotDeviceAsync(['--kit', kit.dir, 'publish', '--message', '{"marker":"after-denied"}']).done;
     expect(code).toBe(0);
     await sandbox.observer.until(() => sandbox.observer.on('data/pi-cli').some((m) => m.payload.includes('after-denied')), 'the allowed message');
     expect(sandbox.observer.on('data/another-thing')).toEqual([]);
   });
+});
+
+test('run --ms-per-second, which compresses time for demos and tests, is hidden from help and cannot publish past AWS IoT\'s 100 per second', () => {
+  expect(iotDevice(['run', '--help']).stdout).not.toMatch(/ms-per-second/);
+  const { code, stderr } = iotDevice(['--kit', kit.dir, 'run', '--ms-per-second', '1']);
+  expect(code).toBe(2);
+  expect(stderr.trim()).toBe('iot-device: --ms-per-second is "1" but must be a whole number from 10 to 1000 (below 10, a 1 s interval would publish past AWS IoT\'s 100 per second per connection)');
 });
 
 describe('iot-device watch', () => {

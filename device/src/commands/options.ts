@@ -33,6 +33,14 @@ export const positiveInteger = (name: string) => (value: string): number => {
   return parsed;
 };
 
+export const integerBetween = (name: string, min: number, max: number, why = '') => (value: string): number => {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
+    throw new DeviceError(`${name} is ${JSON.stringify(value)} but must be a whole number from ${min} to ${max}${why}`, EXIT.usage);
+  }
+  return parsed;
+};
+
 export const seconds = (name: string) => (value: string): number => {
   const parsed = Number(value);
   if (!Number.isFinite(parsed) || parsed < 0) throw new DeviceError(`${name} is ${JSON.stringify(value)} but must be a number of seconds of at least 0`, EXIT.usage);
