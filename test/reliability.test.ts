@@ -17,6 +17,9 @@ describe('faults (the short form of npm run reliability)', () => {
     const result = await shadowFuzz(sandbox, 150, 7);
     expect(result.mismatches).toEqual([]);
     expect(result.deviceRunning).toBe(true);
+    // Every document that reached the device was either applied or rejected and reported: none is left uncounted.
+    expect(result.applied + result.rejectedAndReported).toBe(result.deliveredToDevice);
+    expect(result.deliveredToDevice + result.noDelta + Object.values(result.rejectedByShadowService).reduce((sum, n) => sum + n, 0)).toBe(result.documents);
     expect(result.applied).toBeGreaterThan(5);
     expect(result.rejectedAndReported).toBeGreaterThan(50);
     expect(Object.keys(result.rejectedByShadowService).length).toBeGreaterThan(0);

@@ -59,13 +59,15 @@ export async function outageExperiment(sandbox: LocalSandbox, options: { outageM
   await sleep(options.settleMs);
   device.kill('SIGTERM');
   await exited(device);
-  await sleep(200);
-  await subscriber.endAsync();
 
+  // Final once the device has exited: what it produced, and what it still holds.
   const produced = Number(fs.readFileSync(path.join(kit.dir, 'spool', 'last-seq'), 'utf8'));
   const spooled = fs.readdirSync(path.join(kit.dir, 'spool')).filter((file) => file.endsWith('.json')).map((file) => Number.parseInt(file, 10));
-  const missing: number[] = [];
-  for (let seq = 1; seq <= produced; seq++) if (!seen.has(seq) && !spooled.includes(seq)) missing.push(seq);
+  const unaccounted = () => Array.from({ length: produced }, (_, i) => i + 1).filter((seq) => !seen.has(seq) && !spooled.includes(seq));
+  // Wait for every sequence number to arrive (or be spooled), not for a fixed time; what never comes is missing.
+  await waitFor('every sequence number', () => unaccounted().length === 0, 10_000).catch(() => undefined);
+  await subscriber.endAsync();
+  const missing = unaccounted();
   return {
     produced,
     received: seen.size,
@@ -124,6 +126,7 @@ export interface FuzzResult {
   readonly applied: number;
   readonly rejectedAndReported: number;
   readonly mismatches: string[];
+  /** The device stayed connected, logged no error, and applied a last valid document after the fuzz. */
   readonly deviceRunning: boolean;
 }
 
@@ -135,15 +138,15 @@ export interface FuzzResult {
 export async function shadowFuzz(sandbox: LocalSandbox, count: number, seed = 42): Promise<FuzzResult> {
   const kit = sandbox.kit('pi-fuzz');
   // What the device did with each desired state, as it logs it: the settings in use and the rejection it reports.
-  const state = { interval: DEFAULT_CONFIG.interval, lastError: null as string | null, desiredProcessed: 0 };
-  const quiet = () => undefined;
+  const state = { interval: DEFAULT_CONFIG.interval, lastError: null as string | null, desiredProcessed: 0, reconnects: 0, errors: 0 };
   const log = {
     info(event: string, fields: Record<string, unknown> = {}) {
+      if (event === 'reconnected') state.reconnects += 1;
       if (event !== 'desired state processed') return;
       Object.assign(state, { interval: fields.interval, lastError: fields.lastError, desiredProcessed: state.desiredProcessed + 1 });
     },
-    warn: quiet,
-    error: quiet,
+    warn: () => undefined,
+    error: () => { state.errors += 1; },
   };
   const deviceState = () => ({ ...state });
   const runner = new DeviceRunner(kit, readPems(kit), { log, msPerSecond: 500_000 });
@@ -190,7 +193,12 @@ export async function shadowFuzz(sandbox: LocalSandbox, count: number, seed = 42
         result.mismatches.push(`#${i} ${JSON.stringify(document).slice(0, 100)}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(deviceState())}, reported ${JSON.stringify(reportedNow())}`);
       }
     }
-    return { ...result, deviceRunning: true };
+    // Still running: a last valid document is applied and reported, with no reconnection and no error logged.
+    const probe = state.interval === 42 ? 43 : 42;
+    sandbox.shadow.send(topic, JSON.stringify({ state: { desired: null } }));
+    sandbox.shadow.send(topic, JSON.stringify({ state: { desired: { interval: probe } } }));
+    const applied = await waitFor('the last valid document applied', () => state.interval === probe && reportedNow().interval === probe, 5_000, 1).then(() => true, () => false);
+    return { ...result, deviceRunning: applied && state.reconnects === 0 && state.errors === 0 };
   } finally {
     await runner.stop();
   }
