@@ -25,6 +25,11 @@ const props: CertificateProperties = {
   ThingName: 'pi-dev-01', PolicyName: 'DevicePolicy-XYZ', SecretNamePrefix: 'iot/IotCore-dev/certificate',
   KmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/k', SecretRecoveryDays: '0', Rotation: '0',
 };
+/**
+ * The secret name of `props`' generation, pinned: the name is how a deployed stack finds its certificate's secret
+ * again, so a change of the hash behind generationSecretName would lose every deployed secret.
+ */
+const SECRET_NAME = 'iot/IotCore-dev/certificate/8d858675a2f9';
 const notFound = () => new IotNotFound({ message: 'not found', $metadata: {} });
 const secretNotFound = () => new SecretNotFound({ message: "Secrets Manager can't find the specified secret.", $metadata: {} });
 const conflict = () => new DeleteConflictException({ message: 'Certificate is still attached to a thing', $metadata: {} });
@@ -36,12 +41,14 @@ function givenCreatedCertificate(id = CERT_ID, arn = CERT_ARN) {
   });
 }
 
-function givenSecret(holds: string, extra: Record<string, unknown> = {}) {
-  secrets.on(DescribeSecretCommand).resolves({ ARN: SECRET_ARN, Name: generationSecretName(props), Tags: [{ Key: CERTIFICATE_ID_TAG, Value: holds }], ...extra });
+/** The secret of `props`' generation, answered only to a DescribeSecret of exactly its name: a lookup of another secret finds nothing. */
+function givenSecret(holds: string, extra: Record<string, unknown> = {}, name = SECRET_NAME) {
+  secrets.on(DescribeSecretCommand, { SecretId: name }).resolves({ ARN: SECRET_ARN, Name: name, Tags: [{ Key: CERTIFICATE_ID_TAG, Value: holds }], ...extra });
 }
 
-function givenCertificateStatus(status: 'ACTIVE' | 'INACTIVE') {
-  iot.on(DescribeCertificateCommand).resolves({ certificateDescription: { status } });
+/** The status of exactly this certificate; another certificate ID is not answered. */
+function givenCertificateStatus(status: 'ACTIVE' | 'INACTIVE', certificateId = CERT_ID) {
+  iot.on(DescribeCertificateCommand, { certificateId }).resolves({ certificateDescription: { status } });
 }
 
 /** Everything the handler said to the outside: its response, its log lines and its error. */
@@ -69,7 +76,7 @@ describe('certificate handler: create', () => {
     expect(iot.commandCalls(CreateKeysAndCertificateCommand)[0].args[0].input).toEqual({ setAsActive: true });
     const stored = secrets.commandCalls(CreateSecretCommand)[0].args[0].input;
     expect(stored).toMatchObject({
-      Name: generationSecretName(props), KmsKeyId: props.KmsKeyId, ClientRequestToken: '11111111-2222-3333-4444-555555555555',
+      Name: SECRET_NAME, KmsKeyId: props.KmsKeyId, ClientRequestToken: '11111111-2222-3333-4444-555555555555',
       Tags: [{ Key: CERTIFICATE_ID_TAG, Value: CERT_ID }],
     });
     expect(JSON.parse(stored.SecretString!)).toEqual({
@@ -85,6 +92,9 @@ describe('certificate handler: create', () => {
     expect(new Set(names).size).toBe(4);
     for (const name of names) expect(name).toMatch(/^iot\/IotCore-dev\/certificate\/[0-9a-f]{12}$/);
     expect(generationSecretName({ ...props, PolicyName: 'Other', SecretRecoveryDays: '30' })).toBe(names[0]);
+    // Pinned literally: deployed stacks find their secrets by these names.
+    expect(names[0]).toBe(SECRET_NAME);
+    expect(names[1]).toBe('iot/IotCore-dev/certificate/a1c2f3f8dcb4');
   });
 
   test('a retried request returns what the first attempt stored, without a second certificate', async () => {
@@ -201,7 +211,7 @@ describe('certificate handler: delete', () => {
   test('a certificate of no thing (a fleet\'s claim certificate) is detached from its policy only, then retired with its secret', async () => {
     const { ThingName, ...claim } = props;
     expect(ThingName).toBeDefined();
-    givenSecret(CERT_ID, { Name: generationSecretName(claim) });
+    givenSecret(CERT_ID, {}, generationSecretName(claim));
     const context = fakeContext();
     await onCertificateEvent(cfnEvent({ RequestType: 'Delete', PhysicalResourceId: CERT_ARN, ResourceProperties: { ServiceToken: 'x', ...claim } } as never), clients, context);
     expect(iot.commandCalls(DetachThingPrincipalCommand)).toHaveLength(0);
