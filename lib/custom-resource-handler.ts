@@ -153,6 +153,8 @@ export class CustomResourceHandler extends Construct {
   public readonly provider: cr.Provider;
   /** Service token for a CustomResource. */
   public readonly serviceToken: string;
+  /** The provider framework function's role: it may invoke only the handler. */
+  public readonly providerRole: iam.Role;
 
   constructor(scope: Construct, id: string, props: CustomResourceHandlerProps) {
     super(scope, id);
@@ -161,6 +163,7 @@ export class CustomResourceHandler extends Construct {
     const framework = functionRoleWithOwnLogs(this, 'Provider', `${props.description}: provider framework`, props);
     this.role = handler.role;
     this.function = handler.function;
+    this.providerRole = framework.role;
 
     this.provider = new cr.Provider(this, 'Provider', {
       onEventHandler: this.function,

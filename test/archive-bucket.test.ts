@@ -7,6 +7,19 @@ describe('ArchiveBucket', () => {
     const stack = freshStack();
     new ArchiveBucket(stack, 'Archive', { retention: Duration.days(90) });
     const template = templateOf(stack);
+    // cdk-nag's AwsSolutions pack has no S3 encryption rule: encryption, TLS only and privacy are asserted here.
+    const [archive] = Object.values(template.findResources('AWS::S3::Bucket')).filter((bucket) => bucket.Properties.VersioningConfiguration);
+    expect(archive.Properties.BucketEncryption).toEqual({ ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] });
+    expect(archive.Properties.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+    expect(archive.Properties.LoggingConfiguration).toMatchObject({ DestinationBucketName: expect.anything() });
+    const policies = Object.values(template.findResources('AWS::S3::BucketPolicy'));
+    // Both buckets refuse any request without TLS.
+    expect(policies).toHaveLength(2);
+    for (const policy of policies) {
+      expect(policy.Properties.PolicyDocument.Statement).toContainEqual(expect.objectContaining({
+        Effect: 'Deny', Action: 's3:*', Principal: { AWS: '*' }, Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      }));
+    }
     template.hasResourceProperties('AWS::S3::Bucket', {
       VersioningConfiguration: { Status: 'Enabled' },
       LifecycleConfiguration: { Rules: [{ Id: 'ExpireArchive', ExpirationInDays: 90, NoncurrentVersionExpiration: { NoncurrentDays: 1 }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' }] },

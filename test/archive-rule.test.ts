@@ -17,13 +17,16 @@ function rule(props: Partial<ArchiveRuleProps> = {}) {
 
 describe('ArchiveRule', () => {
   test('runs the SQL it is given with SQL version 2016-03-23, into S3 under a key that never repeats, failures to the log group', () => {
-    const { payload } = rule({ sql: "SELECT name FROM 'data/pi-01' WHERE name = 's3'", ruleName: 'archive_pi_01' });
-    expect(payload()).toMatchObject({
+    const { stack, construct, payload } = rule({ sql: "SELECT name FROM 'data/pi-01' WHERE name = 's3'", ruleName: 'archive_pi_01' });
+    const logicalId = (type: string) => Object.keys(templateOf(stack).findResources(type))[0];
+    const role = { 'Fn::GetAtt': [stack.getLogicalId(construct.role.node.defaultChild as never), 'Arn'] };
+    expect(payload()).toEqual({
       RuleName: 'archive_pi_01',
       TopicRulePayload: {
+        Description: 'Archives matching messages to S3',
         Sql: "SELECT name FROM 'data/pi-01' WHERE name = 's3'", AwsIotSqlVersion: '2016-03-23', RuleDisabled: false,
-        Actions: [{ S3: { Key: 'archive/${topic()}/${timestamp()}-${newuuid()}.json' } }],
-        ErrorAction: { CloudwatchLogs: {} },
+        Actions: [{ S3: { BucketName: { Ref: logicalId('AWS::S3::Bucket') }, Key: 'archive/${topic()}/${timestamp()}-${newuuid()}.json', RoleArn: role } }],
+        ErrorAction: { CloudwatchLogs: { LogGroupName: { Ref: logicalId('AWS::Logs::LogGroup') }, RoleArn: role } },
       },
     });
   });

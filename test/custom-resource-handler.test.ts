@@ -33,10 +33,15 @@ describe.each(handlers)('%s handler', (folder, handler) => {
     log.mockRestore();
   });
 
-  test('runs on the current Node.js runtime with the bundled entry point', () => {
+  test('runs on the newest Node.js runtime Lambda offers in this aws-cdk-lib, with the bundled entry point', () => {
+    // Read from aws-cdk-lib's own list, not from the constant under test: a stale runtime fails here.
+    const newestNode = Object.getOwnPropertyNames(lambda.Runtime).map((name) => (lambda.Runtime as unknown as Record<string, unknown>)[name]).filter((runtime): runtime is lambda.Runtime => runtime instanceof lambda.Runtime
+      && /^nodejs\d+\.x$/.test(runtime.name) && !runtime.isVariable)
+      .sort((a, b) => Number(b.name.match(/\d+/)![0]) - Number(a.name.match(/\d+/)![0]))[0];
+    expect(HANDLER_RUNTIME.name).toBe(newestNode.name);
     template.hasResourceProperties('AWS::Lambda::Function', {
       Handler: 'index.handler',
-      Runtime: HANDLER_RUNTIME.name,
+      Runtime: 'nodejs24.x',
       Role: { 'Fn::GetAtt': [Stack.of(handler).getLogicalId(handler.function.role!.node.defaultChild as any), 'Arn'] },
     });
     expect((handler.function.node.defaultChild as lambda.CfnFunction).timeout).toBeGreaterThan(30);

@@ -52,7 +52,9 @@ describe('DeviceMonitoring', () => {
     const stack = freshStack();
     const topic = sns.Topic.fromTopicArn(stack, 'Topic', 'arn:aws:sns:eu-west-1:210987654321:oncall');
     new DeviceMonitoring(stack, 'Monitoring', { dataTopic: 'data/pi-01', reportInterval: Duration.seconds(5), archiveRuleName: 'r', errorLogGroup: new logs.LogGroup(stack, 'Errors'), alarmTopic: topic });
-    for (const alarm of Object.values(templateOf(stack).findResources('AWS::CloudWatch::Alarm'))) {
+    const alarms = Object.values(templateOf(stack).findResources('AWS::CloudWatch::Alarm'));
+    expect(alarms).toHaveLength(4);
+    for (const alarm of alarms) {
       expect([alarm.Properties.AlarmActions, alarm.Properties.OKActions]).toEqual([['arn:aws:sns:eu-west-1:210987654321:oncall'], ['arn:aws:sns:eu-west-1:210987654321:oncall']]);
     }
   });
