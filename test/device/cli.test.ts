@@ -46,6 +46,16 @@ describe('iot-device publish', () => {
     expect(messages.map((m) => JSON.parse(m.payload))).toEqual([{ name: 's3', n: 1 }, { name: 's3', n: 1 }, { name: 's3', n: 1 }]);
   });
 
+  test('connects with client ID = its thing name, the only one the device policy allows on AWS (read from the broker\'s log: Mosquitto cannot enforce it)', async () => {
+    const { code } = await iotDeviceAsync(['--kit', kit.dir, 'publish', '--message', '{"marker":"client-id"}']).done;
+    expect(code).toBe(0);
+    const log = fs.readFileSync(path.join(sandbox.broker.dir, 'mosquitto.log'), 'utf8');
+    // "New client connected from <address> as <client ID> (p5, ..., u'<certificate CN>')."
+    const connections = [...log.matchAll(/New client connected from \S+ as (\S+) \(p\d[^)]*u'([^']+)'\)/g)].filter(([, , cn]) => cn === kit.thingName);
+    expect(connections.length).toBeGreaterThan(0);
+    expect(new Set(connections.map(([, clientId]) => clientId))).toEqual(new Set([kit.thingName]));
+  });
+
   test('--https posts to the HTTPS endpoint with the template thing\'s certificate, which its own policy lets publish there', async () => {
     const thing = sandbox.registry.thing.name;
     const { code, stderr } = await iotDeviceAsync(['--kit', sandbox.kit(thing).dir, 'publish', '--https', '--message', '{"name":"s3","via":"https"}']).done;

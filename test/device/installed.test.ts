@@ -20,7 +20,10 @@ let kit: Kit;
 
 beforeAll(async () => {
   prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'iot-device-installed-'));
-  const tarball = execFileSync(NPM, ['pack', '--silent', '--pack-destination', prefix], { cwd: DEVICE_DIR, encoding: 'utf8' }).trim().split('\n').pop()!;
+  // Packed as built by `npm run build` before the suite, without the pack's own build: it would delete dist/ while
+  // other test files run device/bin from it.
+  if (!fs.existsSync(path.join(DEVICE_DIR, 'dist', 'cli.js'))) throw new Error('device/dist is missing: run npm run build (npm test does) before this test');
+  const tarball = execFileSync(NPM, ['pack', '--silent', '--ignore-scripts', '--pack-destination', prefix], { cwd: DEVICE_DIR, encoding: 'utf8' }).trim().split('\n').pop()!;
   execFileSync(NPM, ['install', '--global', '--prefix', path.join(prefix, 'global'), path.join(prefix, tarball), '--no-audit', '--no-fund', '--prefer-offline'],
     { cwd: prefix, stdio: 'ignore' });
   installed = path.join(prefix, 'global', 'bin', 'iot-device');

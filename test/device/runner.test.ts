@@ -1,3 +1,5 @@
+import * as fs from 'fs';
+import * as path from 'path';
 import { memoryLogger } from '../../sandbox/memory-logger';
 import { connect, disconnect } from '../../device/src/connection';
 import { DeviceRunner } from '../../device/src/runner';
@@ -119,8 +121,8 @@ describe('iot-device run against a real broker and the local shadow service', ()
     }
   });
 
-  test('reconnects after a broker restart and resumes publishing and shadow sync', async () => {
-    const { runner, log } = startRunner('pi-restart');
+  test('reconnects after a broker restart and resumes publishing and shadow sync, losing nothing it produced', async () => {
+    const { runner, log, kit } = startRunner('pi-restart');
     await runner.start();
     try {
       await sandbox.observer.until(() => statuses('pi-restart').length >= 2, 'messages before the restart');
@@ -133,11 +135,16 @@ describe('iot-device run against a real broker and the local shadow service', ()
       // The shadow is followed again after the reconnection.
       sandbox.shadow.setDesired('pi-restart', { interval: 9 });
       await sandbox.observer.until(() => statuses('pi-restart').some((s) => s.interval === 9), 'interval 9 after the restart');
-      const seqs = statuses('pi-restart').map((s) => s.seq);
-      expect(new Set(seqs).size).toBe(seqs.length);
     } finally {
       await runner.stop();
     }
+    // QoS 1 allows duplicates (the spool sends again what had no PUBACK when the connection dropped), so they are
+    // not forbidden. What must hold: every status the device produced was acknowledged by the broker,
+    // so its spool is empty, and what the observer saw runs without a gap after the reconnection.
+    expect(fs.readdirSync(path.join(kit.dir, 'spool')).filter((file) => file.endsWith('.json'))).toEqual([]);
+    const seqs = statuses('pi-restart').map((s) => s.seq);
+    const afterReconnect = [...new Set(seqs.slice(-3))].sort((a, b) => a - b);
+    expect(afterReconnect).toEqual(Array.from({ length: afterReconnect.length }, (_, i) => afterReconnect[0] + i));
   });
 });
 
