@@ -252,12 +252,13 @@ describe('the claim certificate', () => {
     }
   });
 
-  test('is not accepted by the data broker at all', async () => {
+  test('is not accepted by the data broker at all: its CA is not the devices\' (the TLS handshake fails with unknown ca)', async () => {
     const client = mqtt.connect({
-      protocol: 'mqtts', host: 'localhost', port: sandbox.broker.port, clientId: `${PREFIX}CLAIM0003`, protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 3000,
+      protocol: 'mqtts', host: 'localhost', port: sandbox.broker.port, clientId: 'claim-CLAIM0003', protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 3000,
       key: fs.readFileSync(path.join(claimDir, 'private.pem.key')), cert: fs.readFileSync(path.join(claimDir, 'certificate.pem.crt')), ca: sandbox.broker.ca.certificatePem,
     });
-    await expect(new Promise((resolve, reject) => { client.once('connect', resolve); client.once('error', reject); client.once('close', () => reject(new Error('closed'))); })).rejects.toThrow();
+    await expect(new Promise((resolve, reject) => { client.once('connect', resolve); client.once('error', reject); client.once('close', () => reject(new Error('closed'))); }))
+      .rejects.toThrow(/unknown ca/);
     client.end(true);
   });
 });
