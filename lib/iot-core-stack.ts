@@ -159,7 +159,7 @@ export class IotCoreStack extends Stack {
       archiveRuleName: this.rule.ruleName,
       errorLogGroup: this.failedDeliveries,
       alarmTopic: props.alarmTopicArn ? sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn) : undefined,
-      fleet: props.fleet ? { sql: `SELECT * FROM '${DATA_TOPIC_PREFIX}/+' WHERE startswith(topic(2), '${props.fleet.thingNamePrefix}')` } : undefined,
+      devicesReporting: props.fleet !== undefined,
     });
 
     if (props.fleet) {

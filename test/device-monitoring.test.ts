@@ -78,19 +78,18 @@ describe('DeviceMonitoring', () => {
       .toEqual([['FailedDeliveries', 3, 900], ['Failure query', 3, 900], ['ParseError', 3, 900]]);
   });
 
-  test('with a fleet: one rule counts every fleet device\'s status messages, shown as devices reporting; no alarm per device', () => {
-    const { stack, alarms } = monitoring({ fleet: { sql: "SELECT * FROM 'data/+' WHERE startswith(topic(2), 'pi-fleet-')" } });
+  test('with a fleet: devices reporting from the archive rule\'s own TopicMatch, free of any per-message action; no alarm per device', () => {
+    const { stack, alarms } = monitoring({ devicesReporting: true });
     const template = templateOf(stack);
-    template.hasResourceProperties('AWS::IoT::TopicRule', { TopicRulePayload: {
-      Sql: "SELECT * FROM 'data/+' WHERE startswith(topic(2), 'pi-fleet-')", AwsIotSqlVersion: '2016-03-23',
-      Actions: [{ CloudwatchMetric: { MetricNamespace: 'IotCore/Test', MetricName: 'FleetStatusMessages', MetricValue: '1', MetricUnit: 'Count' } }],
-    } });
+    // The liveness rule of the declared device is the only rule: no second rule calls PutMetricData for every fleet message.
+    template.resourceCountIs('AWS::IoT::TopicRule', 1);
     expect(alarms()).toHaveLength(4);
     const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
     const body = JSON.stringify(stack.resolve(dashboard.Properties.DashboardBody));
-    expect(body).toContain('Fleet: devices reporting');
-    // Status messages in the 1-minute window divided by the 5 s intervals in it.
+    expect(body).toContain('Devices reporting');
+    // Messages in the 1-minute window divided by the 5 s intervals in it.
     expect(body).toContain('messages / (PERIOD(messages) / 5)');
+    expect(body).toContain('[\\"AWS/IoT\\",\\"TopicMatch\\",\\"RuleName\\",\\"archive_pi_01\\",{\\"id\\":\\"messages\\",\\"visible\\":false,\\"period\\":60,\\"stat\\":\\"Sum\\"}]');
     expect(nagFindings(stack)).toEqual([]);
   });
 

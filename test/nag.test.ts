@@ -29,7 +29,6 @@ describe('cdk-nag AwsSolutions', () => {
       'IotCore-dev/Fleet/HookRole Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:cert/*]',
       'IotCore-dev/Fleet/HookRole Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:thing/pi-dev-fleet-*]',
       'IotCore-dev/Fleet/ProvisioningRole Annotation::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSIoTThingsRegistration]',
-      'IotCore-dev/Monitoring/FleetLivenessRole Annotation::AwsSolutions-IAM5[Resource::*]',
       'IotCore-dev/Monitoring/LivenessRole Annotation::AwsSolutions-IAM5[Resource::*]',
       'IotCore-dev/ShadowDefaults/Handler/FunctionRole Annotation::AwsSolutions-IAM5[Resource::*]',
       'IotCore-dev/ShadowDefaults/Handler/ProviderRole Annotation::AwsSolutions-IAM5[Resource::<ShadowDefaultsHandlerFunction08DB17AF.Arn>:*]',

@@ -40,7 +40,7 @@ const errorEvents = (logGroup: string) => {
 };
 
 describe('local rule engine with the synthesized template', () => {
-  test('reads the dev rules from the template with names resolved as deployed: the archive rule of every device, the liveness rule and the fleet\'s', () => {
+  test('reads the dev rules from the template with names resolved as deployed: the archive rule of every device and the liveness rule', () => {
     expect(rules).toEqual([{
       name: 'archive_pi_dev_01', disabled: false, sqlVersion: '2016-03-23',
       query: parseRuleSql("SELECT name FROM 'data/+' WHERE name = 's3' AND (topic(2) = 'pi-dev-01' OR startswith(topic(2), 'pi-dev-fleet-'))"),
@@ -52,9 +52,6 @@ describe('local rule engine with the synthesized template', () => {
     }, {
       name: expect.stringMatching(/^[a-zA-Z0-9_]+$/), disabled: false, query: parseRuleSql("SELECT * FROM 'data/pi-dev-01'"), sqlVersion: '2016-03-23',
       action: { type: 'cloudwatchMetric', namespace: 'IotCore/IotCore-dev', metric: 'StatusMessages', value: 1, unit: 'Count' }, errorLogGroup: undefined,
-    }, {
-      name: expect.stringMatching(/^[a-zA-Z0-9_]+_fleet$/), disabled: false, query: parseRuleSql("SELECT * FROM 'data/+' WHERE startswith(topic(2), 'pi-dev-fleet-')"), sqlVersion: '2016-03-23',
-      action: { type: 'cloudwatchMetric', namespace: 'IotCore/IotCore-dev', metric: 'FleetStatusMessages', value: 1, unit: 'Count' }, errorLogGroup: undefined,
     }]);
   });
 
@@ -64,9 +61,7 @@ describe('local rule engine with the synthesized template', () => {
       ...await applyRules(rules, { s3: client, root }, 'data/pi-dev-fleet-SN0001', Buffer.from('{"name":"s3"}')),
       ...await applyRules(rules, { s3: client, root }, 'data/pi-stg-01', Buffer.from('{"name":"s3"}')),
     ];
-    expect(outcomes.map((outcome) => [outcome.topic, outcome.object ? 'object' : outcome.metric?.metric])).toEqual([
-      ['data/pi-dev-fleet-SN0001', 'object'], ['data/pi-dev-fleet-SN0001', 'FleetStatusMessages'],
-    ]);
+    expect(outcomes.map((outcome) => [outcome.topic, outcome.object ? 'object' : outcome.metric?.metric])).toEqual([['data/pi-dev-fleet-SN0001', 'object']]);
     expect(outcomes[0].object).toMatch(/\/archive\/data\/pi-dev-fleet-SN0001\/\d+-[0-9a-f-]{36}\.json$/);
     fs.rmSync(root, { recursive: true, force: true });
   });
