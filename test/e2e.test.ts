@@ -16,7 +16,6 @@ const MS_PER_SECOND = 40;
 
 test('npm start: the hands-on, the smoke check, a fleet device by claim, then the printed commands against the sandbox it keeps', async () => {
   const localDir = fs.mkdtempSync(path.join(os.tmpdir(), 'e2e-'));
-  const kitDir = path.join(localDir, 'my-kit');
   const lines: string[] = [];
   let kept!: () => void;
   const reachedKeep = new Promise<void>((resolve) => { kept = resolve; });
@@ -36,9 +35,9 @@ test('npm start: the hands-on, the smoke check, a fleet device by claim, then th
   expect(log()).toMatch(/interval changed from=5 to=10/);
   expect(log()).toMatch(/stopped published=\d+/);
 
-  // The instructions, as printed, with the kit folders of this test.
-  const printed = lines.slice(lines.findIndex((line) => line.includes('The sandbox stays up')) + 1)
-    .map((line) => line.trim().replace(/my-kit/g, kitDir).replace(/my-claim/g, path.join(localDir, 'my-claim')).replace(/my-fleet-kit/g, path.join(localDir, 'my-fleet-kit')));
+  // The instructions, as printed: your kits under the sandbox's folder (git-ignored .local/ for npm start, this test's folder here).
+  const printed = lines.slice(lines.findIndex((line) => line.includes('The sandbox stays up')) + 1).map((line) => line.trim());
+  const local = (name: string) => path.relative(process.cwd(), path.join(localDir, name));
   const environment = Object.fromEntries(printed.find((line) => line.startsWith('export '))!.slice('export '.length).split(' ').map((pair) => pair.split('=') as [string, string]));
   const command = (start: string) => printed.find((line) => line.startsWith(start))!;
   const sh = (line: string) => {
@@ -52,22 +51,29 @@ test('npm start: the hands-on, the smoke check, a fleet device by claim, then th
   };
   const objects = () => (fs.readdirSync(path.join(localDir, 's3'), { recursive: true }) as string[]).filter((file) => file.endsWith('.json'));
 
-  const bootstrap = sh(command(`npx iot-device --kit ${kitDir} --port`));
+  const bootstrap = sh(command(`npx iot-device --kit ${local('my-kit')} --port`));
   expect(await bootstrap.done).toBe(0);
-  const run = sh(command(`npx iot-device --kit ${kitDir} run`));
+  const run = sh(command(`npx iot-device --kit ${local('my-kit')} run`));
   await waitFor('your device running', () => /running thing=pi-dev-01/.test(run.output()), 30_000);
-  expect(await sh(command(`npx iot-device --kit ${path.relative(process.cwd(), path.join(localDir, 'kit-console'))} publish --topic`)).done).toBe(0);
+  // The console's watch and edit, each with a client ID of its own: the edit does not disconnect the watch.
+  const watch = sh(command(`npx iot-device --kit ${local('kit-console')} --client-id console-watch watch --topic`));
+  await waitFor('the console watching the shadow', () => /watching/.test(watch.output()), 30_000);
+  expect(await sh(command(`npx iot-device --kit ${local('kit-console')} --client-id console-edit publish --topic`)).done).toBe(0);
   await waitFor('your device reporting interval 7', () => /reported interval=7/.test(run.output()), 30_000);
+  await waitFor('the watch showing the edit', () => watch.output().includes('"desired":{"interval":7}'), 30_000);
+  process.kill(-watch.child.pid!, 'SIGTERM');
+  await watch.done;
+  expect(watch.output()).not.toMatch(/disconnected/);
   process.kill(-run.child.pid!, 'SIGTERM');
   await run.done;
   expect(run.output()).toMatch(/stopped published=\d+/);
   const before = objects().length;
-  for (let n = 0; n < 2; n++) expect(await sh(command(`npx iot-device --kit ${kitDir} publish --https`)).done).toBe(0);
+  for (let n = 0; n < 2; n++) expect(await sh(command(`npx iot-device --kit ${local('my-kit')} publish --https`)).done).toBe(0);
   await waitFor('your two archived objects', () => objects().length === before + 2, 30_000);
 
   // Your own device by claim, with the printed commands.
-  expect(await sh(command(`npx iot-device --kit ${path.join(localDir, 'my-claim')} --port`)).done).toBe(0);
-  const provision = sh(command(`npx iot-device --kit ${path.join(localDir, 'my-fleet-kit')} --port`));
+  expect(await sh(command(`npx iot-device --kit ${local('my-claim')} --port`)).done).toBe(0);
+  const provision = sh(command(`npx iot-device --kit ${local('my-fleet-kit')} --port`));
   expect(await provision.done).toBe(0);
   expect(provision.output()).toMatch(/provisioned thingName=pi-dev-fleet-MYSERIAL01/);
 

@@ -94,13 +94,15 @@ export async function bootstrapKit(outputs: StackOutputs, secrets: SecretsManage
   return writeKit(dir, settings, { certificate: secret.certificatePem, privateKey: secret.privateKey, ca }, force);
 }
 
-/** Reads a certificate secret as the certificate handler writes it. */
-async function readCertificateSecret(secrets: SecretsManagerClient, secretArn: string): Promise<{ certificatePem: string; privateKey: string }> {
+/** Reads a certificate secret as the certificate handler writes it; `claim` for the fleet's claim certificate. */
+async function readCertificateSecret(secrets: SecretsManagerClient, secretArn: string, claim = false): Promise<{ certificatePem: string; privateKey: string }> {
   const { SecretString } = await awsCall(`Secrets Manager GetSecretValue ${secretArn}`,
     () => secrets.send(new GetSecretValueCommand({ SecretId: secretArn })),
-    (name) => (name === 'ResourceNotFoundException'
-      ? 'The secret of the current certificate is gone: redeploy the stack, or rotate the certificate (certificateRotation)'
-      : 'The caller needs secretsmanager:GetSecretValue on the secret and kms:Decrypt on its key through Secrets Manager: DeviceCertificate.grantRead gives both'));
+    (name) => (name !== 'ResourceNotFoundException'
+      ? 'The caller needs secretsmanager:GetSecretValue on the secret and kms:Decrypt on its key through Secrets Manager: DeviceCertificate.grantRead gives both'
+      : claim
+        ? 'The secret of the claim certificate is gone: redeploy the stack, or bump the fleet\'s claimCertificateRotation'
+        : 'The secret of the current certificate is gone: redeploy the stack, or rotate the certificate (certificateRotation)'));
   let secret: { certificatePem?: unknown; privateKey?: unknown };
   try {
     secret = JSON.parse(SecretString ?? '');
@@ -119,7 +121,7 @@ export async function bootstrapClaimKit(outputs: StackOutputs, secrets: SecretsM
   const missing = CLAIM_OUTPUTS.filter((key) => !outputs[key]);
   if (missing.length) throw new DeviceError(`The stack declares no fleet (no output ${missing.join(', ')})`, EXIT.kitInvalid, 'Declare a fleet in the environment\'s config (fleet) and deploy');
   assertClaimKitWritable(dir, force);
-  const secret = await readCertificateSecret(secrets, outputs.ClaimCertificateSecretArn!);
+  const secret = await readCertificateSecret(secrets, outputs.ClaimCertificateSecretArn!, true);
   const settings: ClaimSettings = {
     endpoint: overrides.endpoint ?? outputs.IotDataEndpoint, port: overrides.port ?? 8883, httpsPort: overrides.httpsPort ?? 8443, region: outputs.Region,
     caFile: overrides.caPem ? KIT_FILES.customCa : KIT_FILES.amazonRootCa,
@@ -148,7 +150,7 @@ export function describeKit(kit: Kit, message = '{"name":"s3"}'): string {
     'The same with the AWS IoT Device SDK for C++ v2 sample:',
     `  ./mqtt5_pubsub --endpoint ${kit.endpoint}${kit.port === 8883 ? '' : ` --port ${kit.port}`} --cert ${file(kit.certificatePath)} --key ${file(kit.privateKeyPath)} --ca_file ${file(kit.caPath)} `
       + `--client_id ${kit.clientId} --topic ${kit.dataTopic} --message '${quoted}' --count 1`,
-    'and with curl (HTTPS publish on port 8443):',
+    `and with curl (HTTPS publish on port ${kit.httpsPort}${kit.httpsPort === 8443 ? '' : '; 8443 on AWS IoT'}):`,
     `  curl --tlsv1.2 --cacert ${file(kit.caPath)} --cert ${file(kit.certificatePath)} --key ${file(kit.privateKeyPath)} `
       + `-X POST --data '${quoted}' "https://${kit.endpoint}:${kit.httpsPort}/topics/${encodeURIComponent(kit.dataTopic)}?qos=1"`,
   ].join('\n');

@@ -38,7 +38,8 @@ export class DeviceError extends Error {
 
   /** The one line printed for this error. */
   get line(): string {
-    return this.hint ? `${this.message}. ${this.hint}` : this.message;
+    // An AWS message often ends with its own period: one is enough.
+    return this.hint ? `${this.message.replace(/\.$/, '')}. ${this.hint}` : this.message;
   }
 }
 

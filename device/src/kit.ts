@@ -213,6 +213,8 @@ function writeKitFiles(dir: string, settingsFile: string, settings: { caFile: st
   writePrivateKey(path.join(dir, KIT_FILES.privateKey), pems.privateKey);
   fs.writeFileSync(path.join(dir, KIT_FILES.certificate), pems.certificate, { mode: 0o644 });
   fs.writeFileSync(path.join(dir, settings.caFile), pems.ca, { mode: 0o644 });
+  // A kit has one CA: the other kind left by an earlier bootstrap (--force with or without --ca-file) would mislead.
+  for (const other of [KIT_FILES.amazonRootCa, KIT_FILES.customCa]) if (other !== settings.caFile) fs.rmSync(path.join(dir, other), { force: true });
   fs.writeFileSync(path.join(dir, settingsFile), `${JSON.stringify(settings, null, 2)}\n`, { mode: 0o644 });
 }
 

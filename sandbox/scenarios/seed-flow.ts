@@ -252,18 +252,22 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
       const local = (file: string) => path.relative(process.cwd(), file) || '.';
       const env = Object.entries(sandbox.awsEnvironment).map(([name, value]) => `${name}=${value}`).join(' ');
       say('\nThe sandbox stays up; the scripted device has stopped so yours can connect as ' + thingName + '. Ctrl-C stops everything. Try:');
+      say('  # in a new shell: the export sets dummy credentials and the sandbox\'s endpoints');
       say(`  export ${env}`);
-      say(`  npx iot-device --kit my-kit --port ${broker.port} --https-port ${gateway.port} bootstrap --stack ${sandbox.stackName} --ca-file ${local(broker.caFile)}`);
-      say('  npx iot-device --kit my-kit doctor');
-      say('  npx iot-device --kit my-kit run');
-      say(`  npx iot-device --kit my-kit publish --https --message '{"name":"s3"}'`);
-      say(`  npx iot-device --kit ${local(consoleKit.dir)} watch --topic '#'`);
-      say(`  npx iot-device --kit ${local(consoleKit.dir)} publish --topic '$aws/things/${thingName}/shadow/update' --message '{"state":{"desired":{"interval":7}}}'`);
+      // Your kits go under the sandbox's folder, which git ignores: they hold private keys.
+      const mine = (name: string) => local(path.join(localDir, name));
+      say(`  npx iot-device --kit ${mine('my-kit')} --port ${broker.port} --https-port ${gateway.port} bootstrap --stack ${sandbox.stackName} --ca-file ${local(broker.caFile)}`);
+      say(`  npx iot-device --kit ${mine('my-kit')} doctor`);
+      say(`  npx iot-device --kit ${mine('my-kit')} run`);
+      say(`  npx iot-device --kit ${mine('my-kit')} publish --https --message '{"name":"s3"}'`);
+      // The console kit may subscribe to anything; each console command has a client ID of its own, so one does not disconnect the other.
+      say(`  npx iot-device --kit ${local(consoleKit.dir)} --client-id console-watch watch --topic '$aws/things/${thingName}/shadow/#'`);
+      say(`  npx iot-device --kit ${local(consoleKit.dir)} --client-id console-edit publish --topic '$aws/things/${thingName}/shadow/update' --message '{"state":{"desired":{"interval":7}}}'`);
       say(`  npm run smoke -- --env dev --stack ${sandbox.stackName}`);
-      say('A device of your own by claim (the claim kit is in ' + local(claimDir) + '):');
-      say(`  npx iot-device --kit my-claim --port ${fleet.port} bootstrap --claim --stack ${sandbox.stackName} --ca-file ${local(broker.caFile)}`);
-      say(`  npx iot-device --kit my-fleet-kit --port ${broker.port} --https-port ${gateway.port} provision --claim-kit my-claim --serial MYSERIAL01`);
-      say('  npx iot-device --kit my-fleet-kit run');
+      say('A device of your own by claim:');
+      say(`  npx iot-device --kit ${mine('my-claim')} --port ${fleet.port} bootstrap --claim --stack ${sandbox.stackName} --ca-file ${local(broker.caFile)}`);
+      say(`  npx iot-device --kit ${mine('my-fleet-kit')} --port ${broker.port} --https-port ${gateway.port} provision --claim-kit ${mine('my-claim')} --serial MYSERIAL01`);
+      say(`  npx iot-device --kit ${mine('my-fleet-kit')} run`);
       say(`  npm run fleet -- revoke --env dev --stack ${sandbox.stackName} --serial MYSERIAL01`);
       await (options.keepUntil ?? new Promise<void>((resolve) => { process.once('SIGINT', () => resolve()); process.once('SIGTERM', () => resolve()); }));
     }

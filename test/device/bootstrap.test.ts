@@ -4,7 +4,8 @@ import * as path from 'path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { bootstrapKit, describeKit, outputsFromFile, outputsFromStack } from '../../device/src/bootstrap';
+import { ResourceNotFoundException } from '@aws-sdk/client-secrets-manager';
+import { bootstrapClaimKit, bootstrapKit, describeKit, outputsFromFile, outputsFromStack } from '../../device/src/bootstrap';
 import { DeviceError } from '../../device/src/errors';
 import { AMAZON_ROOT_CA_PATH, loadKit } from '../../device/src/kit';
 
@@ -94,5 +95,15 @@ describe('iot-device bootstrap', () => {
     await expect(bootstrapKit(outputsFromFile(writeOutputs({ 'IotCore-dev': OUTPUTS })), new SecretsManagerClient({}), path.join(dir, 'kit'), false))
       .rejects.toThrow(/does not hold certificatePem and privateKey/);
     expect(fs.existsSync(path.join(dir, 'kit'))).toBe(false);
+  });
+
+  test('a missing claim secret has its own hint (the claim certificate\'s rotation, not the thing\'s), with one period', async () => {
+    const claimSecret = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:iot/IotCore-dev/claim-certificate/abc-AbCdEf';
+    secrets.on(GetSecretValueCommand, { SecretId: claimSecret }).rejects(new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret.", $metadata: {} }));
+    const claimOutputs = { ...OUTPUTS, FleetTemplateName: 't', FleetThingNamePrefix: 'pi-', ClaimCertificateSecretArn: claimSecret };
+    const error = await bootstrapClaimKit(claimOutputs as never, new SecretsManagerClient({}), path.join(dir, 'claim'), false).catch((caught: DeviceError) => caught);
+    expect(error).toBeInstanceOf(DeviceError);
+    expect((error as DeviceError).line).toBe(`Secrets Manager GetSecretValue ${claimSecret} failed: ResourceNotFoundException: Secrets Manager can't find the specified secret. `
+      + 'The secret of the claim certificate is gone: redeploy the stack, or bump the fleet\'s claimCertificateRotation');
   });
 });

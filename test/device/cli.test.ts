@@ -121,7 +121,8 @@ describe('iot-device watch', () => {
     clearInterval(publisher);
     expect(code).toBe(0);
     expect(stdout.trim()).toBe(`${topic} {"current":{"version":1}}`);
-    expect(stderr).toMatch(/a running iot-device run with this kit is disconnected while it watches/);
+    // No iot-device run of this kit is alive: nothing to warn about.
+    expect(stderr).not.toMatch(/is disconnected until watch ends/);
     expect(sandbox.registry.authorize('pi-watcher', 'mqtt', 'pi-watcher', 'iot:Subscribe', '$aws/things/pi-watcher/shadow/update/#').allowed).toBe(true);
   });
 
@@ -189,6 +190,20 @@ describe('iot-device doctor', () => {
     // Only the forced check took the connection over.
     expect(stderr.split('\n').filter((line) => /disconnected/.test(line))).toHaveLength(1);
     expect(fs.existsSync(path.join(running.dir, 'run.pid'))).toBe(false);
+  });
+
+  test('publish with the kit of a running device warns that it takes the connection over; without one it does not', async () => {
+    const running = sandbox.kit('pi-publish-run');
+    const quiet = await iotDeviceAsync(['--kit', running.dir, 'publish', '--message', '{"marker":"alone"}']).done;
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).not.toMatch(/is disconnected until publish ends/);
+    const run = iotDeviceAsync(['--kit', running.dir, 'run', '--ms-per-second', '50']);
+    await sandbox.observer.until(() => sandbox.observer.on('data/pi-publish-run').some((m) => m.payload.includes('"seq"')), 'the device running');
+    const publish = await iotDeviceAsync(['--kit', running.dir, 'publish', '--message', '{"marker":"while-running"}']).done;
+    run.child.kill('SIGTERM');
+    await run.done;
+    expect(publish.code).toBe(0);
+    expect(publish.stderr).toMatch(new RegExp(`publish connects with the kit's client ID: the running iot-device run with this kit \\(process ${run.child.pid}\\) is disconnected until publish ends`));
   });
 
   test('names the missing file', () => {

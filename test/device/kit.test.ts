@@ -1,4 +1,7 @@
-import { validateSettings } from '../../device/src/kit';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { KIT_FILES, validateSettings, writeKit } from '../../device/src/kit';
 
 const settings = {
   endpoint: 'abc-ats.iot.eu-west-1.amazonaws.com', port: 8883, httpsPort: 8443, clientId: 'pi-fleet-SN1', thingName: 'pi-fleet-SN1',
@@ -18,5 +21,20 @@ describe('device.json', () => {
   ])('refuses shadow defaults the device could not apply: %j', (shadowDesiredDefaults, why) => {
     expect(() => validateSettings({ ...settings, shadowDesiredDefaults }, 'device.json'))
       .toThrow(`device.json: shadowDesiredDefaults is ${JSON.stringify(shadowDesiredDefaults)} but must be an object of valid settings (${why}`);
+  });
+});
+
+describe('writeKit', () => {
+  const pems = { certificate: 'CERT', privateKey: 'KEY', ca: 'CA' };
+
+  test('rewriting a kit with another CA (bootstrap --force --ca-file) leaves only that CA in it', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kit-'));
+    writeKit(dir, { ...settings, caFile: KIT_FILES.amazonRootCa }, pems, false);
+    writeKit(dir, { ...settings, caFile: KIT_FILES.customCa }, { ...pems, ca: 'OTHER CA' }, true);
+    expect(fs.readdirSync(dir).sort()).toEqual([KIT_FILES.customCa, KIT_FILES.certificate, KIT_FILES.settings, KIT_FILES.privateKey].sort());
+    writeKit(dir, { ...settings, caFile: KIT_FILES.amazonRootCa }, pems, true);
+    expect(fs.existsSync(path.join(dir, KIT_FILES.customCa))).toBe(false);
+    expect(fs.statSync(path.join(dir, KIT_FILES.privateKey)).mode & 0o777).toBe(0o600);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -1,5 +1,6 @@
 /** What every command shares: the global options, the kit they select, and argument parsers. */
 import { DeviceError, EXIT } from '../errors';
+import { runningDevice } from '../run-lock';
 import { DeviceSettings, Kit, loadKit } from '../kit';
 import { Logger } from '../log';
 
@@ -25,6 +26,17 @@ export function settingFlags(options: GlobalOptions): Partial<DeviceSettings> {
 
 export function kitFrom(options: GlobalOptions): Kit {
   return loadKit(options.kit, settingFlags(options));
+}
+
+/**
+ * Warns when `iot-device run` of this kit is alive: AWS IoT allows one connection per client ID, so this
+ * command's connection disconnects it until this command ends. Silent for kits no device runs.
+ */
+export function warnIfRunning(kit: Kit, command: string, context: CommandContext): void {
+  const pid = runningDevice(kit);
+  if (pid !== undefined) {
+    context.log.warn(`${command} connects with the kit's client ID: the running iot-device run with this kit (process ${pid}) is disconnected until ${command} ends`, { clientId: kit.clientId });
+  }
 }
 
 export const positiveInteger = (name: string) => (value: string): number => {

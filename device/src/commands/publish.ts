@@ -4,7 +4,7 @@ import { AWS_IOT_LIMITS, connect, disconnect, publish } from '../connection';
 import { DeviceError, EXIT } from '../errors';
 import { publishHttps } from '../https-publish';
 import { readPems } from '../kit';
-import { CommandContext, GlobalOptions, kitFrom } from './options';
+import { CommandContext, GlobalOptions, kitFrom, warnIfRunning } from './options';
 
 export interface PublishOptions {
   readonly topic?: string;
@@ -41,6 +41,7 @@ export async function publishCommand(globals: GlobalOptions, options: PublishOpt
   const message = readMessage(options.message);
   // AWS IoT discards publishes beyond 100 per second per connection.
   const gapMs = Math.max(options.every * 1000, 1000 / AWS_IOT_LIMITS.maxPublishesPerSecond);
+  if (!options.https) warnIfRunning(kit, 'publish', context);
   const client = options.https ? undefined : await connect(kit, pems, { log: context.log, reconnectMinMs: 1000 });
   try {
     for (let n = 1; n <= options.count; n++) {

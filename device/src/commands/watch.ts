@@ -2,7 +2,7 @@
 import { connect, disconnect } from '../connection';
 import { readPems } from '../kit';
 import { shadowTopic, shadowUpdatesFilter, subscriptionRefused } from '../shadow';
-import { CommandContext, GlobalOptions, kitFrom, untilSignal } from './options';
+import { CommandContext, GlobalOptions, kitFrom, untilSignal, warnIfRunning } from './options';
 
 export interface WatchOptions {
   readonly topic?: string;
@@ -14,7 +14,7 @@ export async function watchCommand(globals: GlobalOptions, options: WatchOptions
   // The device policy lets a device subscribe only to its own shadow's responses, not to its data
   // topic: watching data topics needs an identity allowed to subscribe to them (--topic, another kit).
   const filter = options.topic ?? shadowUpdatesFilter(kit.thingName, kit.shadowName);
-  context.log.warn('watch connects with the kit\'s client ID: a running iot-device run with this kit is disconnected while it watches', { clientId: kit.clientId });
+  warnIfRunning(kit, 'watch', context);
   const client = await connect(kit, readPems(kit), { log: context.log });
   const granted = await client.subscribeAsync(filter, { qos: 1 });
   if (granted.some((grant) => grant.qos > 2)) {
@@ -25,6 +25,8 @@ export async function watchCommand(globals: GlobalOptions, options: WatchOptions
   let received = 0;
   await new Promise<void>((resolve) => {
     client.on('message', (topic, payload) => {
+      // Messages already on their way when the count is reached are not printed: --count N prints N.
+      if (options.count && received >= options.count) return;
       context.print(globals.json ? `${JSON.stringify({ topic, payload: payload.toString('utf8') })}\n` : `${topic} ${payload.toString('utf8')}\n`);
       if (options.count && ++received >= options.count) resolve();
     });
