@@ -66,12 +66,23 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const region = options.region ? { region: options.region } : {};
+  const cloudFormation = new CloudFormationClient(region);
+  // The SDK's own words for a missing Region ("Region is missing") say nothing of how to give one.
+  const hasRegion = await cloudFormation.config.region().then(() => true, () => false);
+  if (!hasRegion) {
+    console.error(`smoke: no AWS Region: set AWS_REGION or pass --region\n${USAGE}`);
+    return 2;
+  }
   const report = await runSmokeCheck({
-    cloudFormation: new CloudFormationClient(region),
+    cloudFormation,
     iotData: (endpoint) => new IoTDataPlaneClient({ ...region, ...(endpointConfigured('IOT_DATA_PLANE') ? {} : { endpoint: `https://${endpoint}` }) }),
     s3: new S3Client(region),
     logs: new CloudWatchLogsClient(region),
-  }, { ...options, onResult: (result) => console.error(`${result.check}: ${result.status}`) });
+  }, {
+    ...options,
+    // Progress while a terminal watches (the table follows on stdout); a log or a pipe gets the table alone.
+    onResult: process.stderr.isTTY ? (result) => console.error(`${result.check}: ${result.status}`) : undefined,
+  });
   console.log(formatReport(report));
   return report.exitCode;
 }

@@ -79,7 +79,8 @@ test('npm start: the hands-on, the smoke check, a fleet device by claim, then th
 
   stop();
   const result = await flow;
-  expect(result.environments.map((env) => env.stackName).sort()).toEqual(['IotCore-dev', 'IotCore-prod', 'IotCore-stg']);
+  // In the order the config and the README name them.
+  expect(result.environments.map((env) => env.stackName)).toEqual(['IotCore-dev', 'IotCore-stg', 'IotCore-prod']);
   // Messages at the default interval, then at 10 s once desired changed; device timestamps show the spacing.
   const fives = result.statuses.filter((s) => s.interval === 5);
   const tens = result.statuses.filter((s) => s.interval === 10);

@@ -5,6 +5,7 @@
 import { X509Certificate } from 'crypto';
 import { promises as dns } from 'dns';
 import * as fs from 'fs';
+import * as path from 'path';
 import * as net from 'net';
 import * as tls from 'tls';
 import { CertificateFacts, checkClock, inspectCertificate } from './certificate';
@@ -42,12 +43,19 @@ export async function runDoctor(kit: Kit, options: DoctorOptions): Promise<Check
 
   // Files: the seed's AWS_ERROR_FILE_INVALID_PATH is a path the SDK could not open.
   let pems: KitPems | undefined;
-  try {
-    pems = readPems(kit);
-    results.push(pass('kit files', `${kit.certificatePath}, ${kit.privateKeyPath} and ${kit.caPath} are readable`));
-  } catch (error) {
-    const problem = error as DeviceError;
-    results.push(fail('kit files', problem.message, problem.hint));
+  // Every missing file at once: fixing one to learn of the next wastes a round trip to the device.
+  const missing = [kit.certificatePath, kit.privateKeyPath, kit.caPath].filter((file) => !fs.existsSync(file));
+  if (missing.length > 1) {
+    results.push(fail('kit files', `Kit files not found: ${missing.map((file) => path.resolve(file)).join(', ')}`,
+      'Run iot-device bootstrap to create the kit, or pass --kit with the folder that holds it'));
+  } else {
+    try {
+      pems = readPems(kit);
+      results.push(pass('kit files', `${kit.certificatePath}, ${kit.privateKeyPath} and ${kit.caPath} are readable`));
+    } catch (error) {
+      const problem = error as DeviceError;
+      results.push(fail('kit files', problem.message, problem.hint));
+    }
   }
 
   if (fs.existsSync(kit.privateKeyPath)) {

@@ -12,6 +12,7 @@ import { startLocalSandbox, writeLocalKit } from '../local-kit';
 import { rulesOf } from '../rule-engine';
 import { S3_CREDENTIALS } from '../s3-server';
 import { synthesizeTemplates, Template } from '../templates';
+import { environments } from '../../config/environments';
 import { waitFor } from '../wait';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -28,7 +29,9 @@ export interface EnvironmentSummary {
 /** Synthesizes every environment (templates and cdk-nag, as `cdk synth` does) and summarizes each. */
 export function synthesizeAll(outdir: string): { summaries: EnvironmentSummary[]; templates: Record<string, Template> } {
   const templates = synthesizeTemplates(outdir);
-  const summaries = Object.entries(templates).map(([stackName, template]) => {
+  // In the order the config declares the environments (dev, stg, prod), not the assembly's.
+  const order = Object.keys(environments).map((name) => `IotCore-${name}`);
+  const summaries = Object.entries(templates).sort(([a], [b]) => order.indexOf(a) - order.indexOf(b)).map(([stackName, template]) => {
     const resources = Object.values(template.Resources);
     const policies = resources.filter((r) => r.Type === 'AWS::IoT::Policy').map((r) => r.Properties.PolicyDocument);
     // The archive rule: the topic rule with the S3 action (the liveness rule counts messages instead).

@@ -206,6 +206,15 @@ describe('iot-device doctor', () => {
     expect(publish.stderr).toMatch(new RegExp(`publish connects with the kit's client ID: the running iot-device run with this kit \\(process ${run.child.pid}\\) is disconnected until publish ends`));
   });
 
+  test('names every missing file, not only the first', () => {
+    const broken = sandbox.kit('pi-nofiles');
+    fs.rmSync(broken.certificatePath);
+    fs.rmSync(broken.caPath);
+    const { code, stdout } = doctor(broken);
+    expect(code).toBe(20);
+    expect(stdout).toContain(`FAIL kit files: Kit files not found: ${path.resolve(broken.certificatePath)}, ${path.resolve(broken.caPath)}`);
+  });
+
   test('names the missing file', () => {
     const broken = sandbox.kit('pi-nofile');
     fs.rmSync(broken.certificatePath);

@@ -169,8 +169,8 @@ describe('smoke check against a sandbox of a faulty template', () => {
 });
 
 describe('npm run smoke', () => {
-  const smoke = (args: string[]) => new Promise<{ code: number | null; stderr: string; stdout: string }>((resolve) => {
-    const child = spawn(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'scripts', 'smoke.ts'), ...args], { cwd: ROOT });
+  const smoke = (args: string[], env: NodeJS.ProcessEnv = process.env) => new Promise<{ code: number | null; stderr: string; stdout: string }>((resolve) => {
+    const child = spawn(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'scripts', 'smoke.ts'), ...args], { cwd: ROOT, env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => { stdout += chunk; });
@@ -188,6 +188,12 @@ describe('npm run smoke', () => {
     const badSettle = await smoke(['--env', 'dev', '--settle', '61']);
     expect(badSettle.code).toBe(2);
     expect(badSettle.stderr).toContain('smoke: --settle is "61" but must be a number of seconds from 0 to 60');
+    // No Region from the flags, the environment or a profile: the SDK's "Region is missing" becomes what to do.
+    const env: NodeJS.ProcessEnv = { ...process.env, AWS_CONFIG_FILE: path.join(ROOT, 'no-such-aws-config'), AWS_SHARED_CREDENTIALS_FILE: path.join(ROOT, 'no-such-credentials') };
+    for (const variable of ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE']) delete env[variable];
+    const noRegion = await smoke(['--env', 'dev'], env);
+    expect(noRegion.code).toBe(2);
+    expect(noRegion.stderr).toContain('smoke: no AWS Region: set AWS_REGION or pass --region');
   });
 
   test('--help lists every exit code', async () => {
