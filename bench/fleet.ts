@@ -26,7 +26,7 @@ async function main() {
   let peakRss = 0;
   const sampler = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss); }, 100);
   try {
-    const claim = loadClaimKit(sandbox.claimKit(path.join(sandbox.dir, 'claim')));
+    const claim = loadClaimKit(await sandbox.claimKit(path.join(sandbox.dir, 'claim')));
     const serials = Array.from({ length: devices }, (_, i) => `BENCH${String(i).padStart(6, '0')}`);
     const latencies: number[] = [];
     const failures: string[] = [];

@@ -9,7 +9,7 @@ import { DeviceCertificate } from './device-certificate';
 import { DeviceMonitoring } from './device-monitoring';
 import { DevicePolicy } from './device-policy';
 import { DeviceThing } from './device-thing';
-import { CLAIM_CLIENT_ID_PREFIX } from '../device/src/contract';
+import { CLAIM_CLIENT_ID_PREFIX, DATA_TOPIC_PREFIX, dataTopicOf, FLEET_OUTPUTS, FleetOutputName, OutputName, SMOKE_CHECK_OUTPUTS, STACK_OUTPUTS, StackOutputName } from '../device/src/contract';
 import { FleetProvisioning } from './fleet-provisioning';
 import { HttpsPublishPolicy } from './https-publish-policy';
 import { ManagedPolicyGrantee } from './managed-policy-grantee';
@@ -22,8 +22,8 @@ import { ShadowDefaults } from './shadow-defaults';
  */
 export const RESOURCE_BUDGET = 450;
 
-/** First topic level of device status messages: devices publish to `data/<thing>`. */
-export const DATA_TOPIC_PREFIX = 'data';
+/** First topic level of device status messages: devices publish to `data/<thing>` (defined by the contract). */
+export { DATA_TOPIC_PREFIX };
 
 export interface IotCoreStackProps extends StackProps {
   /** Name of the environment (dev, stg, prod, ...), recorded on the thing. */
@@ -98,7 +98,7 @@ export class IotCoreStack extends Stack {
     super(scope, id, props);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
-    const dataTopic = `${DATA_TOPIC_PREFIX}/${props.thingName}`;
+    const dataTopic = dataTopicOf(props.thingName);
     this.dataTopic = dataTopic;
 
     this.policy = new DevicePolicy(this, 'DevicePolicy', { dataTopicPrefix: DATA_TOPIC_PREFIX });
@@ -190,36 +190,39 @@ export class IotCoreStack extends Stack {
       }
     }
 
-    // What a device needs to connect (`iot-device bootstrap` reads these; never key material), and what the smoke check reads.
-    const outputs: Record<string, [string, string]> = {
-      IotDataEndpoint: [this.shadowDefaults.dataEndpoint, 'AWS IoT data endpoint (iot:Data-ATS) devices connect to'],
-      ThingName: [this.thing.thingName, 'Name of the IoT thing'],
-      ClientId: [this.thing.thingName, 'MQTT client ID the policy allows (equal to the thing name)'],
-      DataTopic: [dataTopic, 'Topic the device publishes its status to'],
-      CertificateArn: [this.certificate.certificateArn, 'ARN of the device certificate'],
-      CertificateId: [this.certificate.certificateId, 'ID of the device certificate'],
-      CertificateSecretArn: [this.certificate.secretArn, 'Secrets Manager secret with the certificate PEM and private key (read it with iot-device bootstrap)'],
-      Region: [this.region, 'AWS region of the endpoint and the secret'],
-      ShadowName: ['classic', "Shadow holding the device settings: 'classic' is the thing's unnamed shadow"],
-      ArchiveBucketName: [this.archive.bucket.bucketName, 'Bucket the archive rule writes matching messages to'],
-      ArchiveRuleName: [this.rule.ruleName, 'Topic rule archiving messages whose name is s3'],
-      ArchiveKeyPrefix: [this.rule.keyPrefix, 'Prefix of every key the archive rule writes'],
-      ErrorLogGroupName: [this.failedDeliveries.logGroupName, "Log group of the archive rule's error action (failed deliveries)"],
-      DashboardName: [this.monitoring.dashboard.dashboardName, 'CloudWatch dashboard: messages matched and archived, failures, device liveness'],
-      ...(this.fleet ? {
-        FleetTemplateName: [this.fleet.templateName, 'Provisioning template fleet devices register with (iot-device provision)'],
-        FleetThingNamePrefix: [this.fleet.thingNamePrefix, 'Fleet things are named <prefix><SerialNumber>'],
-        ClaimCertificateSecretArn: [this.fleet.claimCertificate.secretArn, 'Secrets Manager secret with the claim certificate and key'],
-        ClaimCertificateId: [this.fleet.claimCertificate.certificateId, 'ID of the claim certificate (deactivate it to stop new devices joining)'],
-        ClaimPolicyName: [this.fleet.claimPolicyName, 'IoT policy of claim certificates (npm run fleet -- rotate-claim attaches it to a new one)'],
-        ClaimClientIdPrefix: [CLAIM_CLIENT_ID_PREFIX, 'Claim sessions connect as <prefix><SerialNumber>, never with a device\'s client ID'],
-        FleetSerialPattern: [this.fleet.serialPattern.source, 'Serial numbers the fleet accepts, matched whole (iot-device provision checks before connecting)'],
-      } as Record<string, [string, string]> : {}),
-      ...(this.smokeCheckPolicy ? { SmokeCheckPolicyArn: [this.smokeCheckPolicy.managedPolicyArn, 'Managed policy to attach to the role that runs npm run smoke'] as [string, string] } : {}),
+    // What a device needs to connect (`iot-device bootstrap` reads these; never key material), and what the smoke check
+    // reads: the names and descriptions are the contract's (device/src/contract.ts), and every one of them has a value.
+    const values: Record<StackOutputName, string> = {
+      IotDataEndpoint: this.shadowDefaults.dataEndpoint,
+      ThingName: this.thing.thingName,
+      ClientId: this.thing.thingName,
+      DataTopic: dataTopic,
+      CertificateArn: this.certificate.certificateArn,
+      CertificateId: this.certificate.certificateId,
+      CertificateSecretArn: this.certificate.secretArn,
+      Region: this.region,
+      ShadowName: 'classic',
+      ArchiveBucketName: this.archive.bucket.bucketName,
+      ArchiveRuleName: this.rule.ruleName,
+      ArchiveKeyPrefix: this.rule.keyPrefix,
+      ErrorLogGroupName: this.failedDeliveries.logGroupName,
+      DashboardName: this.monitoring.dashboard.dashboardName,
     };
-    for (const [outputId, [value, description]] of Object.entries(outputs)) {
-      new CfnOutput(this, outputId, { value, description });
-    }
+    const fleetValues: Record<FleetOutputName, string> | undefined = this.fleet && {
+      FleetTemplateName: this.fleet.templateName,
+      FleetThingNamePrefix: this.fleet.thingNamePrefix,
+      ClaimCertificateSecretArn: this.fleet.claimCertificate.secretArn,
+      ClaimCertificateId: this.fleet.claimCertificate.certificateId,
+      ClaimPolicyName: this.fleet.claimPolicyName,
+      ClaimClientIdPrefix: CLAIM_CLIENT_ID_PREFIX,
+      FleetSerialPattern: this.fleet.serialPattern.source,
+    };
+    const emit = <N extends OutputName>(descriptions: Record<N, string>, outputValues: Record<N, string>) => {
+      for (const name of Object.keys(descriptions) as N[]) new CfnOutput(this, name, { value: outputValues[name], description: descriptions[name] });
+    };
+    emit(STACK_OUTPUTS, values);
+    if (fleetValues) emit(FLEET_OUTPUTS, fleetValues);
+    if (this.smokeCheckPolicy) emit(SMOKE_CHECK_OUTPUTS, { SmokeCheckPolicyArn: this.smokeCheckPolicy.managedPolicyArn });
 
     this.node.addValidation({ validate: () => this.resourceBudgetErrors() });
   }

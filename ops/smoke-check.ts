@@ -17,6 +17,7 @@
  * are injected, so the same code runs against AWS and against the sandbox.
  */
 import { randomUUID } from 'crypto';
+import { dataTopicOf, FleetOutputName, StackOutputName } from '../device/src/contract';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { GetThingShadowCommand, IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
@@ -80,8 +81,8 @@ export interface SmokeReport {
 }
 
 /** The outputs the smoke check reads. */
-export const REQUIRED_OUTPUTS = ['IotDataEndpoint', 'ThingName', 'DataTopic', 'ShadowName', 'ArchiveBucketName', 'ArchiveKeyPrefix', 'ErrorLogGroupName'] as const;
-type Outputs = Record<(typeof REQUIRED_OUTPUTS)[number], string>;
+export const REQUIRED_OUTPUTS = ['IotDataEndpoint', 'ThingName', 'DataTopic', 'ShadowName', 'ArchiveBucketName', 'ArchiveKeyPrefix', 'ErrorLogGroupName'] as const satisfies readonly StackOutputName[];
+type Outputs = Record<(typeof REQUIRED_OUTPUTS)[number], string> & Partial<Record<FleetOutputName, string>>;
 
 class CheckFailed extends Error {}
 
@@ -157,12 +158,12 @@ export async function runSmokeCheck(clients: SmokeClients, options: SmokeOptions
   const outputs = await run('outputs', async () => {
     const found = await readOutputs(clients.cloudFormation, options.stackName);
     const thingName = options.thingName ?? found.ThingName;
-    const fleetPrefix = (found as Record<string, string>).FleetThingNamePrefix;
+    const fleetPrefix = found.FleetThingNamePrefix;
     if (thingName !== found.ThingName && !(fleetPrefix && thingName.startsWith(fleetPrefix) && thingName.length > fleetPrefix.length)) {
       throw new CheckFailed(`thing ${thingName} is not a device of ${options.stackName}: it is ${found.ThingName}${fleetPrefix ? `, or a fleet device named ${fleetPrefix}<serial>` : ''}`);
     }
     // A fleet device publishes to <data prefix>/<its name>, as the declared thing does.
-    const device = { ...found, ThingName: thingName, DataTopic: `${found.DataTopic.slice(0, found.DataTopic.lastIndexOf('/'))}/${thingName}`, fleetDevice: thingName !== found.ThingName };
+    const device = { ...found, ThingName: thingName, DataTopic: dataTopicOf(thingName), fleetDevice: thingName !== found.ThingName };
     return [device, `${options.stackName}: thing ${device.ThingName}, topic ${device.DataTopic}, s3://${found.ArchiveBucketName}/${found.ArchiveKeyPrefix}`];
   });
   if (!outputs) {

@@ -9,7 +9,10 @@ import { X509Certificate } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Kit, writeClaimKit, writeKit } from '../device/src/kit';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { bootstrapClaimKit, StackOutputs } from '../device/src/bootstrap';
+import { dataTopicOf } from '../device/src/contract';
+import { Kit, writeKit } from '../device/src/kit';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { MqttClient } from 'mqtt';
 import { AwsApiStandIn } from './aws-api';
@@ -41,7 +44,7 @@ export function writeLocalKit(broker: Broker, dir: string, identity: string, htt
   const issued = broker.issueClient(identity);
   return writeKit(dir, {
     endpoint: 'localhost', port: broker.port, httpsPort: options.httpsPort ?? httpsPort, clientId: identity, thingName: identity,
-    dataTopic: options.dataTopic ?? `data/${identity}`, shadowName: 'classic', caFile: 'local-ca.pem',
+    dataTopic: options.dataTopic ?? dataTopicOf(identity), shadowName: 'classic', caFile: 'local-ca.pem',
   }, {
     certificate: options.certificatePem ?? issued.certificatePem,
     privateKey: options.privateKeyPem ?? issued.privateKeyPem,
@@ -73,8 +76,8 @@ export interface LocalSandbox {
   readonly dir: string;
   /** A kit for `thingName` in the sandbox folder. */
   kit(thingName: string, options?: LocalKitOptions): Kit;
-  /** A claim kit in `dir` for `iot-device provision`, as `bootstrap --claim` writes it from the stack (needs the `fleet` option). */
-  claimKit(dir: string): string;
+  /** A claim kit in `dir` for `iot-device provision`, made by `bootstrap --claim`'s own code from the stack (needs the `fleet` option). */
+  claimKit(dir: string): Promise<string>;
   /** The thing's shadow document as the shadow service holds it, or undefined when there is none. */
   shadowOf(thingName: string): { state: Record<string, any>; version: number } | undefined;
   stop(): Promise<void>;
@@ -191,15 +194,16 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
     outputs: Object.fromEntries(Object.entries(deployed.stack.outputs).map(([key, output]) => [key, output.value])),
     awsEnvironment: { ...aws.environment(deployed.region), AWS_ENDPOINT_URL_S3: s3.endpoint },
     kit: (thingName, kitOptions) => writeLocalKit(broker, path.join(dir, thingName), thingName, gateway.port, kitOptions),
-    claimKit(claimDir) {
+    async claimKit(claimDir) {
       if (!fleet || !deployed.claimSecret) throw new Error('No fleet provisioning in this sandbox: the template declares no fleet, or the sandbox was started without the fleet option');
-      const claim = deployed.claimSecret.value;
-      const outputs = deployed.stack.outputs;
-      writeClaimKit(claimDir, {
-        endpoint: 'localhost', port: fleet.port, httpsPort: gateway.port, region: deployed.region, caFile: 'local-ca.pem',
-        templateName: outputs.FleetTemplateName.value, thingNamePrefix: outputs.FleetThingNamePrefix.value, dataTopicPrefix: outputs.DataTopic.value.split('/')[0],
-        claimClientIdPrefix: outputs.ClaimClientIdPrefix.value, serialPattern: outputs.FleetSerialPattern.value,
-      }, { certificate: claim.certificatePem, privateKey: claim.privateKey, ca: broker.ca.certificatePem }, true);
+      // What `iot-device bootstrap --claim` does, with its own code: the outputs and the claim secret through the stand-ins.
+      const secrets = new SecretsManagerClient({ endpoint: aws.endpoint, region: deployed.region, credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' } });
+      try {
+        const outputs = Object.fromEntries(Object.entries(deployed.stack.outputs).map(([key, output]) => [key, output.value]));
+        await bootstrapClaimKit(outputs as StackOutputs, secrets, claimDir, true, { endpoint: 'localhost', port: fleet.port, httpsPort: gateway.port, caPem: broker.ca.certificatePem });
+      } finally {
+        secrets.destroy();
+      }
       return claimDir;
     },
     shadowOf(thingName) {

@@ -10,6 +10,7 @@ import { parseArgs } from 'util';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { IoTClient } from '@aws-sdk/client-iot';
 import { environments } from '../config/environments';
+import { DATA_TOPIC_PREFIX } from '../device/src/contract';
 import { AMAZON_ROOT_CA_PATH, KIT_FILES, writeClaimKit } from '../device/src/kit';
 import { createClaimCertificate, markForReprovisioning, retireClaimCertificate, revokeDevice } from '../ops/fleet';
 
@@ -113,7 +114,7 @@ export async function main(argv: string[], io: FleetCliIo = { out: console.log, 
       writeClaimKit(values.out!, {
         endpoint: values.endpoint ?? outputs.IotDataEndpoint, port: parsed.port ?? 8883, httpsPort: 8443, region: outputs.Region,
         caFile: values['ca-file'] ? KIT_FILES.customCa : KIT_FILES.amazonRootCa, templateName: outputs.FleetTemplateName, thingNamePrefix: outputs.FleetThingNamePrefix,
-        dataTopicPrefix: outputs.DataTopic.split('/')[0], claimClientIdPrefix: outputs.ClaimClientIdPrefix, serialPattern: outputs.FleetSerialPattern,
+        dataTopicPrefix: DATA_TOPIC_PREFIX, claimClientIdPrefix: outputs.ClaimClientIdPrefix, serialPattern: outputs.FleetSerialPattern,
       }, { certificate: made.certificatePem, privateKey: made.privateKey, ca: caPem }, false);
       io.out(`New claim certificate ${made.certificateId}, claim kit in ${path.resolve(values.out!)}. Give it to every factory, then retire the old one:\n`
         + `  npm run fleet -- retire-claim --env ${values.env} --certificate-id ${outputs.ClaimCertificateId}`);

@@ -25,7 +25,10 @@ test('npm start: the hands-on, the smoke check, a fleet device by claim, then th
     localDir, msPerSecond: MS_PER_SECOND, keep: true, keepUntil,
     say: (line) => { lines.push(line); if (line.includes('The sandbox stays up')) kept(); },
   });
-  await Promise.race([reachedKeep, flow]);
+  // A failing flow says what its programs printed last: the flow's lines are otherwise only in memory.
+  await Promise.race([reachedKeep, flow]).catch((error: Error) => {
+    throw new Error(`${error.message}\nlast lines of the flow:\n${lines.slice(-30).join('\n')}`);
+  });
   const log = () => lines.join('\n');
 
   // The scripted part: the smoke check of the declared thing and of the fleet device both passed.

@@ -7,14 +7,15 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DATA_TOPIC_PREFIX, FleetOutputName, StackOutputName } from './contract';
 import { DeviceError, EXIT } from './errors';
 import { AMAZON_ROOT_CA_PATH, assertClaimKitWritable, assertKitWritable, ClaimSettings, DeviceSettings, Kit, KIT_FILES, writeClaimKit, writeKit } from './kit';
 
 /** The stack outputs a kit is made of. */
-export const REQUIRED_OUTPUTS = ['IotDataEndpoint', 'ThingName', 'ClientId', 'DataTopic', 'CertificateSecretArn', 'Region', 'ShadowName'] as const;
+export const REQUIRED_OUTPUTS = ['IotDataEndpoint', 'ThingName', 'ClientId', 'DataTopic', 'CertificateSecretArn', 'Region', 'ShadowName'] as const satisfies readonly StackOutputName[];
 /** The outputs a claim kit also needs: those of a stack that declares a fleet. */
-export const CLAIM_OUTPUTS = ['FleetTemplateName', 'FleetThingNamePrefix', 'ClaimCertificateSecretArn'] as const;
-export type StackOutputs = Record<(typeof REQUIRED_OUTPUTS)[number], string> & Partial<Record<(typeof CLAIM_OUTPUTS)[number] | 'ClaimClientIdPrefix' | 'FleetSerialPattern', string>>;
+export const CLAIM_OUTPUTS = ['FleetTemplateName', 'FleetThingNamePrefix', 'ClaimCertificateSecretArn'] as const satisfies readonly FleetOutputName[];
+export type StackOutputs = Record<(typeof REQUIRED_OUTPUTS)[number], string> & Partial<Record<FleetOutputName, string>>;
 
 function checkOutputs(outputs: Record<string, string>, source: string): StackOutputs {
   const missing = REQUIRED_OUTPUTS.filter((key) => typeof outputs[key] !== 'string' || outputs[key] === '');
@@ -125,7 +126,7 @@ export async function bootstrapClaimKit(outputs: StackOutputs, secrets: SecretsM
   const settings: ClaimSettings = {
     endpoint: overrides.endpoint ?? outputs.IotDataEndpoint, port: overrides.port ?? 8883, httpsPort: overrides.httpsPort ?? 8443, region: outputs.Region,
     caFile: overrides.caPem ? KIT_FILES.customCa : KIT_FILES.amazonRootCa,
-    templateName: outputs.FleetTemplateName!, thingNamePrefix: outputs.FleetThingNamePrefix!, dataTopicPrefix: outputs.DataTopic.split('/')[0],
+    templateName: outputs.FleetTemplateName!, thingNamePrefix: outputs.FleetThingNamePrefix!, dataTopicPrefix: DATA_TOPIC_PREFIX,
     ...(outputs.ClaimClientIdPrefix ? { claimClientIdPrefix: outputs.ClaimClientIdPrefix } : {}),
     ...(outputs.FleetSerialPattern ? { serialPattern: outputs.FleetSerialPattern } : {}),
   };

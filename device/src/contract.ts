@@ -15,3 +15,51 @@ export const CLAIM_CLIENT_ID_PREFIX = 'claim-';
  * template sends the shadow's desired defaults, as a JSON object in a string.
  */
 export const SHADOW_DEFAULTS_CONFIGURATION_KEY = 'ShadowDesiredDefaults';
+
+/** First level of every device's data topic: a device publishes its status to `data/<thing>`. */
+export const DATA_TOPIC_PREFIX = 'data';
+
+/** The topic a device publishes its status to. */
+export const dataTopicOf = (thingName: string): string => `${DATA_TOPIC_PREFIX}/${thingName}`;
+
+/**
+ * The stack's outputs, with their descriptions: the stack emits exactly these, and `iot-device bootstrap`,
+ * `provision`, the smoke check, the operator commands and the sandbox read them by these names. Never key
+ * material.
+ */
+export const STACK_OUTPUTS = {
+  IotDataEndpoint: 'AWS IoT data endpoint (iot:Data-ATS) devices connect to',
+  ThingName: 'Name of the IoT thing',
+  ClientId: 'MQTT client ID the policy allows (equal to the thing name)',
+  DataTopic: 'Topic the device publishes its status to',
+  CertificateArn: 'ARN of the device certificate',
+  CertificateId: 'ID of the device certificate',
+  CertificateSecretArn: 'Secrets Manager secret with the certificate PEM and private key (read it with iot-device bootstrap)',
+  Region: 'AWS region of the endpoint and the secret',
+  ShadowName: "Shadow holding the device settings: 'classic' is the thing's unnamed shadow",
+  ArchiveBucketName: 'Bucket the archive rule writes matching messages to',
+  ArchiveRuleName: 'Topic rule archiving messages whose name is s3',
+  ArchiveKeyPrefix: 'Prefix of every key the archive rule writes',
+  ErrorLogGroupName: "Log group of the archive rule's error action (failed deliveries)",
+  DashboardName: 'CloudWatch dashboard: messages matched and archived, failures, device liveness',
+} as const;
+
+/** The outputs of a stack that declares a fleet, in addition. */
+export const FLEET_OUTPUTS = {
+  FleetTemplateName: 'Provisioning template fleet devices register with (iot-device provision)',
+  FleetThingNamePrefix: 'Fleet things are named <prefix><SerialNumber>',
+  ClaimCertificateSecretArn: 'Secrets Manager secret with the claim certificate and key',
+  ClaimCertificateId: 'ID of the claim certificate (deactivate it to stop new devices joining)',
+  ClaimPolicyName: 'IoT policy of claim certificates (npm run fleet -- rotate-claim attaches it to a new one)',
+  ClaimClientIdPrefix: "Claim sessions connect as <prefix><SerialNumber>, never with a device's client ID",
+  FleetSerialPattern: 'Serial numbers the fleet accepts, matched whole (iot-device provision checks before connecting)',
+} as const;
+
+/** The output of a stack that makes the smoke check's managed policy. */
+export const SMOKE_CHECK_OUTPUTS = {
+  SmokeCheckPolicyArn: 'Managed policy to attach to the role that runs npm run smoke',
+} as const;
+
+export type StackOutputName = keyof typeof STACK_OUTPUTS;
+export type FleetOutputName = keyof typeof FLEET_OUTPUTS;
+export type OutputName = StackOutputName | FleetOutputName | keyof typeof SMOKE_CHECK_OUTPUTS;

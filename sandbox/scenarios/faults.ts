@@ -31,7 +31,8 @@ export interface OutageResult {
 export async function outageExperiment(sandbox: LocalSandbox, options: { outageMs: number; msPerSecond: number; settleMs: number }): Promise<OutageResult> {
   const kit = sandbox.kit('pi-outage');
   const seen = new Map<number, number>();
-  const subscriber = await sandbox.broker.connectAs('console');
+  // A persistent session: what the device publishes while the subscriber reconnects after the outage is queued for it.
+  const subscriber = await sandbox.broker.connectAs('console', `outage-observer-${process.pid}`, { persistentSession: true });
   subscriber.on('message', (_topic, payload) => {
     const seq = JSON.parse(payload.toString()).seq as number;
     seen.set(seq, (seen.get(seq) ?? 0) + 1);

@@ -22,7 +22,7 @@ const outcomes: RuleOutcome[] = [];
 
 beforeAll(async () => {
   sandbox = await startLocalSandbox({ fleet: true, onRuleOutcome: (outcome) => outcomes.push(outcome) });
-  claimDir = sandbox.claimKit(path.join(sandbox.dir, 'claim'));
+  claimDir = await sandbox.claimKit(path.join(sandbox.dir, 'claim'));
 });
 afterAll(async () => { await sandbox.stop(); });
 
