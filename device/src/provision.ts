@@ -123,9 +123,14 @@ function deviceConfigurationDefaults(configuration: unknown): Record<string, unk
 
 /** One request of the MQTT API: subscribe to both responses, publish, wait for one. */
 async function request(client: mqtt.MqttClient, topic: string, payload: object, timeoutMs: number): Promise<{ accepted: boolean; body: any }> {
-  const granted = await client.subscribeAsync([`${topic}/accepted`, `${topic}/rejected`], { qos: 1 });
-  // SUBACK 0x80: the claim policy does not allow the response topics, so no answer would ever arrive.
-  const refused = granted.filter((grant) => grant.qos === 128).map((grant) => grant.topic);
+  const filters = [`${topic}/accepted`, `${topic}/rejected`];
+  // SUBACK 0x80: the claim policy does not allow the response topics, so no answer would ever arrive. MQTT.js
+  // rejects a SUBACK with a failure code (the packet's granted codes say which) or returns it, by version.
+  const granted = await client.subscribeAsync(filters, { qos: 1 }).catch((error: { packet?: { granted?: number[] } }) => {
+    if (!error?.packet?.granted) throw error;
+    return error.packet.granted.map((qos, i) => ({ topic: filters[i], qos }));
+  });
+  const refused = granted.filter((grant) => grant.qos >= 128).map((grant) => grant.topic);
   if (refused.length) {
     throw new DeviceError(`The claim certificate may not subscribe to ${refused.join(', ')} (SUBACK 0x80)`, EXIT.notAuthorized,
       'The claim policy does not cover this template\'s responses: re-run bootstrap --claim for the current outputs, or ask the fleet\'s operator');

@@ -8,6 +8,7 @@ import { spawn } from 'child_process';
 import { createPrivateKey } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import * as tls from 'tls';
 import mqtt from 'mqtt';
 import { keyAndCsr } from '../../device/src/provision';
 import { LocalSandbox, startLocalSandbox } from '../../sandbox/local-kit';
@@ -218,6 +219,46 @@ describe('iot-device provision against the sandbox\'s fleet provisioning', () =>
     expect(again.stderr).not.toMatch(/resuming/);
     expect(fs.readFileSync(path.join(dir, 'private.pem.key'), 'utf8')).not.toBe(firstKey);
     expect(sandbox.fleet!.things.get(`${PREFIX}EXPIRED01`)!.certificateIds).not.toContain(pending.certificateId);
+  });
+
+  test('a claim kit naming another template: the claim policy refuses its response topics (SUBACK 0x80), one line and exit 18, no time-out', async () => {
+    const wrongClaim = path.join(sandbox.dir, 'claim-wrong-template');
+    fs.cpSync(claimDir, wrongClaim, { recursive: true });
+    const settings = JSON.parse(fs.readFileSync(path.join(wrongClaim, 'claim.json'), 'utf8'));
+    fs.writeFileSync(path.join(wrongClaim, 'claim.json'), JSON.stringify({ ...settings, templateName: 'no_such_template' }));
+    const result = await iotDevice(['--kit', path.join(sandbox.dir, 'device-wrong-template'), '--port', String(sandbox.broker.port), 'provision', '--claim-kit', wrongClaim, '--serial', 'WRONGTPL1']);
+    expect(result.code).toBe(18);
+    // One line for the failure (the lines before it are the run's own log), not "No answer ... within 30 s".
+    expect(result.stderr.trim().split('\n').filter((line) => line.startsWith('iot-device:'))).toEqual([
+      expect.stringMatching(/^iot-device: The claim certificate may not subscribe to \$aws\/provisioning-templates\/no_such_template\/provision\/json\/accepted, .*\(SUBACK 0x80\)\. The claim policy does not cover this template's responses/),
+    ]);
+  });
+
+  test('an endpoint answering what is not a JSON object: one line and exit 26, no time-out', async () => {
+    // An MQTT endpoint of nobody's making, with the sandbox's server certificate: it accepts anything and answers the CSR with garbage.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const aedes = require('aedes')();
+    aedes.on('publish', (packet: { topic: string }, client: unknown) => {
+      if (client && packet.topic === '$aws/certificates/create-from-csr/json') {
+        aedes.publish({ topic: '$aws/certificates/create-from-csr/json/accepted', payload: Buffer.from('<html>not json</html>'), qos: 0, retain: false, cmd: 'publish' }, () => undefined);
+      }
+    });
+    const server = tls.createServer({ key: sandbox.broker.serverCertificate.privateKeyPem, cert: sandbox.broker.serverCertificate.certificatePem }, aedes.handle);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const odd = path.join(sandbox.dir, 'claim-odd-endpoint');
+      fs.cpSync(claimDir, odd, { recursive: true });
+      const settings = JSON.parse(fs.readFileSync(path.join(odd, 'claim.json'), 'utf8'));
+      fs.writeFileSync(path.join(odd, 'claim.json'), JSON.stringify({ ...settings, port: (server.address() as { port: number }).port }));
+      const result = await iotDevice(['--kit', path.join(sandbox.dir, 'device-odd'), 'provision', '--claim-kit', odd, '--serial', 'ODDANSWER1']);
+      expect(result.code).toBe(26);
+      expect(result.stderr.trim().split('\n').filter((line) => line.startsWith('iot-device:'))).toEqual([
+        'iot-device: $aws/certificates/create-from-csr/json/accepted answered "<html>not json</html>", not a JSON object. The endpoint is not AWS IoT\'s fleet provisioning API: check the claim kit\'s endpoint',
+      ]);
+    } finally {
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   test('RSA 2048 on request', async () => {
