@@ -6,21 +6,9 @@
  */
 import {
   AttachPolicyCommand, CreateKeysAndCertificateCommand, DeleteThingCommand, DescribeThingCommand, DetachThingPrincipalCommand, IoTClient,
-  ListThingPrincipalsCommand, UpdateCertificateCommand, UpdateThingCommand,
+  UpdateCertificateCommand, UpdateThingCommand,
 } from '@aws-sdk/client-iot';
-import { REPROVISION_ATTRIBUTE } from '../lib/handlers/pre-provisioning-hook';
-
-/** The certificates (their ARNs) attached to a thing, every page. */
-export async function thingCertificates(iot: IoTClient, thingName: string): Promise<string[]> {
-  const principals: string[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await iot.send(new ListThingPrincipalsCommand({ thingName, nextToken }));
-    principals.push(...page.principals ?? []);
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return principals;
-}
+import { REPROVISION_ATTRIBUTE, thingCertificates } from '../lib/handlers/pre-provisioning-hook';
 
 const certificateIdOf = (arn: string) => arn.slice(arn.lastIndexOf('/') + 1);
 

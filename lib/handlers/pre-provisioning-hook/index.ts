@@ -73,6 +73,18 @@ export function ruleFromEnvironment(env: Record<string, string | undefined>): Se
   return { pattern: new RegExp(env.SERIAL_PATTERN), allowList: allowList ? new Set(allowList as string[]) : undefined, thingNamePrefix: env.THING_NAME_PREFIX };
 }
 
+/** The certificates (their ARNs) attached to a thing, every page of ListThingPrincipals. */
+export async function thingCertificates(iot: IoTClient, thingName: string): Promise<string[]> {
+  const principals: string[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await iot.send(new ListThingPrincipalsCommand({ thingName, nextToken }));
+    principals.push(...page.principals ?? []);
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return principals;
+}
+
 /**
  * Whether the serial's thing may be (re-)provisioned: a new thing may; an existing one only when an
  * operator marked it, and then its previous certificates are retired (INACTIVE, detached) and the mark is
@@ -90,13 +102,7 @@ export async function checkRegistry(serial: string, rule: SerialRule, iot: IoTCl
   if (thing.attributes?.[REPROVISION_ATTRIBUTE] !== 'true') {
     return { allowed: false, reason: `serial ${JSON.stringify(serial)} is live (thing ${thingName} exists) and not marked for re-provisioning` };
   }
-  const principals: string[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await iot.send(new ListThingPrincipalsCommand({ thingName, nextToken }));
-    principals.push(...page.principals ?? []);
-    nextToken = page.nextToken;
-  } while (nextToken);
+  const principals = await thingCertificates(iot, thingName);
   for (const principal of principals) {
     await iot.send(new UpdateCertificateCommand({ certificateId: principal.slice(principal.lastIndexOf('/') + 1), newStatus: 'INACTIVE' }));
     await iot.send(new DetachThingPrincipalCommand({ thingName, principal }));
