@@ -7,7 +7,7 @@
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { startLocalSandbox } from '../sandbox/local-kit';
+import { startLocalSandbox } from '../sandbox';
 import { compare, timeCommand } from './measure';
 
 const runs = Number(process.argv[2] ?? 10);

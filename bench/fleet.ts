@@ -13,7 +13,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import mqtt from 'mqtt';
 import { keyAndCsr, loadClaimKit, provision } from '../device/src/provision';
-import { startLocalSandbox } from '../sandbox/local-kit';
+import { startLocalSandbox } from '../sandbox';
 
 const devices = Number(process.argv[2] ?? 1000);
 const concurrency = Number(process.argv[3] ?? 25);

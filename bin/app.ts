@@ -2,7 +2,7 @@
 import { Annotations, App, CfnRule, Duration, Fn, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { environments } from '../config/environments';
+import { environments, stackNameOf } from '../config/environments';
 import { AccountSources, configuredAccount } from '../lib/accounts';
 import { ConfigError, EnvironmentConfig, selectEnvironments } from '../lib/config';
 import { IotCoreStack, IotCoreStackProps } from '../lib/iot-core-stack';
@@ -17,7 +17,7 @@ export function buildApp(app: App = new App(), all: Record<string, unknown> = en
   const sources: AccountSources = { context: (key) => app.node.tryGetContext(key), env };
   for (const [name, config] of selectEnvironments(all, selected)) {
     const account = config.account ?? (config.region ? configuredAccount(name, sources)?.account : undefined);
-    const stack = new IotCoreStack(app, `IotCore-${name}`, {
+    const stack = new IotCoreStack(app, stackNameOf(name), {
       ...stackProps(name, config),
       env: config.region ? { account, region: config.region } : undefined,
       description: `AWS IoT Core device ${config.thingName} (${name}): policy, thing, certificate, archive rule, shadow defaults`,
@@ -57,7 +57,7 @@ function refuseToDeploy(stack: IotCoreStack, name: string): void {
   new CfnRule(stack, 'AccountNotConfigured', {
     assertions: [{
       assert: Fn.conditionEquals('account configured', 'no account configured'),
-      assertDescription: `IotCore-${name} is pinned to a region but no account was configured when it was synthesized: ${how}, then synthesize again.`,
+      assertDescription: `${stackNameOf(name)} is pinned to a region but no account was configured when it was synthesized: ${how}, then synthesize again.`,
     }],
   });
   Annotations.of(stack).addWarningV2('iot-core-cdk:account-not-configured', `No account configured for ${name}: the template cannot be deployed until you ${how}.`);

@@ -6,6 +6,12 @@
  * is given, their templates refuse to deploy. dev is environment-agnostic: it deploys to whatever
  * account and region your credentials select.
  */
+/** The stack of an environment: every tool that names a stack by default takes its name from here. */
+export const stackNameOf = (environment: string): string => `IotCore-${environment}`;
+
+/** The environment the sandbox and `npm start` play. */
+export const SANDBOX_ENVIRONMENT = 'dev';
+
 export const environments = {
   dev: {
     thingName: 'pi-dev-01',

@@ -22,7 +22,7 @@ import * as fs from 'fs';
 import * as http from 'http';
 import type { CertificateSecret } from '../lib/handlers/certificate';
 import { IotApiError, IotControlPlane } from './iot-control-plane';
-import { freePort } from './mosquitto';
+import { freePort } from './ports';
 import { S3_CREDENTIALS } from './s3-server';
 
 export interface StackDescription {

@@ -25,9 +25,9 @@ import type { IoTClient } from '@aws-sdk/client-iot';
 import { answer, ruleFromEnvironment, SerialRule } from '../lib/handlers/pre-provisioning-hook';
 import { certificateIdOf, CertificateRecord, IotControlPlane, ThingRecord } from './iot-control-plane';
 import { evaluate, IotAction, iotArn, PolicyDocument } from './iot-policy';
-import { NotSupportedError } from './iot-sql';
+import { NotSupportedError } from './errors';
 import { CertificateAuthority, Issued } from './pki';
-import { freePort } from './mosquitto';
+import { freePort } from './ports';
 import { IotRegistry } from './iot-registry';
 import { RawTemplate, ResolvedTemplate } from './resolved-template';
 

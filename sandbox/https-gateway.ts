@@ -8,7 +8,8 @@ import * as https from 'https';
 import type { TLSSocket } from 'tls';
 import { MqttClient } from 'mqtt';
 import { IotRegistry } from './iot-registry';
-import { Broker, freePort } from './mosquitto';
+import { Broker } from './mosquitto';
+import { freePort } from './ports';
 
 export class HttpsGateway {
   private constructor(private readonly server: https.Server, private readonly client: MqttClient, readonly port: number, private readonly broker: Broker) {}

@@ -7,7 +7,7 @@
  * NotResource, NotPrincipal, other operators, a condition key the request does not carry) is refused
  * loudly rather than guessed. The independent IAM simulator in the tests evaluates the same documents.
  */
-import { NotSupportedError } from './iot-sql';
+import { NotSupportedError } from './errors';
 
 export type IamDecision = 'Allowed' | 'ImplicitlyDenied' | 'ExplicitlyDenied';
 

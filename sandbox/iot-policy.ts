@@ -12,7 +12,7 @@
  * Anything else a document may hold (other variables, condition operators, NotAction, ...) is refused
  * with NotSupportedError, so the sandbox never silently allows or denies what it cannot model.
  */
-import { NotSupportedError } from './iot-sql';
+import { NotSupportedError } from './errors';
 
 export type IotAction = 'iot:Connect' | 'iot:Publish' | 'iot:Subscribe' | 'iot:Receive';
 export type Protocol = 'mqtt' | 'https';

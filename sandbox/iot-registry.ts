@@ -9,7 +9,7 @@
  * broker's ACL is generated from the same documents.
  */
 import { actionMatches, evaluate, Decision, IotAction, iotArn, PolicyDocument, PolicyStatement, Principal, Protocol } from './iot-policy';
-import { NotSupportedError } from './iot-sql';
+import { NotSupportedError } from './errors';
 import { RawTemplate, ResolvedTemplate } from './resolved-template';
 
 /** Identities of the AWS services the sandbox stands in for; the policy of a device does not apply to them. */

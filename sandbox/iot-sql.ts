@@ -7,12 +7,7 @@
  * else fails loudly rather than being half-evaluated.
  */
 
-export class NotSupportedError extends Error {
-  constructor(what: string) {
-    super(`not supported by the local sandbox: ${what}`);
-    this.name = 'NotSupportedError';
-  }
-}
+import { NotSupportedError } from './errors';
 
 type Literal = { kind: 'literal'; value: string | number };
 type Field = { kind: 'field'; path: string[] };

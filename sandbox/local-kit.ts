@@ -5,6 +5,7 @@
  * (CloudFormation, Secrets Manager, IoT data plane, CloudWatch Logs), and connect kits issued by its CA
  * in the layout `iot-device bootstrap` writes.
  */
+import { SANDBOX_ENVIRONMENT, stackNameOf } from '../config/environments';
 import { X509Certificate } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -86,7 +87,7 @@ export interface LocalSandbox {
 export interface LocalSandboxOptions {
   /** @default the dev environment's template, synthesized */
   readonly template?: Template;
-  /** The stack name DescribeStacks answers for. @default 'IotCore-dev' */
+  /** The stack name DescribeStacks answers for. @default stackNameOf(SANDBOX_ENVIRONMENT) */
   readonly stackName?: string;
   /** Scratch folder (broker, kits, buckets, logs, metrics). @default a new temporary folder, removed on stop */
   readonly dir?: string;
@@ -130,7 +131,7 @@ function resolvedHasFleet(template: Template): boolean {
 
 export async function startLocalSandbox(options: LocalSandboxOptions = {}): Promise<LocalSandbox> {
   const template = options.template ?? environmentTemplate('dev');
-  const stackName = options.stackName ?? 'IotCore-dev';
+  const stackName = options.stackName ?? stackNameOf(SANDBOX_ENVIRONMENT);
   const registry = IotRegistry.fromTemplate(template);
   const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'iot-sandbox-'));
   fs.mkdirSync(dir, { recursive: true });

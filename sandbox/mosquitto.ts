@@ -11,6 +11,7 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { CertificateAuthority, createCertificateAuthority, createCrl, Issued } from './pki';
+import { freePort } from './ports';
 
 const CANDIDATES = ['/usr/sbin/mosquitto', '/usr/local/sbin/mosquitto', '/opt/homebrew/sbin/mosquitto', '/usr/bin/mosquitto'];
 
@@ -60,18 +61,6 @@ function failMissing(command: string): never {
   throw new MosquittoMissing(command);
 }
 
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface BrokerOptions {
   /** The ACL file's content: who may publish and subscribe to what (IotRegistry.mosquittoAcl). */

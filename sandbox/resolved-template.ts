@@ -4,6 +4,7 @@
  * names that CloudFormation would generate are derived from logical IDs; the attributes of this
  * project's custom resources are computed the way their handlers compute them. Anything else fails loudly.
  */
+import { SANDBOX_ENVIRONMENT, stackNameOf } from '../config/environments';
 import { createHash } from 'crypto';
 import { generationSecretName } from '../lib/handlers/certificate/generation';
 
@@ -27,7 +28,7 @@ export class ResolvedTemplate {
   constructor(readonly template: RawTemplate, pseudo: { region?: string; account?: string; endpoint?: string; stackName?: string } = {}) {
     this.region = pseudo.region ?? REGION;
     this.account = pseudo.account ?? ACCOUNT;
-    this.stackName = pseudo.stackName ?? 'IotCore-dev';
+    this.stackName = pseudo.stackName ?? stackNameOf(SANDBOX_ENVIRONMENT);
     this.endpoint = pseudo.endpoint ?? `a1b2c3d4e5f6g7-ats.iot.${this.region}.amazonaws.com`;
   }
 

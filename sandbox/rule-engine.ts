@@ -14,7 +14,8 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { MqttClient } from 'mqtt';
 import { evaluateIam, IamPolicyDocument } from './iam-policy';
 import { Broker } from './mosquitto';
-import { filterCovers, filtersIntersect, NotSupportedError, parseRuleSql, RuleQuery, runQuery, substitute } from './iot-sql';
+import { NotSupportedError } from './errors';
+import { filterCovers, filtersIntersect, parseRuleSql, RuleQuery, runQuery, substitute } from './iot-sql';
 import { RawTemplate, ResolvedTemplate } from './resolved-template';
 
 /** The one action of a rule, of the kinds the sandbox runs. */

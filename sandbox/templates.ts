@@ -2,6 +2,7 @@
  * The synthesized templates the sandbox is built from: the CDK app of this project synthesized in
  * process with the feature flags of cdk.json, templates and cdk-nag as `cdk synth` produces them.
  */
+import { SANDBOX_ENVIRONMENT, stackNameOf } from '../config/environments';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -45,15 +46,15 @@ export function sourcesHash(): string {
  * the hash of its sources, so the processes of one test run, and `npm start` after them, share one synth
  * while nothing it is made of changes.
  */
-export function environmentTemplate(environment = 'dev'): Template {
+export function environmentTemplate(environment = SANDBOX_ENVIRONMENT): Template {
   if (!synthesized.has(environment)) {
-    const cacheFile = path.join(ROOT, 'node_modules', '.cache', 'iot-core-cdk', `IotCore-${environment}-${sourcesHash()}.template.json`);
+    const cacheFile = path.join(ROOT, 'node_modules', '.cache', 'iot-core-cdk', `${stackNameOf(environment)}-${sourcesHash()}.template.json`);
     if (fs.existsSync(cacheFile)) {
       synthesized.set(environment, JSON.parse(fs.readFileSync(cacheFile, 'utf8')));
     } else {
       const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-out-'));
       try {
-        const template = synthesizeTemplates(outdir, environment)[`IotCore-${environment}`];
+        const template = synthesizeTemplates(outdir, environment)[stackNameOf(environment)];
         fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
         // Written aside and renamed: a process reading it meanwhile sees the whole file or none.
         const partial = `${cacheFile}.${process.pid}`;

@@ -9,7 +9,7 @@ import * as path from 'path';
 import { parseArgs } from 'util';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { IoTClient } from '@aws-sdk/client-iot';
-import { environments } from '../config/environments';
+import { environments, stackNameOf } from '../config/environments';
 import { DATA_TOPIC_PREFIX } from '../device/src/contract';
 import { AMAZON_ROOT_CA_PATH, KIT_FILES, writeClaimKit } from '../device/src/kit';
 import { createClaimCertificate, markForReprovisioning, retireClaimCertificate, revokeDevice } from '../ops/fleet';
@@ -70,7 +70,7 @@ function parse(argv: string[]) {
   const port = values.port === undefined ? undefined : Number(values.port);
   if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) throw new UsageError(`--port is "${values.port}" but must be a port number from 1 to 65535`);
   const config = environments[values.env as keyof typeof environments] as { region?: string };
-  return { command, values, port, stackName: values.stack ?? `IotCore-${values.env}`, region: values.region ?? config.region };
+  return { command, values, port, stackName: values.stack ?? stackNameOf(values.env), region: values.region ?? config.region };
 }
 
 async function stackOutputs(cloudFormation: CloudFormationClient, stackName: string): Promise<Record<string, string>> {

@@ -8,7 +8,7 @@ import * as path from 'path';
 import { environments } from '../config/environments';
 import { ConfigError, validateEnvironment } from '../lib/config';
 import { badKitMatrix, FuzzResult, outageExperiment, shadowFuzz } from '../sandbox/scenarios/faults';
-import { startLocalSandbox } from '../sandbox/local-kit';
+import { startLocalSandbox } from '../sandbox';
 import { BAD_CONFIG_INPUTS } from '../sandbox/scenarios/bad-configs';
 
 const argument = (name: string, fallback: number) => {

@@ -12,7 +12,7 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { S3Client } from '@aws-sdk/client-s3';
-import { environments } from '../config/environments';
+import { environments, stackNameOf } from '../config/environments';
 import { CHECKS, formatReport, runSmokeCheck } from '../ops/smoke-check';
 
 const USAGE = 'usage: npm run smoke -- --env <dev|stg|prod> [--stack <name>] [--region <region>] [--thing <name>] [--clean] [--timeout <seconds>] [--settle <seconds>]';
@@ -48,7 +48,7 @@ function parse(argv: string[]) {
   if (!Number.isFinite(settle) || settle < 0 || settle > 60) throw new UsageError(`--settle is "${values.settle}" but must be a number of seconds from 0 to 60`);
   const config = environments[values.env as keyof typeof environments] as { region?: string };
   return {
-    stackName: values.stack ?? `IotCore-${values.env}`, region: values.region ?? config.region, thingName: values.thing, clean: values.clean, timeoutMs: timeout * 1000, settleMs: settle * 1000,
+    stackName: values.stack ?? stackNameOf(values.env), region: values.region ?? config.region, thingName: values.thing, clean: values.clean, timeoutMs: timeout * 1000, settleMs: settle * 1000,
   };
 }
 

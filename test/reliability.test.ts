@@ -1,5 +1,5 @@
 import { badKitMatrix, expectedOutcome, outageExperiment, shadowFuzz } from '../sandbox/scenarios/faults';
-import { LocalSandbox, startLocalSandbox } from '../sandbox/local-kit';
+import { LocalSandbox, startLocalSandbox } from '../sandbox';
 
 let sandbox: LocalSandbox;
 beforeAll(async () => { sandbox = await startLocalSandbox(); });

@@ -219,7 +219,7 @@ export interface BadKitCase {
 export async function badKitMatrix(sandbox: LocalSandbox): Promise<BadKitCase[]> {
   const { spawnSync } = await import('child_process');
   const { createCertificateAuthority } = await import('../pki');
-  const { freePort } = await import('../mosquitto');
+  const { freePort } = await import('../ports');
   const closedPort = await freePort();
   const day = 86_400_000;
   const reissue = (kit: Kit, notBefore: Date, notAfter: Date) => {

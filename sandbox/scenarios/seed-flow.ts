@@ -12,7 +12,7 @@ import { startLocalSandbox, writeLocalKit } from '../local-kit';
 import { rulesOf } from '../rule-engine';
 import { S3_CREDENTIALS } from '../s3-server';
 import { synthesizeTemplates, Template } from '../templates';
-import { environments } from '../../config/environments';
+import { environments, SANDBOX_ENVIRONMENT, stackNameOf } from '../../config/environments';
 import { waitFor } from '../wait';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -30,7 +30,7 @@ export interface EnvironmentSummary {
 export function synthesizeAll(outdir: string): { summaries: EnvironmentSummary[]; templates: Record<string, Template> } {
   const templates = synthesizeTemplates(outdir);
   // In the order the config declares the environments (dev, stg, prod), not the assembly's.
-  const order = Object.keys(environments).map((name) => `IotCore-${name}`);
+  const order = Object.keys(environments).map(stackNameOf);
   const summaries = Object.entries(templates).sort(([a], [b]) => order.indexOf(a) - order.indexOf(b)).map(([stackName, template]) => {
     const resources = Object.values(template.Resources);
     const policies = resources.filter((r) => r.Type === 'AWS::IoT::Policy').map((r) => r.Properties.PolicyDocument);
@@ -124,7 +124,7 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
     say(`     outputs: ${env.outputs.join(', ')}`);
   }
 
-  const dev = templates['IotCore-dev'];
+  const dev = templates[stackNameOf(SANDBOX_ENVIRONMENT)];
   const resources = Object.values(dev.Resources);
   const thingName: string = resources.find((r) => r.Type === 'AWS::IoT::Thing')!.Properties.ThingName;
   const defaults = JSON.parse(resources.find((r) => r.Type === 'Custom::ShadowDefaults')!.Properties.DesiredJson);
@@ -133,7 +133,7 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
   if (archive?.type !== 's3') throw new Error('The dev template has no S3 archive rule');
   const { bucket } = archive;
 
-  say('2. local sandbox for IotCore-dev');
+  say(`2. local sandbox for ${stackNameOf(SANDBOX_ENVIRONMENT)}`);
   const stops: Array<() => Promise<unknown>> = [];
   const stopAll = async () => { for (const stop of stops.reverse()) await stop().catch(() => undefined); };
   try {

@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { freePort } from '../../sandbox/mosquitto';
+import { freePort } from '../../sandbox/ports';
 import { createCertificateAuthority } from '../../sandbox/pki';
 import { Kit } from '../../device/src/kit';
 import { Sandbox } from './harness';

@@ -1,6 +1,6 @@
 import { MqttClient } from 'mqtt';
 import { Kit } from '../../device/src/kit';
-import { LocalKitOptions, LocalSandbox, LocalSandboxOptions, startLocalSandbox } from '../../sandbox/local-kit';
+import { LocalKitOptions, LocalSandbox, LocalSandboxOptions, startLocalSandbox } from '../../sandbox';
 import { IotRegistry } from '../../sandbox/iot-registry';
 import { Broker } from '../../sandbox/mosquitto';
 import { ShadowService } from '../../sandbox/shadow-service';

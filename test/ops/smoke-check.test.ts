@@ -10,7 +10,7 @@ import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { CHECKS, CheckName, formatReport, runSmokeCheck, SmokeClients, SmokeReport } from '../../ops/smoke-check';
-import { LocalSandbox, startLocalSandbox } from '../../sandbox/local-kit';
+import { LocalSandbox, startLocalSandbox } from '../../sandbox';
 import { environmentTemplate, Template } from '../../sandbox/templates';
 import { waitFor } from '../../sandbox/wait';
 

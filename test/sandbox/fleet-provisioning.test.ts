@@ -11,7 +11,7 @@ import * as path from 'path';
 import * as tls from 'tls';
 import mqtt from 'mqtt';
 import { keyAndCsr } from '../../device/src/provision';
-import { LocalSandbox, startLocalSandbox } from '../../sandbox/local-kit';
+import { LocalSandbox, startLocalSandbox } from '../../sandbox';
 import type { RuleOutcome } from '../../sandbox/rule-engine';
 import { main as fleetCli } from '../../scripts/fleet';
 

@@ -3,7 +3,7 @@
  * simulator on the same resolved documents: every request of the table gets the same decision from both.
  */
 import { evaluateIam, IamPolicyDocument } from '../../sandbox/iam-policy';
-import { NotSupportedError } from '../../sandbox/iot-sql';
+import { NotSupportedError } from '../../sandbox/errors';
 import { ResolvedTemplate } from '../../sandbox/resolved-template';
 import { simulate } from '../setup/iam-simulator';
 import { environmentTemplate } from '../../sandbox/templates';

@@ -1,7 +1,7 @@
 import { shadowTopics, shadowUpdatesFilter } from '../../device/src/shadow';
 import { evaluate, IotAction, Protocol } from '../../sandbox/iot-policy';
 import { IotRegistry, mosquittoTopic } from '../../sandbox/iot-registry';
-import { NotSupportedError } from '../../sandbox/iot-sql';
+import { NotSupportedError } from '../../sandbox/errors';
 import { Template } from '../../sandbox/templates';
 import { environments } from '../../config/environments';
 import { Sandbox } from '../device/harness';

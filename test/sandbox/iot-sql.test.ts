@@ -1,4 +1,5 @@
-import { evaluate, filterCovers, filtersIntersect, NotSupportedError, parseRuleSql, runQuery, substitute, topicMatches } from '../../sandbox/iot-sql';
+import { NotSupportedError } from '../../sandbox/errors';
+import { evaluate, filterCovers, filtersIntersect, parseRuleSql, runQuery, substitute, topicMatches } from '../../sandbox/iot-sql';
 
 const SQL = "SELECT name FROM 'data/pi' WHERE name = 's3'";
 
