@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { THING_NAME_PATTERN } from './device-thing';
+import { Rule, RULES } from './rules';
 
 /**
  * A substitution template of an S3 action's key: `${expression}` with any AWS IoT SQL expression ("Substitution
@@ -16,6 +17,9 @@ const integerIn = (min: number, max: number) =>
     .int({ error: `must be a whole number from ${min} to ${max}` })
     .min(min, { error: `must be a whole number from ${min} to ${max}` })
     .max(max, { error: `must be a whole number from ${min} to ${max}` });
+
+/** A number field checked by one of the shared rules (lib/rules.ts), with its words. */
+const numberBy = (rule: Rule<number>) => z.number({ error: `must be ${rule.allowed}` }).refine((value) => rule.test(value), { error: `must be ${rule.allowed}` });
 
 const matching = (pattern: RegExp, allowed: string) =>
   z.string({ error: `must be a string matching ${allowed}` }).regex(pattern, { error: `must match ${allowed}` });
@@ -51,7 +55,7 @@ const compiles = (pattern: string) => {
 /** A fleet provisioned by claim (lib/fleet-provisioning.ts). */
 const fleet = z.strictObject({
   /** Provisioned things are named `<thingNamePrefix><serial>`. */
-  thingNamePrefix: matching(/^[a-zA-Z0-9:_-]{1,64}$/, '[a-zA-Z0-9:_-]{1,64}'),
+  thingNamePrefix: z.string({ error: `must be ${RULES.thingNamePrefix.allowed}` }).refine((prefix) => RULES.thingNamePrefix.test(prefix), { error: `must be ${RULES.thingNamePrefix.allowed}` }),
   /** The serial numbers the pre-provisioning hook allows: a regular expression matched whole. */
   serialPattern: z.string({ error: 'must be a regular expression as a string' })
     .min(1, { error: 'must not be empty' }).max(256, { error: 'must be at most 256 characters' })
@@ -80,7 +84,7 @@ export const environmentSchema = z.strictObject({
   /** The thing's name; also the MQTT client ID the policy allows. */
   thingName: matching(THING_NAME_PATTERN, THING_NAME_PATTERN.source.slice(1, -1)),
   /** Report interval (seconds) seeded into the shadow's desired state. */
-  reportIntervalSeconds: integerIn(1, 3600),
+  reportIntervalSeconds: numberBy(RULES.reportIntervalSeconds),
   /** Prefix under which the archive rule writes; the rule's role may write only here. */
   archiveKeyPrefix,
   /** Key template appended to the prefix for each archived message. */
@@ -90,19 +94,17 @@ export const environmentSchema = z.strictObject({
   /** What happens to the bucket, the key and the logs when the stack is deleted. */
   removalPolicy: z.enum(['destroy', 'retain'], { error: "must be 'destroy' or 'retain'" }),
   /** Days Secrets Manager keeps the deleted certificate secret recoverable; 0 deletes it at once. */
-  secretRecoveryDays: z.number({ error: 'must be 0 or a whole number from 7 to 30' })
-    .int({ error: 'must be 0 or a whole number from 7 to 30' })
-    .refine((days) => days === 0 || (days >= 7 && days <= 30), { error: 'must be 0 or a whole number from 7 to 30' }),
+  secretRecoveryDays: numberBy(RULES.secretRecoveryDays),
   /** Bump to issue a new device certificate; the old one is retired once the new one is attached. */
   certificateRotation: integerIn(0, 1_000_000).optional(),
   /** Whether deleting the stack clears the shadow's desired state (otherwise the shadow is left as it is). */
   clearShadowOnDelete: z.boolean({ error: 'must be true or false' }),
   /** Status intervals without a message after which the device-quiet alarm fires. */
-  quietIntervals: integerIn(2, 100).optional(),
+  quietIntervals: numberBy(RULES.quietIntervals).optional(),
   /** Rule failures, parse errors or failed deliveries within the failure period that raise their alarm. */
-  alarmFailureThreshold: integerIn(1, 10_000).optional(),
+  alarmFailureThreshold: numberBy(RULES.alarmFailureThreshold).optional(),
   /** Minutes over which those failures are counted. */
-  alarmFailurePeriodMinutes: integerIn(1, 1440).optional(),
+  alarmFailurePeriodMinutes: numberBy(RULES.alarmFailurePeriodMinutes).optional(),
   /** An existing SNS topic the alarms notify; leave out for alarms without notification. */
   alarmTopicArn: matching(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'an SNS topic ARN, arn:aws:sns:<region>:<account>:<name>').optional(),
   /** Devices provisioned by claim, in large numbers; leave out for the single thing only. */

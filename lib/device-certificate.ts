@@ -6,6 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { CustomResourceHandler } from './custom-resource-handler';
 import { acknowledgeWildcardResource } from './nag';
+import { check, RULES } from './rules';
 import { IDevicePolicy } from './device-policy';
 import { IDeviceThing } from './device-thing';
 import { CertificateProperties, GENERATION_LENGTH } from './handlers/certificate/generation';
@@ -62,9 +63,7 @@ export class DeviceCertificate extends Construct {
     const stack = Stack.of(this);
     const window = props.secretRecoveryWindow ?? Duration.days(30);
     const secretRecoveryDays = window.isUnresolved() ? window.toDays() : window.toHours() / 24;
-    if (!window.isUnresolved() && (!Number.isInteger(secretRecoveryDays) || (secretRecoveryDays !== 0 && (secretRecoveryDays < 7 || secretRecoveryDays > 30)))) {
-      throw new Error(`DeviceCertificate secretRecoveryWindow must be zero or 7 to 30 whole days, received: ${window.toHumanString()}`);
-    }
+    if (!window.isUnresolved()) check(RULES.secretRecoveryDays, secretRecoveryDays, 'DeviceCertificate secretRecoveryWindow in days', window.toHumanString());
     const rotation = props.rotation ?? 0;
     if (!Token.isUnresolved(rotation) && (!Number.isInteger(rotation) || rotation < 0)) {
       throw new Error(`DeviceCertificate rotation must be a whole number of at least 0, received: ${rotation}`);

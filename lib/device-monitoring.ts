@@ -7,6 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { acknowledgeWildcardResource } from './nag';
+import { check, RULES } from './rules';
 import { topicRuleRole } from './rule-role';
 
 export interface DeviceMonitoringProps {
@@ -67,17 +68,11 @@ export class DeviceMonitoring extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
     const quietIntervals = props.quietIntervals ?? 3;
-    if (!Token.isUnresolved(quietIntervals) && (!Number.isInteger(quietIntervals) || quietIntervals < 2 || quietIntervals > 100)) {
-      throw new Error(`DeviceMonitoring quietIntervals must be a whole number from 2 to 100, received: ${quietIntervals}`);
-    }
+    if (!Token.isUnresolved(quietIntervals)) check(RULES.quietIntervals, quietIntervals, 'DeviceMonitoring quietIntervals');
     const failureThreshold = props.failureThreshold ?? 1;
-    if (!Token.isUnresolved(failureThreshold) && (!Number.isInteger(failureThreshold) || failureThreshold < 1 || failureThreshold > 10_000)) {
-      throw new Error(`DeviceMonitoring failureThreshold must be a whole number from 1 to 10000, received: ${failureThreshold}`);
-    }
+    if (!Token.isUnresolved(failureThreshold)) check(RULES.alarmFailureThreshold, failureThreshold, 'DeviceMonitoring failureThreshold');
     const failurePeriod = props.failurePeriod ?? Duration.minutes(5);
-    if (!failurePeriod.isUnresolved() && (!Number.isInteger(failurePeriod.toSeconds() / 60) || failurePeriod.toMinutes() < 1 || failurePeriod.toMinutes() > 1440)) {
-      throw new Error(`DeviceMonitoring failurePeriod must be whole minutes from 1 to 1440, received: ${failurePeriod.toHumanString()}`);
-    }
+    if (!failurePeriod.isUnresolved()) check(RULES.alarmFailurePeriodMinutes, failurePeriod.toSeconds() / 60, 'DeviceMonitoring failurePeriod in minutes', failurePeriod.toHumanString());
     const namespace = props.metricNamespace ?? `IotCore/${stack.stackName}`;
     // CloudWatch alarm periods are 10 s, 30 s or a multiple of 60 s; the quiet window is rounded up to whole minutes.
     const quietWindow = Duration.minutes(Math.max(1, Math.ceil((props.reportInterval.toSeconds() * quietIntervals) / 60)));

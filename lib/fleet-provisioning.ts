@@ -7,6 +7,7 @@ import { Construct } from 'constructs';
 import { CLAIM_CLIENT_ID_PREFIX, SHADOW_DEFAULTS_CONFIGURATION_KEY } from '../device/src/contract';
 import { handlerFunction } from './custom-resource-handler';
 import { acknowledgeWildcardResource } from './nag';
+import { check, RULES } from './rules';
 import { DeviceCertificate } from './device-certificate';
 import { IDevicePolicy } from './device-policy';
 
@@ -18,8 +19,6 @@ export const DEFAULT_SERIAL_PATTERN = /[A-Za-z0-9_-]{1,64}/;
 
 /** AWS IoT provisioning template names: [0-9A-Za-z_-]{1,36} (CreateProvisioningTemplate, "templateName"). */
 const TEMPLATE_NAME = /^[0-9A-Za-z_-]{1,36}$/;
-/** A thing name prefix leaves room for the serial in the 128 characters of a thing name. */
-const THING_NAME_PREFIX = /^[a-zA-Z0-9:_-]{1,64}$/;
 
 
 export interface FleetProvisioningProps {
@@ -91,9 +90,7 @@ export class FleetProvisioning extends Construct {
     const stack = Stack.of(this);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
-    if (!Token.isUnresolved(props.thingNamePrefix) && (!THING_NAME_PREFIX.test(props.thingNamePrefix) || props.thingNamePrefix.startsWith(CLAIM_CLIENT_ID_PREFIX))) {
-      throw new Error(`FleetProvisioning thingNamePrefix must match ${THING_NAME_PREFIX.source} and not start with '${CLAIM_CLIENT_ID_PREFIX}' (the claim sessions' client IDs), received: '${props.thingNamePrefix}'`);
-    }
+    if (!Token.isUnresolved(props.thingNamePrefix)) check(RULES.thingNamePrefix, props.thingNamePrefix, 'FleetProvisioning thingNamePrefix');
     const dataTopicPrefix = props.dataTopicPrefix ?? 'data';
     const serialPattern = props.serialPattern ?? DEFAULT_SERIAL_PATTERN;
     for (const serial of props.allowedSerials ?? []) {

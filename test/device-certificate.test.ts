@@ -39,7 +39,7 @@ describe('DeviceCertificate', () => {
   });
 
   test.each([Duration.days(3), Duration.days(31), Duration.hours(36)])('refuses a recovery window of %s', (secretRecoveryWindow) => {
-    expect(() => certificate({ secretRecoveryWindow })).toThrow(/DeviceCertificate secretRecoveryWindow must be zero or 7 to 30 whole days, received: /);
+    expect(() => certificate({ secretRecoveryWindow })).toThrow(/DeviceCertificate secretRecoveryWindow in days must be 0 or a whole number from 7 to 30, received: /);
   });
 
   test('takes a token recovery window and rotation without validating them', () => {

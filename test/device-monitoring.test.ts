@@ -98,6 +98,6 @@ describe('DeviceMonitoring', () => {
   });
 
   test.each([Duration.seconds(30), Duration.seconds(90), Duration.days(2)])('refuses failurePeriod %s', (failurePeriod) => {
-    expect(() => monitoring({ failurePeriod })).toThrow(`DeviceMonitoring failurePeriod must be whole minutes from 1 to 1440, received: ${failurePeriod.toHumanString()}`);
+    expect(() => monitoring({ failurePeriod })).toThrow(`DeviceMonitoring failurePeriod in minutes must be a whole number from 1 to 1440, received: ${failurePeriod.toHumanString()}`);
   });
 });

@@ -1,6 +1,7 @@
 import { Stack } from 'aws-cdk-lib';
 import { DevicePolicy } from '../lib/device-policy';
 import { FleetProvisioning, FleetProvisioningProps } from '../lib/fleet-provisioning';
+import { RULES } from '../lib/rules';
 import { evaluate, IotAction, iotArn } from '../sandbox/iot-policy';
 import { ResolvedTemplate } from '../sandbox/resolved-template';
 import { freshStack, nagFindings, templateOf } from './setup/constructs';
@@ -104,8 +105,8 @@ describe('FleetProvisioning', () => {
   });
 
   test.each([
-    [{ thingNamePrefix: 'pi/' }, "FleetProvisioning thingNamePrefix must match ^[a-zA-Z0-9:_-]{1,64}$ and not start with 'claim-' (the claim sessions' client IDs), received: 'pi/'"],
-    [{ thingNamePrefix: 'claim-pi-' }, "FleetProvisioning thingNamePrefix must match ^[a-zA-Z0-9:_-]{1,64}$ and not start with 'claim-' (the claim sessions' client IDs), received: 'claim-pi-'"],
+    [{ thingNamePrefix: 'pi/' }, `FleetProvisioning thingNamePrefix must be ${RULES.thingNamePrefix.allowed}, received: "pi/"`],
+    [{ thingNamePrefix: 'claim-pi-' }, `FleetProvisioning thingNamePrefix must be a string matching ^[a-zA-Z0-9:_-]{1,64}$ not starting with 'claim-' (the claim sessions' client IDs), received: "claim-pi-"`],
     [{ templateName: 'pi fleet' }, "FleetProvisioning templateName must match ^[0-9A-Za-z_-]{1,36}$, received: 'pi fleet'"],
     [{ allowedSerials: ['ABCD1234', 'abc'] }, "FleetProvisioning allowedSerials has 'abc', which does not match serialPattern [A-Z0-9]{8}"],
   ])('refuses %j', (props, message) => {

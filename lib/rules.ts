@@ -1,0 +1,48 @@
+/**
+ * Each validation rule once, with one wording of what it allows: the environment config (lib/config.ts)
+ * and the constructs check a value against the same rule, so their messages cannot drift apart. The
+ * device's own interval range is the device package's (device/src/settings.ts), which this imports.
+ */
+import { CLAIM_CLIENT_ID_PREFIX } from '../device/src/contract';
+import { INTERVAL_RANGE } from '../device/src/settings';
+
+/** What a rule allows, in words ("a whole number from 1 to 3600"), and whether a value is allowed. */
+export interface Rule<T> {
+  readonly allowed: string;
+  test(value: T): boolean;
+}
+
+const wholeNumber = (min: number, max: number): Rule<number> => ({
+  allowed: `a whole number from ${min} to ${max}`,
+  test: (value) => Number.isInteger(value) && value >= min && value <= max,
+});
+
+/** A pattern matched whole, with its source in the words. */
+export const wholeMatch = (pattern: RegExp, also?: { allowed: string; test: (value: string) => boolean }): Rule<string> => ({
+  allowed: `a string matching ^${pattern.source}$${also ? ` ${also.allowed}` : ''}`,
+  test: (value) => typeof value === 'string' && new RegExp(`^(?:${pattern.source})$`, pattern.flags).test(value) && (!also || also.test(value)),
+});
+
+export const RULES = {
+  /** Seconds between status messages: what the device itself accepts from its shadow. */
+  reportIntervalSeconds: wholeNumber(INTERVAL_RANGE.min, INTERVAL_RANGE.max),
+  /** Days Secrets Manager keeps a deleted secret recoverable: 0 (at once) or its own range, 7 to 30 (DeleteSecret, RecoveryWindowInDays). */
+  secretRecoveryDays: {
+    allowed: '0 or a whole number from 7 to 30',
+    test: (days: number) => Number.isInteger(days) && (days === 0 || (days >= 7 && days <= 30)),
+  } as Rule<number>,
+  quietIntervals: wholeNumber(2, 100),
+  alarmFailureThreshold: wholeNumber(1, 10_000),
+  /** CloudWatch alarm periods of whole minutes, up to a day. */
+  alarmFailurePeriodMinutes: wholeNumber(1, 1440),
+  /** A fleet's thing names are `<prefix><serial>`: room for the serial in 128 characters, and never the claim sessions' client IDs. */
+  thingNamePrefix: wholeMatch(/[a-zA-Z0-9:_-]{1,64}/, {
+    allowed: `not starting with '${CLAIM_CLIENT_ID_PREFIX}' (the claim sessions' client IDs)`,
+    test: (prefix) => !prefix.startsWith(CLAIM_CLIENT_ID_PREFIX),
+  }),
+} as const;
+
+/** Throws `<where> must be <allowed>, received: <value>` unless the rule allows the value. */
+export function check<T>(rule: Rule<T>, value: T, where: string, shown: string = JSON.stringify(value)): void {
+  if (!rule.test(value)) throw new Error(`${where} must be ${rule.allowed}, received: ${shown}`);
+}
