@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { buildSync } from 'esbuild';
-import { handlerBundleOptions } from '../lib/custom-resource-handler';
+import { handlerBundleOptions } from '../lib/handler-bundle';
 import { compare } from './measure';
 
 const runs = Number(process.argv[2] ?? 15);

@@ -1,10 +1,11 @@
 import { ArnFormat, IResource, Resource, Stack, Token } from 'aws-cdk-lib';
+import { THING_NAME_PATTERN } from '../device/src/contract';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as iot from 'aws-cdk-lib/aws-iot';
 import { Construct } from 'constructs';
 
 /** A thing name: 1-128 of [a-zA-Z0-9:_-] (AWS IoT API Reference, "CreateThing"). */
-export const THING_NAME_PATTERN = /^[a-zA-Z0-9:_-]{1,128}$/;
+export { THING_NAME_PATTERN };
 
 function validateThingName(thingName: string): void {
   if (!Token.isUnresolved(thingName) && !THING_NAME_PATTERN.test(thingName)) {

@@ -5,7 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { CLAIM_CLIENT_ID_PREFIX, SHADOW_DEFAULTS_CONFIGURATION_KEY } from '../device/src/contract';
-import { handlerFunction } from './custom-resource-handler';
+import { handlerFunction } from './handler-function';
 import { acknowledgeWildcardResource } from './nag';
 import { check, RULES } from './rules';
 import { DeviceCertificate } from './device-certificate';

@@ -6,6 +6,7 @@
 export * from './archive-bucket';
 export * from './archive-rule';
 export * from './custom-resource-handler';
+export { HANDLER_RUNTIME } from './handler-function';
 export * from './device-certificate';
 export * from './device-monitoring';
 export * from './device-policy';

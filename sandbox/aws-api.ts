@@ -20,7 +20,7 @@
 import { randomUUID } from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
-import type { CertificateSecret } from '../lib/handlers/certificate';
+import type { CertificateSecret } from '../device/src/contract';
 import { IotApiError, IotControlPlane } from './iot-control-plane';
 import { freePort } from './ports';
 import { S3_CREDENTIALS } from './s3-server';

@@ -23,8 +23,8 @@ export function synthesizeTemplates(outdir: string, environment?: string): Recor
 
 const synthesized = new Map<string, Template>();
 const ROOT = path.join(__dirname, '..');
-/** What a template is made of: the app, the constructs and handlers, the config, the contract, the feature flags and the locked dependencies. */
-const SOURCES = ['bin', 'lib', 'config', path.join('device', 'src', 'contract.ts'), 'cdk.json', 'package-lock.json'];
+/** What a template is made of: the app, the constructs and handlers, the config, the device's contract and settings rules (lib imports both), the feature flags and the locked dependencies. */
+const SOURCES = ['bin', 'lib', 'config', path.join('device', 'src', 'contract.ts'), path.join('device', 'src', 'settings.ts'), 'cdk.json', 'package-lock.json'];
 
 /** A hash of every file the templates are synthesized from. */
 export function sourcesHash(): string {

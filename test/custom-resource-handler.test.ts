@@ -2,7 +2,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { CustomResourceHandler, HANDLER_RUNTIME } from '../lib/custom-resource-handler';
+import { CustomResourceHandler } from '../lib/custom-resource-handler';
+import { HANDLER_RUNTIME } from '../lib/handler-function';
 import { actionsCalledBy } from './setup/handler-actions';
 import { synthEnvironment } from './setup/synth';
 

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { DATA_TOPIC_PREFIX, FleetOutputName, StackOutputName } from './contract';
+import { CertificateSecret, DATA_TOPIC_PREFIX, FleetOutputName, StackOutputName } from './contract';
 import { DeviceError, EXIT } from './errors';
 import { AMAZON_ROOT_CA_PATH, assertClaimKitWritable, assertKitWritable, ClaimSettings, DeviceSettings, Kit, KIT_FILES, writeClaimKit, writeKit } from './kit';
 
@@ -96,7 +96,7 @@ export async function bootstrapKit(outputs: StackOutputs, secrets: SecretsManage
 }
 
 /** Reads a certificate secret as the certificate handler writes it; `claim` for the fleet's claim certificate. */
-async function readCertificateSecret(secrets: SecretsManagerClient, secretArn: string, claim = false): Promise<{ certificatePem: string; privateKey: string }> {
+async function readCertificateSecret(secrets: SecretsManagerClient, secretArn: string, claim = false): Promise<Pick<CertificateSecret, 'certificatePem' | 'privateKey'>> {
   const { SecretString } = await awsCall(`Secrets Manager GetSecretValue ${secretArn}`,
     () => secrets.send(new GetSecretValueCommand({ SecretId: secretArn })),
     (name) => (name !== 'ResourceNotFoundException'

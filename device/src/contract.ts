@@ -63,3 +63,17 @@ export const SMOKE_CHECK_OUTPUTS = {
 export type StackOutputName = keyof typeof STACK_OUTPUTS;
 export type FleetOutputName = keyof typeof FLEET_OUTPUTS;
 export type OutputName = StackOutputName | FleetOutputName | keyof typeof SMOKE_CHECK_OUTPUTS;
+
+/** AWS IoT thing names ("CreateThing", thingName): also the MQTT client ID a device connects with. */
+export const THING_NAME_PATTERN = /^[a-zA-Z0-9:_-]{1,128}$/;
+
+/**
+ * What a certificate's secret holds, as the stack's certificate handler writes it and `iot-device bootstrap`
+ * reads it: the certificate and its private key, never in a template, an output or a log.
+ */
+export interface CertificateSecret {
+  readonly certificateId: string;
+  readonly certificateArn: string;
+  readonly certificatePem: string;
+  readonly privateKey: string;
+}

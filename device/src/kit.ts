@@ -5,6 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { THING_NAME_PATTERN } from './contract';
 import { DeviceError, EXIT } from './errors';
 import { validateDesired } from './settings';
 
@@ -92,7 +93,6 @@ export interface ClaimSettings {
 export const CLAIM_FILE = 'claim.json';
 
 
-const THING_NAME = /^[a-zA-Z0-9:_-]{1,128}$/;
 
 /** Checks one settings object; the error names the source, the field, the value and what is allowed. */
 export function validateSettings(settings: Record<string, unknown>, source: string): DeviceSettings {
@@ -106,7 +106,7 @@ export function validateSettings(settings: Record<string, unknown>, source: stri
   const clientId = text('clientId');
   if (Buffer.byteLength(clientId) > 128 || clientId.startsWith('$')) fail('clientId', 'at most 128 bytes, not starting with $');
   const thingName = text('thingName');
-  if (!THING_NAME.test(thingName)) fail('thingName', `a thing name matching ${THING_NAME.source}`);
+  if (!THING_NAME_PATTERN.test(thingName)) fail('thingName', `a thing name matching ${THING_NAME_PATTERN.source}`);
   const dataTopic = text('dataTopic');
   if (Buffer.byteLength(dataTopic) > 256 || dataTopic.split('/').length > 8 || /[+#]/.test(dataTopic) || dataTopic.startsWith('$')) {
     fail('dataTopic', 'a topic of at most 256 bytes and 8 levels, without wildcards or a leading $');

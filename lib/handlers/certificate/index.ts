@@ -16,6 +16,7 @@
  * The private key lives only in the CreateKeysAndCertificate response and the secret: it is never
  * logged, returned, or put into an error message.
  */
+import type { CertificateSecret } from '../../../device/src/contract';
 import {
   CreateKeysAndCertificateCommand, DeleteCertificateCommand, DescribeCertificateCommand, DetachPolicyCommand,
   DetachThingPrincipalCommand, IoTClient, UpdateCertificateCommand,
@@ -43,12 +44,7 @@ export interface CertificateResponse {
 }
 
 /** Contents of the secret; the device bootstrap reads these fields. */
-export interface CertificateSecret {
-  readonly certificateId: string;
-  readonly certificateArn: string;
-  readonly certificatePem: string;
-  readonly privateKey: string;
-}
+export type { CertificateSecret };
 
 /** Tag on the secret naming the certificate its current version holds. */
 export const CERTIFICATE_ID_TAG = 'IotCertificateId';
