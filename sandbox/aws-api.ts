@@ -6,11 +6,12 @@
  *   synthesized stack's outputs resolved as after a deployment to the sandbox;
  * - Secrets Manager GetSecretValue (AWS JSON 1.1 protocol), with the certificate secret shaped exactly as
  *   the certificate handler writes it;
- * - the AWS IoT data plane's Publish and GetThingShadow (REST JSON), onto the sandbox's broker and
- *   shadow service;
+ * - the AWS IoT data plane's Publish, GetThingShadow and UpdateThingShadow (REST JSON), onto the sandbox's
+ *   broker and shadow service;
  * - CloudWatch Logs FilterLogEvents (AWS JSON 1.1) on the template's log groups, with the events the
  *   sandbox's rule engine logged;
- * - the AWS IoT control plane calls of the fleet's hook and operator commands (REST JSON): DescribeThing,
+ * - the AWS IoT control plane calls of the shadow-defaults handler, the fleet's hook and operator commands
+ *   (REST JSON): DescribeEndpoint, DescribeThing,
  *   UpdateThing, DeleteThing, ListThingPrincipals, DetachThingPrincipal, DescribeCertificate,
  *   UpdateCertificate, AttachPolicy, DetachPolicy, CreateKeysAndCertificate, on the sandbox's registry.
  * Requests are routed by the service of their SigV4 credential scope (any credentials: the signature is
@@ -43,6 +44,8 @@ export interface DataPlaneBackend {
   publish(topic: string, payload: Buffer, qos: 0 | 1, retain: boolean): Promise<void>;
   /** The shadow document as GetThingShadow returns it, or undefined when the thing has no such shadow. */
   shadow(thingName: string, shadowName?: string): string | undefined;
+  /** UpdateThingShadow: the shadow service's answer, accepted (the response document) or rejected ({code, message}). */
+  updateShadow(thingName: string, shadowName: string | undefined, payload: string): { accepted: boolean; payload: string };
 }
 
 /** The CloudWatch Logs stand-in's log groups: name to the file of events (one `{ timestamp, message }` a line). */
@@ -173,6 +176,12 @@ function answerDataPlane(backend: DataPlaneBackend): Answer {
           (error: Error) => restError(response, 503, 'ServiceUnavailableException', error.message));
       return;
     }
+    if (request.method === 'POST' && shadow) {
+      const answer = backend.updateShadow(decodeURIComponent(shadow[1]), url.searchParams.get('name') ?? undefined, body.toString('utf8'));
+      if (answer.accepted) return void response.writeHead(200, { 'content-type': 'application/json' }).end(answer.payload);
+      const { code, message } = JSON.parse(answer.payload) as { code: number; message: string };
+      return restError(response, code, code === 409 ? 'ConflictException' : 'InvalidRequestException', message);
+    }
     if (request.method === 'GET' && shadow) {
       const thingName = decodeURIComponent(shadow[1]);
       const shadowName = url.searchParams.get('name') ?? undefined;
@@ -181,7 +190,7 @@ function answerDataPlane(backend: DataPlaneBackend): Answer {
       response.writeHead(200, { 'content-type': 'application/json' }).end(document);
       return;
     }
-    restError(response, 404, 'UnknownOperationException', `${request.method} ${url.pathname} (the sandbox serves Publish and GetThingShadow)`);
+    restError(response, 404, 'UnknownOperationException', `${request.method} ${url.pathname} (the sandbox serves Publish, GetThingShadow and UpdateThingShadow)`);
   };
 }
 
@@ -198,6 +207,7 @@ function answerControlPlane(registry: IotControlPlane): Answer {
     const certificate = /^\/certificates\/([^/]+)$/;
     const targetPolicy = /^\/target-policies\/([^/]+)$/;
     const handle = async (): Promise<void> => {
+      if (route === 'GET /endpoint') return reply({ endpointAddress: registry.describeEndpoint(url.searchParams.get('endpointType') ?? '') });
       if (request.method === 'GET' && thing.test(url.pathname)) {
         const record = registry.describeThing(name(thing));
         return reply({
@@ -229,7 +239,7 @@ function answerControlPlane(registry: IotControlPlane): Answer {
         const { certificate: made, privateKeyPem } = registry.createKeysAndCertificate(url.searchParams.get('setAsActive') === 'true');
         return reply({ certificateArn: made.certificateArn, certificateId: made.certificateId, certificatePem: made.certificatePem, keyPair: { PrivateKey: privateKeyPem } });
       }
-      throw new IotApiError(404, 'UnknownOperationException', `${route} (the sandbox serves DescribeThing, UpdateThing, DeleteThing, ListThingPrincipals, DetachThingPrincipal, `
+      throw new IotApiError(404, 'UnknownOperationException', `${route} (the sandbox serves DescribeEndpoint, DescribeThing, UpdateThing, DeleteThing, ListThingPrincipals, DetachThingPrincipal, `
         + 'DescribeCertificate, UpdateCertificate, AttachPolicy, DetachPolicy and CreateKeysAndCertificate)');
     };
     handle().catch((error: Error) => (error instanceof IotApiError

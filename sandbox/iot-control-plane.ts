@@ -56,7 +56,15 @@ export class IotControlPlane {
     readonly account: string,
     /** Makes the certificate and key of CreateKeysAndCertificate; without it that call fails loudly. */
     private readonly issue?: () => Issued,
+    /** What DescribeEndpoint answers for iot:Data-ATS: the sandbox's host. */
+    private readonly dataEndpoint = 'localhost',
   ) {}
+
+  /** DescribeEndpoint: only the ATS data endpoint, the one this project uses. */
+  describeEndpoint(endpointType: string): string {
+    if (endpointType !== 'iot:Data-ATS') throw new IotApiError(400, 'InvalidRequestException', `endpointType ${endpointType} (the sandbox serves iot:Data-ATS)`);
+    return this.dataEndpoint;
+  }
 
   certificateArn(certificateId: string): string {
     return `arn:aws:iot:${this.region}:${this.account}:cert/${certificateId}`;

@@ -18,6 +18,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 import type { MqttClient } from 'mqtt';
 import { AwsApiStandIn } from './aws-api';
 import { IoTClient } from '@aws-sdk/client-iot';
+import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
+import { onShadowDefaultsEvent } from '../lib/handlers/shadow-defaults';
 import { FleetProvisioningEndpoint, fleetOf } from './fleet-provisioning';
 import { IotControlPlane } from './iot-control-plane';
 import { HttpsGateway } from './https-gateway';
@@ -137,12 +139,7 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
   fs.mkdirSync(dir, { recursive: true });
   const broker = await Broker.start({ acl: registry.mosquittoAcl(), dir: path.join(dir, 'broker') });
   const shadow = await ShadowService.start(broker);
-  // What the Custom::ShadowDefaults resources do on deployment: seed the desired state.
   const resolved = new ResolvedTemplate(template, { endpoint: 'localhost', stackName });
-  for (const id of resolved.ofType('Custom::ShadowDefaults')) {
-    const { ThingName, DesiredJson } = resolved.properties(id);
-    shadow.setDesired(ThingName, JSON.parse(DesiredJson));
-  }
   const gateway = await HttpsGateway.start(broker, registry);
   // Fleet provisioning: claim certificates of a CA only the fleet endpoint trusts; things and certificates in the control plane.
   const claimCa = options.fleet && resolvedHasFleet(template) ? createCertificateAuthority('iot-core-cdk local sandbox claim CA') : undefined;
@@ -186,10 +183,29 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
     dataPlane: {
       publish: async (topic, payload, qos, retain) => { await (await (dataPlane ??= broker.connectAs('iot-data-plane'))).publishAsync(topic, payload, { qos, retain }); },
       shadow: shadowOf,
+      updateShadow: (thingName, shadowName, payload) => {
+        const [response] = shadow.send(shadowName ? `$aws/things/${thingName}/shadow/name/${shadowName}/update` : `$aws/things/${thingName}/shadow/update`, payload);
+        return { accepted: response.topic.endsWith('/accepted'), payload: response.payload };
+      },
     },
     logGroups: Object.fromEntries(deployed.logGroups.map((name) => [name, logGroupFile(dir, name)])),
-    controlPlane: fleet ? controlPlane : undefined,
+    controlPlane,
   });
+  // What the Custom::ShadowDefaults resources do on deployment, with the handler's own code: its Create, through
+  // the AWS SDK against the control plane (DescribeEndpoint) and the data plane (UpdateThingShadow) stand-ins.
+  const sandboxClient = { endpoint: aws.endpoint, region: deployed.region, credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' } };
+  const seeding = { iot: new IoTClient(sandboxClient), dataPlane: new IoTDataPlaneClient(sandboxClient) };
+  try {
+    for (const id of resolved.ofType('Custom::ShadowDefaults')) {
+      await onShadowDefaultsEvent({
+        RequestType: 'Create', ServiceToken: 'sandbox', ResponseURL: 'sandbox', StackId: stackName, RequestId: 'sandbox', LogicalResourceId: id, ResourceType: 'Custom::ShadowDefaults',
+        ResourceProperties: { ServiceToken: 'sandbox', ...resolved.properties(id) },
+      }, { iot: seeding.iot, dataPlane: () => seeding.dataPlane }, { log: () => undefined, deadline: Date.now() + 30_000 });
+    }
+  } finally {
+    seeding.iot.destroy();
+    seeding.dataPlane.destroy();
+  }
   return {
     broker, shadow, gateway, registry, rules, s3, fleet, controlPlane, aws, stackName, dir,
     outputs: Object.fromEntries(Object.entries(deployed.stack.outputs).map(([key, output]) => [key, output.value])),
