@@ -148,3 +148,19 @@ test('the README\'s in-repo form, npx iot-device in device/, runs the same progr
   expect(result.stdout.trim()).toBe(JSON.parse(fs.readFileSync(path.join(DEVICE_DIR, 'package.json'), 'utf8')).version);
   expect(result.status).toBe(0);
 });
+
+test('the bin says "not built yet" only when dist/cli.js is missing; a module missing under it is shown as it is', () => {
+  const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'iot-device-bin-'));
+  fs.mkdirSync(path.join(copy, 'bin'));
+  fs.copyFileSync(path.join(DEVICE_DIR, 'bin', 'iot-device.js'), path.join(copy, 'bin', 'iot-device.js'));
+  const run = () => spawnSync(process.execPath, [path.join(copy, 'bin', 'iot-device.js'), '--version'], { encoding: 'utf8' });
+  const unbuilt = run();
+  expect([unbuilt.status, unbuilt.stderr.trim()]).toEqual([1, 'iot-device is not built yet: run `npm install` (or `npm run build`) in the device/ folder.']);
+  fs.mkdirSync(path.join(copy, 'dist'));
+  fs.writeFileSync(path.join(copy, 'dist', 'cli.js'), "require('./no-such-module');\n");
+  const broken = run();
+  expect(broken.status).toBe(1);
+  expect(broken.stderr).toMatch(/Cannot find module '\.\/no-such-module'/);
+  expect(broken.stderr).not.toMatch(/not built yet/);
+  fs.rmSync(copy, { recursive: true, force: true });
+});
