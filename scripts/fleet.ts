@@ -10,8 +10,8 @@ import { parseArgs } from 'util';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { IoTClient } from '@aws-sdk/client-iot';
 import { environments, stackNameOf } from '../config/environments';
-import { DATA_TOPIC_PREFIX } from '../device/src/contract';
-import { AMAZON_ROOT_CA_PATH, KIT_FILES, writeClaimKit } from '../device/src/kit';
+import { claimSettingsOf, StackOutputs } from '../device/src/bootstrap';
+import { AMAZON_ROOT_CA_PATH, assertClaimKitWritable, writeClaimKit } from '../device/src/kit';
 import { createClaimCertificate, markForReprovisioning, retireClaimCertificate, revokeDevice } from '../ops/fleet';
 
 const COMMON = '--env <dev|stg|prod> [--stack <name>] [--region <region>]';
@@ -109,13 +109,12 @@ export async function main(argv: string[], io: FleetCliIo = { out: console.log, 
       await markForReprovisioning(iot, thingName);
       io.out(`${thingName} is marked: the device may now run provision once; its previous certificates are retired then.`);
     } else if (command === 'rotate-claim') {
+      // Everything that can refuse is checked before the certificate is made: its key exists only in this kit.
+      const caPem = values['ca-file'] ? fs.readFileSync(values['ca-file'], 'utf8') : undefined;
+      const settings = claimSettingsOf(outputs as StackOutputs, { endpoint: values.endpoint, port: parsed.port, caPem });
+      assertClaimKitWritable(values.out!, false);
       const made = await createClaimCertificate(iot, outputs.ClaimPolicyName);
-      const caPem = values['ca-file'] ? fs.readFileSync(values['ca-file'], 'utf8') : fs.readFileSync(AMAZON_ROOT_CA_PATH, 'utf8');
-      writeClaimKit(values.out!, {
-        endpoint: values.endpoint ?? outputs.IotDataEndpoint, port: parsed.port ?? 8883, httpsPort: 8443, region: outputs.Region,
-        caFile: values['ca-file'] ? KIT_FILES.customCa : KIT_FILES.amazonRootCa, templateName: outputs.FleetTemplateName, thingNamePrefix: outputs.FleetThingNamePrefix,
-        dataTopicPrefix: DATA_TOPIC_PREFIX, claimClientIdPrefix: outputs.ClaimClientIdPrefix, serialPattern: outputs.FleetSerialPattern,
-      }, { certificate: made.certificatePem, privateKey: made.privateKey, ca: caPem }, false);
+      writeClaimKit(values.out!, settings, { certificate: made.certificatePem, privateKey: made.privateKey, ca: caPem ?? fs.readFileSync(AMAZON_ROOT_CA_PATH, 'utf8') }, false);
       io.out(`New claim certificate ${made.certificateId}, claim kit in ${path.resolve(values.out!)}. Give it to every factory, then retire the old one:\n`
         + `  npm run fleet -- retire-claim --env ${values.env} --certificate-id ${outputs.ClaimCertificateId}`);
     } else {

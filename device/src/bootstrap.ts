@@ -117,19 +117,24 @@ async function readCertificateSecret(secrets: SecretsManagerClient, secretArn: s
   return { certificatePem: secret.certificatePem, privateKey: secret.privateKey };
 }
 
-/** Writes a claim kit (claim.json, the claim certificate and key, the CA) for `iot-device provision`. */
-export async function bootstrapClaimKit(outputs: StackOutputs, secrets: SecretsManagerClient, dir: string, force: boolean, overrides: KitOverrides = {}): Promise<string> {
+/** The claim kit's settings from the stack's outputs; a stack without a fleet is refused. */
+export function claimSettingsOf(outputs: StackOutputs, overrides: KitOverrides = {}): ClaimSettings {
   const missing = CLAIM_OUTPUTS.filter((key) => !outputs[key]);
   if (missing.length) throw new DeviceError(`The stack declares no fleet (no output ${missing.join(', ')})`, EXIT.kitInvalid, 'Declare a fleet in the environment\'s config (fleet) and deploy');
-  assertClaimKitWritable(dir, force);
-  const secret = await readCertificateSecret(secrets, outputs.ClaimCertificateSecretArn!, true);
-  const settings: ClaimSettings = {
+  return {
     endpoint: overrides.endpoint ?? outputs.IotDataEndpoint, port: overrides.port ?? 8883, httpsPort: overrides.httpsPort ?? 8443, region: outputs.Region,
     caFile: overrides.caPem ? KIT_FILES.customCa : KIT_FILES.amazonRootCa,
     templateName: outputs.FleetTemplateName!, thingNamePrefix: outputs.FleetThingNamePrefix!, dataTopicPrefix: DATA_TOPIC_PREFIX,
     ...(outputs.ClaimClientIdPrefix ? { claimClientIdPrefix: outputs.ClaimClientIdPrefix } : {}),
     ...(outputs.FleetSerialPattern ? { serialPattern: outputs.FleetSerialPattern } : {}),
   };
+}
+
+/** Writes a claim kit (claim.json, the claim certificate and key, the CA) for `iot-device provision`. */
+export async function bootstrapClaimKit(outputs: StackOutputs, secrets: SecretsManagerClient, dir: string, force: boolean, overrides: KitOverrides = {}): Promise<string> {
+  const settings = claimSettingsOf(outputs, overrides);
+  assertClaimKitWritable(dir, force);
+  const secret = await readCertificateSecret(secrets, outputs.ClaimCertificateSecretArn!, true);
   writeClaimKit(dir, settings, { certificate: secret.certificatePem, privateKey: secret.privateKey, ca: overrides.caPem ?? fs.readFileSync(AMAZON_ROOT_CA_PATH, 'utf8') }, force);
   return `Claim kit in ${path.resolve(dir)}: template ${settings.templateName}, things ${settings.thingNamePrefix}<serial>, endpoint ${settings.endpoint}:${settings.port}.\n`
     + `On each new device: iot-device --kit iot-kit provision --claim-kit ${path.relative(process.cwd(), dir) || '.'} --serial <serial>`;

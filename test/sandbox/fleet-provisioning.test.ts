@@ -353,6 +353,13 @@ describe('claim certificate rotation without stopping provisioning', () => {
     expect((await withClaim('device-rot4', newClaim, 'ROTATE04')).code).toBe(0);
   });
 
+  test('rotate-claim into a folder that holds a claim kit is refused before a certificate is made, so no key is lost', async () => {
+    const before = sandbox.controlPlane.certificates.size;
+    const refused = await fleet('rotate-claim', '--env', 'dev', '--out', claimDir, '--ca-file', sandbox.broker.caFile);
+    expect(refused).toMatchObject({ code: 1, err: expect.stringMatching(/A claim kit already exists in /) });
+    expect(sandbox.controlPlane.certificates.size).toBe(before);
+  });
+
   test('every operator command says what it does with --help, and bad usage exits 2 naming the field', async () => {
     for (const command of ['revoke', 'reprovision', 'rotate-claim', 'retire-claim']) {
       const help = await fleet(command, '--help');
