@@ -5,12 +5,9 @@
  * sandbox's stand-in (AWS_ENDPOINT_URL_IOT).
  */
 import {
-  AttachPolicyCommand, CreateKeysAndCertificateCommand, DeleteThingCommand, DescribeThingCommand, DetachThingPrincipalCommand, IoTClient,
-  UpdateCertificateCommand, UpdateThingCommand,
+  AttachPolicyCommand, CreateKeysAndCertificateCommand, DeleteThingCommand, DescribeThingCommand, IoTClient, UpdateCertificateCommand, UpdateThingCommand,
 } from '@aws-sdk/client-iot';
-import { REPROVISION_ATTRIBUTE, thingCertificates } from '../lib/handlers/pre-provisioning-hook';
-
-const certificateIdOf = (arn: string) => arn.slice(arn.lastIndexOf('/') + 1);
+import { certificateIdOfArn, REPROVISION_ATTRIBUTE, retireCertificates } from '../lib/handlers/pre-provisioning-hook';
 
 export interface RevokeOptions {
   /** INACTIVE can be undone (UpdateCertificate ACTIVE); REVOKED cannot. @default 'INACTIVE' */
@@ -29,24 +26,20 @@ export interface RevokeOptions {
  */
 export async function revokeDevice(iot: IoTClient, thingName: string, options: RevokeOptions = {}): Promise<{ certificateIds: string[]; thingDeleted: boolean }> {
   await iot.send(new DescribeThingCommand({ thingName }));
-  const principals = await thingCertificates(iot, thingName);
-  for (const principal of principals) {
-    await iot.send(new UpdateCertificateCommand({ certificateId: certificateIdOf(principal), newStatus: options.status ?? 'INACTIVE' }));
-    await iot.send(new DetachThingPrincipalCommand({ thingName, principal }));
-  }
+  const principals = await retireCertificates(iot, thingName, options.status ?? 'INACTIVE');
   if (options.deleteThing) {
     for (const delay of [0, ...options.retryDelaysMs ?? [1000, 2000, 4000, 8000]]) {
       await new Promise((resolve) => setTimeout(resolve, delay));
       try {
         await iot.send(new DeleteThingCommand({ thingName }));
-        return { certificateIds: principals.map(certificateIdOf), thingDeleted: true };
+        return { certificateIds: principals.map(certificateIdOfArn), thingDeleted: true };
       } catch (error) {
         if ((error as Error).name !== 'InvalidRequestException') throw error;
       }
     }
     throw new Error(`Thing ${thingName} still has principals attached after retries: run revoke --delete-thing again in a minute`);
   }
-  return { certificateIds: principals.map(certificateIdOf), thingDeleted: false };
+  return { certificateIds: principals.map(certificateIdOfArn), thingDeleted: false };
 }
 
 /** Lets a live serial provision again once: the pre-provisioning hook then retires its previous certificates and clears the mark. */

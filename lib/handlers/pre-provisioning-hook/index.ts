@@ -74,7 +74,7 @@ export function ruleFromEnvironment(env: Record<string, string | undefined>): Se
 }
 
 /** The certificates (their ARNs) attached to a thing, every page of ListThingPrincipals. */
-export async function thingCertificates(iot: IoTClient, thingName: string): Promise<string[]> {
+async function thingCertificates(iot: IoTClient, thingName: string): Promise<string[]> {
   const principals: string[] = [];
   let nextToken: string | undefined;
   do {
@@ -82,6 +82,19 @@ export async function thingCertificates(iot: IoTClient, thingName: string): Prom
     principals.push(...page.principals ?? []);
     nextToken = page.nextToken;
   } while (nextToken);
+  return principals;
+}
+
+/** The ID in a certificate's ARN (`arn:aws:iot:<region>:<account>:cert/<id>`). */
+export const certificateIdOfArn = (arn: string) => arn.slice(arn.lastIndexOf('/') + 1);
+
+/** Sets each certificate of the thing to `status` and detaches it (every page); their ARNs. */
+export async function retireCertificates(iot: IoTClient, thingName: string, status: 'INACTIVE' | 'REVOKED'): Promise<string[]> {
+  const principals = await thingCertificates(iot, thingName);
+  for (const principal of principals) {
+    await iot.send(new UpdateCertificateCommand({ certificateId: certificateIdOfArn(principal), newStatus: status }));
+    await iot.send(new DetachThingPrincipalCommand({ thingName, principal }));
+  }
   return principals;
 }
 
@@ -102,11 +115,7 @@ export async function checkRegistry(serial: string, rule: SerialRule, iot: IoTCl
   if (thing.attributes?.[REPROVISION_ATTRIBUTE] !== 'true') {
     return { allowed: false, reason: `serial ${JSON.stringify(serial)} is live (thing ${thingName} exists) and not marked for re-provisioning` };
   }
-  const principals = await thingCertificates(iot, thingName);
-  for (const principal of principals) {
-    await iot.send(new UpdateCertificateCommand({ certificateId: principal.slice(principal.lastIndexOf('/') + 1), newStatus: 'INACTIVE' }));
-    await iot.send(new DetachThingPrincipalCommand({ thingName, principal }));
-  }
+  const principals = await retireCertificates(iot, thingName, 'INACTIVE');
   // merge: an empty value removes the attribute (UpdateThing, AttributePayload).
   await iot.send(new UpdateThingCommand({ thingName, attributePayload: { attributes: { [REPROVISION_ATTRIBUTE]: '' }, merge: true }, expectedVersion: thing.version }));
   return { allowed: true, reason: `serial ${JSON.stringify(serial)} was marked for re-provisioning: ${principals.length} previous certificate(s) of ${thingName} retired` };
