@@ -1,6 +1,7 @@
 import { ArnFormat, Resource, Stack, Token } from 'aws-cdk-lib';
 import * as iot from 'aws-cdk-lib/aws-iot';
 import { Construct } from 'constructs';
+import { DATA_TOPIC_PREFIX } from '../device/src/contract';
 
 /** An AWS IoT policy that certificates can be attached to. */
 export interface IDevicePolicy {
@@ -43,7 +44,7 @@ export class DevicePolicy extends Resource implements IDevicePolicy {
 
   constructor(scope: Construct, id: string, props: DevicePolicyProps = {}) {
     super(scope, id);
-    const dataTopicPrefix = props.dataTopicPrefix ?? 'data';
+    const dataTopicPrefix = props.dataTopicPrefix ?? DATA_TOPIC_PREFIX;
     if (!Token.isUnresolved(dataTopicPrefix) && !/^[a-zA-Z0-9_-]+$/.test(dataTopicPrefix)) {
       throw new Error(`DevicePolicy dataTopicPrefix '${dataTopicPrefix}' must be one topic level of [a-zA-Z0-9_-]`);
     }

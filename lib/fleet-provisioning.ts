@@ -4,7 +4,7 @@ import * as iot from 'aws-cdk-lib/aws-iot';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { CLAIM_CLIENT_ID_PREFIX, SHADOW_DEFAULTS_CONFIGURATION_KEY } from '../device/src/contract';
+import { CLAIM_CLIENT_ID_PREFIX, DATA_TOPIC_PREFIX, SHADOW_DEFAULTS_CONFIGURATION_KEY } from '../device/src/contract';
 import { handlerFunction } from './handler-function';
 import { acknowledgeWildcardResource } from './nag';
 import { check, RULES } from './rules';
@@ -91,7 +91,7 @@ export class FleetProvisioning extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
     if (!Token.isUnresolved(props.thingNamePrefix)) check(RULES.thingNamePrefix, props.thingNamePrefix, 'FleetProvisioning thingNamePrefix');
-    const dataTopicPrefix = props.dataTopicPrefix ?? 'data';
+    const dataTopicPrefix = props.dataTopicPrefix ?? DATA_TOPIC_PREFIX;
     const serialPattern = props.serialPattern ?? DEFAULT_SERIAL_PATTERN;
     for (const serial of props.allowedSerials ?? []) {
       if (!new RegExp(`^(?:${serialPattern.source})$`, serialPattern.flags).test(serial)) {

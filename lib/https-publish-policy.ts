@@ -1,6 +1,7 @@
 import { ArnFormat, Resource, Stack, Token } from 'aws-cdk-lib';
 import * as iot from 'aws-cdk-lib/aws-iot';
 import { Construct } from 'constructs';
+import { DATA_TOPIC_PREFIX } from '../device/src/contract';
 import { IDevicePolicy } from './device-policy';
 
 export interface HttpsPublishPolicyProps {
@@ -24,7 +25,7 @@ export class HttpsPublishPolicy extends Resource implements IDevicePolicy {
 
   constructor(scope: Construct, id: string, props: HttpsPublishPolicyProps) {
     super(scope, id);
-    const prefix = props.dataTopicPrefix ?? 'data';
+    const prefix = props.dataTopicPrefix ?? DATA_TOPIC_PREFIX;
     if (!Token.isUnresolved(prefix) && !/^[a-zA-Z0-9_-]+$/.test(prefix)) {
       throw new Error(`HttpsPublishPolicy dataTopicPrefix '${prefix}' must be one topic level of [a-zA-Z0-9_-]`);
     }
