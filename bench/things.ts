@@ -1,5 +1,5 @@
 /**
- * Synth time of one environment's stack as devices are declared in it (1, 10, 100 things, each with its
+ * Synth time of one environment's stack as devices are declared in it (1, 10, 50, 100, 150 things, each with its
  * certificate), against the stack with its one thing in the same run. Past the resource budget synth
  * stops with the error pointing to fleet provisioning; that time is measured too.
  * Usage: npm run bench:things [-- runs]
@@ -44,7 +44,7 @@ function synth(things: number): { ms: number; outcome: string } {
 
 const results = new Map<number, { ms: number[]; outcome: string }>();
 for (let run = 0; run < runs; run++) {
-  for (const things of [1, 10, 100]) {
+  for (const things of [1, 10, 50, 100, 150]) {
     const { ms, outcome } = synth(things);
     const entry = results.get(things) ?? { ms: [], outcome };
     entry.ms.push(ms);

@@ -19,6 +19,13 @@ export interface CustomResourceHandlerProps {
   readonly logRetention: logs.RetentionDays;
   /** What happens to the log groups when the stack is deleted. */
   readonly removalPolicy: RemovalPolicy;
+  /**
+   * Logical ID of the provider framework's function, whose ARN is the service token: CloudFormation refuses to
+   * change a custom resource's ServiceToken ("AWS::CloudFormation::CustomResource": updates are not supported),
+   * so resources deployed with an earlier framework name that framework's ID here to keep their token.
+   * @default - derived from the construct path
+   */
+  readonly frameworkLogicalId?: string;
 }
 
 /**
@@ -34,25 +41,47 @@ export class CustomResourceHandler extends Construct {
   public readonly provider: cr.Provider;
   /** Service token for a CustomResource. */
   public readonly serviceToken: string;
-  /** The provider framework function's role: it may invoke only the handler. */
-  public readonly providerRole: iam.Role;
+
+  private readonly props: CustomResourceHandlerProps;
+  private readonly deployedFrameworks = new Map<string, cr.Provider>();
+  private readonly frameworkRoles: iam.Role[] = [];
+
+  /** The roles of every provider framework in front of the handler (each may invoke only the handler). */
+  public get providerRoles(): iam.Role[] {
+    return [...this.frameworkRoles];
+  }
 
   constructor(scope: Construct, id: string, props: CustomResourceHandlerProps) {
     super(scope, id);
 
     const handler = handlerFunction(this, 'Function', { ...props, roleDescription: `${props.description}: handler` });
-    const framework = functionRoleWithOwnLogs(this, 'Provider', `${props.description}: provider framework`, props);
     this.role = handler.role;
     this.function = handler.function;
-    this.providerRole = framework.role;
-
-    this.provider = new cr.Provider(this, 'Provider', {
-      onEventHandler: this.function,
-      logGroup: framework.logGroup,
-      frameworkOnEventRole: framework.role,
-    });
+    this.props = props;
+    this.provider = this.framework('Provider', props.frameworkLogicalId).provider;
     this.serviceToken = this.provider.serviceToken;
-    acknowledgeWildcardResource(framework.role, `${this.function.functionArn}:*`,
+  }
+
+  /**
+   * The service token of another provider framework in front of the same handler, its function at `logicalId`
+   * (made once per ID): for a resource deployed with a framework of its own, whose ServiceToken must stay.
+   */
+  public serviceTokenAt(logicalId: string): string {
+    let provider = this.deployedFrameworks.get(logicalId);
+    if (!provider) {
+      provider = this.framework(`DeployedProvider${this.deployedFrameworks.size + 1}`, logicalId).provider;
+      this.deployedFrameworks.set(logicalId, provider);
+    }
+    return provider.serviceToken;
+  }
+
+  private framework(id: string, logicalId: string | undefined): { provider: cr.Provider; role: iam.Role } {
+    const { logGroup, role } = functionRoleWithOwnLogs(this, id, `${this.props.description}: provider framework`, this.props);
+    const provider = new cr.Provider(this, id, { onEventHandler: this.function, logGroup, frameworkOnEventRole: role });
+    this.frameworkRoles.push(role);
+    if (logicalId) (provider.node.findChild('framework-onEvent').node.defaultChild as lambda.CfnFunction).overrideLogicalId(logicalId);
+    acknowledgeWildcardResource(role, `${this.function.functionArn}:*`,
       'The provider framework may invoke only the handler function; CDK\'s grantInvoke also lists the qualified ARNs (versions and aliases, ":*") of that one function.');
+    return { provider, role };
   }
 }

@@ -1,15 +1,14 @@
-import { ArnFormat, CustomResource, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { CustomResource, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as iot from 'aws-cdk-lib/aws-iot';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { CustomResourceHandler } from './custom-resource-handler';
-import { acknowledgeWildcardResource } from './nag';
+import { CertificateProvider } from './certificate-provider';
 import { check, RULES } from './rules';
 import { IDevicePolicy } from './device-policy';
 import { IDeviceThing } from './device-thing';
-import { CertificateProperties, GENERATION_LENGTH } from './handlers/certificate/generation';
+import { CertificateProperties } from './handlers/certificate/generation';
 
 export interface DeviceCertificateProps {
   /**
@@ -32,17 +31,40 @@ export interface DeviceCertificateProps {
   readonly secretRecoveryWindow?: Duration;
   /** Bump to issue a new certificate; the old one is retired after the new one is attached. @default 0 */
   readonly rotation?: number;
-  /** Retention of the handler's logs. @default logs.RetentionDays.ONE_YEAR */
+  /**
+   * The key encrypting the certificate's secrets. Changing it re-encrypts the secret in place; the
+   * certificate stays.
+   * @default - the stack's one certificate-secret key (`CertificateProvider.of(stack).defaultKey`)
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * Logical ID of the provider framework function this certificate was deployed with, when that was before the
+   * certificates of a stack shared one provider: the framework is kept, invoking the shared handler, because
+   * CloudFormation refuses to change a custom resource's ServiceToken.
+   * @default - the stack's shared framework
+   */
+  readonly deployedFrameworkLogicalId?: string;
+  /**
+   * Retention of the stack's certificate provider's logs (one provider serves every certificate of the stack,
+   * so all must agree).
+   * @default logs.RetentionDays.ONE_YEAR
+   */
   readonly logRetention?: logs.RetentionDays;
-  /** What happens to the encryption key and log groups when the stack is deleted. @default RemovalPolicy.RETAIN */
+  /**
+   * What happens to the stack's certificate-secret key and the provider's log groups when the stack is
+   * deleted (shared like logRetention).
+   * @default RemovalPolicy.RETAIN
+   */
   readonly removalPolicy?: RemovalPolicy;
 }
 
 /**
  * The device's X.509 certificate with an AWS-generated key pair, made by a custom resource because
  * CloudFormation cannot create key pairs (AWS::IoT::Certificate takes a CSR or a PEM only). Active, attached to the thing and the policy, its
- * private key kept in a Secrets Manager secret encrypted with a key of this construct; deleted
- * completely (detached, deactivated, deleted, secret removed) when the resource is deleted.
+ * private key kept in a Secrets Manager secret encrypted with the stack's certificate-secret key; deleted
+ * completely (detached, deactivated, deleted, secret removed) when the resource is deleted. Every
+ * certificate of a stack is made by the stack's one CertificateProvider, so a certificate adds only its
+ * custom resource and its attachments.
  */
 export class DeviceCertificate extends Construct {
   /** The certificate's ARN. */
@@ -54,9 +76,9 @@ export class DeviceCertificate extends Construct {
   /** Name prefix of the generations' secrets. */
   public readonly secretNamePrefix: string;
   /** The KMS key encrypting the secret; a reader of the secret needs kms:Decrypt on it. */
-  public readonly encryptionKey: kms.Key;
-  /** The custom-resource handler. */
-  public readonly handler: CustomResourceHandler;
+  public readonly encryptionKey: kms.IKey;
+  /** The stack's certificate provider, which makes this certificate. */
+  public readonly provider: CertificateProvider;
 
   constructor(scope: Construct, id: string, props: DeviceCertificateProps) {
     super(scope, id);
@@ -69,22 +91,11 @@ export class DeviceCertificate extends Construct {
       throw new Error(`DeviceCertificate rotation must be a whole number of at least 0, received: ${rotation}`);
     }
     this.secretNamePrefix = props.secretNamePrefix ?? `iot/${stack.stackName}/certificate`;
-    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-
-    this.encryptionKey = new kms.Key(this, 'SecretKey', {
-      description: `Encrypts the device certificate secrets ${this.secretNamePrefix}/*`,
-      enableKeyRotation: true,
-      removalPolicy,
-    });
-
-    this.handler = new CustomResourceHandler(this, 'Handler', {
-      handlerFolder: 'certificate',
-      description: 'Creates, rotates and deletes the IoT device certificate',
-      timeout: Duration.minutes(2),
-      logRetention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
-      removalPolicy,
-    });
-    this.grantHandler(props.thing);
+    this.provider = CertificateProvider.of(this, { logRetention: props.logRetention, removalPolicy: props.removalPolicy });
+    this.encryptionKey = props.encryptionKey ?? this.provider.defaultKey;
+    this.provider.allowSecretsUnder(this.secretNamePrefix);
+    this.provider.allowKey(this.encryptionKey);
+    if (props.thing) this.provider.allowThingDetach();
 
     const properties: CertificateProperties = {
       ...(props.thing ? { ThingName: props.thing.thingName } : {}),
@@ -95,7 +106,7 @@ export class DeviceCertificate extends Construct {
       Rotation: String(rotation),
     };
     const resource = new CustomResource(this, 'Resource', {
-      serviceToken: this.handler.serviceToken,
+      serviceToken: this.provider.serviceTokenFor(props.deployedFrameworkLogicalId),
       resourceType: 'Custom::DeviceCertificate',
       properties,
     });
@@ -137,61 +148,5 @@ export class DeviceCertificate extends Construct {
       conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` } },
     });
     return secret.combine(key);
-  }
-
-  /**
-   * Gives the handler exactly the calls it makes, on the resource types the IAM Service Authorization
-   * Reference names for them ("Actions, resources, and condition keys for AWS IoT").
-   */
-  private grantHandler(thing: IDeviceThing | undefined): void {
-    const stack = Stack.of(this);
-    const fn = this.handler.function;
-    const certificates = stack.formatArn({ service: 'iot', resource: 'cert', resourceName: '*' });
-    fn.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'CreateCertificate',
-      actions: ['iot:CreateKeysAndCertificate'],
-      resources: ['*'],
-    }));
-    fn.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'RetireCertificates',
-      actions: ['iot:DescribeCertificate', 'iot:UpdateCertificate', 'iot:DeleteCertificate', 'iot:DetachPolicy'],
-      resources: [certificates],
-    }));
-    // DetachThingPrincipal's resource is the certificate; the thing is the iot:thingArn condition key. It cannot
-    // name only the current thing: when the thing is renamed (replaced), CloudFormation deletes the previous
-    // certificate with the previous properties, and its clean-up must detach it from a thing this template no
-    // longer names, or the old certificate stays ACTIVE. So: any thing of this account and Region.
-    if (thing) {
-      fn.addToRolePolicy(new iam.PolicyStatement({
-        sid: 'DetachFromOwnThingEvenRenamed',
-        actions: ['iot:DetachThingPrincipal'],
-        resources: [certificates],
-        conditions: { ArnLike: { 'iot:thingArn': Stack.of(this).formatArn({ service: 'iot', resource: 'thing', resourceName: '*', arnFormat: ArnFormat.SLASH_RESOURCE_NAME }) } },
-      }));
-    }
-    fn.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'ManageCertificateSecrets',
-      actions: [
-        'secretsmanager:CreateSecret', 'secretsmanager:DescribeSecret', 'secretsmanager:UpdateSecret',
-        'secretsmanager:TagResource', 'secretsmanager:RestoreSecret', 'secretsmanager:DeleteSecret',
-      ],
-      // `<prefix>/<generation>`, and the six random characters Secrets Manager appends in the ARN.
-      resources: [stack.formatArn({
-        service: 'secretsmanager', resource: 'secret', arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-        resourceName: `${this.secretNamePrefix}/${'?'.repeat(GENERATION_LENGTH)}-??????`,
-      })],
-    }));
-    fn.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'EncryptCertificateSecrets',
-      actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
-      resources: [this.encryptionKey.keyArn],
-      conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${stack.region}.amazonaws.com` } },
-    }));
-
-    const role = this.handler.role;
-    acknowledgeWildcardResource(role, '*',
-      'iot:CreateKeysAndCertificate has no resource type in the IAM Service Authorization Reference: it must be granted on "*".');
-    acknowledgeWildcardResource(role, certificates,
-      'The certificate ID is generated by CreateKeysAndCertificate at deploy time, so describing, detaching and retiring it can only be granted on the account\'s cert/* ARNs; the handler only ever acts on the certificate it made (its physical ID).');
   }
 }

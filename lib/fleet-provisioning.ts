@@ -38,6 +38,12 @@ export interface FleetProvisioningProps {
   readonly secretRecoveryWindow?: Duration;
   /** Bump to issue a new claim certificate (and retire the old one). @default 0 */
   readonly claimCertificateRotation?: number;
+  /**
+   * Logical ID of the provider framework function the claim certificate was deployed with, when that was before
+   * the stack's certificates shared one provider (see DeviceCertificate deployedFrameworkLogicalId).
+   * @default - the stack's shared framework
+   */
+  readonly claimCertificateDeployedFrameworkLogicalId?: string;
   /** @default logs.RetentionDays.ONE_YEAR */
   readonly logRetention?: logs.RetentionDays;
   /** @default RemovalPolicy.RETAIN */
@@ -240,6 +246,7 @@ export class FleetProvisioning extends Construct {
       secretNamePrefix: `iot/${stack.stackName}/claim-certificate`,
       secretRecoveryWindow: props.secretRecoveryWindow,
       rotation: props.claimCertificateRotation,
+      deployedFrameworkLogicalId: props.claimCertificateDeployedFrameworkLogicalId,
       logRetention,
       removalPolicy,
     });

@@ -5,6 +5,7 @@
  */
 export * from './archive-bucket';
 export * from './archive-rule';
+export * from './certificate-provider';
 export * from './custom-resource-handler';
 export { HANDLER_RUNTIME } from './handler-function';
 export * from './device-certificate';

@@ -5,6 +5,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { ArchiveBucket } from './archive-bucket';
 import { ArchiveRule } from './archive-rule';
+import { CertificateProvider } from './certificate-provider';
 import { DeviceCertificate } from './device-certificate';
 import { DeviceMonitoring } from './device-monitoring';
 import { DevicePolicy } from './device-policy';
@@ -21,6 +22,18 @@ import { ShadowDefaults } from './shadow-defaults';
  * CloudFormation quotas"); the margin leaves room for an update that adds a few.
  */
 export const RESOURCE_BUDGET = 450;
+
+/**
+ * The provider framework functions this stack's certificates were deployed with before they shared one provider
+ * (each had its own). CloudFormation refuses to change a custom resource's ServiceToken ("AWS::CloudFormation::
+ * CustomResource", ServiceToken: updates are not supported), so these functions keep their logical IDs, and with
+ * them their ARNs, and now invoke the shared handler: the device's is the shared framework, the claim certificate's
+ * a second one.
+ */
+export const DEPLOYED_CERTIFICATE_FRAMEWORKS = {
+  certificate: 'CertificateHandlerProviderframeworkonEventC178E975',
+  claimCertificate: 'FleetClaimCertificateHandlerProviderframeworkonEventB56C0CD5',
+} as const;
 
 /** First topic level of device status messages: devices publish to `data/<thing>` (defined by the contract). */
 export { DATA_TOPIC_PREFIX };
@@ -108,6 +121,7 @@ export class IotCoreStack extends Stack {
     });
     // The hands-on's curl step publishes over HTTPS, where the device policy's variables do not resolve.
     this.httpsPublishPolicy = new HttpsPublishPolicy(this, 'HttpsPublishPolicy', { thingName: this.thing.thingName, dataTopicPrefix: DATA_TOPIC_PREFIX });
+    CertificateProvider.of(this, { logRetention, removalPolicy, frameworkLogicalId: DEPLOYED_CERTIFICATE_FRAMEWORKS.certificate });
     this.certificate = new DeviceCertificate(this, 'Certificate', {
       thing: this.thing,
       policy: this.policy,
@@ -169,6 +183,7 @@ export class IotCoreStack extends Stack {
         dataTopicPrefix: DATA_TOPIC_PREFIX,
         shadowDefaults: this.shadowDefaults.desired,
         secretRecoveryWindow: props.secretRecoveryWindow,
+        claimCertificateDeployedFrameworkLogicalId: DEPLOYED_CERTIFICATE_FRAMEWORKS.claimCertificate,
         logRetention,
         removalPolicy,
       });

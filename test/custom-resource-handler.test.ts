@@ -10,7 +10,7 @@ import { synthEnvironment } from './setup/synth';
 const { stack, template } = synthEnvironment('dev');
 const assembly = stack.node.root as unknown as { outdir: string };
 const handlers: Array<[string, CustomResourceHandler]> = [
-  ['certificate', stack.certificate.handler],
+  ['certificate', stack.certificate.provider.handler],
   ['shadow-defaults', stack.shadowDefaults.handler],
 ];
 
@@ -62,10 +62,10 @@ describe.each(handlers)('%s handler', (folder, handler) => {
 });
 
 test('the certificate handler may use the secret key only through Secrets Manager', () => {
-  const roleId = stack.getLogicalId(stack.certificate.handler.function.role!.node.defaultChild as any);
+  const roleId = stack.getLogicalId(stack.certificate.provider.handler.function.role!.node.defaultChild as any);
   const policy = Object.values(template.findResources('AWS::IAM::Policy')).find((p: any) => p.Properties.Roles.some((r: any) => r.Ref === roleId)) as any;
-  const kms = policy.Properties.PolicyDocument.Statement.find((s: any) => [s.Action].flat().some((a: string) => a.startsWith('kms:')));
-  expect(kms.Action).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+  const kms = policy.Properties.PolicyDocument.Statement.find((s: any) => s.Sid === 'EncryptCertificateSecrets');
+  expect(kms.Action).toEqual(['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey']);
   expect(kms.Resource).toEqual({ 'Fn::GetAtt': [stack.getLogicalId(stack.certificate.encryptionKey.node.defaultChild as any), 'Arn'] });
   expect(kms.Condition).toEqual({ StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['secretsmanager.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } } });
 });

@@ -1,5 +1,7 @@
-import { Duration, Lazy } from 'aws-cdk-lib';
+import { Duration, Lazy, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import { DeviceCertificate } from '../lib/device-certificate';
 import { DevicePolicy } from '../lib/device-policy';
 import { DeviceThing } from '../lib/device-thing';
@@ -22,6 +24,46 @@ describe('DeviceCertificate', () => {
     template.hasResourceProperties('AWS::IoT::ThingPrincipalAttachment', { ThingName: 'pi-01', ThingPrincipalType: 'EXCLUSIVE_THING' });
     template.hasResourceProperties('AWS::IoT::PolicyPrincipalAttachment', { PolicyName: 'FleetPolicy' });
     expect(nagFindings(stack)).toEqual([]);
+  });
+
+  test('certificates of a stack share one handler, one provider framework and one key; each adds its resource and attachments only', () => {
+    const stack = freshStack();
+    const policy = new DevicePolicy(stack, 'Policy');
+    const certificates = [1, 2, 3].map((n) => new DeviceCertificate(stack, `Certificate${n}`, { thing: DeviceThing.fromThingName(stack, `Thing${n}`, `pi-0${n}`), policy }));
+    const template = templateOf(stack);
+    template.resourceCountIs('AWS::KMS::Key', 1);
+    // The handler and the provider framework's onEvent function.
+    template.resourceCountIs('AWS::Lambda::Function', 2);
+    template.resourceCountIs('Custom::DeviceCertificate', 3);
+    expect(new Set(certificates.map((certificate) => certificate.provider)).size).toBe(1);
+    expect(certificates.map((certificate) => certificate.encryptionKey)).toEqual([1, 2, 3].map(() => certificates[0].provider.defaultKey));
+    expect(nagFindings(stack)).toEqual([]);
+  });
+
+  test('a certificate with a key of its own encrypts its secret with it, and the shared handler may use both keys through Secrets Manager only', () => {
+    const stack = freshStack();
+    const policy = new DevicePolicy(stack, 'Policy');
+    const own = new kms.Key(stack, 'OwnKey', { enableKeyRotation: true });
+    new DeviceCertificate(stack, 'Shared', { thing: DeviceThing.fromThingName(stack, 'Thing1', 'pi-01'), policy });
+    const mine = new DeviceCertificate(stack, 'Mine', { thing: DeviceThing.fromThingName(stack, 'Thing2', 'pi-02'), policy, encryptionKey: own });
+    const template = templateOf(stack);
+    template.hasResourceProperties('Custom::DeviceCertificate', { ThingName: 'pi-02', KmsKeyId: stack.resolve(own.keyArn) });
+    expect(mine.encryptionKey).toBe(own);
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+    const encrypt = statements.find((statement: any) => statement.Sid === 'EncryptCertificateSecrets');
+    expect(encrypt.Resource).toEqual([stack.resolve(mine.provider.defaultKey.keyArn), stack.resolve(own.keyArn)]);
+    expect(Object.keys(encrypt.Condition.StringEquals)).toEqual(['kms:ViaService']);
+  });
+
+  test.each([
+    ['logRetention', { logRetention: logs.RetentionDays.ONE_WEEK }],
+    ['removalPolicy', { removalPolicy: RemovalPolicy.DESTROY }],
+  ])('refuses a second certificate asking the shared provider for another %s, naming both values', (setting, props) => {
+    const stack = freshStack();
+    const policy = new DevicePolicy(stack, 'Policy');
+    new DeviceCertificate(stack, 'First', { thing: DeviceThing.fromThingName(stack, 'Thing1', 'pi-01'), policy });
+    expect(() => new DeviceCertificate(stack, 'Second', { thing: DeviceThing.fromThingName(stack, 'Thing2', 'pi-02'), policy, ...props }))
+      .toThrow(new RegExp(`DeviceCertificate ${setting} must be the same for every certificate of stack Test, which share one provider: received '.+', the provider has '.+'`));
   });
 
   test('attaches additional policies to this certificate only', () => {

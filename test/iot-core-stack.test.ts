@@ -1,4 +1,3 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { stackProps } from '../bin/app';
@@ -27,14 +26,28 @@ test('without the smoke check policy, there is neither the policy nor its output
   expect(Object.keys(template.findOutputs('*'))).not.toContain('SmokeCheckPolicyArn');
 });
 
-test('synth fails, pointing to fleet provisioning, before declared devices take the stack to CloudFormation\'s 500 resources', () => {
+/** The stg stack with `extra` devices declared beside its own (thing and certificate each). */
+function crowded(extra: number) {
   const app = newApp();
   const stack = new IotCoreStack(app, 'Crowded', stackProps('stg', environments.stg as never));
-  for (let n = 2; n <= 36; n += 1) {
+  for (let n = 2; n <= extra + 1; n += 1) {
     const thing = new DeviceThing(stack, `Thing${n}`, { thingName: `pi-stg-${n}` });
-    new DeviceCertificate(stack, `Certificate${n}`, { thing, policy: stack.policy, removalPolicy: RemovalPolicy.DESTROY });
+    new DeviceCertificate(stack, `Certificate${n}`, { thing, policy: stack.policy });
   }
-  expect(() => app.synth()).toThrow(new RegExp(`Crowded has \\d{3} resources, over the budget of ${RESOURCE_BUDGET} that keeps it below CloudFormation's 500 per stack\\. .*register devices in numbers with fleet provisioning`));
+  return { app, stack };
+}
+const resourcesOf = (extra: number) => Object.keys(Template.fromStack(crowded(extra).stack).toJSON().Resources).length;
+
+test('a declared device adds 4 resources: its thing, its certificate and the certificate\'s two attachments (the provider and key are the stack\'s)', () => {
+  expect(resourcesOf(1) - resourcesOf(0)).toBe(4);
+  expect(resourcesOf(2) - resourcesOf(1)).toBe(4);
+});
+
+test('synth fails, pointing to fleet provisioning, at the first declared device past the budget, and not before', () => {
+  const base = resourcesOf(0);
+  const fitting = Math.floor((RESOURCE_BUDGET - base) / 4);
+  expect(resourcesOf(fitting)).toBeLessThanOrEqual(RESOURCE_BUDGET);
+  expect(() => crowded(fitting + 1).app.synth()).toThrow(new RegExp(`Crowded has ${base + 4 * (fitting + 1)} resources, over the budget of ${RESOURCE_BUDGET} that keeps it below CloudFormation's 500 per stack\\. .*register devices in numbers with fleet provisioning`));
 });
 
 describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
@@ -108,7 +121,7 @@ describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
     test('is a custom resource with the properties the handler reads', () => {
       const { Properties } = certificate().resource;
       expect(Properties).toEqual({
-        ServiceToken: stack.resolve(stack.certificate.handler.serviceToken),
+        ServiceToken: stack.resolve(stack.certificate.provider.handler.serviceToken),
         ThingName: thingRef,
         PolicyName: { Ref: stack.getLogicalId(stack.policy.node.defaultChild as any) },
         SecretNamePrefix: `iot/IotCore-${name}/certificate`,

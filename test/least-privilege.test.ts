@@ -51,6 +51,8 @@ const REQUESTS: Record<string, (scope: Scope) => Array<Omit<IamRequest, 'princip
   'secretsmanager:CreateSecret': (s) => [{ action: 'secretsmanager:CreateSecret', resource: s.secretArn }, ...kmsForSecret(s, ['kms:GenerateDataKey', 'kms:Decrypt'])],
   'secretsmanager:UpdateSecret': (s) => [{ action: 'secretsmanager:UpdateSecret', resource: s.secretArn }, ...kmsForSecret(s, ['kms:GenerateDataKey', 'kms:Decrypt'])],
   'secretsmanager:DescribeSecret': (s) => [{ action: 'secretsmanager:DescribeSecret', resource: s.secretArn }],
+  // ListSecrets has no resource type ("Actions, resources, and condition keys for AWS Secrets Manager").
+  'secretsmanager:ListSecrets': () => [{ action: 'secretsmanager:ListSecrets', resource: '*' }],
   'secretsmanager:TagResource': (s) => [{ action: 'secretsmanager:TagResource', resource: s.secretArn }],
   'secretsmanager:RestoreSecret': (s) => [{ action: 'secretsmanager:RestoreSecret', resource: s.secretArn }],
   'secretsmanager:DeleteSecret': (s) => [{ action: 'secretsmanager:DeleteSecret', resource: s.secretArn }],
@@ -119,7 +121,7 @@ describe.each(ENVIRONMENT_NAMES)('IAM of IotCore-%s, simulated', (name) => {
   const otherKey = resolved.arn('kms', 'key/00000000-0000-4000-8000-000000000000');
 
   describe.each([
-    ['certificate', () => logicalId(stack.certificate.handler.function.role as iam.Role)],
+    ['certificate', () => logicalId(stack.certificate.provider.handler.function.role as iam.Role)],
     ['shadow-defaults', () => logicalId(stack.shadowDefaults.handler.function.role as iam.Role)],
   ])('the %s handler', (folder, roleOf) => {
     test('may make every call its code makes, on the resource and with the context AWS evaluates', async () => {
@@ -130,19 +132,37 @@ describe.each(ENVIRONMENT_NAMES)('IAM of IotCore-%s, simulated', (name) => {
   });
 
   test('the certificate handler may detach its certificate from a thing the template no longer names: after a rename, the previous certificate\'s clean-up', async () => {
-    const role = logicalId(stack.certificate.handler.function.role as iam.Role);
+    const role = logicalId(stack.certificate.provider.handler.function.role as iam.Role);
     await allowedAll(role, [{ action: 'iot:DetachThingPrincipal', resource: scope.certificateArn, context: { 'iot:thingArn': otherThing } }]);
   });
 
   test('the certificate handler may not touch another account\'s things or certificates, another secret or key, nor use the key directly', async () => {
-    const role = logicalId(stack.certificate.handler.function.role as iam.Role);
+    const role = logicalId(stack.certificate.provider.handler.function.role as iam.Role);
     await deniedAll(role, [
       { action: 'iot:DetachThingPrincipal', resource: scope.certificateArn, context: { 'iot:thingArn': `arn:aws:iot:${resolved.region}:999999999999:thing/another-thing` } },
       { action: 'iot:DeleteCertificate', resource: otherCertificate, account: '999999999999' },
       { action: 'secretsmanager:UpdateSecret', resource: otherSecret },
       { action: 'secretsmanager:GetSecretValue', resource: scope.secretArn },
       { action: 'kms:Decrypt', resource: scope.keyArn, resourcePolicy: scope.keyPolicy },
-      { action: 'kms:Decrypt', resource: otherKey, context: { 'kms:ViaService': `secretsmanager.${resolved.region}.amazonaws.com` } },
+    ]);
+  });
+
+  test('the certificate handler may have Secrets Manager re-encrypt its secrets from a key the template no longer names, and only to the stack\'s key', async () => {
+    const role = logicalId(stack.certificate.provider.handler.function.role as iam.Role);
+    const viaSecretsManager = { 'kms:ViaService': `secretsmanager.${resolved.region}.amazonaws.com` };
+    await allowedAll(role, [
+      // The previous key, retained with the key policy CDK gives every key (the account decides through IAM).
+      { action: 'kms:Decrypt', resource: otherKey, resourcePolicy: scope.keyPolicy, context: { ...viaSecretsManager, 'kms:CallerAccount': resolved.account } },
+      { action: 'kms:Encrypt', resource: scope.keyArn, resourcePolicy: scope.keyPolicy, context: { ...viaSecretsManager, 'kms:CallerAccount': resolved.account } },
+      { action: 'secretsmanager:ListSecrets', resource: '*' },
+    ]);
+    // Secrets Manager acts for the handler only on its own secrets, and it cannot move them to a key the template does not name.
+    await deniedAll(role, [
+      { action: 'secretsmanager:UpdateSecret', resource: otherSecret },
+      { action: 'secretsmanager:GetSecretValue', resource: scope.secretArn },
+      { action: 'kms:Decrypt', resource: otherKey, resourcePolicy: scope.keyPolicy },
+      { action: 'kms:Encrypt', resource: otherKey, resourcePolicy: scope.keyPolicy, context: viaSecretsManager },
+      { action: 'kms:GenerateDataKey', resource: otherKey, resourcePolicy: scope.keyPolicy, context: viaSecretsManager },
     ]);
   });
 
@@ -169,8 +189,9 @@ describe.each(ENVIRONMENT_NAMES)('IAM of IotCore-%s, simulated', (name) => {
       .map((id) => ({ id, template: resolved.resource(id).Properties! }))
       .filter(({ template }) => template.LoggingConfig?.LogGroup);
 
-    // Two custom-resource handlers with their provider frameworks; a fleet adds its claim certificate's pair and its hook.
-    const expected = stack.fleet ? 7 : 4;
+    // Two custom-resource handlers (every certificate's, the shadow defaults') with their provider frameworks; a fleet adds its
+    // hook, and the framework its claim certificate was deployed with (its ServiceToken cannot change).
+    const expected = stack.fleet ? 6 : 4;
 
     test(`there are ${expected} functions, each logging to a group of its own`, () => {
       expect(functions).toHaveLength(expected);
@@ -426,18 +447,18 @@ describe.each(ENVIRONMENT_NAMES)('IAM of IotCore-%s, simulated', (name) => {
       ]);
     });
 
-    test('the claim certificate\'s handler may make its calls on the claim certificate, and may detach no thing', async () => {
-      const role = logicalId(fleet.claimCertificate.handler.function.role as iam.Role);
-      const claimScope = { ...scope, certificateArn: claimCertificate, secretArn: resolved.getAtt(claimId, 'SecretArn'), keyArn: resolved.getAtt(logicalId(fleet.claimCertificate.encryptionKey), 'Arn'), keyPolicy: resolved.properties(logicalId(fleet.claimCertificate.encryptionKey)).KeyPolicy };
-      await allowedAll(role, actionsCalledBy('certificate').filter((action) => action !== 'iot:DetachThingPrincipal').flatMap((action) => requestsFor(action, claimScope)));
-      await deniedAll(role, [{ action: 'iot:DetachThingPrincipal', resource: claimCertificate, context: { 'iot:thingArn': fleetThing } }]);
+    test('the stack\'s one certificate handler may make its calls on the claim certificate and its secret too', async () => {
+      expect(fleet.claimCertificate.provider).toBe(stack.certificate.provider);
+      const role = logicalId(fleet.claimCertificate.provider.handler.function.role as iam.Role);
+      const claimScope = { ...scope, certificateArn: claimCertificate, secretArn: resolved.getAtt(claimId, 'SecretArn') };
+      await allowedAll(role, actionsCalledBy('certificate').flatMap((action) => requestsFor(action, claimScope)));
     });
   });
 
   test('every role of the template is one of those simulated above, named one by one, or CDK\'s own bucket-emptying provider: a new role fails here', () => {
-    const handlers = [stack.certificate.handler, stack.shadowDefaults.handler, ...(stack.fleet ? [stack.fleet.claimCertificate.handler] : [])];
+    const handlers = [stack.certificate.provider.handler, stack.shadowDefaults.handler, ...(stack.fleet ? [stack.fleet.claimCertificate.provider.handler] : [])];
     const expected = [
-      ...handlers.flatMap((handler) => [logicalId(handler.role), logicalId(handler.providerRole)]),
+      ...handlers.flatMap((handler) => [handler.role, ...handler.providerRoles].map(logicalId)),
       logicalId(reader), ...(operator ? [logicalId(operator)] : []),
       logicalId(stack.rule.role), logicalId(stack.monitoring.node.findChild('LivenessRole') as iam.Role),
       ...(stack.fleet ? [logicalId(stack.fleet.provisioningRole), logicalId(stack.fleet.hook.role as iam.Role)] : []),

@@ -20,12 +20,11 @@ describe('cdk-nag AwsSolutions', () => {
       .map(([id, reason]) => ({ construct, path: construct.node.path, id, reason })));
     expect(acknowledgements.map(({ path, id }) => `${path} ${id}`).sort()).toEqual([
       'IotCore-dev/ArchiveRule/Role Annotation::AwsSolutions-IAM5[Resource::<ArchiveBucket7C124431.Arn>/archive/*]',
-      'IotCore-dev/Certificate/Handler/FunctionRole Annotation::AwsSolutions-IAM5[Resource::*]',
-      'IotCore-dev/Certificate/Handler/FunctionRole Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:cert/*]',
-      'IotCore-dev/Certificate/Handler/ProviderRole Annotation::AwsSolutions-IAM5[Resource::<CertificateHandlerFunctionE467CB59.Arn>:*]',
-      'IotCore-dev/Fleet/ClaimCertificate/Handler/FunctionRole Annotation::AwsSolutions-IAM5[Resource::*]',
-      'IotCore-dev/Fleet/ClaimCertificate/Handler/FunctionRole Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:cert/*]',
-      'IotCore-dev/Fleet/ClaimCertificate/Handler/ProviderRole Annotation::AwsSolutions-IAM5[Resource::<FleetClaimCertificateHandlerFunction593D665E.Arn>:*]',
+      'IotCore-dev/CertificateProvider/Handler/DeployedProvider1Role Annotation::AwsSolutions-IAM5[Resource::<CertificateProviderHandlerFunction827EE514.Arn>:*]',
+      'IotCore-dev/CertificateProvider/Handler/FunctionRole Annotation::AwsSolutions-IAM5[Resource::*]',
+      'IotCore-dev/CertificateProvider/Handler/FunctionRole Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:cert/*]',
+      'IotCore-dev/CertificateProvider/Handler/FunctionRole Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*]',
+      'IotCore-dev/CertificateProvider/Handler/ProviderRole Annotation::AwsSolutions-IAM5[Resource::<CertificateProviderHandlerFunction827EE514.Arn>:*]',
       'IotCore-dev/Fleet/HookRole Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:cert/*]',
       'IotCore-dev/Fleet/HookRole Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:thing/pi-dev-fleet-*]',
       'IotCore-dev/Fleet/ProvisioningRole Annotation::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSIoTThingsRegistration]',

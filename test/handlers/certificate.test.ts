@@ -3,11 +3,11 @@ import {
   DetachThingPrincipalCommand, IoTClient, ResourceNotFoundException as IotNotFound, UpdateCertificateCommand,
 } from '@aws-sdk/client-iot';
 import {
-  CreateSecretCommand, DeleteSecretCommand, DescribeSecretCommand, ResourceNotFoundException as SecretNotFound,
+  CreateSecretCommand, DeleteSecretCommand, DescribeSecretCommand, ListSecretsCommand, ResourceNotFoundException as SecretNotFound,
   RestoreSecretCommand, SecretsManagerClient, SecretsManagerServiceException, TagResourceCommand, UpdateSecretCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { CERTIFICATE_ID_TAG, CertificateProperties, generationSecretName, onCertificateEvent } from '../../lib/handlers/certificate';
+import { CERTIFICATE_ID_TAG, CertificateProperties, GENERATION_TAG, generationSecretName, generationTag, onCertificateEvent } from '../../lib/handlers/certificate';
 import { cfnEvent, fakeContext } from './events';
 import { FakeIotAndSecrets } from './fake-aws';
 
@@ -63,6 +63,7 @@ beforeEach(() => {
   iot.reset();
   secrets.reset();
   secrets.on(DescribeSecretCommand).rejects(secretNotFound());
+  secrets.on(ListSecretsCommand).resolves({ SecretList: [] });
 });
 
 describe('certificate handler: create', () => {
@@ -77,7 +78,7 @@ describe('certificate handler: create', () => {
     const stored = secrets.commandCalls(CreateSecretCommand)[0].args[0].input;
     expect(stored).toMatchObject({
       Name: SECRET_NAME, KmsKeyId: props.KmsKeyId, ClientRequestToken: '11111111-2222-3333-4444-555555555555',
-      Tags: [{ Key: CERTIFICATE_ID_TAG, Value: CERT_ID }],
+      Tags: [{ Key: CERTIFICATE_ID_TAG, Value: CERT_ID }, { Key: GENERATION_TAG, Value: generationTag(props) }],
     });
     expect(JSON.parse(stored.SecretString!)).toEqual({
       certificateId: CERT_ID, certificateArn: CERT_ARN, certificatePem: expect.stringContaining('BEGIN CERTIFICATE'), privateKey: PRIVATE_KEY,
@@ -118,7 +119,7 @@ describe('certificate handler: create', () => {
     expect(secrets.commandCalls(UpdateSecretCommand)[0].args[0].input).toMatchObject({
       SecretId: SECRET_ARN, KmsKeyId: props.KmsKeyId, ClientRequestToken: '11111111-2222-3333-4444-555555555555',
     });
-    expect(secrets.commandCalls(TagResourceCommand)[0].args[0].input.Tags).toEqual([{ Key: CERTIFICATE_ID_TAG, Value: CERT_ID }]);
+    expect(secrets.commandCalls(TagResourceCommand)[0].args[0].input.Tags).toEqual([{ Key: CERTIFICATE_ID_TAG, Value: CERT_ID }, { Key: GENERATION_TAG, Value: generationTag(props) }]);
     expect(secrets.commandCalls(CreateSecretCommand)).toHaveLength(0);
   });
 
@@ -314,5 +315,54 @@ describe('certificate handler: the requests CloudFormation sends for a rotation,
     expect(aws.activeCertificates()).toEqual([rotation.Data!.CertificateId]);
     expect(aws.secretDeleted(created.Data!.SecretArn)).toBe(true);
     expect(aws.secretValue(rotation.Data!.SecretArn)).toMatchObject({ certificateId: rotation.Data!.CertificateId });
+  });
+});
+
+describe('certificate handler: a stack made before its certificates shared one provider and one key, updated in place', () => {
+  // The template of that code: each certificate's own provider (service token) and own key.
+  const before = { ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:own-provider', ...props, KmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/own' };
+  const after = { ...before, ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:stack-provider', KmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/stack' };
+  const event = (RequestType: 'Create' | 'Update' | 'Delete', properties: object, extra: Record<string, unknown> = {}) =>
+    cfnEvent({ RequestType, RequestId: `request-${Math.random()}`, ResourceProperties: properties, ...extra } as never);
+
+  test('an Update whose only change is the service token answers with the same certificate and secret, and calls nothing that writes', async () => {
+    const aws = new FakeIotAndSecrets(iot, secrets);
+    const created = await onCertificateEvent(event('Create', before), clients, fakeContext());
+    const writesBefore = [...iot.calls(), ...secrets.calls()].length;
+
+    const updated = await onCertificateEvent(event('Update', { ...before, ServiceToken: after.ServiceToken }, { PhysicalResourceId: created.PhysicalResourceId, OldResourceProperties: before }), clients, fakeContext());
+
+    expect(updated).toEqual(created);
+    const calls = [...iot.calls(), ...secrets.calls()].slice(writesBefore).map((call) => (call.args[0] as object).constructor.name);
+    expect(calls).toEqual(['DescribeSecretCommand']);
+    expect(aws.activeCertificates()).toEqual([created.Data!.CertificateId]);
+  });
+
+  test('the Update to the stack key keeps the certificate and its secret, re-encrypted; later updates, a rolled-back rotation and the delete find it', async () => {
+    const aws = new FakeIotAndSecrets(iot, secrets);
+    const context = fakeContext();
+    const created = await onCertificateEvent(event('Create', before), clients, context);
+
+    const migrated = await onCertificateEvent(event('Update', after, { PhysicalResourceId: created.PhysicalResourceId, OldResourceProperties: before }), clients, context);
+    expect(migrated).toEqual(created);
+    expect(aws.secretKey(created.Data!.SecretArn)).toBe(after.KmsKeyId);
+    expect(aws.secretValue(created.Data!.SecretArn)).toMatchObject({ certificateId: created.Data!.CertificateId, privateKey: aws.privateKeyOf(created.Data!.CertificateId) });
+    expect(context.lines.join('\n')).toContain(`re-encrypted secret ${created.Data!.SecretArn} with key ${after.KmsKeyId}`);
+
+    // The next deploy: the secret's name still derives from the old key, so it is found by its generation tag.
+    await expect(onCertificateEvent(event('Update', after, { PhysicalResourceId: created.PhysicalResourceId, OldResourceProperties: after }), clients, context)).resolves.toEqual(created);
+    // A rotation that rolls back answers with the first certificate again, not a third one.
+    const rotated = { ...after, Rotation: '1' };
+    const rotation = await onCertificateEvent(event('Update', rotated, { PhysicalResourceId: created.PhysicalResourceId, OldResourceProperties: after }), clients, context);
+    await expect(onCertificateEvent(event('Update', after, { PhysicalResourceId: rotation.PhysicalResourceId, OldResourceProperties: rotated }), clients, context)).resolves.toEqual(created);
+    await onCertificateEvent(event('Delete', rotated, { PhysicalResourceId: rotation.PhysicalResourceId }), clients, context);
+    expect(aws.activeCertificates()).toEqual([created.Data!.CertificateId]);
+    expect(aws.liveSecretNames()).toEqual([generationSecretName(before)]);
+
+    // Deleting the stack deletes the certificate and its secret.
+    await onCertificateEvent(event('Delete', after, { PhysicalResourceId: created.PhysicalResourceId }), clients, context);
+    expect(aws.activeCertificates()).toEqual([]);
+    expect(aws.liveSecretNames()).toEqual([]);
+    expectNoKeyMaterial(context.lines);
   });
 });

@@ -4,7 +4,7 @@ import {
   DetachThingPrincipalCommand, IoTClient, ResourceNotFoundException as IotNotFound, UpdateCertificateCommand,
 } from '@aws-sdk/client-iot';
 import {
-  CreateSecretCommand, DeleteSecretCommand, DescribeSecretCommand, ResourceNotFoundException as SecretNotFound,
+  CreateSecretCommand, DeleteSecretCommand, DescribeSecretCommand, ListSecretsCommand, ResourceNotFoundException as SecretNotFound,
   RestoreSecretCommand, SecretsManagerClient, TagResourceCommand, UpdateSecretCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { AwsClientStub } from 'aws-sdk-client-mock';
@@ -79,8 +79,23 @@ export class FakeIotAndSecrets {
       const secret = find(SecretId);
       if (!secret) throw secretNotFound();
       if (secret.deleted) throw Object.assign(new Error('secret is scheduled for deletion'), { name: 'InvalidRequestException' });
-      Object.assign(secret, { value: SecretString, kmsKeyId: KmsKeyId ?? secret.kmsKeyId });
+      // Without a value only the metadata changes; a new key re-encrypts the current value ("Change the encryption key").
+      Object.assign(secret, { value: SecretString ?? secret.value, kmsKeyId: KmsKeyId ?? secret.kmsKeyId });
       return { ARN: secret.arn };
+    });
+    // Filters as ListSecrets applies them: a name by prefix, tag keys and tag values each on their own; no secret scheduled for deletion.
+    secrets.on(ListSecretsCommand).callsFake(({ Filters = [] }) => {
+      const matches = (secret: Secret) => (Filters as Array<{ Key: string; Values: string[] }>).every(({ Key, Values }) => Values.some((value) => {
+        if (Key === 'name') return secret.name.startsWith(value);
+        if (Key === 'tag-key') return value in secret.tags;
+        if (Key === 'tag-value') return Object.values(secret.tags).includes(value);
+        throw new Error(`FakeIotAndSecrets does not model the ListSecrets filter ${Key}`);
+      }));
+      return {
+        SecretList: this.secrets.filter((secret) => !secret.deleted && matches(secret)).map((secret) => ({
+          ARN: secret.arn, Name: secret.name, KmsKeyId: secret.kmsKeyId, Tags: Object.entries(secret.tags).map(([Key, Value]) => ({ Key, Value })),
+        })),
+      };
     });
     secrets.on(RestoreSecretCommand).callsFake(({ SecretId }) => {
       const secret = find(SecretId);
@@ -119,6 +134,16 @@ export class FakeIotAndSecrets {
   secretValue(arn: string): Record<string, string> | undefined {
     const secret = this.secrets.find((candidate) => candidate.arn === arn);
     return secret && !secret.deleted && secret.value ? JSON.parse(secret.value) : undefined;
+  }
+
+  /** The key a secret's current value is encrypted with. */
+  secretKey(arn: string): string | undefined {
+    return this.secrets.find((candidate) => candidate.arn === arn)?.kmsKeyId;
+  }
+
+  /** Names of the secrets not scheduled for deletion. */
+  liveSecretNames(): string[] {
+    return this.secrets.filter((secret) => !secret.deleted).map((secret) => secret.name);
   }
 
   secretDeleted(arn: string): boolean {

@@ -21,8 +21,20 @@ export interface CertificateProperties {
 /** Length of the generation suffix of a secret name (hex characters). */
 export const GENERATION_LENGTH = 12;
 
-/** The secret of one certificate generation: `<prefix>/<12 hex characters>` derived from thing, key and rotation. */
+/**
+ * The secret of one certificate generation: `<prefix>/<12 hex characters>` derived from thing, key and rotation.
+ * The key stays in the hash so that secrets made before keys could change keep their names; a secret whose
+ * key has changed since is found by its generation tag (generationTag).
+ */
 export function generationSecretName(props: CertificateProperties): string {
   const generation = createHash('sha256').update(JSON.stringify([props.ThingName, props.KmsKeyId, props.Rotation])).digest('hex');
   return `${props.SecretNamePrefix}/${generation.slice(0, GENERATION_LENGTH)}`;
+}
+
+/** Tag on a secret naming its generation independently of its key: thing and rotation. */
+export const GENERATION_TAG = 'IotCertificateGeneration';
+
+/** The value of GENERATION_TAG for a certificate's properties. */
+export function generationTag(props: CertificateProperties): string {
+  return createHash('sha256').update(JSON.stringify([props.ThingName, props.Rotation])).digest('hex').slice(0, GENERATION_LENGTH);
 }

@@ -13,6 +13,10 @@
  * the previous generation's secret, still holding its active certificate; the handler answers with
  * that certificate, and the Delete of the new one removes only the new generation's secret.
  *
+ * A change of the key (KmsKeyId) keeps the certificate: Secrets Manager re-encrypts the secret's current
+ * versions with the new key ("Change the encryption key for an AWS Secrets Manager secret"). The secret
+ * keeps its name, and is found afterwards by its generation tag.
+ *
  * The private key lives only in the CreateKeysAndCertificate response and the secret: it is never
  * logged, returned, or put into an error message.
  */
@@ -22,15 +26,15 @@ import {
   DetachThingPrincipalCommand, IoTClient, UpdateCertificateCommand,
 } from '@aws-sdk/client-iot';
 import {
-  CreateSecretCommand, DeleteSecretCommand, DescribeSecretCommand, DescribeSecretCommandOutput, RestoreSecretCommand,
+  CreateSecretCommand, DeleteSecretCommand, DescribeSecretCommand, DescribeSecretCommandOutput, ListSecretsCommand, RestoreSecretCommand,
   SecretsManagerClient, TagResourceCommand, UpdateSecretCommand,
 } from '@aws-sdk/client-secrets-manager';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { errorMessage, errorName, HandlerContext, ignoringNotFound, retryUntilDeadline } from '../retry';
-import { CertificateProperties, generationSecretName } from './generation';
+import { CertificateProperties, GENERATION_TAG, generationSecretName, generationTag } from './generation';
 
 export type { CertificateProperties } from './generation';
-export { GENERATION_LENGTH, generationSecretName } from './generation';
+export { GENERATION_LENGTH, GENERATION_TAG, generationSecretName, generationTag } from './generation';
 
 export interface CertificateClients {
   readonly iot: IoTClient;
@@ -51,8 +55,14 @@ export const CERTIFICATE_ID_TAG = 'IotCertificateId';
 
 const CERTIFICATE_ARN = /^arn:[a-z-]+:iot:[a-z0-9-]+:\d{12}:cert\/([0-9a-f]{64})$/;
 
-/** Settings whose change needs a new key pair; a policy change is handled by CloudFormation's attachment. */
-const REISSUE_ON_CHANGE: ReadonlyArray<keyof CertificateProperties> = ['Rotation', 'ThingName', 'SecretNamePrefix', 'KmsKeyId'];
+/**
+ * Settings whose change needs a new key pair. A policy change is handled by CloudFormation's attachment, a
+ * key change by re-encrypting the secret, and a new service token (another provider) changes nothing.
+ */
+const REISSUE_ON_CHANGE: ReadonlyArray<keyof CertificateProperties> = ['Rotation', 'ThingName', 'SecretNamePrefix'];
+
+/** What the handler reads of a secret: from DescribeSecret, or from ListSecrets when found by tag. */
+type SecretMetadata = Pick<DescribeSecretCommandOutput, 'ARN' | 'Name' | 'Tags' | 'DeletedDate'>;
 
 
 export async function onCertificateEvent(
@@ -70,7 +80,7 @@ export async function onCertificateEvent(
         context.log(`${changed.join(', ')} changed: issuing a new certificate; CloudFormation retires the old one after the new one is attached`);
         return issueCertificate(props, event.RequestId, clients, context);
       }
-      return describeCertificate(props, event.PhysicalResourceId, clients);
+      return keepCertificate(props, old, event.PhysicalResourceId, clients, context);
     }
     case 'Delete':
       await removeCertificate(props, event.PhysicalResourceId, clients, context);
@@ -86,7 +96,7 @@ export async function issueCertificate(
   props: CertificateProperties, requestId: string, clients: CertificateClients, context: HandlerContext,
 ): Promise<CertificateResponse> {
   const secretName = generationSecretName(props);
-  const existing = await describeSecret(secretName, clients);
+  const existing = await findGenerationSecret(props, clients);
   if (existing && !existing.DeletedDate) {
     const held = tagValue(existing, CERTIFICATE_ID_TAG);
     if (await isActive(held, clients)) {
@@ -119,10 +129,10 @@ export async function issueCertificate(
 
 async function storeSecret(
   props: CertificateProperties, secretName: string, requestId: string, secret: CertificateSecret,
-  existing: DescribeSecretCommandOutput | undefined, clients: CertificateClients,
+  existing: SecretMetadata | undefined, clients: CertificateClients,
 ): Promise<string> {
   const secretString = JSON.stringify(secret);
-  const tags = [{ Key: CERTIFICATE_ID_TAG, Value: secret.certificateId }];
+  const tags = [{ Key: CERTIFICATE_ID_TAG, Value: secret.certificateId }, { Key: GENERATION_TAG, Value: generationTag(props) }];
   if (!existing) {
     const created = await clients.secrets.send(new CreateSecretCommand({
       Name: secretName,
@@ -158,15 +168,22 @@ async function isActive(certificateId: string, clients: CertificateClients): Pro
   }
 }
 
-/** Answers an Update that needs no new certificate. */
-export async function describeCertificate(
-  props: CertificateProperties, physicalResourceId: string, clients: CertificateClients,
+/**
+ * Answers an Update that needs no new certificate. When the key changed, the secret is re-encrypted with the
+ * new one: tagged with its generation first, since its name still derives from the previous key.
+ */
+export async function keepCertificate(
+  props: CertificateProperties, old: CertificateProperties, physicalResourceId: string, clients: CertificateClients, context: HandlerContext,
 ): Promise<CertificateResponse> {
-  const secretName = generationSecretName(props);
-  const existing = await describeSecret(secretName, clients);
+  const existing = await findGenerationSecret(props, clients, old);
   if (!existing || existing.DeletedDate) {
-    throw new Error(`Secret '${secretName}' holding certificate ${physicalResourceId} is missing or scheduled for deletion. `
+    throw new Error(`Secret '${generationSecretName(props)}' holding certificate ${physicalResourceId} is missing or scheduled for deletion. `
       + 'Change the certificate rotation setting to issue a new certificate and secret.');
+  }
+  if (old.KmsKeyId !== props.KmsKeyId) {
+    await clients.secrets.send(new TagResourceCommand({ SecretId: existing.ARN, Tags: [{ Key: GENERATION_TAG, Value: generationTag(props) }] }));
+    await clients.secrets.send(new UpdateSecretCommand({ SecretId: existing.ARN, KmsKeyId: props.KmsKeyId }));
+    context.log(`re-encrypted secret ${existing.ARN} with key ${props.KmsKeyId}; certificate ${physicalResourceId} kept`);
   }
   return success(physicalResourceId, existing.ARN!);
 }
@@ -191,7 +208,7 @@ export async function removeCertificate(
     context.log(`certificate ${certificateId} was already deleted`);
   }
 
-  const secret = await describeSecret(generationSecretName(props), clients);
+  const secret = await findGenerationSecret(props, clients);
   if (!secret || secret.DeletedDate) return;
   const holds = tagValue(secret, CERTIFICATE_ID_TAG);
   if (holds !== certificateId) {
@@ -231,7 +248,43 @@ async function describeSecret(name: string, clients: CertificateClients): Promis
   }
 }
 
-function tagValue(secret: DescribeSecretCommandOutput, key: string): string {
+/**
+ * The secret of a certificate generation: by its name (from `props`, or from `previous` when the key just
+ * changed), else, once its key has changed, by its generation tag among the secrets under the prefix (live
+ * ones only: ListSecrets leaves out secrets scheduled for deletion). A secret found only scheduled for
+ * deletion is returned as such.
+ */
+async function findGenerationSecret(
+  props: CertificateProperties, clients: CertificateClients, previous?: CertificateProperties,
+): Promise<SecretMetadata | undefined> {
+  const names = [...new Set([generationSecretName(props), ...(previous ? [generationSecretName(previous)] : [])])];
+  let scheduledForDeletion: SecretMetadata | undefined;
+  for (const name of names) {
+    const found = await describeSecret(name, clients);
+    if (found && !found.DeletedDate) return found;
+    scheduledForDeletion ??= found;
+  }
+  const generation = generationTag(props);
+  let NextToken: string | undefined;
+  do {
+    const page = await clients.secrets.send(new ListSecretsCommand({
+      Filters: [
+        { Key: 'name', Values: [`${props.SecretNamePrefix}/`] },
+        { Key: 'tag-key', Values: [GENERATION_TAG] },
+        { Key: 'tag-value', Values: [generation] },
+      ],
+      NextToken,
+    }));
+    // The filters match tag keys and values separately, and names by prefix: check the pair and the prefix.
+    const tagged = page.SecretList?.find((entry) => entry.Name?.startsWith(`${props.SecretNamePrefix}/`)
+      && entry.Tags?.some((tag) => tag.Key === GENERATION_TAG && tag.Value === generation));
+    if (tagged) return tagged;
+    NextToken = page.NextToken;
+  } while (NextToken);
+  return scheduledForDeletion;
+}
+
+function tagValue(secret: SecretMetadata, key: string): string {
   const value = secret.Tags?.find((tag) => tag.Key === key)?.Value;
   if (!value) throw new Error(`Secret ${secret.ARN} has no ${key} tag; it was not written by this handler. Remove it or choose another secret name.`);
   return value;
