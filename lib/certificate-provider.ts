@@ -7,6 +7,7 @@ import { Construct } from 'constructs';
 import { CustomResourceHandler } from './custom-resource-handler';
 import { GENERATION_LENGTH } from './handlers/certificate/generation';
 import { acknowledgeWildcardResource } from './nag';
+import { iotArn } from './iot-policy';
 
 export interface CertificateProviderProps {
   /** Retention of the handler's and the provider framework's logs. @default logs.RetentionDays.ONE_YEAR */
@@ -164,17 +165,16 @@ export class CertificateProvider extends Construct {
   public allowThingDetach(): void {
     if (this.thingDetachAllowed) return;
     this.thingDetachAllowed = true;
-    const stack = Stack.of(this);
     this.handler.function.addToRolePolicy(new iam.PolicyStatement({
       sid: 'DetachFromOwnThingEvenRenamed',
       actions: ['iot:DetachThingPrincipal'],
       resources: [this.certificates],
-      conditions: { ArnLike: { 'iot:thingArn': stack.formatArn({ service: 'iot', resource: 'thing', resourceName: '*', arnFormat: ArnFormat.SLASH_RESOURCE_NAME }) } },
+      conditions: { ArnLike: { 'iot:thingArn': iotArn(this, 'thing', '*') } },
     }));
   }
 
   private get certificates(): string {
-    return Stack.of(this).formatArn({ service: 'iot', resource: 'cert', resourceName: '*' });
+    return iotArn(this, 'cert', '*');
   }
 
   /**

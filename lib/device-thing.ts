@@ -1,8 +1,9 @@
-import { ArnFormat, IResource, Resource, Stack, Token } from 'aws-cdk-lib';
+import { IResource, Resource, Token } from 'aws-cdk-lib';
 import { THING_NAME_PATTERN } from '../device/src/contract';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as iot from 'aws-cdk-lib/aws-iot';
 import { Construct } from 'constructs';
+import { iotArn } from './iot-policy';
 
 /** A thing name: 1-128 of [a-zA-Z0-9:_-] (AWS IoT API Reference, "CreateThing"). */
 export { THING_NAME_PATTERN };
@@ -52,7 +53,7 @@ export class DeviceThing extends DeviceThingBase {
     validateThingName(thingName);
     class Import extends DeviceThingBase {
       public readonly thingName = thingName;
-      public readonly thingArn = Stack.of(scope).formatArn({ service: 'iot', resource: 'thing', resourceName: thingName, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+      public readonly thingArn = iotArn(scope, 'thing', thingName);
     }
     return new Import(scope, id);
   }

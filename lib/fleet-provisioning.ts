@@ -10,6 +10,7 @@ import { acknowledgeWildcardResource } from './nag';
 import { check, RULES } from './rules';
 import { DeviceCertificate } from './device-certificate';
 import { IDevicePolicy } from './device-policy';
+import { iotArn, IotPolicy } from './iot-policy';
 
 /** The managed policy AWS documents for a provisioning role ("AWSIoTThingsRegistration", AWS managed policy reference). */
 export const PROVISIONING_MANAGED_POLICY = 'service-role/AWSIoTThingsRegistration';
@@ -44,6 +45,12 @@ export interface FleetProvisioningProps {
    * @default - the stack's shared framework
    */
   readonly claimCertificateDeployedFrameworkLogicalId?: string;
+  /**
+   * Logical ID of the claim policy as deployed before it was an IotPolicy (then an `AWS::IoT::Policy` directly at
+   * `<fleet>/ClaimPolicy`), so an update keeps the policy instead of replacing it.
+   * @default - derived from the construct path
+   */
+  readonly claimPolicyLogicalId?: string;
   /** @default logs.RetentionDays.ONE_YEAR */
   readonly logRetention?: logs.RetentionDays;
   /** @default RemovalPolicy.RETAIN */
@@ -84,7 +91,7 @@ export class FleetProvisioning extends Construct {
   /** The pre-provisioning hook. */
   public readonly hook: lambda.Function;
   /** The policy of the claim certificate. */
-  public readonly claimPolicy: iot.CfnPolicy;
+  public readonly claimPolicy: IotPolicy;
   public readonly claimPolicyName: string;
   /** The claim certificate every new device starts with (read it with grantRead, or `iot-device bootstrap`). */
   public readonly claimCertificate: DeviceCertificate;
@@ -110,8 +117,8 @@ export class FleetProvisioning extends Construct {
     if (!Token.isUnresolved(this.templateName) && !TEMPLATE_NAME.test(this.templateName)) {
       throw new Error(`FleetProvisioning templateName must match ${TEMPLATE_NAME.source}, received: '${this.templateName}'`);
     }
-    this.templateArn = stack.formatArn({ service: 'iot', resource: 'provisioningtemplate', resourceName: this.templateName, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
-    const arn = (resource: string, resourceName: string) => stack.formatArn({ service: 'iot', resource, resourceName, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    this.templateArn = iotArn(this, 'provisioningtemplate', this.templateName);
+    const arn = (resource: string, resourceName: string) => iotArn(this, resource, resourceName);
 
     // The hook: allows only the fleet's serial numbers, never a live one unless marked, and answers within AWS's 5 seconds.
     const hookFunction = handlerFunction(this, 'Hook', {
@@ -229,8 +236,8 @@ export class FleetProvisioning extends Construct {
     const topicFilter = (name: string) => arn('topicfilter', name);
     const requests = ['$aws/certificates/create-from-csr/json', `$aws/provisioning-templates/${this.templateName}/provision/json`];
     const responses = requests.flatMap((request) => [`${request}/accepted`, `${request}/rejected`]);
-    this.claimPolicy = new iot.CfnPolicy(this, 'ClaimPolicy', {
-      policyDocument: {
+    this.claimPolicy = new IotPolicy(this, 'ClaimPolicy', {
+      document: {
         Version: '2012-10-17',
         Statement: [
           { Effect: 'Allow', Action: 'iot:Connect', Resource: arn('client', `${CLAIM_CLIENT_ID_PREFIX}*`) },
@@ -240,9 +247,11 @@ export class FleetProvisioning extends Construct {
         ],
       },
     });
-    this.claimPolicyName = this.claimPolicy.ref;
+    // A replaced claim policy would be detached from the claim certificate in the factory for a moment: keep the ID it was deployed with.
+    if (props.claimPolicyLogicalId) (this.claimPolicy.node.defaultChild as iot.CfnPolicy).overrideLogicalId(props.claimPolicyLogicalId);
+    this.claimPolicyName = this.claimPolicy.policyName;
     this.claimCertificate = new DeviceCertificate(this, 'ClaimCertificate', {
-      policy: { policyName: this.claimPolicyName },
+      policy: this.claimPolicy,
       secretNamePrefix: `iot/${stack.stackName}/claim-certificate`,
       secretRecoveryWindow: props.secretRecoveryWindow,
       rotation: props.claimCertificateRotation,

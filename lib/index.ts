@@ -13,6 +13,7 @@ export * from './device-monitoring';
 export * from './device-policy';
 export * from './device-thing';
 export * from './https-publish-policy';
+export * from './iot-policy';
 export * from './iot-core-stack';
 export * from './shadow-defaults';
 export * from './managed-policy-grantee';

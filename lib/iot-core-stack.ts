@@ -16,6 +16,7 @@ import { HttpsPublishPolicy } from './https-publish-policy';
 import { ManagedPolicyGrantee } from './managed-policy-grantee';
 import { acknowledgeWildcardResource } from './nag';
 import { ShadowDefaults } from './shadow-defaults';
+import { iotArn } from './iot-policy';
 
 /**
  * How many resources a stack may have before synth fails: CloudFormation allows 500 per stack ("AWS
@@ -34,6 +35,9 @@ export const DEPLOYED_CERTIFICATE_FRAMEWORKS = {
   certificate: 'CertificateHandlerProviderframeworkonEventC178E975',
   claimCertificate: 'FleetClaimCertificateHandlerProviderframeworkonEventB56C0CD5',
 } as const;
+
+/** The claim policy's logical ID from before it was an IotPolicy construct: kept, so an update does not replace it. */
+export const DEPLOYED_CLAIM_POLICY_LOGICAL_ID = 'FleetClaimPolicyC12BA720';
 
 /** First topic level of device status messages: devices publish to `data/<thing>` (defined by the contract). */
 export { DATA_TOPIC_PREFIX };
@@ -184,6 +188,7 @@ export class IotCoreStack extends Stack {
         shadowDefaults: this.shadowDefaults.desired,
         secretRecoveryWindow: props.secretRecoveryWindow,
         claimCertificateDeployedFrameworkLogicalId: DEPLOYED_CERTIFICATE_FRAMEWORKS.claimCertificate,
+        claimPolicyLogicalId: DEPLOYED_CLAIM_POLICY_LOGICAL_ID,
         logRetention,
         removalPolicy,
       });
@@ -197,7 +202,7 @@ export class IotCoreStack extends Stack {
       acknowledgeWildcardResource(this.smokeCheckPolicy, this.archive.bucket.arnForObjects(`${this.rule.keyPrefix}*`),
         'The smoke check reads back, and with --clean deletes, the object the rule archived for its own message, whose key (a UUID) is known only then; only the archive prefix is granted.');
       if (this.fleet) {
-        const fleetResource = (resource: string, resourceName: string) => this.formatArn({ service: 'iot', resource, resourceName, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+        const fleetResource = (resource: string, resourceName: string) => iotArn(this, resource, resourceName);
         acknowledgeWildcardResource(this.smokeCheckPolicy, fleetResource('topic', `${DATA_TOPIC_PREFIX}/${this.fleet.thingNamePrefix}*`),
           'smoke --thing proves a device provisioned by claim, whose name is known only at provisioning time; only the fleet\'s data topics are granted.');
         acknowledgeWildcardResource(this.smokeCheckPolicy, fleetResource('thing', `${this.fleet.thingNamePrefix}*`),
@@ -260,17 +265,17 @@ export class IotCoreStack extends Stack {
     const bucket = this.archive.bucket;
     const prefix = this.rule.keyPrefix;
     const logGroupArn = this.formatArn({ service: 'logs', resource: 'log-group', resourceName: this.failedDeliveries.logGroupName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-    const iotArn = (resource: string, resourceName: string) => this.formatArn({ service: 'iot', resource, resourceName, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    const arnOf = (resource: string, resourceName: string) => iotArn(this, resource, resourceName);
     // With a fleet, `--thing` proves a provisioned device too: its data topic and its shadow.
     const fleetPrefix = this.fleet?.thingNamePrefix;
     return [
       iam.Grant.addToPrincipal({ grantee, actions: ['cloudformation:DescribeStacks'], resourceArns: [this.stackId] }),
       iam.Grant.addToPrincipal({
         grantee, actions: ['iot:Publish'],
-        resourceArns: [iotArn('topic', this.dataTopic), ...(fleetPrefix ? [iotArn('topic', `${DATA_TOPIC_PREFIX}/${fleetPrefix}*`)] : [])],
+        resourceArns: [arnOf('topic', this.dataTopic), ...(fleetPrefix ? [arnOf('topic', `${DATA_TOPIC_PREFIX}/${fleetPrefix}*`)] : [])],
       }),
       this.thing.grantShadowRead(grantee),
-      ...(fleetPrefix ? [iam.Grant.addToPrincipal({ grantee, actions: ['iot:GetThingShadow'], resourceArns: [iotArn('thing', `${fleetPrefix}*`)] })] : []),
+      ...(fleetPrefix ? [iam.Grant.addToPrincipal({ grantee, actions: ['iot:GetThingShadow'], resourceArns: [arnOf('thing', `${fleetPrefix}*`)] })] : []),
       iam.Grant.addToPrincipal({ grantee, actions: ['s3:ListBucket'], resourceArns: [bucket.bucketArn], conditions: { StringLike: { 's3:prefix': `${prefix}*` } } }),
       iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetObject', 's3:DeleteObject'], resourceArns: [bucket.arnForObjects(`${prefix}*`)] }),
       // FilterLogEvents is authorized on the log group; both forms of its ARN name this group only.

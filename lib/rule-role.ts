@@ -1,10 +1,11 @@
-import { ArnFormat, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { iotArn } from './iot-policy';
 
 /** The ARN of a topic rule of this stack's account and region. */
 export function topicRuleArn(scope: Construct, ruleName: string): string {
-  return Stack.of(scope).formatArn({ service: 'iot', resource: 'rule', resourceName: ruleName, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+  return iotArn(scope, 'rule', ruleName);
 }
 
 /**

@@ -54,7 +54,7 @@ describe('FleetProvisioning', () => {
   test('the claim certificate may connect only in the claim namespace and call only this template\'s two provisioning APIs', () => {
     const { stack, construct, template } = fleet();
     const resolved = new ResolvedTemplate(template.toJSON() as never);
-    const claimPolicy = resolved.properties(stack.getLogicalId(construct.claimPolicy)).PolicyDocument;
+    const claimPolicy = resolved.properties(stack.getLogicalId(construct.claimPolicy.node.defaultChild as never)).PolicyDocument;
     const decide = (action: IotAction, type: 'client' | 'topic' | 'topicfilter', name: string, clientId = 'claim-ABCD1234') =>
       evaluate([claimPolicy], { protocol: 'mqtt', clientId, attachedThings: [] }, { action, resource: iotArn(resolved.region, resolved.account, type, name) }).allowed;
     const csr = '$aws/certificates/create-from-csr/json';
@@ -80,7 +80,7 @@ describe('FleetProvisioning', () => {
   test('the claim certificate is kept like the device certificate, attached to the claim policy and to no thing', () => {
     const { stack, construct, template } = fleet();
     template.resourceCountIs('AWS::IoT::ThingPrincipalAttachment', 0);
-    template.hasResourceProperties('AWS::IoT::PolicyPrincipalAttachment', { PolicyName: { Ref: stack.getLogicalId(construct.claimPolicy) } });
+    template.hasResourceProperties('AWS::IoT::PolicyPrincipalAttachment', { PolicyName: { Ref: stack.getLogicalId(construct.claimPolicy.node.defaultChild as never) } });
     const [certificate] = Object.values(template.findResources('Custom::DeviceCertificate'));
     expect(certificate.Properties).not.toHaveProperty('ThingName');
     expect(certificate.Properties.SecretNamePrefix).toBe('iot/Test/claim-certificate');
