@@ -1,13 +1,10 @@
-import { ArnFormat, Names, Stack, Token } from 'aws-cdk-lib';
+import { ArnFormat, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as iot from 'aws-cdk-lib/aws-iot';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { acknowledgeWildcardResource } from './nag';
-import { topicRuleArn, topicRuleRole } from './rule-role';
-
-const RULE_NAME = /^[a-zA-Z0-9_]{1,128}$/;
+import { topicRule, topicRuleArn, topicRuleRole, uniqueRuleName } from './topic-rule';
 
 export interface ArchiveRuleProps {
   /** The rule's IoT SQL (version 2016-03-23), e.g. `SELECT name FROM 'data/pi-01' WHERE name = 's3'`. */
@@ -51,15 +48,9 @@ export class ArchiveRule extends Construct {
     this.keyPrefix = keyPrefix;
     this.objectKey = `${keyPrefix}${props.keyPattern ?? '${topic()}/${timestamp()}-${newuuid()}.json'}`;
     // Named here, not by CloudFormation: the role's trust policy must name the rule it serves.
-    this.ruleName = props.ruleName ?? Names.uniqueResourceName(this, { maxLength: 128, separator: '_', allowedSpecialCharacters: '_' });
-    if (!Token.isUnresolved(this.ruleName) && !RULE_NAME.test(this.ruleName)) {
-      throw new Error(`Invalid topic rule name '${this.ruleName}': must match ${RULE_NAME.source} (hyphens are not allowed)`);
-    }
+    this.ruleName = props.ruleName ?? uniqueRuleName(this);
     if (!Token.isUnresolved(this.objectKey) && !this.objectKey.includes('${newuuid()}')) {
       throw new Error(`Archive key '${this.objectKey}' must contain \${newuuid()} so that no object is ever overwritten`);
-    }
-    if (!Token.isUnresolved(props.sql) && !/^\s*SELECT\s/i.test(props.sql)) {
-      throw new Error(`ArchiveRule sql '${props.sql}' must be an IoT SQL SELECT statement`);
     }
     this.sql = props.sql;
     this.ruleArn = topicRuleArn(this, this.ruleName);
@@ -86,18 +77,13 @@ export class ArchiveRule extends Construct {
     acknowledgeWildcardResource(this.role, archivedObjects,
       'Every archived message gets a new key (a UUID in the key template), so s3:PutObject is granted on the archive prefix, the narrowest resource that covers keys not yet known.');
 
-    const rule = new iot.CfnTopicRule(this, 'Resource', {
+    topicRule(this, 'Resource', {
       ruleName: this.ruleName,
-      topicRulePayload: {
-        description: props.description ?? 'Archives matching messages to S3',
-        sql: this.sql,
-        // CloudFormation would default to 2015-10-08 (AWS::IoT::TopicRule TopicRulePayload, "AwsIotSqlVersion").
-        awsIotSqlVersion: '2016-03-23',
-        ruleDisabled: false,
-        actions: [{ s3: { bucketName: props.bucket.bucketName, key: this.objectKey, roleArn: this.role.roleArn } }],
-        errorAction: { cloudwatchLogs: { logGroupName: props.errorLogGroup.logGroupName, roleArn: this.role.roleArn } },
-      },
+      description: props.description ?? 'Archives matching messages to S3',
+      sql: this.sql,
+      role: this.role,
+      actions: [{ s3: { bucketName: props.bucket.bucketName, key: this.objectKey, roleArn: this.role.roleArn } }],
+      errorAction: { cloudwatchLogs: { logGroupName: props.errorLogGroup.logGroupName, roleArn: this.role.roleArn } },
     });
-    rule.node.addDependency(this.role);
   }
 }

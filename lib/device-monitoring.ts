@@ -1,14 +1,13 @@
-import { Duration, Names, Stack, Token } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as iot from 'aws-cdk-lib/aws-iot';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { acknowledgeWildcardResource } from './nag';
 import { check, RULES } from './rules';
-import { topicRuleRole } from './rule-role';
+import { topicRule, topicRuleRole, uniqueRuleName } from './topic-rule';
 
 export interface DeviceMonitoringProps {
   /** The topic the device publishes its status to, e.g. `data/pi-01`. */
@@ -78,7 +77,7 @@ export class DeviceMonitoring extends Construct {
     const quietWindow = Duration.minutes(Math.max(1, Math.ceil((props.reportInterval.toSeconds() * quietIntervals) / 60)));
 
     // Liveness: one datapoint per message, published by a rule with a role limited to this namespace.
-    this.livenessRuleName = Names.uniqueResourceName(this, { maxLength: 128, separator: '_', allowedSpecialCharacters: '_' });
+    this.livenessRuleName = uniqueRuleName(this);
     const role = topicRuleRole(this, 'LivenessRole', this.livenessRuleName,
       `Lets AWS IoT rule ${this.livenessRuleName} count status messages in CloudWatch namespace ${namespace}`);
     role.addToPolicy(new iam.PolicyStatement({
@@ -89,17 +88,13 @@ export class DeviceMonitoring extends Construct {
     }));
     acknowledgeWildcardResource(role, '*',
       'cloudwatch:PutMetricData has no resource type in the IAM Service Authorization Reference: it must be granted on "*"; the cloudwatch:namespace condition limits it to this environment\'s namespace.');
-    const rule = new iot.CfnTopicRule(this, 'LivenessRule', {
+    topicRule(this, 'LivenessRule', {
       ruleName: this.livenessRuleName,
-      topicRulePayload: {
-        description: `Counts status messages on ${props.dataTopic} for the device-quiet alarm`,
-        sql: `SELECT * FROM '${props.dataTopic}'`,
-        awsIotSqlVersion: '2016-03-23',
-        ruleDisabled: false,
-        actions: [{ cloudwatchMetric: { metricNamespace: namespace, metricName: 'StatusMessages', metricValue: '1', metricUnit: 'Count', roleArn: role.roleArn } }],
-      },
+      description: `Counts status messages on ${props.dataTopic} for the device-quiet alarm`,
+      sql: `SELECT * FROM '${props.dataTopic}'`,
+      role,
+      actions: [{ cloudwatchMetric: { metricNamespace: namespace, metricName: 'StatusMessages', metricValue: '1', metricUnit: 'Count', roleArn: role.roleArn } }],
     });
-    rule.node.addDependency(role);
     this.statusMessages = new cloudwatch.Metric({ namespace, metricName: 'StatusMessages', statistic: 'Sum', period: quietWindow });
 
     new logs.MetricFilter(this, 'FailedDeliveriesFilter', {

@@ -1,12 +1,12 @@
 import { Construct } from 'constructs';
-import { DATA_TOPIC_PREFIX } from '../device/src/contract';
+import { DATA_TOPIC_PREFIX, THING_NAME_VARIABLE } from '../device/src/contract';
 import { checkTopicLevel, IIotPolicy, iotArn, IotPolicy } from './iot-policy';
 
 /** An AWS IoT policy that certificates can be attached to (the project's one policy shape, IIotPolicy). */
 export type IDevicePolicy = IIotPolicy;
 
-/** The policy variable that resolves to the connecting thing's name (AWS IoT Developer Guide, "Thing policy variables"). */
-export const THING_NAME_VARIABLE = '${iot:Connection.Thing.ThingName}';
+/** The policy variable that resolves to the connecting thing's name (defined by the contract). */
+export { THING_NAME_VARIABLE };
 
 export interface DevicePolicyProps {
   /** First level of the topic each device publishes its status to, `<prefix>/<thing>`. @default 'data' */

@@ -13,6 +13,7 @@
  * with NotSupportedError, so the sandbox never silently allows or denies what it cannot model.
  */
 import { NotSupportedError } from './errors';
+import { THING_NAME_VARIABLE } from '../device/src/contract';
 
 export type IotAction = 'iot:Connect' | 'iot:Publish' | 'iot:Subscribe' | 'iot:Receive';
 export type Protocol = 'mqtt' | 'https';
@@ -56,7 +57,6 @@ export interface Decision {
 
 const ACTIONS: readonly IotAction[] = ['iot:Connect', 'iot:Publish', 'iot:Subscribe', 'iot:Receive'];
 const RESOURCE_OF: Record<IotAction, string> = { 'iot:Connect': 'client', 'iot:Publish': 'topic', 'iot:Receive': 'topic', 'iot:Subscribe': 'topicfilter' };
-const THING_NAME = '${iot:Connection.Thing.ThingName}';
 const CLIENT_ID = '${iot:ClientId}';
 const IS_ATTACHED = 'iot:Connection.Thing.IsAttached';
 
@@ -94,7 +94,7 @@ export function checkStatement(statement: PolicyStatement, where: string): void 
   }
   for (const resource of list(statement.Resource)) {
     const variables = resource.match(/\$\{[^}]*\}/g) ?? [];
-    const other = variables.filter((variable) => variable !== THING_NAME && variable !== CLIENT_ID);
+    const other = variables.filter((variable) => variable !== THING_NAME_VARIABLE && variable !== CLIENT_ID);
     if (other.length) throw new NotSupportedError(`policy variable ${other.join(', ')} in ${where}`);
   }
   for (const [operator, keys] of Object.entries(statement.Condition ?? {})) {
@@ -113,7 +113,7 @@ function resourcePattern(resource: string, principal: Principal): RegExp | undef
   let missing = false;
   const source = resource.split(/(\$\{[^}]*\})/).map((part, index) => {
     if (index % 2 === 0) return glob(part);
-    const value = part === THING_NAME ? thing : part === CLIENT_ID && principal.protocol === 'mqtt' ? principal.clientId : undefined;
+    const value = part === THING_NAME_VARIABLE ? thing : part === CLIENT_ID && principal.protocol === 'mqtt' ? principal.clientId : undefined;
     if (value === undefined) missing = true;
     return escape(value ?? '');
   }).join('');

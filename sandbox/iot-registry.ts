@@ -11,6 +11,7 @@
 import { actionMatches, evaluate, Decision, IotAction, iotArn, PolicyDocument, PolicyStatement, Principal, Protocol } from './iot-policy';
 import { NotSupportedError } from './errors';
 import { RawTemplate, ResolvedTemplate } from './resolved-template';
+import { THING_NAME_VARIABLE } from '../device/src/contract';
 
 /** Identities of the AWS services the sandbox stands in for; the policy of a device does not apply to them. */
 export const SERVICE_ACL = [
@@ -22,7 +23,6 @@ export const SERVICE_ACL = [
   'user console', 'topic readwrite #', 'topic readwrite $aws/things/#', '',
 ].join('\n');
 
-const THING_NAME = '${iot:Connection.Thing.ThingName}';
 const list = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
 
 export class IotRegistry {
@@ -132,7 +132,7 @@ export class IotRegistry {
       const [, type, name] = /^(topic|topicfilter)\/(.*)$/.exec(resource.slice(prefix.length)) ?? [];
       if (!type) throw new NotSupportedError(`resource ${resource} in the broker's ACL`);
       for (const action of actions.filter((a) => (a === 'iot:Subscribe') === (type === 'topicfilter'))) {
-        grants.push([action, mosquittoTopic(name.split(THING_NAME).join(thing))]);
+        grants.push([action, mosquittoTopic(name.split(THING_NAME_VARIABLE).join(thing))]);
       }
     }
     return grants;

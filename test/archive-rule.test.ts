@@ -54,7 +54,7 @@ describe('ArchiveRule', () => {
   test.each([
     ['a rule name with a hyphen', { ruleName: 'archive-pi' }, "Invalid topic rule name 'archive-pi': must match ^[a-zA-Z0-9_]{1,128}$ (hyphens are not allowed)"],
     ['a key without newuuid', { keyPattern: '${topic()}.json' }, "Archive key 'archive/${topic()}.json' must contain ${newuuid()} so that no object is ever overwritten"],
-    ['SQL that is not a SELECT', { sql: "DELETE FROM 'data'" }, "ArchiveRule sql 'DELETE FROM 'data'' must be an IoT SQL SELECT statement"],
+    ['SQL that is not a SELECT', { sql: "DELETE FROM 'data'" }, "Topic rule sql 'DELETE FROM 'data'' must be an IoT SQL SELECT statement"],
   ])('refuses %s', (_, props, message) => {
     expect(() => rule(props)).toThrow(message);
   });

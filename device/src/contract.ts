@@ -19,6 +19,12 @@ export const SHADOW_DEFAULTS_CONFIGURATION_KEY = 'ShadowDesiredDefaults';
 /** First level of every device's data topic: a device publishes its status to `data/<thing>`. */
 export const DATA_TOPIC_PREFIX = 'data';
 
+/**
+ * The policy variable that resolves to the connecting thing's name, the device policy's key to one policy for
+ * every device (AWS IoT Developer Guide, "Thing policy variables"); the sandbox substitutes it the same way.
+ */
+export const THING_NAME_VARIABLE = '${iot:Connection.Thing.ThingName}';
+
 /** The topic a device publishes its status to. */
 export const dataTopicOf = (thingName: string): string => `${DATA_TOPIC_PREFIX}/${thingName}`;
 
