@@ -4,10 +4,12 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { BILLABLE, billableResources } from '../ops/review';
 import { environmentTemplate } from '../sandbox/templates';
 import { ENVIRONMENT_NAMES } from './setup/synth';
 
-const COLUMNS = ['KMS keys', 'secrets', 'alarms', 'dashboards', 'custom metrics', 'topic rules', 'Lambda functions'] as const;
+/** The README's columns: the billable kinds `npm run diff` prices. */
+const COLUMNS = BILLABLE;
 
 /** The table's rows by environment: `| dev | 2 | 2 | ... |` under the header that names the columns. */
 function readmeRows(): Record<string, number[]> {
@@ -25,27 +27,10 @@ function readmeRows(): Record<string, number[]> {
   return table;
 }
 
-/** What a template holds that AWS bills for as long as it exists (or, for functions and rules, per use). */
+/** The template's billable resources, counted as `npm run diff` counts them for a change's cost. */
 function billable(environment: string): number[] {
-  const resources = Object.values(environmentTemplate(environment).Resources);
-  const count = (type: string) => resources.filter((resource) => resource.Type === type).length;
-  const metrics = new Set<string>();
-  for (const resource of resources) {
-    if (resource.Type === 'AWS::IoT::TopicRule') {
-      for (const action of resource.Properties.TopicRulePayload.Actions) if (action.CloudwatchMetric) metrics.add(`${JSON.stringify(action.CloudwatchMetric.MetricNamespace)}/${action.CloudwatchMetric.MetricName}`);
-    }
-    if (resource.Type === 'AWS::Logs::MetricFilter') for (const metric of resource.Properties.MetricTransformations) metrics.add(`${metric.MetricNamespace}/${metric.MetricName}`);
-  }
-  return [
-    count('AWS::KMS::Key'),
-    // Each certificate keeps its key in a secret of its own (one per generation).
-    count('Custom::DeviceCertificate'),
-    count('AWS::CloudWatch::Alarm'),
-    count('AWS::CloudWatch::Dashboard'),
-    metrics.size,
-    count('AWS::IoT::TopicRule'),
-    count('AWS::Lambda::Function'),
-  ];
+  const counts = billableResources(environmentTemplate(environment) as never);
+  return COLUMNS.map((column) => counts[column]);
 }
 
 test.each(ENVIRONMENT_NAMES)('the README\'s cost table counts what the %s template holds', (environment) => {

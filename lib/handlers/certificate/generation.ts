@@ -18,6 +18,13 @@ export interface CertificateProperties {
   readonly Rotation: string;
 }
 
+/**
+ * Settings whose change needs a new key pair (a new certificate, and a new kit on the device). A policy change is
+ * handled by CloudFormation's attachment, a key change by re-encrypting the secret, and a new service token
+ * (another provider) changes nothing.
+ */
+export const REISSUE_ON_CHANGE: ReadonlyArray<keyof CertificateProperties> = ['Rotation', 'ThingName', 'SecretNamePrefix'];
+
 /** Length of the generation suffix of a secret name (hex characters). */
 export const GENERATION_LENGTH = 12;
 

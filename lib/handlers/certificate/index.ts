@@ -31,7 +31,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { errorMessage, errorName, HandlerContext, ignoringNotFound, retryUntilDeadline } from '../retry';
-import { CertificateProperties, GENERATION_TAG, generationSecretName, generationTag } from './generation';
+import { CertificateProperties, GENERATION_TAG, generationSecretName, generationTag, REISSUE_ON_CHANGE } from './generation';
 
 export type { CertificateProperties } from './generation';
 export { GENERATION_LENGTH, GENERATION_TAG, generationSecretName, generationTag } from './generation';
@@ -54,12 +54,6 @@ export type { CertificateSecret };
 export const CERTIFICATE_ID_TAG = 'IotCertificateId';
 
 const CERTIFICATE_ARN = /^arn:[a-z-]+:iot:[a-z0-9-]+:\d{12}:cert\/([0-9a-f]{64})$/;
-
-/**
- * Settings whose change needs a new key pair. A policy change is handled by CloudFormation's attachment, a
- * key change by re-encrypting the secret, and a new service token (another provider) changes nothing.
- */
-const REISSUE_ON_CHANGE: ReadonlyArray<keyof CertificateProperties> = ['Rotation', 'ThingName', 'SecretNamePrefix'];
 
 /** What the handler reads of a secret: from DescribeSecret, or from ListSecrets when found by tag. */
 type SecretMetadata = Pick<DescribeSecretCommandOutput, 'ARN' | 'Name' | 'Tags' | 'DeletedDate'>;

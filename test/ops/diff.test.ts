@@ -1,0 +1,135 @@
+/**
+ * `npm run diff` as a pull request's reviewer runs it: a temporary git repository holding this project, a base
+ * commit, and head commits that each make one kind of change; the command synthesizes both sides offline and
+ * must name each consequence in plain words, with the exit code a CI gate relies on.
+ */
+import { execFileSync, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+const ROOT = path.join(__dirname, '..', '..');
+const repo = fs.mkdtempSync(path.join(os.tmpdir(), 'diff-test-'));
+const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, encoding: 'utf8' }).trim();
+
+/** `npm run diff` in the temporary repository, on its working tree. */
+function diff(...args: string[]) {
+  const markdown = path.join(repo, '..', `${path.basename(repo)}-review.md`);
+  const result = spawnSync('npm', ['run', '--silent', 'diff', '--', ...args, '--markdown', markdown], { cwd: repo, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+  const report = fs.existsSync(markdown) ? fs.readFileSync(markdown, 'utf8') : '';
+  fs.rmSync(markdown, { force: true });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr, markdown: report };
+}
+
+/** Checks out a branch from the base, changes one file, commits; the working tree is that head. */
+function head(branch: string, file: string, from: string, to: string) {
+  git('checkout', '--quiet', '-B', branch, 'base');
+  const absolute = path.join(repo, file);
+  const text = fs.readFileSync(absolute, 'utf8');
+  if (!text.includes(from)) throw new Error(`${file} does not contain ${from}`);
+  fs.writeFileSync(absolute, text.replace(from, to));
+  git('commit', '--quiet', '-am', branch);
+}
+
+beforeAll(() => {
+  // The project as tracked, with the installed dependencies of this checkout.
+  for (const file of execFileSync('git', ['ls-files', '-co', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' }).split('\n').filter(Boolean)) {
+    if (!fs.existsSync(path.join(ROOT, file))) continue;
+    fs.mkdirSync(path.dirname(path.join(repo, file)), { recursive: true });
+    fs.copyFileSync(path.join(ROOT, file), path.join(repo, file));
+  }
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(repo, 'node_modules'), 'dir');
+  git('init', '--quiet', '-b', 'base');
+  // .gitignore's node_modules/ matches directories only, not this link.
+  fs.appendFileSync(path.join(repo, '.git', 'info', 'exclude'), 'node_modules\n');
+  git('config', 'user.email', 'reviewer@example.com');
+  git('config', 'user.name', 'Reviewer');
+  git('add', '-A');
+  git('commit', '--quiet', '-m', 'base');
+});
+
+afterAll(() => {
+  fs.rmSync(repo, { recursive: true, force: true });
+});
+
+test('no change: exit 0 and says so', () => {
+  const result = diff('--base', 'base', '--env', 'dev');
+  expect(result.stderr).toBe('');
+  expect(result.status).toBe(0);
+  expect(result.stdout).toContain('IotCore-dev:\n  no change');
+  expect(result.markdown).toContain('### IotCore-dev\n\nNo change.');
+});
+
+test('the device policy gains every device\'s data topic: the operations gained, and --fail-on iot-policy-widened fails', () => {
+  head('policy', 'lib/device-policy.ts', 'arn(\'topic\', `${dataTopicPrefix}/${THING_NAME_VARIABLE}`),', 'arn(\'topic\', `${dataTopicPrefix}/*`),');
+  const result = diff('--base', 'base', '--env', 'dev', '--fail-on', 'iot-policy-widened');
+  expect(result.status).toBe(3);
+  expect(result.stderr).toContain('changes of the kinds iot-policy-widened (--fail-on)');
+  expect(result.markdown).toMatch(/\*\*IoT policies allow more\*\*\n\n- A certificate with IoT policy DevicePolicy may now publish to every device's data topic \(another device's, data\/another-device\); publish over HTTPS to its own data topic \(data\/<thing>\); publish over HTTPS to another device's data topic\./);
+  // The CDK's own tables follow the plain words.
+  expect(result.markdown).toContain('IAM Statement Changes');
+  expect(result.markdown).toContain('[~] AWS::IoT::Policy DevicePolicy');
+});
+
+test('the thing renamed: the rename and the certificate it takes with it', () => {
+  head('rename', 'config/environments.ts', "thingName: 'pi-dev-01'", "thingName: 'pi-dev-02'");
+  const result = diff('--base', 'base', '--env', 'dev', '--fail-on', 'data-loss');
+  expect(result.status).toBe(1);
+  expect(result.markdown).toContain("- Thing 'pi-dev-01' is renamed to 'pi-dev-02': the device must connect with the new client ID");
+  expect(result.markdown).toContain("- The certificate of thing 'pi-dev-02' is replaced (thing 'pi-dev-01' -> 'pi-dev-02'): the device needs its new kit (`iot-device bootstrap`) before CloudFormation deletes the old certificate");
+  // A rename moves the device's own topics with it: no IoT policy allows more or less.
+  expect(result.markdown).not.toContain('IoT policies allow');
+});
+
+test('the certificate rotated: a replacement, which --fail-on replacement gates', () => {
+  head('rotate', 'config/environments.ts', "thingName: 'pi-dev-01',", "thingName: 'pi-dev-01',\n    certificateRotation: 1,");
+  const result = diff('--base', 'base', '--env', 'dev', '--fail-on', 'replacement');
+  expect(result.status).toBe(3);
+  expect(result.markdown).toContain("- The certificate of thing 'pi-dev-01' is replaced (rotation '0' -> '1'): the device needs its new kit");
+});
+
+test('the archive\'s retention shortened: data loss', () => {
+  head('retention', 'config/environments.ts', 'archiveRetentionDays: 30,', 'archiveRetentionDays: 7,');
+  const result = diff('--base', 'base', '--env', 'dev', '--fail-on', 'data-loss');
+  expect(result.status).toBe(3);
+  expect(result.markdown).toContain('**Data at risk**');
+  expect(result.markdown).toContain('- Bucket ArchiveBucket keeps objects 7 days instead of 30: older archived objects are deleted.');
+});
+
+test('a new alarm: its monthly cost', () => {
+  head('alarm', 'lib/iot-core-stack.ts', '    this.node.addValidation({ validate: () => this.resourceBudgetErrors() });',
+    "    this.monitoring.failedDeliveries.createAlarm(this, 'ExtraAlarm', { threshold: 1, evaluationPeriods: 1 });\n    this.node.addValidation({ validate: () => this.resourceBudgetErrors() });");
+  const result = diff('--base', 'base', '--env', 'dev');
+  expect(result.status).toBe(1);
+  expect(result.markdown).toMatch(/- Billable resources change: alarms 4 -> 5; fixed monthly price \d+\.\d\d USD -> \d+\.\d\d USD/);
+  expect(result.markdown).toContain('[+] AWS::CloudWatch::Alarm ExtraAlarm');
+});
+
+describe('bad input: one line, exit 2, no worktree left behind', () => {
+  test.each([
+    [['--base', 'no-such-ref'], 'diff: --base "no-such-ref" is not a commit of this repository'],
+    [['--base', 'base', '--env', 'qa'], 'diff: --env "qa" is not an environment; allowed: dev, stg, prod'],
+    [['--base', 'base', '--fail-on', 'everything'], 'diff: --fail-on "everything" is not a kind of change'],
+    [['--env', 'dev'], 'diff: --base is missing'],
+  ])('%j', (args, message) => {
+    const result = diff(...args);
+    expect(result.status).toBe(2);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain(message);
+    expect(git('worktree', 'list').split('\n')).toHaveLength(1);
+  });
+
+  test('a ref without this project', () => {
+    git('checkout', '--quiet', '--orphan', 'elsewhere');
+    git('rm', '-r', '--quiet', '--cached', '.');
+    fs.writeFileSync(path.join(repo, 'NOTES.md'), 'another project\n');
+    git('add', 'NOTES.md');
+    git('commit', '--quiet', '-m', 'elsewhere');
+    git('checkout', '--quiet', '-f', 'base');
+    const result = diff('--base', 'elsewhere', '--env', 'dev');
+    expect(result.status).toBe(2);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/diff: --base "elsewhere" \([0-9a-f]{12}\) does not contain this project/);
+    expect(git('worktree', 'list').split('\n')).toHaveLength(1);
+  });
+});
