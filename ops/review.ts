@@ -94,7 +94,8 @@ export function reviewStack(stackName: string, before: Template | undefined, aft
   findings.push(...certificateFindings(old, now));
   findings.push(...policyFindings(old, now));
   if (diff.iamChanges.hasChanges) {
-    findings.push({ kind: 'iam', text: diff.permissionsBroadened ? 'IAM permissions are broadened: see the IAM table.' : 'IAM statements changed (none broadened): see the IAM table.' });
+    // The CDK's table holds IoT policy statements too: the plain words for those are above.
+    findings.push({ kind: 'iam', text: diff.permissionsBroadened ? 'The CDK\'s security table (IAM and IoT policy statements) shows broadened permissions.' : 'The CDK\'s security table (IAM and IoT policy statements) shows changed statements, none broadened.' });
   }
   const cost = { before: costOf(old), after: costOf(now) };
   const monthlyBefore = sum(cost.before.map((line) => line.monthly));
