@@ -7,6 +7,7 @@ export * from './archive-bucket';
 export * from './archive-rule';
 export * from './certificate-provider';
 export * from './custom-resource-handler';
+export * from './data-endpoint';
 export { HANDLER_RUNTIME } from './handler-function';
 export * from './device-certificate';
 export * from './device-monitoring';

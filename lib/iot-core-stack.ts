@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import { ArchiveBucket } from './archive-bucket';
 import { ArchiveRule } from './archive-rule';
 import { CertificateProvider } from './certificate-provider';
+import { DataEndpoint } from './data-endpoint';
 import { DeviceCertificate } from './device-certificate';
 import { DeviceMonitoring } from './device-monitoring';
 import { DevicePolicy } from './device-policy';
@@ -104,6 +105,8 @@ export class IotCoreStack extends Stack {
   public readonly failedDeliveries: logs.LogGroup;
   public readonly rule: ArchiveRule;
   public readonly shadowDefaults: ShadowDefaults;
+  /** The account's data endpoint, the host devices connect to. */
+  public readonly dataEndpoint: DataEndpoint;
   public readonly monitoring: DeviceMonitoring;
   /** The fleet provisioned by claim, when the environment declares one. */
   public readonly fleet?: FleetProvisioning;
@@ -167,6 +170,7 @@ export class IotCoreStack extends Stack {
       logRetention,
       removalPolicy,
     });
+    this.dataEndpoint = new DataEndpoint(this, 'DataEndpoint', { resolver: this.shadowDefaults });
 
     this.monitoring = new DeviceMonitoring(this, 'Monitoring', {
       dataTopic,
@@ -213,7 +217,7 @@ export class IotCoreStack extends Stack {
     // What a device needs to connect (`iot-device bootstrap` reads these; never key material), and what the smoke check
     // reads: the names and descriptions are the contract's (device/src/contract.ts), and every one of them has a value.
     const values: Record<StackOutputName, string> = {
-      IotDataEndpoint: this.shadowDefaults.dataEndpoint,
+      IotDataEndpoint: this.dataEndpoint.address,
       ThingName: this.thing.thingName,
       ClientId: this.thing.thingName,
       DataTopic: dataTopic,

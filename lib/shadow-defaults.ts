@@ -22,12 +22,10 @@ export interface ShadowDefaultsProps {
 
 /**
  * Seeds the desired state of the thing's classic shadow at deploy (there is no CloudFormation resource
- * for a shadow document in the CloudFormation resource reference), and resolves the account's iot:Data-ATS endpoint for the outputs.
- * A later deploy writes only defaults that changed, so an edit made in the console survives it.
+ * for a shadow document in the CloudFormation resource reference). A later deploy writes only defaults that
+ * changed, so an edit made in the console survives it. Its handler also resolves a DataEndpoint.
  */
 export class ShadowDefaults extends Construct {
-  /** The account's iot:Data-ATS endpoint address, the host devices connect to. */
-  public readonly dataEndpoint: string;
   /** The defaults this resource writes. */
   public readonly desired: Record<string, unknown>;
   /** The custom-resource handler. */
@@ -62,11 +60,10 @@ export class ShadowDefaults extends Construct {
       DesiredJson: JSON.stringify(props.desired),
       ClearOnDelete: String(props.clearOnDelete ?? false),
     };
-    const resource = new CustomResource(this, 'Resource', {
+    new CustomResource(this, 'Resource', {
       serviceToken: this.handler.serviceToken,
       resourceType: 'Custom::ShadowDefaults',
       properties,
     });
-    this.dataEndpoint = resource.getAttString('Endpoint');
   }
 }

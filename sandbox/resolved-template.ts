@@ -21,7 +21,7 @@ export class ResolvedTemplate {
   readonly region: string;
   readonly account: string;
 
-  /** The data endpoint the ShadowDefaults resource answers with. */
+  /** The data endpoint the Custom::IotDataEndpoint resource answers with. */
   readonly endpoint: string;
   readonly stackName: string;
 
@@ -110,7 +110,7 @@ export class ResolvedTemplate {
       case 'Custom::DeviceCertificate.CertificateArn': return this.arn('iot', `cert/${hex(logicalId, 64)}`);
       // The handler's naming, and the six random characters Secrets Manager appends.
       case 'Custom::DeviceCertificate.SecretArn': return this.arn('secretsmanager', `secret:${generationSecretName(this.resolve(Properties))}-AbCdEf`);
-      case 'Custom::ShadowDefaults.Endpoint': return this.endpoint;
+      case 'Custom::IotDataEndpoint.Address': return this.endpoint;
       default: throw new Error(`ResolvedTemplate cannot resolve Fn::GetAtt ${logicalId}.${attribute} of a ${Type}`);
     }
   }

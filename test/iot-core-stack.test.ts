@@ -252,7 +252,7 @@ describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
     for (const output of Object.values(outputs)) expect(output.Description).toMatch(/\w{3,}/);
     expect(outputs.DataTopic.Value).toBe(`data/${config.thingName}`);
     expect(outputs.ClientId.Value).toEqual(thingRef);
-    expect(render(outputs.IotDataEndpoint.Value)).toMatch(/^<ShadowDefaults.*\.Endpoint>$/);
+    expect(render(outputs.IotDataEndpoint.Value)).toMatch(/^<DataEndpoint.*\.Address>$/);
     expect(render(outputs.CertificateSecretArn.Value)).toMatch(/^<Certificate.*\.SecretArn>$/);
   });
 

@@ -1,3 +1,4 @@
+import { DataEndpoint } from '../lib/data-endpoint';
 import { DeviceThing } from '../lib/device-thing';
 import { ShadowDefaults } from '../lib/shadow-defaults';
 import { freshStack, nagFindings, templateOf } from './setup/constructs';
@@ -11,7 +12,21 @@ describe('ShadowDefaults', () => {
     const policies = Object.values(template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: stack.getLogicalId(defaults.handler.role.node.defaultChild as never) }] } }));
     const statements = policies.flatMap((policy) => policy.Properties.PolicyDocument.Statement);
     expect(statements).toContainEqual({ Action: 'iot:UpdateThingShadow', Effect: 'Allow', Resource: 'arn:aws:iot:eu-west-1:210987654321:thing/pi-01' });
-    expect(stack.resolve(defaults.dataEndpoint)).toEqual({ 'Fn::GetAtt': [stack.getLogicalId(defaults.node.defaultChild as never), 'Endpoint'] });
+    expect(nagFindings(stack)).toEqual([]);
+  });
+
+  test('a DataEndpoint is resolved by the shadow defaults\' handler, which may call iot:DescribeEndpoint, instead of a function of its own', () => {
+    const stack = freshStack();
+    const defaults = new ShadowDefaults(stack, 'Defaults', { thing: DeviceThing.fromThingName(stack, 'Thing', 'pi-01'), desired: { interval: 5 } });
+    const endpoint = new DataEndpoint(stack, 'Endpoint', { resolver: defaults });
+    const template = templateOf(stack);
+    const [id] = Object.keys(template.findResources('Custom::IotDataEndpoint'));
+    expect(template.toJSON().Resources[id].Properties).toEqual({ ServiceToken: stack.resolve(defaults.handler.serviceToken) });
+    expect(stack.resolve(endpoint.address)).toEqual({ 'Fn::GetAtt': [id, 'Address'] });
+    template.resourceCountIs('AWS::Lambda::Function', 2);
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((policy) => policy.Properties.PolicyDocument.Statement);
+    expect(statements).toContainEqual(expect.objectContaining({ Action: 'iot:DescribeEndpoint', Resource: '*' }));
+    expect(DataEndpoint.fromAddress('iot.example.com').address).toBe('iot.example.com');
     expect(nagFindings(stack)).toEqual([]);
   });
 

@@ -29,12 +29,12 @@ beforeEach(() => {
 });
 
 describe('shadow defaults handler', () => {
-  test('create writes the default desired state on the Data-ATS endpoint and returns the endpoint', async () => {
+  test('create writes the default desired state on the Data-ATS endpoint', async () => {
     const response = await onShadowDefaultsEvent(cfnEvent({ RequestType: 'Create', ResourceProperties: { ServiceToken: 'x', ...props } }), clients, fakeContext());
 
     expect(endpointsAsked).toEqual([ENDPOINT]);
     expect(written()).toEqual([{ thingName: 'pi-dev-01', document: { state: { desired: { interval: 5 } } } }]);
-    expect(response).toEqual({ PhysicalResourceId: 'pi-dev-01/shadow-defaults', Data: { Endpoint: ENDPOINT } });
+    expect(response).toEqual({ PhysicalResourceId: 'pi-dev-01/shadow-defaults' });
   });
 
   const update = (oldProps: Partial<ShadowDefaultsProperties>, newProps: Partial<ShadowDefaultsProperties>) => cfnEvent({
@@ -47,10 +47,27 @@ describe('shadow defaults handler', () => {
     expect(written()).toEqual([{ thingName: 'pi-dev-01', document: { state: { desired: { interval: 10 } } } }]);
   });
 
-  test('update with unchanged defaults leaves the shadow alone but still returns the endpoint', async () => {
-    const response = await onShadowDefaultsEvent(update({}, { ClearOnDelete: 'false' }), clients, fakeContext());
+  test('update with unchanged defaults leaves the shadow alone, without even asking for the endpoint', async () => {
+    await onShadowDefaultsEvent(update({}, { ClearOnDelete: 'false' }), clients, fakeContext());
     expect(written()).toEqual([]);
-    expect(response.Data).toEqual({ Endpoint: ENDPOINT });
+    expect(iot.commandCalls(DescribeEndpointCommand)).toHaveLength(0);
+  });
+
+  describe('the data endpoint (Custom::IotDataEndpoint), answered by the same handler', () => {
+    const endpointEvent = (RequestType: 'Create' | 'Update' | 'Delete') => cfnEvent({
+      RequestType, ResourceType: 'Custom::IotDataEndpoint', PhysicalResourceId: ENDPOINT, ResourceProperties: { ServiceToken: 'x' }, OldResourceProperties: { ServiceToken: 'x' },
+    } as never);
+
+    test.each(['Create', 'Update'] as const)('%s answers the Data-ATS address as its Address and physical ID, and writes no shadow', async (type) => {
+      await expect(onShadowDefaultsEvent(endpointEvent(type), clients, fakeContext())).resolves.toEqual({ PhysicalResourceId: ENDPOINT, Data: { Address: ENDPOINT } });
+      expect(iot.commandCalls(DescribeEndpointCommand)[0].args[0].input).toEqual({ endpointType: 'iot:Data-ATS' });
+      expect(written()).toEqual([]);
+    });
+
+    test('Delete calls nothing', async () => {
+      await expect(onShadowDefaultsEvent(endpointEvent('Delete'), clients, fakeContext())).resolves.toEqual({ PhysicalResourceId: ENDPOINT });
+      expect(iot.calls()).toHaveLength(0);
+    });
   });
 
   test('update to another thing writes all defaults to the new thing', async () => {

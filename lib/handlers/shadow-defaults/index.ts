@@ -1,6 +1,7 @@
 /**
- * Custom resource: default desired state of the thing's classic shadow, and the account's
- * iot:Data-ATS endpoint (returned as the `Endpoint` attribute for the stack's outputs).
+ * Custom resources: default desired state of the thing's classic shadow (Custom::ShadowDefaults), which
+ * needs the account's iot:Data-ATS endpoint to write it, and that endpoint for the stack's outputs
+ * (Custom::IotDataEndpoint, its `Address` attribute): one function resolves it for both.
  *
  * Create writes every default. Update writes only the defaults whose value changed in the stack, so a
  * desired value someone set since (the console edit of interval 5 -> 10) survives an unrelated deploy;
@@ -29,14 +30,23 @@ export interface ShadowDefaultsClients {
 
 export interface ShadowDefaultsResponse {
   readonly PhysicalResourceId: string;
-  readonly Data?: { Endpoint: string };
+  readonly Data?: { Address: string };
 }
+
+/** The resource type of the data endpoint (lib/data-endpoint.ts), answered by this handler too. */
+export const DATA_ENDPOINT_RESOURCE_TYPE = 'Custom::IotDataEndpoint';
 
 type Desired = Record<string, unknown>;
 
 export async function onShadowDefaultsEvent(
   event: CloudFormationCustomResourceEvent, clients: ShadowDefaultsClients, context: HandlerContext,
 ): Promise<ShadowDefaultsResponse> {
+  if (event.ResourceType === DATA_ENDPOINT_RESOURCE_TYPE) {
+    context.log(`${event.RequestType} ${event.LogicalResourceId} (request ${event.RequestId}): the iot:Data-ATS endpoint`);
+    if (event.RequestType === 'Delete') return { PhysicalResourceId: event.PhysicalResourceId };
+    const address = await dataEndpoint(clients.iot);
+    return { PhysicalResourceId: address, Data: { Address: address } };
+  }
   const props = event.ResourceProperties as unknown as ShadowDefaultsProperties;
   context.log(`${event.RequestType} ${event.LogicalResourceId} (request ${event.RequestId}) for thing ${props.ThingName}`);
   if (event.RequestType === 'Delete') {
@@ -48,14 +58,13 @@ export async function onShadowDefaultsEvent(
     return { PhysicalResourceId: event.PhysicalResourceId };
   }
 
-  const endpoint = await dataEndpoint(clients.iot);
   const current = parseDesired(props);
   // On an Update of the same thing, write only what changed in the stack (see the header comment).
   const old = event.RequestType === 'Update' ? event.OldResourceProperties as unknown as ShadowDefaultsProperties : undefined;
   const desired = old?.ThingName === props.ThingName ? changedDefaults(parseDesired(old), current) : current;
-  if (Object.keys(desired).length > 0) await writeDesired(clients.dataPlane(endpoint), props.ThingName, desired, context);
+  if (Object.keys(desired).length > 0) await writeDesired(clients.dataPlane(await dataEndpoint(clients.iot)), props.ThingName, desired, context);
   else context.log('no default changed: the shadow is left as it is');
-  return { PhysicalResourceId: `${props.ThingName}/shadow-defaults`, Data: { Endpoint: endpoint } };
+  return { PhysicalResourceId: `${props.ThingName}/shadow-defaults` };
 }
 
 /** The account's ATS data endpoint (the first call creates it). */
