@@ -125,6 +125,11 @@ export class Broker {
     return broker;
   }
 
+  /** The broker process's ID while it runs (for its CPU and memory), else undefined. */
+  get pid(): number | undefined {
+    return this.process?.exitCode === null ? this.process.pid : undefined;
+  }
+
   /** The PEM file of the CA that signed the broker's certificate (what `bootstrap --ca-file` takes). */
   get caFile(): string {
     return path.join(this.dir, 'ca.pem');

@@ -68,6 +68,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--keepalive <seconds>', 'MQTT keep-alive, held to 30..1200').argParser(positiveInteger('--keepalive')).default(60))
     .option('--spool <dir>', 'store-and-forward folder (default: <kit>/spool)')
     .addOption(new Option('--spool-max <n>', 'most unacknowledged messages kept; the oldest is dropped (and counted) beyond').argParser(positiveInteger('--spool-max')).default(10000))
+    .option('--name <name>', 'a name field in every status message (s3: the environment\'s archive rule keeps them, as the hands-on\'s message)')
     // Compresses time for demos and tests: hidden from help, and never fast enough to pass AWS IoT's 100 publishes
     // per second per connection ("AWS IoT Core endpoints and quotas") at the shortest interval of 1 s.
     .addOption(new Option('--ms-per-second <ms>', 'how long one second of interval lasts').hideHelp()

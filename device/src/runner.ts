@@ -22,10 +22,17 @@ export interface RunnerOptions extends ConnectionOptions {
   readonly spoolDir?: string;
   /** Most unacknowledged messages kept on disk. @default 10000 */
   readonly spoolMaxMessages?: number;
+  /**
+   * A `name` field in every status message: the archive rule selects `name = 's3'`, so `s3` has the device's
+   * status archived as the hands-on's message is. @default none
+   */
+  readonly name?: string;
 }
 
 export interface StatusMessage {
   readonly thing: string;
+  /** The runner's `name` option, when given. */
+  readonly name?: string;
   readonly seq: number;
   readonly timestamp: number;
   readonly interval: number;
@@ -39,11 +46,17 @@ export class DeviceRunner {
   private readonly spool: Spool;
   private readonly sender: SpoolSender;
   private readonly schedule: Schedule;
+  private produced = 0;
 
   constructor(private readonly kit: Kit, private readonly pems: KitPems, private readonly options: RunnerOptions) {
     this.spool = Spool.open(options.spoolDir ?? path.join(kit.dir, 'spool'), { maxMessages: options.spoolMaxMessages, log: options.log });
     this.sender = new SpoolSender(this.spool, options.log);
     this.schedule = new Schedule(() => this.publishStatus(), () => this.config.interval, options.msPerSecond);
+  }
+
+  /** Status messages made, acknowledged by the broker, and waiting in the spool, since start. */
+  get stats(): { produced: number; acknowledged: number; spooled: number } {
+    return { produced: this.produced, acknowledged: this.sender.acknowledged, spooled: this.spool.size };
   }
 
   /** The settings in use. */
@@ -83,10 +96,12 @@ export class DeviceRunner {
   private publishStatus(): void {
     const dropped = this.spool.dropped;
     const status: StatusMessage = {
-      thing: this.kit.thingName, seq: this.spool.nextSequence(), timestamp: Date.now(), interval: this.config.interval,
+      thing: this.kit.thingName, ...(this.options.name === undefined ? {} : { name: this.options.name }),
+      seq: this.spool.nextSequence(), timestamp: Date.now(), interval: this.config.interval,
       ...(dropped ? { spoolDropped: dropped } : {}),
     };
     this.spool.append({ seq: status.seq, topic: this.kit.dataTopic, payload: JSON.stringify(status) });
+    this.produced += 1;
     this.sender.drain();
   }
 }

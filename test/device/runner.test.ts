@@ -36,6 +36,21 @@ describe('iot-device run against a real broker and the local shadow service', ()
     }
   });
 
+  test('with a name, every status message carries it (the archive rule selects name = \'s3\'), and stats count what was made and acknowledged', async () => {
+    const kit = sandbox.kit('pi-named');
+    const runner = new DeviceRunner(kit, readPems(kit), { log: memoryLogger(), msPerSecond: MS_PER_SECOND, name: 's3' });
+    await runner.start();
+    try {
+      const [first] = await sandbox.observer.until(() => statuses('pi-named').length >= 2 && statuses('pi-named'), 'two status messages');
+      expect(first).toMatchObject({ thing: 'pi-named', name: 's3', seq: 1 });
+    } finally {
+      await runner.stop();
+    }
+    const { produced, acknowledged, spooled } = runner.stats;
+    expect(produced).toBeGreaterThanOrEqual(2);
+    expect({ acknowledged, spooled }).toEqual({ acknowledged: produced, spooled: 0 });
+  });
+
   test('starts with a desired interval already in the shadow', async () => {
     sandbox.shadow.setDesired('pi-seeded', { interval: 7 });
     const { runner } = startRunner('pi-seeded');

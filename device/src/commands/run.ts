@@ -9,12 +9,13 @@ export interface RunOptions {
   readonly spool?: string;
   readonly spoolMax: number;
   readonly msPerSecond: number;
+  readonly name?: string;
 }
 
 export async function runCommand(globals: GlobalOptions, options: RunOptions, context: CommandContext, stopped: Promise<string> = untilSignal()): Promise<void> {
   const kit = kitFrom(globals);
   const runner = new DeviceRunner(kit, readPems(kit), {
-    log: context.log, keepAliveSeconds: options.keepalive, spoolDir: options.spool, spoolMaxMessages: options.spoolMax, msPerSecond: options.msPerSecond,
+    log: context.log, keepAliveSeconds: options.keepalive, spoolDir: options.spool, spoolMaxMessages: options.spoolMax, msPerSecond: options.msPerSecond, name: options.name,
   });
   const forget = recordRun(kit);
   try {
