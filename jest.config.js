@@ -5,7 +5,7 @@
  * (tsc); jest only transpiles, which keeps the suite fast.
  */
 const INTEGRATION = [
-  'device/cli', 'device/installed', 'device/runner', 'device/service', 'e2e', 'ops/diff', 'ops/smoke-check', 'reliability',
+  'device/cli', 'device/installed', 'device/runner', 'device/service', 'e2e', 'ops/diff', 'ops/simulate', 'ops/smoke-check', 'reliability',
   'sandbox/fleet-provisioning', 'sandbox/iot-policy', 'sandbox/rule-engine', 'sandbox/shadow-conformance',
 ].map((name) => `<rootDir>/test/${name}.test.ts`);
 

@@ -10,6 +10,7 @@ export { environmentTemplate, synthesizeTemplates } from './templates';
 export type { Template } from './templates';
 export { NotSupportedError } from './errors';
 export { freePort } from './ports';
+export { S3_CREDENTIALS } from './s3-server';
 export { MosquittoMissing } from './mosquitto';
 export type { RuleOutcome } from './rule-engine';
 export { waitFor } from './wait';

@@ -1,0 +1,124 @@
+/**
+ * One process of a simulated fleet (ops/simulation.ts): runs many devices with the device program's own runner
+ * (shadow sync, schedule, spool), started at a paced rate, and reports to the coordinator over IPC what only a
+ * device sees: how long each start took, each PUBACK's time, each reconnection, and the process's memory.
+ */
+import * as path from 'path';
+import { readPems, loadKit } from '../device/src/kit';
+import { Logger } from '../device/src/log';
+import { DeviceRunner } from '../device/src/runner';
+import { Spool } from '../device/src/spool';
+
+/** A device to run: its kit, and what the simulation asks of it. */
+export interface WorkerDevice {
+  readonly index: number;
+  readonly kitDir: string;
+  /** The status messages' `name` (`s3`: archived by the environment's rule). */
+  readonly name?: string;
+  /** Status messages written into its spool before it starts (the drain probe's backlog). */
+  readonly backlog?: number;
+}
+
+export type ToWorker =
+  | { type: 'start'; devices: WorkerDevice[]; startsPerSecond: number; msPerSecond: number }
+  | { type: 'stop' };
+
+export type FromWorker =
+  | { type: 'ready'; rss: number }
+  | { type: 'started'; starts: Array<[index: number, at: number, ms: number]>; failures: Array<[index: number, message: string]> }
+  | { type: 'tick'; acks: Array<[index: number, seq: number, at: number]>; reconnects: Array<[index: number, at: number]>; rss: number; warnings: number; spooled: number }
+  | { type: 'stopped'; totals: Array<[index: number, produced: number, acknowledged: number, spooled: number]>; rss: number };
+
+const send = (message: FromWorker) => process.send!(message);
+const runners = new Map<number, DeviceRunner>();
+let acks: Array<[number, number, number]> = [];
+let reconnects: Array<[number, number]> = [];
+let warnings = 0;
+
+/** What a runner logs, kept only as the figures the simulation needs. */
+function loggerOf(index: number): Logger {
+  return {
+    info(event, fields) {
+      if (event === 'published') acks.push([index, Number(fields?.seq), Date.now()]);
+      else if (event === 'reconnected') reconnects.push([index, Date.now()]);
+    },
+    warn() { warnings += 1; },
+    error() { warnings += 1; },
+  };
+}
+
+/** Writes `count` status messages into a device's spool, as its runner would have while offline. */
+function fillSpool(kitDir: string, count: number, log: Logger): void {
+  const kit = loadKit(kitDir);
+  const spool = Spool.open(path.join(kitDir, 'spool'), { log });
+  for (let i = 0; i < count; i++) {
+    const seq = spool.nextSequence();
+    spool.append({ seq, topic: kit.dataTopic, payload: JSON.stringify({ thing: kit.thingName, seq, timestamp: Date.now(), interval: 0, backlog: true }) });
+  }
+}
+
+async function start(devices: WorkerDevice[], startsPerSecond: number, msPerSecond: number): Promise<void> {
+  const spacing = 1000 / startsPerSecond;
+  const begun = Date.now();
+  const pending: Array<Promise<void>> = [];
+  let starts: Array<[number, number, number]> = [];
+  let failures: Array<[number, string]> = [];
+  const flush = () => {
+    if (starts.length || failures.length) send({ type: 'started', starts, failures });
+    starts = [];
+    failures = [];
+  };
+  const flusher = setInterval(flush, 250);
+  for (const [i, device] of devices.entries()) {
+    // Paced: the fleet's connects per second stay under the account's quota.
+    const due = begun + i * spacing - Date.now();
+    if (due > 0) await new Promise((resolve) => setTimeout(resolve, due));
+    const log = loggerOf(device.index);
+    if (device.backlog) fillSpool(device.kitDir, device.backlog, log);
+    const kit = loadKit(device.kitDir);
+    const runner = new DeviceRunner(kit, readPems(kit), { log, msPerSecond, name: device.name });
+    runners.set(device.index, runner);
+    const at = Date.now();
+    pending.push(runner.start().then(
+      () => { starts.push([device.index, at, Date.now() - at]); },
+      (error: unknown) => { failures.push([device.index, (error as Error).message]); },
+    ));
+  }
+  await Promise.all(pending);
+  clearInterval(flusher);
+  flush();
+}
+
+async function stop(): Promise<void> {
+  await Promise.all([...runners.values()].map((runner) => runner.stop().catch(() => undefined)));
+  tick();
+  const totals = [...runners].map(([index, runner]) => {
+    const { produced, acknowledged, spooled } = runner.stats;
+    return [index, produced, acknowledged, spooled] as [number, number, number, number];
+  });
+  send({ type: 'stopped', totals, rss: process.memoryUsage().rss });
+}
+
+function tick(): void {
+  const spooled = [...runners.values()].reduce((sum, runner) => sum + runner.stats.spooled, 0);
+  send({ type: 'tick', acks, reconnects, rss: process.memoryUsage().rss, warnings, spooled });
+  acks = [];
+  reconnects = [];
+}
+
+const ticker = setInterval(tick, 1000);
+process.on('message', (message: ToWorker) => {
+  if (message.type === 'start') {
+    start(message.devices, message.startsPerSecond, message.msPerSecond).catch((error: unknown) => {
+      console.error(`simulation worker: ${(error as Error).stack}`);
+      process.exit(1);
+    });
+  } else if (message.type === 'stop') {
+    clearInterval(ticker);
+    stop().then(() => process.disconnect(), (error: unknown) => {
+      console.error(`simulation worker: ${(error as Error).stack}`);
+      process.exit(1);
+    });
+  }
+});
+send({ type: 'ready', rss: process.memoryUsage().rss });

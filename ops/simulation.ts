@@ -1,0 +1,401 @@
+/**
+ * A simulated fleet on the sandbox built from the dev template: devices provisioned by claim with the device
+ * program's own provisioner, then run with its own runner, many per process over several processes, publishing
+ * status every interval (a share of them with `name: s3`, which the environment's archive rule keeps). Mid-run a
+ * console edit changes the desired interval of a sample; optionally the broker stops for 10 s. What the broker
+ * delivered is seen by an observer subscribed to every data topic with a persistent session (it misses nothing
+ * across a restart); what the rule archived is counted from its outcomes and from the bucket itself.
+ */
+import { fork, ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { loadClaimKit, provision } from '../device/src/provision';
+import { AWS_IOT_LIMITS } from '../device/src/connection';
+import { LocalSandbox, S3_CREDENTIALS, startLocalSandbox } from '../sandbox';
+import type { FromWorker, ToWorker, WorkerDevice } from './simulation-worker';
+
+/** AWS IoT's CONNECT requests per second per account ("AWS IoT Core endpoints and quotas", message broker). */
+export const CONNECTS_PER_SECOND_PER_ACCOUNT = 500;
+/** How long `restartBrokerAtSeconds` stops the broker. */
+export const BROKER_OUTAGE_SECONDS = 10;
+
+export interface SimulationOptions {
+  readonly devices: number;
+  /** Seconds between status messages. @default 5 */
+  readonly intervalSeconds?: number;
+  readonly minutes: number;
+  /** Share of devices whose status carries `name: s3`. @default 0.1 */
+  readonly shareS3?: number;
+  /** Processes the devices are spread over. @default 2 */
+  readonly processes?: number;
+  /** Device starts (connections) per second, the whole fleet. @default 100 */
+  readonly startsPerSecond?: number;
+  /** Seconds into the run at which the broker stops for BROKER_OUTAGE_SECONDS. @default never */
+  readonly restartBrokerAtSeconds?: number;
+  /** Messages in the drain probe's spool when it starts: one more device, measured alone. 0: none. @default 1000 */
+  readonly drainProbe?: number;
+  /** Scratch folder (kits, spools, the sandbox). @default a new folder under /dev/shm, else the temp folder */
+  readonly dir?: string;
+  /** A progress line now and then. @default nothing */
+  readonly progress?: (line: string) => void;
+}
+
+export interface Percentiles { readonly p50: number; readonly p99: number; readonly max: number }
+
+export interface SimulationReport {
+  readonly devices: number;
+  readonly processes: number;
+  readonly intervalSeconds: number;
+  readonly minutes: number;
+  readonly shareS3: number;
+  readonly provisioning: { readonly devicesPerSecond: number; readonly seconds: number };
+  readonly starts: { readonly failed: number; readonly ms: Percentiles; readonly peakPerSecond: number };
+  readonly messages: {
+    readonly produced: number;
+    readonly acknowledged: number;
+    /** Unique messages the observer received from the broker. */
+    readonly received: number;
+    readonly duplicates: number;
+    /** Still in the devices' spools at the end (kept on disk, not lost). */
+    readonly spooled: number;
+    /** Produced, neither received nor spooled. */
+    readonly lost: number;
+    readonly pubackMs: Percentiles;
+  };
+  readonly archive: {
+    /** Received messages with name s3: what the rule must archive. */
+    readonly expected: number;
+    /** Objects the rule reported writing. */
+    readonly archived: number;
+    /** Objects the bucket holds under the archive prefix. */
+    readonly inBucket: number;
+  };
+  readonly intervalChange?: { readonly sampled: number; readonly from: number; readonly to: number; readonly appliedWithinOneInterval: number };
+  readonly memory: { readonly rssPerDeviceMiB: number; readonly marginalPerDeviceMiB: number; readonly workersPeakRssMiB: number };
+  readonly broker: { readonly cpuPercent: number; readonly peakRssMiB: number };
+  readonly quotas: { readonly peakPublishesPerSecondPerConnection: number; readonly publishQuota: number; readonly peakConnectsPerSecond: number; readonly connectQuota: number };
+  readonly restart?: { readonly atSeconds: number; readonly outageSeconds: number; readonly reconnects: number; readonly reconnectAfterResumeMs: Percentiles };
+  readonly drainProbe?: { readonly backlog: number; readonly delivered: number; readonly seconds: number; readonly minPerSecond: number; readonly maxPerSecond: number; readonly quota: number };
+}
+
+const percentiles = (values: number[]): Percentiles => {
+  if (!values.length) return { p50: 0, p99: 0, max: 0 };
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+  return { p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1] };
+};
+const MiB = 1024 * 1024;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** CPU seconds and resident memory of a process, from /proc (Linux). */
+function processUsage(pid: number): { cpuSeconds: number; rss: number } | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const rssPages = Number(fields[21]);
+    return { cpuSeconds: (Number(fields[11]) + Number(fields[12])) / 100, rss: rssPages * 4096 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every status message the broker delivered, by device and sequence number; per-second counts per device. */
+class Observer {
+  readonly seen = new Map<string, Map<number, number>>();
+  duplicates = 0;
+  s3Messages = 0;
+  peakPerSecond = 0;
+  private readonly perSecond = new Map<string, { second: number; count: number }>();
+  readonly probeSeconds = new Map<number, number>();
+
+  constructor(private readonly probe: string | undefined) {}
+
+  record(topic: string, payload: Buffer): void {
+    const thing = topic.split('/')[1];
+    const message = JSON.parse(payload.toString('utf8')) as { seq: number; timestamp: number; name?: string; backlog?: boolean };
+    const ofThing = this.seen.get(thing) ?? new Map<number, number>();
+    this.seen.set(thing, ofThing);
+    if (ofThing.has(message.seq)) {
+      this.duplicates += 1;
+      return;
+    }
+    ofThing.set(message.seq, message.timestamp);
+    if (message.name === 's3') this.s3Messages += 1;
+    const second = Math.floor(Date.now() / 1000);
+    const count = this.perSecond.get(thing);
+    const current = count && count.second === second ? count.count + 1 : 1;
+    this.perSecond.set(thing, { second, count: current });
+    this.peakPerSecond = Math.max(this.peakPerSecond, current);
+    if (thing === this.probe && message.backlog) this.probeSeconds.set(second, (this.probeSeconds.get(second) ?? 0) + 1);
+  }
+
+  get received(): number {
+    let total = 0;
+    for (const ofThing of this.seen.values()) total += ofThing.size;
+    return total;
+  }
+}
+
+/** Runs the simulation; the report. */
+export async function simulate(options: SimulationOptions): Promise<SimulationReport> {
+  const intervalSeconds = options.intervalSeconds ?? 5;
+  const shareS3 = options.shareS3 ?? 0.1;
+  const processes = options.processes ?? 2;
+  const startsPerSecond = Math.min(options.startsPerSecond ?? 100, CONNECTS_PER_SECOND_PER_ACCOUNT);
+  const drainProbe = options.drainProbe ?? 1000;
+  const progress = options.progress ?? (() => undefined);
+  const root = options.dir ?? fs.mkdtempSync(path.join(fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'iot-simulation-'));
+  let archived = 0;
+  const sandbox: LocalSandbox = await startLocalSandbox({
+    fleet: true, dir: path.join(root, 'sandbox'), onRuleOutcome: (outcome) => { if (outcome.object) archived += 1; },
+  });
+  const workers: ChildProcess[] = [];
+  try {
+    // Provisioned by claim, as devices of the fleet are.
+    const claim = loadClaimKit(await sandbox.claimKit(path.join(root, 'claim')));
+    const serials = Array.from({ length: options.devices + (drainProbe ? 1 : 0) }, (_, i) => (drainProbe && i === options.devices ? 'DRAINPROBE' : `SIM${String(i).padStart(8, '0')}`));
+    const kitDirs = serials.map((serial) => path.join(root, 'kits', serial));
+    const provisionStarted = Date.now();
+    let next = 0;
+    await Promise.all(Array.from({ length: 25 }, async () => {
+      while (next < serials.length) {
+        const i = next++;
+        await provision(claim, kitDirs[i], { serial: serials[i], overrides: { port: sandbox.broker.port } });
+        if (i % 500 === 499) progress(`provisioned ${i + 1} of ${serials.length}`);
+      }
+    }));
+    const provisionSeconds = (Date.now() - provisionStarted) / 1000;
+    const things = serials.map((serial) => `${claim.thingNamePrefix}${serial}`);
+    const probeIndex = drainProbe ? options.devices : undefined;
+
+    const observer = new Observer(probeIndex === undefined ? undefined : things[probeIndex]);
+    const watcher = await sandbox.broker.connectAs('console', `simulation-observer-${process.pid}`, { persistentSession: true });
+    watcher.on('message', (topic, payload) => observer.record(topic, payload));
+    await watcher.subscribeAsync('data/+', { qos: 1 });
+
+    // The devices, spread over the processes; a share of them with name s3.
+    const s3Devices = Math.round(options.devices * shareS3);
+    const devices: WorkerDevice[] = kitDirs.map((kitDir, index) => ({
+      index, kitDir, ...(index < s3Devices ? { name: 's3' } : {}), ...(index === probeIndex ? { backlog: drainProbe } : {}),
+    }));
+    const acks: Array<[number, number, number]> = [];
+    const reconnects: Array<[number, number]> = [];
+    const startMs: number[] = [];
+    const startSeconds = new Map<number, number>();
+    const totals: Array<[number, number, number, number]> = [];
+    const failures: Array<[number, string]> = [];
+    const baselineRss = new Map<ChildProcess, number>();
+    const rss = new Map<ChildProcess, number>();
+    const spooledNow = new Map<ChildProcess, number>();
+    let peakWorkersRss = 0;
+    let started = 0;
+    let stopped = 0;
+    const worker = path.join(__dirname, 'simulation-worker.ts');
+    for (let p = 0; p < processes; p++) {
+      const child = fork(worker, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      workers.push(child);
+      child.on('message', (message: FromWorker) => {
+        if (message.type === 'ready') baselineRss.set(child, message.rss);
+        else if (message.type === 'started') {
+          for (const [index, at, ms] of message.starts) {
+            startMs.push(ms);
+            const second = Math.floor(at / 1000);
+            startSeconds.set(second, (startSeconds.get(second) ?? 0) + 1);
+            if (index !== probeIndex) started += 1;
+          }
+          failures.push(...message.failures);
+          started += message.failures.length;
+        } else if (message.type === 'tick') {
+          acks.push(...message.acks);
+          reconnects.push(...message.reconnects);
+          rss.set(child, message.rss);
+          spooledNow.set(child, message.spooled);
+          peakWorkersRss = Math.max(peakWorkersRss, [...rss.values()].reduce((sum, value) => sum + value, 0));
+        } else if (message.type === 'stopped') {
+          totals.push(...message.totals);
+          stopped += 1;
+        }
+      });
+    }
+    while (baselineRss.size < processes) await sleep(50);
+    const share = (p: number) => devices.filter((device) => device.index % processes === p);
+    workers.forEach((child, p) => child.send({ type: 'start', devices: share(p), startsPerSecond: startsPerSecond / processes, msPerSecond: 1000 } satisfies ToWorker));
+
+    // Broker CPU and memory, sampled every second (the broker's process changes when it restarts).
+    let brokerCpuSeconds = 0;
+    let brokerPeakRss = 0;
+    const lastCpu = new Map<number, number>();
+    const sampler = setInterval(() => {
+      const pid = sandbox.broker.pid;
+      const usage = pid === undefined ? undefined : processUsage(pid);
+      if (!usage || pid === undefined) return;
+      brokerCpuSeconds += usage.cpuSeconds - (lastCpu.get(pid) ?? 0);
+      lastCpu.set(pid, usage.cpuSeconds);
+      brokerPeakRss = Math.max(brokerPeakRss, usage.rss);
+    }, 1000);
+
+    while (started < options.devices) {
+      await sleep(250);
+    }
+    progress(`${options.devices} devices running (${failures.length} failed to start); ${options.minutes} min at ${intervalSeconds} s`);
+    const runStarted = Date.now();
+    const runMs = options.minutes * 60_000;
+    const editAt = runMs / 2;
+    const restartAt = options.restartBrokerAtSeconds === undefined ? undefined : options.restartBrokerAtSeconds * 1000;
+    let interval: SimulationReport['intervalChange'];
+    let restart: { atSeconds: number; resumedAt: number } | undefined;
+    const cpuAtRun = brokerCpuSeconds;
+    const timeline: Array<{ at: number; run: () => Promise<void> }> = [];
+    if (runMs >= 3 * intervalSeconds * 1000) {
+      timeline.push({
+        at: editAt,
+        run: async () => {
+          // The console's edit: a new desired interval for a sample of the fleet.
+          // A tenth of the fleet, at most 100 devices, spread over it.
+          const size = Math.min(100, Math.max(1, Math.round(options.devices * 0.1)));
+          const step = Math.max(1, Math.floor(options.devices / size));
+          const sample = Array.from({ length: size }, (_, i) => things[i * step]);
+          const to = Math.min(3600, intervalSeconds * 2);
+          for (const thing of sample) sandbox.shadow.setDesired(thing, { interval: to });
+          await sleep(intervalSeconds * 1000);
+          const applied = sample.filter((thing) => sandbox.shadowOf(thing)?.state.reported?.interval === to).length;
+          interval = { sampled: sample.length, from: intervalSeconds, to, appliedWithinOneInterval: applied };
+          progress(`interval ${intervalSeconds} -> ${to} s applied by ${applied} of ${sample.length} sampled devices within one interval`);
+        },
+      });
+    }
+    if (restartAt !== undefined) {
+      timeline.push({
+        at: restartAt,
+        run: async () => {
+          progress(`broker stopped for ${BROKER_OUTAGE_SECONDS} s`);
+          await sandbox.broker.pause();
+          await sleep(BROKER_OUTAGE_SECONDS * 1000);
+          await sandbox.broker.resume();
+          restart = { atSeconds: restartAt / 1000, resumedAt: Date.now() };
+          progress('broker resumed');
+        },
+      });
+    }
+    const events = timeline.sort((a, b) => a.at - b.at).map(async (event) => {
+      await sleep(Math.max(0, runStarted + event.at - Date.now()));
+      await event.run();
+    });
+    const reporter = setInterval(() => progress(`${Math.round((Date.now() - runStarted) / 1000)} s: ${observer.received} received, ${acks.length} acknowledged, ${archived} archived`), 10_000);
+    await sleep(Math.max(0, runStarted + runMs - Date.now()));
+    await Promise.all(events);
+    // Settle: after an outage every device must be back and its spool delivered (at most the message of the moment left).
+    const running = options.devices + (drainProbe ? 1 : 0) - failures.length;
+    const settleDeadline = Date.now() + 90_000;
+    const spooledTotal = () => [...spooledNow.values()].reduce((sum, value) => sum + value, 0);
+    while (Date.now() < settleDeadline && ((restart && new Set(reconnects.map(([index]) => index)).size < running) || spooledTotal() > running)) await sleep(500);
+    clearInterval(reporter);
+    const runSeconds = (Date.now() - runStarted) / 1000;
+    const brokerCpu = brokerCpuSeconds - cpuAtRun;
+
+    for (const child of workers) child.send({ type: 'stop' } satisfies ToWorker);
+    while (stopped < processes) await sleep(100);
+    const acknowledged = totals.reduce((sum, [, , ack]) => sum + ack, 0);
+    // What was acknowledged has been delivered: wait for the observer, then for the rule engine's queue.
+    const drainDeadline = Date.now() + 60_000;
+    while (observer.received < acknowledged && Date.now() < drainDeadline) await sleep(200);
+    const archiveDeadline = Date.now() + 120_000;
+    while (archived < observer.s3Messages && Date.now() < archiveDeadline) await sleep(200);
+    clearInterval(sampler);
+    await watcher.endAsync();
+
+    const bucket = sandbox.outputs.ArchiveBucketName;
+    const s3 = new S3Client({ endpoint: sandbox.s3.endpoint, forcePathStyle: true, region: sandbox.outputs.Region, credentials: S3_CREDENTIALS });
+    let inBucket = 0;
+    let token: string | undefined;
+    do {
+      const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: sandbox.outputs.ArchiveKeyPrefix, ContinuationToken: token }));
+      inBucket += page.KeyCount ?? 0;
+      token = page.NextContinuationToken;
+    } while (token);
+    s3.destroy();
+
+    const fleetTotals = totals.filter(([index]) => index !== probeIndex);
+    const produced = fleetTotals.reduce((sum, [, made]) => sum + made, 0);
+    const spooled = fleetTotals.reduce((sum, [, , , left]) => sum + left, 0);
+    const fleetThings = new Set(things.slice(0, options.devices));
+    const received = [...observer.seen].filter(([thing]) => fleetThings.has(thing)).reduce((sum, [, seqs]) => sum + seqs.size, 0);
+    const timestamps = (index: number, seq: number) => observer.seen.get(things[index])?.get(seq);
+    // PUBACK latency of messages made while the broker was up: those made during an outage waited in the spool by design.
+    const outage = restart ? { from: (restart as { resumedAt: number }).resumedAt - BROKER_OUTAGE_SECONDS * 1000, to: Math.max(0, ...reconnects.map(([, at]) => at)) } : undefined;
+    const puback = acks.filter(([index, seq]) => {
+      const made = timestamps(index, seq);
+      return index !== probeIndex && made !== undefined && !(outage && made >= outage.from && made <= outage.to);
+    }).map(([index, seq, at]) => at - timestamps(index, seq)!);
+    const probeCounts = [...observer.probeSeconds.entries()].sort(([a], [b]) => a - b).map(([, count]) => count);
+    // Full seconds of the drain only: the first and last are partial.
+    const probeFull = probeCounts.slice(1, -1);
+    const workersRss = peakWorkersRss;
+    const baseline = [...baselineRss.values()].reduce((sum, value) => sum + value, 0);
+    return {
+      devices: options.devices,
+      processes,
+      intervalSeconds,
+      minutes: options.minutes,
+      shareS3,
+      provisioning: { devicesPerSecond: serials.length / provisionSeconds, seconds: provisionSeconds },
+      starts: { failed: failures.length, ms: percentiles(startMs), peakPerSecond: Math.max(0, ...startSeconds.values()) },
+      messages: {
+        produced, acknowledged: fleetTotals.reduce((sum, [, , ack]) => sum + ack, 0), received, duplicates: observer.duplicates, spooled,
+        lost: Math.max(0, produced - received - spooled), pubackMs: percentiles(puback),
+      },
+      archive: { expected: observer.s3Messages, archived, inBucket },
+      ...(interval ? { intervalChange: interval } : {}),
+      memory: { rssPerDeviceMiB: workersRss / serials.length / MiB, marginalPerDeviceMiB: (workersRss - baseline) / serials.length / MiB, workersPeakRssMiB: workersRss / MiB },
+      broker: { cpuPercent: (brokerCpu / runSeconds) * 100, peakRssMiB: brokerPeakRss / MiB },
+      quotas: {
+        peakPublishesPerSecondPerConnection: observer.peakPerSecond, publishQuota: AWS_IOT_LIMITS.maxPublishesPerSecond,
+        peakConnectsPerSecond: Math.max(0, ...startSeconds.values()), connectQuota: CONNECTS_PER_SECOND_PER_ACCOUNT,
+      },
+      ...(restart ? {
+        restart: {
+          atSeconds: (restart as { atSeconds: number }).atSeconds, outageSeconds: BROKER_OUTAGE_SECONDS,
+          reconnects: reconnects.length, reconnectAfterResumeMs: percentiles(reconnects.map(([, at]) => at - (restart as { resumedAt: number }).resumedAt)),
+        },
+      } : {}),
+      ...(drainProbe ? {
+        drainProbe: {
+          backlog: drainProbe, delivered: probeCounts.reduce((sum, count) => sum + count, 0), seconds: probeCounts.length, minPerSecond: probeFull.length ? Math.min(...probeFull) : 0,
+          maxPerSecond: probeCounts.length ? Math.max(...probeCounts) : 0, quota: AWS_IOT_LIMITS.maxPublishesPerSecond,
+        },
+      } : {}),
+    };
+  } finally {
+    for (const child of workers) if (child.exitCode === null) child.kill();
+    await sandbox.stop();
+    if (!options.dir) fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+const fixed = (value: number, digits = 1) => value.toFixed(digits);
+const ms = (p: Percentiles) => `p50 ${Math.round(p.p50)} ms, p99 ${Math.round(p.p99)} ms, max ${Math.round(p.max)} ms`;
+
+/** The report as Markdown. */
+export function reportMarkdown(report: SimulationReport): string {
+  const m = report.messages;
+  const lines = [
+    `## Simulated fleet: ${report.devices} devices, ${report.intervalSeconds} s interval, ${report.minutes} min, ${report.processes} processes`,
+    '',
+    '| what | result |',
+    '| --- | --- |',
+    `| provisioned by claim | ${report.devices} in ${fixed(report.provisioning.seconds)} s (${fixed(report.provisioning.devicesPerSecond)} devices/s) |`,
+    `| starts (connect, subscribe, shadow sync) | ${ms(report.starts.ms)}; ${report.starts.failed} failed; peak ${report.starts.peakPerSecond}/s (account quota ${report.quotas.connectQuota}/s) |`,
+    `| messages | ${m.produced} produced, ${m.acknowledged} acknowledged, ${m.received} received by the broker, ${m.spooled} still spooled, **${m.lost} lost**, ${m.duplicates} duplicates |`,
+    `| publish to PUBACK | ${ms(m.pubackMs)} |`,
+    `| archived by the rule (name s3, ${fixed(report.shareS3 * 100, 0)} % of devices) | ${report.archive.archived} of ${report.archive.expected} expected; ${report.archive.inBucket} objects in the bucket |`,
+    ...(report.intervalChange ? [`| console edit of the interval (${report.intervalChange.from} -> ${report.intervalChange.to} s) | applied within one interval by ${report.intervalChange.appliedWithinOneInterval} of ${report.intervalChange.sampled} sampled devices |`] : []),
+    `| memory of the device processes | ${fixed(report.memory.rssPerDeviceMiB, 2)} MiB RSS per device (${fixed(report.memory.marginalPerDeviceMiB, 2)} MiB above the processes' own), ${fixed(report.memory.workersPeakRssMiB, 0)} MiB in all |`,
+    `| broker (Mosquitto) | ${fixed(report.broker.cpuPercent)} % of a core, peak RSS ${fixed(report.broker.peakRssMiB, 0)} MiB |`,
+    `| publishes per second per connection | peak ${report.quotas.peakPublishesPerSecondPerConnection} (quota ${report.quotas.publishQuota}) |`,
+    ...(report.restart ? [`| broker stopped at ${report.restart.atSeconds} s for ${report.restart.outageSeconds} s | ${report.restart.reconnects} reconnections after resume: ${ms(report.restart.reconnectAfterResumeMs)} |`] : []),
+    ...(report.drainProbe ? [`| spool drain of one device (${report.drainProbe.backlog} messages) | ${report.drainProbe.delivered} delivered, ${report.drainProbe.minPerSecond} to ${report.drainProbe.maxPerSecond} per second over ${report.drainProbe.seconds} s (quota ${report.drainProbe.quota}; the first and last second are partial) |`] : []),
+  ];
+  return `${lines.join('\n')}\n`;
+}
