@@ -138,6 +138,23 @@ class Observer {
   }
 }
 
+/** Waits until `count()` reaches `target`, or stops moving for 15 s. */
+async function settle(count: () => number, target: number, what: string, progress: (line: string) => void): Promise<void> {
+  let last = -1;
+  let still = Date.now();
+  while (count() < target) {
+    if (count() !== last) {
+      last = count();
+      still = Date.now();
+      progress(`waiting: ${last} of ${target} ${what}`);
+    } else if (Date.now() - still > 15_000) {
+      progress(`${what}: ${last} of ${target}, no longer moving`);
+      return;
+    }
+    await sleep(1000);
+  }
+}
+
 /** Runs the simulation; the report. */
 export async function simulate(options: SimulationOptions): Promise<SimulationReport> {
   const intervalSeconds = options.intervalSeconds ?? 5;
@@ -298,23 +315,24 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     for (const child of workers) child.send({ type: 'stop' } satisfies ToWorker);
     while (stopped < processes) await sleep(100);
     const acknowledged = totals.reduce((sum, [, , ack]) => sum + ack, 0);
-    // What was acknowledged has been delivered: wait for the observer, then for the rule engine's queue.
-    const drainDeadline = Date.now() + 60_000;
-    while (observer.received < acknowledged && Date.now() < drainDeadline) await sleep(200);
-    const archiveDeadline = Date.now() + 120_000;
-    while (archived < observer.s3Messages && Date.now() < archiveDeadline) await sleep(200);
+    // What was acknowledged has been delivered: wait for the observer, then for the rule engine's queue, each
+    // until done or no longer moving for 15 s.
+    await settle(() => observer.received, acknowledged, 'received by the observer', progress);
+    await settle(() => archived, observer.s3Messages, 'archived by the rule', progress);
     clearInterval(sampler);
     await watcher.endAsync();
 
-    const bucket = sandbox.outputs.ArchiveBucketName;
+    // The bucket, listed device by device (s3rver fails to list thousands of keys at once).
     const s3 = new S3Client({ endpoint: sandbox.s3.endpoint, forcePathStyle: true, region: sandbox.outputs.Region, credentials: S3_CREDENTIALS });
     let inBucket = 0;
-    let token: string | undefined;
-    do {
-      const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: sandbox.outputs.ArchiveKeyPrefix, ContinuationToken: token }));
-      inBucket += page.KeyCount ?? 0;
-      token = page.NextContinuationToken;
-    } while (token);
+    for (const thing of things.slice(0, s3Devices)) {
+      let token: string | undefined;
+      do {
+        const page = await s3.send(new ListObjectsV2Command({ Bucket: sandbox.outputs.ArchiveBucketName, Prefix: `${sandbox.outputs.ArchiveKeyPrefix}data/${thing}/`, ContinuationToken: token }));
+        inBucket += page.KeyCount ?? 0;
+        token = page.NextContinuationToken;
+      } while (token);
+    }
     s3.destroy();
 
     const fleetTotals = totals.filter(([index]) => index !== probeIndex);
@@ -323,11 +341,12 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     const fleetThings = new Set(things.slice(0, options.devices));
     const received = [...observer.seen].filter(([thing]) => fleetThings.has(thing)).reduce((sum, [, seqs]) => sum + seqs.size, 0);
     const timestamps = (index: number, seq: number) => observer.seen.get(things[index])?.get(seq);
-    // PUBACK latency of messages made while the broker was up: those made during an outage waited in the spool by design.
+    // PUBACK latency of messages sent while the broker was up: those caught by an outage (acknowledged after it
+    // began, made before the last device was back) waited in the spool by design.
     const outage = restart ? { from: (restart as { resumedAt: number }).resumedAt - BROKER_OUTAGE_SECONDS * 1000, to: Math.max(0, ...reconnects.map(([, at]) => at)) } : undefined;
-    const puback = acks.filter(([index, seq]) => {
+    const puback = acks.filter(([index, seq, at]) => {
       const made = timestamps(index, seq);
-      return index !== probeIndex && made !== undefined && !(outage && made >= outage.from && made <= outage.to);
+      return index !== probeIndex && made !== undefined && !(outage && at >= outage.from && made <= outage.to);
     }).map(([index, seq, at]) => at - timestamps(index, seq)!);
     const probeCounts = [...observer.probeSeconds.entries()].sort(([a], [b]) => a - b).map(([, count]) => count);
     // Full seconds of the drain only: the first and last are partial.

@@ -181,7 +181,9 @@ export class RuleEngine {
   private constructor(private readonly client: MqttClient) {}
 
   static async start(broker: Broker, rules: LocalRule[], targets: RuleTargets, onOutcome: (outcome: RuleOutcome) => void = () => undefined): Promise<RuleEngine> {
-    const client = await broker.connectAs('rule-engine');
+    // A persistent session, as the AWS IoT rules engine loses no message to a broker restart: the broker keeps
+    // the subscriptions and queues what arrives before the engine is back.
+    const client = await broker.connectAs('rule-engine', undefined, { persistentSession: true });
     const engine = new RuleEngine(client);
     client.on('message', (topic, payload) => {
       engine.queue = engine.queue.then(async () => {

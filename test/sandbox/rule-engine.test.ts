@@ -7,6 +7,7 @@ import { ResolvedTemplate } from '../../sandbox/resolved-template';
 import { applyRules, logGroupFile, LocalRule, rulesOf, RuleTargets, subscriptionFilters } from '../../sandbox/rule-engine';
 import { LocalS3, S3_CREDENTIALS } from '../../sandbox/s3-server';
 import { environmentTemplate } from '../../sandbox/templates';
+import { startLocalSandbox, waitFor } from '../../sandbox';
 
 const json = () => JSON.parse(JSON.stringify(environmentTemplate('dev')));
 const resolved = new ResolvedTemplate(json());
@@ -145,4 +146,21 @@ describe('the subscriptions of the rule engine', () => {
   test('filters that overlap without one covering the other fail loudly', () => {
     expect(() => subscriptionFilters(['data/+/x', 'data/y/+'])).toThrow("not supported by the local sandbox: topic rules FROM 'data/+/x' and 'data/y/+', which overlap");
   });
+});
+
+test('the rule engine keeps its subscription across a broker restart, as the AWS IoT rules engine loses no message to one: a message published before it is back is archived', async () => {
+  const archived: string[] = [];
+  const sandbox = await startLocalSandbox({ onRuleOutcome: (outcome) => { if (outcome.object) archived.push(outcome.object); } });
+  try {
+    await sandbox.broker.pause();
+    await sandbox.broker.resume();
+    // At once, before the engine's client has reconnected (it retries every 200 ms).
+    const device = await sandbox.broker.connectAs('pi-dev-01', 'pi-dev-01');
+    await device.publishAsync('data/pi-dev-01', '{"name":"s3"}', { qos: 1 });
+    await device.endAsync();
+    await waitFor('the message archived', () => archived.length === 1, 10_000);
+    expect(archived[0]).toMatch(/\/archive\/data\/pi-dev-01\//);
+  } finally {
+    await sandbox.stop();
+  }
 });
