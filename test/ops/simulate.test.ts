@@ -30,9 +30,11 @@ test('50 devices, 30 s, a broker outage: nothing lost, every device back, the ar
   expect(messages.received).toBeGreaterThanOrEqual(messages.acknowledged);
   // 50 devices at 5 s for 30 s, less the outage: several messages each.
   expect(messages.produced).toBeGreaterThan(50 * 3);
-  // A fifth of the devices publish name s3: the rule archived each of their messages, and the bucket holds them.
-  expect(report.archive.expected).toBeGreaterThan(10 * 3);
-  expect(report.archive).toEqual({ expected: report.archive.expected, archived: report.archive.expected, inBucket: report.archive.expected });
+  // A fifth of the devices publish name s3: the rule archived each of their messages (and each copy delivered
+  // again, as AWS IoT's would), and the bucket holds them.
+  const { expected, duplicates } = report.archive;
+  expect(expected).toBeGreaterThan(10 * 3);
+  expect(report.archive).toEqual({ expected, duplicates, archived: expected + duplicates, inBucket: expected + duplicates });
   // Every device came back after the outage, with its reconnections spread by the jittered backoff.
   expect(report.restart!.reconnects).toBeGreaterThanOrEqual(51);
   expect(report.restart!.reconnectAfterResumeMs.max).toBeGreaterThan(report.restart!.reconnectAfterResumeMs.p50);
