@@ -103,6 +103,10 @@ export class Broker {
       // Sessions and their queued QoS 1 messages survive a restart (pause, resume), as AWS IoT keeps a persistent
       // session's messages while its client is away; clean sessions, which devices use, are not kept.
       'persistence true',
+      // The sandbox's own subscribers (the rule engine, observers) must not lose a message when they fall behind,
+      // as the AWS IoT rules engine does not: no cap on a client's queue (Mosquitto drops past 1,000 by default).
+      // Devices use clean sessions and read only their shadow's answers, which no cap concerns.
+      'max_queued_messages 0',
       `persistence_location ${dir}${path.sep}`,
       'persistence_file mosquitto.db',
       `log_dest file ${path.join(dir, 'mosquitto.log')}`,
