@@ -143,11 +143,16 @@ class Observer {
   }
 }
 
-/** Waits until `count()` reaches `target`, or stops moving for 15 s. */
+/** Waits until `count()` reaches `target`, stops moving for 15 s, or 2 minutes have passed (a backlog is reported, not waited out). */
 async function settle(count: () => number, target: number, what: string, progress: (line: string) => void): Promise<void> {
   let last = -1;
   let still = Date.now();
+  const deadline = Date.now() + 120_000;
   while (count() < target) {
+    if (Date.now() > deadline) {
+      progress(`${what}: ${count()} of ${target} after 2 minutes: reported as a backlog`);
+      return;
+    }
     if (count() !== last) {
       last = count();
       still = Date.now();
