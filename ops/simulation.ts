@@ -71,8 +71,8 @@ export interface SimulationReport {
     readonly duplicates: number;
     /** Objects the rule reported writing. */
     readonly archived: number;
-    /** Objects the bucket holds under the archive prefix. */
-    readonly inBucket: number;
+    /** Objects the bucket holds under the archive prefix; not counted when the rule was still behind. */
+    readonly inBucket?: number;
   };
   readonly intervalChange?: { readonly sampled: number; readonly from: number; readonly to: number; readonly appliedWithinOneInterval: number };
   readonly memory: { readonly rssPerDeviceMiB: number; readonly marginalPerDeviceMiB: number; readonly workersPeakRssMiB: number };
@@ -143,26 +143,34 @@ class Observer {
   }
 }
 
-/** Waits until `count()` reaches `target`, stops moving for 15 s, or 2 minutes have passed (a backlog is reported, not waited out). */
-async function settle(count: () => number, target: number, what: string, progress: (line: string) => void): Promise<void> {
+/**
+ * Waits until `count()` reaches `target`, stops moving for 15 s, or 2 minutes have passed (a backlog is reported,
+ * not waited out); whether it reached the target.
+ */
+async function settle(count: () => number, target: number, what: string, progress: (line: string) => void): Promise<boolean> {
   let last = -1;
   let still = Date.now();
+  let said = 0;
   const deadline = Date.now() + 120_000;
   while (count() < target) {
     if (Date.now() > deadline) {
       progress(`${what}: ${count()} of ${target} after 2 minutes: reported as a backlog`);
-      return;
+      return false;
     }
     if (count() !== last) {
       last = count();
       still = Date.now();
-      progress(`waiting: ${last} of ${target} ${what}`);
+      if (Date.now() - said > 10_000) {
+        said = Date.now();
+        progress(`waiting: ${last} of ${target} ${what}`);
+      }
     } else if (Date.now() - still > 15_000) {
       progress(`${what}: ${last} of ${target}, no longer moving`);
-      return;
+      return false;
     }
     await sleep(1000);
   }
+  return true;
 }
 
 /** Runs the simulation; the report. */
@@ -328,18 +336,19 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     // What was acknowledged has been delivered: wait for the observer, then for the rule engine's queue, each
     // until done or no longer moving for 15 s.
     await settle(() => observer.received, acknowledged, 'received by the observer', progress);
-    await settle(() => archived, observer.s3Messages + observer.s3Duplicates, 'archived by the rule', progress);
+    const archiveSettled = await settle(() => archived, observer.s3Messages + observer.s3Duplicates, 'archived by the rule', progress);
     clearInterval(sampler);
     await watcher.endAsync();
 
-    // The bucket, listed device by device (s3rver fails to list thousands of keys at once).
+    // The bucket, listed device by device (s3rver fails to list thousands of keys at once); not while the rule engine
+    // still writes a backlog, which shares this process and would starve the listing.
     const s3 = new S3Client({ endpoint: sandbox.s3.endpoint, forcePathStyle: true, region: sandbox.outputs.Region, credentials: S3_CREDENTIALS });
-    let inBucket = 0;
-    for (const thing of things.slice(0, s3Devices)) {
+    let inBucket: number | undefined = archiveSettled ? 0 : undefined;
+    for (const thing of archiveSettled ? things.slice(0, s3Devices) : []) {
       let token: string | undefined;
       do {
         const page = await s3.send(new ListObjectsV2Command({ Bucket: sandbox.outputs.ArchiveBucketName, Prefix: `${sandbox.outputs.ArchiveKeyPrefix}data/${thing}/`, ContinuationToken: token }));
-        inBucket += page.KeyCount ?? 0;
+        inBucket = (inBucket ?? 0) + (page.KeyCount ?? 0);
         token = page.NextContinuationToken;
       } while (token);
     }
@@ -418,7 +427,7 @@ export function reportMarkdown(report: SimulationReport): string {
     `| starts (connect, subscribe, shadow sync) | ${ms(report.starts.ms)}; ${report.starts.failed} failed; peak ${report.starts.peakPerSecond}/s (account quota ${report.quotas.connectQuota}/s) |`,
     `| messages | ${m.produced} produced, ${m.acknowledged} acknowledged, ${m.received} received by the broker, ${m.spooled} still spooled, **${m.lost} lost**, ${m.duplicates} duplicates |`,
     `| publish to PUBACK | ${ms(m.pubackMs)} |`,
-    `| archived by the rule (name s3, ${fixed(report.shareS3 * 100, 0)} % of devices) | ${report.archive.archived} objects for ${report.archive.expected} messages and ${report.archive.duplicates} redelivered copies; ${report.archive.inBucket} objects in the bucket |`,
+    `| archived by the rule (name s3, ${fixed(report.shareS3 * 100, 0)} % of devices) | ${report.archive.archived} objects for ${report.archive.expected} messages and ${report.archive.duplicates} redelivered copies; ${report.archive.inBucket === undefined ? `a backlog of ${report.archive.expected + report.archive.duplicates - report.archive.archived} still to archive when the report was made` : `${report.archive.inBucket} objects in the bucket`} |`,
     ...(report.intervalChange ? [`| console edit of the interval (${report.intervalChange.from} -> ${report.intervalChange.to} s) | applied within one interval by ${report.intervalChange.appliedWithinOneInterval} of ${report.intervalChange.sampled} sampled devices |`] : []),
     `| memory of the device processes | ${fixed(report.memory.rssPerDeviceMiB, 2)} MiB RSS per device (${fixed(report.memory.marginalPerDeviceMiB, 2)} MiB above the processes' own), ${fixed(report.memory.workersPeakRssMiB, 0)} MiB in all |`,
     `| broker (Mosquitto) | ${fixed(report.broker.cpuPercent)} % of a core, peak RSS ${fixed(report.broker.peakRssMiB, 0)} MiB |`,
