@@ -83,7 +83,8 @@ export interface LocalSandbox {
   claimKit(dir: string): Promise<string>;
   /** The thing's shadow document as the shadow service holds it, or undefined when there is none. */
   shadowOf(thingName: string): { state: Record<string, any>; version: number } | undefined;
-  stop(): Promise<void>;
+  /** Stops everything; the rule engine first finishes the messages it holds, unless `abandonBacklog`. */
+  stop(options?: { abandonBacklog?: boolean }): Promise<void>;
 }
 
 export interface LocalSandboxOptions {
@@ -227,10 +228,10 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
       const document = shadowOf(thingName);
       return document === undefined ? undefined : JSON.parse(document);
     },
-    async stop() {
+    async stop(stopOptions = {}) {
       hookClient?.destroy();
       await aws.stop();
-      await rules.stop();
+      await rules.stop(stopOptions);
       if (dataPlane) await (await dataPlane).endAsync();
       s3Client.destroy();
       await s3.stop();

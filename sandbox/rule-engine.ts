@@ -177,6 +177,7 @@ export class RuleEngine {
   /** Every message the engine evaluated, fired or not. */
   readonly evaluated: Array<{ topic: string; payload: string }> = [];
   private queue: Promise<void> = Promise.resolve();
+  private abandoned = false;
 
   private constructor(private readonly client: MqttClient) {}
 
@@ -187,6 +188,7 @@ export class RuleEngine {
     const engine = new RuleEngine(client);
     client.on('message', (topic, payload) => {
       engine.queue = engine.queue.then(async () => {
+        if (engine.abandoned) return;
         for (const outcome of await applyRules(rules, targets, topic, payload)) onOutcome(outcome);
         engine.evaluated.push({ topic, payload: payload.toString('utf8') });
       });
@@ -198,8 +200,10 @@ export class RuleEngine {
     return engine;
   }
 
-  async stop(): Promise<void> {
-    await this.queue;
-    await this.client.endAsync();
+  /** Stops after the messages it holds are applied, or at once with `abandonBacklog` (a simulation that reported its backlog). */
+  async stop(options: { abandonBacklog?: boolean } = {}): Promise<void> {
+    this.abandoned = options.abandonBacklog ?? false;
+    if (!this.abandoned) await this.queue;
+    await this.client.endAsync(options.abandonBacklog);
   }
 }
