@@ -88,11 +88,14 @@ describe('iot-device service', () => {
     const first = start();
     await sandbox.observer.until(() => received().length >= 1, 'a first status message');
     await sandbox.broker.pause();
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    // Until two messages wait in the spool (a fixed wait was too short on a loaded machine, where the device may
+    // still be on its first interval when the broker stops).
+    const spoolDir = path.join(kit.dir, 'spool');
+    const waiting = () => (fs.existsSync(spoolDir) ? fs.readdirSync(spoolDir).filter((file) => /^\d{16}\.json$/.test(file)).length : 0);
+    for (const deadline = Date.now() + 20_000; waiting() < 2 && Date.now() < deadline;) await new Promise((resolve) => setTimeout(resolve, 100));
     first.child.kill('SIGTERM');
     expect(await exited(first.child)).toBe(0);
 
-    const spoolDir = path.join(kit.dir, 'spool');
     const files = fs.readdirSync(spoolDir);
     const spooled = files.filter((file) => /^\d{16}\.json$/.test(file)).map((file) => JSON.parse(fs.readFileSync(path.join(spoolDir, file), 'utf8')).seq as number);
     expect(files.filter((file) => file.endsWith('.tmp'))).toEqual([]);
