@@ -6,25 +6,15 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { parseArgs } from 'util';
 import { environments, stackNameOf } from '../config/environments';
 import { FINDING_KINDS, FindingKind, hasKinds, reviewStack, toMarkdown, toText } from '../ops/review';
 import { RefError, resolveRef, synthCommit, synthTree } from '../ops/synth-ref';
+import { parseOptions, UsageError } from './command-line';
 
 const USAGE = `usage: npm run diff -- --base <git ref> [--env <${Object.keys(environments).join('|')}>]... [--markdown <file>] [--fail-on <${FINDING_KINDS.join(',')}>]`;
 
-class UsageError extends Error {}
-
 function parse(argv: string[]) {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { base: { type: 'string' }, env: { type: 'string', multiple: true }, markdown: { type: 'string' }, 'fail-on': { type: 'string' }, help: { type: 'boolean', default: false } },
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const values = parseOptions(argv, { base: { type: 'string' }, env: { type: 'string', multiple: true }, markdown: { type: 'string' }, 'fail-on': { type: 'string' }, help: { type: 'boolean', default: false } });
   if (values.help) return undefined;
   if (!values.base) throw new UsageError('--base is missing: the git ref to compare the working tree with (the pull request\'s target branch)');
   const names = Object.keys(environments);

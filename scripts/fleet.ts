@@ -6,13 +6,13 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { parseArgs } from 'util';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { IoTClient } from '@aws-sdk/client-iot';
 import { environments, stackNameOf } from '../config/environments';
 import { claimSettingsOf, StackOutputs } from '../device/src/bootstrap';
 import { AMAZON_ROOT_CA_PATH, assertClaimKitWritable, writeClaimKit } from '../device/src/kit';
 import { createClaimCertificate, markForReprovisioning, retireClaimCertificate, revokeDevice } from '../ops/fleet';
+import { environmentOption, parseOptions, usageExit, UsageError } from './command-line';
 
 const COMMON = '--env <dev|stg|prod> [--stack <name>] [--region <region>]';
 const COMMANDS: Record<string, { usage: string; help: string }> = {
@@ -36,7 +36,6 @@ const COMMANDS: Record<string, { usage: string; help: string }> = {
 };
 const USAGE = `usage: npm run fleet -- <command> ...\n${Object.values(COMMANDS).map(({ usage }) => `  ${usage}`).join('\n')}\nnpm run fleet -- <command> --help for what each does`;
 
-class UsageError extends Error {}
 
 export interface FleetCliIo {
   readonly out: (line: string) => void;
@@ -48,29 +47,19 @@ function parse(argv: string[]) {
   if (!command || command === '--help' || command === '-h') return { help: USAGE };
   const spec = COMMANDS[command];
   if (!spec) throw new UsageError(`unknown command "${command}"; allowed: ${Object.keys(COMMANDS).join(', ')}`);
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: rest,
-      options: {
-        env: { type: 'string' }, stack: { type: 'string' }, region: { type: 'string' }, serial: { type: 'string' }, revoked: { type: 'boolean', default: false },
-        'delete-thing': { type: 'boolean', default: false }, out: { type: 'string' }, 'ca-file': { type: 'string' }, endpoint: { type: 'string' }, port: { type: 'string' },
-        'certificate-id': { type: 'string' }, help: { type: 'boolean', default: false },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const values = parseOptions(rest, {
+    env: { type: 'string' }, stack: { type: 'string' }, region: { type: 'string' }, serial: { type: 'string' }, revoked: { type: 'boolean', default: false },
+    'delete-thing': { type: 'boolean', default: false }, out: { type: 'string' }, 'ca-file': { type: 'string' }, endpoint: { type: 'string' }, port: { type: 'string' },
+    'certificate-id': { type: 'string' }, help: { type: 'boolean', default: false },
+  });
   if (values.help) return { help: `usage: npm run fleet -- ${spec.usage}\n\n${spec.help}` };
-  const names = Object.keys(environments);
-  if (!values.env) throw new UsageError(`--env is missing; allowed: ${names.join(', ')}`);
-  if (!names.includes(values.env)) throw new UsageError(`--env is "${values.env}" but allowed: ${names.join(', ')}`);
+  const env = environmentOption(values.env);
   const required = { revoke: 'serial', reprovision: 'serial', 'rotate-claim': 'out', 'retire-claim': 'certificate-id' }[command] as keyof typeof values;
   if (!values[required]) throw new UsageError(`--${required} is missing: ${spec.usage}`);
   const port = values.port === undefined ? undefined : Number(values.port);
   if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) throw new UsageError(`--port is "${values.port}" but must be a port number from 1 to 65535`);
-  const config = environments[values.env as keyof typeof environments] as { region?: string };
-  return { command, values, port, stackName: values.stack ?? stackNameOf(values.env), region: values.region ?? config.region };
+  const config = environments[env] as { region?: string };
+  return { command, values, port, stackName: values.stack ?? stackNameOf(env), region: values.region ?? config.region };
 }
 
 async function stackOutputs(cloudFormation: CloudFormationClient, stackName: string): Promise<Record<string, string>> {
@@ -86,9 +75,7 @@ export async function main(argv: string[], io: FleetCliIo = { out: console.log, 
   try {
     parsed = parse(argv);
   } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    io.err(`fleet: ${error.message}\n${USAGE}`);
-    return 2;
+    return usageExit(error, (message) => io.err(`fleet: ${message}\n${USAGE}`));
   }
   if ('help' in parsed) {
     io.out(parsed.help!);

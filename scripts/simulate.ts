@@ -7,12 +7,10 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
-import { parseArgs } from 'util';
 import { reportMarkdown, simulate } from '../ops/simulation';
+import { parseOptions, usageExit, UsageError } from './command-line';
 
 const USAGE = 'usage: npm run simulate -- --devices <n> [--interval <s>] [--minutes <m>] [--share-s3 <0..1>] [--processes <k>] [--restart-broker-at <s>] [--drain-probe <messages>] [--markdown <file>] [--json <file>]';
-
-class UsageError extends Error {}
 
 function number(values: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number, whole = true): number {
   const raw = values[name];
@@ -25,15 +23,8 @@ function number(values: Record<string, string | undefined>, name: string, fallba
 }
 
 function parse(argv: string[]) {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: Object.fromEntries(['devices', 'interval', 'minutes', 'share-s3', 'processes', 'restart-broker-at', 'drain-probe', 'markdown', 'json'].map((name) => [name, { type: 'string' as const }])),
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const values = parseOptions(argv, Object.fromEntries(['devices', 'interval', 'minutes', 'share-s3', 'processes', 'restart-broker-at', 'drain-probe', 'markdown', 'json']
+    .map((name) => [name, { type: 'string' as const }])));
   if (values.devices === undefined) throw new UsageError('--devices is missing: how many devices to simulate');
   const minutes = number(values, 'minutes', 1, 0.25, 120, false);
   const restart = values['restart-broker-at'] === undefined ? undefined : number(values, 'restart-broker-at', 0, 1, minutes * 60 - 10);
@@ -62,9 +53,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     options = parse(argv);
   } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    console.error(`simulate: ${error.message}\n${USAGE}`);
-    return 2;
+    return usageExit(error, (message) => console.error(`simulate: ${message}\n${USAGE}`));
   }
   // Each device holds a socket in its process and one in the broker's, which inherits this process's limit.
   const needed = options.devices + 1024;

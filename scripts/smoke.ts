@@ -7,17 +7,16 @@
  * the same command runs against the local sandbox. The data plane client uses the stack's
  * IotDataEndpoint output unless such a setting names another endpoint.
  */
-import { parseArgs } from 'util';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { S3Client } from '@aws-sdk/client-s3';
 import { environments, stackNameOf } from '../config/environments';
 import { CHECKS, formatReport, runSmokeCheck } from '../ops/smoke-check';
+import { environmentOption, parseOptions, usageExit, UsageError } from './command-line';
 
 const USAGE = 'usage: npm run smoke -- --env <dev|stg|prod> [--stack <name>] [--region <region>] [--thing <name>] [--clean] [--timeout <seconds>] [--settle <seconds>]';
 
-class UsageError extends Error {}
 
 /** Whether the user pointed the SDK at an endpoint for this service (the SDK's own precedence puts an explicit endpoint first). */
 function endpointConfigured(serviceEnvironmentId: string): boolean {
@@ -26,29 +25,19 @@ function endpointConfigured(serviceEnvironmentId: string): boolean {
 }
 
 function parse(argv: string[]) {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        env: { type: 'string' }, stack: { type: 'string' }, region: { type: 'string' }, thing: { type: 'string' },
-        clean: { type: 'boolean', default: false }, timeout: { type: 'string', default: '60' }, settle: { type: 'string', default: '5' }, help: { type: 'boolean', default: false },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const values = parseOptions(argv, {
+    env: { type: 'string' }, stack: { type: 'string' }, region: { type: 'string' }, thing: { type: 'string' },
+    clean: { type: 'boolean', default: false }, timeout: { type: 'string', default: '60' }, settle: { type: 'string', default: '5' }, help: { type: 'boolean', default: false },
+  });
   if (values.help) return undefined;
-  const names = Object.keys(environments);
-  if (!values.env) throw new UsageError(`--env is missing; allowed: ${names.join(', ')}`);
-  if (!names.includes(values.env)) throw new UsageError(`--env is "${values.env}" but allowed: ${names.join(', ')}`);
+  const env = environmentOption(values.env);
   const timeout = Number(values.timeout);
   if (!Number.isInteger(timeout) || timeout < 5 || timeout > 900) throw new UsageError(`--timeout is "${values.timeout}" but must be a whole number of seconds from 5 to 900`);
   const settle = Number(values.settle);
   if (!Number.isFinite(settle) || settle < 0 || settle > 60) throw new UsageError(`--settle is "${values.settle}" but must be a number of seconds from 0 to 60`);
-  const config = environments[values.env as keyof typeof environments] as { region?: string };
+  const config = environments[env] as { region?: string };
   return {
-    stackName: values.stack ?? stackNameOf(values.env), region: values.region ?? config.region, thingName: values.thing, clean: values.clean, timeoutMs: timeout * 1000, settleMs: settle * 1000,
+    stackName: values.stack ?? stackNameOf(env), region: values.region ?? config.region, thingName: values.thing, clean: values.clean, timeoutMs: timeout * 1000, settleMs: settle * 1000,
   };
 }
 
@@ -57,9 +46,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     options = parse(argv);
   } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    console.error(`smoke: ${error.message}\n${USAGE}`);
-    return 2;
+    return usageExit(error, (message) => console.error(`smoke: ${message}\n${USAGE}`));
   }
   if (!options) {
     console.log(`${USAGE}\n\nexit codes: 0 all passed, 2 usage, ${Object.entries(CHECKS).map(([check, code]) => `${code} ${check}`).join(', ')}`);
