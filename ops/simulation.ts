@@ -204,6 +204,10 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     const provisionSeconds = (Date.now() - provisionStarted) / 1000;
     const things = serials.map((serial) => `${claim.thingNamePrefix}${serial}`);
     const probeIndex = drainProbe ? options.devices : undefined;
+    // The fleet's interval, set as an operator would before the devices start: provisioning's shadow defaults
+    // give the environment's own, which the devices follow at start.
+    const defaults = sandbox.shadowOf(things[0])?.state.desired?.interval;
+    if (defaults !== intervalSeconds) for (const thing of things) sandbox.shadow.setDesired(thing, { interval: intervalSeconds });
 
     const observer = new Observer(probeIndex === undefined ? undefined : things[probeIndex]);
     const watcher = await sandbox.broker.connectAs('console', `simulation-observer-${process.pid}`, { persistentSession: true });

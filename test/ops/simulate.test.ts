@@ -13,10 +13,10 @@ const ROOT = path.join(__dirname, '..', '..');
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'simulate-test-'));
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
-test('50 devices, 30 s, a broker outage: nothing lost, every device back, the archive complete', () => {
+test('50 devices at 2 s for 30 s, a broker outage: nothing lost, every device back, the archive complete', () => {
   const json = path.join(scratch, 'report.json');
   const markdown = path.join(scratch, 'report.md');
-  const run = spawnSync('npm', ['run', '--silent', 'simulate', '--', '--devices', '50', '--minutes', '0.5', '--share-s3', '0.2', '--restart-broker-at', '2',
+  const run = spawnSync('npm', ['run', '--silent', 'simulate', '--', '--devices', '50', '--interval', '2', '--minutes', '0.5', '--share-s3', '0.2', '--restart-broker-at', '2',
     '--drain-probe', '200', '--json', json, '--markdown', markdown], { cwd: ROOT, encoding: 'utf8' });
   expect(run.stderr).not.toMatch(/simulate: .*Error/);
   expect(run.status).toBe(0);
@@ -28,8 +28,8 @@ test('50 devices, 30 s, a broker outage: nothing lost, every device back, the ar
   expect(messages.lost).toBe(0);
   expect(messages.received + messages.spooled).toBe(messages.produced);
   expect(messages.received).toBeGreaterThanOrEqual(messages.acknowledged);
-  // 50 devices at 5 s for 30 s, less the outage: several messages each.
-  expect(messages.produced).toBeGreaterThan(50 * 3);
+  // 50 devices at 2 s for 30 s make about 15 each (spooled through the outage); at the environment's 5 s, 7 at most.
+  expect(messages.produced).toBeGreaterThan(50 * 10);
   // A fifth of the devices publish name s3: the rule archived each of their messages (and each copy delivered
   // again, as AWS IoT's would), and the bucket holds them.
   const { expected, duplicates } = report.archive;
