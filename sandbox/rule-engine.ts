@@ -17,6 +17,7 @@ import { Broker } from './mosquitto';
 import { NotSupportedError } from './errors';
 import { filterCovers, filtersIntersect, parseRuleSql, RuleQuery, runQuery, substitute } from './iot-sql';
 import { RawTemplate, ResolvedTemplate } from './resolved-template';
+import { WorkQueue } from './work-queue';
 
 /** The one action of a rule, of the kinds the sandbox runs. */
 export type LocalAction =
@@ -172,27 +173,29 @@ export function subscriptionFilters(from: string[]): string[] {
   return kept;
 }
 
-/** Subscribes as the `rule-engine` identity to every enabled rule's FROM filter and applies the rules, one message at a time. */
+/**
+ * Messages whose rules run at once. AWS IoT's rules engine acts on many messages at a time and promises no
+ * order ("AWS IoT differences from MQTT specifications": the broker does not guarantee the order of
+ * messages); one at a time, each S3 write waited for the last and a fleet's archive fell behind.
+ */
+export const RULE_CONCURRENCY = 16;
+
+/** Subscribes as the `rule-engine` identity to every enabled rule's FROM filter and applies the rules, RULE_CONCURRENCY messages at a time. */
 export class RuleEngine {
   /** Every message the engine evaluated, fired or not. */
   readonly evaluated: Array<{ topic: string; payload: string }> = [];
-  private queue: Promise<void> = Promise.resolve();
-  private abandoned = false;
 
-  private constructor(private readonly client: MqttClient) {}
+  private constructor(private readonly client: MqttClient, private readonly queue: WorkQueue<{ topic: string; payload: Buffer }>) {}
 
   static async start(broker: Broker, rules: LocalRule[], targets: RuleTargets, onOutcome: (outcome: RuleOutcome) => void = () => undefined): Promise<RuleEngine> {
     // A persistent session, as the AWS IoT rules engine loses no message to a broker restart: the broker keeps
     // the subscriptions and queues what arrives before the engine is back.
     const client = await broker.connectAs('rule-engine', undefined, { persistentSession: true });
-    const engine = new RuleEngine(client);
-    client.on('message', (topic, payload) => {
-      engine.queue = engine.queue.then(async () => {
-        if (engine.abandoned) return;
-        for (const outcome of await applyRules(rules, targets, topic, payload)) onOutcome(outcome);
-        engine.evaluated.push({ topic, payload: payload.toString('utf8') });
-      });
-    });
+    const engine: RuleEngine = new RuleEngine(client, new WorkQueue(RULE_CONCURRENCY, async ({ topic, payload }) => {
+      for (const outcome of await applyRules(rules, targets, topic, payload)) onOutcome(outcome);
+      engine.evaluated.push({ topic, payload: payload.toString('utf8') });
+    }));
+    client.on('message', (topic, payload) => engine.queue.push({ topic, payload }));
     // Every message once, and every rule whose FROM matches it runs: Mosquitto delivers a copy per matching
     // subscription, so only the filters no other covers are subscribed, and they must not overlap.
     const filters = subscriptionFilters(rules.filter((rule) => !rule.disabled).map((rule) => rule.query.from));
@@ -202,8 +205,11 @@ export class RuleEngine {
 
   /** Stops after the messages it holds are applied, or at once with `abandonBacklog` (a simulation that reported its backlog). */
   async stop(options: { abandonBacklog?: boolean } = {}): Promise<void> {
-    this.abandoned = options.abandonBacklog ?? false;
-    if (!this.abandoned) await this.queue;
-    await this.client.endAsync(options.abandonBacklog);
+    if (options.abandonBacklog) this.queue.abandon();
+    try {
+      await this.queue.drain();
+    } finally {
+      await this.client.endAsync(options.abandonBacklog);
+    }
   }
 }
