@@ -11,6 +11,12 @@ import { Spool } from './spool';
 
 /** At most this many messages wait for their PUBACK at once (AWS IoT allows 100 per client). */
 const MAX_IN_FLIGHT = 10;
+/**
+ * Sends are paced at two under the quota, on a schedule (a late timer is made up on the next send, a stall is
+ * not made up with a burst), so that a backlog drains near the quota and delays on the way do not carry a
+ * second past it; no 1,000 ms window ever holds more sends than the quota.
+ */
+export const DRAIN_PACE_MS = 1000 / (AWS_IOT_LIMITS.maxPublishesPerSecond - 2);
 
 export class SpoolSender {
   /** Messages acknowledged by the broker since start. */
@@ -19,7 +25,9 @@ export class SpoolSender {
   private readonly inFlight = new Map<number, Promise<void>>();
   private draining = false;
   private stopped = false;
-  private lastSendAt = 0;
+  private nextSendAt = 0;
+  /** When the last maxPublishesPerSecond messages were sent. */
+  private readonly recentSends: number[] = [];
 
   constructor(private readonly spool: Spool, private readonly log: Logger) {}
 
@@ -46,12 +54,23 @@ export class SpoolSender {
           await Promise.race(this.inFlight.values());
           continue;
         }
-        const wait = this.lastSendAt + 1000 / AWS_IOT_LIMITS.maxPublishesPerSecond - Date.now();
-        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-        this.lastSendAt = Date.now();
+        await this.paced();
         this.send(next.seq, next.topic, next.payload);
       }
     })().finally(() => { this.draining = false; });
+  }
+
+  /** Waits for the next send's turn: its place on the schedule, and the quota over the last 1,000 ms. */
+  private async paced(): Promise<void> {
+    const quota = AWS_IOT_LIMITS.maxPublishesPerSecond;
+    const windowOpensAt = this.recentSends.length >= quota ? this.recentSends[this.recentSends.length - quota] + 1000 : 0;
+    const at = Math.max(this.nextSendAt, windowOpensAt, Date.now());
+    if (at > Date.now()) await new Promise((resolve) => setTimeout(resolve, at - Date.now()));
+    const sentAt = Math.max(Date.now(), at);
+    // A timer's lateness is made up on the next send, up to half a pace: a stall is not made up with a burst.
+    this.nextSendAt = Math.max(at + DRAIN_PACE_MS, sentAt + DRAIN_PACE_MS / 2);
+    this.recentSends.push(sentAt);
+    if (this.recentSends.length > quota) this.recentSends.shift();
   }
 
   private send(seq: number, topic: string, payload: string): void {

@@ -1,0 +1,83 @@
+/**
+ * The spool's drain against AWS IoT's 100 publishes per second per connection: near the quota, never past it in
+ * any 1,000 ms, whatever the timers' lateness. Time is jest's fake clock, so the figures are exact.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import type { MqttClient } from 'mqtt';
+import { AWS_IOT_LIMITS } from '../../device/src/connection';
+import { Logger } from '../../device/src/log';
+import { Spool } from '../../device/src/spool';
+import { DRAIN_PACE_MS, SpoolSender } from '../../device/src/spool-sender';
+
+const quiet: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+afterEach(() => jest.useRealTimers());
+
+/** A spool holding `count` messages and a client that acknowledges each publish at once, noting when it came. */
+function backlog(count: number) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'spool-sender-'));
+  dirs.push(dir);
+  const spool = Spool.open(dir, { log: quiet });
+  for (let i = 0; i < count; i++) {
+    const seq = spool.nextSequence();
+    spool.append({ seq, topic: 'data/dev-1', payload: JSON.stringify({ seq }) });
+  }
+  const sentAt: number[] = [];
+  const client = {
+    connected: true,
+    publish: (_topic: string, _payload: string, _options: unknown, callback: (error?: Error) => void) => {
+      sentAt.push(Date.now());
+      Promise.resolve().then(() => callback());
+    },
+  } as unknown as MqttClient;
+  return { spool, client, sentAt };
+}
+
+/** The most sends any 1,000 ms window holds. */
+function busiestWindow(times: number[]): number {
+  let most = 0;
+  for (let first = 0, last = 0; last < times.length; last++) {
+    while (times[last] - times[first] >= 1000) first++;
+    most = Math.max(most, last - first + 1);
+  }
+  return most;
+}
+
+test('a backlog drains at 95 to 100 a second and never more than the quota in any 1,000 ms', async () => {
+  jest.useFakeTimers({ now: 1_000_000 });
+  const { spool, client, sentAt } = backlog(1000);
+  new SpoolSender(spool, quiet).attach(client);
+  await jest.advanceTimersByTimeAsync(12_000);
+  expect(spool.size).toBe(0);
+  expect(busiestWindow(sentAt)).toBeLessThanOrEqual(AWS_IOT_LIMITS.maxPublishesPerSecond);
+  // Whole seconds of the drain: each at least 95.
+  const perSecond = new Map<number, number>();
+  for (const at of sentAt) perSecond.set(Math.floor((at - sentAt[0]) / 1000), (perSecond.get(Math.floor((at - sentAt[0]) / 1000)) ?? 0) + 1);
+  const whole = [...perSecond.entries()].filter(([second]) => (second + 1) * 1000 <= sentAt[sentAt.length - 1] - sentAt[0]).map(([, count]) => count);
+  expect(whole.length).toBeGreaterThanOrEqual(9);
+  expect(Math.min(...whole)).toBeGreaterThanOrEqual(95);
+});
+
+test('timers that fire late are made up on the schedule without passing the quota, and a stall is not made up with a burst', async () => {
+  jest.useFakeTimers({ now: 1_000_000 });
+  const { spool, client, sentAt } = backlog(600);
+  const sender = new SpoolSender(spool, quiet);
+  // Every timer fires 3 ms late, as on a loaded machine.
+  const setTimeoutReal = global.setTimeout;
+  const late = jest.spyOn(global, 'setTimeout').mockImplementation(((callback: () => void, ms?: number) => setTimeoutReal(callback, (ms ?? 0) + 3)) as typeof setTimeout);
+  sender.attach(client);
+  await jest.advanceTimersByTimeAsync(2_000);
+  // A 500 ms stall of the event loop: the clock jumps, no timer runs.
+  jest.setSystemTime(Date.now() + 500);
+  await jest.advanceTimersByTimeAsync(6_000);
+  late.mockRestore();
+  expect(spool.size).toBe(0);
+  expect(busiestWindow(sentAt)).toBeLessThanOrEqual(AWS_IOT_LIMITS.maxPublishesPerSecond);
+  const gaps = sentAt.slice(1).map((at, i) => at - sentAt[i]);
+  // After the stall the pace resumes at once, with at most half a pace made up: no burst.
+  expect(Math.min(...gaps)).toBeGreaterThanOrEqual(Math.floor(DRAIN_PACE_MS / 2));
+  expect(sentAt.filter((at) => at < sentAt[0] + 1000).length).toBeGreaterThanOrEqual(95);
+});
