@@ -6,7 +6,7 @@
  */
 const INTEGRATION = [
   'device/cli', 'device/installed', 'device/runner', 'device/service', 'e2e', 'ops/diff', 'ops/simulate', 'ops/smoke-check', 'reliability',
-  'sandbox/fleet-provisioning', 'sandbox/iot-policy', 'sandbox/rule-engine', 'sandbox/shadow-conformance',
+  'sandbox/fleet-provisioning', 'sandbox/iot-policy', 'sandbox/rule-engine', 'sandbox/sandbox-state', 'sandbox/shadow-conformance',
 ].map((name) => `<rootDir>/test/${name}.test.ts`);
 
 const common = {

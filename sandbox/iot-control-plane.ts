@@ -60,6 +60,12 @@ export class IotControlPlane {
     private readonly dataEndpoint = 'localhost',
   ) {}
 
+  /** Takes back things and certificates registered in an earlier run (sandbox/sandbox-state.ts). */
+  restore(things: ThingRecord[], certificates: CertificateRecord[]): void {
+    for (const certificate of certificates) this.addCertificate(certificate.certificatePem, certificate.status, certificate.policyNames, certificate.certificateId);
+    for (const thing of things) this.things.set(thing.thingName, { ...thing });
+  }
+
   /** DescribeEndpoint: only the ATS data endpoint, the one this project uses. */
   describeEndpoint(endpointType: string): string {
     if (endpointType !== 'iot:Data-ATS') throw new IotApiError(400, 'InvalidRequestException', `endpointType ${endpointType} (the sandbox serves iot:Data-ATS)`);

@@ -68,6 +68,11 @@ export class IotRegistry {
     this.provisioned.set(thingName, policyNames);
   }
 
+  /** The things fleet provisioning registered, with their policies' names and documents (sandbox/sandbox-state.ts). */
+  provisionedThings(): Array<{ thingName: string; policies: Record<string, PolicyDocument> }> {
+    return [...this.provisioned].map(([thingName, names]) => ({ thingName, policies: Object.fromEntries(names.map((name) => [name, this.policies[name]])) }));
+  }
+
   /** The policy names attached to the certificate of a device of the sandbox CA (CN = thing name). */
   policyNamesOf(thingName: string): readonly string[] {
     if (thingName === this.thing.name) return this.thing.policyNames;

@@ -25,7 +25,8 @@ import { IotControlPlane } from './iot-control-plane';
 import { HttpsGateway } from './https-gateway';
 import { IotRegistry } from './iot-registry';
 import { Broker } from './mosquitto';
-import { CertificateAuthority, createCertificateAuthority, Issued, serialNumberOf } from './pki';
+import { CertificateAuthority, createCertificateAuthority, Issued, loadCertificateAuthority, serialNumberOf } from './pki';
+import { saveCertificateAuthority, savedCertificateAuthority, savedState, saveState } from './sandbox-state';
 import { ShadowService } from './shadow-service';
 import { ResolvedTemplate } from './resolved-template';
 import { logGroupFile, RuleEngine, RuleOutcome, rulesOf } from './rule-engine';
@@ -92,7 +93,11 @@ export interface LocalSandboxOptions {
   readonly template?: Template;
   /** The stack name DescribeStacks answers for. @default stackNameOf(SANDBOX_ENVIRONMENT) */
   readonly stackName?: string;
-  /** Scratch folder (broker, kits, buckets, logs, metrics). @default a new temporary folder, removed on stop */
+  /**
+   * Folder of the sandbox (broker, kits, buckets, logs, metrics), kept: the sandbox keeps its device CA, things,
+   * certificates and shadows there across runs (sandbox/sandbox-state.ts), so kits it issued still connect.
+   * @default a new temporary folder, removed on stop
+   */
   readonly dir?: string;
   /** Called with what each rule did. @default nothing */
   readonly onRuleOutcome?: (outcome: RuleOutcome) => void;
@@ -138,8 +143,14 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
   const registry = IotRegistry.fromTemplate(template);
   const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'iot-sandbox-'));
   fs.mkdirSync(dir, { recursive: true });
-  const broker = await Broker.start({ acl: registry.mosquittoAcl(), dir: path.join(dir, 'broker') });
+  // A folder of the caller's keeps the device CA, so that kits issued in an earlier run still validate.
+  const saved = options.dir ? savedCertificateAuthority(dir) : undefined;
+  const deviceCa = saved ? loadCertificateAuthority(saved) : createCertificateAuthority();
+  if (options.dir && !saved) saveCertificateAuthority(dir, deviceCa);
+  const state = options.dir ? savedState(dir) : undefined;
+  const broker = await Broker.start({ acl: registry.mosquittoAcl(), dir: path.join(dir, 'broker'), ca: deviceCa });
   const shadow = await ShadowService.start(broker);
+  if (state) shadow.store.restore(state.shadows);
   const resolved = new ResolvedTemplate(template, { endpoint: 'localhost', stackName });
   const gateway = await HttpsGateway.start(broker, registry);
   // Fleet provisioning: claim certificates of a CA only the fleet endpoint trusts; things and certificates in the control plane.
@@ -147,6 +158,14 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
   const controlPlane = new IotControlPlane(resolved.region, resolved.account, claimCa ? () => claimCa.issue('fleet-claim') : undefined);
   // A certificate that is no longer ACTIVE is refused by the broker and the HTTPS endpoint (a CRL of the device CA).
   const revoked = new Set<string>();
+  if (state) {
+    controlPlane.restore(state.things, state.certificates);
+    for (const { thingName, policies } of state.provisioned) registry.registerProvisioned(thingName, Object.keys(policies), policies);
+    for (const certificate of state.certificates) {
+      if (certificate.status !== 'ACTIVE' && issuedBy(certificate.certificatePem, broker.ca)) revoked.add(serialNumberOf(certificate.certificatePem));
+    }
+    if (revoked.size) await broker.setRevoked([...revoked]);
+  }
   controlPlane.onStatusChange(async (certificate) => {
     if (!issuedBy(certificate.certificatePem, broker.ca)) return;
     const serial = serialNumberOf(certificate.certificatePem);
@@ -197,7 +216,8 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
   const sandboxClient = { endpoint: aws.endpoint, region: deployed.region, credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' } };
   const seeding = { iot: new IoTClient(sandboxClient), dataPlane: new IoTDataPlaneClient(sandboxClient) };
   try {
-    for (const id of resolved.ofType('Custom::ShadowDefaults')) {
+    // Once, as on deployment: a sandbox taking back its state was deployed in an earlier run.
+    for (const id of state ? [] : resolved.ofType('Custom::ShadowDefaults')) {
       await onShadowDefaultsEvent({
         RequestType: 'Create', ServiceToken: 'sandbox', ResponseURL: 'sandbox', StackId: stackName, RequestId: 'sandbox', LogicalResourceId: id, ResourceType: 'Custom::ShadowDefaults',
         ResourceProperties: { ServiceToken: 'sandbox', ...resolved.properties(id) },
@@ -229,6 +249,9 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
       return document === undefined ? undefined : JSON.parse(document);
     },
     async stop(stopOptions = {}) {
+      if (options.dir) {
+        saveState(dir, { things: [...controlPlane.things.values()], certificates: [...controlPlane.certificates.values()], provisioned: registry.provisionedThings(), shadows: shadow.store.snapshot() });
+      }
       hookClient?.destroy();
       await aws.stop();
       await rules.stop(stopOptions);

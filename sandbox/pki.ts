@@ -85,16 +85,10 @@ const clientExtensions = (altNames: string[]) => [
     /^[\d.]+$/.test(alt) ? new asn1.GeneralName({ iPAddress: alt }) : new asn1.GeneralName({ dNSName: alt })))))] : []),
 ];
 
-/** Creates a CA valid from a day ago for ten years. */
-export function createCertificateAuthority(name = 'iot-core-cdk local sandbox CA'): CertificateAuthority {
-  const key = newKey('ec');
-  const now = Date.now();
-  const caName = nameOf(name);
-  const certificatePem = certificate(caName, key.privateKey, caName, key.privateKey, [
-    extension(asn1.id_ce_basicConstraints, new asn1.BasicConstraints({ cA: true }), true),
-    extension(asn1.id_ce_keyUsage, new asn1.KeyUsage(asn1.KeyUsageFlags.keyCertSign | asn1.KeyUsageFlags.cRLSign), true),
-  ], new Date(now - DAY), new Date(now + 3650 * DAY));
-  const validity = (options: IssueOptions) => [options.notBefore ?? new Date(Date.now() - DAY), options.notAfter ?? new Date(Date.now() + 365 * DAY)] as const;
+const validity = (options: IssueOptions) => [options.notBefore ?? new Date(Date.now() - DAY), options.notAfter ?? new Date(Date.now() + 365 * DAY)] as const;
+
+/** The CA whose certificate is `certificatePem`, named `caName`, signing with `key`. */
+function authority(certificatePem: string, key: { privateKey: KeyObject; pem: string }, caName: asn1.Name): CertificateAuthority {
   return {
     certificatePem,
     privateKeyPem: key.pem,
@@ -107,6 +101,24 @@ export function createCertificateAuthority(name = 'iot-core-cdk local sandbox CA
       return certificate(nameOf(commonName), createPublicKey(publicKeyPem), caName, key.privateKey, clientExtensions([]), ...validity({}));
     },
   };
+}
+
+/** Creates a CA valid from a day ago for ten years. */
+export function createCertificateAuthority(name = 'iot-core-cdk local sandbox CA'): CertificateAuthority {
+  const key = newKey('ec');
+  const now = Date.now();
+  const caName = nameOf(name);
+  const certificatePem = certificate(caName, key.privateKey, caName, key.privateKey, [
+    extension(asn1.id_ce_basicConstraints, new asn1.BasicConstraints({ cA: true }), true),
+    extension(asn1.id_ce_keyUsage, new asn1.KeyUsage(asn1.KeyUsageFlags.keyCertSign | asn1.KeyUsageFlags.cRLSign), true),
+  ], new Date(now - DAY), new Date(now + 3650 * DAY));
+  return authority(certificatePem, key, caName);
+}
+
+/** The CA a sandbox made earlier, from its certificate and key: what it issued then still validates. */
+export function loadCertificateAuthority(saved: Issued): CertificateAuthority {
+  const subject = AsnConvert.parse(Buffer.from(new x509.X509Certificate(saved.certificatePem).rawData), asn1.Certificate).tbsCertificate.subject;
+  return authority(saved.certificatePem, { privateKey: createPrivateKey(saved.privateKeyPem), pem: saved.privateKeyPem }, subject);
 }
 
 /** The serial number of a PEM certificate, in hex as a CRL entry names it. */

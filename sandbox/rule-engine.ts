@@ -209,7 +209,8 @@ export class RuleEngine {
     try {
       await this.queue.drain();
     } finally {
-      await this.client.endAsync(options.abandonBacklog);
+      // Disconnected (the broker restarting), a graceful end would wait for a reconnection that ending stops.
+      await this.client.endAsync(options.abandonBacklog || !this.client.connected);
     }
   }
 }

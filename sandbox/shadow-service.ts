@@ -41,7 +41,8 @@ export class ShadowService {
     this.send(`$aws/things/${thingName}/shadow/update`, JSON.stringify({ state: { desired } }));
   }
 
+  /** Stops; responses still queued while the broker was away are dropped (ending gracefully would wait for a reconnection that ending stops). */
   async stop(): Promise<void> {
-    await this.client.endAsync();
+    await this.client.endAsync(!this.client.connected);
   }
 }

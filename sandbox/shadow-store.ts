@@ -13,7 +13,7 @@ export interface OutgoingMessage {
   readonly payload: string;
 }
 
-interface Shadow {
+export interface Shadow {
   state: { desired?: JsonObject; reported?: JsonObject };
   metadata: { desired?: JsonObject; reported?: JsonObject };
 }
@@ -113,6 +113,19 @@ export class ShadowStore {
   private readonly shadows = new Map<string, Shadow>();
   /** Versions outlive deleted shadows (a re-created shadow continues the count). */
   private readonly versions = new Map<string, number>();
+
+  /** Every shadow and version, for a sandbox that keeps its state across runs (sandbox/sandbox-state.ts). */
+  snapshot(): { shadows: Array<[string, Shadow]>; versions: Array<[string, number]> } {
+    return { shadows: [...this.shadows], versions: [...this.versions] };
+  }
+
+  /** Takes back what snapshot() gave, replacing what the store holds. */
+  restore(saved: { shadows: Array<[string, Shadow]>; versions: Array<[string, number]> }): void {
+    this.shadows.clear();
+    this.versions.clear();
+    for (const [key, shadow] of saved.shadows) this.shadows.set(key, shadow);
+    for (const [key, version] of saved.versions) this.versions.set(key, version);
+  }
 
   /** Handles one request; returns the messages the service publishes, or [] for a topic that is no request. */
   handle(topic: string, payload: Buffer | string, nowMs: number = Date.now()): OutgoingMessage[] {
