@@ -20,7 +20,7 @@ export interface WorkerDevice {
 }
 
 export type ToWorker =
-  | { type: 'start'; devices: WorkerDevice[]; startsPerSecond: number; msPerSecond: number }
+  | { type: 'start'; devices: WorkerDevice[]; startsPerSecond: number; msPerSecond: number; port: number }
   | { type: 'stop' };
 
 export type FromWorker =
@@ -57,7 +57,8 @@ function fillSpool(kitDir: string, count: number, log: Logger): void {
   }
 }
 
-async function start(devices: WorkerDevice[], startsPerSecond: number, msPerSecond: number): Promise<void> {
+/** `port`: the broker's, as `--port` gives it (a kit made in an earlier run names that run's). */
+async function start(devices: WorkerDevice[], startsPerSecond: number, msPerSecond: number, port: number): Promise<void> {
   const spacing = 1000 / startsPerSecond;
   const begun = Date.now();
   const pending: Array<Promise<void>> = [];
@@ -75,7 +76,7 @@ async function start(devices: WorkerDevice[], startsPerSecond: number, msPerSeco
     if (due > 0) await new Promise((resolve) => setTimeout(resolve, due));
     const log = loggerOf(device.index);
     if (device.backlog) fillSpool(device.kitDir, device.backlog, log);
-    const kit = loadKit(device.kitDir);
+    const kit = loadKit(device.kitDir, { port });
     const runner = new DeviceRunner(kit, readPems(kit), { log, msPerSecond, name: device.name });
     runners.set(device.index, runner);
     const at = Date.now();
@@ -109,7 +110,7 @@ function tick(): void {
 const ticker = setInterval(tick, 1000);
 process.on('message', (message: ToWorker) => {
   if (message.type === 'start') {
-    start(message.devices, message.startsPerSecond, message.msPerSecond).catch((error: unknown) => {
+    start(message.devices, message.startsPerSecond, message.msPerSecond, message.port).catch((error: unknown) => {
       console.error(`simulation worker: ${(error as Error).stack}`);
       process.exit(1);
     });

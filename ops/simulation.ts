@@ -7,13 +7,16 @@
  * across a restart); what the rule archived is counted from its outcomes and from the bucket itself.
  */
 import { fork, ChildProcess } from 'child_process';
+import { X509Certificate } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { loadClaimKit, provision } from '../device/src/provision';
 import { AWS_IOT_LIMITS } from '../device/src/connection';
+import { KIT_FILES } from '../device/src/kit';
 import { LocalSandbox, S3_CREDENTIALS, startLocalSandbox } from '../sandbox';
+import type { FromObserver, ObserverResult, ToObserver } from './simulation-observer';
 import type { FromWorker, ToWorker, WorkerDevice } from './simulation-worker';
 
 /** AWS IoT's CONNECT requests per second per account ("AWS IoT Core endpoints and quotas", message broker). */
@@ -36,7 +39,11 @@ export interface SimulationOptions {
   readonly restartBrokerAtSeconds?: number;
   /** Messages in the drain probe's spool when it starts: one more device, measured alone. 0: none. @default 1000 */
   readonly drainProbe?: number;
-  /** Scratch folder (kits, spools, the sandbox). @default a new folder under /dev/shm, else the temp folder */
+  /**
+   * Folder of the kits, their spools and the sandbox, kept: a later run with the same folder reuses the kits
+   * (the sandbox keeps its CA, things and shadows there). @default a new folder under /dev/shm, else the temp
+   * folder, removed at the end
+   */
   readonly dir?: string;
   /** A progress line now and then. @default nothing */
   readonly progress?: (line: string) => void;
@@ -50,7 +57,8 @@ export interface SimulationReport {
   readonly intervalSeconds: number;
   readonly minutes: number;
   readonly shareS3: number;
-  readonly provisioning: { readonly devicesPerSecond: number; readonly seconds: number };
+  /** `reused`: kits of an earlier run in the same `dir`, not provisioned again. */
+  readonly provisioning: { readonly devicesPerSecond: number; readonly seconds: number; readonly reused: number };
   readonly starts: { readonly failed: number; readonly ms: Percentiles; readonly peakPerSecond: number };
   readonly messages: {
     readonly produced: number;
@@ -74,7 +82,8 @@ export interface SimulationReport {
     /** Objects the bucket holds under the archive prefix; not counted when the rule was still behind. */
     readonly inBucket?: number;
   };
-  readonly intervalChange?: { readonly sampled: number; readonly from: number; readonly to: number; readonly appliedWithinOneInterval: number };
+  /** The console's edit, `atSeconds` into the run (after an outage, once every device is back). */
+  readonly intervalChange?: { readonly atSeconds: number; readonly sampled: number; readonly from: number; readonly to: number; readonly appliedWithinOneInterval: number };
   readonly memory: { readonly rssPerDeviceMiB: number; readonly marginalPerDeviceMiB: number; readonly workersPeakRssMiB: number };
   readonly broker: { readonly cpuPercent: number; readonly peakRssMiB: number };
   readonly quotas: { readonly peakPublishesPerSecondPerConnection: number; readonly publishQuota: number; readonly peakConnectsPerSecond: number; readonly connectQuota: number };
@@ -100,46 +109,6 @@ function processUsage(pid: number): { cpuSeconds: number; rss: number } | undefi
     return { cpuSeconds: (Number(fields[11]) + Number(fields[12])) / 100, rss: rssPages * 4096 };
   } catch {
     return undefined;
-  }
-}
-
-/** Every status message the broker delivered, by device and sequence number; per-second counts per device. */
-class Observer {
-  readonly seen = new Map<string, Map<number, number>>();
-  duplicates = 0;
-  s3Messages = 0;
-  /** Copies of name-s3 messages delivered again (QoS 1 is at least once): the rule archives each copy, as AWS IoT's would. */
-  s3Duplicates = 0;
-  peakPerSecond = 0;
-  private readonly perSecond = new Map<string, { second: number; count: number }>();
-  readonly probeSeconds = new Map<number, number>();
-
-  constructor(private readonly probe: string | undefined) {}
-
-  record(topic: string, payload: Buffer): void {
-    const thing = topic.split('/')[1];
-    const message = JSON.parse(payload.toString('utf8')) as { seq: number; timestamp: number; name?: string; backlog?: boolean };
-    const ofThing = this.seen.get(thing) ?? new Map<number, number>();
-    this.seen.set(thing, ofThing);
-    if (ofThing.has(message.seq)) {
-      this.duplicates += 1;
-      if (message.name === 's3') this.s3Duplicates += 1;
-      return;
-    }
-    ofThing.set(message.seq, message.timestamp);
-    if (message.name === 's3') this.s3Messages += 1;
-    const second = Math.floor(Date.now() / 1000);
-    const count = this.perSecond.get(thing);
-    const current = count && count.second === second ? count.count + 1 : 1;
-    this.perSecond.set(thing, { second, count: current });
-    this.peakPerSecond = Math.max(this.peakPerSecond, current);
-    if (thing === this.probe && message.backlog) this.probeSeconds.set(second, (this.probeSeconds.get(second) ?? 0) + 1);
-  }
-
-  get received(): number {
-    let total = 0;
-    for (const ofThing of this.seen.values()) total += ofThing.size;
-    return total;
   }
 }
 
@@ -187,32 +156,55 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     fleet: true, dir: path.join(root, 'sandbox'), onRuleOutcome: (outcome) => { if (outcome.object) archived += 1; },
   });
   const workers: ChildProcess[] = [];
+  let observerProcess: ChildProcess | undefined;
   try {
     // Provisioned by claim, as devices of the fleet are.
     const claim = loadClaimKit(await sandbox.claimKit(path.join(root, 'claim')));
     const serials = Array.from({ length: options.devices + (drainProbe ? 1 : 0) }, (_, i) => (drainProbe && i === options.devices ? 'DRAINPROBE' : `SIM${String(i).padStart(8, '0')}`));
     const kitDirs = serials.map((serial) => path.join(root, 'kits', serial));
+    // Kits of an earlier run in the same folder are reused (the sandbox kept its CA and registry there); their
+    // spools are emptied, as what they hold is not this run's. A kit of a CA the sandbox no longer has is made again.
+    const ca = new X509Certificate(sandbox.broker.ca.certificatePem);
+    let reused = 0;
+    for (const kitDir of kitDirs) {
+      if (!fs.existsSync(path.join(kitDir, KIT_FILES.settings))) continue;
+      const valid = fs.existsSync(path.join(kitDir, KIT_FILES.certificate)) && new X509Certificate(fs.readFileSync(path.join(kitDir, KIT_FILES.certificate))).checkIssued(ca);
+      fs.rmSync(valid ? path.join(kitDir, 'spool') : kitDir, { recursive: true, force: true });
+      if (valid) reused += 1;
+    }
     const provisionStarted = Date.now();
     let next = 0;
     await Promise.all(Array.from({ length: 25 }, async () => {
       while (next < serials.length) {
         const i = next++;
         await provision(claim, kitDirs[i], { serial: serials[i], overrides: { port: sandbox.broker.port } });
-        if (i % 500 === 499) progress(`provisioned ${i + 1} of ${serials.length}`);
+        if (i % 500 === 499) progress(`provisioned ${i + 1} of ${serials.length}${reused ? ` (${reused} kits reused)` : ''}`);
       }
     }));
     const provisionSeconds = (Date.now() - provisionStarted) / 1000;
     const things = serials.map((serial) => `${claim.thingNamePrefix}${serial}`);
     const probeIndex = drainProbe ? options.devices : undefined;
-    // The fleet's interval, set as an operator would before the devices start: provisioning's shadow defaults
-    // give the environment's own, which the devices follow at start.
-    const defaults = sandbox.shadowOf(things[0])?.state.desired?.interval;
-    if (defaults !== intervalSeconds) for (const thing of things) sandbox.shadow.setDesired(thing, { interval: intervalSeconds });
+    // The fleet's interval, set as an operator would before the devices start, where a device's shadow asks for
+    // another (provisioning's shadow defaults give the environment's own; a reused kit's shadow, an earlier run's).
+    for (const thing of things) {
+      if (sandbox.shadowOf(thing)?.state.desired?.interval !== intervalSeconds) sandbox.shadow.setDesired(thing, { interval: intervalSeconds });
+    }
 
-    const observer = new Observer(probeIndex === undefined ? undefined : things[probeIndex]);
-    const watcher = await sandbox.broker.connectAs('console', `simulation-observer-${process.pid}`, { persistentSession: true });
-    watcher.on('message', (topic, payload) => observer.record(topic, payload));
-    await watcher.subscribeAsync('data/+', { qos: 1 });
+    // The observer, in a process of its own: what it counts per second is not delayed by the sandbox's work.
+    const observed = { received: 0, s3: 0 };
+    let observerResult: ObserverResult | undefined;
+    observerProcess = fork(path.join(__dirname, 'simulation-observer.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+    let observerReady = false;
+    observerProcess.on('message', (message: FromObserver) => {
+      if (message.type === 'ready') observerReady = true;
+      else if (message.type === 'count') Object.assign(observed, { received: message.received, s3: message.s3 });
+      else observerResult = message;
+    });
+    observerProcess.send({
+      type: 'start', filter: 'data/+', probe: probeIndex === undefined ? undefined : things[probeIndex],
+      client: sandbox.broker.clientOptions('console', `simulation-observer-${process.pid}`, { persistentSession: true }),
+    } satisfies ToObserver);
+    while (!observerReady) await sleep(50);
 
     // The devices, spread over the processes; a share of them with name s3.
     const s3Devices = Math.round(options.devices * shareS3);
@@ -232,11 +224,15 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     let started = 0;
     let stopped = 0;
     const worker = path.join(__dirname, 'simulation-worker.ts');
-    for (let p = 0; p < processes; p++) {
+    // The drain probe runs in a process of its own (left out of the memory figures): its pace is its own, not
+    // that of thousands of devices sharing its event loop.
+    const forks = processes + (probeIndex === undefined ? 0 : 1);
+    let probeProcess: ChildProcess | undefined;
+    for (let p = 0; p < forks; p++) {
       const child = fork(worker, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       workers.push(child);
       child.on('message', (message: FromWorker) => {
-        if (message.type === 'ready') baselineRss.set(child, message.rss);
+        if (message.type === 'ready') baselineRss.set(child, child === probeProcess ? 0 : message.rss);
         else if (message.type === 'started') {
           for (const [index, at, ms] of message.starts) {
             startMs.push(ms);
@@ -249,7 +245,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
         } else if (message.type === 'tick') {
           acks.push(...message.acks);
           reconnects.push(...message.reconnects);
-          rss.set(child, message.rss);
+          if (child !== probeProcess) rss.set(child, message.rss);
           spooledNow.set(child, message.spooled);
           peakWorkersRss = Math.max(peakWorkersRss, [...rss.values()].reduce((sum, value) => sum + value, 0));
         } else if (message.type === 'stopped') {
@@ -257,10 +253,11 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
           stopped += 1;
         }
       });
+      if (p === processes) probeProcess = child;
     }
-    while (baselineRss.size < processes) await sleep(50);
-    const share = (p: number) => devices.filter((device) => device.index % processes === p);
-    workers.forEach((child, p) => child.send({ type: 'start', devices: share(p), startsPerSecond: startsPerSecond / processes, msPerSecond: 1000 } satisfies ToWorker));
+    while (baselineRss.size < forks) await sleep(50);
+    const share = (p: number) => (p === processes ? devices.filter((device) => device.index === probeIndex) : devices.filter((device) => device.index !== probeIndex && device.index % processes === p));
+    workers.forEach((child, p) => child.send({ type: 'start', devices: share(p), startsPerSecond: p === processes ? 1 : startsPerSecond / processes, msPerSecond: 1000, port: sandbox.broker.port } satisfies ToWorker));
 
     // Broker CPU and memory, sampled every second (the broker's process changes when it restarts).
     let brokerCpuSeconds = 0;
@@ -291,7 +288,12 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       timeline.push({
         at: editAt,
         run: async () => {
-          // The console's edit: a new desired interval for a sample of the fleet.
+          // The console's edit: a new desired interval for a sample of the fleet. After an outage, once every device
+          // is back: a device still away would take the edit on its return, which measures the outage, not the edit.
+          const running = options.devices + (drainProbe ? 1 : 0) - failures.length;
+          const latest = runStarted + runMs - 2 * intervalSeconds * 1000;
+          while (restartAt !== undefined && restartAt < editAt && (!restart || new Set(reconnects.map(([index]) => index)).size < running) && Date.now() < latest) await sleep(500);
+          const atSeconds = Math.round((Date.now() - runStarted) / 1000);
           // A tenth of the fleet, at most 100 devices, spread over it.
           const size = Math.min(100, Math.max(1, Math.round(options.devices * 0.1)));
           const step = Math.max(1, Math.floor(options.devices / size));
@@ -300,8 +302,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
           for (const thing of sample) sandbox.shadow.setDesired(thing, { interval: to });
           await sleep(intervalSeconds * 1000);
           const applied = sample.filter((thing) => sandbox.shadowOf(thing)?.state.reported?.interval === to).length;
-          interval = { sampled: sample.length, from: intervalSeconds, to, appliedWithinOneInterval: applied };
-          progress(`interval ${intervalSeconds} -> ${to} s applied by ${applied} of ${sample.length} sampled devices within one interval`);
+          interval = { atSeconds, sampled: sample.length, from: intervalSeconds, to, appliedWithinOneInterval: applied };
+          progress(`interval ${intervalSeconds} -> ${to} s at ${atSeconds} s applied by ${applied} of ${sample.length} sampled devices within one interval`);
         },
       });
     }
@@ -322,7 +324,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       await sleep(Math.max(0, runStarted + event.at - Date.now()));
       await event.run();
     });
-    const reporter = setInterval(() => progress(`${Math.round((Date.now() - runStarted) / 1000)} s: ${observer.received} received, ${acks.length} acknowledged, ${archived} archived`), 10_000);
+    const reporter = setInterval(() => progress(`${Math.round((Date.now() - runStarted) / 1000)} s: ${observed.received} received, ${acks.length} acknowledged, ${archived} archived`), 10_000);
     await sleep(Math.max(0, runStarted + runMs - Date.now()));
     await Promise.all(events);
     // Settle: after an outage every device must be back and its spool delivered (at most the message of the moment left).
@@ -335,14 +337,16 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     const brokerCpu = brokerCpuSeconds - cpuAtRun;
 
     for (const child of workers) child.send({ type: 'stop' } satisfies ToWorker);
-    while (stopped < processes) await sleep(100);
+    while (stopped < forks) await sleep(100);
     const acknowledged = totals.reduce((sum, [, , ack]) => sum + ack, 0);
     // What was acknowledged has been delivered: wait for the observer, then for the rule engine's queue, each
     // until done or no longer moving for 15 s.
-    await settle(() => observer.received, acknowledged, 'received by the observer', progress);
-    const archiveSettled = await settle(() => archived, observer.s3Messages + observer.s3Duplicates, 'archived by the rule', progress);
+    await settle(() => observed.received, acknowledged, 'received by the observer', progress);
+    const archiveSettled = await settle(() => archived, observed.s3, 'archived by the rule', progress);
     clearInterval(sampler);
-    await watcher.endAsync();
+    observerProcess.send({ type: 'stop' } satisfies ToObserver);
+    while (!observerResult) await sleep(50);
+    const observer = observerResult;
 
     // The bucket, listed device by device (s3rver fails to list thousands of keys at once); not while the rule engine
     // still writes a backlog, which shares this process and would starve the listing.
@@ -382,7 +386,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       intervalSeconds,
       minutes: options.minutes,
       shareS3,
-      provisioning: { devicesPerSecond: serials.length / provisionSeconds, seconds: provisionSeconds },
+      provisioning: { devicesPerSecond: (serials.length - reused) / provisionSeconds, seconds: provisionSeconds, reused },
       starts: { failed: failures.length, ms: percentiles(startMs), peakPerSecond: Math.max(0, ...startSeconds.values()) },
       messages: {
         produced, acknowledged: fleetTotals.reduce((sum, [, , ack]) => sum + ack, 0), received, duplicates: observer.duplicates, spooled,
@@ -410,7 +414,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       } : {}),
     };
   } finally {
-    for (const child of workers) if (child.exitCode === null) child.kill();
+    for (const child of [...workers, ...(observerProcess ? [observerProcess] : [])]) if (child.exitCode === null) child.kill();
     // A backlog the rule engine still holds has been reported: it is not waited out.
     await sandbox.stop({ abandonBacklog: true });
     if (!options.dir) fs.rmSync(root, { recursive: true, force: true });
@@ -428,12 +432,12 @@ export function reportMarkdown(report: SimulationReport): string {
     '',
     '| what | result |',
     '| --- | --- |',
-    `| provisioned by claim | ${report.devices} in ${fixed(report.provisioning.seconds)} s (${fixed(report.provisioning.devicesPerSecond)} devices/s) |`,
+    `| provisioned by claim | ${report.devices + (report.drainProbe ? 1 : 0) - report.provisioning.reused} in ${fixed(report.provisioning.seconds)} s (${fixed(report.provisioning.devicesPerSecond)} devices/s)${report.provisioning.reused ? `; ${report.provisioning.reused} kits of an earlier run reused` : ''} |`,
     `| starts (connect, subscribe, shadow sync) | ${ms(report.starts.ms)}; ${report.starts.failed} failed; peak ${report.starts.peakPerSecond}/s (account quota ${report.quotas.connectQuota}/s) |`,
     `| messages | ${m.produced} produced, ${m.acknowledged} acknowledged, ${m.received} received by the broker, ${m.spooled} still spooled, **${m.lost} lost**, ${m.duplicates} duplicates |`,
     `| publish to PUBACK | ${ms(m.pubackMs)} |`,
     `| archived by the rule (name s3, ${fixed(report.shareS3 * 100, 0)} % of devices) | ${report.archive.archived} objects for ${report.archive.expected} messages and ${report.archive.duplicates} redelivered copies; ${report.archive.inBucket === undefined ? `a backlog of ${report.archive.expected + report.archive.duplicates - report.archive.archived} still to archive when the report was made` : `${report.archive.inBucket} objects in the bucket`} |`,
-    ...(report.intervalChange ? [`| console edit of the interval (${report.intervalChange.from} -> ${report.intervalChange.to} s) | applied within one interval by ${report.intervalChange.appliedWithinOneInterval} of ${report.intervalChange.sampled} sampled devices |`] : []),
+    ...(report.intervalChange ? [`| console edit of the interval (${report.intervalChange.from} -> ${report.intervalChange.to} s) at ${report.intervalChange.atSeconds} s | applied within one interval by ${report.intervalChange.appliedWithinOneInterval} of ${report.intervalChange.sampled} sampled devices |`] : []),
     `| memory of the device processes | ${fixed(report.memory.rssPerDeviceMiB, 2)} MiB RSS per device (${fixed(report.memory.marginalPerDeviceMiB, 2)} MiB above the processes' own), ${fixed(report.memory.workersPeakRssMiB, 0)} MiB in all |`,
     `| broker (Mosquitto) | ${fixed(report.broker.cpuPercent)} % of a core, peak RSS ${fixed(report.broker.peakRssMiB, 0)} MiB |`,
     `| publishes per second per connection | peak ${report.quotas.peakPublishesPerSecondPerConnection} (quota ${report.quotas.publishQuota}) |`,

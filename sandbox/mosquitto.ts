@@ -5,7 +5,7 @@
  * password-less sudo, Homebrew on macOS); otherwise the error names the command to run.
  */
 import { ChildProcess, spawn, spawnSync } from 'child_process';
-import mqtt, { MqttClient } from 'mqtt';
+import mqtt, { IClientOptions, MqttClient } from 'mqtt';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
@@ -14,6 +14,16 @@ import { CertificateAuthority, createCertificateAuthority, createCrl, Issued } f
 import { freePort } from './ports';
 
 const CANDIDATES = ['/usr/sbin/mosquitto', '/usr/local/sbin/mosquitto', '/opt/homebrew/sbin/mosquitto', '/usr/bin/mosquitto'];
+
+/** An MQTT client connected with `options`, once its first CONNACK arrives. */
+export async function connectWith(options: IClientOptions): Promise<MqttClient> {
+  const client = mqtt.connect(options);
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => resolve());
+    client.once('error', reject);
+  });
+  return client;
+}
 
 export class MosquittoMissing extends Error {
   constructor(command: string) {
@@ -148,23 +158,23 @@ export class Broker {
   private readonly connectCertificates = new Map<string, Issued>();
 
   /**
-   * An MQTT 5 client connected with a certificate of `identity` (a thing name, or a service identity of the ACL).
-   * `persistentSession`: the broker keeps its subscriptions and queues its QoS 1 messages while it is away,
-   * across a broker restart too, for an observer that must miss nothing.
+   * The options of an MQTT 5 client with a certificate of `identity` (a thing name, or a service identity of the
+   * ACL), for a client in another process. `persistentSession`: the broker keeps its subscriptions and queues its
+   * QoS 1 messages while it is away, across a broker restart too, for an observer that must miss nothing.
    */
-  async connectAs(identity: string, clientId = `${identity}-${process.pid}-${Math.random().toString(16).slice(2, 8)}`, options: { persistentSession?: boolean } = {}): Promise<MqttClient> {
+  clientOptions(identity: string, clientId = `${identity}-${process.pid}-${Math.random().toString(16).slice(2, 8)}`, options: { persistentSession?: boolean } = {}): IClientOptions {
     const issued = this.connectCertificates.get(identity) ?? this.issueClient(identity);
     this.connectCertificates.set(identity, issued);
-    const client = mqtt.connect({
+    return {
       protocol: 'mqtts', host: 'localhost', port: this.port, protocolVersion: 5, clientId,
       key: issued.privateKeyPem, cert: issued.certificatePem, ca: this.ca.certificatePem, reconnectPeriod: 200,
       ...(options.persistentSession ? { clean: false, properties: { sessionExpiryInterval: 3600 } } : {}),
-    });
-    await new Promise<void>((resolve, reject) => {
-      client.once('connect', () => resolve());
-      client.once('error', reject);
-    });
-    return client;
+    };
+  }
+
+  /** An MQTT 5 client connected as clientOptions() describes. */
+  async connectAs(identity: string, clientId?: string, options: { persistentSession?: boolean } = {}): Promise<MqttClient> {
+    return connectWith(this.clientOptions(identity, clientId, options));
   }
 
   /** Starts (or restarts) the broker process and waits until it accepts connections. */

@@ -1,6 +1,6 @@
 /**
  * `npm run simulate -- --devices <n> [--interval <s>] [--minutes <m>] [--share-s3 <fraction>] [--processes <k>]
- * [--restart-broker-at <s>] [--drain-probe <messages>] [--markdown <file>] [--json <file>]`: a fleet of devices
+ * [--restart-broker-at <s>] [--drain-probe <messages>] [--dir <folder>] [--markdown <file>] [--json <file>]`: a fleet of devices
  * provisioned by claim and run by the device program on the local sandbox (ops/simulation.ts), offline.
  * Exit codes: 0 nothing lost, 1 messages lost, 2 usage.
  */
@@ -10,7 +10,7 @@ import * as os from 'os';
 import { reportMarkdown, simulate } from '../ops/simulation';
 import { parseOptions, usageExit, UsageError } from './command-line';
 
-const USAGE = 'usage: npm run simulate -- --devices <n> [--interval <s>] [--minutes <m>] [--share-s3 <0..1>] [--processes <k>] [--restart-broker-at <s>] [--drain-probe <messages>] [--markdown <file>] [--json <file>]';
+const USAGE = 'usage: npm run simulate -- --devices <n> [--interval <s>] [--minutes <m>] [--share-s3 <0..1>] [--processes <k>] [--restart-broker-at <s>] [--drain-probe <messages>] [--dir <folder>] [--markdown <file>] [--json <file>]';
 
 function number(values: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number, whole = true): number {
   const raw = values[name];
@@ -23,7 +23,7 @@ function number(values: Record<string, string | undefined>, name: string, fallba
 }
 
 function parse(argv: string[]) {
-  const values = parseOptions(argv, Object.fromEntries(['devices', 'interval', 'minutes', 'share-s3', 'processes', 'restart-broker-at', 'drain-probe', 'markdown', 'json']
+  const values = parseOptions(argv, Object.fromEntries(['devices', 'interval', 'minutes', 'share-s3', 'processes', 'restart-broker-at', 'drain-probe', 'dir', 'markdown', 'json']
     .map((name) => [name, { type: 'string' as const }])));
   if (values.devices === undefined) throw new UsageError('--devices is missing: how many devices to simulate');
   const minutes = number(values, 'minutes', 1, 0.25, 120, false);
@@ -38,6 +38,7 @@ function parse(argv: string[]) {
     drainProbe: number(values, 'drain-probe', 1000, 0, 10_000),
     markdown: values.markdown,
     json: values.json,
+    dir: values.dir,
   };
 }
 
