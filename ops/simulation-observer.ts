@@ -84,8 +84,8 @@ if (require.main === module) {
     } else {
       clearInterval(ticker);
       await client?.endAsync();
-      send({ type: 'result', ...observer!.result() });
-      process.disconnect();
+      // Disconnected only once the result is sent: hundreds of thousands of entries take a while.
+      process.send!({ type: 'result', ...observer!.result() } satisfies FromObserver, () => process.disconnect());
     }
   });
   process.on('disconnect', () => process.exit(0));

@@ -97,7 +97,8 @@ async function stop(): Promise<void> {
     const { produced, acknowledged, spooled } = runner.stats;
     return [index, produced, acknowledged, spooled] as [number, number, number, number];
   });
-  send({ type: 'stopped', totals, rss: process.memoryUsage().rss });
+  // Resolved once sent: the process disconnects next, which would drop a message still being written.
+  await new Promise((resolve) => process.send!({ type: 'stopped', totals, rss: process.memoryUsage().rss } satisfies FromWorker, resolve));
 }
 
 function tick(): void {

@@ -152,6 +152,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const progress = options.progress ?? (() => undefined);
   const root = options.dir ?? fs.mkdtempSync(path.join(fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'iot-simulation-'));
   let archived = 0;
+  // The archive of an earlier run in the same folder is not this run's: the bucket is counted against this run's messages.
+  fs.rmSync(path.join(root, 'sandbox', 's3'), { recursive: true, force: true });
   const sandbox: LocalSandbox = await startLocalSandbox({
     fleet: true, dir: path.join(root, 'sandbox'), onRuleOutcome: (outcome) => { if (outcome.object) archived += 1; },
   });
@@ -337,7 +339,11 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     const brokerCpu = brokerCpuSeconds - cpuAtRun;
 
     for (const child of workers) child.send({ type: 'stop' } satisfies ToWorker);
-    while (stopped < forks) await sleep(100);
+    while (stopped < forks) {
+      const gone = workers.find((child) => child.exitCode !== null && child.exitCode !== 0);
+      if (gone) throw new Error(`a device process exited (code ${gone.exitCode}) before reporting its totals`);
+      await sleep(100);
+    }
     const acknowledged = totals.reduce((sum, [, , ack]) => sum + ack, 0);
     // What was acknowledged has been delivered: wait for the observer, then for the rule engine's queue, each
     // until done or no longer moving for 15 s.
@@ -345,7 +351,10 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     const archiveSettled = await settle(() => archived, observed.s3, 'archived by the rule', progress);
     clearInterval(sampler);
     observerProcess.send({ type: 'stop' } satisfies ToObserver);
-    while (!observerResult) await sleep(50);
+    while (!observerResult) {
+      if (observerProcess.exitCode !== null) throw new Error(`the observer's process exited (code ${observerProcess.exitCode}) without its result`);
+      await sleep(50);
+    }
     const observer = observerResult;
 
     // The bucket, listed device by device (s3rver fails to list thousands of keys at once); not while the rule engine
