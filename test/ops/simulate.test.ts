@@ -1,7 +1,8 @@
 /**
  * `npm run simulate` as a user runs it, small: 50 devices for 30 s, the broker stopped for 10 s early on. The
  * report's device-side figures (made, acknowledged, spooled) must agree with what the broker delivered to the
- * observer, and the rule's archive with what the bucket holds; nothing may be lost across the outage.
+ * observer, and the rule's archive with what the bucket holds; nothing may be lost across the outage. A second
+ * run in the same folder reuses the kits.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -13,14 +14,19 @@ const ROOT = path.join(__dirname, '..', '..');
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'simulate-test-'));
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
-test('50 devices at 2 s for 30 s, a broker outage: nothing lost, every device back, the archive complete', () => {
+const fleetDir = path.join(scratch, 'fleet');
+
+/** `npm run simulate -- <args>` keeping its kits in fleetDir; the report. */
+function simulate(...args: string[]): SimulationReport {
   const json = path.join(scratch, 'report.json');
-  const markdown = path.join(scratch, 'report.md');
-  const run = spawnSync('npm', ['run', '--silent', 'simulate', '--', '--devices', '50', '--interval', '2', '--minutes', '0.5', '--share-s3', '0.2', '--restart-broker-at', '2',
-    '--drain-probe', '200', '--json', json, '--markdown', markdown], { cwd: ROOT, encoding: 'utf8' });
+  const run = spawnSync('npm', ['run', '--silent', 'simulate', '--', ...args, '--dir', fleetDir, '--json', json, '--markdown', path.join(scratch, 'report.md')], { cwd: ROOT, encoding: 'utf8' });
   expect(run.stderr).not.toMatch(/simulate: .*Error/);
   expect(run.status).toBe(0);
-  const report = JSON.parse(fs.readFileSync(json, 'utf8')) as SimulationReport;
+  return JSON.parse(fs.readFileSync(json, 'utf8')) as SimulationReport;
+}
+
+test('50 devices at 2 s for 30 s, a broker outage: nothing lost, every device back, the archive complete', () => {
+  const report = simulate('--devices', '50', '--interval', '2', '--minutes', '0.5', '--share-s3', '0.2', '--restart-broker-at', '2', '--drain-probe', '200');
   const { messages } = report;
 
   expect(report.starts.failed).toBe(0);
@@ -42,5 +48,16 @@ test('50 devices at 2 s for 30 s, a broker outage: nothing lost, every device ba
   expect(report.drainProbe!.delivered).toBe(200);
   expect(report.drainProbe!.seconds).toBeGreaterThanOrEqual(2);
   expect(report.drainProbe!.maxPerSecond).toBeLessThanOrEqual(100);
-  expect(fs.readFileSync(markdown, 'utf8')).toContain(`**0 lost**`);
+  expect(fs.readFileSync(path.join(scratch, 'report.md'), 'utf8')).toContain(`**0 lost**`);
+});
+
+test('a second run in the same folder reuses the kits it made, with their spools emptied: only the new devices are provisioned', () => {
+  const report = simulate('--devices', '55', '--minutes', '0.25', '--drain-probe', '0');
+  // The 50 devices and the drain probe of the run above.
+  expect(report.provisioning.reused).toBe(51);
+  expect(report.starts.failed).toBe(0);
+  // What the first run left in spools is not counted as this run's: every message received was made now.
+  expect(report.messages.lost).toBe(0);
+  expect(report.messages.received + report.messages.spooled).toBe(report.messages.produced);
+  expect(report.messages.produced).toBeGreaterThanOrEqual(55);
 });
