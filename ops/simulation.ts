@@ -176,11 +176,12 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     }
     const provisionStarted = Date.now();
     let next = 0;
+    let made = 0;
     await Promise.all(Array.from({ length: 25 }, async () => {
       while (next < serials.length) {
         const i = next++;
-        await provision(claim, kitDirs[i], { serial: serials[i], overrides: { port: sandbox.broker.port } });
-        if (i % 500 === 499) progress(`provisioned ${i + 1} of ${serials.length}${reused ? ` (${reused} kits reused)` : ''}`);
+        const { provisioned } = await provision(claim, kitDirs[i], { serial: serials[i], overrides: { port: sandbox.broker.port } });
+        if (provisioned && ++made % 500 === 0) progress(`provisioned ${made} of ${serials.length - reused}${reused ? ` (${reused} kits reused)` : ''}`);
       }
     }));
     const provisionSeconds = (Date.now() - provisionStarted) / 1000;
@@ -436,12 +437,13 @@ const ms = (p: Percentiles) => `p50 ${Math.round(p.p50)} ms, p99 ${Math.round(p.
 /** The report as Markdown. */
 export function reportMarkdown(report: SimulationReport): string {
   const m = report.messages;
+  const made = report.devices + (report.drainProbe ? 1 : 0) - report.provisioning.reused;
   const lines = [
     `## Simulated fleet: ${report.devices} devices, ${report.intervalSeconds} s interval, ${report.minutes} min, ${report.processes} processes`,
     '',
     '| what | result |',
     '| --- | --- |',
-    `| provisioned by claim | ${report.devices + (report.drainProbe ? 1 : 0) - report.provisioning.reused} in ${fixed(report.provisioning.seconds)} s (${fixed(report.provisioning.devicesPerSecond)} devices/s)${report.provisioning.reused ? `; ${report.provisioning.reused} kits of an earlier run reused` : ''} |`,
+    `| provisioned by claim | ${made ? `${made} in ${fixed(report.provisioning.seconds)} s (${fixed(report.provisioning.devicesPerSecond)} devices/s)` : 'none'}${report.provisioning.reused ? `; ${report.provisioning.reused} kits of an earlier run reused` : ''} |`,
     `| starts (connect, subscribe, shadow sync) | ${ms(report.starts.ms)}; ${report.starts.failed} failed; peak ${report.starts.peakPerSecond}/s (account quota ${report.quotas.connectQuota}/s) |`,
     `| messages | ${m.produced} produced, ${m.acknowledged} acknowledged, ${m.received} received by the broker, ${m.spooled} still spooled, **${m.lost} lost**, ${m.duplicates} duplicates |`,
     `| publish to PUBACK | ${ms(m.pubackMs)} |`,
