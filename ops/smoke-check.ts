@@ -18,7 +18,8 @@
  */
 import { randomUUID } from 'crypto';
 import { dataTopicOf, FleetOutputName, StackOutputName } from '../device/src/contract';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { describeStackOutputs } from '../device/src/stack-outputs';
 import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { GetThingShadowCommand, IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
@@ -95,12 +96,11 @@ function describeError(error: unknown): string {
 }
 
 async function readOutputs(cloudFormation: CloudFormationClient, stackName: string): Promise<Outputs> {
-  const { Stacks: [stack] = [] } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }));
+  const stack = await describeStackOutputs(cloudFormation, stackName);
   if (!stack) throw new CheckFailed(`stack ${stackName} not found`);
-  const outputs = Object.fromEntries((stack.Outputs ?? []).map((output) => [output.OutputKey, output.OutputValue]));
-  const missing = REQUIRED_OUTPUTS.filter((key) => !outputs[key]);
-  if (missing.length) throw new CheckFailed(`${stackName} (${stack.StackStatus}) lacks output(s) ${missing.join(', ')}: deploy this version of the stack`);
-  return outputs as Outputs;
+  const missing = REQUIRED_OUTPUTS.filter((key) => !stack.outputs[key]);
+  if (missing.length) throw new CheckFailed(`${stackName} (${stack.status}) lacks output(s) ${missing.join(', ')}: deploy this version of the stack`);
+  return stack.outputs as Outputs;
 }
 
 async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<Set<string>> {

@@ -6,7 +6,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { describeStackOutputs } from '../device/src/stack-outputs';
 import { IoTClient } from '@aws-sdk/client-iot';
 import { environments, stackNameOf } from '../config/environments';
 import { claimSettingsOf, StackOutputs } from '../device/src/bootstrap';
@@ -63,8 +64,7 @@ function parse(argv: string[]) {
 }
 
 async function stackOutputs(cloudFormation: CloudFormationClient, stackName: string): Promise<Record<string, string>> {
-  const { Stacks: [stack] = [] } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }));
-  const outputs = Object.fromEntries((stack?.Outputs ?? []).map((output) => [output.OutputKey!, output.OutputValue!]));
+  const outputs = (await describeStackOutputs(cloudFormation, stackName))?.outputs ?? {};
   if (!outputs.FleetThingNamePrefix) throw new Error(`${stackName} declares no fleet (no output FleetThingNamePrefix): declare one in the environment's config and deploy`);
   return outputs;
 }

@@ -5,7 +5,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { describeStackOutputs } from './stack-outputs';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CertificateSecret, DATA_TOPIC_PREFIX, FleetOutputName, StackOutputName } from './contract';
 import { DeviceError, EXIT } from './errors';
@@ -59,10 +60,9 @@ async function awsCall<T>(what: string, call: () => Promise<T>, hint: (errorName
 
 /** Outputs of a deployed stack, read with CloudFormation DescribeStacks. */
 export async function outputsFromStack(cloudFormation: CloudFormationClient, stackName: string): Promise<StackOutputs> {
-  const { Stacks } = await awsCall(`CloudFormation DescribeStacks ${stackName}`, () => cloudFormation.send(new DescribeStacksCommand({ StackName: stackName })),
+  const stack = await awsCall(`CloudFormation DescribeStacks ${stackName}`, () => describeStackOutputs(cloudFormation, stackName),
     (name) => (name === 'ValidationError' ? 'Check --stack (IotCore-<env>) and --region, where the stack was deployed' : 'The caller needs cloudformation:DescribeStacks on the stack'));
-  const outputs = Object.fromEntries((Stacks?.[0]?.Outputs ?? []).map((output) => [output.OutputKey!, output.OutputValue!]));
-  return checkOutputs(outputs, `stack ${stackName}`);
+  return checkOutputs(stack?.outputs ?? {}, `stack ${stackName}`);
 }
 
 /** Settings written into the kit instead of the stack's (flags and environment variables of bootstrap). */

@@ -7,19 +7,32 @@ const SERVICE_OF_CLIENT: Record<string, string> = {
 };
 
 /**
- * The API calls a handler's code makes, as `<IAM service prefix>:<operation>`: the SDK commands it
- * imports and sends with `new XxxCommand(`. `file`: a handler folder under lib/handlers, or a path from
- * the project root ending in .ts.
+ * The API calls a handler's code makes, as `<IAM service prefix>:<operation>`: the SDK commands it and the
+ * project modules it imports (relative imports, followed) send with `new XxxCommand(`. `file`: a handler folder
+ * under lib/handlers, or a path from the project root ending in .ts.
  */
 export function actionsCalledBy(file: string): string[] {
-  const source = fs.readFileSync(path.join(__dirname, '..', '..', ...(file.endsWith('.ts') ? [file] : ['lib', 'handlers', file, 'index.ts'])), 'utf8');
+  const root = path.join(__dirname, '..', '..');
   const actions = new Set<string>();
-  for (const [, names, client] of source.matchAll(/import\s*\{([^}]*)\}\s*from\s*'@aws-sdk\/client-([a-z0-9-]+)'/g)) {
-    const service = SERVICE_OF_CLIENT[client];
-    if (!service) throw new Error(`${file} imports @aws-sdk/client-${client}: add its IAM service prefix here`);
-    for (const command of names.split(',').map((name) => name.trim()).filter((name) => name.endsWith('Command'))) {
-      if (source.includes(`new ${command}(`)) actions.add(`${service}:${command.replace(/Command$/, '')}`);
+  const visited = new Set<string>();
+  const visit = (absolute: string) => {
+    if (visited.has(absolute)) return;
+    visited.add(absolute);
+    const source = fs.readFileSync(absolute, 'utf8');
+    for (const [, names, client] of source.matchAll(/import\s*\{([^}]*)\}\s*from\s*'@aws-sdk\/client-([a-z0-9-]+)'/g)) {
+      const service = SERVICE_OF_CLIENT[client];
+      if (!service) throw new Error(`${path.relative(root, absolute)} imports @aws-sdk/client-${client}: add its IAM service prefix here`);
+      for (const command of names.split(',').map((name) => name.trim()).filter((name) => name.endsWith('Command'))) {
+        if (source.includes(`new ${command}(`)) actions.add(`${service}:${command.replace(/Command$/, '')}`);
+      }
     }
-  }
+    // Modules of the project it runs (type-only imports run nothing).
+    for (const [, specifier] of source.matchAll(/^import\s+(?!type\b)[^;]*?from\s*'(\.{1,2}\/[^']+)'/gm)) {
+      const target = path.resolve(path.dirname(absolute), specifier);
+      const candidate = [`${target}.ts`, path.join(target, 'index.ts')].find((name) => fs.existsSync(name));
+      if (candidate) visit(candidate);
+    }
+  };
+  visit(path.join(root, ...(file.endsWith('.ts') ? [file] : ['lib', 'handlers', file, 'index.ts'])));
   return [...actions].sort();
 }
