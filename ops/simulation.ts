@@ -284,7 +284,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     const editAt = runMs / 2;
     const restartAt = options.restartBrokerAtSeconds === undefined ? undefined : options.restartBrokerAtSeconds * 1000;
     let interval: SimulationReport['intervalChange'];
-    let restart: { atSeconds: number; resumedAt: number } | undefined;
+    // Set by the timeline's restart event; read once the timeline is over.
+    const restarted: { at?: { atSeconds: number; resumedAt: number } } = {};
     const cpuAtRun = brokerCpuSeconds;
     const timeline: Array<{ at: number; run: () => Promise<void> }> = [];
     if (runMs >= 3 * intervalSeconds * 1000) {
@@ -295,7 +296,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
           // is back: a device still away would take the edit on its return, which measures the outage, not the edit.
           const running = options.devices + (drainProbe ? 1 : 0) - failures.length;
           const latest = runStarted + runMs - 2 * intervalSeconds * 1000;
-          while (restartAt !== undefined && restartAt < editAt && (!restart || new Set(reconnects.map(([index]) => index)).size < running) && Date.now() < latest) await sleep(500);
+          while (restartAt !== undefined && restartAt < editAt && (!restarted.at || new Set(reconnects.map(([index]) => index)).size < running) && Date.now() < latest) await sleep(500);
           const atSeconds = Math.round((Date.now() - runStarted) / 1000);
           // A tenth of the fleet, at most 100 devices, spread over it.
           const size = Math.min(100, Math.max(1, Math.round(options.devices * 0.1)));
@@ -318,7 +319,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
           await sandbox.broker.pause();
           await sleep(BROKER_OUTAGE_SECONDS * 1000);
           await sandbox.broker.resume();
-          restart = { atSeconds: restartAt / 1000, resumedAt: Date.now() };
+          restarted.at = { atSeconds: restartAt / 1000, resumedAt: Date.now() };
           progress('broker resumed');
         },
       });
@@ -330,6 +331,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     const reporter = setInterval(() => progress(`${Math.round((Date.now() - runStarted) / 1000)} s: ${observed.received} received, ${acks.length} acknowledged, ${archived} archived`), 10_000);
     await sleep(Math.max(0, runStarted + runMs - Date.now()));
     await Promise.all(events);
+    const restart = restarted.at;
     // Settle: after an outage every device must be back and its spool delivered (at most the message of the moment left).
     const running = options.devices + (drainProbe ? 1 : 0) - failures.length;
     const settleDeadline = Date.now() + 90_000;
@@ -380,7 +382,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     const timestamps = (index: number, seq: number) => observer.seen.get(things[index])?.get(seq);
     // PUBACK latency of messages sent while the broker was up: those caught by an outage (acknowledged after it
     // began, made before the last device was back) waited in the spool by design.
-    const outage = restart ? { from: (restart as { resumedAt: number }).resumedAt - BROKER_OUTAGE_SECONDS * 1000, to: Math.max(0, ...reconnects.map(([, at]) => at)) } : undefined;
+    const outage = restart ? { from: restart.resumedAt - BROKER_OUTAGE_SECONDS * 1000, to: Math.max(0, ...reconnects.map(([, at]) => at)) } : undefined;
     const puback = acks.filter(([index, seq, at]) => {
       const made = timestamps(index, seq);
       return index !== probeIndex && made !== undefined && !(outage && at >= outage.from && made <= outage.to);
@@ -412,8 +414,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       },
       ...(restart ? {
         restart: {
-          atSeconds: (restart as { atSeconds: number }).atSeconds, outageSeconds: BROKER_OUTAGE_SECONDS,
-          reconnects: reconnects.length, reconnectAfterResumeMs: percentiles(reconnects.map(([, at]) => at - (restart as { resumedAt: number }).resumedAt)),
+          atSeconds: restart.atSeconds, outageSeconds: BROKER_OUTAGE_SECONDS,
+          reconnects: reconnects.length, reconnectAfterResumeMs: percentiles(reconnects.map(([, at]) => at - restart.resumedAt)),
         },
       } : {}),
       ...(drainProbe ? {
