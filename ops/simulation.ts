@@ -216,6 +216,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     }));
     const acks: Array<[number, number, number]> = [];
     const reconnects: Array<[number, number]> = [];
+    /** Devices that reconnected at least once. */
+    const reconnected = new Set<number>();
     const startMs: number[] = [];
     const startSeconds = new Map<number, number>();
     const totals: Array<[number, number, number, number]> = [];
@@ -248,6 +250,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
         } else if (message.type === 'tick') {
           acks.push(...message.acks);
           reconnects.push(...message.reconnects);
+          for (const [index] of message.reconnects) reconnected.add(index);
           if (child !== probeProcess) rss.set(child, message.rss);
           spooledNow.set(child, message.spooled);
           peakWorkersRss = Math.max(peakWorkersRss, [...rss.values()].reduce((sum, value) => sum + value, 0));
@@ -279,6 +282,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       await sleep(250);
     }
     progress(`${options.devices} devices running (${failures.length} failed to start); ${options.minutes} min at ${intervalSeconds} s`);
+    const running = () => options.devices + (drainProbe ? 1 : 0) - failures.length;
+    const everyDeviceBack = () => reconnected.size >= running();
     const runStarted = Date.now();
     const runMs = options.minutes * 60_000;
     const editAt = runMs / 2;
@@ -294,9 +299,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
         run: async () => {
           // The console's edit: a new desired interval for a sample of the fleet. After an outage, once every device
           // is back: a device still away would take the edit on its return, which measures the outage, not the edit.
-          const running = options.devices + (drainProbe ? 1 : 0) - failures.length;
           const latest = runStarted + runMs - 2 * intervalSeconds * 1000;
-          while (restartAt !== undefined && restartAt < editAt && (!restarted.at || new Set(reconnects.map(([index]) => index)).size < running) && Date.now() < latest) await sleep(500);
+          while (restartAt !== undefined && restartAt < editAt && (!restarted.at || !everyDeviceBack()) && Date.now() < latest) await sleep(500);
           const atSeconds = Math.round((Date.now() - runStarted) / 1000);
           // A tenth of the fleet, at most 100 devices, spread over it.
           const size = Math.min(100, Math.max(1, Math.round(options.devices * 0.1)));
@@ -333,10 +337,9 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     await Promise.all(events);
     const restart = restarted.at;
     // Settle: after an outage every device must be back and its spool delivered (at most the message of the moment left).
-    const running = options.devices + (drainProbe ? 1 : 0) - failures.length;
     const settleDeadline = Date.now() + 90_000;
     const spooledTotal = () => [...spooledNow.values()].reduce((sum, value) => sum + value, 0);
-    while (Date.now() < settleDeadline && ((restart && new Set(reconnects.map(([index]) => index)).size < running) || spooledTotal() > running)) await sleep(500);
+    while (Date.now() < settleDeadline && ((restart && !everyDeviceBack()) || spooledTotal() > running())) await sleep(500);
     clearInterval(reporter);
     const runSeconds = (Date.now() - runStarted) / 1000;
     const brokerCpu = brokerCpuSeconds - cpuAtRun;
