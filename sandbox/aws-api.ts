@@ -11,9 +11,10 @@
  * - CloudWatch Logs FilterLogEvents (AWS JSON 1.1) on the template's log groups, with the events the
  *   sandbox's rule engine logged;
  * - the AWS IoT control plane calls of the shadow-defaults handler, the fleet's hook and operator commands
- *   (REST JSON): DescribeEndpoint, DescribeThing,
- *   UpdateThing, DeleteThing, ListThingPrincipals, DetachThingPrincipal, DescribeCertificate,
- *   UpdateCertificate, AttachPolicy, DetachPolicy, CreateKeysAndCertificate, on the sandbox's registry.
+ *   (REST JSON): DescribeEndpoint, CreateThing, DescribeThing, UpdateThing (with expectedVersion),
+ *   DeleteThing, ListThingPrincipals (paged), AttachThingPrincipal, DetachThingPrincipal, DescribeCertificate,
+ *   UpdateCertificate, DeleteCertificate, AttachPolicy, DetachPolicy, ListAttachedPolicies,
+ *   CreateKeysAndCertificate, on the sandbox's one registry (sandbox/iot-control-plane.ts).
  * Requests are routed by the service of their SigV4 credential scope (any credentials: the signature is
  * not verified). Any other action answers the error AWS gives for an unknown one, so a client that needs
  * more fails loudly. S3 is served apart, by an S3-compatible server (sandbox/s3-server.ts).
@@ -22,7 +23,7 @@ import { randomUUID } from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
 import type { CertificateSecret } from '../device/src/contract';
-import { IotApiError, IotControlPlane } from './iot-control-plane';
+import { IotApiError, IotControlPlane, ThingRecord } from './iot-control-plane';
 import { freePort } from './ports';
 import { S3_CREDENTIALS } from './s3-server';
 
@@ -206,21 +207,31 @@ function answerControlPlane(registry: IotControlPlane): Answer {
     const principals = /^\/things\/([^/]+)\/principals$/;
     const certificate = /^\/certificates\/([^/]+)$/;
     const targetPolicy = /^\/target-policies\/([^/]+)$/;
+    const attachedPolicies = /^\/attached-policies\/(.+)$/;
     const handle = async (): Promise<void> => {
       if (route === 'GET /endpoint') return reply({ endpointAddress: registry.describeEndpoint(url.searchParams.get('endpointType') ?? '') });
-      if (request.method === 'GET' && thing.test(url.pathname)) {
-        const record = registry.describeThing(name(thing));
-        return reply({
-          thingName: record.thingName, thingId: record.thingName, thingArn: `arn:aws:iot:${registry.region}:${registry.account}:thing/${record.thingName}`,
-          attributes: record.attributes, version: record.version, defaultClientId: record.thingName,
-        });
+      const describe = (record: ThingRecord) => ({
+        thingName: record.thingName, thingId: record.thingName, thingArn: `arn:aws:iot:${registry.region}:${registry.account}:thing/${record.thingName}`,
+        attributes: record.attributes, version: record.version, defaultClientId: record.thingName,
+      });
+      if (request.method === 'GET' && thing.test(url.pathname)) return reply(describe(registry.describeThing(name(thing))));
+      if (request.method === 'POST' && thing.test(url.pathname)) {
+        const { thingName, thingArn, thingId } = describe(registry.createThing(name(thing), input.attributePayload?.attributes ?? {}));
+        return reply({ thingName, thingArn, thingId });
       }
       if (request.method === 'PATCH' && thing.test(url.pathname)) {
-        registry.updateThing(name(thing), input.attributePayload?.attributes ?? {}, input.attributePayload?.merge === true);
+        registry.updateThing(name(thing), input.attributePayload?.attributes ?? {}, input.attributePayload?.merge === true, input.expectedVersion);
         return reply({});
       }
       if (request.method === 'DELETE' && thing.test(url.pathname)) { registry.deleteThing(name(thing)); return reply({}); }
-      if (request.method === 'GET' && principals.test(url.pathname)) return reply({ principals: registry.listThingPrincipals(name(principals)) });
+      if (request.method === 'GET' && principals.test(url.pathname)) {
+        const maxResults = url.searchParams.has('maxResults') ? Number(url.searchParams.get('maxResults')) : undefined;
+        return reply(registry.listThingPrincipals(name(principals), maxResults, url.searchParams.get('nextToken') ?? undefined));
+      }
+      if (request.method === 'PUT' && principals.test(url.pathname)) {
+        registry.attachThingPrincipal(name(principals), String(request.headers['x-amzn-principal']));
+        return reply({});
+      }
       if (request.method === 'DELETE' && principals.test(url.pathname)) {
         registry.detachThingPrincipal(name(principals), String(request.headers['x-amzn-principal']));
         return reply({});
@@ -230,17 +241,25 @@ function answerControlPlane(registry: IotControlPlane): Answer {
         return reply({ certificateDescription: { certificateId: record.certificateId, certificateArn: record.certificateArn, status: record.status, certificatePem: record.certificatePem } });
       }
       if (request.method === 'PUT' && certificate.test(url.pathname)) {
-        await registry.updateCertificate(name(certificate), url.searchParams.get('newStatus') ?? '');
+        registry.updateCertificate(name(certificate), url.searchParams.get('newStatus') ?? '');
+        return reply({});
+      }
+      if (request.method === 'DELETE' && certificate.test(url.pathname)) {
+        registry.deleteCertificate(name(certificate), url.searchParams.get('forceDelete') === 'true');
         return reply({});
       }
       if (request.method === 'PUT' && targetPolicy.test(url.pathname)) { registry.attachPolicy(name(targetPolicy), String(input.target)); return reply({}); }
       if (request.method === 'POST' && targetPolicy.test(url.pathname)) { registry.detachPolicy(name(targetPolicy), String(input.target)); return reply({}); }
+      if (request.method === 'POST' && attachedPolicies.test(url.pathname)) {
+        // ListAttachedPolicies: one page; the project asks about certificates, which hold a handful of policies.
+        return reply({ policies: registry.listAttachedPolicies(name(attachedPolicies)).map((policyName) => ({ policyName, policyArn: `arn:aws:iot:${registry.region}:${registry.account}:policy/${policyName}` })) });
+      }
       if (route === 'POST /keys-and-certificate') {
         const { certificate: made, privateKeyPem } = registry.createKeysAndCertificate(url.searchParams.get('setAsActive') === 'true');
         return reply({ certificateArn: made.certificateArn, certificateId: made.certificateId, certificatePem: made.certificatePem, keyPair: { PrivateKey: privateKeyPem } });
       }
-      throw new IotApiError(404, 'UnknownOperationException', `${route} (the sandbox serves DescribeEndpoint, DescribeThing, UpdateThing, DeleteThing, ListThingPrincipals, DetachThingPrincipal, `
-        + 'DescribeCertificate, UpdateCertificate, AttachPolicy, DetachPolicy and CreateKeysAndCertificate)');
+      throw new IotApiError(404, 'UnknownOperationException', `${route} (the sandbox serves DescribeEndpoint, CreateThing, DescribeThing, UpdateThing, DeleteThing, ListThingPrincipals, AttachThingPrincipal, `
+        + 'DetachThingPrincipal, DescribeCertificate, UpdateCertificate, DeleteCertificate, AttachPolicy, DetachPolicy, ListAttachedPolicies and CreateKeysAndCertificate)');
     };
     handle().catch((error: Error) => (error instanceof IotApiError
       ? restError(response, error.status, error.type, error.message)

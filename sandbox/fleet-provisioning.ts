@@ -10,10 +10,9 @@
  * connect, and its policy would refuse the rest). Each operation is decided by the claim policy with the
  * IoT policy evaluator; a publish it refuses closes the connection, as AWS IoT does over MQTT 3.1.1.
  *
- * CreateCertificateFromCsr signs the CSR's public key with the sandbox CA, keeping the CSR's subject: the
- * data broker identifies a device by its certificate's CN, so RegisterThing accepts only a certificate
- * whose CN is the thing name it registers (on AWS the certificate's ID identifies it, whatever its
- * subject). The ownership token lasts an hour. RegisterThing runs the pre-provisioning hook, evaluates
+ * CreateCertificateFromCsr signs the CSR's public key with the sandbox CA, keeping the CSR's subject, and
+ * registers the certificate PENDING_ACTIVATION with no policy: it cannot connect until RegisterThing
+ * activates it (its subject decides nothing). The ownership token lasts an hour. RegisterThing runs the pre-provisioning hook, evaluates
  * the template body (parameters, Fn::Join, Ref), creates the thing or reuses an existing one, activates
  * the certificate and attaches it and the device policy.
  */
@@ -24,11 +23,10 @@ import * as x509 from '@peculiar/x509';
 import type { IoTClient } from '@aws-sdk/client-iot';
 import { answer, ruleFromEnvironment, SerialRule } from '../lib/handlers/pre-provisioning-hook';
 import { certificateIdOf, CertificateRecord, IotControlPlane, ThingRecord } from './iot-control-plane';
-import { evaluate, IotAction, iotArn, PolicyDocument } from './iot-policy';
+import type { IotAction, PolicyDocument } from './iot-policy';
 import { NotSupportedError } from './errors';
 import { CertificateAuthority, Issued } from './pki';
 import { freePort } from './ports';
-import { IotRegistry } from './iot-registry';
 import { RawTemplate, ResolvedTemplate } from './resolved-template';
 
 // aedes 0.51 ships no type declarations we rely on; the few calls used here are typed below.
@@ -118,17 +116,14 @@ class ProvisioningRejected extends Error {
 /** A certificate made by CreateCertificateFromCsr, until RegisterThing uses its ownership token. */
 interface PendingCertificate {
   readonly certificateId: string;
-  readonly commonName: string;
   readonly ownershipToken: string;
   readonly issuedAt: number;
 }
 
 export interface FleetEndpointOptions {
   readonly template: RawTemplate;
-  /** The policies by name; told of every registered thing and the policies on its certificate, so the broker and the HTTPS endpoint decide with them. */
-  readonly registry: IotRegistry;
-  /** Things and certificates: a connection is accepted only with an ACTIVE certificate of it, and decided by that certificate's policies. */
-  readonly controlPlane: IotControlPlane;
+  /** The registry: a connection is accepted only with an ACTIVE certificate of it, and decided by that certificate's policies; RegisterThing writes to it. */
+  readonly registry: IotControlPlane;
   /** The claim certificates' CA; only this endpoint trusts it. */
   readonly claimCa: CertificateAuthority;
   /** The IoT client the pre-provisioning hook calls the registry with (the sandbox's control plane stand-in). */
@@ -158,40 +153,34 @@ export class FleetProvisioningEndpoint {
 
   /** Things registered through the fleet, by name. */
   get things(): ReadonlyMap<string, ThingRecord> {
-    return this.options.controlPlane.things;
+    return this.options.registry.things;
   }
 
   static async start(options: FleetEndpointOptions): Promise<FleetProvisioningEndpoint> {
     const fleet = fleetOf(options.template);
     if (!fleet.claimPolicy) throw new NotSupportedError('a fleet without a claim certificate and policy');
-    const { registry, controlPlane } = options;
+    const { registry } = options;
     const now = options.now ?? Date.now;
     // Each connection is decided by the policies of the certificate it presented, as AWS IoT decides.
     const certificateOf = new WeakMap<AedesClient, CertificateRecord>();
-    const allowed = (client: AedesClient, action: IotAction, type: 'client' | 'topic' | 'topicfilter', name: string) => {
-      const policies = (certificateOf.get(client)?.policyNames ?? []).map((policy) => {
-        if (!registry.policies[policy]) throw new NotSupportedError(`certificate policy ${policy}, which is not a policy of the template`);
-        return registry.policies[policy];
-      });
-      return evaluate(policies, { protocol: 'mqtt', clientId: client.id, attachedThings: [] }, { action, resource: iotArn(fleet.region, fleet.account, type, name) }).allowed;
-    };
+    const allowed = (client: AedesClient, action: IotAction, name: string) => registry.authorize(certificateOf.get(client), 'mqtt', client.id, action, name).allowed;
     const connected = new Set<AedesClient>();
 
     const broker = createAedes({
       authenticate: (client: AedesClient, _username: unknown, _password: unknown, done: (error: Error | null, ok: boolean) => void) => {
-        const certificate = controlPlane.certificateOf(client.conn.getPeerCertificate().raw);
+        const certificate = registry.certificateOf(client.conn.getPeerCertificate().raw);
         // An INACTIVE or REVOKED certificate cannot connect.
         if (!certificate || certificate.status !== 'ACTIVE') return done(null, false);
         certificateOf.set(client, certificate);
-        const ok = allowed(client, 'iot:Connect', 'client', client.id);
+        const ok = allowed(client, 'iot:Connect', client.id);
         if (ok) connected.add(client);
         return done(null, ok);
       },
       authorizePublish: (client: AedesClient | null, packet: { topic: string }, done: (error?: Error | null) => void) => {
-        done(client && allowed(client, 'iot:Publish', 'topic', packet.topic) ? null : new Error(`not authorized to publish ${packet.topic}`));
+        done(client && allowed(client, 'iot:Publish', packet.topic) ? null : new Error(`not authorized to publish ${packet.topic}`));
       },
       authorizeSubscribe: (client: AedesClient, subscription: { topic: string }, done: (error: Error | null, subscription: unknown) => void) => {
-        done(null, allowed(client, 'iot:Subscribe', 'topicfilter', subscription.topic) ? subscription : null);
+        done(null, allowed(client, 'iot:Subscribe', subscription.topic) ? subscription : null);
       },
       // Only responses, which are delivered to the requesting connection alone: no request is routed to another client.
       authorizeForward: (_client: AedesClient, packet: { topic: string }) => (/\/(accepted|rejected)$/.test(packet.topic) ? packet : null),
@@ -205,8 +194,9 @@ export class FleetProvisioningEndpoint {
     const endpoint = new FleetProvisioningEndpoint(server, broker, port, options);
     endpoint.templates = fleet.templates;
     // AWS IoT disconnects the connections of a certificate that is no longer ACTIVE (UpdateCertificate).
-    controlPlane.onStatusChange((certificate) => {
-      if (certificate.status === 'ACTIVE') return;
+    registry.onChange((change) => {
+      if (change.kind !== 'status' || change.certificate.status === 'ACTIVE') return;
+      const { certificate } = change;
       for (const client of connected) {
         if (client.closed) connected.delete(client);
         else if (certificateOf.get(client)?.certificateId === certificate.certificateId) client.close();
@@ -258,8 +248,8 @@ export class FleetProvisioningEndpoint {
     const certificatePem = this.options.deviceCa.certify(commonName, csr.publicKey.toString('pem'));
     const certificateId = certificateIdOf(certificatePem);
     const ownershipToken = randomBytes(48).toString('base64');
-    this.options.controlPlane.addCertificate(certificatePem, 'PENDING_ACTIVATION', [], certificateId);
-    this.pending.set(ownershipToken, { certificateId, commonName, ownershipToken, issuedAt: issued });
+    this.options.registry.addCertificate(certificatePem, 'PENDING_ACTIVATION', [], certificateId);
+    this.pending.set(ownershipToken, { certificateId, ownershipToken, issuedAt: issued });
     return { certificateId, certificatePem, certificateOwnershipToken: ownershipToken };
   }
 
@@ -280,7 +270,7 @@ export class FleetProvisioningEndpoint {
     const parameters = { ...request.parameters ?? {}, 'AWS::IoT::Certificate::Id': certificate.certificateId };
     if (template.hook) {
       const { allowProvisioning } = await answer({
-        claimCertificateId, certificateId: certificate.certificateId, certificatePem: this.options.controlPlane.describeCertificate(certificate.certificateId).certificatePem, clientId,
+        claimCertificateId, certificateId: certificate.certificateId, certificatePem: this.options.registry.describeCertificate(certificate.certificateId).certificatePem, clientId,
         templateArn: `arn:aws:iot:${fleet.region}:${fleet.account}:provisioningtemplate/${templateName}`, parameters: request.parameters ?? {},
       }, template.hook, this.options.hookClient(), (line) => this.hookLog.push(line));
       if (!allowProvisioning) throw new ProvisioningRejected(403, 'AccessDenied', 'ACCESS_DENIED: the pre-provisioning hook did not allow provisioning');
@@ -310,17 +300,16 @@ export class FleetProvisioningEndpoint {
       }
     }
     if (!thingName) throw new NotSupportedError(`provisioning template ${templateName} without a thing`);
-    if (certificate.commonName !== thingName) {
-      throw new NotSupportedError(`a certificate whose CN (${certificate.commonName}) is not the thing name ${thingName}: the sandbox's broker identifies devices by CN`);
-    }
     const deviceConfiguration = Object.fromEntries(Object.entries(template.body.DeviceConfiguration ?? {}).map(([key, value]) => [key, bodyValue(value, parameters)]));
     // An existing thing is reused and the new certificate attached to it too (the hook decides whether that may happen); a new one is created.
-    const { controlPlane, registry } = this.options;
-    const thing = controlPlane.registerThing(thingName, attributes, certificate.certificateId, policyNames);
-    registry.registerProvisioned(thingName, thing.policyNames, createdPolicies);
-    const record = controlPlane.describeCertificate(certificate.certificateId);
-    record.policyNames = [...policyNames];
-    await controlPlane.updateCertificate(certificate.certificateId, 'ACTIVE');
+    const { registry } = this.options;
+    if (registry.things.has(thingName)) registry.updateThing(thingName, attributes, true);
+    else registry.createThing(thingName, attributes);
+    for (const [name, document] of Object.entries(createdPolicies)) registry.createPolicy(name, document);
+    const record = registry.describeCertificate(certificate.certificateId);
+    for (const name of policyNames) registry.attachPolicy(name, record.certificateArn);
+    registry.attachThingPrincipal(thingName, record.certificateArn);
+    registry.setStatus(certificate.certificateId, 'ACTIVE');
     this.pending.delete(certificate.ownershipToken);
     return { deviceConfiguration, thingName };
   }

@@ -1,22 +1,24 @@
 /**
- * The local HTTPS publish endpoint: POST /topics/<url-encoded topic>?qos=1 with a client certificate,
- * as on AWS IoT's port 8443. The certificate's CN is the thing; whether it may publish is decided by the
- * template's policies for an HTTPS request, where thing policy variables do not exist. Accepted
- * messages are published to the broker.
+ * The local HTTPS publish endpoint: POST /topics/<url-encoded topic>?qos=1 with a client certificate, as on
+ * AWS IoT's port 8443. Who asks is the certificate presented, found in the registry: one it does not know or
+ * that is not ACTIVE is refused, and whether it may publish is decided by the policies attached to it for an
+ * HTTPS request, where thing policy variables do not exist ("Thing policy variables", AWS IoT Developer Guide).
+ * Accepted messages are published to the broker as the data plane's Publish would.
  */
 import * as https from 'https';
 import type { TLSSocket } from 'tls';
 import { MqttClient } from 'mqtt';
-import { IotRegistry } from './iot-registry';
+import { IotControlPlane } from './iot-control-plane';
 import { Broker } from './mosquitto';
 import { freePort } from './ports';
 
 export class HttpsGateway {
-  private constructor(private readonly server: https.Server, private readonly client: MqttClient, readonly port: number, private readonly broker: Broker) {}
+  private constructor(private readonly server: https.Server, private readonly client: MqttClient, readonly port: number) {}
 
-  static async start(broker: Broker, registry: IotRegistry): Promise<HttpsGateway> {
-    const client = await broker.connectAs('console');
-    const server = https.createServer({ ...HttpsGateway.tlsOptions(broker), requestCert: true, rejectUnauthorized: true }, (request, response): void => {
+  static async start(broker: Broker, registry: IotControlPlane): Promise<HttpsGateway> {
+    const client = await broker.connectAs('iot-data-plane');
+    const tls = broker.serverCertificate;
+    const server = https.createServer({ key: tls.privateKeyPem, cert: tls.certificatePem, ca: broker.ca.certificatePem, requestCert: true, rejectUnauthorized: true }, (request, response): void => {
       const reply = (status: number, body: object) => response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
       const url = new URL(request.url ?? '/', 'https://localhost');
       const match = /^\/topics\/(.+)$/.exec(url.pathname);
@@ -25,8 +27,8 @@ export class HttpsGateway {
         return;
       }
       const topic = decodeURIComponent(match[1]);
-      const thing = String((request.socket as TLSSocket).getPeerCertificate().subject?.CN);
-      if (!registry.authorize(thing, 'https', undefined, 'iot:Publish', topic).allowed) {
+      const certificate = registry.certificateOf((request.socket as TLSSocket).getPeerCertificate().raw);
+      if (!registry.authorize(certificate, 'https', undefined, 'iot:Publish', topic).allowed) {
         reply(403, { message: 'Forbidden', traceId: 'local' });
         return;
       }
@@ -39,21 +41,11 @@ export class HttpsGateway {
     });
     const port = await freePort();
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-    return new HttpsGateway(server, client, port, broker);
-  }
-
-  /** The broker's server certificate, CA and CRL: a revoked certificate fails the handshake here as on the broker. */
-  private static tlsOptions(broker: Broker) {
-    const tls = broker.serverCertificate;
-    return { key: tls.privateKeyPem, cert: tls.certificatePem, ca: broker.ca.certificatePem, crl: broker.crlPem };
-  }
-
-  /** Takes the broker's current CRL for new connections (after Broker.setRevoked). */
-  refreshRevocations(): void {
-    this.server.setSecureContext(HttpsGateway.tlsOptions(this.broker));
+    return new HttpsGateway(server, client, port);
   }
 
   async stop(): Promise<void> {
+    this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     await this.client.endAsync();
   }

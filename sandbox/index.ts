@@ -4,7 +4,7 @@
  * endpoint, rule engine, S3-compatible server, AWS API stand-ins, fleet provisioning, IoT control plane)
  * live in their own files, the helpers they share in errors.ts, ports.ts, pki.ts and resolved-template.ts.
  */
-export { startLocalSandbox, writeLocalKit } from './local-kit';
+export { startLocalSandbox } from './local-kit';
 export type { LocalKitOptions, LocalSandbox, LocalSandboxOptions } from './local-kit';
 export { environmentTemplate, synthesizeTemplates } from './templates';
 export type { Template } from './templates';

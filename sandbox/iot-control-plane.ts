@@ -1,13 +1,19 @@
 /**
- * The AWS IoT control plane's registry of things and certificates, as the sandbox keeps it at run time:
- * things registered by fleet provisioning and the certificates of the fleet (device certificates, the
- * claim certificate, claim certificates made by CreateKeysAndCertificate). It holds the operations the
- * fleet's pre-provisioning hook and the operator commands call through the AWS SDK (served as REST JSON
- * by sandbox/aws-api.ts, "AWS IoT API Reference"), and tells listeners when a certificate's status
- * changes, so the broker, the HTTPS endpoint and the fleet endpoint stop accepting it. A certificate's ID
- * is the SHA-256 of its DER encoding, as AWS IoT's are.
+ * The sandbox's one registry of AWS IoT things, certificates and policies, and the control plane API over it
+ * (served as REST JSON by sandbox/aws-api.ts, "AWS IoT API Reference"). The template's resources are put in
+ * it as CloudFormation would (sandbox/template-deployment.ts), fleet provisioning registers its things and
+ * certificates in it, the hook and the operator commands change it through the AWS SDK, and every decision
+ * of the broker, the HTTPS endpoint and the fleet endpoint is taken from it (`authorize`): who a connection
+ * is is the certificate it presented, found by its ID (the SHA-256 of its DER encoding, as AWS IoT's are),
+ * never its subject. Listeners hear of every change, so the broker forgets cached decisions and drops the
+ * connections of a certificate that is no longer ACTIVE.
+ *
+ * It checks what the API checks for the calls the product makes: `expectedVersion` (VersionConflictException),
+ * unknown things, certificates and policies (ResourceNotFoundException), CreateThing of an existing name with
+ * another configuration (ResourceAlreadyExistsException), and it pages ListThingPrincipals.
  */
 import { createHash, X509Certificate } from 'crypto';
+import { Decision, evaluate, IotAction, iotArn, PolicyDocument, Protocol } from './iot-policy';
 import type { Issued } from './pki';
 
 export type CertificateStatus = 'ACTIVE' | 'INACTIVE' | 'REVOKED' | 'PENDING_ACTIVATION';
@@ -18,8 +24,6 @@ export interface ThingRecord {
   version: number;
   /** The certificates attached to the thing (its principals), by ID. */
   certificateIds: string[];
-  /** The policies on its certificates. */
-  policyNames: string[];
 }
 
 export interface CertificateRecord {
@@ -29,7 +33,15 @@ export interface CertificateRecord {
   status: CertificateStatus;
   /** The policies attached to the certificate. */
   policyNames: string[];
+  /** The things the certificate is attached to. */
+  thingNames: string[];
 }
+
+/** What changed: a certificate's status (its connections must go), or anything else a decision reads. */
+export type RegistryChange = { readonly kind: 'status'; readonly certificate: CertificateRecord } | { readonly kind: 'attachments' };
+
+/** A decision, or a refusal before any policy is read: the certificate is unknown or not ACTIVE. */
+export type Authorization = Decision | { readonly allowed: false; readonly reason: 'unknownCertificate' | 'certificateNotActive' };
 
 /** An error as the AWS IoT API answers it: the HTTP status and the error type. */
 export class IotApiError extends Error {
@@ -44,65 +56,113 @@ export function certificateIdOf(certificate: string | Buffer): string {
   return createHash('sha256').update(der).digest('hex');
 }
 
+/** Thing names: 1 to 128 of [a-zA-Z0-9:_-] ("CreateThing", AWS IoT API Reference). */
+const THING_NAME = /^[a-zA-Z0-9:_-]{1,128}$/;
+
+const RESOURCE_TYPE: Record<IotAction, 'client' | 'topic' | 'topicfilter'> = { 'iot:Connect': 'client', 'iot:Publish': 'topic', 'iot:Receive': 'topic', 'iot:Subscribe': 'topicfilter' };
+
+export interface IotControlPlaneOptions {
+  /** Makes the certificate and key of CreateKeysAndCertificate; without it that call fails loudly. */
+  readonly issue?: () => Issued;
+  /** What DescribeEndpoint answers for iot:Data-ATS. @default 'localhost' */
+  readonly dataEndpoint?: string;
+  /** The largest page a list call answers, whatever maxResults asks (small in tests, so every nextToken loop runs). @default 250 */
+  readonly pageSize?: number;
+}
+
 export class IotControlPlane {
   readonly things = new Map<string, ThingRecord>();
   readonly certificates = new Map<string, CertificateRecord>();
+  readonly policies = new Map<string, PolicyDocument>();
   /** Certificate IDs by the SHA-256 of their DER encoding (a certificate of the stack keeps the stack's ID). */
   private readonly byFingerprint = new Map<string, string>();
-  private readonly listeners: Array<(certificate: CertificateRecord) => Promise<void> | void> = [];
+  private readonly listeners: Array<(change: RegistryChange) => void> = [];
 
-  constructor(
-    readonly region: string,
-    readonly account: string,
-    /** Makes the certificate and key of CreateKeysAndCertificate; without it that call fails loudly. */
-    private readonly issue?: () => Issued,
-    /** What DescribeEndpoint answers for iot:Data-ATS: the sandbox's host. */
-    private readonly dataEndpoint = 'localhost',
-  ) {}
+  constructor(readonly region: string, readonly account: string, private readonly options: IotControlPlaneOptions = {}) {}
 
-  /** Takes back things and certificates registered in an earlier run (sandbox/sandbox-state.ts). */
-  restore(things: ThingRecord[], certificates: CertificateRecord[]): void {
-    for (const certificate of certificates) this.addCertificate(certificate.certificatePem, certificate.status, certificate.policyNames, certificate.certificateId);
-    for (const thing of things) this.things.set(thing.thingName, { ...thing });
+  /** Takes back what an earlier run registered (sandbox/sandbox-state.ts); policies of the template already created are kept. */
+  restore(state: { things: ThingRecord[]; certificates: CertificateRecord[]; policies?: Record<string, PolicyDocument> }): void {
+    for (const [name, document] of Object.entries(state.policies ?? {})) if (!this.policies.has(name)) this.policies.set(name, document);
+    for (const certificate of state.certificates) {
+      this.addCertificate(certificate.certificatePem, certificate.status, certificate.policyNames, certificate.certificateId).thingNames = [...certificate.thingNames ?? []];
+    }
+    for (const thing of state.things) this.things.set(thing.thingName, { thingName: thing.thingName, attributes: { ...thing.attributes }, version: thing.version, certificateIds: [...thing.certificateIds] });
+  }
+
+  /** What sandbox/sandbox-state.ts keeps. */
+  snapshot(): { things: ThingRecord[]; certificates: CertificateRecord[]; policies: Record<string, PolicyDocument> } {
+    return { things: [...this.things.values()], certificates: [...this.certificates.values()], policies: Object.fromEntries(this.policies) };
+  }
+
+  /** Called after every change a decision may read. */
+  onChange(listener: (change: RegistryChange) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private changed(change: RegistryChange): void {
+    for (const listener of this.listeners) listener(change);
   }
 
   /** DescribeEndpoint: only the ATS data endpoint, the one this project uses. */
   describeEndpoint(endpointType: string): string {
     if (endpointType !== 'iot:Data-ATS') throw new IotApiError(400, 'InvalidRequestException', `endpointType ${endpointType} (the sandbox serves iot:Data-ATS)`);
-    return this.dataEndpoint;
+    return this.options.dataEndpoint ?? 'localhost';
   }
 
   certificateArn(certificateId: string): string {
     return `arn:aws:iot:${this.region}:${this.account}:cert/${certificateId}`;
   }
 
-  /** Registers a certificate; `certificateId` keeps the ID a stack output names (default: its fingerprint). */
+  /** CreatePolicy: a policy of the same name and document is kept (as fleet provisioning keeps a policy named by its document's hash); another document is refused. */
+  createPolicy(policyName: string, document: PolicyDocument): void {
+    const existing = this.policies.get(policyName);
+    if (existing && JSON.stringify(existing) !== JSON.stringify(document)) throw new IotApiError(409, 'ResourceAlreadyExistsException', `Policy ${policyName} already exists.`);
+    this.policies.set(policyName, document);
+  }
+
+  /** GetPolicy's document. */
+  policy(policyName: string): PolicyDocument {
+    const document = this.policies.get(policyName);
+    if (!document) throw new IotApiError(404, 'ResourceNotFoundException', `Policy not found: ${policyName}`);
+    return document;
+  }
+
+  /** Registers a certificate; `certificateId` keeps the ID a stack output names (default: its fingerprint). Its policies must exist. */
   addCertificate(certificatePem: string, status: CertificateStatus, policyNames: string[], certificateId = certificateIdOf(certificatePem)): CertificateRecord {
-    const record: CertificateRecord = { certificateId, certificateArn: this.certificateArn(certificateId), certificatePem, status, policyNames: [...policyNames] };
+    for (const name of policyNames) this.policy(name);
+    const record: CertificateRecord = { certificateId, certificateArn: this.certificateArn(certificateId), certificatePem, status, policyNames: [...policyNames], thingNames: [] };
     this.certificates.set(certificateId, record);
     this.byFingerprint.set(certificateIdOf(certificatePem), certificateId);
     return record;
   }
 
-  /** The registered certificate presented on a TLS connection (its DER), or undefined when it is not one of the registry's. */
-  certificateOf(der: Buffer): CertificateRecord | undefined {
-    const id = this.byFingerprint.get(certificateIdOf(der));
+  /** The registered certificate presented on a TLS connection (its DER, or its ID as the broker computes it), if it is one of the registry's. */
+  certificateOf(presented: Buffer | string): CertificateRecord | undefined {
+    const id = this.byFingerprint.get(typeof presented === 'string' ? presented : certificateIdOf(presented));
     return id === undefined ? undefined : this.certificates.get(id);
   }
 
-  /** Called after every status change. */
-  onStatusChange(listener: (certificate: CertificateRecord) => Promise<void> | void): void {
-    this.listeners.push(listener);
+  /**
+   * What AWS IoT decides for a request on a connection made with `certificate`: nothing for a certificate it does
+   * not know or that is not ACTIVE ("UpdateCertificate", AWS IoT API Reference); otherwise the policies attached to
+   * it, with the things attached to it as the connection's thing candidates ("Thing policy variables").
+   */
+  authorize(certificate: CertificateRecord | undefined, protocol: Protocol, clientId: string | undefined, action: IotAction, name: string): Authorization {
+    if (!certificate) return { allowed: false, reason: 'unknownCertificate' };
+    if (certificate.status !== 'ACTIVE') return { allowed: false, reason: 'certificateNotActive' };
+    return evaluate(certificate.policyNames.map((policy) => this.policy(policy)), { protocol, clientId, attachedThings: certificate.thingNames },
+      { action, resource: iotArn(this.region, this.account, RESOURCE_TYPE[action], name) });
   }
 
-  /** RegisterThing's effect: the thing created (or reused), the certificate attached to it. */
-  registerThing(thingName: string, attributes: Record<string, string>, certificateId: string, policyNames: string[]): ThingRecord {
+  /** CreateThing: an existing thing of the same configuration is answered again; another configuration is refused. */
+  createThing(thingName: string, attributes: Record<string, string> = {}): ThingRecord {
+    if (!THING_NAME.test(thingName)) throw new IotApiError(400, 'InvalidRequestException', `thingName ${JSON.stringify(thingName)} must be 1 to 128 of [a-zA-Z0-9:_-]`);
     const existing = this.things.get(thingName);
-    const thing: ThingRecord = existing ?? { thingName, attributes: {}, version: 0, certificateIds: [], policyNames: [] };
-    thing.attributes = { ...thing.attributes, ...attributes };
-    thing.version += 1;
-    thing.certificateIds = [...new Set([...thing.certificateIds, certificateId])];
-    thing.policyNames = [...new Set([...thing.policyNames, ...policyNames])];
+    if (existing) {
+      if (JSON.stringify(existing.attributes) !== JSON.stringify(attributes)) throw new IotApiError(409, 'ResourceAlreadyExistsException', `Thing ${thingName} already exists with different tags or attributes.`);
+      return existing;
+    }
+    const thing: ThingRecord = { thingName, attributes: { ...attributes }, version: 1, certificateIds: [] };
     this.things.set(thingName, thing);
     return thing;
   }
@@ -114,8 +174,11 @@ export class IotControlPlane {
   }
 
   /** UpdateThing's attributePayload: with merge, an empty value removes the attribute; without, the attributes are replaced. */
-  updateThing(thingName: string, attributes: Record<string, string>, merge: boolean): void {
+  updateThing(thingName: string, attributes: Record<string, string>, merge: boolean, expectedVersion?: number): void {
     const thing = this.describeThing(thingName);
+    if (expectedVersion !== undefined && expectedVersion !== thing.version) {
+      throw new IotApiError(409, 'VersionConflictException', `The version for thing ${thingName} does not match the expected version.`);
+    }
     const next = merge ? { ...thing.attributes, ...attributes } : { ...attributes };
     thing.attributes = Object.fromEntries(Object.entries(next).filter(([, value]) => value !== ''));
     thing.version += 1;
@@ -128,14 +191,32 @@ export class IotControlPlane {
     this.things.delete(thingName);
   }
 
-  listThingPrincipals(thingName: string): string[] {
-    return this.describeThing(thingName).certificateIds.map((id) => this.certificateArn(id));
+  /** ListThingPrincipals, a page at a time: at most maxResults (and the sandbox's page size), with a nextToken while more remain. */
+  listThingPrincipals(thingName: string, maxResults?: number, nextToken?: string): { principals: string[]; nextToken?: string } {
+    const all = this.describeThing(thingName).certificateIds.map((id) => this.certificateArn(id));
+    const start = nextToken === undefined ? 0 : Number(Buffer.from(nextToken, 'base64url').toString('utf8'));
+    if (!Number.isInteger(start) || start < 0 || start > all.length) throw new IotApiError(400, 'InvalidRequestException', `nextToken ${nextToken} is not one this API gave`);
+    const size = Math.min(maxResults ?? 250, this.options.pageSize ?? 250);
+    const end = start + size;
+    return { principals: all.slice(start, end), ...(end < all.length ? { nextToken: Buffer.from(String(end)).toString('base64url') } : {}) };
+  }
+
+  /** AttachThingPrincipal (NON_EXCLUSIVE_THING, the default: a thing may hold several certificates, a certificate several things). */
+  attachThingPrincipal(thingName: string, principal: string): void {
+    const thing = this.describeThing(thingName);
+    const certificate = this.describeCertificate(this.certificateIdOfArn(principal));
+    thing.certificateIds = [...new Set([...thing.certificateIds, certificate.certificateId])];
+    certificate.thingNames = [...new Set([...certificate.thingNames, thingName])];
+    this.changed({ kind: 'attachments' });
   }
 
   detachThingPrincipal(thingName: string, principal: string): void {
     const thing = this.describeThing(thingName);
     const id = this.certificateIdOfArn(principal);
     thing.certificateIds = thing.certificateIds.filter((candidate) => candidate !== id);
+    const certificate = this.describeCertificate(id);
+    certificate.thingNames = certificate.thingNames.filter((name) => name !== thingName);
+    this.changed({ kind: 'attachments' });
   }
 
   describeCertificate(certificateId: string): CertificateRecord {
@@ -144,27 +225,52 @@ export class IotControlPlane {
     return certificate;
   }
 
-  async updateCertificate(certificateId: string, status: string): Promise<void> {
+  updateCertificate(certificateId: string, status: string): void {
     if (!['ACTIVE', 'INACTIVE', 'REVOKED'].includes(status)) throw new IotApiError(400, 'InvalidRequestException', `newStatus ${status} must be ACTIVE, INACTIVE or REVOKED`);
+    this.setStatus(certificateId, status as CertificateStatus);
+  }
+
+  /** A status change as the API or fleet provisioning (PENDING_ACTIVATION to ACTIVE) makes it. */
+  setStatus(certificateId: string, status: CertificateStatus): void {
     const certificate = this.describeCertificate(certificateId);
     if (certificate.status === 'REVOKED' && status === 'ACTIVE') throw new IotApiError(400, 'CertificateStateException', 'A revoked certificate cannot be activated.');
-    certificate.status = status as CertificateStatus;
-    for (const listener of this.listeners) await listener(certificate);
+    certificate.status = status;
+    this.changed({ kind: 'status', certificate });
+  }
+
+  /** DeleteCertificate: only one that is not ACTIVE, with no policy and no thing attached unless forced. */
+  deleteCertificate(certificateId: string, forceDelete: boolean): void {
+    const certificate = this.describeCertificate(certificateId);
+    if (certificate.status === 'ACTIVE') throw new IotApiError(409, 'CertificateStateException', `Certificate ${certificateId} is ACTIVE: deactivate it first.`);
+    if (!forceDelete && (certificate.policyNames.length || certificate.thingNames.length)) throw new IotApiError(409, 'DeleteConflictException', `Certificate ${certificateId} has attached policies or things.`);
+    for (const thingName of certificate.thingNames) this.detachThingPrincipal(thingName, certificate.certificateArn);
+    this.certificates.delete(certificateId);
+    this.byFingerprint.delete(certificateIdOf(certificate.certificatePem));
+    this.changed({ kind: 'attachments' });
   }
 
   attachPolicy(policyName: string, target: string): void {
+    this.policy(policyName);
     const certificate = this.describeCertificate(this.certificateIdOfArn(target));
     certificate.policyNames = [...new Set([...certificate.policyNames, policyName])];
+    this.changed({ kind: 'attachments' });
   }
 
   detachPolicy(policyName: string, target: string): void {
+    this.policy(policyName);
     const certificate = this.describeCertificate(this.certificateIdOfArn(target));
     certificate.policyNames = certificate.policyNames.filter((name) => name !== policyName);
+    this.changed({ kind: 'attachments' });
+  }
+
+  /** ListAttachedPolicies of a certificate. */
+  listAttachedPolicies(target: string): string[] {
+    return this.describeCertificate(this.certificateIdOfArn(target)).policyNames;
   }
 
   createKeysAndCertificate(setAsActive: boolean): { certificate: CertificateRecord; privateKeyPem: string } {
-    if (!this.issue) throw new IotApiError(400, 'InvalidRequestException', 'CreateKeysAndCertificate is not served by this sandbox');
-    const issued = this.issue();
+    if (!this.options.issue) throw new IotApiError(400, 'InvalidRequestException', 'CreateKeysAndCertificate is not served by this sandbox');
+    const issued = this.options.issue();
     return { certificate: this.addCertificate(issued.certificatePem, setAsActive ? 'ACTIVE' : 'INACTIVE', []), privateKeyPem: issued.privateKeyPem };
   }
 

@@ -1,12 +1,12 @@
 /**
- * The local sandbox, started from a synthesized template: Mosquitto with the ACL generated from the
- * template's IoT policies, the shadow service, the HTTPS publish endpoint deciding with the same
- * policies, the template's topic rules writing into an S3-compatible server, the AWS API stand-ins
- * (CloudFormation, Secrets Manager, IoT data plane, CloudWatch Logs), and connect kits issued by its CA
- * in the layout `iot-device bootstrap` writes.
+ * The local sandbox, started from a synthesized template: one registry of things, certificates and policies
+ * that the template's resources and fleet provisioning fill, Mosquitto deciding every connection, publish,
+ * subscription and delivery from it, the shadow service, the HTTPS publish endpoint deciding from the same
+ * registry, the template's topic rules writing into an S3-compatible server, the AWS API stand-ins
+ * (CloudFormation, Secrets Manager, IoT control and data planes, CloudWatch Logs), and connect kits for
+ * devices registered like any other, in the layout `iot-device bootstrap` writes.
  */
 import { SANDBOX_ENVIRONMENT, stackNameOf } from '../config/environments';
-import { X509Certificate } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -23,9 +23,10 @@ import { onShadowDefaultsEvent } from '../lib/handlers/shadow-defaults';
 import { FleetProvisioningEndpoint, fleetOf } from './fleet-provisioning';
 import { IotControlPlane } from './iot-control-plane';
 import { HttpsGateway } from './https-gateway';
-import { IotRegistry } from './iot-registry';
+import { BrokerAuthorizer } from './broker-authorizer';
 import { Broker } from './mosquitto';
-import { CertificateAuthority, createCertificateAuthority, Issued, loadCertificateAuthority, serialNumberOf } from './pki';
+import { CertificateAuthority, createCertificateAuthority, Issued, loadCertificateAuthority } from './pki';
+import { DeclaredThing, deployIotResources, registerDevice } from './template-deployment';
 import { saveCertificateAuthority, savedCertificateAuthority, savedState, saveState } from './sandbox-state';
 import { ShadowService } from './shadow-service';
 import { ResolvedTemplate } from './resolved-template';
@@ -43,9 +44,14 @@ export interface LocalKitOptions {
   readonly privateKeyPem?: string;
 }
 
-/** Writes a kit into `dir` for `identity` (thing name = client ID = certificate CN). */
-export function writeLocalKit(broker: Broker, dir: string, identity: string, httpsPort: number, options: LocalKitOptions = {}): Kit {
-  const issued = broker.issueClient(identity);
+/**
+ * The subject AWS IoT's CreateKeysAndCertificate gives its certificates: nothing decides by it, the sandbox
+ * included (a certificate is found by its ID).
+ */
+export const ISSUED_SUBJECT = 'AWS IoT Certificate';
+
+/** Writes a kit into `dir` for `identity` (thing name = client ID) with the registered certificate `issued`. */
+function writeLocalKit(broker: Broker, issued: Issued, dir: string, identity: string, httpsPort: number, options: LocalKitOptions = {}): Kit {
   return writeKit(dir, {
     endpoint: 'localhost', port: broker.port, httpsPort: options.httpsPort ?? httpsPort, clientId: identity, thingName: identity,
     dataTopic: options.dataTopic ?? dataTopicOf(identity), shadowName: 'classic', caFile: 'local-ca.pem',
@@ -60,16 +66,18 @@ export interface LocalSandbox {
   readonly broker: Broker;
   readonly shadow: ShadowService;
   readonly gateway: HttpsGateway;
-  /** Things, certificates and policies of the template, which take every decision. */
-  readonly registry: IotRegistry;
+  /** The one registry of things, certificates and policies, which takes every decision. */
+  readonly registry: IotControlPlane;
+  /** The template's thing and the policies of its certificate. */
+  readonly declared: DeclaredThing;
+  /** What the broker asks the registry, and its latest refusals. */
+  readonly authorizer: BrokerAuthorizer;
   /** The template's topic rules, run on the broker. */
   readonly rules: RuleEngine;
   /** The S3-compatible server holding the template's buckets. */
   readonly s3: LocalS3;
   /** Fleet provisioning by claim, when the template declares a fleet. */
   readonly fleet?: FleetProvisioningEndpoint;
-  /** Things and certificates of the fleet, which the control plane stand-in serves. */
-  readonly controlPlane: IotControlPlane;
   /** CloudFormation, Secrets Manager, IoT data plane and CloudWatch Logs, for `iot-device bootstrap` and the smoke check. */
   readonly aws: AwsApiStandIn;
   /** The environment pointing the AWS SDK at `aws` (endpoints, dummy credentials, region). */
@@ -78,8 +86,14 @@ export interface LocalSandbox {
   /** The stack's outputs as deployed to the sandbox (what DescribeStacks answers). */
   readonly outputs: Record<string, string>;
   readonly dir: string;
-  /** A kit for `thingName` in the sandbox folder. */
+  /**
+   * A kit for `thingName` in the sandbox folder, registered as an operator would register a device: a thing, a
+   * certificate of the sandbox CA attached to it, with the template thing's policies (for that thing) or the
+   * policies any device of the fleet shares.
+   */
   kit(thingName: string, options?: LocalKitOptions): Kit;
+  /** A kit in `dir` with the certificate of the console's MQTT test client (an administrator's policy), client ID `console`. */
+  consoleKit(dir: string, options?: LocalKitOptions): Kit;
   /** A claim kit in `dir` for `iot-device provision`, made by `bootstrap --claim`'s own code from the stack (needs the `fleet` option). */
   claimKit(dir: string): Promise<string>;
   /** The thing's shadow document as the shadow service holds it, or undefined when there is none. */
@@ -119,7 +133,7 @@ function deployedStack(template: Template, resolved: ResolvedTemplate, broker: B
     value: { certificateId, certificateArn, certificatePem: issued.certificatePem, privateKey: issued.privateKeyPem },
   });
   // RSA 2048 in PKCS#1, the kind of key CreateKeysAndCertificate returns: what bootstrap writes into a kit on AWS.
-  const secret = storedSecret(outputs.CertificateSecretArn.value, outputs.CertificateId.value, outputs.CertificateArn.value, broker.ca.issue(outputs.ThingName.value, { keyType: 'rsa' }));
+  const secret = storedSecret(outputs.CertificateSecretArn.value, outputs.CertificateId.value, outputs.CertificateArn.value, broker.ca.issue(ISSUED_SUBJECT, { keyType: 'rsa' }));
   const logGroups = resolved.ofType('AWS::Logs::LogGroup').map((id) => resolved.ref(id));
   const claimArn = outputs.ClaimCertificateSecretArn?.value;
   const claimSecret = claimCa && claimArn
@@ -128,9 +142,13 @@ function deployedStack(template: Template, resolved: ResolvedTemplate, broker: B
   return { stack: { stackName, outputs }, secrets: claimSecret ? [secret, claimSecret] : [secret], claimSecret, region: resolved.region, buckets: resolved.ofType('AWS::S3::Bucket').map((id) => resolved.ref(id)), logGroups };
 }
 
-/** Whether `ca` signed the certificate. */
-function issuedBy(certificatePem: string, ca: Issued): boolean {
-  return new X509Certificate(certificatePem).checkIssued(new X509Certificate(ca.certificatePem));
+/** Registers a certificate of the stack under the ID its output names, replacing what an earlier run registered under it (its key is gone). */
+function registerStackCertificate(registry: IotControlPlane, certificateId: string, register: () => void): void {
+  if (registry.certificates.has(certificateId)) {
+    registry.setStatus(certificateId, 'INACTIVE');
+    registry.deleteCertificate(certificateId, true);
+  }
+  register();
 }
 
 function resolvedHasFleet(template: Template): boolean {
@@ -140,7 +158,7 @@ function resolvedHasFleet(template: Template): boolean {
 export async function startLocalSandbox(options: LocalSandboxOptions = {}): Promise<LocalSandbox> {
   const template = options.template ?? environmentTemplate('dev');
   const stackName = options.stackName ?? stackNameOf(SANDBOX_ENVIRONMENT);
-  const registry = IotRegistry.fromTemplate(template);
+  const resolved = new ResolvedTemplate(template, { endpoint: 'localhost', stackName });
   const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'iot-sandbox-'));
   fs.mkdirSync(dir, { recursive: true });
   // A folder of the caller's keeps the device CA, so that kits issued in an earlier run still validate.
@@ -148,44 +166,29 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
   const deviceCa = saved ? loadCertificateAuthority(saved) : createCertificateAuthority();
   if (options.dir && !saved) saveCertificateAuthority(dir, deviceCa);
   const state = options.dir ? savedState(dir) : undefined;
-  const broker = await Broker.start({ acl: registry.mosquittoAcl(), dir: path.join(dir, 'broker'), ca: deviceCa });
+  // Fleet provisioning: claim certificates of a CA only the fleet endpoint trusts.
+  const claimCa = options.fleet && resolvedHasFleet(template) ? createCertificateAuthority('iot-core-cdk local sandbox claim CA') : undefined;
+  const registry = new IotControlPlane(resolved.region, resolved.account, { issue: claimCa ? () => claimCa.issue(ISSUED_SUBJECT) : undefined });
+  const declared = deployIotResources(template, registry);
+  if (state) registry.restore(state);
+  const authorizer = await BrokerAuthorizer.start(registry, deviceCa);
+  const broker = await Broker.start({ authorizer, dir: path.join(dir, 'broker'), ca: deviceCa });
   const shadow = await ShadowService.start(broker);
   if (state) shadow.store.restore(state.shadows);
-  const resolved = new ResolvedTemplate(template, { endpoint: 'localhost', stackName });
   const gateway = await HttpsGateway.start(broker, registry);
-  // Fleet provisioning: claim certificates of a CA only the fleet endpoint trusts; things and certificates in the control plane.
-  const claimCa = options.fleet && resolvedHasFleet(template) ? createCertificateAuthority('iot-core-cdk local sandbox claim CA') : undefined;
-  const controlPlane = new IotControlPlane(resolved.region, resolved.account, claimCa ? () => claimCa.issue('fleet-claim') : undefined);
-  // A certificate that is no longer ACTIVE is refused by the broker and the HTTPS endpoint (a CRL of the device CA).
-  const revoked = new Set<string>();
-  if (state) {
-    controlPlane.restore(state.things, state.certificates);
-    for (const { thingName, policies } of state.provisioned) registry.registerProvisioned(thingName, Object.keys(policies), policies);
-    for (const certificate of state.certificates) {
-      if (certificate.status !== 'ACTIVE' && issuedBy(certificate.certificatePem, broker.ca)) revoked.add(serialNumberOf(certificate.certificatePem));
-    }
-    if (revoked.size) await broker.setRevoked([...revoked]);
-  }
-  controlPlane.onStatusChange(async (certificate) => {
-    if (!issuedBy(certificate.certificatePem, broker.ca)) return;
-    const serial = serialNumberOf(certificate.certificatePem);
-    const before = revoked.size;
-    if (certificate.status === 'INACTIVE' || certificate.status === 'REVOKED') revoked.add(serial);
-    else revoked.delete(serial);
-    if (revoked.size === before) return;
-    await broker.setRevoked([...revoked]);
-    gateway.refreshRevocations();
-  });
   const deployed = deployedStack(template, resolved, broker, claimCa);
+  const declaredSecret = deployed.secrets[0].value;
+  registerStackCertificate(registry, declaredSecret.certificateId, () => registerDevice(registry, declared.thingName, declaredSecret.certificatePem, declared.policyNames, declaredSecret.certificateId));
   let hookClient: IoTClient | undefined;
   const fleet = claimCa ? await FleetProvisioningEndpoint.start({
-    template, registry, controlPlane, claimCa, deviceCa: broker.ca, serverCertificate: broker.serverCertificate,
+    template, registry, claimCa, deviceCa: broker.ca, serverCertificate: broker.serverCertificate,
     // The hook reaches the registry through the control plane stand-in, with the AWS SDK as on Lambda.
     hookClient: () => hookClient ??= new IoTClient({ endpoint: aws.endpoint, region: deployed.region, credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' } }),
   }) : undefined;
   if (fleet && deployed.claimSecret) {
     const claimPolicyName = fleetOf(template).claimPolicyName;
-    controlPlane.addCertificate(deployed.claimSecret.value.certificatePem, 'ACTIVE', claimPolicyName ? [claimPolicyName] : [], deployed.stack.outputs.ClaimCertificateId.value);
+    const claim = deployed.claimSecret.value;
+    registerStackCertificate(registry, claim.certificateId, () => registry.addCertificate(claim.certificatePem, 'ACTIVE', claimPolicyName ? [claimPolicyName] : [], claim.certificateId));
   }
   const s3 = await LocalS3.start(path.join(dir, 's3'), deployed.buckets);
   const s3Client = new S3Client({ endpoint: s3.endpoint, region: deployed.region, credentials: S3_CREDENTIALS, forcePathStyle: true });
@@ -209,7 +212,7 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
       },
     },
     logGroups: Object.fromEntries(deployed.logGroups.map((name) => [name, logGroupFile(dir, name)])),
-    controlPlane,
+    controlPlane: registry,
   });
   // What the Custom::ShadowDefaults resources do on deployment, with the handler's own code: its Create, through
   // the AWS SDK against the control plane (DescribeEndpoint) and the data plane (UpdateThingShadow) stand-ins.
@@ -228,10 +231,15 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
     seeding.dataPlane.destroy();
   }
   return {
-    broker, shadow, gateway, registry, rules, s3, fleet, controlPlane, aws, stackName, dir,
+    broker, shadow, gateway, registry, declared, authorizer, rules, s3, fleet, aws, stackName, dir,
     outputs: Object.fromEntries(Object.entries(deployed.stack.outputs).map(([key, output]) => [key, output.value])),
     awsEnvironment: { ...aws.environment(deployed.region), AWS_ENDPOINT_URL_S3: s3.endpoint },
-    kit: (thingName, kitOptions) => writeLocalKit(broker, path.join(dir, thingName), thingName, gateway.port, kitOptions),
+    kit(thingName, kitOptions) {
+      const issued = deviceCa.issue(ISSUED_SUBJECT);
+      registerDevice(registry, thingName, issued.certificatePem, thingName === declared.thingName ? declared.policyNames : declared.sharedPolicyNames);
+      return writeLocalKit(broker, issued, path.join(dir, thingName), thingName, gateway.port, kitOptions);
+    },
+    consoleKit: (kitDir, kitOptions) => writeLocalKit(broker, authorizer.credential('console'), kitDir, 'console', gateway.port, kitOptions),
     async claimKit(claimDir) {
       if (!fleet || !deployed.claimSecret) throw new Error('No fleet provisioning in this sandbox: the template declares no fleet, or the sandbox was started without the fleet option');
       // What `iot-device bootstrap --claim` does, with its own code: the outputs and the claim secret through the stand-ins.
@@ -250,7 +258,7 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
     },
     async stop(stopOptions = {}) {
       if (options.dir) {
-        saveState(dir, { things: [...controlPlane.things.values()], certificates: [...controlPlane.certificates.values()], provisioned: registry.provisionedThings(), shadows: shadow.store.snapshot() });
+        saveState(dir, { ...registry.snapshot(), shadows: shadow.store.snapshot() });
       }
       hookClient?.destroy();
       await aws.stop();
@@ -262,6 +270,7 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
       await gateway.stop();
       await shadow.stop();
       await broker.stop();
+      await authorizer.stop();
       if (!options.dir) fs.rmSync(dir, { recursive: true, force: true });
     },
   };

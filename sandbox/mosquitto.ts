@@ -1,8 +1,10 @@
 /**
- * A real Mosquitto broker for the sandbox and the tests: MQTT 5 with mutual TLS on a free loopback
- * port, client identity = certificate CN, and an ACL generated from the template's IoT policies. Where
- * Mosquitto is missing it is installed when that can be done without asking (apt-get as root or with
- * password-less sudo, Homebrew on macOS); otherwise the error names the command to run.
+ * A real Mosquitto broker for the sandbox and the tests: MQTT 5 and 3.1.1 with mutual TLS on a free loopback
+ * port, every connection, publish, subscription and delivery decided by the sandbox's registry through the
+ * plugin sandbox/broker-plugin/iot-authorizer.c (sandbox/broker-authorizer.ts). Where Mosquitto, or what the
+ * plugin is built with (a C compiler, Mosquitto's and OpenSSL's headers), is missing it is installed when that
+ * can be done without asking (apt-get as root or with password-less sudo, Homebrew on macOS); otherwise the
+ * error names the command to run.
  */
 import { ChildProcess, spawn, spawnSync } from 'child_process';
 import mqtt, { IClientOptions, MqttClient } from 'mqtt';
@@ -10,7 +12,9 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { CertificateAuthority, createCertificateAuthority, createCrl, Issued } from './pki';
+import { createHash } from 'crypto';
+import type { BrokerAuthorizer, ServiceIdentity } from './broker-authorizer';
+import { CertificateAuthority, Issued } from './pki';
 import { freePort } from './ports';
 
 const CANDIDATES = ['/usr/sbin/mosquitto', '/usr/local/sbin/mosquitto', '/opt/homebrew/sbin/mosquitto', '/usr/bin/mosquitto'];
@@ -26,8 +30,8 @@ export async function connectWith(options: IClientOptions): Promise<MqttClient> 
 }
 
 export class MosquittoMissing extends Error {
-  constructor(command: string) {
-    super(`Mosquitto (the local MQTT broker) is not installed and could not be installed automatically: run \`${command}\`, then try again.`);
+  constructor(command: string, what = 'Mosquitto (the local MQTT broker) is not installed') {
+    super(`${what} and could not be installed automatically: run \`${command}\`, then try again.`);
     this.name = 'MosquittoMissing';
   }
 }
@@ -41,44 +45,77 @@ export function findMosquitto(): string | undefined {
   return onPath('mosquitto') ?? CANDIDATES.find((candidate) => fs.existsSync(candidate));
 }
 
+/**
+ * Installs packages where that needs no password: `brew` formulas on macOS, Debian packages with apt-get as root
+ * or with password-less sudo. Returns whether it ran; `done` says whether what was needed is there now.
+ */
+function install(what: string, apt: string, brew: string, done: () => boolean, say: (line: string) => void): boolean {
+  const isRoot = process.getuid?.() === 0;
+  const run = (command: string) => spawnSync('sh', ['-c', command], { stdio: ['ignore', 'ignore', 'inherit'] }).status === 0;
+  if (process.platform === 'darwin') {
+    if (!onPath('brew')) return false;
+    say(`${what} is missing: installing it with Homebrew (brew install ${brew})...`);
+    return run(`brew install ${brew}`) && done();
+  }
+  if (!onPath('apt-get')) return false;
+  const sudo = isRoot ? '' : run('sudo -n true') ? 'sudo -n ' : undefined;
+  if (sudo === undefined) return false;
+  say(`${what} is missing: installing it with apt-get (Debian packages ${apt})...`);
+  return run(`${sudo}apt-get install -y -qq ${apt} || (${sudo}apt-get update -qq && ${sudo}apt-get install -y -qq ${apt})`) && done();
+}
+
+const installCommand = (apt: string, brew: string) => (process.platform === 'darwin' ? `brew install ${brew}` : `sudo apt-get install -y ${apt}`);
+
 /** The broker's path, installing it first where that needs no password. */
 export function ensureMosquitto(say: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): string {
   const found = findMosquitto();
   if (found) return found;
-  const isRoot = process.getuid?.() === 0;
-  const run = (command: string) => spawnSync('sh', ['-c', command], { stdio: ['ignore', 'ignore', 'inherit'] }).status === 0;
-  if (process.platform === 'darwin') {
-    if (onPath('brew')) {
-      say('Mosquitto is missing: installing it with Homebrew (brew install mosquitto)...');
-      if (run('brew install mosquitto')) return findMosquitto() ?? failMissing('brew install mosquitto');
-    }
-    return failMissing('brew install mosquitto');
-  }
-  if (onPath('apt-get')) {
-    const sudo = isRoot ? '' : run('sudo -n true') ? 'sudo -n ' : undefined;
-    if (sudo !== undefined) {
-      say('Mosquitto is missing: installing it with apt-get (Debian package mosquitto)...');
-      if (run(`${sudo}apt-get install -y -qq mosquitto || (${sudo}apt-get update -qq && ${sudo}apt-get install -y -qq mosquitto)`)) {
-        return findMosquitto() ?? failMissing('sudo apt-get install -y mosquitto');
-      }
-    }
-    return failMissing('sudo apt-get install -y mosquitto');
-  }
-  return failMissing('install the mosquitto package of your system');
+  if (install('Mosquitto', 'mosquitto', 'mosquitto', () => findMosquitto() !== undefined, say)) return findMosquitto()!;
+  throw new MosquittoMissing(installCommand('mosquitto', 'mosquitto'));
 }
 
-function failMissing(command: string): never {
-  throw new MosquittoMissing(command);
+const PLUGIN_SOURCE = path.join(__dirname, 'broker-plugin', 'iot-authorizer.c');
+const PLUGIN_PACKAGES = { apt: 'gcc libc6-dev mosquitto-dev libmosquitto-dev libssl-dev', brew: 'mosquitto openssl@3' };
+
+/** Compiler flags for Mosquitto's and OpenSSL's headers and libcrypto (Homebrew keeps them under its prefix). */
+function pluginFlags(): string[] {
+  if (process.platform !== 'darwin') return ['-lcrypto'];
+  const prefix = (formula: string) => spawnSync('brew', ['--prefix', formula], { encoding: 'utf8' }).stdout?.trim();
+  return [`-I${prefix('mosquitto')}/include`, `-I${prefix('openssl@3')}/include`, `-L${prefix('openssl@3')}/lib`, '-lcrypto', '-undefined', 'dynamic_lookup'];
 }
 
+/**
+ * The authorizer plugin, compiled once per source version into the temporary folder (a few hundred milliseconds),
+ * installing the compiler and headers first where that needs no password.
+ */
+export function ensureAuthorizerPlugin(say: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): string {
+  const source = fs.readFileSync(PLUGIN_SOURCE);
+  const library = path.join(os.tmpdir(), `iot-core-cdk-authorizer-${createHash('sha256').update(source).update(process.platform).digest('hex').slice(0, 16)}.so`);
+  if (fs.existsSync(library)) return library;
+  const compile = () => {
+    // Written beside and renamed: two test workers may build it at once.
+    const partial = `${library}.${process.pid}`;
+    const built = spawnSync('cc', ['-O2', '-shared', '-fPIC', '-o', partial, PLUGIN_SOURCE, ...pluginFlags()], { encoding: 'utf8' });
+    if (built.status !== 0) return built.stderr || built.error?.message || 'cc failed';
+    fs.renameSync(partial, library);
+    return undefined;
+  };
+  let failure = compile();
+  if (failure && install('What the broker plugin is built with', PLUGIN_PACKAGES.apt, PLUGIN_PACKAGES.brew, () => true, say)) failure = compile();
+  if (failure) {
+    throw new MosquittoMissing(installCommand(PLUGIN_PACKAGES.apt, PLUGIN_PACKAGES.brew),
+      `The sandbox's broker plugin could not be built (cc: ${failure.trim().split('\n')[0]}): a C compiler, Mosquitto's and OpenSSL's headers are needed`);
+  }
+  return library;
+}
 
 export interface BrokerOptions {
-  /** The ACL file's content: who may publish and subscribe to what (IotRegistry.mosquittoAcl). */
-  readonly acl: string;
+  /** Decides every connection, publish, subscription and delivery, and holds the services' credentials. */
+  readonly authorizer: BrokerAuthorizer;
+  /** The CA that signs the broker's certificate and the certificates it accepts. */
+  readonly ca: CertificateAuthority;
   /** Folder for config, certificates and log. @default a new temporary folder */
   readonly dir?: string;
-  /** @default a new CA */
-  readonly ca?: CertificateAuthority;
   /** @default a free port */
   readonly port?: number;
 }
@@ -90,22 +127,21 @@ export class Broker {
     readonly binary: string, readonly dir: string, readonly port: number, readonly ca: CertificateAuthority,
     /** The certificate for localhost and 127.0.0.1 the broker serves, which the sandbox's other loopback servers serve too. */
     readonly serverCertificate: Issued,
+    private readonly authorizer: BrokerAuthorizer,
   ) {}
 
   static async start(options: BrokerOptions): Promise<Broker> {
     const binary = ensureMosquitto();
+    const plugin = ensureAuthorizerPlugin();
     const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'mosquitto-'));
     fs.mkdirSync(dir, { recursive: true });
-    const ca = options.ca ?? createCertificateAuthority();
+    const { ca } = options;
     const server = ca.issue('localhost', { altNames: ['localhost', '127.0.0.1'] });
     const write = (file: string, content: string, mode = 0o600) => fs.writeFileSync(path.join(dir, file), content, { mode });
     write('ca.pem', ca.certificatePem, 0o644);
     write('server.pem', server.certificatePem, 0o644);
     write('server.key', server.privateKeyPem);
-    write('acl', options.acl);
-    // A CRL from the start: revoking a certificate rewrites it and restarts the broker (setRevoked).
-    write('crl.pem', await createCrl(ca, []), 0o644);
-    const broker = new Broker(binary, dir, options.port ?? await freePort(), ca, server);
+    const broker = new Broker(binary, dir, options.port ?? await freePort(), ca, server, options.authorizer);
     write('mosquitto.conf', [
       // When started as root, Mosquitto would switch to user "mosquitto", which cannot read this folder.
       `user ${os.userInfo().username}`,
@@ -121,15 +157,15 @@ export class Broker {
       'persistence_file mosquitto.db',
       `log_dest file ${path.join(dir, 'mosquitto.log')}`,
       'log_type error', 'log_type warning', 'log_type notice',
+      // Every decision is the registry's, through the plugin; the CA check only proves the key matches the certificate.
       'allow_anonymous false',
-      `acl_file ${path.join(dir, 'acl')}`,
+      `plugin ${plugin}`,
+      `plugin_opt_socket ${options.authorizer.socketPath}`,
       `listener ${broker.port} 127.0.0.1`,
       `cafile ${path.join(dir, 'ca.pem')}`,
       `certfile ${path.join(dir, 'server.pem')}`,
       `keyfile ${path.join(dir, 'server.key')}`,
       'require_certificate true',
-      `crlfile ${path.join(dir, 'crl.pem')}`,
-      'use_identity_as_username true',
       'tls_version tlsv1.2',
       // Small MQTT packets both ways: without it, Nagle and delayed ACKs add ~40 ms to each round trip.
       'set_tcp_nodelay true',
@@ -149,22 +185,13 @@ export class Broker {
     return path.join(this.dir, 'ca.pem');
   }
 
-  /** A client certificate with CN = identity (a thing name or a service identity of the ACL). */
-  issueClient(identity: string): Issued {
-    return this.ca.issue(identity);
-  }
-
-  /** One certificate per identity for connectAs. */
-  private readonly connectCertificates = new Map<string, Issued>();
-
   /**
-   * The options of an MQTT 5 client with a certificate of `identity` (a thing name, or a service identity of the
-   * ACL), for a client in another process. `persistentSession`: the broker keeps its subscriptions and queues its
-   * QoS 1 messages while it is away, across a broker restart too, for an observer that must miss nothing.
+   * The options of an MQTT 5 client of one of the sandbox's services, with its registered certificate, for a client
+   * in another process. `persistentSession`: the broker keeps its subscriptions and queues its QoS 1 messages while
+   * it is away, across a broker restart too, for an observer that must miss nothing.
    */
-  clientOptions(identity: string, clientId = `${identity}-${process.pid}-${Math.random().toString(16).slice(2, 8)}`, options: { persistentSession?: boolean } = {}): IClientOptions {
-    const issued = this.connectCertificates.get(identity) ?? this.issueClient(identity);
-    this.connectCertificates.set(identity, issued);
+  clientOptions(identity: ServiceIdentity, clientId = `${identity}-${process.pid}-${Math.random().toString(16).slice(2, 8)}`, options: { persistentSession?: boolean } = {}): IClientOptions {
+    const issued = this.authorizer.credential(identity);
     return {
       protocol: 'mqtts', host: 'localhost', port: this.port, protocolVersion: 5, clientId,
       key: issued.privateKeyPem, cert: issued.certificatePem, ca: this.ca.certificatePem, reconnectPeriod: 200,
@@ -173,7 +200,7 @@ export class Broker {
   }
 
   /** An MQTT 5 client connected as clientOptions() describes. */
-  async connectAs(identity: string, clientId?: string, options: { persistentSession?: boolean } = {}): Promise<MqttClient> {
+  async connectAs(identity: ServiceIdentity, clientId?: string, options: { persistentSession?: boolean } = {}): Promise<MqttClient> {
     return connectWith(this.clientOptions(identity, clientId, options));
   }
 
@@ -191,28 +218,6 @@ export class Broker {
         throw new Error(`Mosquitto did not start on 127.0.0.1:${this.port}: ${stderr}${log}`.trim());
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-
-  private revoked: readonly string[] = [];
-
-  /** The CRL the broker checks client certificates against (PEM). */
-  get crlPem(): string {
-    return fs.readFileSync(path.join(this.dir, 'crl.pem'), 'utf8');
-  }
-
-  /**
-   * Refuses the certificates with these serial numbers (hex) from now on: a new CRL, and a restart that
-   * drops their connections, as AWS IoT disconnects the devices of a certificate that is no longer ACTIVE
-   * ("UpdateCertificate", AWS IoT API Reference). Every other client reconnects.
-   */
-  async setRevoked(serials: readonly string[]): Promise<void> {
-    if (serials.length === this.revoked.length && serials.every((serial) => this.revoked.includes(serial))) return;
-    this.revoked = [...serials];
-    fs.writeFileSync(path.join(this.dir, 'crl.pem'), await createCrl(this.ca, serials), { mode: 0o644 });
-    if (this.process) {
-      await this.pause();
-      await this.resume();
     }
   }
 

@@ -120,24 +120,3 @@ export function loadCertificateAuthority(saved: Issued): CertificateAuthority {
   const subject = AsnConvert.parse(Buffer.from(new x509.X509Certificate(saved.certificatePem).rawData), asn1.Certificate).tbsCertificate.subject;
   return authority(saved.certificatePem, { privateKey: createPrivateKey(saved.privateKeyPem), pem: saved.privateKeyPem }, subject);
 }
-
-/** The serial number of a PEM certificate, in hex as a CRL entry names it. */
-export function serialNumberOf(certificatePem: string): string {
-  return new x509.X509Certificate(certificatePem).serialNumber;
-}
-
-/** A CRL of `ca` revoking the certificates with these serial numbers (hex), valid for a year, in the PEM form OpenSSL reads. */
-export async function createCrl(ca: Issued, revokedSerials: readonly string[]): Promise<string> {
-  const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const der = createPrivateKey(ca.privateKeyPem).export({ type: 'pkcs8', format: 'der' });
-  const signingKey = await webcrypto.subtle.importKey('pkcs8', der, algorithm, false, ['sign']);
-  const crl = await x509.X509CrlGenerator.create({
-    issuer: new x509.X509Certificate(ca.certificatePem).subject,
-    thisUpdate: new Date(Date.now() - DAY),
-    nextUpdate: new Date(Date.now() + 365 * DAY),
-    signingAlgorithm: algorithm,
-    signingKey: signingKey as never,
-    entries: revokedSerials.map((serialNumber) => ({ serialNumber, revocationDate: new Date() })),
-  });
-  return crl.toString('pem').replace(/(BEGIN|END) CRL/g, '$1 X509 CRL');
-}

@@ -1,7 +1,7 @@
 /**
  * What a sandbox started with a folder of its own keeps across runs, so that kits it issued earlier (with
  * `kit`, or by fleet provisioning) still connect and are still known: its device CA, the things and
- * certificates the control plane holds with their status, the policies fleet provisioning attached, and the
+ * certificates the registry holds with their status and attachments, its policies, and the
  * shadows. Written on stop, read on start; the CA's key file is 0600.
  */
 import * as fs from 'fs';
@@ -14,7 +14,7 @@ import type { Shadow } from './shadow-store';
 export interface SandboxState {
   readonly things: ThingRecord[];
   readonly certificates: CertificateRecord[];
-  readonly provisioned: Array<{ thingName: string; policies: Record<string, PolicyDocument> }>;
+  readonly policies: Record<string, PolicyDocument>;
   readonly shadows: { shadows: Array<[string, Shadow]>; versions: Array<[string, number]> };
 }
 

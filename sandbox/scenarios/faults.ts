@@ -230,7 +230,7 @@ export async function badKitMatrix(sandbox: LocalSandbox): Promise<BadKitCase[]>
   const cases: Array<[string, (kit: Kit) => void]> = [
     ['certificate file missing', (kit) => fs.rmSync(kit.certificatePath)],
     ['private key unreadable (a folder in its place)', (kit) => { fs.rmSync(kit.privateKeyPath); fs.mkdirSync(kit.privateKeyPath); }],
-    ['key and certificate do not match', (kit) => fs.writeFileSync(kit.privateKeyPath, sandbox.broker.issueClient('someone-else').privateKeyPem)],
+    ['key and certificate do not match', (kit) => fs.writeFileSync(kit.privateKeyPath, sandbox.broker.ca.issue('someone-else').privateKeyPem)],
     ['certificate not yet valid (clock behind)', (kit) => reissue(kit, new Date(Date.now() + 2 * day), new Date(Date.now() + 400 * day))],
     ['certificate expired', (kit) => reissue(kit, new Date(Date.now() - 400 * day), new Date(Date.now() - day))],
     ['wrong CA in the kit', (kit) => fs.writeFileSync(kit.caPath, createCertificateAuthority('another CA').certificatePem)],

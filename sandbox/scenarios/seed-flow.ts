@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { dataTopicOf } from '../../device/src/contract';
-import { startLocalSandbox, writeLocalKit } from '../local-kit';
+import { startLocalSandbox } from '../local-kit';
 import { rulesOf } from '../rule-engine';
 import { S3_CREDENTIALS } from '../s3-server';
 import { synthesizeTemplates, Template } from '../templates';
@@ -152,8 +152,8 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
     const { broker, shadow, gateway, rules } = sandbox;
     const s3 = new S3Client({ endpoint: sandbox.s3.endpoint, region: sandbox.awsEnvironment.AWS_REGION, credentials: S3_CREDENTIALS });
     stops.push(async () => s3.destroy());
-    const consoleKit = writeLocalKit(broker, path.join(localDir, 'kit-console'), 'console', gateway.port, { dataTopic });
-    say(`   Mosquitto (MQTT 5, mutual TLS) on localhost:${broker.port}, HTTPS publish on localhost:${gateway.port}, its ACL and HTTPS decisions from the template's IoT policies`);
+    const consoleKit = sandbox.consoleKit(path.join(localDir, 'kit-console'), { dataTopic });
+    say(`   Mosquitto (MQTT 5, mutual TLS) on localhost:${broker.port}, HTTPS publish on localhost:${gateway.port}, every decision from the registry the template filled (certificate, status, attached policies, client ID)`);
     say(`   CloudFormation, Secrets Manager, IoT data plane and CloudWatch Logs stand-ins on ${sandbox.aws.endpoint}, an S3-compatible server on ${sandbox.s3.endpoint} (AWS_ENDPOINT_URL_*)`);
     say(`   shadow of ${thingName} seeded with desired ${JSON.stringify(defaults)} by the template's Custom::ShadowDefaults; the template's topic rules run locally, writing through the S3 API`);
 

@@ -57,7 +57,7 @@ describe('iot-device publish', () => {
   });
 
   test('--https posts to the HTTPS endpoint with the template thing\'s certificate, which its own policy lets publish there', async () => {
-    const thing = sandbox.registry.thing.name;
+    const thing = sandbox.local.declared.thingName;
     const { code, stderr } = await iotDeviceAsync(['--kit', sandbox.kit(thing).dir, 'publish', '--https', '--message', '{"name":"s3","via":"https"}']).done;
     expect(stderr).not.toMatch(/ERROR|iot-device:/);
     expect(code).toBe(0);
@@ -123,11 +123,11 @@ describe('iot-device watch', () => {
     expect(stdout.trim()).toBe(`${topic} {"current":{"version":1}}`);
     // No iot-device run of this kit is alive: nothing to warn about.
     expect(stderr).not.toMatch(/is disconnected until watch ends/);
-    expect(sandbox.registry.authorize('pi-watcher', 'mqtt', 'pi-watcher', 'iot:Subscribe', '$aws/things/pi-watcher/shadow/update/#').allowed).toBe(true);
+    expect(sandbox.registry.authorize(sandbox.certificateOf('pi-watcher'), 'mqtt', 'pi-watcher', 'iot:Subscribe', '$aws/things/pi-watcher/shadow/update/#').allowed).toBe(true);
   });
 
   test('prints what arrives on the filter', async () => {
-    const consoleKit = sandbox.kit('console');
+    const consoleKit = sandbox.local.consoleKit(path.join(sandbox.dir, 'kit-console'));
     const watch = iotDeviceAsync(['--kit', consoleKit.dir, 'watch', '--topic', 'data/#', '--count', '1']);
     // Publish until watch has subscribed and printed one.
     const publisher = setInterval(() => sandbox.observer.client.publish('data/pi-watch', '{"hello":"watch"}', { qos: 1 }), 200);
@@ -233,7 +233,7 @@ describe('iot-device doctor', () => {
   });
 
   test('finds a key that does not belong to the certificate', () => {
-    const other = sandbox.broker.issueClient('someone-else');
+    const other = sandbox.broker.ca.issue('someone-else');
     const mismatched = sandbox.kit('pi-mismatch', { privateKeyPem: other.privateKeyPem });
     const { code, stdout } = doctor(mismatched);
     expect(code).toBe(20);

@@ -1,7 +1,7 @@
 import { MqttClient } from 'mqtt';
 import { Kit } from '../../device/src/kit';
 import { LocalKitOptions, LocalSandbox, LocalSandboxOptions, startLocalSandbox } from '../../sandbox';
-import { IotRegistry } from '../../sandbox/iot-registry';
+import { CertificateRecord, IotControlPlane } from '../../sandbox/iot-control-plane';
 import { Broker } from '../../sandbox/mosquitto';
 import { ShadowService } from '../../sandbox/shadow-service';
 
@@ -56,7 +56,12 @@ export class Sandbox {
   get broker(): Broker { return this.base.broker; }
   get shadow(): ShadowService { return this.base.shadow; }
   get dir(): string { return this.base.dir; }
-  get registry(): IotRegistry { return this.base.registry; }
+  get registry(): IotControlPlane { return this.base.registry; }
+
+  /** The certificate registered for `thingName` (its first principal). */
+  certificateOf(thingName: string): CertificateRecord {
+    return this.registry.describeCertificate(this.registry.describeThing(thingName).certificateIds[0]);
+  }
   get local(): LocalSandbox { return this.base; }
 
   /** A kit as `iot-device bootstrap` writes it, issued by the sandbox CA for `thingName`. */

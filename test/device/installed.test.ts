@@ -93,7 +93,7 @@ test('bootstrap --stack reads the outputs and the secret with the AWS SDK (sandb
     'bootstrap', '--stack', local.stackName, '--ca-file', local.broker.caFile], local.awsEnvironment);
   // On Node 20 the AWS SDK adds its end-of-life warning to stderr; no error of ours may be there.
   expect({ code, errors: stderr.split('\n').filter((line) => /^iot-device:|^\s+at /.test(line)) }).toEqual({ code: 0, errors: [] });
-  const thing = local.registry.thing.name;
+  const thing = local.declared.thingName;
   expect(stdout).toContain(`client ID    ${thing}`);
   expect(JSON.parse(fs.readFileSync(path.join(kitDir, 'device.json'), 'utf8'))).toMatchObject({
     endpoint: 'localhost', port: local.broker.port, httpsPort: local.gateway.port, thingName: thing, clientId: thing, dataTopic: `data/${thing}`, caFile: 'ca.pem',

@@ -163,7 +163,7 @@ describe('iot-device provision against the sandbox\'s fleet provisioning', () =>
     expect((await provision('device-live2', 'LIVE0001')).code).toBe(0);
     const [secondCertificate] = sandbox.fleet!.things.get(thing)!.certificateIds;
     expect(secondCertificate).not.toBe(firstCertificate);
-    expect(sandbox.controlPlane.describeCertificate(firstCertificate).status).toBe('INACTIVE');
+    expect(sandbox.registry.describeCertificate(firstCertificate).status).toBe('INACTIVE');
     expect(sandbox.fleet!.things.get(thing)!.attributes).not.toHaveProperty('reprovision');
     // The old kit is refused by the broker (its certificate is no longer ACTIVE); the new one publishes.
     expect((await iotDevice(['--kit', path.join(sandbox.dir, 'device-live1'), 'publish'])).code).toBe(17);
@@ -354,10 +354,10 @@ describe('claim certificate rotation without stopping provisioning', () => {
   });
 
   test('rotate-claim into a folder that holds a claim kit is refused before a certificate is made, so no key is lost', async () => {
-    const before = sandbox.controlPlane.certificates.size;
+    const before = sandbox.registry.certificates.size;
     const refused = await fleet('rotate-claim', '--env', 'dev', '--out', claimDir, '--ca-file', sandbox.broker.caFile);
     expect(refused).toMatchObject({ code: 1, err: expect.stringMatching(/A claim kit already exists in /) });
-    expect(sandbox.controlPlane.certificates.size).toBe(before);
+    expect(sandbox.registry.certificates.size).toBe(before);
   });
 
   test('every operator command says what it does with --help, and bad usage exits 2 naming the field', async () => {

@@ -1,21 +1,34 @@
 import { shadowTopics, shadowUpdatesFilter } from '../../device/src/shadow';
 import { evaluate, IotAction, Protocol } from '../../sandbox/iot-policy';
-import { IotRegistry, mosquittoTopic } from '../../sandbox/iot-registry';
+import { IotControlPlane } from '../../sandbox/iot-control-plane';
+import { createCertificateAuthority } from '../../sandbox/pki';
+import { deployIotResources, registerDevice } from '../../sandbox/template-deployment';
 import { NotSupportedError } from '../../sandbox/errors';
 import { Template } from '../../sandbox/templates';
 import { environments } from '../../config/environments';
+import mqtt, { IClientOptions, MqttClient } from 'mqtt';
+import { Kit, readPems } from '../../device/src/kit';
 import { Sandbox } from '../device/harness';
 import { environmentTemplate } from '../../sandbox/templates';
 import { ENVIRONMENT_NAMES } from '../setup/synth';
 
 const OTHER = 'pi-other-01';
 
+const ca = createCertificateAuthority();
+
 describe.each(ENVIRONMENT_NAMES)('the synthesized IoT policies of IotCore-%s, evaluated as AWS IoT does', (name) => {
-  const registry = IotRegistry.fromTemplate(environmentTemplate(name) as Template, environments[name as keyof typeof environments] as { account?: string; region?: string });
-  const THING = registry.thing.name;
+  const environment = environments[name as keyof typeof environments] as { account?: string; region?: string };
+  const registry = new IotControlPlane(environment.region ?? 'eu-west-1', environment.account ?? '123456789012');
+  const declared = deployIotResources(environmentTemplate(name) as Template, registry, environment);
+  const THING = declared.thingName;
+  // The template thing's certificate, and another device's with the policies the fleet shares, registered as AWS registers them.
+  const certificates = {
+    [THING]: registerDevice(registry, THING, ca.issue('AWS IoT Certificate').certificatePem, declared.policyNames),
+    [OTHER]: registerDevice(registry, OTHER, ca.issue('AWS IoT Certificate').certificatePem, declared.sharedPolicyNames),
+  };
   const outputs = environmentTemplate(name).Outputs;
   const allowed = (thing: string, protocol: Protocol, clientId: string | undefined, action: IotAction, resource: string) =>
-    registry.authorize(thing, protocol, clientId, action, resource).allowed;
+    registry.authorize(certificates[thing], protocol, clientId, action, resource).allowed;
 
   test.each<[string, string, Protocol, string | undefined, IotAction, string, boolean]>([
     ['connect as its thing name', THING, 'mqtt', THING, 'iot:Connect', THING, true],
@@ -56,17 +69,9 @@ describe.each(ENVIRONMENT_NAMES)('the synthesized IoT policies of IotCore-%s, ev
     expect(uses.filter(([action, resource]) => !allowed(THING, 'mqtt', THING, action, resource))).toEqual([]);
     expect(uses.filter(([action, resource]) => allowed(OTHER, 'mqtt', OTHER, action, resource))).toEqual([]);
   });
-
-  test('the broker\'s ACL is generated from the same documents: shared grants per CN, the thing\'s own HTTPS grant in its user block', () => {
-    const acl = registry.mosquittoAcl();
-    expect(acl).toContain('pattern write data/%u');
-    expect(acl).toContain('pattern read $aws/things/%u/shadow/update/+/#');
-    expect(acl).toContain(`user ${THING}\ntopic write data/${THING}`);
-    expect(acl).not.toMatch(/pattern .*\$\{/);
-  });
 });
 
-describe('what the evaluator and the ACL translation refuse to model', () => {
+describe('what the evaluator refuses to model', () => {
   const principal = { protocol: 'mqtt' as const, clientId: 't', attachedThings: ['t'] };
   const request = { action: 'iot:Publish' as const, resource: 'arn:aws:iot:eu-west-1:123456789012:topic/data/t' };
   const statement = { Effect: 'Allow' as const, Action: 'iot:Publish', Resource: request.resource };
@@ -91,61 +96,101 @@ describe('what the evaluator and the ACL translation refuse to model', () => {
     expect([allows('data/?', 'data/t'), allows('data/?', 'data/tt'), allows('data/*', 'data/a/b'), allows('data/+', 'data/t'), allows('data/+', 'data/+')])
       .toEqual([true, false, true, false, true]);
   });
-
-  test('a trailing /* becomes /+/#: one level or more below, never the parent topic itself', () => {
-    expect(mosquittoTopic('$aws/things/t/shadow/update/*')).toBe('$aws/things/t/shadow/update/+/#');
-  });
-
-  test.each(['data/pi-*', 'data/*/x', 'data/+', 'data/?'])('topic pattern %s cannot become a Mosquitto ACL topic', (pattern) => {
-    expect(() => mosquittoTopic(pattern)).toThrow(NotSupportedError);
-  });
 });
 
-describe('the live broker decides as the evaluator does', () => {
+describe('the live broker decides from the registry, as AWS IoT does', () => {
   let sandbox: Sandbox;
-  beforeAll(async () => { sandbox = await Sandbox.start(); });
+  let kit: Kit;
+  beforeAll(async () => {
+    sandbox = await Sandbox.start();
+    kit = sandbox.kit(OTHER);
+  });
   afterAll(async () => { await sandbox.stop(); });
 
-  test('a device does not receive its own shadow/update request back: the policy allows Receive on update/* only, and the broker grants exactly that', async () => {
-    const device = await sandbox.broker.connectAs(OTHER, OTHER);
-    const received: string[] = [];
-    device.on('message', (topic) => received.push(topic));
+  /** MQTT 5 options with a kit's certificate and key. */
+  const withKit = (from: Kit, clientId: string, pems = readPems(from)): IClientOptions => ({
+    protocol: 'mqtts', host: 'localhost', port: sandbox.broker.port, protocolVersion: 5, clientId, reconnectPeriod: 0,
+    key: pems.privateKey, cert: pems.certificate, ca: pems.ca,
+  });
+  /** The CONNACK's reason code: 0 when connected, else why not. */
+  const connackOf = async (options: IClientOptions): Promise<number> => {
     try {
-      const parent = `$aws/things/${OTHER}/shadow/update`;
-      await device.subscribeAsync([parent, `${parent}/#`], { qos: 1 });
-      await sandbox.observer.client.publishAsync(parent, '{"state":{"reported":{"interval":5}}}', { qos: 1 });
-      // A positive event that must come after: the shadow service's answer to that very request, which the policy allows.
-      await sandbox.observer.until(() => received.includes(`${parent}/accepted`), 'the accepted response');
-      expect(received).not.toContain(parent);
-      expect(received).toContain(`${parent}/accepted`);
-      expect(sandbox.registry.authorize(OTHER, 'mqtt', OTHER, 'iot:Receive', parent).allowed).toBe(false);
+      const client = await mqtt.connectAsync(options);
+      await client.endAsync();
+      return 0;
+    } catch (error) {
+      return (error as { code?: number }).code ?? -1;
+    }
+  };
+  /** The SUBACK's reason codes, one per filter. */
+  const subackOf = (client: MqttClient, filters: string[]): Promise<number[]> => client.subscribeAsync(filters, { qos: 1 })
+    .then((granted) => granted.map((grant) => grant.qos), (error: { packet?: { granted?: number[] } }) => error.packet?.granted ?? Promise.reject(error));
+
+  test('a device connects only as its thing name: another thing\'s name, the console\'s or an ID the broker assigns is refused (CONNACK 0x87)', async () => {
+    const [own, declared, consoleId, empty] = await Promise.all([OTHER, sandbox.local.declared.thingName, 'console', ''].map((clientId) => connackOf(withKit(kit, clientId))));
+    expect({ own, declared, consoleId, empty }).toEqual({ own: 0, declared: 135, consoleId: 135, empty: 135 });
+  });
+
+  test('a certificate the sandbox CA signed but nobody registered cannot connect, whatever its subject says', async () => {
+    const unregistered = sandbox.broker.ca.issue(OTHER);
+    expect(await connackOf(withKit(kit, OTHER, { ...readPems(kit), certificate: Buffer.from(unregistered.certificatePem), privateKey: Buffer.from(unregistered.privateKeyPem) }))).toBe(135);
+  });
+
+  test('a subscription the policy does not allow is refused in the SUBACK (0x87), and the allowed one in the same request granted', async () => {
+    const device = await mqtt.connectAsync(withKit(kit, OTHER));
+    try {
+      const own = `$aws/things/${OTHER}/shadow/update/delta`;
+      const foreign = `$aws/things/${sandbox.local.declared.thingName}/shadow/update/delta`;
+      expect(await subackOf(device, [own, foreign, 'data/#'])).toEqual([1, 135, 135]);
     } finally {
       await device.endAsync();
     }
   });
 
-  test('another thing receives its own shadow responses, never the template thing\'s', async () => {
-    const thing = sandbox.registry.thing.name;
-    const other = await sandbox.broker.connectAs(OTHER, OTHER);
-    const received: string[] = [];
-    other.on('message', (topic) => received.push(topic));
+  test('a publish to another device\'s topic is refused (PUBACK 0x87) and reaches nobody; its own is delivered', async () => {
+    const device = await mqtt.connectAsync(withKit(kit, OTHER));
     try {
-      const ownTopic = `$aws/things/${OTHER}/shadow/update/delta`;
-      const foreignTopic = `$aws/things/${thing}/shadow/update/delta`;
-      // Mosquitto grants the SUBSCRIBE and filters at delivery: AWS IoT would refuse the subscription itself.
-      await other.subscribeAsync([ownTopic, foreignTopic], { qos: 1 });
-      await sandbox.observer.client.publishAsync(foreignTopic, '{}', { qos: 1 });
-      await sandbox.observer.client.publishAsync(ownTopic, '{}', { qos: 1 });
-      // Its own delta, published after the foreign one on the same connection, arrives after it would have: a positive
-      // event that must come after, then the absence.
-      await sandbox.observer.until(() => received.includes(ownTopic), 'its own delta');
-      expect(received).toEqual([ownTopic]);
-      expect([
-        sandbox.registry.authorize(OTHER, 'mqtt', OTHER, 'iot:Receive', ownTopic).allowed,
-        sandbox.registry.authorize(OTHER, 'mqtt', OTHER, 'iot:Receive', foreignTopic).allowed,
-      ]).toEqual([true, false]);
+      const foreign = await device.publishAsync(`data/${sandbox.local.declared.thingName}`, '{"name":"s3"}', { qos: 1 }).then(() => 0, (error: { code?: number }) => error.code);
+      await device.publishAsync(`data/${OTHER}`, '{"own":true}', { qos: 1 });
+      await sandbox.observer.until(() => sandbox.observer.on(`data/${OTHER}`).length > 0, 'its own message');
+      expect(foreign).toBe(135);
+      expect(sandbox.observer.on(`data/${sandbox.local.declared.thingName}`).filter((message) => message.payload.includes('s3'))).toEqual([]);
     } finally {
-      await other.endAsync();
+      await device.endAsync();
     }
+  });
+
+  test('a device does not receive its own shadow/update request back: the policy allows Receive on update/* only', async () => {
+    const device = await mqtt.connectAsync(withKit(kit, OTHER));
+    const received: string[] = [];
+    device.on('message', (topic) => received.push(topic));
+    try {
+      const parent = `$aws/things/${OTHER}/shadow/update`;
+      expect(await subackOf(device, [`${parent}/#`])).toEqual([1]);
+      await sandbox.observer.client.publishAsync(parent, '{"state":{"reported":{"interval":5}}}', { qos: 1 });
+      // A positive event that must come after: the shadow service's answer to that very request, which the policy allows.
+      await sandbox.observer.until(() => received.includes(`${parent}/accepted`), 'the accepted response');
+      expect(received).not.toContain(parent);
+    } finally {
+      await device.endAsync();
+    }
+  });
+
+  test('a certificate set INACTIVE loses its open connection and cannot connect again; ACTIVE again, it can', async () => {
+    const revocable = sandbox.kit('pi-other-02');
+    const certificate = sandbox.certificateOf('pi-other-02');
+    const device = await mqtt.connectAsync(withKit(revocable, 'pi-other-02'));
+    const closed = new Promise<void>((resolve) => device.once('close', () => resolve()));
+    sandbox.registry.updateCertificate(certificate.certificateId, 'INACTIVE');
+    await closed;
+    await device.endAsync(true);
+    expect(await connackOf(withKit(revocable, 'pi-other-02'))).toBe(135);
+    sandbox.registry.updateCertificate(certificate.certificateId, 'ACTIVE');
+    expect(await connackOf(withKit(revocable, 'pi-other-02'))).toBe(0);
+  });
+
+  test('MQTT 3.1.1 connects as on AWS IoT; MQTT 3.1 is refused', async () => {
+    expect(await connackOf({ ...withKit(kit, OTHER), protocolVersion: 4 })).toBe(0);
+    expect(await connackOf({ ...withKit(kit, OTHER), protocolVersion: 3, protocolId: 'MQIsdp' })).not.toBe(0);
   });
 });

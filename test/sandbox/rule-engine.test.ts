@@ -1,4 +1,6 @@
 import * as fs from 'fs';
+import mqtt from 'mqtt';
+import { readPems } from '../../device/src/kit';
 import * as os from 'os';
 import * as path from 'path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
@@ -152,10 +154,12 @@ test('the rule engine keeps its subscription across a broker restart, as the AWS
   const archived: string[] = [];
   const sandbox = await startLocalSandbox({ onRuleOutcome: (outcome) => { if (outcome.object) archived.push(outcome.object); } });
   try {
+    const kit = sandbox.kit('pi-dev-01');
     await sandbox.broker.pause();
     await sandbox.broker.resume();
     // At once, before the engine's client has reconnected (it retries every 200 ms).
-    const device = await sandbox.broker.connectAs('pi-dev-01', 'pi-dev-01');
+    const pems = readPems(kit);
+    const device = await mqtt.connectAsync({ protocol: 'mqtts', host: 'localhost', port: sandbox.broker.port, protocolVersion: 5, clientId: 'pi-dev-01', key: pems.privateKey, cert: pems.certificate, ca: pems.ca });
     await device.publishAsync('data/pi-dev-01', '{"name":"s3"}', { qos: 1 });
     await device.endAsync();
     await waitFor('the message archived', () => archived.length === 1, 10_000);

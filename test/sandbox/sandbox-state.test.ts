@@ -44,8 +44,8 @@ test('kits provisioned in one run connect in the next; the registry, revocations
     const claim = loadClaimKit(await first.claimKit(path.join(root, 'claim')));
     thingName = (await provision(claim, path.join(root, 'kit-a'), { serial: 'KEPT0001', overrides: { port: first.broker.port } })).kit.thingName;
     const revokedThing = (await provision(claim, path.join(root, 'kit-b'), { serial: 'KEPT0002', overrides: { port: first.broker.port } })).kit.thingName;
-    const [revokedId] = first.controlPlane.describeThing(revokedThing).certificateIds;
-    await first.controlPlane.updateCertificate(revokedId, 'INACTIVE');
+    const [revokedId] = first.registry.describeThing(revokedThing).certificateIds;
+    await first.registry.updateCertificate(revokedId, 'INACTIVE');
     first.shadow.setDesired(thingName, { interval: 42 });
     expect(await connectWithKit(first, path.join(root, 'kit-a'))).toBe('connected');
   } finally {
@@ -58,8 +58,8 @@ test('kits provisioned in one run connect in the next; the registry, revocations
     expect(second.broker.ca.certificatePem).toBe(first.broker.ca.certificatePem);
     expect(await connectWithKit(second, path.join(root, 'kit-a'))).toBe('connected');
     expect(await connectWithKit(second, path.join(root, 'kit-b'))).not.toBe('connected');
-    const thing = second.controlPlane.describeThing(thingName!);
-    expect(second.controlPlane.describeCertificate(thing.certificateIds[0]).status).toBe('ACTIVE');
+    const thing = second.registry.describeThing(thingName!);
+    expect(second.registry.describeCertificate(thing.certificateIds[0]).status).toBe('ACTIVE');
     expect(second.shadowOf(thingName!)?.state.desired.interval).toBe(42);
   } finally {
     await second.stop();

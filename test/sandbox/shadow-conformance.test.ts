@@ -17,8 +17,8 @@ afterAll(async () => { await sandbox.stop(); });
 
 /** Runs sdk-shadow-scenario.ts (the SDK's client) in its own process and returns what it observed. */
 function runSdkScenario(thingName: string): Promise<Record<string, any>> {
-  const issued = sandbox.broker.issueClient(thingName);
-  const input = JSON.stringify({ port: sandbox.broker.port, ca: sandbox.broker.ca.certificatePem, certificate: issued.certificatePem, privateKey: issued.privateKeyPem, thingName });
+  const pems = readPems(sandbox.kit(thingName));
+  const input = JSON.stringify({ port: sandbox.broker.port, ca: pems.ca.toString(), certificate: pems.certificate.toString(), privateKey: pems.privateKey.toString(), thingName });
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'sdk-shadow-scenario.ts'), input]);
   let stdout = '';
   let stderr = '';

@@ -1,0 +1,45 @@
+/**
+ * The template's AWS IoT resources put into the sandbox's registry as CloudFormation would create them: every
+ * AWS::IoT::Policy, the AWS::IoT::Thing, and the declared certificate with the attachments the template makes
+ * (AWS::IoT::ThingPrincipalAttachment, AWS::IoT::PolicyPrincipalAttachment). Devices added later (a kit made by
+ * the sandbox, a thing made in the console) are registered the same way: a thing, a certificate, an attachment
+ * and the fleet's shared policies.
+ */
+import { NotSupportedError } from './errors';
+import { CertificateRecord, IotControlPlane } from './iot-control-plane';
+import type { PolicyDocument } from './iot-policy';
+import { RawTemplate, ResolvedTemplate } from './resolved-template';
+
+/** The template's thing and the policies it attaches to the thing's certificate. */
+export interface DeclaredThing {
+  readonly thingName: string;
+  readonly policyNames: readonly string[];
+  /** Of those, the policies that name no thing literally (written with policy variables), which any device of the fleet may share. */
+  readonly sharedPolicyNames: readonly string[];
+}
+
+/** Creates the template's policies and thing in `registry`; returns the thing. */
+export function deployIotResources(template: RawTemplate, registry: IotControlPlane, environment: { account?: string; region?: string } = {}): DeclaredThing {
+  const resolved = new ResolvedTemplate(template, environment);
+  for (const id of resolved.ofType('AWS::IoT::Policy')) registry.createPolicy(resolved.ref(id), resolved.properties(id).PolicyDocument as PolicyDocument);
+  const [thingId, ...more] = resolved.ofType('AWS::IoT::Thing');
+  if (!thingId || more.length) throw new NotSupportedError(`a template with ${more.length + (thingId ? 1 : 0)} things (the sandbox models one)`);
+  const thingName = resolved.ref(thingId);
+  registry.createThing(thingName, (resolved.properties(thingId).AttributePayload?.Attributes ?? {}) as Record<string, string>);
+  const certificates = resolved.ofType('AWS::IoT::ThingPrincipalAttachment').filter((id) => resolved.properties(id).ThingName === thingName).map((id) => resolved.properties(id).Principal);
+  const policyNames = resolved.ofType('AWS::IoT::PolicyPrincipalAttachment').map((id) => resolved.properties(id))
+    .filter((attachment) => certificates.includes(attachment.Principal)).map((attachment) => attachment.PolicyName as string);
+  const sharedPolicyNames = policyNames.filter((name) => !JSON.stringify(registry.policy(name)).includes(thingName));
+  return { thingName, policyNames, sharedPolicyNames };
+}
+
+/**
+ * A device's thing (made when missing), its certificate registered ACTIVE with `policyNames`, and attached to
+ * the thing: what the template does for its thing, and what an operator does for another device.
+ */
+export function registerDevice(registry: IotControlPlane, thingName: string, certificatePem: string, policyNames: readonly string[], certificateId?: string): CertificateRecord {
+  if (!registry.things.has(thingName)) registry.createThing(thingName);
+  const certificate = registry.addCertificate(certificatePem, 'ACTIVE', [...policyNames], certificateId);
+  registry.attachThingPrincipal(thingName, certificate.certificateArn);
+  return certificate;
+}
