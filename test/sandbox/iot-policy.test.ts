@@ -148,16 +148,21 @@ describe('the live broker decides from the registry, as AWS IoT does', () => {
   });
 
   test('a publish to another device\'s topic is refused (PUBACK 0x87) and reaches nobody; its own is delivered', async () => {
-    const device = await mqtt.connectAsync(withKit(kit, OTHER));
-    try {
-      const foreign = await device.publishAsync(`data/${sandbox.local.declared.thingName}`, '{"name":"s3"}', { qos: 1 }).then(() => 0, (error: { code?: number }) => error.code);
-      await device.publishAsync(`data/${OTHER}`, '{"own":true}', { qos: 1 });
-      await sandbox.observer.until(() => sandbox.observer.on(`data/${OTHER}`).length > 0, 'its own message');
-      expect(foreign).toBe(135);
-      expect(sandbox.observer.on(`data/${sandbox.local.declared.thingName}`).filter((message) => message.payload.includes('s3'))).toEqual([]);
-    } finally {
-      await device.endAsync();
-    }
+    const publishOnce = async (topic: string, payload: string) => {
+      const device = await mqtt.connectAsync(withKit(kit, OTHER));
+      try {
+        return await device.publishAsync(topic, payload, { qos: 1 }).then(() => 0, (error: { code?: number }) => error.code);
+      } finally {
+        // Mosquitto 2.0 closes the connection after the refused PUBACK; AWS IoT's MQTT 5 broker answers the same 0x87.
+        await device.endAsync(true);
+      }
+    };
+    const declared = sandbox.local.declared.thingName;
+    expect(await publishOnce(`data/${declared}`, '{"name":"s3","from":"attacker"}')).toBe(135);
+    expect(await publishOnce(`data/${OTHER}`, '{"own":true}')).toBe(0);
+    // Its own message, published after the refused one, arrives: then the refused one would have too.
+    await sandbox.observer.until(() => sandbox.observer.on(`data/${OTHER}`).length > 0, 'its own message');
+    expect(sandbox.observer.on(`data/${declared}`).filter((message) => message.payload.includes('attacker'))).toEqual([]);
   });
 
   test('a device does not receive its own shadow/update request back: the policy allows Receive on update/* only', async () => {
