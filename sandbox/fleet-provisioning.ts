@@ -195,7 +195,7 @@ export class FleetProvisioningEndpoint {
     endpoint.templates = fleet.templates;
     // AWS IoT disconnects the connections of a certificate that is no longer ACTIVE (UpdateCertificate).
     registry.onChange((change) => {
-      if (change.kind !== 'status' || change.certificate.status === 'ACTIVE') return;
+      if (change.kind !== 'certificate' || (change.certificate.status === 'ACTIVE' && !change.removed)) return;
       const { certificate } = change;
       for (const client of connected) {
         if (client.closed) connected.delete(client);

@@ -37,8 +37,10 @@ export interface CertificateRecord {
   thingNames: string[];
 }
 
-/** What changed: a certificate's status (its connections must go), or anything else a decision reads. */
-export type RegistryChange = { readonly kind: 'status'; readonly certificate: CertificateRecord } | { readonly kind: 'attachments' };
+/** What changed: a certificate (registered, its status, policies or things, or removed), or a policy. */
+export type RegistryChange =
+  | { readonly kind: 'certificate'; readonly certificate: CertificateRecord; readonly removed?: boolean }
+  | { readonly kind: 'policy'; readonly policyName: string; readonly document: PolicyDocument };
 
 /** A decision, or a refusal before any policy is read: the certificate is unknown or not ACTIVE. */
 export type Authorization = Decision | { readonly allowed: false; readonly reason: 'unknownCertificate' | 'certificateNotActive' };
@@ -60,6 +62,25 @@ export function certificateIdOf(certificate: string | Buffer): string {
 const THING_NAME = /^[a-zA-Z0-9:_-]{1,128}$/;
 
 const RESOURCE_TYPE: Record<IotAction, 'client' | 'topic' | 'topicfilter'> = { 'iot:Connect': 'client', 'iot:Publish': 'topic', 'iot:Receive': 'topic', 'iot:Subscribe': 'topicfilter' };
+
+/** What a decision reads of a certificate. */
+export type CertificateFacts = Pick<CertificateRecord, 'status' | 'policyNames' | 'thingNames'>;
+
+/**
+ * What AWS IoT decides for a request on a connection made with `certificate`: nothing for a certificate it does
+ * not know or that is not ACTIVE ("UpdateCertificate", AWS IoT API Reference); otherwise the policies attached to
+ * it, with the things attached to it as the connection's thing candidates ("Thing policy variables"). The one
+ * definition: the registry and the broker's decider process both call it.
+ */
+export function authorizeRequest(
+  policy: (name: string) => PolicyDocument, region: string, account: string,
+  certificate: CertificateFacts | undefined, protocol: Protocol, clientId: string | undefined, action: IotAction, name: string,
+): Authorization {
+  if (!certificate) return { allowed: false, reason: 'unknownCertificate' };
+  if (certificate.status !== 'ACTIVE') return { allowed: false, reason: 'certificateNotActive' };
+  return evaluate(certificate.policyNames.map(policy), { protocol, clientId, attachedThings: certificate.thingNames },
+    { action, resource: iotArn(region, account, RESOURCE_TYPE[action], name) });
+}
 
 export interface IotControlPlaneOptions {
   /** Makes the certificate and key of CreateKeysAndCertificate; without it that call fails loudly. */
@@ -118,6 +139,7 @@ export class IotControlPlane {
     const existing = this.policies.get(policyName);
     if (existing && JSON.stringify(existing) !== JSON.stringify(document)) throw new IotApiError(409, 'ResourceAlreadyExistsException', `Policy ${policyName} already exists.`);
     this.policies.set(policyName, document);
+    this.changed({ kind: 'policy', policyName, document });
   }
 
   /** GetPolicy's document. */
@@ -133,6 +155,7 @@ export class IotControlPlane {
     const record: CertificateRecord = { certificateId, certificateArn: this.certificateArn(certificateId), certificatePem, status, policyNames: [...policyNames], thingNames: [] };
     this.certificates.set(certificateId, record);
     this.byFingerprint.set(certificateIdOf(certificatePem), certificateId);
+    this.changed({ kind: 'certificate', certificate: record });
     return record;
   }
 
@@ -142,16 +165,9 @@ export class IotControlPlane {
     return id === undefined ? undefined : this.certificates.get(id);
   }
 
-  /**
-   * What AWS IoT decides for a request on a connection made with `certificate`: nothing for a certificate it does
-   * not know or that is not ACTIVE ("UpdateCertificate", AWS IoT API Reference); otherwise the policies attached to
-   * it, with the things attached to it as the connection's thing candidates ("Thing policy variables").
-   */
+  /** What AWS IoT decides for a request on a connection made with `certificate` (authorizeRequest). */
   authorize(certificate: CertificateRecord | undefined, protocol: Protocol, clientId: string | undefined, action: IotAction, name: string): Authorization {
-    if (!certificate) return { allowed: false, reason: 'unknownCertificate' };
-    if (certificate.status !== 'ACTIVE') return { allowed: false, reason: 'certificateNotActive' };
-    return evaluate(certificate.policyNames.map((policy) => this.policy(policy)), { protocol, clientId, attachedThings: certificate.thingNames },
-      { action, resource: iotArn(this.region, this.account, RESOURCE_TYPE[action], name) });
+    return authorizeRequest((policy) => this.policy(policy), this.region, this.account, certificate, protocol, clientId, action, name);
   }
 
   /** CreateThing: an existing thing of the same configuration is answered again; another configuration is refused. */
@@ -207,7 +223,7 @@ export class IotControlPlane {
     const certificate = this.describeCertificate(this.certificateIdOfArn(principal));
     thing.certificateIds = [...new Set([...thing.certificateIds, certificate.certificateId])];
     certificate.thingNames = [...new Set([...certificate.thingNames, thingName])];
-    this.changed({ kind: 'attachments' });
+    this.changed({ kind: 'certificate', certificate });
   }
 
   detachThingPrincipal(thingName: string, principal: string): void {
@@ -216,7 +232,7 @@ export class IotControlPlane {
     thing.certificateIds = thing.certificateIds.filter((candidate) => candidate !== id);
     const certificate = this.describeCertificate(id);
     certificate.thingNames = certificate.thingNames.filter((name) => name !== thingName);
-    this.changed({ kind: 'attachments' });
+    this.changed({ kind: 'certificate', certificate });
   }
 
   describeCertificate(certificateId: string): CertificateRecord {
@@ -235,7 +251,7 @@ export class IotControlPlane {
     const certificate = this.describeCertificate(certificateId);
     if (certificate.status === 'REVOKED' && status === 'ACTIVE') throw new IotApiError(400, 'CertificateStateException', 'A revoked certificate cannot be activated.');
     certificate.status = status;
-    this.changed({ kind: 'status', certificate });
+    this.changed({ kind: 'certificate', certificate });
   }
 
   /** DeleteCertificate: only one that is not ACTIVE, with no policy and no thing attached unless forced. */
@@ -246,21 +262,21 @@ export class IotControlPlane {
     for (const thingName of certificate.thingNames) this.detachThingPrincipal(thingName, certificate.certificateArn);
     this.certificates.delete(certificateId);
     this.byFingerprint.delete(certificateIdOf(certificate.certificatePem));
-    this.changed({ kind: 'attachments' });
+    this.changed({ kind: 'certificate', certificate, removed: true });
   }
 
   attachPolicy(policyName: string, target: string): void {
     this.policy(policyName);
     const certificate = this.describeCertificate(this.certificateIdOfArn(target));
     certificate.policyNames = [...new Set([...certificate.policyNames, policyName])];
-    this.changed({ kind: 'attachments' });
+    this.changed({ kind: 'certificate', certificate });
   }
 
   detachPolicy(policyName: string, target: string): void {
     this.policy(policyName);
     const certificate = this.describeCertificate(this.certificateIdOfArn(target));
     certificate.policyNames = certificate.policyNames.filter((name) => name !== policyName);
-    this.changed({ kind: 'attachments' });
+    this.changed({ kind: 'certificate', certificate });
   }
 
   /** ListAttachedPolicies of a certificate. */

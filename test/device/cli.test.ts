@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { certificateIdOf } from '../../sandbox/iot-control-plane';
 import { freePort } from '../../sandbox/ports';
 import { createCertificateAuthority } from '../../sandbox/pki';
 import { Kit } from '../../device/src/kit';
@@ -46,12 +47,14 @@ describe('iot-device publish', () => {
     expect(messages.map((m) => JSON.parse(m.payload))).toEqual([{ name: 's3', n: 1 }, { name: 's3', n: 1 }, { name: 's3', n: 1 }]);
   });
 
-  test('connects with client ID = its thing name, the only one the device policy allows on AWS (read from the broker\'s log: Mosquitto cannot enforce it)', async () => {
+  test('connects with client ID = its thing name, the only one the device policy allows; --client-id another is refused (exit 18)', async () => {
     const { code } = await iotDeviceAsync(['--kit', kit.dir, 'publish', '--message', '{"marker":"client-id"}']).done;
     expect(code).toBe(0);
+    expect((await iotDeviceAsync(['--kit', kit.dir, '--client-id', 'pi-someone-else', 'publish', '--message', '{"marker":"client-id"}']).done).code).toBe(18);
     const log = fs.readFileSync(path.join(sandbox.broker.dir, 'mosquitto.log'), 'utf8');
-    // "New client connected from <address> as <client ID> (p5, ..., u'<certificate CN>')."
-    const connections = [...log.matchAll(/New client connected from \S+ as (\S+) \(p\d[^)]*u'([^']+)'\)/g)].filter(([, , cn]) => cn === kit.thingName);
+    // "New client connected from <address> as <client ID> (p5, ..., u'<certificate ID>')": the broker names a connection by its certificate's ID.
+    const certificateId = certificateIdOf(fs.readFileSync(kit.certificatePath, 'utf8'));
+    const connections = [...log.matchAll(/New client connected from \S+ as (\S+) \(p\d[^)]*u'([^']+)'\)/g)].filter(([, , id]) => id === certificateId);
     expect(connections.length).toBeGreaterThan(0);
     expect(new Set(connections.map(([, clientId]) => clientId))).toEqual(new Set([kit.thingName]));
   });

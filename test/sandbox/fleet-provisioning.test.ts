@@ -165,8 +165,8 @@ describe('iot-device provision against the sandbox\'s fleet provisioning', () =>
     expect(secondCertificate).not.toBe(firstCertificate);
     expect(sandbox.registry.describeCertificate(firstCertificate).status).toBe('INACTIVE');
     expect(sandbox.fleet!.things.get(thing)!.attributes).not.toHaveProperty('reprovision');
-    // The old kit is refused by the broker (its certificate is no longer ACTIVE); the new one publishes.
-    expect((await iotDevice(['--kit', path.join(sandbox.dir, 'device-live1'), 'publish'])).code).toBe(17);
+    // The old kit is refused by the broker (its certificate is no longer ACTIVE: CONNACK 0x87, exit 18); the new one publishes.
+    expect((await iotDevice(['--kit', path.join(sandbox.dir, 'device-live1'), 'publish'])).code).toBe(18);
     expect((await iotDevice(['--kit', path.join(sandbox.dir, 'device-live2'), 'publish'])).code).toBe(0);
     // The mark is used up: the claim key cannot provision the serial a third time.
     expect((await provision('device-live3', 'LIVE0001')).code).toBe(22);
@@ -178,8 +178,8 @@ describe('iot-device provision against the sandbox\'s fleet provisioning', () =>
     expect((await iotDevice(['--kit', kit, 'publish'])).code).toBe(0);
     const revoked = await fleet('revoke', '--env', 'dev', '--serial', 'REVOKE01', '--revoked');
     expect(revoked).toMatchObject({ code: 0, out: expect.stringMatching(/pi-dev-fleet-REVOKE01: 1 certificate\(s\) REVOKED and detached .*thing kept/) });
-    expect((await iotDevice(['--kit', kit, 'publish'])).code).toBe(17);
-    expect((await iotDevice(['--kit', kit, 'publish', '--https'])).code).not.toBe(0);
+    expect((await iotDevice(['--kit', kit, 'publish'])).code).toBe(18);
+    expect((await iotDevice(['--kit', kit, 'publish', '--https'])).code).toBe(18);
     expect((await provision('device-revoked-again', 'REVOKE01')).code).toBe(22);
   });
 
@@ -290,6 +290,30 @@ describe('the claim certificate', () => {
   test('cannot connect with a device\'s client ID (which would disconnect the device), nor outside the claim namespace', async () => {
     for (const clientId of [`${PREFIX}ABCD1234`, 'pi-dev-01', 'someone-else']) {
       await expect(claimConnection(clientId)).rejects.toThrow(/Not authorized|Bad username or password|Connection refused/);
+    }
+  });
+
+  test('a certificate made with the claim key and never registered (PENDING_ACTIVATION, no policy) cannot connect to the data endpoint, whatever its CN says', async () => {
+    // The attack: CreateCertificateFromCsr for a CSR whose CN is the console's or a device's, then no RegisterThing.
+    const { privateKeyPem, csrPem } = await keyAndCsr('console');
+    const claim = await claimConnection('claim-PENDING01');
+    let created: { certificateId: string; certificatePem: string };
+    try {
+      await claim.subscribeAsync('$aws/certificates/create-from-csr/json/accepted', { qos: 1 });
+      const answer = new Promise<Buffer>((resolve) => claim.once('message', (_topic, payload) => resolve(payload)));
+      await claim.publishAsync('$aws/certificates/create-from-csr/json', JSON.stringify({ certificateSigningRequest: csrPem }), { qos: 1 });
+      created = JSON.parse((await answer).toString());
+    } finally {
+      await claim.endAsync();
+    }
+    expect(sandbox.registry.describeCertificate(created.certificateId)).toMatchObject({ status: 'PENDING_ACTIVATION', policyNames: [], thingNames: [] });
+    for (const clientId of ['console', 'pi-dev-01']) {
+      const client = mqtt.connect({
+        protocol: 'mqtts', host: 'localhost', port: sandbox.broker.port, clientId, protocolVersion: 5, reconnectPeriod: 0,
+        key: privateKeyPem, cert: created.certificatePem, ca: sandbox.broker.ca.certificatePem,
+      });
+      await expect(new Promise((resolve, reject) => { client.once('connect', resolve); client.once('error', reject); })).rejects.toMatchObject({ code: 135 });
+      client.end(true);
     }
   });
 

@@ -1,0 +1,113 @@
+/**
+ * The broker's decider in a process of its own (sandbox/broker-authorizer.ts forks it): Mosquitto's plugin waits
+ * for each answer, so the answers must not wait on the sandbox's event loop, which a test or a tool may block
+ * (a spawnSync of the device program, thousands of simulated devices). It holds what decisions read of the
+ * registry (each certificate by the ID the broker computes, each policy), kept current by the parent, and decides
+ * with the registry's own authorizeRequest. Exits with its parent.
+ *
+ * Wire format with the plugin, one line each way (fields hex-encoded where they may hold any byte):
+ *   ask:    <op> <certificate id> <MQTT protocol version> <client id hex|-> <topic hex|->   (op: C P S R)
+ *   answer: A1 (allowed) or A0 (denied)
+ *   pushed: F (the registry changed: forget every cached answer), K <certificate id> (disconnect its clients)
+ */
+import * as net from 'net';
+import { authorizeRequest, CertificateFacts } from './iot-control-plane';
+import type { IotAction, PolicyDocument } from './iot-policy';
+
+export type DeciderMessage =
+  | { type: 'start'; socketPath: string; region: string; account: string }
+  | { type: 'certificate'; fingerprint: string; facts?: CertificateFacts }
+  | { type: 'policy'; policyName: string; document: PolicyDocument }
+  | { type: 'refusals' }
+  | { type: 'stop' };
+
+const OPERATIONS: Record<string, IotAction> = { C: 'iot:Connect', P: 'iot:Publish', S: 'iot:Subscribe', R: 'iot:Receive' };
+
+const certificates = new Map<string, CertificateFacts>();
+const policies = new Map<string, PolicyDocument>();
+const sockets = new Set<net.Socket>();
+const refusals: Array<{ action: string; clientId?: string; name: string; reason: string }> = [];
+let scope = { region: '', account: '' };
+let server: net.Server | undefined;
+
+function policy(name: string): PolicyDocument {
+  const document = policies.get(name);
+  if (!document) throw new Error(`policy ${name} is attached but does not exist`);
+  return document;
+}
+
+function decide(line: string): boolean {
+  const [op, fingerprint, version, clientHex, topicHex] = line.split(' ');
+  const decode = (hex: string | undefined) => (hex === '-' || hex === undefined ? undefined : Buffer.from(hex, 'hex').toString('utf8'));
+  const action = OPERATIONS[op];
+  const clientId = decode(clientHex);
+  const name = op === 'C' ? clientId ?? '' : decode(topicHex) ?? '';
+  let allowed = false;
+  let reason: string;
+  if (!action) reason = `unknown operation ${op}`;
+  else if (op === 'C' && version !== '4' && version !== '5') reason = `MQTT protocol version ${version} (AWS IoT speaks 3.1.1 and 5)`;
+  else {
+    try {
+      const decision = authorizeRequest(policy, scope.region, scope.account, certificates.get(fingerprint), 'mqtt', clientId, action, name);
+      allowed = decision.allowed;
+      reason = decision.reason;
+    } catch (error) {
+      // A policy the evaluator cannot model: refused, and said.
+      reason = (error as Error).message;
+      process.stderr.write(`sandbox broker: ${action} ${name} refused: ${reason}\n`);
+    }
+  }
+  if (!allowed) {
+    refusals.push({ action: action ?? op, clientId, name, reason });
+    if (refusals.length > 1000) refusals.shift();
+  }
+  return allowed;
+}
+
+function serve(socket: net.Socket): void {
+  sockets.add(socket);
+  socket.on('close', () => sockets.delete(socket));
+  socket.on('error', () => socket.destroy());
+  let buffered = '';
+  socket.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString('latin1');
+    let end: number;
+    let answers = '';
+    while ((end = buffered.indexOf('\n')) >= 0) {
+      answers += decide(buffered.slice(0, end)) ? 'A1\n' : 'A0\n';
+      buffered = buffered.slice(end + 1);
+    }
+    if (answers) socket.write(answers);
+  });
+}
+
+const push = (line: string) => { for (const socket of sockets) socket.write(`${line}\n`); };
+
+process.on('message', (message: DeciderMessage) => {
+  switch (message.type) {
+    case 'start':
+      scope = { region: message.region, account: message.account };
+      server = net.createServer(serve);
+      server.listen(message.socketPath, () => process.send!({ type: 'listening' }));
+      return;
+    case 'certificate':
+      if (message.facts) certificates.set(message.fingerprint, message.facts);
+      else certificates.delete(message.fingerprint);
+      push('F');
+      if (message.facts?.status !== 'ACTIVE') push(`K ${message.fingerprint}`);
+      return;
+    case 'policy':
+      policies.set(message.policyName, message.document);
+      push('F');
+      return;
+    case 'refusals':
+      process.send!({ type: 'refusals', refusals });
+      return;
+    case 'stop':
+      for (const socket of sockets) socket.destroy();
+      server?.close(() => process.disconnect());
+      return;
+  }
+});
+// The sandbox that started it is gone: nothing is left listening.
+process.on('disconnect', () => process.exit(0));
