@@ -273,18 +273,21 @@ export class FleetProvisioning extends Construct {
     if (Construct.isConstruct(grantee)) {
       acknowledgeWildcardResource(grantee, this.fleetThingsArn, 'The operator revokes and re-provisions devices named from serials known only at provisioning time; only the fleet\'s things are granted.');
       acknowledgeWildcardResource(grantee, this.certificatesArn, 'The certificates to retire are found at run time (ListThingPrincipals) or made by CreateKeysAndCertificate; detaching is limited to the fleet\'s things by iot:thingArn.');
-      acknowledgeWildcardResource(grantee, '*', 'iot:CreateKeysAndCertificate has no resource type in the IAM Service Authorization Reference: it must be granted on "*".');
+      acknowledgeWildcardResource(grantee, '*', 'iot:CreateKeysAndCertificate and iot:ListAttachedPolicies have no resource type in the IAM Service Authorization Reference: they must be granted on "*".');
     }
     return [
       iam.Grant.addToPrincipal({ grantee, actions: ['cloudformation:DescribeStacks'], resourceArns: [stack.stackId] }),
       iam.Grant.addToPrincipal({ grantee, actions: ['iot:DescribeThing', 'iot:ListThingPrincipals', 'iot:UpdateThing', 'iot:DeleteThing'], resourceArns: [this.fleetThingsArn] }),
       // The certificates are found at run time (ListThingPrincipals), or made by CreateKeysAndCertificate.
-      iam.Grant.addToPrincipal({ grantee, actions: ['iot:UpdateCertificate', 'iot:AttachPolicy'], resourceArns: [this.certificatesArn] }),
+      iam.Grant.addToPrincipal({
+        grantee, actions: ['iot:UpdateCertificate', 'iot:AttachPolicy', 'iot:DescribeCertificate', 'iot:DeleteCertificate'], resourceArns: [this.certificatesArn],
+      }),
       iam.Grant.addToPrincipal({
         grantee, actions: ['iot:DetachThingPrincipal'], resourceArns: [this.certificatesArn], conditions: { ArnLike: { 'iot:thingArn': this.fleetThingsArn } },
       }),
       // CreateKeysAndCertificate has no resource type (Service Authorization Reference): it is granted on "*".
-      iam.Grant.addToPrincipal({ grantee, actions: ['iot:CreateKeysAndCertificate'], resourceArns: ['*'] }),
+      // ListAttachedPolicies: retire-claim checks that a certificate holds the claim policy before it deactivates it.
+      iam.Grant.addToPrincipal({ grantee, actions: ['iot:CreateKeysAndCertificate', 'iot:ListAttachedPolicies'], resourceArns: ['*'] }),
     ].reduce((all, grant) => all.combine(grant));
   }
 }

@@ -5,7 +5,8 @@
  * sandbox's stand-in (AWS_ENDPOINT_URL_IOT).
  */
 import {
-  AttachPolicyCommand, CreateKeysAndCertificateCommand, DeleteThingCommand, DescribeThingCommand, IoTClient, UpdateCertificateCommand, UpdateThingCommand,
+  AttachPolicyCommand, CreateKeysAndCertificateCommand, DeleteCertificateCommand, DeleteThingCommand, DescribeCertificateCommand, DescribeThingCommand, IoTClient,
+  ListAttachedPoliciesCommand, UpdateCertificateCommand, UpdateThingCommand,
 } from '@aws-sdk/client-iot';
 import { certificateIdOfArn, REPROVISION_ATTRIBUTE, retireCertificates } from '../lib/handlers/pre-provisioning-hook';
 
@@ -55,11 +56,31 @@ export async function markForReprovisioning(iot: IoTClient, thingName: string): 
  */
 export async function createClaimCertificate(iot: IoTClient, claimPolicyName: string): Promise<{ certificateId: string; certificateArn: string; certificatePem: string; privateKey: string }> {
   const made = await iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
-  await iot.send(new AttachPolicyCommand({ policyName: claimPolicyName, target: made.certificateArn! }));
+  try {
+    await iot.send(new AttachPolicyCommand({ policyName: claimPolicyName, target: made.certificateArn! }));
+  } catch (error) {
+    // Nobody will hold its key: an ACTIVE certificate left behind would be a credential nobody can account for.
+    await iot.send(new UpdateCertificateCommand({ certificateId: made.certificateId!, newStatus: 'INACTIVE' }));
+    await iot.send(new DeleteCertificateCommand({ certificateId: made.certificateId!, forceDelete: true }));
+    throw error;
+  }
   return { certificateId: made.certificateId!, certificateArn: made.certificateArn!, certificatePem: made.certificatePem!, privateKey: made.keyPair!.PrivateKey! };
 }
 
-/** Turns a claim certificate off: it can no longer connect, so nothing can provision with it. */
-export async function retireClaimCertificate(iot: IoTClient, certificateId: string): Promise<void> {
+/** An operator command that would hurt the fleet, refused before it changes anything. */
+export class FleetCommandRefused extends Error {}
+
+/**
+ * Turns a claim certificate off: it can no longer connect, so nothing can provision with it. Only a certificate
+ * holding the claim policy: a device's certificate (the stack outputs both IDs side by side) is refused, naming
+ * what it holds.
+ */
+export async function retireClaimCertificate(iot: IoTClient, certificateId: string, claimPolicyName: string): Promise<void> {
+  const { certificateDescription } = await iot.send(new DescribeCertificateCommand({ certificateId }));
+  const { policies = [] } = await iot.send(new ListAttachedPoliciesCommand({ target: certificateDescription!.certificateArn! }));
+  const names = policies.map((policy) => policy.policyName!);
+  if (!names.includes(claimPolicyName)) {
+    throw new FleetCommandRefused(`certificate ${certificateId} is not a claim certificate: it holds ${names.length ? names.join(', ') : 'no policy'}, not the claim policy ${claimPolicyName}; nothing was changed`);
+  }
   await iot.send(new UpdateCertificateCommand({ certificateId, newStatus: 'INACTIVE' }));
 }

@@ -12,7 +12,7 @@ import { IoTClient } from '@aws-sdk/client-iot';
 import { environments, stackNameOf } from '../config/environments';
 import { claimSettingsOf, StackOutputs } from '../device/src/bootstrap';
 import { AMAZON_ROOT_CA_PATH, assertClaimKitWritable, writeClaimKit } from '../device/src/kit';
-import { createClaimCertificate, markForReprovisioning, retireClaimCertificate, revokeDevice } from '../ops/fleet';
+import { createClaimCertificate, FleetCommandRefused, markForReprovisioning, retireClaimCertificate, revokeDevice } from '../ops/fleet';
 import { environmentOption, parseOptions, usageExit, UsageError } from './command-line';
 
 const COMMON = '--env <dev|stg|prod> [--stack <name>] [--region <region>]';
@@ -105,11 +105,15 @@ export async function main(argv: string[], io: FleetCliIo = { out: console.log, 
       io.out(`New claim certificate ${made.certificateId}, claim kit in ${path.resolve(values.out!)}. Give it to every factory, then retire the old one:\n`
         + `  npm run fleet -- retire-claim --env ${values.env} --certificate-id ${outputs.ClaimCertificateId}`);
     } else {
-      await retireClaimCertificate(iot, values['certificate-id']!);
+      await retireClaimCertificate(iot, values['certificate-id']!, outputs.ClaimPolicyName);
       io.out(`Claim certificate ${values['certificate-id']} is INACTIVE: no device can provision with it any more.`);
     }
     return 0;
   } catch (error) {
+    if (error instanceof FleetCommandRefused) {
+      io.err(`fleet: ${command} refused: ${error.message}`);
+      return REFUSED_EXIT_CODE;
+    }
     const { name, message } = error as Error;
     io.err(`fleet: ${command} failed: ${name && name !== 'Error' ? `${name}: ` : ''}${message}`);
     return 1;
@@ -118,6 +122,9 @@ export async function main(argv: string[], io: FleetCliIo = { out: console.log, 
     cloudFormation.destroy();
   }
 }
+
+/** The exit code of a command refused because it would hurt the fleet (1: an AWS call failed, 2: bad usage). */
+export const REFUSED_EXIT_CODE = 3;
 
 if (require.main === module) {
   main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (error: unknown) => {

@@ -36,6 +36,8 @@ const REQUESTS: Record<string, (scope: Scope) => Array<Omit<IamRequest, 'princip
   'iot:DescribeCertificate': (s) => [{ action: 'iot:DescribeCertificate', resource: s.certificateArn }],
   'iot:UpdateCertificate': (s) => [{ action: 'iot:UpdateCertificate', resource: s.certificateArn }],
   'iot:DeleteCertificate': (s) => [{ action: 'iot:DeleteCertificate', resource: s.certificateArn }],
+  // No resource type in the Service Authorization Reference (the simulator requires "*").
+  'iot:ListAttachedPolicies': () => [{ action: 'iot:ListAttachedPolicies', resource: '*' }],
   'iot:DetachPolicy': (s) => [{ action: 'iot:DetachPolicy', resource: s.certificateArn }],
   'iot:DetachThingPrincipal': (s) => [{ action: 'iot:DetachThingPrincipal', resource: s.certificateArn, context: { 'iot:thingArn': s.thingArn } }],
   'iot:DescribeEndpoint': () => [{ action: 'iot:DescribeEndpoint', resource: '*' }],

@@ -377,6 +377,26 @@ describe('claim certificate rotation without stopping provisioning', () => {
     expect((await withClaim('device-rot4', newClaim, 'ROTATE04')).code).toBe(0);
   });
 
+  test('retire-claim refuses a device\'s certificate (exit 3, naming what it holds) and leaves it ACTIVE: the device stays online', async () => {
+    const deviceCertificate = sandbox.outputs.CertificateId;
+    const refused = await fleet('retire-claim', '--env', 'dev', '--certificate-id', deviceCertificate);
+    expect(refused).toMatchObject({ code: 3, err: expect.stringMatching(new RegExp(`retire-claim refused: certificate ${deviceCertificate} is not a claim certificate: it holds .+, not the claim policy .*nothing was changed`)) });
+    expect(sandbox.registry.describeCertificate(deviceCertificate).status).toBe('ACTIVE');
+  });
+
+  test('rotate-claim whose AttachPolicy fails leaves no ACTIVE certificate behind (it is deactivated and deleted)', async () => {
+    const before = new Set(sandbox.registry.certificates.keys());
+    const claimPolicy = sandbox.registry.policies.get(sandbox.outputs.ClaimPolicyName)!;
+    sandbox.registry.policies.delete(sandbox.outputs.ClaimPolicyName);
+    try {
+      const failed = await fleet('rotate-claim', '--env', 'dev', '--out', path.join(sandbox.dir, 'claim-failed'), '--ca-file', sandbox.broker.caFile);
+      expect(failed).toMatchObject({ code: 1, err: expect.stringMatching(/ResourceNotFoundException/) });
+    } finally {
+      sandbox.registry.policies.set(sandbox.outputs.ClaimPolicyName, claimPolicy);
+    }
+    expect([...sandbox.registry.certificates.keys()].filter((id) => !before.has(id))).toEqual([]);
+  });
+
   test('rotate-claim into a folder that holds a claim kit is refused before a certificate is made, so no key is lost', async () => {
     const before = sandbox.registry.certificates.size;
     const refused = await fleet('rotate-claim', '--env', 'dev', '--out', claimDir, '--ca-file', sandbox.broker.caFile);
