@@ -19,34 +19,25 @@ import * as path from 'path';
 import { randomBytes } from 'crypto';
 import type { DeciderMessage } from './broker-decider-process';
 import { certificateIdOf, CertificateRecord, IotControlPlane } from './iot-control-plane';
-import type { IotAction, PolicyDocument } from './iot-policy';
+import { iotArn, PolicyDocument } from './iot-policy';
 import type { CertificateAuthority, Issued } from './pki';
 export type ServiceIdentity = 'shadow-service' | 'rule-engine' | 'iot-data-plane' | 'console';
 
-const arn = (region: string, account: string) => (resource: string) => `arn:aws:iot:${region}:${account}:${resource}`;
-
 /** What each of the sandbox's services may do on the broker, as an IoT policy its certificate holds. */
 function servicePolicy(identity: ServiceIdentity, region: string, account: string): PolicyDocument {
-  const at = arn(region, account);
-  const connect = { Effect: 'Allow' as const, Action: 'iot:Connect', Resource: at(`client/${identity}-*`) };
+  const at = (type: 'client' | 'topic' | 'topicfilter', name: string) => iotArn(region, account, type, name);
+  const connect = { Effect: 'Allow' as const, Action: 'iot:Connect', Resource: at('client', `${identity}-*`) };
   switch (identity) {
     case 'shadow-service':
-      return { Statement: [connect, { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: at('topic/$aws/things/*') }, { Effect: 'Allow', Action: 'iot:Subscribe', Resource: at('topicfilter/$aws/things/*') }] };
+      return { Statement: [connect, { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: at('topic', '$aws/things/*') }, { Effect: 'Allow', Action: 'iot:Subscribe', Resource: at('topicfilter', '$aws/things/*') }] };
     case 'rule-engine':
-      return { Statement: [connect, { Effect: 'Allow', Action: 'iot:Receive', Resource: at('topic/*') }, { Effect: 'Allow', Action: 'iot:Subscribe', Resource: at('topicfilter/*') }] };
+      return { Statement: [connect, { Effect: 'Allow', Action: 'iot:Receive', Resource: at('topic', '*') }, { Effect: 'Allow', Action: 'iot:Subscribe', Resource: at('topicfilter', '*') }] };
     case 'iot-data-plane':
-      return { Statement: [connect, { Effect: 'Allow', Action: 'iot:Publish', Resource: at('topic/*') }] };
+      return { Statement: [connect, { Effect: 'Allow', Action: 'iot:Publish', Resource: at('topic', '*') }] };
     case 'console':
       // The AWS IoT console's MQTT test client acts for an administrator.
       return { Statement: [{ Effect: 'Allow', Action: 'iot:*', Resource: '*' }] };
   }
-}
-
-export interface BrokerRefusal {
-  readonly action: IotAction;
-  readonly clientId?: string;
-  readonly name: string;
-  readonly reason: string;
 }
 
 export class BrokerAuthorizer {
@@ -85,14 +76,6 @@ export class BrokerAuthorizer {
     this.registry.addCertificate(issued.certificatePem, 'ACTIVE', [policyName]);
     this.credentials.set(identity, issued);
     return issued;
-  }
-
-  /** The broker's latest refusals (at most 1,000), for finding out why a client was refused. */
-  refusals(): Promise<BrokerRefusal[]> {
-    return new Promise((resolve) => {
-      this.decider.once('message', (message: { refusals: BrokerRefusal[] }) => resolve(message.refusals));
-      this.decider.send({ type: 'refusals' } satisfies DeciderMessage);
-    });
   }
 
   async stop(): Promise<void> {

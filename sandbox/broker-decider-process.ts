@@ -18,7 +18,6 @@ export type DeciderMessage =
   | { type: 'start'; socketPath: string; region: string; account: string }
   | { type: 'certificate'; fingerprint: string; facts?: CertificateFacts }
   | { type: 'policy'; policyName: string; document: PolicyDocument }
-  | { type: 'refusals' }
   | { type: 'stop' };
 
 const OPERATIONS: Record<string, IotAction> = { C: 'iot:Connect', P: 'iot:Publish', S: 'iot:Subscribe', R: 'iot:Receive' };
@@ -26,7 +25,6 @@ const OPERATIONS: Record<string, IotAction> = { C: 'iot:Connect', P: 'iot:Publis
 const certificates = new Map<string, CertificateFacts>();
 const policies = new Map<string, PolicyDocument>();
 const sockets = new Set<net.Socket>();
-const refusals: Array<{ action: string; clientId?: string; name: string; reason: string }> = [];
 let scope = { region: '', account: '' };
 let server: net.Server | undefined;
 
@@ -42,26 +40,15 @@ function decide(line: string): boolean {
   const action = OPERATIONS[op];
   const clientId = decode(clientHex);
   const name = op === 'C' ? clientId ?? '' : decode(topicHex) ?? '';
-  let allowed = false;
-  let reason: string;
-  if (!action) reason = `unknown operation ${op}`;
-  else if (op === 'C' && version !== '4' && version !== '5') reason = `MQTT protocol version ${version} (AWS IoT speaks 3.1.1 and 5)`;
-  else {
-    try {
-      const decision = authorizeRequest(policy, scope.region, scope.account, certificates.get(fingerprint), 'mqtt', clientId, action, name);
-      allowed = decision.allowed;
-      reason = decision.reason;
-    } catch (error) {
-      // A policy the evaluator cannot model: refused, and said.
-      reason = (error as Error).message;
-      process.stderr.write(`sandbox broker: ${action} ${name} refused: ${reason}\n`);
-    }
+  // An unknown operation, or MQTT 3.1 (AWS IoT speaks 3.1.1 and 5), is refused.
+  if (!action || (op === 'C' && version !== '4' && version !== '5')) return false;
+  try {
+    return authorizeRequest(policy, scope.region, scope.account, certificates.get(fingerprint), 'mqtt', clientId, action, name).allowed;
+  } catch (error) {
+    // A policy the evaluator cannot model: refused, and said.
+    process.stderr.write(`sandbox broker: ${action} ${name} refused: ${(error as Error).message}\n`);
+    return false;
   }
-  if (!allowed) {
-    refusals.push({ action: action ?? op, clientId, name, reason });
-    if (refusals.length > 1000) refusals.shift();
-  }
-  return allowed;
 }
 
 function serve(socket: net.Socket): void {
@@ -99,9 +86,6 @@ process.on('message', (message: DeciderMessage) => {
     case 'policy':
       policies.set(message.policyName, message.document);
       push('F');
-      return;
-    case 'refusals':
-      process.send!({ type: 'refusals', refusals });
       return;
     case 'stop':
       for (const socket of sockets) socket.destroy();

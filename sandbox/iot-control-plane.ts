@@ -13,7 +13,7 @@
  * another configuration (ResourceAlreadyExistsException), and it pages ListThingPrincipals.
  */
 import { createHash, X509Certificate } from 'crypto';
-import { Decision, evaluate, IotAction, iotArn, PolicyDocument, Protocol } from './iot-policy';
+import { Decision, evaluate, IotAction, iotArn, PolicyDocument, Protocol, RESOURCE_TYPE_OF } from './iot-policy';
 import type { Issued } from './pki';
 
 export type CertificateStatus = 'ACTIVE' | 'INACTIVE' | 'REVOKED' | 'PENDING_ACTIVATION';
@@ -61,8 +61,6 @@ export function certificateIdOf(certificate: string | Buffer): string {
 /** Thing names: 1 to 128 of [a-zA-Z0-9:_-] ("CreateThing", AWS IoT API Reference). */
 const THING_NAME = /^[a-zA-Z0-9:_-]{1,128}$/;
 
-const RESOURCE_TYPE: Record<IotAction, 'client' | 'topic' | 'topicfilter'> = { 'iot:Connect': 'client', 'iot:Publish': 'topic', 'iot:Receive': 'topic', 'iot:Subscribe': 'topicfilter' };
-
 /** What a decision reads of a certificate. */
 export type CertificateFacts = Pick<CertificateRecord, 'status' | 'policyNames' | 'thingNames'>;
 
@@ -79,7 +77,7 @@ export function authorizeRequest(
   if (!certificate) return { allowed: false, reason: 'unknownCertificate' };
   if (certificate.status !== 'ACTIVE') return { allowed: false, reason: 'certificateNotActive' };
   return evaluate(certificate.policyNames.map(policy), { protocol, clientId, attachedThings: certificate.thingNames },
-    { action, resource: iotArn(region, account, RESOURCE_TYPE[action], name) });
+    { action, resource: iotArn(region, account, RESOURCE_TYPE_OF[action], name) });
 }
 
 export interface IotControlPlaneOptions {
@@ -159,9 +157,9 @@ export class IotControlPlane {
     return record;
   }
 
-  /** The registered certificate presented on a TLS connection (its DER, or its ID as the broker computes it), if it is one of the registry's. */
-  certificateOf(presented: Buffer | string): CertificateRecord | undefined {
-    const id = this.byFingerprint.get(typeof presented === 'string' ? presented : certificateIdOf(presented));
+  /** The registered certificate presented on a TLS connection (its DER), if it is one of the registry's. */
+  certificateOf(der: Buffer): CertificateRecord | undefined {
+    const id = this.byFingerprint.get(certificateIdOf(der));
     return id === undefined ? undefined : this.certificates.get(id);
   }
 

@@ -56,7 +56,8 @@ export interface Decision {
 }
 
 const ACTIONS: readonly IotAction[] = ['iot:Connect', 'iot:Publish', 'iot:Subscribe', 'iot:Receive'];
-const RESOURCE_OF: Record<IotAction, string> = { 'iot:Connect': 'client', 'iot:Publish': 'topic', 'iot:Receive': 'topic', 'iot:Subscribe': 'topicfilter' };
+/** The resource type each action is requested on ("Action resources"). */
+export const RESOURCE_TYPE_OF: Record<IotAction, 'client' | 'topic' | 'topicfilter'> = { 'iot:Connect': 'client', 'iot:Publish': 'topic', 'iot:Receive': 'topic', 'iot:Subscribe': 'topicfilter' };
 const CLIENT_ID = '${iot:ClientId}';
 const IS_ATTACHED = 'iot:Connection.Thing.IsAttached';
 
@@ -136,7 +137,7 @@ function matches(statement: PolicyStatement, request: IotRequest, principal: Pri
 
 /** Decides one request against every policy attached to the principal's certificate. */
 export function evaluate(policies: readonly PolicyDocument[], principal: Principal, request: IotRequest): Decision {
-  const expected = RESOURCE_OF[request.action];
+  const expected = RESOURCE_TYPE_OF[request.action];
   if (!new RegExp(`^arn:[^:]+:iot:[^:]+:\\d{12}:${expected}/`).test(request.resource)) {
     throw new NotSupportedError(`${request.action} on ${request.resource}: its resource must be an ARN of type ${expected}`);
   }

@@ -70,7 +70,7 @@ export interface LocalSandbox {
   readonly registry: IotControlPlane;
   /** The template's thing and the policies of its certificate. */
   readonly declared: DeclaredThing;
-  /** What the broker asks the registry, and its latest refusals. */
+  /** What the broker asks for every decision, and the sandbox services' credentials. */
   readonly authorizer: BrokerAuthorizer;
   /** The template's topic rules, run on the broker. */
   readonly rules: RuleEngine;
@@ -142,13 +142,11 @@ function deployedStack(template: Template, resolved: ResolvedTemplate, broker: B
   return { stack: { stackName, outputs }, secrets: claimSecret ? [secret, claimSecret] : [secret], claimSecret, region: resolved.region, buckets: resolved.ofType('AWS::S3::Bucket').map((id) => resolved.ref(id)), logGroups };
 }
 
-/** Registers a certificate of the stack under the ID its output names, replacing what an earlier run registered under it (its key is gone). */
-function registerStackCertificate(registry: IotControlPlane, certificateId: string, register: () => void): void {
-  if (registry.certificates.has(certificateId)) {
-    registry.setStatus(certificateId, 'INACTIVE');
-    registry.deleteCertificate(certificateId, true);
-  }
-  register();
+/** Removes what an earlier run registered under a stack certificate's ID (its key is gone): this run's certificate takes the ID. */
+function forgetEarlierStackCertificate(registry: IotControlPlane, certificateId: string): void {
+  if (!registry.certificates.has(certificateId)) return;
+  registry.setStatus(certificateId, 'INACTIVE');
+  registry.deleteCertificate(certificateId, true);
 }
 
 function resolvedHasFleet(template: Template): boolean {
@@ -178,7 +176,8 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
   const gateway = await HttpsGateway.start(broker, registry);
   const deployed = deployedStack(template, resolved, broker, claimCa);
   const declaredSecret = deployed.secrets[0].value;
-  registerStackCertificate(registry, declaredSecret.certificateId, () => registerDevice(registry, declared.thingName, declaredSecret.certificatePem, declared.policyNames, declaredSecret.certificateId));
+  forgetEarlierStackCertificate(registry, declaredSecret.certificateId);
+  registerDevice(registry, declared.thingName, declaredSecret.certificatePem, declared.policyNames, declaredSecret.certificateId);
   let hookClient: IoTClient | undefined;
   const fleet = claimCa ? await FleetProvisioningEndpoint.start({
     template, registry, claimCa, deviceCa: broker.ca, serverCertificate: broker.serverCertificate,
@@ -188,7 +187,8 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
   if (fleet && deployed.claimSecret) {
     const claimPolicyName = fleetOf(template).claimPolicyName;
     const claim = deployed.claimSecret.value;
-    registerStackCertificate(registry, claim.certificateId, () => registry.addCertificate(claim.certificatePem, 'ACTIVE', claimPolicyName ? [claimPolicyName] : [], claim.certificateId));
+    forgetEarlierStackCertificate(registry, claim.certificateId);
+    registry.addCertificate(claim.certificatePem, 'ACTIVE', claimPolicyName ? [claimPolicyName] : [], claim.certificateId);
   }
   const s3 = await LocalS3.start(path.join(dir, 's3'), deployed.buckets);
   const s3Client = new S3Client({ endpoint: s3.endpoint, region: deployed.region, credentials: S3_CREDENTIALS, forcePathStyle: true });

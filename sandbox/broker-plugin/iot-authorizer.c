@@ -12,7 +12,6 @@
  * Answers are cached until the next F: the same question has the same answer until the registry changes.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
