@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { THING_NAME_PATTERN } from './device-thing';
-import { Rule, RULES } from './rules';
+import { SERIAL_NUMBER } from '../device/src/contract';
+import { Rule, RULES, unsafeSerialPatternPart } from './rules';
 
 /**
  * A substitution template of an S3 action's key: `${expression}` with any AWS IoT SQL expression ("Substitution
@@ -60,9 +61,13 @@ const fleet = z.strictObject({
   serialPattern: z.string({ error: 'must be a regular expression as a string' })
     .min(1, { error: 'must not be empty' }).max(256, { error: 'must be at most 256 characters' })
     .refine(compiles, { error: 'must be a valid JavaScript regular expression' })
-    .refine((pattern) => compiles(pattern) && !new RegExp(`^(?:${pattern})$`).test(''), { error: 'must not match an empty serial' }),
+    .refine((pattern) => compiles(pattern) && !new RegExp(`^(?:${pattern})$`).test(''), { error: 'must not match an empty serial' })
+    .superRefine((pattern, context) => {
+      const part = unsafeSerialPatternPart(pattern);
+      if (part !== undefined) context.addIssue({ code: 'custom', message: `must be ${RULES.serialPattern.allowed}; ${JSON.stringify(part)} may admit others` });
+    }),
   /** When given, only these serials (each must also match serialPattern). */
-  allowedSerials: z.array(matching(/^[a-zA-Z0-9:_-]{1,64}$/, '[a-zA-Z0-9:_-]{1,64}'), { error: 'must be a list of serial numbers' })
+  allowedSerials: z.array(matching(SERIAL_NUMBER, SERIAL_NUMBER.source.slice(1, -1)), { error: 'must be a list of serial numbers' })
     .min(1, { error: 'must not be empty: leave it out to allow every serial matching serialPattern' })
     .refine((serials) => JSON.stringify(serials).length <= MAX_ALLOWED_SERIALS_JSON, { error: `must fit in ${MAX_ALLOWED_SERIALS_JSON} characters as JSON (a Lambda environment variable): use serialPattern for larger fleets` })
     .optional(),

@@ -4,7 +4,7 @@ import * as iot from 'aws-cdk-lib/aws-iot';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { CLAIM_CLIENT_ID_PREFIX, DATA_TOPIC_PREFIX, SHADOW_DEFAULTS_CONFIGURATION_KEY } from '../device/src/contract';
+import { CLAIM_CLIENT_ID_PREFIX, DATA_TOPIC_PREFIX, REPROVISION_TOKEN_PARAMETER, SHADOW_DEFAULTS_CONFIGURATION_KEY } from '../device/src/contract';
 import { handlerFunction } from './handler-function';
 import { acknowledgeWildcardResource } from './nag';
 import { check, RULES } from './rules';
@@ -106,6 +106,7 @@ export class FleetProvisioning extends Construct {
     if (!Token.isUnresolved(props.thingNamePrefix)) check(RULES.thingNamePrefix, props.thingNamePrefix, 'FleetProvisioning thingNamePrefix');
     const dataTopicPrefix = props.dataTopicPrefix ?? DATA_TOPIC_PREFIX;
     const serialPattern = props.serialPattern ?? DEFAULT_SERIAL_PATTERN;
+    check(RULES.serialPattern, serialPattern.source, 'FleetProvisioning serialPattern', serialPattern.source);
     for (const serial of props.allowedSerials ?? []) {
       if (!new RegExp(`^(?:${serialPattern.source})$`, serialPattern.flags).test(serial)) {
         throw new Error(`FleetProvisioning allowedSerials has '${serial}', which does not match serialPattern ${serialPattern.source}`);
@@ -135,14 +136,14 @@ export class FleetProvisioning extends Construct {
       },
     });
     this.hook = hookFunction.function;
-    // Reads the serial's thing; re-provisioning a marked one retires its certificates and clears the mark.
+    // Reserves a new serial's thing or reads a live one; re-provisioning a marked one clears the mark and retires its certificates.
     const fleetThings = arn('thing', `${props.thingNamePrefix}*`);
     const certificates = arn('cert', '*');
     this.fleetThingsArn = fleetThings;
     this.certificatesArn = certificates;
     this.hook.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'ReadAndUnmarkFleetThings',
-      actions: ['iot:DescribeThing', 'iot:ListThingPrincipals', 'iot:UpdateThing'],
+      sid: 'ReserveReadAndUnmarkFleetThings',
+      actions: ['iot:CreateThing', 'iot:DescribeThing', 'iot:ListThingPrincipals', 'iot:UpdateThing'],
       resources: [fleetThings],
     }));
     this.hook.addToRolePolicy(new iam.PolicyStatement({ sid: 'RetirePreviousCertificates', actions: ['iot:UpdateCertificate'], resources: [certificates] }));
@@ -189,6 +190,8 @@ export class FleetProvisioning extends Construct {
       Parameters: {
         SerialNumber: { Type: 'String' },
         'AWS::IoT::Certificate::Id': { Type: 'String' },
+        // Read by the hook only: a replacement device's one-time token. No default: a parameter a device omits is left unset ("Provisioning templates", Parameters).
+        [REPROVISION_TOKEN_PARAMETER]: { Type: 'String' },
       },
       Resources: {
         thing: {
@@ -197,6 +200,9 @@ export class FleetProvisioning extends Construct {
             ThingName: { 'Fn::Join': ['', [props.thingNamePrefix, { Ref: 'SerialNumber' }]] },
             AttributePayload: { serialNumber: { Ref: 'SerialNumber' } },
           },
+          // The hook has made the thing already (its reservation); MERGE keeps the hook's attributes beside the serial. AWS
+          // documents these settings for an existing thing but not their default ("Provisioning templates", Resources section).
+          OverrideSettings: { AttributePayload: 'MERGE' },
         },
         certificate: {
           Type: 'AWS::IoT::Certificate',

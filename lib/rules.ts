@@ -40,7 +40,62 @@ export const RULES = {
     allowed: `not starting with '${CLAIM_CLIENT_ID_PREFIX}' (the claim sessions' client IDs)`,
     test: (prefix) => !prefix.startsWith(CLAIM_CLIENT_ID_PREFIX),
   }),
+  /** A fleet's serial pattern: it may admit only thing-name characters, so a serial can change no topic or policy document. */
+  serialPattern: {
+    allowed: 'a regular expression admitting only the characters of a thing name, [a-zA-Z0-9:_-]',
+    test: (pattern: string) => unsafeSerialPatternPart(pattern) === undefined,
+  } as Rule<string>,
 } as const;
+
+const THING_NAME_CHARACTER = /^[a-zA-Z0-9:_-]$/;
+const RANGE_BLOCKS = [/^[0-9]$/, /^[A-Z]$/, /^[a-z]$/];
+
+/**
+ * The first part of a regular expression that may match a character outside a thing name's
+ * `[a-zA-Z0-9:_-]` (`.`, `\s`, `[^...]`, a literal `/`, a range across blocks), read from its syntax;
+ * undefined when there is none. Conservative: what it does not read as safe it names.
+ */
+export function unsafeSerialPatternPart(pattern: string): string | undefined {
+  let classOpen = -1;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '\\') {
+      const escaped = pattern[++i] ?? '';
+      // \d and \w stay inside the set; \b, \B and back-references are assertions or repeat what matched.
+      const safe = /[dw:_-]/.test(escaped) || (classOpen < 0 && /[bB1-9]/.test(escaped));
+      if (!safe) return `\\${escaped}`;
+      continue;
+    }
+    if (classOpen >= 0) {
+      if (c === ']') { classOpen = -1; continue; }
+      if (c === '^' && i === classOpen + 1) return '[^';
+      if (c === '-' && i > classOpen + 1 && pattern[i + 1] !== ']') {
+        const from = pattern[i - 1];
+        const to = pattern[i + 1];
+        if (!RANGE_BLOCKS.some((block) => block.test(from) && block.test(to))) return `${from}-${to}`;
+        i++;
+        continue;
+      }
+      if (!THING_NAME_CHARACTER.test(c)) return c;
+      continue;
+    }
+    if (c === '[') { classOpen = i; continue; }
+    if (c === '{') {
+      const quantifier = /^\{\d+(,\d*)?\}/.exec(pattern.slice(i));
+      if (!quantifier) return '{';
+      i += quantifier[0].length - 1;
+      continue;
+    }
+    if (c === '(') {
+      const group = /^\(\?(:|=|!|<=|<!|<[a-zA-Z]\w*>)/.exec(pattern.slice(i));
+      if (group) i += group[0].length - 1;
+      continue;
+    }
+    if ('|)?*+^$'.includes(c) || THING_NAME_CHARACTER.test(c)) continue;
+    return c;
+  }
+  return classOpen >= 0 ? '[' : undefined;
+}
 
 /** Throws `<where> must be <allowed>, received: <value>` unless the rule allows the value. */
 export function check<T>(rule: Rule<T>, value: T, where: string, shown: string = JSON.stringify(value)): void {

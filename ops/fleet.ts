@@ -8,7 +8,8 @@ import {
   AttachPolicyCommand, CreateKeysAndCertificateCommand, DeleteCertificateCommand, DeleteThingCommand, DescribeCertificateCommand, DescribeThingCommand, IoTClient,
   ListAttachedPoliciesCommand, UpdateCertificateCommand, UpdateThingCommand,
 } from '@aws-sdk/client-iot';
-import { certificateIdOfArn, REPROVISION_ATTRIBUTE, retireCertificates } from '../lib/handlers/pre-provisioning-hook';
+import { randomBytes } from 'crypto';
+import { certificateIdOfArn, REPROVISION_ATTRIBUTE, reprovisionMark, retireCertificates } from '../lib/handlers/pre-provisioning-hook';
 
 export interface RevokeOptions {
   /** INACTIVE can be undone (UpdateCertificate ACTIVE); REVOKED cannot. @default 'INACTIVE' */
@@ -43,9 +44,26 @@ export async function revokeDevice(iot: IoTClient, thingName: string, options: R
   return { certificateIds: principals.map(certificateIdOfArn), thingDeleted: false };
 }
 
-/** Lets a live serial provision again once: the pre-provisioning hook then retires its previous certificates and clears the mark. */
-export async function markForReprovisioning(iot: IoTClient, thingName: string): Promise<void> {
-  await iot.send(new UpdateThingCommand({ thingName, attributePayload: { attributes: { [REPROVISION_ATTRIBUTE]: 'true' }, merge: true } }));
+/** How long a re-provisioning mark lasts unless the operator says otherwise, and the longest it may. */
+export const REPROVISION_VALIDITY = { defaultHours: 24, maxHours: 24 * 7 } as const;
+
+/**
+ * Lets a live serial provision again once, and only with the one-time token returned here: the thing's mark
+ * holds the token's SHA-256 and its expiry, the replacement device presents the token
+ * (`iot-device provision --reprovision-token`), and the pre-provisioning hook then retires the previous
+ * certificates and clears the mark. The token is returned once and kept nowhere else.
+ */
+export async function markForReprovisioning(iot: IoTClient, thingName: string, validForHours: number = REPROVISION_VALIDITY.defaultHours, now = Date.now()): Promise<{ token: string; expiresAt: Date }> {
+  try {
+    await iot.send(new DescribeThingCommand({ thingName }));
+  } catch (error) {
+    if ((error as Error).name === 'ResourceNotFoundException') throw new FleetCommandRefused(`thing ${thingName} does not exist: its serial is new and provisions without a mark`);
+    throw error;
+  }
+  const token = randomBytes(24).toString('base64url');
+  const expiresAt = new Date(now + validForHours * 3600_000);
+  await iot.send(new UpdateThingCommand({ thingName, attributePayload: { attributes: { [REPROVISION_ATTRIBUTE]: reprovisionMark(token, expiresAt) }, merge: true } }));
+  return { token, expiresAt };
 }
 
 /**
@@ -77,8 +95,13 @@ export class FleetCommandRefused extends Error {}
  */
 export async function retireClaimCertificate(iot: IoTClient, certificateId: string, claimPolicyName: string): Promise<void> {
   const { certificateDescription } = await iot.send(new DescribeCertificateCommand({ certificateId }));
-  const { policies = [] } = await iot.send(new ListAttachedPoliciesCommand({ target: certificateDescription!.certificateArn! }));
-  const names = policies.map((policy) => policy.policyName!);
+  const names: string[] = [];
+  let marker: string | undefined;
+  do {
+    const page = await iot.send(new ListAttachedPoliciesCommand({ target: certificateDescription!.certificateArn!, marker }));
+    names.push(...(page.policies ?? []).map((policy) => policy.policyName!));
+    marker = page.nextMarker;
+  } while (marker);
   if (!names.includes(claimPolicyName)) {
     throw new FleetCommandRefused(`certificate ${certificateId} is not a claim certificate: it holds ${names.length ? names.join(', ') : 'no policy'}, not the claim policy ${claimPolicyName}; nothing was changed`);
   }

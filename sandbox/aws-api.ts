@@ -251,8 +251,9 @@ function answerControlPlane(registry: IotControlPlane): Answer {
       if (request.method === 'PUT' && targetPolicy.test(url.pathname)) { registry.attachPolicy(name(targetPolicy), String(input.target)); return reply({}); }
       if (request.method === 'POST' && targetPolicy.test(url.pathname)) { registry.detachPolicy(name(targetPolicy), String(input.target)); return reply({}); }
       if (request.method === 'POST' && attachedPolicies.test(url.pathname)) {
-        // ListAttachedPolicies: one page; the project asks about certificates, which hold a handful of policies.
-        return reply({ policies: registry.listAttachedPolicies(name(attachedPolicies)).map((policyName) => ({ policyName, policyArn: `arn:aws:iot:${registry.region}:${registry.account}:policy/${policyName}` })) });
+        const pageSize = url.searchParams.has('pageSize') ? Number(url.searchParams.get('pageSize')) : undefined;
+        const { policyNames, nextMarker } = registry.listAttachedPolicies(name(attachedPolicies), pageSize, url.searchParams.get('marker') ?? undefined);
+        return reply({ policies: policyNames.map((policyName) => ({ policyName, policyArn: `arn:aws:iot:${registry.region}:${registry.account}:policy/${policyName}` })), ...(nextMarker ? { nextMarker } : {}) });
       }
       if (route === 'POST /keys-and-certificate') {
         const { certificate: made, privateKeyPem } = registry.createKeysAndCertificate(url.searchParams.get('setAsActive') === 'true');

@@ -61,7 +61,7 @@ export interface LocalProvisioningTemplate {
   enabled: boolean;
   readonly body: {
     Parameters: Record<string, unknown>;
-    Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+    Resources: Record<string, { Type: string; Properties: Record<string, unknown>; OverrideSettings?: Record<string, string> }>;
     DeviceConfiguration?: Record<string, unknown>;
   };
   readonly hook?: SerialRule;
@@ -271,17 +271,19 @@ export class FleetProvisioningEndpoint {
       const { allowProvisioning } = await answer({
         claimCertificateId, certificateId: certificate.certificateId, certificatePem: this.options.registry.describeCertificate(certificate.certificateId).certificatePem, clientId,
         templateArn: `arn:aws:iot:${fleet.region}:${fleet.account}:provisioningtemplate/${templateName}`, parameters: request.parameters ?? {},
-      }, template.hook, this.options.hookClient(), (line) => this.hookLog.push(line));
+      }, template.hook, this.options.hookClient(), (line) => this.hookLog.push(line), now());
       if (!allowProvisioning) throw new ProvisioningRejected(403, 'AccessDenied', 'ACCESS_DENIED: the pre-provisioning hook did not allow provisioning');
     }
     let thingName: string | undefined;
     let attributes: Record<string, string> = {};
+    let attributeOverride: string | undefined;
     const policyNames: string[] = [];
     const createdPolicies: Record<string, PolicyDocument> = {};
     for (const [id, resource] of Object.entries(template.body.Resources)) {
       if (resource.Type === 'AWS::IoT::Thing') {
         thingName = bodyValue(resource.Properties.ThingName, parameters);
         attributes = Object.fromEntries(Object.entries((resource.Properties.AttributePayload ?? {}) as Record<string, unknown>).map(([key, value]) => [key, bodyValue(value, parameters)]));
+        attributeOverride = resource.OverrideSettings?.AttributePayload;
       } else if (resource.Type === 'AWS::IoT::Certificate') {
         if (bodyValue(resource.Properties.CertificateId, parameters) !== certificate.certificateId) throw new NotSupportedError(`certificate resource ${id} naming another certificate`);
         if (resource.Properties.Status !== 'ACTIVE') throw new NotSupportedError(`certificate resource ${id} with status ${resource.Properties.Status}`);
@@ -300,10 +302,13 @@ export class FleetProvisioningEndpoint {
     }
     if (!thingName) throw new NotSupportedError(`provisioning template ${templateName} without a thing`);
     const deviceConfiguration = Object.fromEntries(Object.entries(template.body.DeviceConfiguration ?? {}).map(([key, value]) => [key, bodyValue(value, parameters)]));
-    // An existing thing is reused and the new certificate attached to it too (the hook decides whether that may happen); a new one is created.
+    // An existing thing (the hook's reservation, or a live one the hook let through) is updated as its OverrideSettings say, and the new
+    // certificate attached beside any other; a new one is created. AWS documents the settings but not their default: none is modelled.
     const { registry } = this.options;
-    if (registry.things.has(thingName)) registry.updateThing(thingName, attributes, true);
-    else registry.createThing(thingName, attributes);
+    if (!registry.things.has(thingName)) registry.createThing(thingName, attributes);
+    else if (attributeOverride === 'MERGE' || attributeOverride === 'REPLACE') registry.updateThing(thingName, attributes, attributeOverride === 'MERGE');
+    else if (attributeOverride === 'FAIL') throw new ProvisioningRejected(400, 'ResourceAlreadyExists', `Thing ${thingName} already exists`);
+    else if (attributeOverride !== 'DO_NOTHING') throw new NotSupportedError(`RegisterThing of an existing thing with OverrideSettings.AttributePayload ${attributeOverride}`);
     for (const [name, document] of Object.entries(createdPolicies)) registry.createPolicy(name, document);
     const record = registry.describeCertificate(certificate.certificateId);
     for (const name of policyNames) registry.attachPolicy(name, record.certificateArn);

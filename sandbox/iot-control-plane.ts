@@ -16,6 +16,17 @@ import { createHash, X509Certificate } from 'crypto';
 import { Decision, evaluate, IotAction, iotArn, PolicyDocument, Protocol, RESOURCE_TYPE_OF } from './iot-policy';
 import type { Issued } from './pki';
 
+const ATTRIBUTE_KEY = /^[a-zA-Z0-9_.,@/:#-]{1,128}$/;
+const ATTRIBUTE_VALUE = /^[a-zA-Z0-9_.,@/:#-]{0,800}$/;
+
+/** What AttributePayload allows (API Reference, AttributePayload): three attributes for a thing without a thing type, as every sandbox thing is. */
+function checkAttributes(attributes: Record<string, string>): void {
+  for (const [key, value] of Object.entries(attributes)) {
+    if (!ATTRIBUTE_KEY.test(key) || !ATTRIBUTE_VALUE.test(value)) throw new IotApiError(400, 'InvalidRequestException', `attribute ${JSON.stringify(key)}: ${JSON.stringify(value)} is not of [a-zA-Z0-9_.,@/:#-]`);
+  }
+  if (Object.keys(attributes).length > 3) throw new IotApiError(400, 'InvalidRequestException', `a thing without a thing type has at most 3 attributes, not ${Object.keys(attributes).length}`);
+}
+
 export type CertificateStatus = 'ACTIVE' | 'INACTIVE' | 'REVOKED' | 'PENDING_ACTIVATION';
 
 export interface ThingRecord {
@@ -171,6 +182,7 @@ export class IotControlPlane {
   /** CreateThing: an existing thing of the same configuration is answered again; another configuration is refused. */
   createThing(thingName: string, attributes: Record<string, string> = {}): ThingRecord {
     if (!THING_NAME.test(thingName)) throw new IotApiError(400, 'InvalidRequestException', `thingName ${JSON.stringify(thingName)} must be 1 to 128 of [a-zA-Z0-9:_-]`);
+    checkAttributes(attributes);
     const existing = this.things.get(thingName);
     if (existing) {
       if (JSON.stringify(existing.attributes) !== JSON.stringify(attributes)) throw new IotApiError(409, 'ResourceAlreadyExistsException', `Thing ${thingName} already exists with different tags or attributes.`);
@@ -194,7 +206,9 @@ export class IotControlPlane {
       throw new IotApiError(409, 'VersionConflictException', `The version for thing ${thingName} does not match the expected version.`);
     }
     const next = merge ? { ...thing.attributes, ...attributes } : { ...attributes };
-    thing.attributes = Object.fromEntries(Object.entries(next).filter(([, value]) => value !== ''));
+    const kept = Object.fromEntries(Object.entries(next).filter(([, value]) => value !== ''));
+    checkAttributes(kept);
+    thing.attributes = kept;
     thing.version += 1;
   }
 
@@ -207,12 +221,16 @@ export class IotControlPlane {
 
   /** ListThingPrincipals, a page at a time: at most maxResults (and the sandbox's page size), with a nextToken while more remain. */
   listThingPrincipals(thingName: string, maxResults?: number, nextToken?: string): { principals: string[]; nextToken?: string } {
-    const all = this.describeThing(thingName).certificateIds.map((id) => this.certificateArn(id));
-    const start = nextToken === undefined ? 0 : Number(Buffer.from(nextToken, 'base64url').toString('utf8'));
-    if (!Number.isInteger(start) || start < 0 || start > all.length) throw new IotApiError(400, 'InvalidRequestException', `nextToken ${nextToken} is not one this API gave`);
-    const size = Math.min(maxResults ?? 250, this.options.pageSize ?? 250);
-    const end = start + size;
-    return { principals: all.slice(start, end), ...(end < all.length ? { nextToken: Buffer.from(String(end)).toString('base64url') } : {}) };
+    const { items, next } = this.page(this.describeThing(thingName).certificateIds.map((id) => this.certificateArn(id)), maxResults, nextToken);
+    return { principals: items, ...(next ? { nextToken: next } : {}) };
+  }
+
+  /** One page of `all` from the opaque token (a page of at most `asked`, 250 by default, or the sandbox's smaller page size). */
+  private page<T>(all: T[], asked: number | undefined, token: string | undefined): { items: T[]; next?: string } {
+    const start = token === undefined ? 0 : Number(Buffer.from(token, 'base64url').toString('utf8'));
+    if (!Number.isInteger(start) || start < 0 || start > all.length) throw new IotApiError(400, 'InvalidRequestException', `nextToken ${token} is not one this API gave`);
+    const end = start + Math.min(asked ?? 250, this.options.pageSize ?? 250);
+    return { items: all.slice(start, end), ...(end < all.length ? { next: Buffer.from(String(end)).toString('base64url') } : {}) };
   }
 
   /** AttachThingPrincipal (NON_EXCLUSIVE_THING, the default: a thing may hold several certificates, a certificate several things). */
@@ -278,8 +296,10 @@ export class IotControlPlane {
   }
 
   /** ListAttachedPolicies of a certificate. */
-  listAttachedPolicies(target: string): string[] {
-    return this.describeCertificate(this.certificateIdOfArn(target)).policyNames;
+  /** ListAttachedPolicies of a certificate, paged by pageSize and marker (API Reference). */
+  listAttachedPolicies(target: string, pageSize?: number, marker?: string): { policyNames: string[]; nextMarker?: string } {
+    const { items, next } = this.page(this.describeCertificate(this.certificateIdOfArn(target)).policyNames, pageSize, marker);
+    return { policyNames: items, ...(next ? { nextMarker: next } : {}) };
   }
 
   createKeysAndCertificate(setAsActive: boolean): { certificate: CertificateRecord; privateKeyPem: string } {

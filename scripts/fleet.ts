@@ -2,7 +2,8 @@
  * `npm run fleet -- <command> --env <env> [options]`: what an operator does to a fleet provisioned by claim
  * (ops/fleet.ts), with credentials from the AWS SDK's default chain; the stack's outputs name the fleet.
  * The clients honour the SDK's standard endpoint settings (AWS_ENDPOINT_URL_<SERVICE>), which is how the
- * same commands run against the local sandbox. Exit codes: 0 done, 1 failed, 2 usage.
+ * same commands run against the local sandbox. Exit codes: 0 done, 1 an AWS call failed, 2 usage (also a serial
+ * outside the fleet's pattern), 3 refused because it would hurt the fleet (nothing changed).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -12,7 +13,8 @@ import { IoTClient } from '@aws-sdk/client-iot';
 import { environments, stackNameOf } from '../config/environments';
 import { claimSettingsOf, StackOutputs } from '../device/src/bootstrap';
 import { AMAZON_ROOT_CA_PATH, assertClaimKitWritable, writeClaimKit } from '../device/src/kit';
-import { createClaimCertificate, FleetCommandRefused, markForReprovisioning, retireClaimCertificate, revokeDevice } from '../ops/fleet';
+import { createClaimCertificate, FleetCommandRefused, markForReprovisioning, REPROVISION_VALIDITY, retireClaimCertificate, revokeDevice } from '../ops/fleet';
+import { SERIAL_NUMBER } from '../device/src/contract';
 import { environmentOption, parseOptions, usageExit, UsageError } from './command-line';
 
 const COMMON = '--env <dev|stg|prod> [--stack <name>] [--region <region>]';
@@ -23,8 +25,9 @@ const COMMANDS: Record<string, { usage: string; help: string }> = {
       + 'The thing stays, so its serial stays live and the claim key cannot provision it again; --delete-thing removes the thing too.',
   },
   reprovision: {
-    usage: `reprovision --serial <serial> ${COMMON}`,
-    help: 'Marks a live serial for re-provisioning: its next provision by claim is allowed once, and the fleet\'s hook then retires the previous certificates.',
+    usage: `reprovision --serial <serial> ${COMMON} [--valid-hours <n>]`,
+    help: 'Marks a live serial for re-provisioning and prints a one-time token: the replacement device provisions once with it (iot-device provision --reprovision-token), '
+      + `and the fleet's hook then retires the previous certificates. Nobody without the token can use the mark; it expires after --valid-hours (default ${REPROVISION_VALIDITY.defaultHours}, at most ${REPROVISION_VALIDITY.maxHours}).`,
   },
   'rotate-claim': {
     usage: `rotate-claim --out <claim-kit-dir> ${COMMON} [--ca-file <pem>] [--endpoint <host>] [--port <n>]`,
@@ -51,7 +54,7 @@ function parse(argv: string[]) {
   const values = parseOptions(rest, {
     env: { type: 'string' }, stack: { type: 'string' }, region: { type: 'string' }, serial: { type: 'string' }, revoked: { type: 'boolean', default: false },
     'delete-thing': { type: 'boolean', default: false }, out: { type: 'string' }, 'ca-file': { type: 'string' }, endpoint: { type: 'string' }, port: { type: 'string' },
-    'certificate-id': { type: 'string' }, help: { type: 'boolean', default: false },
+    'certificate-id': { type: 'string' }, 'valid-hours': { type: 'string' }, help: { type: 'boolean', default: false },
   });
   if (values.help) return { help: `usage: npm run fleet -- ${spec.usage}\n\n${spec.help}` };
   const env = environmentOption(values.env);
@@ -59,8 +62,13 @@ function parse(argv: string[]) {
   if (!values[required]) throw new UsageError(`--${required} is missing: ${spec.usage}`);
   const port = values.port === undefined ? undefined : Number(values.port);
   if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) throw new UsageError(`--port is "${values.port}" but must be a port number from 1 to 65535`);
+  const validHours = values['valid-hours'] === undefined ? undefined : Number(values['valid-hours']);
+  if (validHours !== undefined && !(Number.isInteger(validHours) && validHours >= 1 && validHours <= REPROVISION_VALIDITY.maxHours)) {
+    throw new UsageError(`--valid-hours is "${values['valid-hours']}" but must be a whole number of hours from 1 to ${REPROVISION_VALIDITY.maxHours}`);
+  }
+  if (values.serial !== undefined && !SERIAL_NUMBER.test(values.serial)) throw new UsageError(`--serial is ${JSON.stringify(values.serial)} but must match ${SERIAL_NUMBER.source}`);
   const config = environments[env] as { region?: string };
-  return { command, values, port, stackName: values.stack ?? stackNameOf(env), region: values.region ?? config.region };
+  return { command, values, port, validHours, stackName: values.stack ?? stackNameOf(env), region: values.region ?? config.region };
 }
 
 async function stackOutputs(cloudFormation: CloudFormationClient, stackName: string): Promise<Record<string, string>> {
@@ -88,13 +96,19 @@ export async function main(argv: string[], io: FleetCliIo = { out: console.log, 
   try {
     const outputs = await stackOutputs(cloudFormation, stackName);
     const thingName = `${outputs.FleetThingNamePrefix}${values.serial}`;
+    // The environment's own pattern, a stack output: a serial it refuses names no device of the fleet.
+    if (values.serial !== undefined && outputs.FleetSerialPattern && !new RegExp(`^(?:${outputs.FleetSerialPattern})$`).test(values.serial)) {
+      return usageExit(new UsageError(`--serial is ${JSON.stringify(values.serial)} but the fleet of ${stackName} accepts only serials matching ${outputs.FleetSerialPattern}`), (message) => io.err(`fleet: ${message}`));
+    }
     if (command === 'revoke') {
       const { certificateIds, thingDeleted } = await revokeDevice(iot, thingName, { status: values.revoked ? 'REVOKED' : 'INACTIVE', deleteThing: values['delete-thing'] });
       io.out(`${thingName}: ${certificateIds.length} certificate(s) ${values.revoked ? 'REVOKED' : 'INACTIVE'} and detached (${certificateIds.join(', ') || 'none'}); `
         + (thingDeleted ? 'thing deleted: its serial can be provisioned again by claim.' : 'thing kept: its serial stays refused until marked with reprovision.'));
     } else if (command === 'reprovision') {
-      await markForReprovisioning(iot, thingName);
-      io.out(`${thingName} is marked: the device may now run provision once; its previous certificates are retired then.`);
+      const { token, expiresAt } = await markForReprovisioning(iot, thingName, parsed.validHours);
+      io.out(`${thingName} is marked until ${expiresAt.toISOString()}. Its replacement provisions once with this one-time token (shown only now):\n`
+        + `  iot-device provision --claim-kit <claim-kit> --serial ${values.serial} --reprovision-token ${token}\n`
+        + 'The hook then retires the previous certificates. Without the token nobody can use the mark.');
     } else if (command === 'rotate-claim') {
       // Everything that can refuse is checked before the certificate is made: its key exists only in this kit.
       const caPem = values['ca-file'] ? fs.readFileSync(values['ca-file'], 'utf8') : undefined;

@@ -24,8 +24,12 @@ describe('FleetProvisioning', () => {
       ProvisioningRoleArn: resolved.getAtt(stack.getLogicalId(construct.provisioningRole.node.defaultChild as never), 'Arn'),
     });
     const body = JSON.parse(properties.TemplateBody);
-    expect(body.Parameters).toEqual({ SerialNumber: { Type: 'String' }, 'AWS::IoT::Certificate::Id': { Type: 'String' } });
-    expect(body.Resources.thing).toEqual({ Type: 'AWS::IoT::Thing', Properties: { ThingName: { 'Fn::Join': ['', ['pi-', { Ref: 'SerialNumber' }]] }, AttributePayload: { serialNumber: { Ref: 'SerialNumber' } } } });
+    expect(body.Parameters).toEqual({ SerialNumber: { Type: 'String' }, 'AWS::IoT::Certificate::Id': { Type: 'String' }, ReprovisionToken: { Type: 'String' } });
+    // MERGE: the hook's reservation made the thing already, and its attributes stay beside the serial.
+    expect(body.Resources.thing).toEqual({
+      Type: 'AWS::IoT::Thing', Properties: { ThingName: { 'Fn::Join': ['', ['pi-', { Ref: 'SerialNumber' }]] }, AttributePayload: { serialNumber: { Ref: 'SerialNumber' } } },
+      OverrideSettings: { AttributePayload: 'MERGE' },
+    });
     expect(body.Resources.certificate).toEqual({ Type: 'AWS::IoT::Certificate', Properties: { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' }, Status: 'ACTIVE' } });
     expect(body.Resources.policy).toEqual({ Type: 'AWS::IoT::Policy', Properties: { PolicyName: resolved.ref(resolved.ofType('AWS::IoT::Policy').find((p) => p.startsWith('DevicePolicy'))!) } });
     expect(body).not.toHaveProperty('DeviceConfiguration');
@@ -108,6 +112,7 @@ describe('FleetProvisioning', () => {
     [{ thingNamePrefix: 'pi/' }, `FleetProvisioning thingNamePrefix must be ${RULES.thingNamePrefix.allowed}, received: "pi/"`],
     [{ thingNamePrefix: 'claim-pi-' }, `FleetProvisioning thingNamePrefix must be a string matching ^[a-zA-Z0-9:_-]{1,64}$ not starting with 'claim-' (the claim sessions' client IDs), received: "claim-pi-"`],
     [{ templateName: 'pi fleet' }, "FleetProvisioning templateName must match ^[0-9A-Za-z_-]{1,36}$, received: 'pi fleet'"],
+    [{ serialPattern: /SN[^"]+/ }, `FleetProvisioning serialPattern must be ${RULES.serialPattern.allowed}, received: SN[^"]+`],
     [{ allowedSerials: ['ABCD1234', 'abc'] }, "FleetProvisioning allowedSerials has 'abc', which does not match serialPattern [A-Z0-9]{8}"],
   ])('refuses %j', (props, message) => {
     expect(() => fleet(props)).toThrow(message);

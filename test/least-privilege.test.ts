@@ -43,6 +43,7 @@ const REQUESTS: Record<string, (scope: Scope) => Array<Omit<IamRequest, 'princip
   'iot:DescribeEndpoint': () => [{ action: 'iot:DescribeEndpoint', resource: '*' }],
   'iot:UpdateThingShadow': (s) => [{ action: 'iot:UpdateThingShadow', resource: s.thingArn }],
   // The fleet's pre-provisioning hook, on the serial's thing (lib/handlers/pre-provisioning-hook).
+  'iot:CreateThing': (s) => [{ action: 'iot:CreateThing', resource: s.thingArn }],
   'iot:DescribeThing': (s) => [{ action: 'iot:DescribeThing', resource: s.thingArn }],
   'iot:ListThingPrincipals': (s) => [{ action: 'iot:ListThingPrincipals', resource: s.thingArn }],
   'iot:UpdateThing': (s) => [{ action: 'iot:UpdateThing', resource: s.thingArn }],
@@ -438,9 +439,11 @@ describe.each(ENVIRONMENT_NAMES)('IAM of IotCore-%s, simulated', (name) => {
       });
     });
 
-    test('the hook may not read, unmark or detach the declared thing, nor delete anything', async () => {
+    test('the hook may not create, read, unmark or detach the declared thing or a thing outside the fleet, nor delete anything', async () => {
       const hookRole = logicalId(fleet.hook.role as iam.Role);
       await deniedAll(hookRole, [
+        { action: 'iot:CreateThing', resource: scope.thingArn },
+        { action: 'iot:CreateThing', resource: resolved.arn('iot', 'thing/elsewhere-01') },
         { action: 'iot:DescribeThing', resource: scope.thingArn },
         { action: 'iot:UpdateThing', resource: scope.thingArn },
         { action: 'iot:DetachThingPrincipal', resource: scope.certificateArn, context: { 'iot:thingArn': scope.thingArn } },

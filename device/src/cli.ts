@@ -61,6 +61,7 @@ export function buildProgram(): Command {
     .requiredOption('--claim-kit <dir>', 'claim kit written by bootstrap --claim')
     .requiredOption('--serial <serial>', 'this device\'s serial number; the thing is named <fleet prefix><serial>')
     .option('--key-type <type>', 'ec (ECDSA P-256) or rsa (RSA 2048)', 'ec')
+    .option('--reprovision-token <token>', 'the one-time token of the operator\'s `npm run fleet -- reprovision` for this serial: replaces a live device (and the kit in --kit, if any)')
     .action(act(provisionCommand));
 
   program.command('run')

@@ -16,6 +16,16 @@ export const CLAIM_CLIENT_ID_PREFIX = 'claim-';
  */
 export const SHADOW_DEFAULTS_CONFIGURATION_KEY = 'ShadowDesiredDefaults';
 
+/**
+ * What a serial number may be, whatever an environment's pattern: a fleet thing is `<prefix><serial>`, and
+ * thing names are `[a-zA-Z0-9:_-]` (API Reference, CreateThing); nothing else can then reach a topic, a
+ * policy document or a thing name through a serial.
+ */
+export const SERIAL_NUMBER = /^[a-zA-Z0-9:_-]{1,64}$/;
+
+/** The provisioning template parameter in which a replacement device presents the operator's one-time re-provisioning token. */
+export const REPROVISION_TOKEN_PARAMETER = 'ReprovisionToken';
+
 /** First level of every device's data topic: a device publishes its status to `data/<thing>`. */
 export const DATA_TOPIC_PREFIX = 'data';
 

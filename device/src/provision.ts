@@ -14,7 +14,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as x509 from '@peculiar/x509';
 import mqtt from 'mqtt';
-import { CLAIM_CLIENT_ID_PREFIX, SHADOW_DEFAULTS_CONFIGURATION_KEY } from './contract';
+import { CLAIM_CLIENT_ID_PREFIX, REPROVISION_TOKEN_PARAMETER, SERIAL_NUMBER, SHADOW_DEFAULTS_CONFIGURATION_KEY } from './contract';
 import { DeviceError, EXIT } from './errors';
 import { CLAIM_FILE, ClaimSettings, DeviceSettings, Kit, KIT_FILES, loadKit, writeKit, writePrivateKey } from './kit';
 
@@ -23,13 +23,14 @@ x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoPro
 const PENDING_FILE = 'provision.json';
 /** CreateCertificateFromCsr's certificateOwnershipToken expires after an hour (Device provisioning MQTT API). */
 const OWNERSHIP_TOKEN_LIFETIME_MS = 60 * 60 * 1000;
-const SERIAL = /^[a-zA-Z0-9:_-]{1,64}$/;
 
 export type KeyAlgorithm = 'ec' | 'rsa';
 
 export interface ProvisionOptions {
   readonly serial: string;
   readonly algorithm?: KeyAlgorithm;
+  /** The operator's one-time token (`fleet reprovision`): sent as the template parameter ReprovisionToken, and a kit already there is replaced once the new one is registered. */
+  readonly reprovisionToken?: string;
   /** How long to wait for each response. @default 30000 */
   readonly timeoutMs?: number;
   /** Settings of the written kit in place of the claim kit's (a sandbox's ports). */
@@ -160,10 +161,16 @@ async function request(client: mqtt.MqttClient, topic: string, payload: object, 
   return response;
 }
 
-/** Provisions this device into `outDir` and returns its connect kit; a finished kit there is returned as it is. */
-export async function provision(claim: ClaimKit, outDir: string, options: ProvisionOptions): Promise<{ kit: Kit; provisioned: boolean }> {
+/** Where a re-provisioning stages the new kit inside the old one until it is registered: the old kit stays whole until then. */
+const REPROVISION_STAGING = '.reprovision';
+
+/**
+ * Provisions this device into `outDir` and returns its connect kit; a finished kit there is returned as it is,
+ * unless a re-provisioning token is given: then the new kit is made beside it and replaces it file by file.
+ */
+export async function provision(claim: ClaimKit, outDir: string, options: ProvisionOptions, staging = false): Promise<{ kit: Kit; provisioned: boolean }> {
   const log = options.log ?? (() => undefined);
-  if (!SERIAL.test(options.serial)) throw new DeviceError(`--serial is ${JSON.stringify(options.serial)} but must match ${SERIAL.source}`, EXIT.usage);
+  if (!SERIAL_NUMBER.test(options.serial)) throw new DeviceError(`--serial is ${JSON.stringify(options.serial)} but must match ${SERIAL_NUMBER.source}`, EXIT.usage);
   // The environment's pattern (a stack output in the claim kit): a serial it refuses is refused before connecting.
   if (claim.serialPattern !== undefined && !new RegExp(`^(?:${claim.serialPattern})$`).test(options.serial)) {
     throw new DeviceError(`--serial is ${JSON.stringify(options.serial)} but the fleet accepts only serials matching ${claim.serialPattern}`, EXIT.provisionRefused,
@@ -177,8 +184,18 @@ export async function provision(claim: ClaimKit, outDir: string, options: Provis
     if (kit.thingName !== thingName) {
       throw new DeviceError(`${path.resolve(outDir)} already holds the kit of ${kit.thingName}, not ${thingName}`, EXIT.badInput, 'Choose another --kit folder for this serial');
     }
-    log('already provisioned', { thingName });
-    return { kit, provisioned: false };
+    if (!options.reprovisionToken || staging) {
+      log('already provisioned', { thingName });
+      return { kit, provisioned: false };
+    }
+    const staged = path.join(outDir, REPROVISION_STAGING);
+    await provision(claim, staged, options, true);
+    // The settings last: until they are replaced, the kit is the old one whole or (from then on) the new one.
+    const files = fs.readdirSync(staged).sort((a, b) => Number(a === KIT_FILES.settings) - Number(b === KIT_FILES.settings));
+    for (const file of files) fs.renameSync(path.join(staged, file), path.join(outDir, file));
+    fs.rmSync(staged, { recursive: true, force: true });
+    log('re-provisioned', { thingName });
+    return { kit: loadKit(outDir, {}, {}), provisioned: true };
   }
   const timeoutMs = options.timeoutMs ?? 30_000;
   fs.mkdirSync(outDir, { recursive: true, mode: 0o700 });
@@ -207,12 +224,21 @@ export async function provision(claim: ClaimKit, outDir: string, options: Provis
         'The claim certificate may be deactivated, or its policy may not allow this client ID: ask the fleet\'s operator')));
     });
 
+    // AWS IoT closes a connection when another connects with its client ID (another device with this serial) or its
+    // certificate is deactivated; MQTT.js then leaves a pending subscribe or publish unanswered for good.
+    const dropped = new Promise<never>((_, reject) => client.once('close', () => reject(new DeviceError(
+      `${claim.endpoint}:${claim.port} closed the claim connection as ${claimClientId} before answering`, EXIT.provisionFailed,
+      'Another device may be provisioning with the same serial, or the claim certificate was deactivated: run provision again (it resumes), or ask the fleet\'s operator',
+    ))));
+    dropped.catch(() => undefined);
+    const ask = (topic: string, payload: object) => Promise.race([request(client, topic, payload, timeoutMs), dropped]);
+
     if (pending) {
       log('resuming', { thingName, certificateId: pending.certificateId });
     } else {
       const { privateKeyPem, csrPem } = await keyAndCsr(thingName, options.algorithm);
       writePrivateKey(keyPath, privateKeyPem);
-      const csr = await request(client, '$aws/certificates/create-from-csr/json', { certificateSigningRequest: csrPem }, timeoutMs);
+      const csr = await ask('$aws/certificates/create-from-csr/json', { certificateSigningRequest: csrPem });
       if (!csr.accepted) throw rejection('CreateCertificateFromCsr', csr.body, claim, options.serial);
       fs.writeFileSync(certificatePath, csr.body.certificatePem, { mode: 0o644 });
       pending = { serial: options.serial, thingName, certificateId: csr.body.certificateId, certificateOwnershipToken: csr.body.certificateOwnershipToken, issuedAt: Date.now() };
@@ -220,9 +246,10 @@ export async function provision(claim: ClaimKit, outDir: string, options: Provis
       log('certificate created', { certificateId: pending.certificateId });
     }
 
-    const registered = await request(client, `$aws/provisioning-templates/${claim.templateName}/provision/json`, {
-      certificateOwnershipToken: pending.certificateOwnershipToken, parameters: { SerialNumber: options.serial },
-    }, timeoutMs);
+    const registered = await ask(`$aws/provisioning-templates/${claim.templateName}/provision/json`, {
+      certificateOwnershipToken: pending.certificateOwnershipToken,
+      parameters: { SerialNumber: options.serial, ...(options.reprovisionToken ? { [REPROVISION_TOKEN_PARAMETER]: options.reprovisionToken } : {}) },
+    });
     if (!registered.accepted) {
       const error = rejection('RegisterThing', registered.body, claim, options.serial);
       // A token that is no longer valid cannot be used again: the next run starts over.

@@ -159,8 +159,24 @@ describe('iot-device provision against the sandbox\'s fleet provisioning', () =>
     expect(sandbox.fleet!.things.get(thing)!.certificateIds).toEqual([firstCertificate]);
 
     const marked = await fleet('reprovision', '--env', 'dev', '--serial', 'LIVE0001');
-    expect(marked).toMatchObject({ code: 0, out: expect.stringMatching(/pi-dev-fleet-LIVE0001 is marked/) });
-    expect((await provision('device-live2', 'LIVE0001')).code).toBe(0);
+    expect(marked).toMatchObject({ code: 0, out: expect.stringMatching(/pi-dev-fleet-LIVE0001 is marked until \S+Z\. .*one-time token/s) });
+    const token = marked.out.match(/--reprovision-token (\S+)/)![1];
+    expect(sandbox.fleet!.things.get(thing)!.attributes.reprovision).not.toContain(token);
+    // The squat: another holder of the claim key comes first, without the token or with a guess. Refused; the device keeps its certificate.
+    for (const attempt of [[], ['--reprovision-token', 'a-guess']]) {
+      const squat = await provision('device-squat', 'LIVE0001', ...attempt);
+      expect(squat.code).toBe(22);
+      fs.rmSync(path.join(sandbox.dir, 'device-squat'), { recursive: true, force: true });
+    }
+    expect(sandbox.fleet!.hookLog.map((line) => JSON.parse(line)).filter((entry) => entry.serial === 'LIVE0001').slice(-2).map((entry) => entry.reason)).toEqual([
+      expect.stringContaining('is marked for re-provisioning, but the request carries no ReprovisionToken'),
+      expect.stringContaining('the request\'s ReprovisionToken is not the one of its mark'),
+    ]);
+    expect(sandbox.fleet!.things.get(thing)!.certificateIds).toEqual([firstCertificate]);
+    expect(sandbox.registry.describeCertificate(firstCertificate).status).toBe('ACTIVE');
+    expect(sandbox.fleet!.hookLog.join('\n')).not.toContain(token);
+
+    expect((await provision('device-live2', 'LIVE0001', '--reprovision-token', token)).code).toBe(0);
     const [secondCertificate] = sandbox.fleet!.things.get(thing)!.certificateIds;
     expect(secondCertificate).not.toBe(firstCertificate);
     expect(sandbox.registry.describeCertificate(firstCertificate).status).toBe('INACTIVE');
@@ -168,8 +184,57 @@ describe('iot-device provision against the sandbox\'s fleet provisioning', () =>
     // The old kit is refused by the broker (its certificate is no longer ACTIVE: CONNACK 0x87, exit 18); the new one publishes.
     expect((await iotDevice(['--kit', path.join(sandbox.dir, 'device-live1'), 'publish'])).code).toBe(18);
     expect((await iotDevice(['--kit', path.join(sandbox.dir, 'device-live2'), 'publish'])).code).toBe(0);
-    // The mark is used up: the claim key cannot provision the serial a third time.
-    expect((await provision('device-live3', 'LIVE0001')).code).toBe(22);
+    // The mark and its token are used up: neither the claim key nor the token provisions the serial a third time.
+    expect((await provision('device-live3', 'LIVE0001', '--reprovision-token', token)).code).toBe(22);
+  });
+
+  test('re-provisioning with the token into the device\'s own kit replaces it once the new certificate is registered', async () => {
+    const kit = path.join(sandbox.dir, 'device-same');
+    expect((await provision('device-same', 'SAME0001')).code).toBe(0);
+    const before = fs.readFileSync(path.join(kit, 'certificate.pem.crt'), 'utf8');
+    expect((await fleet('revoke', '--env', 'dev', '--serial', 'SAME0001')).code).toBe(0);
+    const token = (await fleet('reprovision', '--env', 'dev', '--serial', 'SAME0001')).out.match(/--reprovision-token (\S+)/)![1];
+    const again = await provision('device-same', 'SAME0001', '--reprovision-token', token);
+    expect(again).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Provisioned pi-dev-fleet-SAME0001/) });
+    expect(fs.readFileSync(path.join(kit, 'certificate.pem.crt'), 'utf8')).not.toBe(before);
+    expect(fs.readdirSync(kit)).not.toContain('.reprovision');
+    expect(fs.statSync(path.join(kit, 'private.pem.key')).mode & 0o777).toBe(0o600);
+    expect((await iotDevice(['--kit', kit, 'publish'])).code).toBe(0);
+  });
+
+  test('two devices with one new serial at once: the second claim session takes the client ID (exit 26, no silent success), and running again is refused (22)', async () => {
+    const results = await Promise.all(['device-twin1', 'device-twin2'].map((kit) => provision(kit, 'TWIN0001')));
+    expect(results.map((result) => result.code).sort()).toEqual([0, 26]);
+    const loser = results.findIndex((result) => result.code === 26);
+    expect(results[loser].stderr).toMatch(/closed the claim connection as claim-TWIN0001 before answering\. Another device may be provisioning with the same serial/);
+    expect((await provision(`device-twin${loser + 1}`, 'TWIN0001')).code).toBe(22);
+    expect(sandbox.fleet!.things.get(`${PREFIX}TWIN0001`)!.certificateIds).toHaveLength(1);
+  });
+
+  // Through the shipped endpoint; whether the two hooks interleave is the scheduler's. The interleaving itself is forced in
+  // test/handlers/pre-provisioning-hook-concurrency.test.ts.
+  test('two claim sessions registering one new serial at once: exactly one is accepted and the thing holds one certificate', async () => {
+    const templateName = JSON.parse(fs.readFileSync(path.join(claimDir, 'claim.json'), 'utf8')).templateName;
+    const sessions = await Promise.all(['claim-RACE01A', 'claim-RACE01B'].map(claimConnection));
+    try {
+      const ask = async (client: mqtt.MqttClient, topic: string, payload: object) => {
+        await client.subscribeAsync([`${topic}/accepted`, `${topic}/rejected`], { qos: 1 });
+        const answer = new Promise<{ topic: string; body: any }>((resolve) => client.once('message', (received, body) => resolve({ topic: received, body: JSON.parse(body.toString()) })));
+        await client.publishAsync(topic, JSON.stringify(payload), { qos: 1 });
+        return answer;
+      };
+      const tokens = await Promise.all(sessions.map(async (client) => {
+        const created = await ask(client, '$aws/certificates/create-from-csr/json', { certificateSigningRequest: (await keyAndCsr('x')).csrPem });
+        return created.body.certificateOwnershipToken as string;
+      }));
+      const answers = await Promise.all(sessions.map((client, i) => ask(client, `$aws/provisioning-templates/${templateName}/provision/json`, {
+        certificateOwnershipToken: tokens[i], parameters: { SerialNumber: 'RACE0001' },
+      })));
+      expect(answers.map((answer) => answer.topic.split('/').pop()).sort()).toEqual(['accepted', 'rejected']);
+      expect(sandbox.fleet!.things.get(`${PREFIX}RACE0001`)!.certificateIds).toHaveLength(1);
+    } finally {
+      await Promise.all(sessions.map((client) => client.endAsync()));
+    }
   });
 
   test('a revoked device can connect neither over MQTT nor over HTTPS, and the claim key cannot bring it back', async () => {
@@ -413,5 +478,10 @@ describe('claim certificate rotation without stopping provisioning', () => {
     expect(await fleet('revoke', '--env', 'dev')).toMatchObject({ code: 2, err: expect.stringMatching(/--serial is missing/) });
     expect(await fleet('explode', '--env', 'dev')).toMatchObject({ code: 2, err: expect.stringMatching(/unknown command "explode"/) });
     expect(await fleet('revoke', '--env', 'dev', '--serial', 'NOSUCH01')).toMatchObject({ code: 1, err: expect.stringMatching(/ResourceNotFoundException: Thing pi-dev-fleet-NOSUCH01 cannot be found/) });
+    // A serial no thing name can hold, or one outside the fleet's pattern (a stack output), names no device: usage, nothing changed.
+    expect(await fleet('revoke', '--env', 'dev', '--serial', 'A/B')).toMatchObject({ code: 2, err: expect.stringMatching(/--serial is "A\/B" but must match/) });
+    expect(await fleet('reprovision', '--env', 'dev', '--serial', 'lower')).toMatchObject({ code: 2, err: expect.stringMatching(/--serial is "lower" but the fleet of \S+ accepts only serials matching \[A-Z0-9\]\{8,16\}/) });
+    expect(await fleet('reprovision', '--env', 'dev', '--serial', 'NOSUCH01')).toMatchObject({ code: 3, err: expect.stringMatching(/thing pi-dev-fleet-NOSUCH01 does not exist: its serial is new/) });
+    expect(await fleet('reprovision', '--env', 'dev', '--serial', 'NOSUCH01', '--valid-hours', '0')).toMatchObject({ code: 2, err: expect.stringMatching(/--valid-hours is "0" but must be a whole number of hours from 1 to 168/) });
   });
 });

@@ -7,6 +7,7 @@ export interface ProvisionOptions {
   readonly claimKit: string;
   readonly serial: string;
   readonly keyType: string;
+  readonly reprovisionToken?: string;
 }
 
 export async function provisionCommand(globals: GlobalOptions, options: ProvisionOptions, context: CommandContext): Promise<void> {
@@ -19,6 +20,7 @@ export async function provisionCommand(globals: GlobalOptions, options: Provisio
   const { kit, provisioned } = await provision(claim, globals.kit, {
     serial: options.serial,
     algorithm: options.keyType as KeyAlgorithm,
+    reprovisionToken: options.reprovisionToken,
     overrides: { endpoint: globals.endpoint, port: globals.port, httpsPort: globals.httpsPort },
     log: (event, fields) => context.log.info(event, fields),
   });
