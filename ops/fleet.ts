@@ -9,7 +9,7 @@ import {
   ListAttachedPoliciesCommand, UpdateCertificateCommand, UpdateThingCommand,
 } from '@aws-sdk/client-iot';
 import { randomBytes } from 'crypto';
-import { certificateIdOfArn, REPROVISION_ATTRIBUTE, reprovisionMark, retireCertificates } from '../lib/handlers/pre-provisioning-hook';
+import { certificateIdOfArn, REPROVISION_ATTRIBUTE, reprovisionMark, retireCertificates } from '../lib/handlers/pre-provisioning-hook/thing-registry';
 
 export interface RevokeOptions {
   /** INACTIVE can be undone (UpdateCertificate ACTIVE); REVOKED cannot. @default 'INACTIVE' */

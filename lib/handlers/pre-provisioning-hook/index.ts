@@ -22,14 +22,13 @@
  * AWS answers a refused device with ACCESS_DENIED and no reason, so the reason goes to this function's log,
  * one JSON line per decision (never the token or the certificate), where an operator finds it by serial.
  */
-import { createHash, timingSafeEqual } from 'crypto';
-import {
-  CreateThingCommand, DescribeThingCommand, DetachThingPrincipalCommand, IoTClient, ListThingPrincipalsCommand, UpdateCertificateCommand, UpdateThingCommand,
-} from '@aws-sdk/client-iot';
+import { timingSafeEqual } from 'crypto';
+import { CreateThingCommand, DescribeThingCommand, IoTClient, UpdateThingCommand } from '@aws-sdk/client-iot';
 import { REPROVISION_TOKEN_PARAMETER, SERIAL_NUMBER } from '../../../device/src/contract';
+import { REPROVISION_ATTRIBUTE, retireCertificates, sha256, thingCertificates } from './thing-registry';
 
-/** The thing attribute holding an operator's re-provisioning mark: `sha256:<hex of the token's SHA-256>:<expiry, epoch seconds>`. */
-export const REPROVISION_ATTRIBUTE = 'reprovision';
+export { certificateIdOfArn, REPROVISION_ATTRIBUTE, reprovisionMark, retireCertificates } from './thing-registry';
+
 /** The thing attribute of the hook's reservation: `<certificate ID>:<epoch seconds>` of the request that holds the serial. */
 export const RESERVATION_ATTRIBUTE = 'provisioning';
 /**
@@ -38,12 +37,6 @@ export const RESERVATION_ATTRIBUTE = 'provisioning';
  */
 export const RESERVATION_LIFETIME_MS = 10 * 60 * 1000;
 
-/** The mark's value (thing attribute values allow `[a-zA-Z0-9_.,@/:#-]`, API Reference, AttributePayload). */
-export function reprovisionMark(token: string, expiresAt: Date): string {
-  return `sha256:${sha256(token)}:${Math.floor(expiresAt.getTime() / 1000)}`;
-}
-
-const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 const reservation = (certificateId: string, now: number) => `${certificateId}:${Math.floor(now / 1000)}`;
 
 /** What AWS IoT sends the hook. */
@@ -101,31 +94,6 @@ export function ruleFromEnvironment(env: Record<string, string | undefined>): Se
     throw new Error(`ALLOWED_SERIALS must be a JSON array of strings, received: ${env.ALLOWED_SERIALS}`);
   }
   return { pattern: new RegExp(env.SERIAL_PATTERN), allowList: allowList ? new Set(allowList as string[]) : undefined, thingNamePrefix: env.THING_NAME_PREFIX };
-}
-
-/** The certificates (their ARNs) attached to a thing, every page of ListThingPrincipals. */
-async function thingCertificates(iot: IoTClient, thingName: string): Promise<string[]> {
-  const principals: string[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await iot.send(new ListThingPrincipalsCommand({ thingName, nextToken }));
-    principals.push(...page.principals ?? []);
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return principals;
-}
-
-/** The ID in a certificate's ARN (`arn:aws:iot:<region>:<account>:cert/<id>`). */
-export const certificateIdOfArn = (arn: string) => arn.slice(arn.lastIndexOf('/') + 1);
-
-/** Sets each certificate of the thing to `status` and detaches it (every page); their ARNs. */
-export async function retireCertificates(iot: IoTClient, thingName: string, status: 'INACTIVE' | 'REVOKED'): Promise<string[]> {
-  const principals = await thingCertificates(iot, thingName);
-  for (const principal of principals) {
-    await iot.send(new UpdateCertificateCommand({ certificateId: certificateIdOfArn(principal), newStatus: status }));
-    await iot.send(new DetachThingPrincipalCommand({ thingName, principal }));
-  }
-  return principals;
 }
 
 /** Why a re-provisioning mark does not let this request through; undefined when it does. */
