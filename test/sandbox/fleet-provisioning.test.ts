@@ -202,12 +202,17 @@ describe('iot-device provision against the sandbox\'s fleet provisioning', () =>
     expect((await iotDevice(['--kit', kit, 'publish'])).code).toBe(0);
   });
 
-  test('two devices with one new serial at once: the second claim session takes the client ID (exit 26, no silent success), and running again is refused (22)', async () => {
+  test('two devices with one new serial at once: one provisions; the other is refused (22) or, when its claim session was taken over by the other\'s client ID, says so (26, never a silent 0) and is refused when run again', async () => {
     const results = await Promise.all(['device-twin1', 'device-twin2'].map((kit) => provision(kit, 'TWIN0001')));
-    expect(results.map((result) => result.code).sort()).toEqual([0, 26]);
-    const loser = results.findIndex((result) => result.code === 26);
-    expect(results[loser].stderr).toMatch(/closed the claim connection as claim-TWIN0001 before answering\. Another device may be provisioning with the same serial/);
-    expect((await provision(`device-twin${loser + 1}`, 'TWIN0001')).code).toBe(22);
+    const winner = results.findIndex((result) => result.code === 0);
+    expect(winner).toBeGreaterThanOrEqual(0);
+    const loser = results[1 - winner];
+    // Which of the two happens is the scheduler's: the sessions overlap (26) or the second comes after the first (22).
+    expect([22, 26]).toContain(loser.code);
+    if (loser.code === 26) {
+      expect(loser.stderr).toMatch(/closed the claim connection as claim-TWIN0001 before answering\. Another device may be provisioning with the same serial/);
+      expect((await provision(`device-twin${2 - winner}`, 'TWIN0001')).code).toBe(22);
+    }
     expect(sandbox.fleet!.things.get(`${PREFIX}TWIN0001`)!.certificateIds).toHaveLength(1);
   });
 
