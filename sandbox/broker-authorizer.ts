@@ -11,13 +11,18 @@
  * The sandbox's own services (shadow service, rules engine, data plane, the console's clients) connect with
  * certificates registered like any device's, each with a policy of its own: no identity is special by name.
  * MQTT 3.1 is refused: AWS IoT speaks MQTT 3.1.1 and 5 ("MQTT", AWS IoT Developer Guide).
+ *
+ * It also serves AWS IoT's own MQTT APIs on the same broker and port, as AWS does: a request the connection's
+ * policies allow to publish (fleet provisioning's `$aws/certificates/...`, `$aws/provisioning-templates/...`)
+ * reaches serveApi's handler with the certificate and client ID it came from, and each answer is delivered
+ * to that connection alone.
  */
 import { ChildProcess, fork } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { randomBytes } from 'crypto';
-import type { DeciderMessage } from './broker-decider-process';
+import type { ApiRequestMessage, DeciderMessage } from './broker-decider-process';
 import { certificateIdOf, CertificateRecord, IotControlPlane } from './iot-control-plane';
 import { iotArn, PolicyDocument } from './iot-policy';
 import type { CertificateAuthority, Issued } from './pki';
@@ -40,8 +45,21 @@ function servicePolicy(identity: ServiceIdentity, region: string, account: strin
   }
 }
 
+/** A request of one of AWS IoT's MQTT APIs the sandbox serves, from a connection the broker authenticated. */
+export interface ApiRequest {
+  /** The ID (SHA-256 of the DER) of the certificate the connection presented. */
+  readonly fingerprint: string;
+  readonly clientId: string;
+  readonly topic: string;
+  readonly payload: Buffer;
+}
+
+/** What an API answers a request with: messages for the requesting connection alone. */
+export type ApiAnswer = Array<{ topic: string; payload: string }>;
+
 export class BrokerAuthorizer {
   private readonly credentials = new Map<ServiceIdentity, Issued>();
+  private api?: (request: ApiRequest) => Promise<ApiAnswer>;
 
   private constructor(private readonly decider: ChildProcess, readonly socketPath: string, private readonly registry: IotControlPlane, private readonly ca: CertificateAuthority) {}
 
@@ -63,7 +81,26 @@ export class BrokerAuthorizer {
       decider.once('message', () => resolve());
       send({ type: 'start', socketPath, region: registry.region, account: registry.account });
     });
-    return new BrokerAuthorizer(decider, socketPath, registry, ca);
+    const authorizer = new BrokerAuthorizer(decider, socketPath, registry, ca);
+    decider.on('message', (message: ApiRequestMessage) => {
+      if (message.type === 'request') authorizer.answer(message);
+    });
+    return authorizer;
+  }
+
+  /** Serves the API requests (`$aws/certificates/...`, `$aws/provisioning-templates/...`) the broker passes on. */
+  serveApi(api: (request: ApiRequest) => Promise<ApiAnswer>): void {
+    this.api = api;
+  }
+
+  private answer(message: ApiRequestMessage): void {
+    if (!this.api) return;
+    const request = { fingerprint: message.certificateId, clientId: message.clientId, topic: message.topic, payload: Buffer.from(message.payload, 'base64') };
+    this.api(request).then((answers) => {
+      for (const { topic, payload } of answers) {
+        if (this.decider.connected) this.decider.send({ type: 'deliver', clientId: request.clientId, topic, payload: Buffer.from(payload).toString('base64') } satisfies DeciderMessage);
+      }
+    }, (error: Error) => process.stderr.write(`sandbox broker: ${request.topic} from ${request.clientId} failed: ${error.message}\n`));
   }
 
   /** The certificate and key a service of the sandbox connects with, registered ACTIVE with its policy on first use. */

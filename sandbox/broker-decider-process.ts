@@ -6,9 +6,12 @@
  * with the registry's own authorizeRequest. Exits with its parent.
  *
  * Wire format with the plugin, one line each way (fields hex-encoded where they may hold any byte):
- *   ask:    <op> <certificate id> <MQTT protocol version> <client id hex|-> <topic hex|->   (op: C P S R)
- *   answer: A1 (allowed) or A0 (denied)
- *   pushed: F (the registry changed: forget every cached answer), K <certificate id> (disconnect its clients)
+ *   ask:     <op> <certificate id> <MQTT protocol version> <client id hex|-> <topic hex|->   (op: C P S R)
+ *   answer:  A1 (allowed) or A0 (denied)
+ *   request: Q <certificate id> <client id hex> <topic hex> <payload hex|->: an API request (fleet provisioning),
+ *            passed to the parent when the certificate's policies allow the publish; no answer on the socket
+ *   pushed:  F (the registry changed: forget every cached answer), K <certificate id> (disconnect its clients),
+ *            P <client id hex> <topic hex> <payload hex|-> (deliver to that client only: the parent's API answers)
  */
 import * as net from 'net';
 import { authorizeRequest, CertificateFacts } from './iot-control-plane';
@@ -18,7 +21,18 @@ export type DeciderMessage =
   | { type: 'start'; socketPath: string; region: string; account: string }
   | { type: 'certificate'; fingerprint: string; facts?: CertificateFacts }
   | { type: 'policy'; policyName: string; document: PolicyDocument }
+  /** From the parent: an answer of the API, for the requesting client alone. */
+  | { type: 'deliver'; clientId: string; topic: string; payload: string }
   | { type: 'stop' };
+
+/** To the parent: a request of an API the sandbox serves, with the connection it came from (payload in base64). */
+export interface ApiRequestMessage {
+  readonly type: 'request';
+  readonly certificateId: string;
+  readonly clientId: string;
+  readonly topic: string;
+  readonly payload: string;
+}
 
 const OPERATIONS: Record<string, IotAction> = { C: 'iot:Connect', P: 'iot:Publish', S: 'iot:Subscribe', R: 'iot:Receive' };
 
@@ -51,6 +65,22 @@ function decide(line: string): boolean {
   }
 }
 
+const hexOf = (text: string | Buffer) => (text.length ? Buffer.from(text).toString('hex') : '-');
+const bytesOf = (hex: string) => (hex === '-' ? Buffer.alloc(0) : Buffer.from(hex, 'hex'));
+
+/** An API request: passed on only when the connection's policies allow the publish, whatever order the broker checks in. */
+function forward(line: string): void {
+  const [, fingerprint, clientHex, topicHex, payloadHex] = line.split(' ');
+  const clientId = bytesOf(clientHex).toString('utf8');
+  const topic = bytesOf(topicHex).toString('utf8');
+  try {
+    if (!authorizeRequest(policy, scope.region, scope.account, certificates.get(fingerprint), 'mqtt', clientId, 'iot:Publish', topic).allowed) return;
+  } catch {
+    return;
+  }
+  process.send!({ type: 'request', certificateId: fingerprint, clientId, topic, payload: bytesOf(payloadHex).toString('base64') } satisfies ApiRequestMessage);
+}
+
 function serve(socket: net.Socket): void {
   sockets.add(socket);
   socket.on('close', () => sockets.delete(socket));
@@ -61,7 +91,9 @@ function serve(socket: net.Socket): void {
     let end: number;
     let answers = '';
     while ((end = buffered.indexOf('\n')) >= 0) {
-      answers += decide(buffered.slice(0, end)) ? 'A1\n' : 'A0\n';
+      const line = buffered.slice(0, end);
+      if (line.startsWith('Q ')) forward(line);
+      else answers += decide(line) ? 'A1\n' : 'A0\n';
       buffered = buffered.slice(end + 1);
     }
     if (answers) socket.write(answers);
@@ -86,6 +118,9 @@ process.on('message', (message: DeciderMessage) => {
     case 'policy':
       policies.set(message.policyName, message.document);
       push('F');
+      return;
+    case 'deliver':
+      push(`P ${hexOf(message.clientId)} ${hexOf(message.topic)} ${hexOf(Buffer.from(message.payload, 'base64'))}`);
       return;
     case 'stop':
       for (const socket of sockets) socket.destroy();

@@ -3,50 +3,32 @@
  * from the synthesized template: its AWS::IoT::ProvisioningTemplate (name, Enabled, body, hook), the
  * claim certificate's policy, and the hook function's settings, run through the hook handler itself.
  *
- * It is an MQTT endpoint of its own (aedes, MQTT 3.1.1 over mutual TLS), because AWS answers each request
- * "through the same MQTT connection used to publish the API request", which Mosquitto cannot do: every
- * subscriber of a topic gets what is published to it. Claim certificates are issued by a claim CA that
- * only this endpoint trusts, so a claim certificate cannot reach the data broker at all (on AWS it could
- * connect, and its policy would refuse the rest). Each operation is decided by the claim policy with the
- * IoT policy evaluator; a publish it refuses closes the connection, as AWS IoT does over MQTT 3.1.1.
+ * It is served on the data broker, as on AWS: claim sessions connect to the same endpoint and port as every
+ * device, over MQTT 5 or 3.1.1, and the broker decides them from the registry like any connection (the claim
+ * certificate's policy). The broker passes each request on `$aws/certificates/...` and
+ * `$aws/provisioning-templates/...` here with the certificate and client ID it came from, and delivers the
+ * answer to that connection alone, as AWS answers "through the same MQTT connection used to publish the API
+ * request" (sandbox/broker-authorizer.ts). Unlike AWS, an answer reaches the connection even when it has not
+ * subscribed to the response topic (the broker cannot see a connection's subscriptions); it still needs the
+ * policy's iot:Receive.
  *
  * CreateCertificateFromCsr signs the CSR's public key with the sandbox CA, keeping the CSR's subject, and
  * registers the certificate PENDING_ACTIVATION with no policy: it cannot connect until RegisterThing
- * activates it (its subject decides nothing). The ownership token lasts an hour. RegisterThing runs the pre-provisioning hook, evaluates
- * the template body (parameters, Fn::Join, Ref), creates the thing or reuses an existing one, activates
- * the certificate and attaches it and the device policy.
+ * activates it (its subject decides nothing). The ownership token lasts an hour. RegisterThing runs the
+ * pre-provisioning hook, evaluates the template body (parameters, Fn::Join, Ref), creates the thing or updates
+ * an existing one as its OverrideSettings say, activates the certificate and attaches it and the policies.
  */
 import 'reflect-metadata';
 import { createHash, randomBytes, webcrypto } from 'crypto';
-import * as tls from 'tls';
 import * as x509 from '@peculiar/x509';
 import type { IoTClient } from '@aws-sdk/client-iot';
 import { answer, ruleFromEnvironment, SerialRule } from '../lib/handlers/pre-provisioning-hook';
-import { certificateIdOf, CertificateRecord, IotControlPlane, ThingRecord } from './iot-control-plane';
-import type { IotAction, PolicyDocument } from './iot-policy';
+import type { ApiAnswer, ApiRequest, BrokerAuthorizer } from './broker-authorizer';
+import { certificateIdOf, IotControlPlane, ThingRecord } from './iot-control-plane';
+import type { PolicyDocument } from './iot-policy';
 import { NotSupportedError } from './errors';
-import { CertificateAuthority, Issued } from './pki';
-import { freePort } from './ports';
+import type { CertificateAuthority } from './pki';
 import { RawTemplate, ResolvedTemplate } from './resolved-template';
-
-// aedes 0.51 ships no type declarations we rely on; the few calls used here are typed below.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const createAedes = require('aedes') as (options: Record<string, unknown>) => Aedes;
-
-interface AedesClient {
-  readonly id: string;
-  readonly conn: tls.TLSSocket;
-  readonly closed: boolean;
-  readonly subscriptions: Record<string, number>;
-  publish(message: { topic: string; payload: Buffer; qos: 0 | 1; retain: false; cmd: 'publish' }, done: (error?: Error) => void): void;
-  close(): void;
-}
-
-interface Aedes {
-  handle(socket: tls.TLSSocket): void;
-  on(event: 'publish', listener: (packet: { topic: string; payload: Buffer }, client: AedesClient | null) => void): void;
-  close(done: () => void): void;
-}
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -120,115 +102,65 @@ interface PendingCertificate {
   readonly issuedAt: number;
 }
 
-export interface FleetEndpointOptions {
+export interface FleetServiceOptions {
   readonly template: RawTemplate;
-  /** The registry: a connection is accepted only with an ACTIVE certificate of it, and decided by that certificate's policies; RegisterThing writes to it. */
+  /** The registry: RegisterThing writes to it; the claim certificate is the request's, found by its fingerprint. */
   readonly registry: IotControlPlane;
-  /** The claim certificates' CA; only this endpoint trusts it. */
-  readonly claimCa: CertificateAuthority;
+  /** The broker's decider, which passes the API's requests here and delivers the answers. */
+  readonly authorizer: BrokerAuthorizer;
   /** The IoT client the pre-provisioning hook calls the registry with (the sandbox's control plane stand-in). */
   readonly hookClient: () => IoTClient;
   /** The CA of the data broker, which signs the provisioned devices' certificates. */
   readonly deviceCa: CertificateAuthority;
-  /** The certificate this endpoint serves (localhost), signed by `deviceCa`. */
-  readonly serverCertificate: Issued;
   /** @default Date.now */
   readonly now?: () => number;
 }
 
-export class FleetProvisioningEndpoint {
+export class FleetProvisioningService {
   /** What the pre-provisioning hook logged: one JSON line per decision, with its reason (AWS sends the device none). */
   readonly hookLog: string[] = [];
   /** Every request and how it ended, for tests and benchmarks. */
   readonly requests: Array<{ operation: string; clientId: string; accepted: boolean; errorCode?: string }> = [];
   private readonly pending = new Map<string, PendingCertificate>();
-  private templates: LocalProvisioningTemplate[] = [];
 
-  private constructor(
-    private readonly server: tls.Server,
-    private readonly broker: Aedes,
-    readonly port: number,
-    private readonly options: FleetEndpointOptions,
-  ) {}
+  private constructor(private readonly options: FleetServiceOptions, private readonly fleet: ReturnType<typeof fleetOf>) {}
 
   /** Things registered through the fleet, by name. */
   get things(): ReadonlyMap<string, ThingRecord> {
     return this.options.registry.things;
   }
 
-  static async start(options: FleetEndpointOptions): Promise<FleetProvisioningEndpoint> {
+  static start(options: FleetServiceOptions): FleetProvisioningService {
     const fleet = fleetOf(options.template);
     if (!fleet.claimPolicy) throw new NotSupportedError('a fleet without a claim certificate and policy');
-    const { registry } = options;
-    const now = options.now ?? Date.now;
-    // Each connection is decided by the policies of the certificate it presented, as AWS IoT decides.
-    const certificateOf = new WeakMap<AedesClient, CertificateRecord>();
-    const allowed = (client: AedesClient, action: IotAction, name: string) => registry.authorize(certificateOf.get(client), 'mqtt', client.id, action, name).allowed;
-    const connected = new Set<AedesClient>();
+    const service = new FleetProvisioningService(options, fleet);
+    options.authorizer.serveApi((request) => service.handle(request));
+    return service;
+  }
 
-    const broker = createAedes({
-      authenticate: (client: AedesClient, _username: unknown, _password: unknown, done: (error: Error | null, ok: boolean) => void) => {
-        // An unknown certificate, or one that is not ACTIVE, cannot connect (registry.authorize refuses it).
-        const certificate = registry.certificateOf(client.conn.getPeerCertificate().raw);
-        if (certificate) certificateOf.set(client, certificate);
-        const ok = allowed(client, 'iot:Connect', client.id);
-        if (ok) connected.add(client);
-        return done(null, ok);
-      },
-      authorizePublish: (client: AedesClient | null, packet: { topic: string }, done: (error?: Error | null) => void) => {
-        done(client && allowed(client, 'iot:Publish', packet.topic) ? null : new Error(`not authorized to publish ${packet.topic}`));
-      },
-      authorizeSubscribe: (client: AedesClient, subscription: { topic: string }, done: (error: Error | null, subscription: unknown) => void) => {
-        done(null, allowed(client, 'iot:Subscribe', subscription.topic) ? subscription : null);
-      },
-      // Only responses, which are delivered to the requesting connection alone: no request is routed to another client.
-      authorizeForward: (_client: AedesClient, packet: { topic: string }) => (/\/(accepted|rejected)$/.test(packet.topic) ? packet : null),
-    });
-    const server = tls.createServer({
-      key: options.serverCertificate.privateKeyPem, cert: options.serverCertificate.certificatePem,
-      ca: options.claimCa.certificatePem, requestCert: true, rejectUnauthorized: true,
-    }, (socket) => broker.handle(socket));
-    const port = await freePort();
-    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-    const endpoint = new FleetProvisioningEndpoint(server, broker, port, options);
-    endpoint.templates = fleet.templates;
-    // AWS IoT disconnects the connections of a certificate that is no longer ACTIVE (UpdateCertificate).
-    registry.onChange((change) => {
-      if (change.kind !== 'certificate' || (change.certificate.status === 'ACTIVE' && !change.removed)) return;
-      const { certificate } = change;
-      for (const client of connected) {
-        if (client.closed) connected.delete(client);
-        else if (certificateOf.get(client)?.certificateId === certificate.certificateId) client.close();
-      }
-    });
-
-    broker.on('publish', (packet, client) => {
-      if (!client) return;
-      const respond = (topic: string, body: object) => {
-        // Delivered only when the client subscribed to the response topic, as AWS documents.
-        if (!(topic in client.subscriptions)) return;
-        client.publish({ topic, payload: Buffer.from(JSON.stringify(body)), qos: 0, retain: false, cmd: 'publish' }, () => undefined);
-      };
-      const operation = packet.topic === CSR_TOPIC ? 'CreateCertificateFromCsr' : PROVISION_TOPIC.test(packet.topic) ? 'RegisterThing' : undefined;
-      if (!operation) return;
-      const handle = operation === 'CreateCertificateFromCsr'
-        ? endpoint.createCertificateFromCsr(packet.payload, now)
-        : endpoint.registerThing(PROVISION_TOPIC.exec(packet.topic)![1], packet.payload, fleet, client.id, certificateOf.get(client)!.certificateId, now);
-      handle.then((body) => {
-        endpoint.requests.push({ operation, clientId: client.id, accepted: true });
-        respond(`${packet.topic}/accepted`, body);
-      }, (error: Error) => {
-        const rejected = error instanceof ProvisioningRejected ? error : new ProvisioningRejected(500, 'InternalFailure', error.message);
-        endpoint.requests.push({ operation, clientId: client.id, accepted: false, errorCode: rejected.errorCode });
-        respond(`${packet.topic}/rejected`, { statusCode: rejected.statusCode, errorCode: rejected.errorCode, errorMessage: rejected.message });
-      });
-    });
-    return endpoint;
+  /** One request of the API, answered on its `/accepted` or `/rejected` topic. */
+  private async handle(request: ApiRequest): Promise<ApiAnswer> {
+    const now = this.options.now ?? Date.now;
+    const operation = request.topic === CSR_TOPIC ? 'CreateCertificateFromCsr' : PROVISION_TOPIC.test(request.topic) ? 'RegisterThing' : undefined;
+    try {
+      if (!operation) throw new ProvisioningRejected(400, 'InvalidRequest', `The sandbox serves ${CSR_TOPIC} and ${PROVISION_TOPIC.source} of the fleet provisioning API, not ${request.topic}`);
+      const claimCertificate = this.options.registry.certificateWithFingerprint(request.fingerprint);
+      if (!claimCertificate) throw new ProvisioningRejected(403, 'AccessDenied', 'The connection\'s certificate is not registered');
+      const body = operation === 'CreateCertificateFromCsr'
+        ? await this.createCertificateFromCsr(request.payload, now)
+        : await this.registerThing(PROVISION_TOPIC.exec(request.topic)![1], request.payload, request.clientId, claimCertificate.certificateId, now);
+      this.requests.push({ operation, clientId: request.clientId, accepted: true });
+      return [{ topic: `${request.topic}/accepted`, payload: JSON.stringify(body) }];
+    } catch (error) {
+      const rejected = error instanceof ProvisioningRejected ? error : new ProvisioningRejected(500, 'InternalFailure', (error as Error).message);
+      this.requests.push({ operation: operation ?? request.topic, clientId: request.clientId, accepted: false, errorCode: rejected.errorCode });
+      return [{ topic: `${request.topic}/rejected`, payload: JSON.stringify({ statusCode: rejected.statusCode, errorCode: rejected.errorCode, errorMessage: rejected.message }) }];
+    }
   }
 
   /** What UpdateProvisioningTemplate --enabled/--no-enabled does: a disabled template rejects every RegisterThing. */
   setTemplateEnabled(templateName: string, enabled: boolean): void {
-    const template = this.templates.find((candidate) => candidate.name === templateName);
+    const template = this.fleet.templates.find((candidate) => candidate.name === templateName);
     if (!template) throw new Error(`No provisioning template ${templateName}`);
     template.enabled = enabled;
   }
@@ -252,7 +184,8 @@ export class FleetProvisioningEndpoint {
     return { certificateId, certificatePem, certificateOwnershipToken: ownershipToken };
   }
 
-  private async registerThing(templateName: string, payload: Buffer, fleet: ReturnType<typeof fleetOf>, clientId: string, claimCertificateId: string, now: () => number): Promise<object> {
+  private async registerThing(templateName: string, payload: Buffer, clientId: string, claimCertificateId: string, now: () => number): Promise<object> {
+    const { fleet } = this;
     const template = fleet.templates.find((candidate) => candidate.name === templateName);
     if (!template) throw new ProvisioningRejected(404, 'ResourceNotFound', `Template ${templateName} not found`);
     if (!template.enabled) throw new ProvisioningRejected(400, 'TemplateDisabled', `Template ${templateName} is disabled`);
@@ -318,8 +251,4 @@ export class FleetProvisioningEndpoint {
     return { deviceConfiguration, thingName };
   }
 
-  async stop(): Promise<void> {
-    await new Promise<void>((resolve) => this.broker.close(() => resolve()));
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
 }

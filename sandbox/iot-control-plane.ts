@@ -3,7 +3,7 @@
  * (served as REST JSON by sandbox/aws-api.ts, "AWS IoT API Reference"). The template's resources are put in
  * it as CloudFormation would (sandbox/template-deployment.ts), fleet provisioning registers its things and
  * certificates in it, the hook and the operator commands change it through the AWS SDK, and every decision
- * of the broker, the HTTPS endpoint and the fleet endpoint is taken from it (`authorize`): who a connection
+ * of the broker (and so of fleet provisioning's claim sessions) and the HTTPS endpoint is taken from it (`authorize`): who a connection
  * is is the certificate it presented, found by its ID (the SHA-256 of its DER encoding, as AWS IoT's are),
  * never its subject. Listeners hear of every change, so the broker forgets cached decisions and drops the
  * connections of a certificate that is no longer ACTIVE.
@@ -170,7 +170,12 @@ export class IotControlPlane {
 
   /** The registered certificate presented on a TLS connection (its DER), if it is one of the registry's. */
   certificateOf(der: Buffer): CertificateRecord | undefined {
-    const id = this.byFingerprint.get(certificateIdOf(der));
+    return this.certificateWithFingerprint(certificateIdOf(der));
+  }
+
+  /** The certificate whose DER encoding has this SHA-256 (what the broker identifies a connection by). */
+  certificateWithFingerprint(fingerprint: string): CertificateRecord | undefined {
+    const id = this.byFingerprint.get(fingerprint);
     return id === undefined ? undefined : this.certificates.get(id);
   }
 

@@ -20,12 +20,12 @@ import { AwsApiStandIn } from './aws-api';
 import { IoTClient } from '@aws-sdk/client-iot';
 import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { onShadowDefaultsEvent } from '../lib/handlers/shadow-defaults';
-import { FleetProvisioningEndpoint, fleetOf } from './fleet-provisioning';
+import { FleetProvisioningService, fleetOf } from './fleet-provisioning';
 import { IotControlPlane } from './iot-control-plane';
 import { HttpsGateway } from './https-gateway';
 import { BrokerAuthorizer } from './broker-authorizer';
 import { Broker } from './mosquitto';
-import { CertificateAuthority, createCertificateAuthority, Issued, loadCertificateAuthority } from './pki';
+import { createCertificateAuthority, Issued, loadCertificateAuthority } from './pki';
 import { DeclaredThing, deployIotResources, registerDevice } from './template-deployment';
 import { saveCertificateAuthority, savedCertificateAuthority, savedState, saveState } from './sandbox-state';
 import { ShadowService } from './shadow-service';
@@ -77,7 +77,7 @@ export interface LocalSandbox {
   /** The S3-compatible server holding the template's buckets. */
   readonly s3: LocalS3;
   /** Fleet provisioning by claim, when the template declares a fleet. */
-  readonly fleet?: FleetProvisioningEndpoint;
+  readonly fleet?: FleetProvisioningService;
   /** CloudFormation, Secrets Manager, IoT data plane and CloudWatch Logs, for `iot-device bootstrap` and the smoke check. */
   readonly aws: AwsApiStandIn;
   /** The environment pointing the AWS SDK at `aws` (endpoints, dummy credentials, region). */
@@ -123,7 +123,7 @@ export interface LocalSandboxOptions {
  * The stack as deployed to the sandbox: its outputs resolved with the sandbox's endpoint, and the
  * certificate secret holding a certificate of the sandbox CA for the template's thing.
  */
-function deployedStack(template: Template, resolved: ResolvedTemplate, broker: Broker, claimCa?: CertificateAuthority) {
+function deployedStack(template: Template, resolved: ResolvedTemplate, broker: Broker, withFleet: boolean) {
   const { stackName } = resolved;
   const outputs = Object.fromEntries(Object.entries(template.Outputs).map(([key, output]) => [key, { value: String(resolved.resolve(output.Value)), description: output.Description }]));
   // A secret as the certificate handler writes it, named as Secrets Manager names it (six random characters appended).
@@ -136,8 +136,8 @@ function deployedStack(template: Template, resolved: ResolvedTemplate, broker: B
   const secret = storedSecret(outputs.CertificateSecretArn.value, outputs.CertificateId.value, outputs.CertificateArn.value, broker.ca.issue(ISSUED_SUBJECT, { keyType: 'rsa' }));
   const logGroups = resolved.ofType('AWS::Logs::LogGroup').map((id) => resolved.ref(id));
   const claimArn = outputs.ClaimCertificateSecretArn?.value;
-  const claimSecret = claimCa && claimArn
-    ? storedSecret(claimArn, outputs.ClaimCertificateId.value, resolved.arn('iot', `cert/${outputs.ClaimCertificateId.value}`), claimCa.issue('fleet-claim'))
+  const claimSecret = withFleet && claimArn
+    ? storedSecret(claimArn, outputs.ClaimCertificateId.value, resolved.arn('iot', `cert/${outputs.ClaimCertificateId.value}`), broker.ca.issue(ISSUED_SUBJECT))
     : undefined;
   return { stack: { stackName, outputs }, secrets: claimSecret ? [secret, claimSecret] : [secret], claimSecret, region: resolved.region, buckets: resolved.ofType('AWS::S3::Bucket').map((id) => resolved.ref(id)), logGroups };
 }
@@ -164,9 +164,9 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
   const deviceCa = saved ? loadCertificateAuthority(saved) : createCertificateAuthority();
   if (options.dir && !saved) saveCertificateAuthority(dir, deviceCa);
   const state = options.dir ? savedState(dir) : undefined;
-  // Fleet provisioning: claim certificates of a CA only the fleet endpoint trusts.
-  const claimCa = options.fleet && resolvedHasFleet(template) ? createCertificateAuthority('iot-core-cdk local sandbox claim CA') : undefined;
-  const registry = new IotControlPlane(resolved.region, resolved.account, { issue: claimCa ? () => claimCa.issue(ISSUED_SUBJECT) : undefined });
+  // Fleet provisioning, served on the data broker: the claim certificate is one of the registry's, decided by its policy.
+  const withFleet = options.fleet === true && resolvedHasFleet(template);
+  const registry = new IotControlPlane(resolved.region, resolved.account, { issue: withFleet ? () => deviceCa.issue(ISSUED_SUBJECT) : undefined });
   const declared = deployIotResources(template, registry);
   if (state) registry.restore(state);
   const authorizer = await BrokerAuthorizer.start(registry, deviceCa);
@@ -174,13 +174,13 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
   const shadow = await ShadowService.start(broker);
   if (state) shadow.store.restore(state.shadows);
   const gateway = await HttpsGateway.start(broker, registry);
-  const deployed = deployedStack(template, resolved, broker, claimCa);
+  const deployed = deployedStack(template, resolved, broker, withFleet);
   const declaredSecret = deployed.secrets[0].value;
   forgetEarlierStackCertificate(registry, declaredSecret.certificateId);
   registerDevice(registry, declared.thingName, declaredSecret.certificatePem, declared.policyNames, declaredSecret.certificateId);
   let hookClient: IoTClient | undefined;
-  const fleet = claimCa ? await FleetProvisioningEndpoint.start({
-    template, registry, claimCa, deviceCa: broker.ca, serverCertificate: broker.serverCertificate,
+  const fleet = withFleet ? FleetProvisioningService.start({
+    template, registry, authorizer, deviceCa: broker.ca,
     // The hook reaches the registry through the control plane stand-in, with the AWS SDK as on Lambda.
     hookClient: () => hookClient ??= new IoTClient({ endpoint: aws.endpoint, region: deployed.region, credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' } }),
   }) : undefined;
@@ -246,7 +246,7 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
       const secrets = new SecretsManagerClient({ endpoint: aws.endpoint, region: deployed.region, credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' } });
       try {
         const outputs = Object.fromEntries(Object.entries(deployed.stack.outputs).map(([key, output]) => [key, output.value]));
-        await bootstrapClaimKit(outputs as StackOutputs, secrets, claimDir, true, { endpoint: 'localhost', port: fleet.port, httpsPort: gateway.port, caPem: broker.ca.certificatePem });
+        await bootstrapClaimKit(outputs as StackOutputs, secrets, claimDir, true, { endpoint: 'localhost', port: broker.port, httpsPort: gateway.port, caPem: broker.ca.certificatePem });
       } finally {
         secrets.destroy();
       }
@@ -266,7 +266,6 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
       if (dataPlane) await (await dataPlane).endAsync();
       s3Client.destroy();
       await s3.stop();
-      await fleet?.stop();
       await gateway.stop();
       await shadow.stop();
       await broker.stop();

@@ -76,7 +76,7 @@ test('npm start: the hands-on, the smoke check, a fleet device by claim, then th
 
   // Your own device by claim, with the printed commands.
   expect(await sh(command(`npx iot-device --kit ${local('my-claim')} --port`)).done).toBe(0);
-  const provision = sh(command(`npx iot-device --kit ${local('my-fleet-kit')} --port`));
+  const provision = sh(command(`npx iot-device --kit ${local('my-fleet-kit')} provision`));
   expect(await provision.done).toBe(0);
   expect(provision.output()).toMatch(/provisioned thingName=pi-dev-fleet-MYSERIAL01/);
 

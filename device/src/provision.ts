@@ -138,6 +138,8 @@ async function request(client: mqtt.MqttClient, topic: string, payload: object, 
   }
   const response = new Promise<{ accepted: boolean; body: any }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new DeviceError(`No answer to ${topic} within ${timeoutMs / 1000} s`, EXIT.provisionFailed, 'Check the claim kit\'s endpoint and run provision again')), timeoutMs);
+    // The open connection keeps the process alive while it waits; once it is closed, the waiting ends at once.
+    timer.unref();
     const onMessage = (received: string, body: Buffer) => {
       if (received !== `${topic}/accepted` && received !== `${topic}/rejected`) return;
       clearTimeout(timer);

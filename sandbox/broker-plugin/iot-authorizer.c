@@ -5,10 +5,18 @@
  * IDs are), never from its subject; the sandbox's registry and IoT policy evaluator decide
  * (sandbox/broker-authorizer.ts).
  *
+ * It also carries the requests of AWS IoT's own MQTT APIs that the sandbox serves (fleet provisioning:
+ * `$aws/certificates/...`, `$aws/provisioning-templates/...`) to the sandbox with who sent them, and delivers
+ * each answer to the requesting connection alone, as AWS IoT answers "through the same MQTT connection used
+ * to publish the API request" ("Device provisioning MQTT API"). Over MQTT 3.1.1 a publish the policy refuses
+ * closes the connection, as AWS IoT does (MQTT 5 gets PUBACK 0x87).
+ *
  * Wire format, one line each way (fields hex-encoded where they may hold any byte):
- *   ask:    <op> <certificate id> <MQTT protocol version> <client id hex|-> <topic hex|->\n   (op: C P S R)
- *   answer: A1\n (allowed) or A0\n (denied)
- *   pushed: F\n (the registry changed: forget every cached answer), K <certificate id>\n (disconnect its clients)
+ *   ask:     <op> <certificate id> <MQTT protocol version> <client id hex|-> <topic hex|->\n   (op: C P S R)
+ *   answer:  A1\n (allowed) or A0\n (denied)
+ *   request: Q <certificate id> <client id hex> <topic hex> <payload hex|->\n (no answer)
+ *   pushed:  F\n (the registry changed: forget every cached answer), K <certificate id>\n (disconnect its clients),
+ *            P <client id hex> <topic hex> <payload hex|->\n (deliver to that client only)
  * Answers are cached until the next F: the same question has the same answer until the registry changes.
  */
 #include <errno.h>
@@ -36,10 +44,27 @@ struct entry {
 static mosquitto_plugin_id_t *plugin_id;
 static int decider = -1;
 static struct entry *cache[BUCKETS];
-static char pending[1 << 16];
+static char pending[1 << 20];
 static size_t pending_length;
 static char *kicks[1024];
 static int kick_count;
+static char *client_kicks[1024];
+static int client_kick_count;
+
+struct delivery {
+	struct delivery *next;
+	char *client_id;
+	char *topic;
+	unsigned char *payload;
+	size_t payload_length;
+};
+static struct delivery *deliveries, **deliveries_tail = &deliveries;
+
+/* The API requests the sandbox serves: AWS IoT's reserved topics of fleet provisioning. */
+static int is_api_request(const char *topic)
+{
+	return !strncmp(topic, "$aws/certificates/", 18) || !strncmp(topic, "$aws/provisioning-templates/", 28);
+}
 
 static unsigned long hash(const char *text)
 {
@@ -76,6 +101,53 @@ static void hex(const char *text, char *out, size_t room)
 	out[n] = '\0';
 }
 
+static int nibble(char c)
+{
+	if(c >= '0' && c <= '9') return c - '0';
+	if(c >= 'a' && c <= 'f') return c - 'a' + 10;
+	return -1;
+}
+
+/* Decodes `length` hex digits into a new buffer (NUL-terminated); NULL when they are not hex. "-" is empty. */
+static unsigned char *unhex(const char *text, size_t length, size_t *out_length)
+{
+	if(length == 1 && text[0] == '-') length = 0;
+	if(length % 2) return NULL;
+	unsigned char *out = malloc(length / 2 + 1);
+	if(!out) return NULL;
+	for(size_t i = 0; i < length / 2; i++){
+		int high = nibble(text[2 * i]), low = nibble(text[2 * i + 1]);
+		if(high < 0 || low < 0){
+			free(out);
+			return NULL;
+		}
+		out[i] = (unsigned char)(high * 16 + low);
+	}
+	out[length / 2] = '\0';
+	*out_length = length / 2;
+	return out;
+}
+
+/* Queues a pushed "P <client hex> <topic hex> <payload hex>" for the next tick. */
+static void queue_delivery(const char *fields)
+{
+	const char *topic = strchr(fields, ' ');
+	const char *payload = topic ? strchr(topic + 1, ' ') : NULL;
+	if(!payload) return;
+	struct delivery *d = calloc(1, sizeof(struct delivery));
+	size_t ignored;
+	if(!d) return;
+	d->client_id = (char *)unhex(fields, (size_t)(topic - fields), &ignored);
+	d->topic = (char *)unhex(topic + 1, (size_t)(payload - topic - 1), &ignored);
+	d->payload = unhex(payload + 1, strlen(payload + 1), &d->payload_length);
+	if(!d->client_id || !d->topic || !d->payload){
+		free(d->client_id); free(d->topic); free(d->payload); free(d);
+		return;
+	}
+	*deliveries_tail = d;
+	deliveries_tail = &d->next;
+}
+
 /* Acts on one pushed line; returns 1 for an answer (*allowed set), 0 otherwise. */
 static int take_line(const char *line, int *allowed)
 {
@@ -85,6 +157,7 @@ static int take_line(const char *line, int *allowed)
 	}
 	if(line[0] == 'F') forget_all();
 	if(line[0] == 'K' && line[1] == ' ' && kick_count < 1024) kicks[kick_count++] = strdup(line + 2);
+	if(line[0] == 'P' && line[1] == ' ') queue_delivery(line + 2);
 	return 0;
 }
 
@@ -116,6 +189,17 @@ static int read_lines(int wait)
 	}
 }
 
+static int send_all(const char *line, size_t length)
+{
+	for(size_t sent = 0; sent < length;){
+		ssize_t n = send(decider, line + sent, length - sent, MSG_NOSIGNAL);
+		if(n < 0 && errno == EINTR) continue;
+		if(n <= 0) return 0;
+		sent += (size_t)n;
+	}
+	return 1;
+}
+
 /* The cached answer to the question, or the sandbox's. */
 static int ask(char op, const char *certificate_id, int version, const char *client_id, const char *topic)
 {
@@ -131,12 +215,7 @@ static int ask(char op, const char *certificate_id, int version, const char *cli
 	for(struct entry *e = cache[bucket]; e; e = e->next){
 		if(!strcmp(e->key, line)) return e->allowed;
 	}
-	for(int sent = 0; sent < length;){
-		ssize_t n = send(decider, line + sent, (size_t)(length - sent), MSG_NOSIGNAL);
-		if(n < 0 && errno == EINTR) continue;
-		if(n <= 0) return 0;
-		sent += (int)n;
-	}
+	if(!send_all(line, (size_t)length)) return 0;
 	int allowed = read_lines(1);
 	if(allowed < 0) return 0;
 	struct entry *e = malloc(sizeof(struct entry) + (size_t)length + 1);
@@ -186,7 +265,41 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 		default: return MOSQ_ERR_ACL_DENIED;
 	}
 	int version = mosquitto_client_protocol_version(check->client);
-	return ask(op, id, version, mosquitto_client_id(check->client), check->topic) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
+	if(ask(op, id, version, mosquitto_client_id(check->client), check->topic)) return MOSQ_ERR_SUCCESS;
+	/* MQTT 3.1.1 has no PUBACK reason code: AWS IoT closes the connection of a refused publish. */
+	if(op == 'P' && version == 4 && client_kick_count < 1024) client_kicks[client_kick_count++] = strdup(mosquitto_client_id(check->client));
+	return MOSQ_ERR_ACL_DENIED;
+}
+
+/* A request of an API the sandbox serves: to the sandbox, with the certificate and client ID it came from. */
+static int on_message(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_message *message = event_data;
+	(void)event; (void)userdata;
+	const char *id = mosquitto_client_username(message->client);
+	if(decider < 0 || !message->topic || !is_api_request(message->topic) || !id || strlen(id) != ID_LENGTH) return MOSQ_ERR_SUCCESS;
+	const char *client_id = mosquitto_client_id(message->client);
+	size_t room = 2 * (strlen(client_id) + strlen(message->topic) + message->payloadlen) + ID_LENGTH + 16;
+	char *line = malloc(room);
+	if(!line) return MOSQ_ERR_NOMEM;
+	size_t n = (size_t)snprintf(line, room, "Q %s ", id);
+	hex(client_id, line + n, room - n);
+	n += strlen(line + n);
+	line[n++] = ' ';
+	hex(message->topic, line + n, room - n);
+	n += strlen(line + n);
+	line[n++] = ' ';
+	static const char digits[] = "0123456789abcdef";
+	if(message->payloadlen == 0) line[n++] = '-';
+	for(uint32_t i = 0; i < message->payloadlen; i++){
+		unsigned char byte = ((const unsigned char *)message->payload)[i];
+		line[n++] = digits[byte >> 4];
+		line[n++] = digits[byte & 15];
+	}
+	line[n++] = '\n';
+	send_all(line, n);
+	free(line);
+	return MOSQ_ERR_SUCCESS;
 }
 
 static int on_tick(int event, void *event_data, void *userdata)
@@ -198,6 +311,19 @@ static int on_tick(int event, void *event_data, void *userdata)
 		free(kicks[i]);
 	}
 	kick_count = 0;
+	for(int i = 0; i < client_kick_count; i++){
+		if(client_kicks[i]) mosquitto_kick_client_by_clientid(client_kicks[i], false);
+		free(client_kicks[i]);
+	}
+	client_kick_count = 0;
+	while(deliveries){
+		struct delivery *d = deliveries;
+		deliveries = d->next;
+		/* To that client alone; Mosquitto still checks that it may receive the topic. */
+		mosquitto_broker_publish_copy(d->client_id, d->topic, (int)d->payload_length, d->payload, 1, false, NULL);
+		free(d->client_id); free(d->topic); free(d->payload); free(d);
+	}
+	deliveries_tail = &deliveries;
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -231,6 +357,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 	plugin_id = identifier;
 	if(mosquitto_callback_register(plugin_id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL, NULL)
 			|| mosquitto_callback_register(plugin_id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL, NULL)
+			|| mosquitto_callback_register(plugin_id, MOSQ_EVT_MESSAGE, on_message, NULL, NULL)
 			|| mosquitto_callback_register(plugin_id, MOSQ_EVT_TICK, on_tick, NULL, NULL)){
 		return MOSQ_ERR_UNKNOWN;
 	}
@@ -242,6 +369,7 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
 	(void)userdata; (void)options; (void)option_count;
 	mosquitto_callback_unregister(plugin_id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL);
 	mosquitto_callback_unregister(plugin_id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL);
+	mosquitto_callback_unregister(plugin_id, MOSQ_EVT_MESSAGE, on_message, NULL);
 	mosquitto_callback_unregister(plugin_id, MOSQ_EVT_TICK, on_tick, NULL);
 	forget_all();
 	if(decider >= 0) close(decider);

@@ -218,7 +218,7 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
     if (smokeExitCode !== 0) throw new Error(`npm run smoke against the sandbox exited with ${smokeExitCode}`);
 
     // A second device, as a fleet gets them: the claim kit from the stack, then provisioning by claim on the device.
-    const fleet = sandbox.fleet!;
+    if (!sandbox.fleet) throw new Error('The sandbox was started without fleet provisioning');
     const serial = 'SANDBOX0001';
     const claimDir = path.join(localDir, 'kit-claim');
     const fleetKitDir = path.join(localDir, 'kit-fleet');
@@ -228,8 +228,9 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
       const code = await exited(runDevice(args, env, say, label));
       if (code !== 0) throw new Error(`iot-device ${args.join(' ')} exited with ${code}`);
     };
-    await step(['--kit', claimDir, '--port', String(fleet.port), 'bootstrap', '--claim', '--stack', sandbox.stackName, '--ca-file', broker.caFile], sandbox.awsEnvironment, 'claim ');
-    await step(['--kit', fleetKitDir, '--port', String(broker.port), '--https-port', String(gateway.port), 'provision', '--claim-kit', claimDir, '--serial', serial], {}, 'fleet ');
+    // One endpoint, as on AWS: the claim kit names the broker's port, and the device kit provision writes inherits it.
+    await step(['--kit', claimDir, '--port', String(broker.port), '--https-port', String(gateway.port), 'bootstrap', '--claim', '--stack', sandbox.stackName, '--ca-file', broker.caFile], sandbox.awsEnvironment, 'claim ');
+    await step(['--kit', fleetKitDir, 'provision', '--claim-kit', claimDir, '--serial', serial], {}, 'fleet ');
     const archivedBefore = written.length;
     await step(['--kit', fleetKitDir, 'publish', '--message', '{"name":"s3"}'], {}, 'fleet ');
     await step(['--kit', fleetKitDir, 'publish', '--https', '--message', '{"name":"s3"}'], {}, 'fleet ');
@@ -268,8 +269,8 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
       say(`  npx iot-device --kit ${local(consoleKit.dir)} --client-id console-edit publish --topic '$aws/things/${thingName}/shadow/update' --message '{"state":{"desired":{"interval":7}}}'`);
       say(`  npm run smoke -- --env dev --stack ${sandbox.stackName}`);
       say('A device of your own by claim:');
-      say(`  npx iot-device --kit ${mine('my-claim')} --port ${fleet.port} bootstrap --claim --stack ${sandbox.stackName} --ca-file ${local(broker.caFile)}`);
-      say(`  npx iot-device --kit ${mine('my-fleet-kit')} --port ${broker.port} --https-port ${gateway.port} provision --claim-kit ${mine('my-claim')} --serial MYSERIAL01`);
+      say(`  npx iot-device --kit ${mine('my-claim')} --port ${broker.port} --https-port ${gateway.port} bootstrap --claim --stack ${sandbox.stackName} --ca-file ${local(broker.caFile)}`);
+      say(`  npx iot-device --kit ${mine('my-fleet-kit')} provision --claim-kit ${mine('my-claim')} --serial MYSERIAL01`);
       say(`  npx iot-device --kit ${mine('my-fleet-kit')} run`);
       say(`  npm run fleet -- revoke --env dev --stack ${sandbox.stackName} --serial MYSERIAL01`);
       await (options.keepUntil ?? new Promise<void>((resolve) => { process.once('SIGINT', () => resolve()); process.once('SIGTERM', () => resolve()); }));

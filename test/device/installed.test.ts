@@ -107,7 +107,7 @@ test('bootstrap --stack reads the outputs and the secret with the AWS SDK (sandb
 test('bootstrap --claim then provision: a new device registers by claim with its own key, and publishes', async () => {
   const { local } = sandbox;
   const claimDir = path.join(prefix, 'claim-kit');
-  const claim = await iotDevice(['--kit', claimDir, '--port', String(local.fleet!.port), 'bootstrap', '--claim', '--stack', local.stackName, '--ca-file', local.broker.caFile], local.awsEnvironment);
+  const claim = await iotDevice(['--kit', claimDir, '--port', String(local.broker.port), 'bootstrap', '--claim', '--stack', local.stackName, '--ca-file', local.broker.caFile], local.awsEnvironment);
   expect(claim.code).toBe(0);
   const kitDir = path.join(prefix, 'kit-provisioned');
   const provisioned = await iotDevice(['--kit', kitDir, '--port', String(local.broker.port), 'provision', '--claim-kit', claimDir, '--serial', 'INSTALLED1']);

@@ -65,7 +65,7 @@ const provision = (kit: string, serial: string, ...more: string[]) =>
 /** An MQTT 3.1.1 connection to the fleet endpoint with the claim certificate. */
 async function claimConnection(clientId: string): Promise<mqtt.MqttClient> {
   const client = mqtt.connect({
-    protocol: 'mqtts', host: 'localhost', port: sandbox.fleet!.port, clientId, protocolVersion: 4, reconnectPeriod: 0,
+    protocol: 'mqtts', host: 'localhost', port: sandbox.broker.port, clientId, protocolVersion: 4, reconnectPeriod: 0,
     key: fs.readFileSync(path.join(claimDir, 'private.pem.key')), cert: fs.readFileSync(path.join(claimDir, 'certificate.pem.crt')), ca: sandbox.broker.ca.certificatePem,
   });
   await new Promise<void>((resolve, reject) => { client.once('connect', () => resolve()); client.once('error', reject); });
@@ -304,31 +304,44 @@ describe('iot-device provision against the sandbox\'s fleet provisioning', () =>
     ]);
   });
 
-  test('an endpoint answering what is not a JSON object: one line and exit 26, no time-out', async () => {
-    // An MQTT endpoint of nobody's making, with the sandbox's server certificate: it accepts anything and answers the CSR with garbage.
+  /** An MQTT endpoint of nobody's making, with the sandbox's server certificate, acting on the CSR request as `onCsr` says. */
+  async function oddEndpoint(serial: string, onCsr: (aedes: any, client: { close(): void }) => void) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const aedes = require('aedes')();
-    aedes.on('publish', (packet: { topic: string }, client: unknown) => {
-      if (client && packet.topic === '$aws/certificates/create-from-csr/json') {
-        aedes.publish({ topic: '$aws/certificates/create-from-csr/json/accepted', payload: Buffer.from('<html>not json</html>'), qos: 0, retain: false, cmd: 'publish' }, () => undefined);
-      }
+    aedes.on('publish', (packet: { topic: string }, client: { close(): void } | null) => {
+      if (client && packet.topic === '$aws/certificates/create-from-csr/json') onCsr(aedes, client);
     });
     const server = tls.createServer({ key: sandbox.broker.serverCertificate.privateKeyPem, cert: sandbox.broker.serverCertificate.certificatePem }, aedes.handle);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
-      const odd = path.join(sandbox.dir, 'claim-odd-endpoint');
+      const odd = path.join(sandbox.dir, `claim-odd-${serial}`);
       fs.cpSync(claimDir, odd, { recursive: true });
       const settings = JSON.parse(fs.readFileSync(path.join(odd, 'claim.json'), 'utf8'));
       fs.writeFileSync(path.join(odd, 'claim.json'), JSON.stringify({ ...settings, port: (server.address() as { port: number }).port }));
-      const result = await iotDevice(['--kit', path.join(sandbox.dir, 'device-odd'), 'provision', '--claim-kit', odd, '--serial', 'ODDANSWER1']);
-      expect(result.code).toBe(26);
-      expect(result.stderr.trim().split('\n').filter((line) => line.startsWith('iot-device:'))).toEqual([
-        'iot-device: $aws/certificates/create-from-csr/json/accepted answered "<html>not json</html>", not a JSON object. The endpoint is not AWS IoT\'s fleet provisioning API: check the claim kit\'s endpoint',
-      ]);
+      return await iotDevice(['--kit', path.join(sandbox.dir, `device-odd-${serial}`), 'provision', '--claim-kit', odd, '--serial', serial]);
     } finally {
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
+  }
+  const failureLines = (stderr: string) => stderr.trim().split('\n').filter((line) => line.startsWith('iot-device:'));
+
+  test('an endpoint answering what is not a JSON object: one line and exit 26, no time-out', async () => {
+    const result = await oddEndpoint('ODDANSWER1', (aedes) => {
+      aedes.publish({ topic: '$aws/certificates/create-from-csr/json/accepted', payload: Buffer.from('<html>not json</html>'), qos: 0, retain: false, cmd: 'publish' }, () => undefined);
+    });
+    expect(result.code).toBe(26);
+    expect(failureLines(result.stderr)).toEqual([
+      'iot-device: $aws/certificates/create-from-csr/json/accepted answered "<html>not json</html>", not a JSON object. The endpoint is not AWS IoT\'s fleet provisioning API: check the claim kit\'s endpoint',
+    ]);
+  });
+
+  test('an endpoint closing the claim session before it answers (another device took the client ID): one line and exit 26, never a silent 0', async () => {
+    const result = await oddEndpoint('ODDCLOSE01', (_aedes, client) => client.close());
+    expect(result.code).toBe(26);
+    expect(failureLines(result.stderr)).toEqual([
+      expect.stringMatching(/^iot-device: localhost:\d+ closed the claim connection as claim-ODDCLOSE01 before answering\. Another device may be provisioning with the same serial/),
+    ]);
   });
 
   test('RSA 2048 on request', async () => {
@@ -387,14 +400,32 @@ describe('the claim certificate', () => {
     }
   });
 
-  test('is not accepted by the data broker at all: its CA is not the devices\' (the TLS handshake fails with unknown ca)', async () => {
-    const client = mqtt.connect({
-      protocol: 'mqtts', host: 'localhost', port: sandbox.broker.port, clientId: 'claim-CLAIM0003', protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 3000,
+  test('connects to the devices\' endpoint and port over MQTT 5 as over 3.1.1, and another claim session never receives its answers', async () => {
+    const five = mqtt.connect({
+      protocol: 'mqtts', host: 'localhost', port: sandbox.broker.port, clientId: 'claim-FIVE0001', protocolVersion: 5, reconnectPeriod: 0,
       key: fs.readFileSync(path.join(claimDir, 'private.pem.key')), cert: fs.readFileSync(path.join(claimDir, 'certificate.pem.crt')), ca: sandbox.broker.ca.certificatePem,
     });
-    await expect(new Promise((resolve, reject) => { client.once('connect', resolve); client.once('error', reject); client.once('close', () => reject(new Error('closed'))); }))
-      .rejects.toThrow(/unknown ca/);
-    client.end(true);
+    await new Promise<void>((resolve, reject) => { five.once('connect', () => resolve()); five.once('error', reject); });
+    const other = await claimConnection('claim-EAVESDROP');
+    const overheard: string[] = [];
+    try {
+      await other.subscribeAsync('$aws/certificates/create-from-csr/json/accepted', { qos: 1 });
+      other.on('message', (topic) => overheard.push(topic));
+      // SUBACK 0x87 over MQTT 5: the claim policy does not allow another device's data.
+      await expect(five.subscribeAsync('data/#', { qos: 1 })).rejects.toMatchObject({ packet: { granted: [0x87] } });
+      await five.subscribeAsync('$aws/certificates/create-from-csr/json/accepted', { qos: 1 });
+      const answer = new Promise<any>((resolve) => five.once('message', (_topic, payload) => resolve(JSON.parse(payload.toString()))));
+      await five.publishAsync('$aws/certificates/create-from-csr/json', JSON.stringify({ certificateSigningRequest: (await keyAndCsr('x')).csrPem }), { qos: 1 });
+      expect(await answer).toMatchObject({ certificateId: expect.stringMatching(/^[0-9a-f]{64}$/), certificateOwnershipToken: expect.any(String) });
+      // The answer went to the requesting connection alone: the eavesdropper's own (rejected) request is answered after it, and nothing came before.
+      await other.subscribeAsync('$aws/certificates/create-from-csr/json/rejected', { qos: 1 });
+      const own = new Promise<string>((resolve) => other.once('message', (topic) => resolve(topic)));
+      await other.publishAsync('$aws/certificates/create-from-csr/json', '{}', { qos: 1 });
+      expect(await own).toBe('$aws/certificates/create-from-csr/json/rejected');
+      expect(overheard).toEqual(['$aws/certificates/create-from-csr/json/rejected']);
+    } finally {
+      await Promise.all([five.endAsync(true), other.endAsync(true)]);
+    }
   });
 });
 
@@ -402,7 +433,7 @@ describe('conformance: the official AWS IoT Device SDK v2 identity client provis
   function runSdk(serial: string): Promise<Record<string, any>> {
     return keyAndCsr(`${PREFIX}${serial}`).then(({ csrPem }) => new Promise((resolve, reject) => {
       const input = JSON.stringify({
-        port: sandbox.fleet!.port, ca: sandbox.broker.ca.certificatePem, clientId: `claim-${serial}`, csr: csrPem, serial,
+        port: sandbox.broker.port, ca: sandbox.broker.ca.certificatePem, clientId: `claim-${serial}`, csr: csrPem, serial,
         certificate: fs.readFileSync(path.join(claimDir, 'certificate.pem.crt'), 'utf8'), privateKey: fs.readFileSync(path.join(claimDir, 'private.pem.key'), 'utf8'),
         templateName: JSON.parse(fs.readFileSync(path.join(claimDir, 'claim.json'), 'utf8')).templateName,
       });
@@ -431,7 +462,7 @@ describe('conformance: the official AWS IoT Device SDK v2 identity client provis
 describe('claim certificate rotation without stopping provisioning', () => {
   test('a second claim certificate provisions; once the first is retired, only the second does', async () => {
     const newClaim = path.join(sandbox.dir, 'claim-2');
-    const rotated = await fleet('rotate-claim', '--env', 'dev', '--out', newClaim, '--ca-file', sandbox.broker.caFile, '--endpoint', 'localhost', '--port', String(sandbox.fleet!.port));
+    const rotated = await fleet('rotate-claim', '--env', 'dev', '--out', newClaim, '--ca-file', sandbox.broker.caFile, '--endpoint', 'localhost', '--port', String(sandbox.broker.port));
     expect(rotated.code).toBe(0);
     const oldId = rotated.out.match(/--certificate-id (\S+)/)![1];
     expect(fs.statSync(path.join(newClaim, 'private.pem.key')).mode & 0o777).toBe(0o600);
