@@ -5,7 +5,7 @@
  */
 import mqtt, { IClientOptions, IClientPublishOptions, MqttClient } from 'mqtt';
 import { preflight } from './certificate';
-import { DeviceError, EXIT, explainConnectionError } from './errors';
+import { CERTIFICATE_REFUSED_HINT, DeviceError, EXIT, explainConnectionError } from './errors';
 import { Kit, KitPems } from './kit';
 import { Logger } from './log';
 
@@ -103,7 +103,7 @@ export async function connect(kit: Kit, pems: KitPems, options: ConnectionOption
     const onError = (error: Error) => settle(refusedConnack(error, kit) ?? error);
     // Closed before CONNACK without a TLS error: the broker refused us (AWS IoT just drops such connections).
     const onClose = () => setImmediate(() => settle(new DeviceError(`${kit.endpoint}:${kit.port} closed the connection before accepting it`, EXIT.notAuthorized,
-      `Check that the certificate is active, attached to thing ${kit.thingName} and to a policy allowing iot:Connect as client ID ${kit.clientId}; run iot-device doctor`)));
+      kit.clientId === kit.thingName ? CERTIFICATE_REFUSED_HINT : `The device policy allows iot:Connect only as client ID = the thing name (${kit.thingName}): use the kit's own client ID`)));
     client.once('connect', onConnect);
     client.once('error', onError);
     client.once('close', onClose);
@@ -127,11 +127,13 @@ export async function connect(kit: Kit, pems: KitPems, options: ConnectionOption
 /** CONNACK reason codes of a refused connection (MQTT 5): client ID not valid, bad credentials, not authorized. */
 const REFUSED_CONNACK: Record<number, string> = { 0x85: 'client identifier not valid', 0x86: 'bad user name or password', 0x87: 'not authorized', 0x8a: 'banned' };
 
-function refusedConnack(error: Error, kit: Kit): DeviceError | undefined {
+/** A refused CONNACK as one line, with the likely cause: another client ID than the thing name, or (with its own) a certificate no longer active. */
+export function refusedConnack(error: Error, kit: Kit): DeviceError | undefined {
   const code = (error as { code?: unknown }).code;
   if (typeof code !== 'number' || !REFUSED_CONNACK[code]) return undefined;
-  return new DeviceError(`${kit.endpoint}:${kit.port} refused the connection as client ID ${kit.clientId}: ${REFUSED_CONNACK[code]} (MQTT 5 reason 0x${code.toString(16)})`,
-    EXIT.notAuthorized, `The device policy allows iot:Connect only as client ID = the thing name (${kit.thingName}), for an ACTIVE certificate attached to that thing and to the policy; run iot-device doctor`);
+  const ownClientId = kit.clientId === kit.thingName;
+  return new DeviceError(`${kit.endpoint}:${kit.port} refused the connection as client ID ${kit.clientId}: ${REFUSED_CONNACK[code]} (MQTT 5 reason 0x${code.toString(16)})`, EXIT.notAuthorized,
+    ownClientId ? CERTIFICATE_REFUSED_HINT : `The device policy allows iot:Connect only as client ID = the thing name (${kit.thingName}): use the kit's own client ID`);
 }
 
 /** Publishes and resolves on PUBACK (QoS 1) or on send (QoS 0); rejects payloads AWS IoT would refuse. */

@@ -119,7 +119,7 @@ export async function runDoctor(kit: Kit, options: DoctorOptions): Promise<Check
     results.push(pass('TLS handshake', summary));
   } catch (error) {
     const explained = explainConnectionError(error, kit.endpoint, kit.port);
-    results.push(fail('TLS handshake', explained.message, explained.hint));
+    results.push(fail('TLS handshake', explained.message, withoutDoctorAdvice(explained.hint)));
     return results;
   }
 
@@ -135,10 +135,13 @@ export async function runDoctor(kit: Kit, options: DoctorOptions): Promise<Check
     results.push(pass('MQTT connect', `CONNACK accepted for client ID ${kit.clientId}`));
   } catch (error) {
     const explained = error instanceof DeviceError ? error : explainConnectionError(error, kit.endpoint, kit.port);
-    results.push(fail('MQTT connect', explained.message, explained.hint));
+    results.push(fail('MQTT connect', explained.message, withoutDoctorAdvice(explained.hint)));
   }
   return results;
 }
+
+/** A hint as doctor gives it: advice to run doctor is no advice inside doctor. */
+const withoutDoctorAdvice = (hint: string | undefined) => hint?.replace(/[;.]? *[Rr]un iot-device doctor\.?$/, '') || undefined;
 
 function tcpOpen(host: string, port: number, timeoutMs: number): Promise<true | string> {
   return new Promise((resolve) => {

@@ -30,6 +30,14 @@ export const EXIT = {
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
+/**
+ * What to do when AWS IoT refuses a device that uses its own client ID (the thing name, which its policy
+ * allows): its certificate is most likely no longer ACTIVE (deactivated or revoked by an operator) or not
+ * attached to the thing and policy. A revoked fleet device gets a new certificate only by re-provisioning.
+ */
+export const CERTIFICATE_REFUSED_HINT = 'Its certificate may have been deactivated or revoked (npm run fleet -- revoke), or is not attached to the thing and its policy: '
+  + 'ask the fleet\'s operator; a fleet device is re-provisioned with npm run fleet -- reprovision, then iot-device provision --reprovision-token <token>';
+
 export class DeviceError extends Error {
   constructor(message: string, readonly exitCode: ExitCode, readonly hint?: string) {
     super(message);

@@ -5,7 +5,7 @@
 import * as https from 'https';
 import { checkPayloadSize } from './connection';
 import { preflight } from './certificate';
-import { DeviceError, EXIT, explainConnectionError } from './errors';
+import { CERTIFICATE_REFUSED_HINT, DeviceError, EXIT, explainConnectionError } from './errors';
 import { Kit, KitPems } from './kit';
 
 export function publishHttps(kit: Kit, pems: KitPems, topic: string, payload: string): Promise<number> {
@@ -37,7 +37,7 @@ export function publishHttps(kit: Kit, pems: KitPems, topic: string, payload: st
         if (response.statusCode === 200) return resolve(200);
         reject(new DeviceError(`HTTPS publish to ${topic} answered ${response.statusCode}: ${body.slice(0, 300)}`,
           response.statusCode === 403 ? EXIT.notAuthorized : EXIT.unexpected,
-          response.statusCode === 403 ? `Check that the policy allows iot:Publish on topic ${topic}` : 'Run iot-device doctor'));
+          response.statusCode === 403 ? (topic === kit.dataTopic ? `It is the device's own data topic. ${CERTIFICATE_REFUSED_HINT}` : `Check that the policy allows iot:Publish on topic ${topic}`) : 'Run iot-device doctor'));
       });
     });
     request.on('timeout', () => request.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));

@@ -5,7 +5,8 @@
  */
 import * as path from 'path';
 import { MqttClient } from 'mqtt';
-import { connect, ConnectionOptions, disconnect } from './connection';
+import { connect, ConnectionOptions, disconnect, refusedConnack } from './connection';
+import { DeviceError } from './errors';
 import { Kit, KitPems } from './kit';
 import { Schedule } from './schedule';
 import { DEFAULT_CONFIG, DeviceConfig } from './settings';
@@ -40,8 +41,18 @@ export interface StatusMessage {
   readonly spoolDropped?: number;
 }
 
+/**
+ * Refused reconnects in a row after which `run` gives up: a certificate deactivated or revoked stays so until
+ * an operator acts, and retrying it forever would only fill the log (one refusal may be a policy being updated).
+ */
+export const REFUSALS_BEFORE_GIVING_UP = 3;
+
 export class DeviceRunner {
   private client?: MqttClient;
+  private refusals = 0;
+  private giveUp!: (error: DeviceError) => void;
+  /** Settles when the broker keeps refusing the reconnects (REFUSALS_BEFORE_GIVING_UP in a row): why, as one line. */
+  readonly refused = new Promise<DeviceError>((resolve) => { this.giveUp = resolve; });
   private sync?: ShadowSync;
   private readonly spool: Spool;
   private readonly sender: SpoolSender;
@@ -71,7 +82,12 @@ export class DeviceRunner {
     this.sync = new ShadowSync(client, this.kit.thingName, this.kit.shadowName, this.options.defaults ?? DEFAULT_CONFIG, this.options.log,
       (interval) => this.schedule.restart(interval), this.kit.shadowDesiredDefaults);
     await this.sync.subscribe();
+    client.on('error', (error) => {
+      const refusal = refusedConnack(error, this.kit);
+      if (refusal && ++this.refusals >= REFUSALS_BEFORE_GIVING_UP) this.giveUp(refusal);
+    });
     client.on('connect', () => {
+      this.refusals = 0;
       // A clean session: MQTT.js resubscribes; read the shadow again, desired may have changed meanwhile.
       this.options.log.info('reconnected');
       this.sender.drain();

@@ -242,14 +242,33 @@ describe('iot-device provision against the sandbox\'s fleet provisioning', () =>
     }
   });
 
-  test('a revoked device can connect neither over MQTT nor over HTTPS, and the claim key cannot bring it back', async () => {
+  test('a revoked device can connect neither over MQTT nor over HTTPS, says so in one line with the fix, and the claim key cannot bring it back', async () => {
     const kit = path.join(sandbox.dir, 'device-revoked');
     expect((await provision('device-revoked', 'REVOKE01')).code).toBe(0);
     expect((await iotDevice(['--kit', kit, 'publish'])).code).toBe(0);
+    // A device running when its certificate is revoked: dropped, refused on every reconnect, and then it stops (exit 18) instead of retrying forever.
+    const running = iotDevice(['--kit', kit, 'run', '--ms-per-second', '50']);
+    await waitFor('the device running', () => sandbox.registry.things.get(`${PREFIX}REVOKE01`) !== undefined && outcomes.some((outcome) => outcome.topic === `data/${PREFIX}REVOKE01`));
     const revoked = await fleet('revoke', '--env', 'dev', '--serial', 'REVOKE01', '--revoked');
     expect(revoked).toMatchObject({ code: 0, out: expect.stringMatching(/pi-dev-fleet-REVOKE01: 1 certificate\(s\) REVOKED and detached .*thing kept/) });
-    expect((await iotDevice(['--kit', kit, 'publish'])).code).toBe(18);
-    expect((await iotDevice(['--kit', kit, 'publish', '--https'])).code).toBe(18);
+    const stopped = await running;
+    expect(stopped.code).toBe(18);
+    const oneLine = /^iot-device: .* refused the connection as client ID pi-dev-fleet-REVOKE01: not authorized \(MQTT 5 reason 0x87\)\. Its certificate may have been deactivated or revoked .*iot-device provision --reprovision-token <token>$/m;
+    expect(stopped.stderr).toMatch(oneLine);
+    const publish = await iotDevice(['--kit', kit, 'publish']);
+    expect(publish.code).toBe(18);
+    expect(publish.stderr).toMatch(oneLine);
+    const https = await iotDevice(['--kit', kit, 'publish', '--https']);
+    expect(https.code).toBe(18);
+    expect(https.stderr).toMatch(/answered 403: .*It is the device's own data topic\. Its certificate may have been deactivated or revoked/);
+    const doctor = await iotDevice(['--kit', kit, 'doctor']);
+    expect(doctor.code).toBe(20);
+    expect(doctor.stdout + doctor.stderr).toMatch(/MQTT connect.*not authorized.*Its certificate may have been deactivated or revoked/s);
+    expect(doctor.stdout + doctor.stderr).not.toMatch(/run iot-device doctor/);
+    // provision into its own kit does not answer "Already provisioned" for a certificate the endpoint refuses.
+    const again = await provision('device-revoked', 'REVOKE01');
+    expect(again.code).toBe(18);
+    expect(again.stderr).toMatch(/^iot-device: Already provisioned pi-dev-fleet-REVOKE01, but .* refused the connection .*\. Its certificate may have been deactivated or revoked/m);
     expect((await provision('device-revoked-again', 'REVOKE01')).code).toBe(22);
   });
 

@@ -1,5 +1,8 @@
 /** `iot-device provision`: from a claim kit and a serial number to a connect kit, by fleet provisioning. */
+import { connect, disconnect } from '../connection';
 import { DeviceError, EXIT } from '../errors';
+import { Kit, readPems } from '../kit';
+import { runningDevice } from '../run-lock';
 import type { KeyAlgorithm } from '../provision';
 import { CommandContext, GlobalOptions } from './options';
 
@@ -25,5 +28,24 @@ export async function provisionCommand(globals: GlobalOptions, options: Provisio
     log: (event, fields) => context.log.info(event, fields),
   });
   const { describeKit } = await import('../bootstrap');
-  context.print(`${provisioned ? 'Provisioned' : 'Already provisioned'} ${kit.thingName}.\n${describeKit(kit)}\n`);
+  const note = provisioned ? '' : await stillAccepted(kit, context);
+  context.print(`${provisioned ? 'Provisioned' : 'Already provisioned'} ${kit.thingName}${note}.\n${describeKit(kit)}\n`);
+}
+
+/**
+ * A kit that is already there may hold a certificate an operator has since deactivated or revoked: one connect
+ * says so (exit 18, with how to re-provision), rather than "Already provisioned". Not while `run` of the kit is
+ * connected: a second connection with its client ID would disconnect it.
+ */
+async function stillAccepted(kit: Kit, context: CommandContext): Promise<string> {
+  if (runningDevice(kit) !== undefined) return ' (its certificate is in use by iot-device run)';
+  try {
+    await disconnect(await connect(kit, readPems(kit), { log: context.log, connectTimeoutMs: 10_000, reconnectMinMs: 60_000 }));
+    return '';
+  } catch (error) {
+    if (error instanceof DeviceError && error.exitCode === EXIT.notAuthorized) {
+      throw new DeviceError(`Already provisioned ${kit.thingName}, but ${error.message}`, EXIT.notAuthorized, error.hint);
+    }
+    return ` (its certificate was not checked: ${(error as Error).message})`;
+  }
 }

@@ -20,10 +20,12 @@ export async function runCommand(globals: GlobalOptions, options: RunOptions, co
   const forget = recordRun(kit);
   try {
     await runner.start();
-    const signal = await stopped;
-    context.log.info('stopping', { signal });
+    const outcome = await Promise.race([stopped.then((signal) => ({ signal })), runner.refused.then((refusal) => ({ refusal }))]);
+    context.log.info('stopping', 'signal' in outcome ? { signal: outcome.signal } : { reason: 'the broker keeps refusing the connection' });
     // systemd's SIGTERM included: messages in flight are acknowledged or stay in the spool.
     await runner.stop();
+    // Refused for good (a revoked certificate): one line and exit 18; the spool keeps what was not sent.
+    if ('refusal' in outcome) throw outcome.refusal;
   } finally {
     forget();
   }
