@@ -163,6 +163,9 @@ function restError(response: http.ServerResponse, status: number, type: string, 
   response.writeHead(status, { 'content-type': 'application/json', 'x-amzn-errortype': type }).end(JSON.stringify({ message }));
 }
 
+/** UpdateThingShadow's error types by the shadow service's code (AWS IoT data plane API Reference, UpdateThingShadow). */
+const UPDATE_SHADOW_ERRORS: Record<number, string> = { 400: 'InvalidRequestException', 409: 'ConflictException', 413: 'RequestEntityTooLargeException', 415: 'UnsupportedDocumentEncodingException' };
+
 /** POST /topics/{topic}?qos=&retain= and GET /things/{thingName}/shadow?name= (AWS IoT data plane API Reference). */
 function answerDataPlane(backend: DataPlaneBackend): Answer {
   return (request, body, response) => {
@@ -181,7 +184,7 @@ function answerDataPlane(backend: DataPlaneBackend): Answer {
       const answer = backend.updateShadow(decodeURIComponent(shadow[1]), url.searchParams.get('name') ?? undefined, body.toString('utf8'));
       if (answer.accepted) return void response.writeHead(200, { 'content-type': 'application/json' }).end(answer.payload);
       const { code, message } = JSON.parse(answer.payload) as { code: number; message: string };
-      return restError(response, code, code === 409 ? 'ConflictException' : 'InvalidRequestException', message);
+      return restError(response, code, UPDATE_SHADOW_ERRORS[code] ?? 'InvalidRequestException', message);
     }
     if (request.method === 'GET' && shadow) {
       const thingName = decodeURIComponent(shadow[1]);
