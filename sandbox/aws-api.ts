@@ -4,8 +4,8 @@
  * (AWS_ENDPOINT_URL_<SERVICE>):
  * - CloudFormation DescribeStacks (AWS Query protocol: a form-encoded POST, an XML answer), with the
  *   synthesized stack's outputs resolved as after a deployment to the sandbox;
- * - Secrets Manager GetSecretValue (AWS JSON 1.1 protocol), with the certificate secret shaped exactly as
- *   the certificate handler writes it;
+ * - Secrets Manager (AWS JSON 1.1 protocol): the calls of the certificate handler, which makes the stack's
+ *   certificates in the sandbox as on AWS, and GetSecretValue for bootstrap (sandbox/secrets-manager.ts);
  * - the AWS IoT data plane's Publish, GetThingShadow and UpdateThingShadow (REST JSON), onto the sandbox's
  *   broker and shadow service;
  * - CloudWatch Logs FilterLogEvents (AWS JSON 1.1) on the template's log groups, with the events the
@@ -22,21 +22,16 @@
 import { randomUUID } from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
-import type { CertificateSecret } from '../device/src/contract';
 import { IotApiError, IotControlPlane, ThingRecord } from './iot-control-plane';
 import { freePort } from './ports';
 import { S3_CREDENTIALS } from './s3-server';
+import { SecretsManagerError, SecretsManagerStandIn } from './secrets-manager';
 
 export interface StackDescription {
   readonly stackName: string;
   readonly outputs: Record<string, { value: string; description?: string }>;
 }
 
-export interface StoredSecret {
-  readonly arn: string;
-  readonly name: string;
-  readonly value: CertificateSecret;
-}
 
 const xmlEscape = (text: string) => text.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' }[c]!));
 
@@ -53,8 +48,9 @@ export interface DataPlaneBackend {
 export type LogGroupFiles = Record<string, string>;
 
 export interface AwsApiOptions {
-  readonly stacks: StackDescription[];
-  readonly secrets: StoredSecret[];
+  /** Read on every DescribeStacks: a stack is added once its resources are deployed. */
+  readonly stacks: readonly StackDescription[];
+  readonly secrets?: SecretsManagerStandIn;
   readonly dataPlane?: DataPlaneBackend;
   readonly logGroups?: LogGroupFiles;
   readonly controlPlane?: IotControlPlane;
@@ -73,7 +69,7 @@ export class AwsApiStandIn {
   static async start(options: AwsApiOptions): Promise<AwsApiStandIn> {
     const services: Record<string, Answer> = {
       cloudformation: (_request, body, response) => answerQuery(new URLSearchParams(body.toString('utf8')), options.stacks, response),
-      secretsmanager: (request, body, response) => answerJson(String(request.headers['x-amz-target']), body.toString('utf8'), options.secrets, response),
+      ...(options.secrets ? { secretsmanager: answerSecrets(options.secrets) } : {}),
       ...(options.dataPlane ? { iotdata: answerDataPlane(options.dataPlane) } : {}),
       ...(options.logGroups ? { logs: answerLogs(options.logGroups) } : {}),
       ...(options.controlPlane ? { iot: answerControlPlane(options.controlPlane) } : {}),
@@ -121,7 +117,7 @@ function queryError(response: http.ServerResponse, status: number, code: string,
     + `<Message>${xmlEscape(message)}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`);
 }
 
-function answerQuery(parameters: URLSearchParams, stacks: StackDescription[], response: http.ServerResponse): void {
+function answerQuery(parameters: URLSearchParams, stacks: readonly StackDescription[], response: http.ServerResponse): void {
   const action = parameters.get('Action');
   if (action !== 'DescribeStacks') return queryError(response, 400, 'InvalidAction', `The action ${action} is not valid for this web service (the sandbox serves DescribeStacks).`);
   const name = parameters.get('StackName');
@@ -141,21 +137,24 @@ function json11Reply(response: http.ServerResponse): (status: number, content: o
   return (status, content) => { response.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify(content)); };
 }
 
-function answerJson(target: string, body: string, secrets: StoredSecret[], response: http.ServerResponse): void {
+const answerSecrets = (secrets: SecretsManagerStandIn): Answer => (request, body, response) => answerJson(String(request.headers['x-amz-target']), body.toString('utf8'), secrets, response);
+
+function answerJson(target: string, body: string, secrets: SecretsManagerStandIn, response: http.ServerResponse): void {
   const reply = json11Reply(response);
-  if (target !== 'secretsmanager.GetSecretValue') return reply(400, { __type: 'UnknownOperationException', message: `${target} (the sandbox serves GetSecretValue)` });
-  let secretId: unknown;
+  const [service, operation] = target.split('.');
+  if (service !== 'secretsmanager') return reply(400, { __type: 'UnknownOperationException', message: `${target}` });
+  let input: Record<string, unknown>;
   try {
-    secretId = JSON.parse(body).SecretId;
+    input = JSON.parse(body || '{}');
   } catch {
     return reply(400, { __type: 'SerializationException', message: 'Request body is not JSON' });
   }
-  const secret = secrets.find((candidate) => candidate.arn === secretId || candidate.name === secretId);
-  if (!secret) return reply(400, { __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." });
-  reply(200, {
-    ARN: secret.arn, Name: secret.name, VersionId: randomUUID(), SecretString: JSON.stringify(secret.value),
-    VersionStages: ['AWSCURRENT'], CreatedDate: Math.floor(Date.now() / 1000),
-  });
+  try {
+    reply(200, secrets.call(operation, input));
+  } catch (error) {
+    if (!(error instanceof SecretsManagerError)) throw error;
+    reply(400, { __type: error.type, message: error.message });
+  }
 }
 
 /** REST JSON errors: the type in x-amzn-ErrorType, the message in the body. */

@@ -16,17 +16,19 @@ import { dataTopicOf } from '../device/src/contract';
 import { Kit, writeKit } from '../device/src/kit';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { MqttClient } from 'mqtt';
-import { AwsApiStandIn } from './aws-api';
+import { AwsApiStandIn, StackDescription } from './aws-api';
+import { CertificateClients, onCertificateEvent } from '../lib/handlers/certificate';
+import { SecretsManagerStandIn } from './secrets-manager';
 import { IoTClient } from '@aws-sdk/client-iot';
 import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { onShadowDefaultsEvent } from '../lib/handlers/shadow-defaults';
-import { FleetProvisioningService, fleetOf } from './fleet-provisioning';
+import { FleetProvisioningService } from './fleet-provisioning';
 import { IotControlPlane } from './iot-control-plane';
 import { HttpsGateway } from './https-gateway';
 import { BrokerAuthorizer } from './broker-authorizer';
 import { Broker } from './mosquitto';
 import { createCertificateAuthority, Issued, loadCertificateAuthority } from './pki';
-import { DeclaredThing, deployIotResources, registerDevice } from './template-deployment';
+import { attachTemplatePrincipals, DeclaredThing, deployIotResources, registerDevice } from './template-deployment';
 import { saveCertificateAuthority, savedCertificateAuthority, savedState, saveState } from './sandbox-state';
 import { ShadowService } from './shadow-service';
 import { ResolvedTemplate } from './resolved-template';
@@ -120,33 +122,22 @@ export interface LocalSandboxOptions {
 }
 
 /**
- * The stack as deployed to the sandbox: its outputs resolved with the sandbox's endpoint, and the
- * certificate secret holding a certificate of the sandbox CA for the template's thing.
+ * What the stack's Custom::DeviceCertificate resources do on deployment, with the certificate handler's own
+ * code: its Create, through the AWS SDK against the IoT control plane (CreateKeysAndCertificate) and Secrets
+ * Manager stand-ins. Their answers (CertificateId, CertificateArn, SecretArn) are the resources' attributes,
+ * by logical ID. A sandbox taking back its state finds each generation's secret holding an active certificate
+ * and keeps it, as the handler does on a retried request.
  */
-function deployedStack(template: Template, resolved: ResolvedTemplate, broker: Broker, withFleet: boolean) {
-  const { stackName } = resolved;
-  const outputs = Object.fromEntries(Object.entries(template.Outputs).map(([key, output]) => [key, { value: String(resolved.resolve(output.Value)), description: output.Description }]));
-  // A secret as the certificate handler writes it, named as Secrets Manager names it (six random characters appended).
-  const storedSecret = (arn: string, certificateId: string, certificateArn: string, issued: Issued) => ({
-    arn,
-    name: /:secret:(.*)-[A-Za-z0-9]{6}$/.exec(arn)![1],
-    value: { certificateId, certificateArn, certificatePem: issued.certificatePem, privateKey: issued.privateKeyPem },
-  });
-  // RSA 2048 in PKCS#1, the kind of key CreateKeysAndCertificate returns: what bootstrap writes into a kit on AWS.
-  const secret = storedSecret(outputs.CertificateSecretArn.value, outputs.CertificateId.value, outputs.CertificateArn.value, broker.ca.issue(ISSUED_SUBJECT, { keyType: 'rsa' }));
-  const logGroups = resolved.ofType('AWS::Logs::LogGroup').map((id) => resolved.ref(id));
-  const claimArn = outputs.ClaimCertificateSecretArn?.value;
-  const claimSecret = withFleet && claimArn
-    ? storedSecret(claimArn, outputs.ClaimCertificateId.value, resolved.arn('iot', `cert/${outputs.ClaimCertificateId.value}`), broker.ca.issue(ISSUED_SUBJECT))
-    : undefined;
-  return { stack: { stackName, outputs }, secrets: claimSecret ? [secret, claimSecret] : [secret], claimSecret, region: resolved.region, buckets: resolved.ofType('AWS::S3::Bucket').map((id) => resolved.ref(id)), logGroups };
-}
-
-/** Removes what an earlier run registered under a stack certificate's ID (its key is gone): this run's certificate takes the ID. */
-function forgetEarlierStackCertificate(registry: IotControlPlane, certificateId: string): void {
-  if (!registry.certificates.has(certificateId)) return;
-  registry.setStatus(certificateId, 'INACTIVE');
-  registry.deleteCertificate(certificateId, true);
+async function deployCertificates(resolved: ResolvedTemplate, clients: CertificateClients): Promise<Record<string, Record<string, string>>> {
+  const attributes: Record<string, Record<string, string>> = {};
+  for (const id of resolved.ofType('Custom::DeviceCertificate')) {
+    const { Data } = await onCertificateEvent({
+      RequestType: 'Create', ServiceToken: 'sandbox', ResponseURL: 'sandbox', StackId: resolved.stackName, RequestId: `sandbox-${id}`, LogicalResourceId: id,
+      ResourceType: 'Custom::DeviceCertificate', ResourceProperties: { ServiceToken: 'sandbox', ...resolved.properties(id) },
+    }, clients, { log: () => undefined, deadline: Date.now() + 30_000 });
+    attributes[id] = { ...Data! };
+  }
+  return attributes;
 }
 
 function resolvedHasFleet(template: Template): boolean {
@@ -166,7 +157,8 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
   const state = options.dir ? savedState(dir) : undefined;
   // Fleet provisioning, served on the data broker: the claim certificate is one of the registry's, decided by its policy.
   const withFleet = options.fleet === true && resolvedHasFleet(template);
-  const registry = new IotControlPlane(resolved.region, resolved.account, { issue: withFleet ? () => deviceCa.issue(ISSUED_SUBJECT) : undefined });
+  // CreateKeysAndCertificate's certificates: RSA 2048, as AWS IoT makes them.
+  const registry = new IotControlPlane(resolved.region, resolved.account, { issue: () => deviceCa.issue(ISSUED_SUBJECT, { keyType: 'rsa' }) });
   const declared = deployIotResources(template, registry);
   if (state) registry.restore(state);
   const authorizer = await BrokerAuthorizer.start(registry, deviceCa);
@@ -174,25 +166,9 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
   const shadow = await ShadowService.start(broker);
   if (state) shadow.store.restore(state.shadows);
   const gateway = await HttpsGateway.start(broker, registry);
-  const deployed = deployedStack(template, resolved, broker, withFleet);
-  const declaredSecret = deployed.secrets[0].value;
-  forgetEarlierStackCertificate(registry, declaredSecret.certificateId);
-  registerDevice(registry, declared.thingName, declaredSecret.certificatePem, declared.policyNames, declaredSecret.certificateId);
-  let hookClient: IoTClient | undefined;
-  const fleet = withFleet ? FleetProvisioningService.start({
-    template, registry, authorizer, deviceCa: broker.ca,
-    // The hook reaches the registry through the control plane stand-in, with the AWS SDK as on Lambda.
-    hookClient: () => hookClient ??= new IoTClient({ endpoint: aws.endpoint, region: deployed.region, credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' } }),
-  }) : undefined;
-  if (fleet && deployed.claimSecret) {
-    const claimPolicyName = fleetOf(template).claimPolicyName;
-    const claim = deployed.claimSecret.value;
-    forgetEarlierStackCertificate(registry, claim.certificateId);
-    registry.addCertificate(claim.certificatePem, 'ACTIVE', claimPolicyName ? [claimPolicyName] : [], claim.certificateId);
-  }
-  const s3 = await LocalS3.start(path.join(dir, 's3'), deployed.buckets);
-  const s3Client = new S3Client({ endpoint: s3.endpoint, region: deployed.region, credentials: S3_CREDENTIALS, forcePathStyle: true });
-  const rules = await RuleEngine.start(broker, rulesOf(template), { s3: s3Client, root: dir }, options.onRuleOutcome);
+  const secretsStore = new SecretsManagerStandIn({ region: resolved.region, account: resolved.account });
+  if (state?.secrets) secretsStore.restore(state.secrets);
+  const stacks: StackDescription[] = [];
   // Connected on the first Publish: most sandboxes never get one.
   let dataPlane: Promise<MqttClient> | undefined;
   const shadowOf = (thingName: string, shadowName?: string): string | undefined => {
@@ -200,9 +176,10 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
     const [response] = shadow.store.handle(`${prefix}/get`, '{}');
     return response.topic.endsWith('/accepted') ? response.payload : undefined;
   };
+  const logGroups = resolved.ofType('AWS::Logs::LogGroup').map((id) => resolved.ref(id));
   const aws = await AwsApiStandIn.start({
-    stacks: [deployed.stack],
-    secrets: deployed.secrets,
+    stacks,
+    secrets: secretsStore,
     dataPlane: {
       publish: async (topic, payload, qos, retain) => { await (await (dataPlane ??= broker.connectAs('iot-data-plane'))).publishAsync(topic, payload, { qos, retain }); },
       shadow: shadowOf,
@@ -211,12 +188,33 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
         return { accepted: response.topic.endsWith('/accepted'), payload: response.payload };
       },
     },
-    logGroups: Object.fromEntries(deployed.logGroups.map((name) => [name, logGroupFile(dir, name)])),
+    logGroups: Object.fromEntries(logGroups.map((name) => [name, logGroupFile(dir, name)])),
     controlPlane: registry,
   });
+  const sandboxClient = { endpoint: aws.endpoint, region: resolved.region, credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' } };
+  const deploying = { iot: new IoTClient(sandboxClient), secrets: new SecretsManagerClient(sandboxClient) };
+  let deployedResolved: ResolvedTemplate;
+  try {
+    deployedResolved = new ResolvedTemplate(template, { endpoint: 'localhost', stackName, attributes: await deployCertificates(resolved, deploying) });
+  } finally {
+    deploying.iot.destroy();
+    deploying.secrets.destroy();
+  }
+  // CloudFormation's attachments of those certificates (AWS::IoT::PolicyPrincipalAttachment, ThingPrincipalAttachment).
+  attachTemplatePrincipals(deployedResolved, registry);
+  const outputs = Object.fromEntries(Object.entries(template.Outputs).map(([key, output]) => [key, { value: String(deployedResolved.resolve(output.Value)), description: output.Description }]));
+  stacks.push({ stackName, outputs });
+  let hookClient: IoTClient | undefined;
+  const fleet = withFleet ? FleetProvisioningService.start({
+    template, registry, authorizer, deviceCa: broker.ca,
+    // The hook reaches the registry through the control plane stand-in, with the AWS SDK as on Lambda.
+    hookClient: () => hookClient ??= new IoTClient(sandboxClient),
+  }) : undefined;
+  const s3 = await LocalS3.start(path.join(dir, 's3'), resolved.ofType('AWS::S3::Bucket').map((id) => resolved.ref(id)));
+  const s3Client = new S3Client({ endpoint: s3.endpoint, region: resolved.region, credentials: S3_CREDENTIALS, forcePathStyle: true });
+  const rules = await RuleEngine.start(broker, rulesOf(template), { s3: s3Client, root: dir }, options.onRuleOutcome);
   // What the Custom::ShadowDefaults resources do on deployment, with the handler's own code: its Create, through
   // the AWS SDK against the control plane (DescribeEndpoint) and the data plane (UpdateThingShadow) stand-ins.
-  const sandboxClient = { endpoint: aws.endpoint, region: deployed.region, credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' } };
   const seeding = { iot: new IoTClient(sandboxClient), dataPlane: new IoTDataPlaneClient(sandboxClient) };
   try {
     // Once, as on deployment: a sandbox taking back its state was deployed in an earlier run.
@@ -232,8 +230,8 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
   }
   return {
     broker, shadow, gateway, registry, declared, authorizer, rules, s3, fleet, aws, stackName, dir,
-    outputs: Object.fromEntries(Object.entries(deployed.stack.outputs).map(([key, output]) => [key, output.value])),
-    awsEnvironment: { ...aws.environment(deployed.region), AWS_ENDPOINT_URL_S3: s3.endpoint },
+    outputs: Object.fromEntries(Object.entries(outputs).map(([key, output]) => [key, output.value])),
+    awsEnvironment: { ...aws.environment(resolved.region), AWS_ENDPOINT_URL_S3: s3.endpoint },
     kit(thingName, kitOptions) {
       const issued = deviceCa.issue(ISSUED_SUBJECT);
       registerDevice(registry, thingName, issued.certificatePem, thingName === declared.thingName ? declared.policyNames : declared.sharedPolicyNames);
@@ -241,12 +239,11 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
     },
     consoleKit: (kitDir, kitOptions) => writeLocalKit(broker, authorizer.credential('console'), kitDir, 'console', gateway.port, kitOptions),
     async claimKit(claimDir) {
-      if (!fleet || !deployed.claimSecret) throw new Error('No fleet provisioning in this sandbox: the template declares no fleet, or the sandbox was started without the fleet option');
+      if (!fleet || !outputs.ClaimCertificateSecretArn) throw new Error('No fleet provisioning in this sandbox: the template declares no fleet, or the sandbox was started without the fleet option');
       // What `iot-device bootstrap --claim` does, with its own code: the outputs and the claim secret through the stand-ins.
-      const secrets = new SecretsManagerClient({ endpoint: aws.endpoint, region: deployed.region, credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' } });
+      const secrets = new SecretsManagerClient(sandboxClient);
       try {
-        const outputs = Object.fromEntries(Object.entries(deployed.stack.outputs).map(([key, output]) => [key, output.value]));
-        await bootstrapClaimKit(outputs as StackOutputs, secrets, claimDir, true, { endpoint: 'localhost', port: broker.port, httpsPort: gateway.port, caPem: broker.ca.certificatePem });
+        await bootstrapClaimKit(Object.fromEntries(Object.entries(outputs).map(([key, output]) => [key, output.value])) as StackOutputs, secrets, claimDir, true, { endpoint: 'localhost', port: broker.port, httpsPort: gateway.port, caPem: broker.ca.certificatePem });
       } finally {
         secrets.destroy();
       }
@@ -258,7 +255,7 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
     },
     async stop(stopOptions = {}) {
       if (options.dir) {
-        saveState(dir, { ...registry.snapshot(), shadows: shadow.store.snapshot() });
+        saveState(dir, { ...registry.snapshot(), shadows: shadow.store.snapshot(), secrets: secretsStore.snapshot() });
       }
       hookClient?.destroy();
       await aws.stop();

@@ -25,7 +25,13 @@ export class ResolvedTemplate {
   readonly endpoint: string;
   readonly stackName: string;
 
-  constructor(readonly template: RawTemplate, pseudo: { region?: string; account?: string; endpoint?: string; stackName?: string } = {}) {
+  /** What custom resources answered on deployment (their Data), by logical ID: their Fn::GetAtt values. */
+  private readonly attributes: Readonly<Record<string, Readonly<Record<string, string>>>>;
+
+  constructor(readonly template: RawTemplate, pseudo: {
+    region?: string; account?: string; endpoint?: string; stackName?: string; attributes?: Record<string, Record<string, string>>;
+  } = {}) {
+    this.attributes = pseudo.attributes ?? {};
     this.region = pseudo.region ?? REGION;
     this.account = pseudo.account ?? ACCOUNT;
     this.stackName = pseudo.stackName ?? stackNameOf(SANDBOX_ENVIRONMENT);
@@ -97,6 +103,8 @@ export class ResolvedTemplate {
   }
 
   getAtt(logicalId: string, attribute: string): string {
+    const answered = this.attributes[logicalId]?.[attribute];
+    if (answered !== undefined) return answered;
     const { Type, Properties = {} } = this.resource(logicalId);
     const name = () => this.ref(logicalId);
     switch (`${Type}.${attribute}`) {
@@ -106,6 +114,7 @@ export class ResolvedTemplate {
       case 'AWS::Logs::LogGroup.Arn': return this.arn('logs', `log-group:${name()}:*`);
       case 'AWS::IAM::Role.Arn': return `arn:${PARTITION}:iam::${this.account}:role/${name()}`;
       case 'AWS::Lambda::Function.Arn': return this.arn('lambda', `function:${name()}`);
+      // Not deployed (a template read, not run): stand-in values of the handler's shapes.
       case 'Custom::DeviceCertificate.CertificateId': return hex(logicalId, 64);
       case 'Custom::DeviceCertificate.CertificateArn': return this.arn('iot', `cert/${hex(logicalId, 64)}`);
       // The handler's naming, and the six random characters Secrets Manager appends.

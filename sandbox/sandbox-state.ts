@@ -9,6 +9,7 @@ import * as path from 'path';
 import type { CertificateRecord, ThingRecord } from './iot-control-plane';
 import type { PolicyDocument } from './iot-policy';
 import type { Issued } from './pki';
+import type { SecretRecord } from './secrets-manager';
 import type { Shadow } from './shadow-store';
 
 export interface SandboxState {
@@ -16,6 +17,8 @@ export interface SandboxState {
   readonly certificates: CertificateRecord[];
   readonly policies: Record<string, PolicyDocument>;
   readonly shadows: { shadows: Array<[string, Shadow]>; versions: Array<[string, number]> };
+  /** The Secrets Manager stand-in's secrets (the stack's certificates and keys): absent in a state of an older run. */
+  readonly secrets?: SecretRecord[];
 }
 
 const CA_FILE = 'device-ca.json';
@@ -39,6 +42,7 @@ export function savedState(dir: string): SandboxState | undefined {
 
 export function saveState(dir: string, state: SandboxState): void {
   const file = path.join(dir, STATE_FILE);
-  fs.writeFileSync(`${file}.tmp`, JSON.stringify(state));
+  // It holds the stack's private keys (the secrets): readable by its owner only.
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify(state), { mode: 0o600 });
   fs.renameSync(`${file}.tmp`, file);
 }

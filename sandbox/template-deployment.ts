@@ -1,7 +1,7 @@
 /**
  * The template's AWS IoT resources put into the sandbox's registry as CloudFormation would create them: every
- * AWS::IoT::Policy, the AWS::IoT::Thing, and the declared certificate with the attachments the template makes
- * (AWS::IoT::ThingPrincipalAttachment, AWS::IoT::PolicyPrincipalAttachment). Devices added later (a kit made by
+ * AWS::IoT::Policy and the AWS::IoT::Thing, then, once the certificate handler has made the certificates, the
+ * attachments the template makes (AWS::IoT::ThingPrincipalAttachment, AWS::IoT::PolicyPrincipalAttachment). Devices added later (a kit made by
  * the sandbox, a thing made in the console) are registered the same way: a thing, a certificate, an attachment
  * and the fleet's shared policies.
  */
@@ -31,6 +31,21 @@ export function deployIotResources(template: RawTemplate, registry: IotControlPl
     .filter((attachment) => certificates.includes(attachment.Principal)).map((attachment) => attachment.PolicyName as string);
   const sharedPolicyNames = policyNames.filter((name) => !JSON.stringify(registry.policy(name)).includes(thingName));
   return { thingName, policyNames, sharedPolicyNames };
+}
+
+/**
+ * The template's AWS::IoT::PolicyPrincipalAttachment and AWS::IoT::ThingPrincipalAttachment, once its certificates
+ * exist (`resolved` knows the attributes their custom resources answered with).
+ */
+export function attachTemplatePrincipals(resolved: ResolvedTemplate, registry: IotControlPlane): void {
+  for (const id of resolved.ofType('AWS::IoT::PolicyPrincipalAttachment')) {
+    const { PolicyName, Principal } = resolved.properties(id);
+    registry.attachPolicy(PolicyName, Principal);
+  }
+  for (const id of resolved.ofType('AWS::IoT::ThingPrincipalAttachment')) {
+    const { ThingName, Principal } = resolved.properties(id);
+    registry.attachThingPrincipal(ThingName, Principal);
+  }
 }
 
 /**

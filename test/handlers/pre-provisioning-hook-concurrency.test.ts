@@ -25,7 +25,7 @@ describe('pre-provisioning hook: two requests at once, on the control-plane stan
   let standIn: IoTClient;
   beforeEach(async () => {
     registry = new IotControlPlane('eu-west-1', '123456789012', { pageSize: 1 });
-    api = await AwsApiStandIn.start({ stacks: [], secrets: [], controlPlane: registry });
+    api = await AwsApiStandIn.start({ stacks: [], controlPlane: registry });
     standIn = new IoTClient({ region: 'eu-west-1', endpoint: api.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   });
   afterEach(async () => {

@@ -40,6 +40,7 @@ async function connectWithKit(sandbox: LocalSandbox, kitDir: string): Promise<'c
 test('kits provisioned in one run connect in the next; the registry, revocations and shadows are kept', async () => {
   const first = await startLocalSandbox({ fleet: true, dir });
   let thingName: string;
+  const stackCertificate = first.outputs.CertificateId;
   try {
     const claim = loadClaimKit(await first.claimKit(path.join(root, 'claim')));
     thingName = (await provision(claim, path.join(root, 'kit-a'), { serial: 'KEPT0001', overrides: { port: first.broker.port } })).kit.thingName;
@@ -52,10 +53,14 @@ test('kits provisioned in one run connect in the next; the registry, revocations
     await first.stop();
   }
   expect(fs.statSync(path.join(dir, 'device-ca.json')).mode & 0o777).toBe(0o600);
+  // It holds the stack's certificate secrets, keys included.
+  expect(fs.statSync(path.join(dir, 'state.json')).mode & 0o777).toBe(0o600);
 
   const second = await startLocalSandbox({ fleet: true, dir });
   try {
     expect(second.broker.ca.certificatePem).toBe(first.broker.ca.certificatePem);
+    // The certificate handler found its generation's secret holding an active certificate, and kept it (a retried Create).
+    expect(second.outputs.CertificateId).toBe(stackCertificate);
     expect(await connectWithKit(second, path.join(root, 'kit-a'))).toBe('connected');
     expect(await connectWithKit(second, path.join(root, 'kit-b'))).not.toBe('connected');
     const thing = second.registry.describeThing(thingName!);
