@@ -281,7 +281,9 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     while (started < options.devices) {
       await sleep(250);
     }
-    progress(`${options.devices} devices running (${failures.length} failed to start); ${options.minutes} min at ${intervalSeconds} s`);
+    // Why devices failed, by reason, most frequent first: a figure alone says nothing to fix.
+    const reasons = [...failures.reduce((counts, [, reason]) => counts.set(reason, (counts.get(reason) ?? 0) + 1), new Map<string, number>())].sort((a, b) => b[1] - a[1]);
+    progress(`${options.devices} devices running (${failures.length} failed to start${reasons.length ? `: ${reasons.slice(0, 3).map(([reason, count]) => `${count} × ${reason}`).join('; ')}` : ''}); ${options.minutes} min at ${intervalSeconds} s`);
     const running = () => options.devices + (drainProbe ? 1 : 0) - failures.length;
     const everyDeviceBack = () => reconnected.size >= running();
     const runStarted = Date.now();

@@ -6,15 +6,17 @@
  * with the registry's own authorizeRequest. Exits with its parent.
  *
  * Wire format with the plugin, one line each way (fields hex-encoded where they may hold any byte):
- *   ask:     <op> <certificate id> <MQTT protocol version> <client id hex|-> <topic hex|->   (op: C P S R)
+ *   ask:     C <certificate id> <MQTT protocol version> <client id hex|-> -: may it connect?
  *   answer:  A1 (allowed) or A0 (denied)
+ *   grants:  G <certificate id> <MQTT protocol version> <client id hex|-> -: what may the connection do?
+ *   answer:  A1 <ARN prefix hex> <effect A|D><op P|S|R><resource glob hex> ... (connectionGrants), or A0 (nothing)
  *   request: Q <certificate id> <client id hex> <topic hex> <payload hex|->: an API request (fleet provisioning),
  *            passed to the parent when the certificate's policies allow the publish; no answer on the socket
  *   pushed:  F (the registry changed: forget every cached answer), K <certificate id> (disconnect its clients),
  *            P <client id hex> <topic hex> <payload hex|-> (deliver to that client only: the parent's API answers)
  */
 import * as net from 'net';
-import { authorizeRequest, CertificateFacts } from './iot-control-plane';
+import { authorizeRequest, CertificateFacts, connectionGrants } from './iot-control-plane';
 import type { IotAction, PolicyDocument } from './iot-policy';
 
 export type DeciderMessage =
@@ -34,7 +36,6 @@ export interface ApiRequestMessage {
   readonly payload: string;
 }
 
-const OPERATIONS: Record<string, IotAction> = { C: 'iot:Connect', P: 'iot:Publish', S: 'iot:Subscribe', R: 'iot:Receive' };
 
 const certificates = new Map<string, CertificateFacts>();
 const policies = new Map<string, PolicyDocument>();
@@ -48,21 +49,30 @@ function policy(name: string): PolicyDocument {
   return document;
 }
 
-function decide(line: string): boolean {
-  const [op, fingerprint, version, clientHex, topicHex] = line.split(' ');
-  const decode = (hex: string | undefined) => (hex === '-' || hex === undefined ? undefined : Buffer.from(hex, 'hex').toString('utf8'));
-  const action = OPERATIONS[op];
-  const clientId = decode(clientHex);
-  const name = op === 'C' ? clientId ?? '' : decode(topicHex) ?? '';
-  // An unknown operation, or MQTT 3.1 (AWS IoT speaks 3.1.1 and 5), is refused.
-  if (!action || (op === 'C' && version !== '4' && version !== '5')) return false;
+const OPS: Partial<Record<IotAction, string>> = { 'iot:Publish': 'P', 'iot:Subscribe': 'S', 'iot:Receive': 'R' };
+
+/** The answer line to one ask: C (connect) or G (the connection's grants). */
+function answer(line: string): string {
+  const [op, fingerprint, version, clientHex] = line.split(' ');
+  const clientId = clientHex === '-' || clientHex === undefined ? undefined : Buffer.from(clientHex, 'hex').toString('utf8');
+  const certificate = certificates.get(fingerprint);
   try {
-    return authorizeRequest(policy, scope.region, scope.account, certificates.get(fingerprint), 'mqtt', clientId, action, name).allowed;
+    if (op === 'C') {
+      // MQTT 3.1 is refused: AWS IoT speaks 3.1.1 and 5.
+      if (version !== '4' && version !== '5') return 'A0';
+      return authorizeRequest(policy, scope.region, scope.account, certificate, 'mqtt', clientId, 'iot:Connect', clientId ?? '').allowed ? 'A1' : 'A0';
+    }
+    if (op === 'G') {
+      if (certificate?.status !== 'ACTIVE') return 'A0';
+      const grants = connectionGrants(policy, certificate, 'mqtt', clientId).filter((grant) => OPS[grant.action]);
+      const prefix = Buffer.from(`arn:aws:iot:${scope.region}:${scope.account}:`).toString('hex');
+      return ['A1', prefix, ...grants.map((grant) => `${grant.effect[0]}${OPS[grant.action]}${Buffer.from(grant.resource).toString('hex')}`)].join(' ');
+    }
   } catch (error) {
     // A policy the evaluator cannot model: refused, and said.
-    process.stderr.write(`sandbox broker: ${action} ${name} refused: ${(error as Error).message}\n`);
-    return false;
+    process.stderr.write(`sandbox broker: ${op} for client ${clientId} refused: ${(error as Error).message}\n`);
   }
+  return 'A0';
 }
 
 const hexOf = (text: string | Buffer) => (text.length ? Buffer.from(text).toString('hex') : '-');
@@ -93,7 +103,7 @@ function serve(socket: net.Socket): void {
     while ((end = buffered.indexOf('\n')) >= 0) {
       const line = buffered.slice(0, end);
       if (line.startsWith('Q ')) forward(line);
-      else answers += decide(line) ? 'A1\n' : 'A0\n';
+      else answers += `${answer(line)}\n`;
       buffered = buffered.slice(end + 1);
     }
     if (answers) socket.write(answers);

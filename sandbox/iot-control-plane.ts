@@ -13,7 +13,7 @@
  * another configuration (ResourceAlreadyExistsException), and it pages ListThingPrincipals.
  */
 import { createHash, X509Certificate } from 'crypto';
-import { Decision, evaluate, IotAction, iotArn, PolicyDocument, Protocol, RESOURCE_TYPE_OF } from './iot-policy';
+import { decide, Decision, Grant, grantsOf, IotAction, iotArn, PolicyDocument, Protocol, RESOURCE_TYPE_OF } from './iot-policy';
 import type { Issued } from './pki';
 
 const ATTRIBUTE_KEY = /^[a-zA-Z0-9_.,@/:#-]{1,128}$/;
@@ -87,8 +87,12 @@ export function authorizeRequest(
 ): Authorization {
   if (!certificate) return { allowed: false, reason: 'unknownCertificate' };
   if (certificate.status !== 'ACTIVE') return { allowed: false, reason: 'certificateNotActive' };
-  return evaluate(certificate.policyNames.map(policy), { protocol, clientId, attachedThings: certificate.thingNames },
-    { action, resource: iotArn(region, account, RESOURCE_TYPE_OF[action], name) });
+  return decide(connectionGrants(policy, certificate, protocol, clientId), { action, resource: iotArn(region, account, RESOURCE_TYPE_OF[action], name) });
+}
+
+/** What the policies of an ACTIVE certificate grant a connection with this client ID (grantsOf), from which authorizeRequest decides. */
+export function connectionGrants(policy: (name: string) => PolicyDocument, certificate: CertificateFacts, protocol: Protocol, clientId: string | undefined): Grant[] {
+  return grantsOf(certificate.policyNames.map(policy), { protocol, clientId, attachedThings: certificate.thingNames });
 }
 
 export interface IotControlPlaneOptions {

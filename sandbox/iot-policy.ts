@@ -106,19 +106,33 @@ export function checkStatement(statement: PolicyStatement, where: string): void 
 }
 
 /**
- * The resource pattern as a regular expression, with the variables this principal has put in literally
- * (a `*` in a value is no wildcard), or undefined when a variable it needs does not exist.
+ * What a connection's policies grant, resolved for that connection: one entry per statement, action and
+ * resource whose conditions hold and whose variables exist. The resource is a glob in which the values the
+ * variables put in are literal (`\*`, `\?` and `\\` escaped). Every variable and condition the evaluator
+ * models belongs to the connection (its client ID, its thing), so the grants decide every later request of
+ * the connection: the broker's plugin matches them itself (sandbox/broker-plugin/iot-authorizer.c).
  */
-function resourcePattern(resource: string, principal: Principal): RegExp | undefined {
+export interface Grant {
+  readonly effect: 'Allow' | 'Deny';
+  readonly action: IotAction;
+  readonly resource: string;
+  /** The Sid (or index) of the statement. */
+  readonly statement: string;
+}
+
+const escapeValue = (value: string) => value.replace(/[\\*?]/g, '\\$&');
+
+/** The resource with the principal's variables put in as literals, or undefined when a variable it needs does not exist. */
+function resolveResource(resource: string, principal: Principal): string | undefined {
   const thing = connectionThing(principal);
   let missing = false;
-  const source = resource.split(/(\$\{[^}]*\})/).map((part, index) => {
-    if (index % 2 === 0) return glob(part);
+  const resolved = resource.split(/(\$\{[^}]*\})/).map((part, index) => {
+    if (index % 2 === 0) return part;
     const value = part === THING_NAME_VARIABLE ? thing : part === CLIENT_ID && principal.protocol === 'mqtt' ? principal.clientId : undefined;
     if (value === undefined) missing = true;
-    return escape(value ?? '');
+    return escapeValue(value ?? '');
   }).join('');
-  return missing ? undefined : new RegExp(`^${source}$`, 's');
+  return missing ? undefined : resolved;
 }
 
 function conditionsHold(statement: PolicyStatement, principal: Principal): boolean {
@@ -129,10 +143,48 @@ function conditionsHold(statement: PolicyStatement, principal: Principal): boole
   return list(wanted).map(String).includes(String(connectionThing(principal) !== undefined));
 }
 
-function matches(statement: PolicyStatement, request: IotRequest, principal: Principal): boolean {
-  if (!list(statement.Action).some((action) => actionMatches(action, request.action))) return false;
-  const resourceMatches = list(statement.Resource).some((pattern) => resourcePattern(pattern, principal)?.test(request.resource) ?? false);
-  return resourceMatches && conditionsHold(statement, principal);
+/** The grants of every policy attached to the principal's certificate (refusing, with NotSupportedError, what it cannot model). */
+export function grantsOf(policies: readonly PolicyDocument[], principal: Principal): Grant[] {
+  const grants: Grant[] = [];
+  for (const [p, policy] of policies.entries()) {
+    for (const [s, statement] of list(policy.Statement).entries()) {
+      const where = statement.Sid ?? `policy ${p} statement ${s}`;
+      checkStatement(statement, where);
+      if (!conditionsHold(statement, principal)) continue;
+      const actions = ACTIONS.filter((action) => list(statement.Action).some((pattern) => actionMatches(pattern, action)));
+      for (const pattern of list(statement.Resource)) {
+        const resource = resolveResource(pattern, principal);
+        if (resource === undefined) continue;
+        for (const action of actions) grants.push({ effect: statement.Effect, action, resource, statement: where });
+      }
+    }
+  }
+  return grants;
+}
+
+/**
+ * Whether a resolved resource glob matches an ARN: `*` any characters, `?` one, a backslash makes the next
+ * character literal. The one matcher: the plugin's C `glob_matches` follows it character for character.
+ */
+export function globMatches(pattern: string, text: string): boolean {
+  let source = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '\\' && i + 1 < pattern.length) source += escape(pattern[++i]);
+    else source += c === '*' ? '.*' : c === '?' ? '.' : escape(c);
+  }
+  return new RegExp(`^${source}$`, 's').test(text);
+}
+
+/** Decides one request from the grants: an explicit Deny wins, then any Allow; nothing else is allowed. */
+export function decide(grants: readonly Grant[], request: IotRequest): Decision {
+  let allow: string | undefined;
+  for (const grant of grants) {
+    if (grant.action !== request.action || !globMatches(grant.resource, request.resource)) continue;
+    if (grant.effect === 'Deny') return { allowed: false, statement: grant.statement, reason: 'explicitDeny' };
+    allow ??= grant.statement;
+  }
+  return allow ? { allowed: true, statement: allow, reason: 'allowed' } : { allowed: false, reason: 'implicitDeny' };
 }
 
 /** Decides one request against every policy attached to the principal's certificate. */
@@ -141,17 +193,7 @@ export function evaluate(policies: readonly PolicyDocument[], principal: Princip
   if (!new RegExp(`^arn:[^:]+:iot:[^:]+:\\d{12}:${expected}/`).test(request.resource)) {
     throw new NotSupportedError(`${request.action} on ${request.resource}: its resource must be an ARN of type ${expected}`);
   }
-  let allow: string | undefined;
-  for (const [p, policy] of policies.entries()) {
-    for (const [s, statement] of list(policy.Statement).entries()) {
-      const where = statement.Sid ?? `policy ${p} statement ${s}`;
-      checkStatement(statement, where);
-      if (!matches(statement, request, principal)) continue;
-      if (statement.Effect === 'Deny') return { allowed: false, statement: where, reason: 'explicitDeny' };
-      allow ??= where;
-    }
-  }
-  return allow ? { allowed: true, statement: allow, reason: 'allowed' } : { allowed: false, reason: 'implicitDeny' };
+  return decide(grantsOf(policies, principal), request);
 }
 
 /** The ARN of a client ID, topic or topic filter in a region and account. */

@@ -11,9 +11,17 @@
  * to publish the API request" ("Device provisioning MQTT API"). Over MQTT 3.1.1 a publish the policy refuses
  * closes the connection, as AWS IoT does (MQTT 5 gets PUBACK 0x87).
  *
+ * CONNECT is asked; for the rest it asks once per connection what the connection's policies grant it, resolved
+ * for that connection by the sandbox's evaluator (sandbox/iot-policy.ts grantsOf: statements, actions and
+ * resource globs with the policy variables put in), and decides PUBLISH, SUBSCRIBE and each delivery itself
+ * with the evaluator's matcher (globMatches: `*`, `?`, a backslash makes the next character literal; an
+ * explicit Deny wins): no round trip per message, which at thousands of devices stalled the broker.
+ *
  * Wire format, one line each way (fields hex-encoded where they may hold any byte):
- *   ask:     <op> <certificate id> <MQTT protocol version> <client id hex|-> <topic hex|->\n   (op: C P S R)
+ *   ask:     C <certificate id> <MQTT protocol version> <client id hex|-> -\n
  *   answer:  A1\n (allowed) or A0\n (denied)
+ *   grants:  G <certificate id> <MQTT protocol version> <client id hex|-> -\n
+ *   answer:  A1 <ARN prefix hex> <effect A|D><op P|S|R><resource glob hex> ...\n, or A0\n (nothing granted)
  *   request: Q <certificate id> <client id hex> <topic hex> <payload hex|->\n (no answer)
  *   pushed:  F\n (the registry changed: forget every cached answer), K <certificate id>\n (disconnect its clients),
  *            P <client id hex> <topic hex> <payload hex|->\n (deliver to that client only)
@@ -41,9 +49,26 @@ struct entry {
 	char key[];
 };
 
+struct grant {
+	char effect;
+	char op;
+	char *resource;
+};
+
+/* A connection's grants, by certificate, protocol version and client ID, until the registry changes. */
+struct grants {
+	struct grants *next;
+	int count;
+	struct grant *items;
+	char *prefix;
+	char key[];
+};
+
 static mosquitto_plugin_id_t *plugin_id;
 static int decider = -1;
 static struct entry *cache[BUCKETS];
+static struct grants *grants_cache[BUCKETS];
+static char *last_answer;
 static char pending[1 << 20];
 static size_t pending_length;
 static char *kicks[1024];
@@ -83,6 +108,16 @@ static void forget_all(void)
 			e = next;
 		}
 		cache[i] = NULL;
+		struct grants *g = grants_cache[i];
+		while(g){
+			struct grants *next = g->next;
+			for(int n = 0; n < g->count; n++) free(g->items[n].resource);
+			free(g->items);
+			free(g->prefix);
+			free(g);
+			g = next;
+		}
+		grants_cache[i] = NULL;
 	}
 }
 
@@ -153,6 +188,8 @@ static int take_line(const char *line, int *allowed)
 {
 	if(line[0] == 'A'){
 		*allowed = line[1] == '1';
+		free(last_answer);
+		last_answer = strdup(line);
 		return 1;
 	}
 	if(line[0] == 'F') forget_all();
@@ -228,6 +265,117 @@ static int ask(char op, const char *certificate_id, int version, const char *cli
 	return allowed;
 }
 
+/* globMatches of sandbox/iot-policy.ts: `*` any characters, `?` one, a backslash makes the next character literal. */
+static int glob_matches(const char *p, const char *t)
+{
+	const char *star_p = NULL, *star_t = NULL;
+	while(*t){
+		if(p[0] == '\\' && p[1]){
+			if(p[1] == *t){ p += 2; t++; continue; }
+		}else if(*p == '?'){
+			p++; t++; continue;
+		}else if(*p == '*'){
+			star_p = ++p; star_t = t; continue;
+		}else if(*p == *t){
+			p++; t++; continue;
+		}
+		if(!star_p) return 0;
+		p = star_p;
+		t = ++star_t;
+	}
+	while(*p == '*') p++;
+	return *p == '\0';
+}
+
+/* Parses "A1 <prefix hex> <E><O><hex> ..." into a grants entry for `key`; NULL when nothing is granted. */
+static struct grants *parse_grants(const char *answer, const char *key)
+{
+	if(!answer || strncmp(answer, "A1 ", 3)) return NULL;
+	struct grants *g = calloc(1, sizeof(struct grants) + strlen(key) + 1);
+	if(!g) return NULL;
+	strcpy(g->key, key);
+	const char *cursor = answer + 3;
+	const char *end = strchr(cursor, ' ');
+	size_t length = end ? (size_t)(end - cursor) : strlen(cursor);
+	size_t ignored;
+	g->prefix = (char *)unhex(cursor, length, &ignored);
+	int room = 0;
+	while(end && g->prefix){
+		cursor = end + 1;
+		end = strchr(cursor, ' ');
+		length = end ? (size_t)(end - cursor) : strlen(cursor);
+		if(length < 2) continue;
+		if(g->count == room){
+			room = room ? 2 * room : 8;
+			struct grant *grown = realloc(g->items, (size_t)room * sizeof(struct grant));
+			if(!grown) break;
+			g->items = grown;
+		}
+		struct grant *item = &g->items[g->count];
+		item->effect = cursor[0];
+		item->op = cursor[1];
+		item->resource = (char *)unhex(cursor + 2, length - 2, &ignored);
+		if(item->resource) g->count++;
+	}
+	if(!g->prefix){
+		free(g->items);
+		free(g);
+		return NULL;
+	}
+	return g;
+}
+
+/* The connection's grants, asked for once until the registry changes. */
+static struct grants *grants_of(const char *certificate_id, int version, const char *client_id)
+{
+	char client_hex[1024];
+	static char line[2048];
+	read_lines(0);
+	if(decider < 0) return NULL;
+	hex(client_id, client_hex, sizeof(client_hex));
+	int length = snprintf(line, sizeof(line), "G %s %d %s -\n", certificate_id, version, client_hex);
+	if(length < 0 || (size_t)length >= sizeof(line)) return NULL;
+	unsigned long bucket = hash(line);
+	for(struct grants *g = grants_cache[bucket]; g; g = g->next){
+		if(!strcmp(g->key, line)) return g;
+	}
+	if(!send_all(line, (size_t)length)) return NULL;
+	if(read_lines(1) < 0) return NULL;
+	struct grants *g = parse_grants(last_answer, line);
+	if(!g){
+		/* Nothing granted: remembered as an empty entry. */
+		g = calloc(1, sizeof(struct grants) + (size_t)length + 1);
+		if(!g) return NULL;
+		strcpy(g->key, line);
+		g->prefix = strdup("");
+	}
+	g->next = grants_cache[bucket];
+	grants_cache[bucket] = g;
+	return g;
+}
+
+/* An explicit Deny wins, then any Allow; nothing else is allowed. */
+static int granted(const struct grants *g, char op, const char *topic)
+{
+	if(!g || !g->count || !topic) return 0;
+	const char *type = op == 'S' ? "topicfilter/" : "topic/";
+	size_t length = strlen(g->prefix) + strlen(type) + strlen(topic) + 1;
+	char *arn = malloc(length);
+	if(!arn) return 0;
+	snprintf(arn, length, "%s%s%s", g->prefix, type, topic);
+	int allowed = 0;
+	for(int i = 0; i < g->count; i++){
+		if(g->items[i].op != op || !glob_matches(g->items[i].resource, arn)) continue;
+		if(g->items[i].effect == 'D'){
+			allowed = 0;
+			break;
+		}
+		allowed = 1;
+	}
+	free(arn);
+	return allowed;
+}
+
 static int on_basic_auth(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_basic_auth *auth = event_data;
@@ -265,7 +413,7 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 		default: return MOSQ_ERR_ACL_DENIED;
 	}
 	int version = mosquitto_client_protocol_version(check->client);
-	if(ask(op, id, version, mosquitto_client_id(check->client), check->topic)) return MOSQ_ERR_SUCCESS;
+	if(granted(grants_of(id, version, mosquitto_client_id(check->client)), op, check->topic)) return MOSQ_ERR_SUCCESS;
 	/* MQTT 3.1.1 has no PUBACK reason code: AWS IoT closes the connection of a refused publish. */
 	if(op == 'P' && version == 4 && client_kick_count < 1024) client_kicks[client_kick_count++] = strdup(mosquitto_client_id(check->client));
 	return MOSQ_ERR_ACL_DENIED;

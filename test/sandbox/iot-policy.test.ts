@@ -1,5 +1,5 @@
 import { shadowTopics, shadowUpdatesFilter } from '../../device/src/shadow';
-import { evaluate, IotAction, Protocol } from '../../sandbox/iot-policy';
+import { evaluate, globMatches, grantsOf, IotAction, Protocol } from '../../sandbox/iot-policy';
 import { IotControlPlane } from '../../sandbox/iot-control-plane';
 import { createCertificateAuthority } from '../../sandbox/pki';
 import { deployIotResources, registerDevice } from '../../sandbox/template-deployment';
@@ -197,5 +197,28 @@ describe('the live broker decides from the registry, as AWS IoT does', () => {
   test('MQTT 3.1.1 connects as on AWS IoT; MQTT 3.1 is refused', async () => {
     expect(await connackOf({ ...withKit(kit, OTHER), protocolVersion: 4 })).toBe(0);
     expect(await connackOf({ ...withKit(kit, OTHER), protocolVersion: 3, protocolId: 'MQIsdp' })).not.toBe(0);
+  });
+});
+
+describe('grants, resolved for a connection, and the one matcher', () => {
+  const policy = { Statement: [{ Effect: 'Allow' as const, Action: 'iot:Publish', Resource: 'arn:aws:iot:eu-west-1:123456789012:topic/inbox/${iot:ClientId}' }] };
+  const request = (clientId: string, topic: string) => evaluate([policy], { protocol: 'mqtt', clientId, attachedThings: [] }, { action: 'iot:Publish', resource: `arn:aws:iot:eu-west-1:123456789012:topic/${topic}` }).allowed;
+
+  test('a variable\'s value is literal in the resolved glob: a client ID with * or ? widens nothing', () => {
+    expect(grantsOf([policy], { protocol: 'mqtt', clientId: 'a*?', attachedThings: [] })).toEqual([
+      { effect: 'Allow', action: 'iot:Publish', resource: 'arn:aws:iot:eu-west-1:123456789012:topic/inbox/a\\*\\?', statement: 'policy 0 statement 0' },
+    ]);
+    expect(request('a*?', 'inbox/a*?')).toBe(true);
+    expect(request('a*?', 'inbox/abcd')).toBe(false);
+    expect(request('a*', 'inbox/a')).toBe(false);
+  });
+
+  test('globMatches: * any characters, ? one, a backslash makes the next literal', () => {
+    expect(globMatches('topic/*', 'topic/a/b')).toBe(true);
+    expect(globMatches('topic/?', 'topic/ab')).toBe(false);
+    expect(globMatches('topic/\\*', 'topic/x')).toBe(false);
+    expect(globMatches('topic/\\*', 'topic/*')).toBe(true);
+    expect(globMatches('topic/+/#', 'topic/+/#')).toBe(true);
+    expect(globMatches('topic/+', 'topic/x')).toBe(false);
   });
 });
