@@ -18,6 +18,9 @@ export const PROVISIONING_MANAGED_POLICY = 'service-role/AWSIoTThingsRegistratio
 /** Serial numbers a fleet accepts when no pattern is given. */
 export const DEFAULT_SERIAL_PATTERN = /[A-Za-z0-9_-]{1,64}/;
 
+/** AWS IoT thing group names: [a-zA-Z0-9:_-]{1,128} (CreateThingGroup, "thingGroupName"). */
+const THING_GROUP_NAME = /^[a-zA-Z0-9:_-]{1,128}$/;
+
 /** AWS IoT provisioning template names: [0-9A-Za-z_-]{1,36} (CreateProvisioningTemplate, "templateName"). */
 const TEMPLATE_NAME = /^[0-9A-Za-z_-]{1,36}$/;
 
@@ -33,6 +36,11 @@ export interface FleetProvisioningProps {
   readonly allowedSerials?: string[];
   /** @default - generated from the construct path, at most 36 characters */
   readonly templateName?: string;
+  /**
+   * The static thing group every provisioned device joins (the provisioning template's ThingGroups): the target
+   * of the fleet's jobs. @default - generated from the construct path
+   */
+  readonly thingGroupName?: string;
   /** Whether devices may provision now; a disabled template rejects every request. @default true */
   readonly enabled?: boolean;
   /** How long the deleted claim certificate secret stays recoverable. @default Duration.days(30) */
@@ -88,6 +96,10 @@ export class FleetProvisioning extends Construct {
   public readonly serialPattern: RegExp;
   /** The role AWS IoT assumes to register things with the template. */
   public readonly provisioningRole: iam.Role;
+  /** The static thing group of the fleet's devices (AWS::IoT::ThingGroup), which every provisioned device joins. */
+  public readonly thingGroup: iot.CfnThingGroup;
+  public readonly thingGroupName: string;
+  public readonly thingGroupArn: string;
   /** The pre-provisioning hook. */
   public readonly hook: lambda.Function;
   /** The policy of the claim certificate. */
@@ -119,6 +131,17 @@ export class FleetProvisioning extends Construct {
       throw new Error(`FleetProvisioning templateName must match ${TEMPLATE_NAME.source}, received: '${this.templateName}'`);
     }
     this.templateArn = iotArn(this, 'provisioningtemplate', this.templateName);
+    const groupName = props.thingGroupName ?? Names.uniqueResourceName(this, { maxLength: 128, separator: '-', allowedSpecialCharacters: '_-' });
+    if (!Token.isUnresolved(groupName) && !THING_GROUP_NAME.test(groupName)) {
+      throw new Error(`FleetProvisioning thingGroupName must match ${THING_GROUP_NAME.source}, received: '${groupName}'`);
+    }
+    // Static (no query): the provisioning template adds each device as it registers ("Provisioning templates", ThingGroups).
+    this.thingGroup = new iot.CfnThingGroup(this, 'ThingGroup', {
+      thingGroupName: groupName,
+      thingGroupProperties: { thingGroupDescription: `Devices provisioned by claim as ${props.thingNamePrefix}<SerialNumber>` },
+    });
+    this.thingGroupName = groupName;
+    this.thingGroupArn = iotArn(this, 'thinggroup', groupName);
     const arn = (resource: string, resourceName: string) => iotArn(this, resource, resourceName);
 
     // The hook: allows only the fleet's serial numbers, never a live one unless marked, and answers within AWS's 5 seconds.
@@ -199,10 +222,12 @@ export class FleetProvisioning extends Construct {
           Properties: {
             ThingName: { 'Fn::Join': ['', [props.thingNamePrefix, { Ref: 'SerialNumber' }]] },
             AttributePayload: { serialNumber: { Ref: 'SerialNumber' } },
+            ThingGroups: [groupName],
           },
-          // The hook has made the thing already (its reservation); MERGE keeps the hook's attributes beside the serial. AWS
-          // documents these settings for an existing thing but not their default ("Provisioning templates", Resources section).
-          OverrideSettings: { AttributePayload: 'MERGE' },
+          // The hook has made the thing already (its reservation); MERGE keeps the hook's attributes beside the serial and
+          // adds the group to any it is in. AWS documents these settings for an existing thing but not their default
+          // ("Provisioning templates", Resources section).
+          OverrideSettings: { AttributePayload: 'MERGE', ThingGroups: 'MERGE' },
         },
         certificate: {
           Type: 'AWS::IoT::Certificate',
@@ -235,7 +260,7 @@ export class FleetProvisioning extends Construct {
       templateBody: stack.toJsonString(body),
       preProvisioningHook: { targetArn: this.hook.functionArn, payloadVersion: '2020-04-01' },
     });
-    template.node.addDependency(this.provisioningRole, this.hook);
+    template.node.addDependency(this.provisioningRole, this.hook, this.thingGroup);
 
     // The claim certificate may connect in the claim namespace (never as a device) and call the two fleet provisioning APIs of this template, nothing else.
     const topic = (name: string) => arn('topic', name);

@@ -240,6 +240,7 @@ export class IotCoreStack extends Stack {
       ClaimPolicyName: this.fleet.claimPolicyName,
       ClaimClientIdPrefix: CLAIM_CLIENT_ID_PREFIX,
       FleetSerialPattern: this.fleet.serialPattern.source,
+      FleetThingGroupName: this.fleet.thingGroupName,
     };
     const emit = <N extends OutputName>(descriptions: Record<N, string>, outputValues: Record<N, string>) => {
       for (const name of Object.keys(descriptions) as N[]) new CfnOutput(this, name, { value: outputValues[name], description: descriptions[name] });

@@ -7,12 +7,13 @@
  *
  * Wire format with the plugin, one line each way (fields hex-encoded where they may hold any byte):
  *   ask:     C <certificate id> <MQTT protocol version> <client id hex|-> -: may it connect?
- *   answer:  A1 (allowed) or A0 (denied)
+ *   answer:  A1 <grants, as below> (allowed, with what the connection may do) or A0 (denied)
  *   grants:  G <certificate id> <MQTT protocol version> <client id hex|-> -: what may the connection do?
  *   answer:  A1 <ARN prefix hex> <effect A|D><op P|S|R><resource glob hex> ... (connectionGrants), or A0 (nothing)
  *   request: Q <certificate id> <client id hex> <topic hex> <payload hex|->: an API request (fleet provisioning),
  *            passed to the parent when the certificate's policies allow the publish; no answer on the socket
- *   pushed:  F (the registry changed: forget every cached answer), K <certificate id> (disconnect its clients),
+ *   pushed:  F <certificate id> (that certificate, or a policy it holds, changed: forget its answers and grants),
+ *            K <certificate id> (disconnect its clients),
  *            P <client id hex> <topic hex> <payload hex|-> (deliver to that client only: the parent's API answers)
  */
 import * as net from 'net';
@@ -57,17 +58,18 @@ function answer(line: string): string {
   const clientId = clientHex === '-' || clientHex === undefined ? undefined : Buffer.from(clientHex, 'hex').toString('utf8');
   const certificate = certificates.get(fingerprint);
   try {
+    // The connection's grants, with an allowed CONNECT too (one round trip per connection).
+    const grants = () => {
+      const resolved = connectionGrants(policy, certificate!, 'mqtt', clientId).filter((grant) => OPS[grant.action]);
+      const prefix = Buffer.from(`arn:aws:iot:${scope.region}:${scope.account}:`).toString('hex');
+      return ['A1', prefix, ...resolved.map((grant) => `${grant.effect[0]}${OPS[grant.action]}${Buffer.from(grant.resource).toString('hex')}`)].join(' ');
+    };
     if (op === 'C') {
       // MQTT 3.1 is refused: AWS IoT speaks 3.1.1 and 5.
       if (version !== '4' && version !== '5') return 'A0';
-      return authorizeRequest(policy, scope.region, scope.account, certificate, 'mqtt', clientId, 'iot:Connect', clientId ?? '').allowed ? 'A1' : 'A0';
+      return authorizeRequest(policy, scope.region, scope.account, certificate, 'mqtt', clientId, 'iot:Connect', clientId ?? '').allowed ? grants() : 'A0';
     }
-    if (op === 'G') {
-      if (certificate?.status !== 'ACTIVE') return 'A0';
-      const grants = connectionGrants(policy, certificate, 'mqtt', clientId).filter((grant) => OPS[grant.action]);
-      const prefix = Buffer.from(`arn:aws:iot:${scope.region}:${scope.account}:`).toString('hex');
-      return ['A1', prefix, ...grants.map((grant) => `${grant.effect[0]}${OPS[grant.action]}${Buffer.from(grant.resource).toString('hex')}`)].join(' ');
-    }
+    if (op === 'G') return certificate?.status === 'ACTIVE' ? grants() : 'A0';
   } catch (error) {
     // A policy the evaluator cannot model: refused, and said.
     process.stderr.write(`sandbox broker: ${op} for client ${clientId} refused: ${(error as Error).message}\n`);
@@ -122,12 +124,13 @@ process.on('message', (message: DeciderMessage) => {
     case 'certificate':
       if (message.facts) certificates.set(message.fingerprint, message.facts);
       else certificates.delete(message.fingerprint);
-      push('F');
+      // Only this certificate's connections are decided anew: a fleet registering devices changes the registry many times a second.
+      push(`F ${message.fingerprint}`);
       if (message.facts?.status !== 'ACTIVE') push(`K ${message.fingerprint}`);
       return;
     case 'policy':
       policies.set(message.policyName, message.document);
-      push('F');
+      for (const [fingerprint, facts] of certificates) if (facts.policyNames.includes(message.policyName)) push(`F ${fingerprint}`);
       return;
     case 'deliver':
       push(`P ${hexOf(message.clientId)} ${hexOf(message.topic)} ${hexOf(Buffer.from(message.payload, 'base64'))}`);

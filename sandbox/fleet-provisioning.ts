@@ -210,6 +210,8 @@ export class FleetProvisioningService {
     let thingName: string | undefined;
     let attributes: Record<string, string> = {};
     let attributeOverride: string | undefined;
+    let thingGroups: string[] = [];
+    let groupsOverride: string | undefined;
     const policyNames: string[] = [];
     const createdPolicies: Record<string, PolicyDocument> = {};
     for (const [id, resource] of Object.entries(template.body.Resources)) {
@@ -217,6 +219,8 @@ export class FleetProvisioningService {
         thingName = bodyValue(resource.Properties.ThingName, parameters);
         attributes = Object.fromEntries(Object.entries((resource.Properties.AttributePayload ?? {}) as Record<string, unknown>).map(([key, value]) => [key, bodyValue(value, parameters)]));
         attributeOverride = resource.OverrideSettings?.AttributePayload;
+        thingGroups = ((resource.Properties.ThingGroups ?? []) as unknown[]).map((group) => bodyValue(group, parameters));
+        groupsOverride = resource.OverrideSettings?.ThingGroups;
       } else if (resource.Type === 'AWS::IoT::Certificate') {
         if (bodyValue(resource.Properties.CertificateId, parameters) !== certificate.certificateId) throw new NotSupportedError(`certificate resource ${id} naming another certificate`);
         if (resource.Properties.Status !== 'ACTIVE') throw new NotSupportedError(`certificate resource ${id} with status ${resource.Properties.Status}`);
@@ -238,10 +242,16 @@ export class FleetProvisioningService {
     // An existing thing (the hook's reservation, or a live one the hook let through) is updated as its OverrideSettings say, and the new
     // certificate attached beside any other; a new one is created. AWS documents the settings but not their default: none is modelled.
     const { registry } = this.options;
-    if (!registry.things.has(thingName)) registry.createThing(thingName, attributes);
+    const existed = registry.things.has(thingName);
+    if (thingGroups.length && existed && groupsOverride !== 'MERGE' && groupsOverride !== 'DO_NOTHING') {
+      throw new NotSupportedError(`RegisterThing of an existing thing with OverrideSettings.ThingGroups ${groupsOverride}`);
+    }
+    if (!existed) registry.createThing(thingName, attributes);
     else if (attributeOverride === 'MERGE' || attributeOverride === 'REPLACE') registry.updateThing(thingName, attributes, attributeOverride === 'MERGE');
     else if (attributeOverride === 'FAIL') throw new ProvisioningRejected(400, 'ResourceAlreadyExists', `Thing ${thingName} already exists`);
     else if (attributeOverride !== 'DO_NOTHING') throw new NotSupportedError(`RegisterThing of an existing thing with OverrideSettings.AttributePayload ${attributeOverride}`);
+    // A new thing joins its groups; an existing one as OverrideSettings.ThingGroups says (MERGE: these too; DO_NOTHING: as it is).
+    if (!existed || groupsOverride === 'MERGE') for (const group of thingGroups) registry.addThingToThingGroup(group, thingName);
     for (const [name, document] of Object.entries(createdPolicies)) registry.createPolicy(name, document);
     const record = registry.describeCertificate(certificate.certificateId);
     for (const name of policyNames) registry.attachPolicy(name, record.certificateArn);

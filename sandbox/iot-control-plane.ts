@@ -31,6 +31,8 @@ export type CertificateStatus = 'ACTIVE' | 'INACTIVE' | 'REVOKED' | 'PENDING_ACT
 
 export interface ThingRecord {
   readonly thingName: string;
+  /** The static thing groups it belongs to. */
+  thingGroups?: string[];
   attributes: Record<string, string>;
   version: number;
   /** The certificates attached to the thing (its principals), by ID. */
@@ -108,6 +110,8 @@ export class IotControlPlane {
   readonly things = new Map<string, ThingRecord>();
   readonly certificates = new Map<string, CertificateRecord>();
   readonly policies = new Map<string, PolicyDocument>();
+  /** Static thing groups, by name. */
+  readonly thingGroups = new Set<string>();
   /** Certificate IDs by the SHA-256 of their DER encoding (a certificate of the stack keeps the stack's ID). */
   private readonly byFingerprint = new Map<string, string>();
   private readonly listeners: Array<(change: RegistryChange) => void> = [];
@@ -219,6 +223,25 @@ export class IotControlPlane {
     checkAttributes(kept);
     thing.attributes = kept;
     thing.version += 1;
+  }
+
+  /** CreateThingGroup of a static group (the sandbox models no dynamic groups: a query is refused where the template is read). */
+  createThingGroup(thingGroupName: string): void {
+    if (!THING_NAME.test(thingGroupName)) throw new IotApiError(400, 'InvalidRequestException', `thingGroupName ${JSON.stringify(thingGroupName)} must be 1 to 128 of [a-zA-Z0-9:_-]`);
+    this.thingGroups.add(thingGroupName);
+  }
+
+  /** AddThingToThingGroup: both must exist. */
+  addThingToThingGroup(thingGroupName: string, thingName: string): void {
+    if (!this.thingGroups.has(thingGroupName)) throw new IotApiError(404, 'ResourceNotFoundException', `Thing group ${thingGroupName} cannot be found.`);
+    const thing = this.describeThing(thingName);
+    thing.thingGroups = [...new Set([...thing.thingGroups ?? [], thingGroupName])];
+  }
+
+  /** The things of a static group. */
+  thingsInThingGroup(thingGroupName: string): string[] {
+    if (!this.thingGroups.has(thingGroupName)) throw new IotApiError(404, 'ResourceNotFoundException', `Thing group ${thingGroupName} cannot be found.`);
+    return [...this.things.values()].filter((thing) => thing.thingGroups?.includes(thingGroupName)).map((thing) => thing.thingName);
   }
 
   /** DeleteThing refuses a thing that still has principals. */

@@ -89,6 +89,7 @@ export class ResolvedTemplate {
     const { Type, Properties = {} } = this.resource(name);
     switch (Type) {
       case 'AWS::IoT::Thing': return this.resolve(Properties.ThingName);
+      case 'AWS::IoT::ThingGroup': return this.resolve(Properties.ThingGroupName);
       case 'AWS::IoT::TopicRule': return this.resolve(Properties.RuleName);
       case 'AWS::IoT::Policy': return Properties.PolicyName ? this.resolve(Properties.PolicyName) : `${name}-${hex(name, 8)}`;
       case 'AWS::S3::Bucket': return `${name.toLowerCase()}-${hex(name, 8)}`;

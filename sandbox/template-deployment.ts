@@ -22,6 +22,10 @@ export interface DeclaredThing {
 export function deployIotResources(template: RawTemplate, registry: IotControlPlane, environment: { account?: string; region?: string } = {}): DeclaredThing {
   const resolved = new ResolvedTemplate(template, environment);
   for (const id of resolved.ofType('AWS::IoT::Policy')) registry.createPolicy(resolved.ref(id), resolved.properties(id).PolicyDocument as PolicyDocument);
+  for (const id of resolved.ofType('AWS::IoT::ThingGroup')) {
+    if (resolved.properties(id).QueryString !== undefined) throw new NotSupportedError(`dynamic thing group ${id} (the sandbox models static groups)`);
+    registry.createThingGroup(resolved.ref(id));
+  }
   const [thingId, ...more] = resolved.ofType('AWS::IoT::Thing');
   if (!thingId || more.length) throw new NotSupportedError(`a template with ${more.length + (thingId ? 1 : 0)} things (the sandbox models one)`);
   const thingName = resolved.ref(thingId);

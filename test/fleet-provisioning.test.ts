@@ -25,11 +25,14 @@ describe('FleetProvisioning', () => {
     });
     const body = JSON.parse(properties.TemplateBody);
     expect(body.Parameters).toEqual({ SerialNumber: { Type: 'String' }, 'AWS::IoT::Certificate::Id': { Type: 'String' }, ReprovisionToken: { Type: 'String' } });
-    // MERGE: the hook's reservation made the thing already, and its attributes stay beside the serial.
+    // MERGE: the hook's reservation made the thing already; its attributes stay, and it joins the fleet's static group too.
     expect(body.Resources.thing).toEqual({
-      Type: 'AWS::IoT::Thing', Properties: { ThingName: { 'Fn::Join': ['', ['pi-', { Ref: 'SerialNumber' }]] }, AttributePayload: { serialNumber: { Ref: 'SerialNumber' } } },
-      OverrideSettings: { AttributePayload: 'MERGE' },
+      Type: 'AWS::IoT::Thing',
+      Properties: { ThingName: { 'Fn::Join': ['', ['pi-', { Ref: 'SerialNumber' }]] }, AttributePayload: { serialNumber: { Ref: 'SerialNumber' } }, ThingGroups: [construct.thingGroupName] },
+      OverrideSettings: { AttributePayload: 'MERGE', ThingGroups: 'MERGE' },
     });
+    template.hasResourceProperties('AWS::IoT::ThingGroup', { ThingGroupName: construct.thingGroupName });
+    expect(construct.thingGroupName).toMatch(/^[a-zA-Z0-9:_-]{1,128}$/);
     expect(body.Resources.certificate).toEqual({ Type: 'AWS::IoT::Certificate', Properties: { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' }, Status: 'ACTIVE' } });
     expect(body.Resources.policy).toEqual({ Type: 'AWS::IoT::Policy', Properties: { PolicyName: resolved.ref(resolved.ofType('AWS::IoT::Policy').find((p) => p.startsWith('DevicePolicy'))!) } });
     expect(body).not.toHaveProperty('DeviceConfiguration');

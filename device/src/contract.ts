@@ -69,6 +69,7 @@ export const FLEET_OUTPUTS = {
   ClaimPolicyName: 'IoT policy of claim certificates (npm run fleet -- rotate-claim attaches it to a new one)',
   ClaimClientIdPrefix: "Claim sessions connect as <prefix><SerialNumber>, never with a device's client ID",
   FleetSerialPattern: 'Serial numbers the fleet accepts, matched whole (iot-device provision checks before connecting)',
+  FleetThingGroupName: "Static thing group every provisioned device joins: the target of the fleet's jobs",
 } as const;
 
 /** The output of a stack that makes the smoke check's managed policy. */

@@ -19,11 +19,12 @@
  *
  * Wire format, one line each way (fields hex-encoded where they may hold any byte):
  *   ask:     C <certificate id> <MQTT protocol version> <client id hex|-> -\n
- *   answer:  A1\n (allowed) or A0\n (denied)
+ *   answer:  A1 <grants, as below>\n (allowed, with what the connection may do) or A0\n (denied)
  *   grants:  G <certificate id> <MQTT protocol version> <client id hex|-> -\n
  *   answer:  A1 <ARN prefix hex> <effect A|D><op P|S|R><resource glob hex> ...\n, or A0\n (nothing granted)
  *   request: Q <certificate id> <client id hex> <topic hex> <payload hex|->\n (no answer)
- *   pushed:  F\n (the registry changed: forget every cached answer), K <certificate id>\n (disconnect its clients),
+ *   pushed:  F\n (a policy changed: forget every cached answer), F <certificate id>\n (that certificate changed: forget
+ *            its answers and grants), K <certificate id>\n (disconnect its clients),
  *            P <client id hex> <topic hex> <payload hex|->\n (deliver to that client only)
  * Answers are cached until the next F: the same question has the same answer until the registry changes.
  */
@@ -96,6 +97,35 @@ static unsigned long hash(const char *text)
 	unsigned long value = 2166136261u;
 	for(; *text; text++) value = (value ^ (unsigned char)*text) * 16777619u;
 	return value % BUCKETS;
+}
+
+/* Forgets the cached answers and grants of one certificate (their keys are "<op> <certificate id> ..."). */
+static void forget_certificate(const char *certificate_id)
+{
+	size_t length = strlen(certificate_id);
+	for(int i = 0; i < BUCKETS; i++){
+		for(struct entry **link = &cache[i]; *link;){
+			struct entry *e = *link;
+			if(!strncmp(e->key + 2, certificate_id, length) && e->key[2 + length] == ' '){
+				*link = e->next;
+				free(e);
+			}else{
+				link = &e->next;
+			}
+		}
+		for(struct grants **link = &grants_cache[i]; *link;){
+			struct grants *g = *link;
+			if(!strncmp(g->key + 2, certificate_id, length) && g->key[2 + length] == ' '){
+				*link = g->next;
+				for(int n = 0; n < g->count; n++) free(g->items[n].resource);
+				free(g->items);
+				free(g->prefix);
+				free(g);
+			}else{
+				link = &g->next;
+			}
+		}
+	}
 }
 
 static void forget_all(void)
@@ -192,7 +222,8 @@ static int take_line(const char *line, int *allowed)
 		last_answer = strdup(line);
 		return 1;
 	}
-	if(line[0] == 'F') forget_all();
+	if(line[0] == 'F' && line[1] == ' ') forget_certificate(line + 2);
+	else if(line[0] == 'F') forget_all();
 	if(line[0] == 'K' && line[1] == ' ' && kick_count < 1024) kicks[kick_count++] = strdup(line + 2);
 	if(line[0] == 'P' && line[1] == ' ') queue_delivery(line + 2);
 	return 0;
@@ -325,16 +356,35 @@ static struct grants *parse_grants(const char *answer, const char *key)
 	return g;
 }
 
+/* The key (and G question) of a connection's grants. */
+static int grants_key(char *line, size_t room, const char *certificate_id, int version, const char *client_id)
+{
+	char client_hex[1024];
+	hex(client_id, client_hex, sizeof(client_hex));
+	int length = snprintf(line, room, "G %s %d %s -\n", certificate_id, version, client_hex);
+	return length < 0 || (size_t)length >= room ? -1 : length;
+}
+
+/* Keeps the grants a CONNECT's answer carried. */
+static void remember_grants(const char *certificate_id, int version, const char *client_id, const char *answer)
+{
+	char line[2048];
+	if(grants_key(line, sizeof(line), certificate_id, version, client_id) < 0) return;
+	struct grants *g = parse_grants(answer, line);
+	if(!g) return;
+	unsigned long bucket = hash(line);
+	g->next = grants_cache[bucket];
+	grants_cache[bucket] = g;
+}
+
 /* The connection's grants, asked for once until the registry changes. */
 static struct grants *grants_of(const char *certificate_id, int version, const char *client_id)
 {
-	char client_hex[1024];
 	static char line[2048];
 	read_lines(0);
 	if(decider < 0) return NULL;
-	hex(client_id, client_hex, sizeof(client_hex));
-	int length = snprintf(line, sizeof(line), "G %s %d %s -\n", certificate_id, version, client_hex);
-	if(length < 0 || (size_t)length >= sizeof(line)) return NULL;
+	int length = grants_key(line, sizeof(line), certificate_id, version, client_id);
+	if(length < 0) return NULL;
 	unsigned long bucket = hash(line);
 	for(struct grants *g = grants_cache[bucket]; g; g = g->next){
 		if(!strcmp(g->key, line)) return g;
@@ -395,7 +445,12 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	/* The certificate ID stands for the connection from now on: ACL checks and kicks find it as the username. */
 	if(mosquitto_set_username(auth->client, id) != MOSQ_ERR_SUCCESS) return MOSQ_ERR_AUTH;
 	int version = mosquitto_client_protocol_version(auth->client);
-	return ask('C', id, version, mosquitto_client_id(auth->client), NULL) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_AUTH;
+	free(last_answer);
+	last_answer = NULL;
+	if(!ask('C', id, version, mosquitto_client_id(auth->client), NULL)) return MOSQ_ERR_AUTH;
+	/* An allowed CONNECT is answered with the connection's grants too: one round trip per connection, not two. */
+	if(last_answer && !strncmp(last_answer, "A1 ", 3)) remember_grants(id, version, mosquitto_client_id(auth->client), last_answer);
+	return MOSQ_ERR_SUCCESS;
 }
 
 static int on_acl_check(int event, void *event_data, void *userdata)

@@ -85,7 +85,11 @@ describe('iot-device provision against the sandbox\'s fleet provisioning', () =>
     expect(fs.statSync(path.join(kit, 'private.pem.key')).mode & 0o777).toBe(0o600);
     expect(fs.readFileSync(path.join(kit, 'private.pem.key'), 'utf8')).toMatch(/^-----BEGIN PRIVATE KEY-----/);
     expect(fs.existsSync(path.join(kit, 'provision.json'))).toBe(false);
-    expect(sandbox.fleet!.things.get(thing)).toMatchObject({ attributes: { serialNumber: 'ABCD1234' }, certificateIds: [expect.stringMatching(/^[0-9a-f]{64}$/)] });
+    // The hook's reservation and the serial; in the fleet's static thing group, the target of its jobs.
+    expect(sandbox.fleet!.things.get(thing)).toMatchObject({
+      attributes: { serialNumber: 'ABCD1234', provisioning: expect.stringMatching(/^[0-9a-f]{64}:\d+$/) }, certificateIds: [expect.stringMatching(/^[0-9a-f]{64}$/)],
+    });
+    expect(sandbox.registry.thingsInThingGroup(sandbox.outputs.FleetThingGroupName)).toContain(thing);
     // The claim session never used the device's client ID.
     expect(new Set(sandbox.fleet!.requests.filter((request) => request.operation === 'RegisterThing' && request.accepted).map((request) => request.clientId))).toEqual(new Set(['claim-ABCD1234']));
 

@@ -51,6 +51,19 @@ describe.each(ENVIRONMENT_NAMES)('the synthesized IoT policies of IotCore-%s, ev
     ['another thing: publish to the template thing\'s data topic over HTTPS', OTHER, 'https', undefined, 'iot:Publish', `data/${THING}`, false],
     ['another thing: subscribe to the template thing\'s shadow', OTHER, 'mqtt', OTHER, 'iot:Subscribe', `$aws/things/${THING}/shadow/update/delta`, false],
     ['another thing: connect as the template thing', OTHER, 'mqtt', THING, 'iot:Connect', THING, false],
+    // AWS IoT Jobs: its own executions' requests, answers and notifications; nothing of another thing's.
+    ...(['get', 'start-next', 'job-1/get', '$next/get', 'job-1/update'].map((request): [string, string, Protocol, string, IotAction, string, boolean] =>
+      [`jobs: request ${request} of its own executions`, THING, 'mqtt', THING, 'iot:Publish', `$aws/things/${THING}/jobs/${request}`, true])),
+    ['jobs: subscribe to its notify-next', THING, 'mqtt', THING, 'iot:Subscribe', `$aws/things/${THING}/jobs/notify-next`, true],
+    ['jobs: receive an update\'s answer', THING, 'mqtt', THING, 'iot:Receive', `$aws/things/${THING}/jobs/job-1/update/accepted`, true],
+    ['jobs: publish a notification as if it were AWS IoT', THING, 'mqtt', THING, 'iot:Publish', `$aws/things/${THING}/jobs/notify-next`, false],
+    ['jobs: update another thing\'s execution', THING, 'mqtt', THING, 'iot:Publish', `$aws/things/${OTHER}/jobs/job-1/update`, false],
+    ['jobs: start another thing\'s next execution', THING, 'mqtt', THING, 'iot:Publish', `$aws/things/${OTHER}/jobs/start-next`, false],
+    ['jobs: subscribe to another thing\'s notify-next', THING, 'mqtt', THING, 'iot:Subscribe', `$aws/things/${OTHER}/jobs/notify-next`, false],
+    ['jobs: subscribe to every thing\'s jobs', THING, 'mqtt', THING, 'iot:Subscribe', '$aws/things/+/jobs/#', false],
+    ['jobs: receive another thing\'s job document', THING, 'mqtt', THING, 'iot:Receive', `$aws/things/${OTHER}/jobs/notify-next`, false],
+    ['jobs: its own over HTTPS (no thing variables)', THING, 'https', undefined, 'iot:Publish', `$aws/things/${THING}/jobs/job-1/update`, false],
+    ['jobs: under another client ID', THING, 'mqtt', 'console', 'iot:Publish', `$aws/things/${THING}/jobs/start-next`, false],
   ])('%s: %s', (_, thing, protocol, clientId, action, resource, expected) => {
     expect(allowed(thing, protocol, clientId, action, resource)).toBe(expected);
   });
@@ -163,6 +176,19 @@ describe('the live broker decides from the registry, as AWS IoT does', () => {
     // Its own message, published after the refused one, arrives: then the refused one would have too.
     await sandbox.observer.until(() => sandbox.observer.on(`data/${OTHER}`).length > 0, 'its own message');
     expect(sandbox.observer.on(`data/${declared}`).filter((message) => message.payload.includes('attacker'))).toEqual([]);
+  });
+
+  test('AWS IoT Jobs topics: its own are granted, another device\'s refused (SUBACK 0x87, PUBACK 0x87)', async () => {
+    const declared = sandbox.local.declared.thingName;
+    const device = await mqtt.connectAsync(withKit(kit, OTHER));
+    try {
+      expect(await subackOf(device, [`$aws/things/${OTHER}/jobs/notify-next`, `$aws/things/${OTHER}/jobs/+/update/accepted`, `$aws/things/${declared}/jobs/notify-next`, '$aws/things/+/jobs/#']))
+        .toEqual([1, 1, 135, 135]);
+      expect(await device.publishAsync(`$aws/things/${OTHER}/jobs/start-next`, '{}', { qos: 1 }).then(() => 0, (error: { code?: number }) => error.code)).toBe(0);
+      expect(await device.publishAsync(`$aws/things/${declared}/jobs/job-1/update`, '{"status":"SUCCEEDED"}', { qos: 1 }).then(() => 0, (error: { code?: number }) => error.code)).toBe(135);
+    } finally {
+      await device.endAsync(true);
+    }
   });
 
   test('a device does not receive its own shadow/update request back: the policy allows Receive on update/* only', async () => {
