@@ -18,11 +18,7 @@ export interface DevicePolicyProps {
  * thing whose certificate is attached to it. A device may connect only as client ID = its thing name,
  * publish only to its own data topic and its own classic shadow's get/update, and subscribe to and
  * receive only its own shadow's responses. `get/*` and `update/*` also cover the literal `get/+` filter
- * that the AWS IoT Device SDK v2 shadow client subscribes to ("Device Shadow service documents"). For AWS IoT
- * Jobs it may make the four requests of the Jobs MQTT API about its own executions (`jobs/get`,
- * `jobs/start-next`, `jobs/<jobId>/get`, `jobs/<jobId>/update`) and subscribe to and receive its own jobs
- * topics (their answers, `notify` and `notify-next`), the form AWS shows for a jobs device ("Jobs device
- * MQTT API", "Using the AWS IoT Jobs MQTT API"); nothing of another thing's.
+ * that the AWS IoT Device SDK v2 shadow client subscribes to ("Device Shadow service documents").
  *
  * Thing policy variables exist only for MQTT and MQTT over WebSocket connections (AWS IoT Developer
  * Guide, "Thing policy variables"), so this policy allows nothing over HTTPS; `HttpsPublishPolicy` does
@@ -38,7 +34,6 @@ function devicePolicyDocument(scope: Construct, dataTopicPrefix: string): Record
   checkTopicLevel('DevicePolicy', dataTopicPrefix);
   const arn = (resource: string, resourceName: string) => iotArn(scope, resource, resourceName);
   const shadow = `$aws/things/${THING_NAME_VARIABLE}/shadow`;
-  const jobs = `$aws/things/${THING_NAME_VARIABLE}/jobs`;
   return {
     Version: '2012-10-17',
     Statement: [
@@ -58,24 +53,6 @@ function devicePolicyDocument(scope: Construct, dataTopicPrefix: string): Record
           arn('topic', `${shadow}/get`),
           arn('topic', `${shadow}/update`),
         ],
-      },
-      {
-        Sid: 'OwnJobsRequests',
-        Effect: 'Allow',
-        Action: 'iot:Publish',
-        Resource: [arn('topic', `${jobs}/get`), arn('topic', `${jobs}/start-next`), arn('topic', `${jobs}/*/get`), arn('topic', `${jobs}/*/update`)],
-      },
-      {
-        Sid: 'SubscribeOwnJobsTopics',
-        Effect: 'Allow',
-        Action: 'iot:Subscribe',
-        Resource: arn('topicfilter', `${jobs}/*`),
-      },
-      {
-        Sid: 'ReceiveOwnJobsTopics',
-        Effect: 'Allow',
-        Action: 'iot:Receive',
-        Resource: arn('topic', `${jobs}/*`),
       },
       {
         Sid: 'SubscribeOwnShadowResponses',

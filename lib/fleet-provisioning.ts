@@ -10,7 +10,7 @@ import { acknowledgeWildcardResource } from './nag';
 import { check, RULES } from './rules';
 import { DeviceCertificate } from './device-certificate';
 import { IDevicePolicy } from './device-policy';
-import { iotArn, IotPolicy } from './iot-policy';
+import { IIotPolicy, iotArn, IotPolicy } from './iot-policy';
 
 /** The managed policy AWS documents for a provisioning role ("AWSIoTThingsRegistration", AWS managed policy reference). */
 export const PROVISIONING_MANAGED_POLICY = 'service-role/AWSIoTThingsRegistration';
@@ -28,6 +28,8 @@ const TEMPLATE_NAME = /^[0-9A-Za-z_-]{1,36}$/;
 export interface FleetProvisioningProps {
   /** The policy every provisioned device's certificate gets: the same least-privilege device policy. */
   readonly devicePolicy: IDevicePolicy;
+  /** Further shared policies every provisioned device's certificate gets (the jobs policy). @default - none */
+  readonly additionalDevicePolicies?: IIotPolicy[];
   /** Provisioned things are named `<thingNamePrefix><SerialNumber>`, which is also their MQTT client ID. */
   readonly thingNamePrefix: string;
   /** The serial numbers the pre-provisioning hook allows, matched whole. @default DEFAULT_SERIAL_PATTERN */
@@ -237,6 +239,10 @@ export class FleetProvisioning extends Construct {
           Type: 'AWS::IoT::Policy',
           Properties: { PolicyName: props.devicePolicy.policyName },
         },
+        ...Object.fromEntries((props.additionalDevicePolicies ?? []).map((policy, index) => [`policy${index + 2}`, {
+          Type: 'AWS::IoT::Policy',
+          Properties: { PolicyName: policy.policyName },
+        }])),
         // HTTPS publish to the device's own data topic: thing policy variables exist only over MQTT ("Thing
         // policy variables"), so each device gets a policy naming its topic literally, the form AWS documents
         // to work over HTTPS. A template policy given by document is created with the document's hash as its

@@ -12,6 +12,7 @@ export { HANDLER_RUNTIME } from './handler-function';
 export * from './device-certificate';
 export * from './device-monitoring';
 export * from './device-policy';
+export * from './device-jobs-policy';
 export * from './device-thing';
 export * from './https-publish-policy';
 export * from './iot-policy';

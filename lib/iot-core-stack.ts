@@ -13,6 +13,7 @@ import { DevicePolicy } from './device-policy';
 import { DeviceThing } from './device-thing';
 import { CLAIM_CLIENT_ID_PREFIX, DATA_TOPIC_PREFIX, dataTopicOf, FLEET_OUTPUTS, FleetOutputName, OutputName, SMOKE_CHECK_OUTPUTS, STACK_OUTPUTS, StackOutputName } from '../device/src/contract';
 import { FleetProvisioning } from './fleet-provisioning';
+import { DeviceJobsPolicy } from './device-jobs-policy';
 import { HttpsPublishPolicy } from './https-publish-policy';
 import { ManagedPolicyGrantee } from './managed-policy-grantee';
 import { acknowledgeWildcardResource } from './nag';
@@ -99,6 +100,8 @@ export interface IotCoreStackProps extends StackProps {
 export class IotCoreStack extends Stack {
   public readonly policy: DevicePolicy;
   public readonly httpsPublishPolicy: HttpsPublishPolicy;
+  /** The device's own AWS IoT Jobs topics, for the declared thing and every fleet device. */
+  public readonly jobsPolicy: DeviceJobsPolicy;
   public readonly thing: DeviceThing;
   public readonly certificate: DeviceCertificate;
   public readonly archive: ArchiveBucket;
@@ -128,11 +131,12 @@ export class IotCoreStack extends Stack {
     });
     // The hands-on's curl step publishes over HTTPS, where the device policy's variables do not resolve.
     this.httpsPublishPolicy = new HttpsPublishPolicy(this, 'HttpsPublishPolicy', { thingName: this.thing.thingName, dataTopicPrefix: DATA_TOPIC_PREFIX });
+    this.jobsPolicy = new DeviceJobsPolicy(this, 'DeviceJobsPolicy');
     CertificateProvider.of(this, { logRetention, removalPolicy, frameworkLogicalId: DEPLOYED_CERTIFICATE_FRAMEWORKS.certificate });
     this.certificate = new DeviceCertificate(this, 'Certificate', {
       thing: this.thing,
       policy: this.policy,
-      additionalPolicies: [this.httpsPublishPolicy],
+      additionalPolicies: [this.httpsPublishPolicy, this.jobsPolicy],
       secretRecoveryWindow: props.secretRecoveryWindow,
       rotation: props.certificateRotation,
       logRetention,
@@ -187,6 +191,7 @@ export class IotCoreStack extends Stack {
     if (props.fleet) {
       this.fleet = new FleetProvisioning(this, 'Fleet', {
         devicePolicy: this.policy,
+        additionalDevicePolicies: [this.jobsPolicy],
         ...props.fleet,
         dataTopicPrefix: DATA_TOPIC_PREFIX,
         shadowDefaults: this.shadowDefaults.desired,

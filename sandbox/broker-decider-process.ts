@@ -14,7 +14,8 @@
  *            passed to the parent when the certificate's policies allow the publish; no answer on the socket
  *   pushed:  F <certificate id> (that certificate, or a policy it holds, changed: forget its answers and grants),
  *            K <certificate id> (disconnect its clients),
- *            P <client id hex> <topic hex> <payload hex|-> (deliver to that client only: the parent's API answers)
+ *            P <client id hex> <topic hex> <payload hex|-> (deliver to that client only: the parent's API answers),
+ *            T <certificate id> <client id hex> <answer> (told ahead: a CONNECT as one of the certificate's things)
  */
 import * as net from 'net';
 import { authorizeRequest, CertificateFacts, connectionGrants } from './iot-control-plane';
@@ -93,8 +94,21 @@ function forward(line: string): void {
   process.send!({ type: 'request', certificateId: fingerprint, clientId, topic, payload: bytesOf(payloadHex).toString('base64') } satisfies ApiRequestMessage);
 }
 
+/**
+ * What to tell the broker ahead of time about a certificate: the answer to a CONNECT as each of its things (the
+ * client ID its policies allow, usually), with the grants, so that the broker connects a device without a round
+ * trip here. Any other client ID, or another MQTT version, is still asked.
+ */
+function told(fingerprint: string): string[] {
+  const facts = certificates.get(fingerprint);
+  if (facts?.status !== 'ACTIVE') return [];
+  return facts.thingNames.map((thingName) => `T ${fingerprint} ${hexOf(thingName)} ${answer(`C ${fingerprint} 5 ${hexOf(thingName)} -`)}`);
+}
+
 function serve(socket: net.Socket): void {
   sockets.add(socket);
+  // A broker (re)started: everything it may be told ahead, at once.
+  socket.write([...certificates.keys()].flatMap(told).map((line) => `${line}\n`).join(''));
   socket.on('close', () => sockets.delete(socket));
   socket.on('error', () => socket.destroy());
   let buffered = '';
@@ -126,11 +140,16 @@ process.on('message', (message: DeciderMessage) => {
       else certificates.delete(message.fingerprint);
       // Only this certificate's connections are decided anew: a fleet registering devices changes the registry many times a second.
       push(`F ${message.fingerprint}`);
+      for (const line of told(message.fingerprint)) push(line);
       if (message.facts?.status !== 'ACTIVE') push(`K ${message.fingerprint}`);
       return;
     case 'policy':
       policies.set(message.policyName, message.document);
-      for (const [fingerprint, facts] of certificates) if (facts.policyNames.includes(message.policyName)) push(`F ${fingerprint}`);
+      for (const [fingerprint, facts] of certificates) {
+        if (!facts.policyNames.includes(message.policyName)) continue;
+        push(`F ${fingerprint}`);
+        for (const line of told(fingerprint)) push(line);
+      }
       return;
     case 'deliver':
       push(`P ${hexOf(message.clientId)} ${hexOf(message.topic)} ${hexOf(Buffer.from(message.payload, 'base64'))}`);

@@ -244,7 +244,7 @@ describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
       'ArchiveBucketName', 'ArchiveKeyPrefix', 'ArchiveRuleName', 'CertificateArn', 'CertificateId', 'CertificateSecretArn', 'ClientId', 'DashboardName',
       'DataTopic', 'ErrorLogGroupName', 'IotDataEndpoint', 'Region', 'ShadowName', 'SmokeCheckPolicyArn', 'ThingName',
       // A fleet's: what `iot-device` needs to make a claim kit and provision.
-      ...('fleet' in config ? ['ClaimCertificateId', 'ClaimCertificateSecretArn', 'ClaimClientIdPrefix', 'ClaimPolicyName', 'FleetSerialPattern', 'FleetTemplateName', 'FleetThingNamePrefix'] : []),
+      ...('fleet' in config ? ['ClaimCertificateId', 'ClaimCertificateSecretArn', 'ClaimClientIdPrefix', 'ClaimPolicyName', 'FleetSerialPattern', 'FleetTemplateName', 'FleetThingGroupName', 'FleetThingNamePrefix'] : []),
     ].sort());
     expect(outputs.ArchiveKeyPrefix.Value).toBe(config.archiveKeyPrefix);
     expect(outputs.ErrorLogGroupName.Value).toEqual({ Ref: stack.getLogicalId(stack.failedDeliveries.node.defaultChild as any) });

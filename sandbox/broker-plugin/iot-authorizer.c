@@ -25,7 +25,9 @@
  *   request: Q <certificate id> <client id hex> <topic hex> <payload hex|->\n (no answer)
  *   pushed:  F\n (a policy changed: forget every cached answer), F <certificate id>\n (that certificate changed: forget
  *            its answers and grants), K <certificate id>\n (disconnect its clients),
- *            P <client id hex> <topic hex> <payload hex|->\n (deliver to that client only)
+ *            P <client id hex> <topic hex> <payload hex|->\n (deliver to that client only),
+ *            T <certificate id> <client id hex> <answer>\n (told ahead: the answer to a CONNECT of that certificate with
+ *            that client ID, one of its things, over MQTT 3.1.1 or 5; a CONNECT it covers needs no round trip)
  * Answers are cached until the next F: the same question has the same answer until the registry changes.
  */
 #include <errno.h>
@@ -69,6 +71,14 @@ static mosquitto_plugin_id_t *plugin_id;
 static int decider = -1;
 static struct entry *cache[BUCKETS];
 static struct grants *grants_cache[BUCKETS];
+
+/* What the sandbox told ahead of time: the answer to CONNECT as each of a certificate's things, with its grants. */
+struct told {
+	struct told *next;
+	char *answer;
+	char key[];
+};
+static struct told *told_cache[BUCKETS];
 static char *last_answer;
 static char pending[1 << 20];
 static size_t pending_length;
@@ -99,9 +109,46 @@ static unsigned long hash(const char *text)
 	return value % BUCKETS;
 }
 
+/* The certificates anything is cached for: forgetting one that is not (a fleet device being registered) costs nothing. */
+struct known {
+	struct known *next;
+	char id[ID_LENGTH + 1];
+};
+static struct known *known_certificates[BUCKETS];
+
+static void know(const char *certificate_id)
+{
+	char id[ID_LENGTH + 1];
+	snprintf(id, sizeof(id), "%.*s", ID_LENGTH, certificate_id);
+	unsigned long bucket = hash(id);
+	for(struct known *k = known_certificates[bucket]; k; k = k->next){
+		if(!strcmp(k->id, id)) return;
+	}
+	struct known *k = malloc(sizeof(struct known));
+	if(!k) return;
+	strcpy(k->id, id);
+	k->next = known_certificates[bucket];
+	known_certificates[bucket] = k;
+}
+
+/* Whether anything is cached for the certificate; forgets that it was. */
+static int unknow(const char *certificate_id)
+{
+	for(struct known **link = &known_certificates[hash(certificate_id)]; *link; link = &(*link)->next){
+		if(!strcmp((*link)->id, certificate_id)){
+			struct known *k = *link;
+			*link = k->next;
+			free(k);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* Forgets the cached answers and grants of one certificate (their keys are "<op> <certificate id> ..."). */
 static void forget_certificate(const char *certificate_id)
 {
+	if(strlen(certificate_id) != ID_LENGTH || !unknow(certificate_id)) return;
 	size_t length = strlen(certificate_id);
 	for(int i = 0; i < BUCKETS; i++){
 		for(struct entry **link = &cache[i]; *link;){
@@ -111,6 +158,16 @@ static void forget_certificate(const char *certificate_id)
 				free(e);
 			}else{
 				link = &e->next;
+			}
+		}
+		for(struct told **link = &told_cache[i]; *link;){
+			struct told *t = *link;
+			if(!strncmp(t->key, certificate_id, length) && t->key[length] == ' '){
+				*link = t->next;
+				free(t->answer);
+				free(t);
+			}else{
+				link = &t->next;
 			}
 		}
 		for(struct grants **link = &grants_cache[i]; *link;){
@@ -148,7 +205,55 @@ static void forget_all(void)
 			g = next;
 		}
 		grants_cache[i] = NULL;
+		struct told *t = told_cache[i];
+		while(t){
+			struct told *next = t->next;
+			free(t->answer);
+			free(t);
+			t = next;
+		}
+		told_cache[i] = NULL;
+		struct known *k = known_certificates[i];
+		while(k){
+			struct known *next = k->next;
+			free(k);
+			k = next;
+		}
+		known_certificates[i] = NULL;
 	}
+}
+
+/* Keeps a pushed "T <certificate id> <client id hex> <answer>". */
+static void remember_told(const char *fields)
+{
+	const char *client = strchr(fields, ' ');
+	const char *answer = client ? strchr(client + 1, ' ') : NULL;
+	if(!answer) return;
+	size_t key_length = (size_t)(answer - fields);
+	struct told *t = malloc(sizeof(struct told) + key_length + 1);
+	if(!t) return;
+	memcpy(t->key, fields, key_length);
+	t->key[key_length] = '\0';
+	t->answer = strdup(answer + 1);
+	if(!t->answer){
+		free(t);
+		return;
+	}
+	unsigned long bucket = hash(t->key);
+	t->next = told_cache[bucket];
+	told_cache[bucket] = t;
+	know(t->key);
+}
+
+/* The told answer for a certificate and client ID, or NULL. */
+static const char *told_answer(const char *certificate_id, const char *client_hex)
+{
+	char key[1200];
+	if(snprintf(key, sizeof(key), "%s %s", certificate_id, client_hex) >= (int)sizeof(key)) return NULL;
+	for(struct told *t = told_cache[hash(key)]; t; t = t->next){
+		if(!strcmp(t->key, key)) return t->answer;
+	}
+	return NULL;
 }
 
 static void hex(const char *text, char *out, size_t room)
@@ -226,6 +331,7 @@ static int take_line(const char *line, int *allowed)
 	else if(line[0] == 'F') forget_all();
 	if(line[0] == 'K' && line[1] == ' ' && kick_count < 1024) kicks[kick_count++] = strdup(line + 2);
 	if(line[0] == 'P' && line[1] == ' ') queue_delivery(line + 2);
+	if(line[0] == 'T' && line[1] == ' ') remember_told(line + 2);
 	return 0;
 }
 
@@ -287,6 +393,7 @@ static int ask(char op, const char *certificate_id, int version, const char *cli
 	int allowed = read_lines(1);
 	if(allowed < 0) return 0;
 	struct entry *e = malloc(sizeof(struct entry) + (size_t)length + 1);
+	know(certificate_id);
 	if(e){
 		e->allowed = (char)allowed;
 		memcpy(e->key, line, (size_t)length + 1);
@@ -365,6 +472,17 @@ static int grants_key(char *line, size_t room, const char *certificate_id, int v
 	return length < 0 || (size_t)length >= room ? -1 : length;
 }
 
+/* The connection's grants if they are cached already. */
+static struct grants *grants_of_cached(const char *certificate_id, int version, const char *client_id)
+{
+	char line[2048];
+	if(grants_key(line, sizeof(line), certificate_id, version, client_id) < 0) return NULL;
+	for(struct grants *g = grants_cache[hash(line)]; g; g = g->next){
+		if(!strcmp(g->key, line)) return g;
+	}
+	return NULL;
+}
+
 /* Keeps the grants a CONNECT's answer carried. */
 static void remember_grants(const char *certificate_id, int version, const char *client_id, const char *answer)
 {
@@ -375,6 +493,7 @@ static void remember_grants(const char *certificate_id, int version, const char 
 	unsigned long bucket = hash(line);
 	g->next = grants_cache[bucket];
 	grants_cache[bucket] = g;
+	know(certificate_id);
 }
 
 /* The connection's grants, asked for once until the registry changes. */
@@ -401,6 +520,7 @@ static struct grants *grants_of(const char *certificate_id, int version, const c
 	}
 	g->next = grants_cache[bucket];
 	grants_cache[bucket] = g;
+	know(certificate_id);
 	return g;
 }
 
@@ -445,11 +565,22 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	/* The certificate ID stands for the connection from now on: ACL checks and kicks find it as the username. */
 	if(mosquitto_set_username(auth->client, id) != MOSQ_ERR_SUCCESS) return MOSQ_ERR_AUTH;
 	int version = mosquitto_client_protocol_version(auth->client);
+	const char *client_id = mosquitto_client_id(auth->client);
+	/* Told ahead of time for MQTT 3.1.1 and 5 (the sandbox refuses other versions when asked): no round trip. */
+	char client_hex[1024];
+	read_lines(0);
+	hex(client_id, client_hex, sizeof(client_hex));
+	const char *told = version == 4 || version == 5 ? told_answer(id, client_hex) : NULL;
+	if(told){
+		if(strncmp(told, "A1", 2)) return MOSQ_ERR_AUTH;
+		if(!grants_of_cached(id, version, client_id)) remember_grants(id, version, client_id, told);
+		return MOSQ_ERR_SUCCESS;
+	}
 	free(last_answer);
 	last_answer = NULL;
-	if(!ask('C', id, version, mosquitto_client_id(auth->client), NULL)) return MOSQ_ERR_AUTH;
+	if(!ask('C', id, version, client_id, NULL)) return MOSQ_ERR_AUTH;
 	/* An allowed CONNECT is answered with the connection's grants too: one round trip per connection, not two. */
-	if(last_answer && !strncmp(last_answer, "A1 ", 3)) remember_grants(id, version, mosquitto_client_id(auth->client), last_answer);
+	if(last_answer && !strncmp(last_answer, "A1 ", 3)) remember_grants(id, version, client_id, last_answer);
 	return MOSQ_ERR_SUCCESS;
 }
 
