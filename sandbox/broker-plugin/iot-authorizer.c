@@ -500,11 +500,15 @@ static void remember_grants(const char *certificate_id, int version, const char 
 static struct grants *grants_of(const char *certificate_id, int version, const char *client_id)
 {
 	static char line[2048];
-	read_lines(0);
 	if(decider < 0) return NULL;
 	int length = grants_key(line, sizeof(line), certificate_id, version, client_id);
 	if(length < 0) return NULL;
 	unsigned long bucket = hash(line);
+	/* Cached: no system call on the path of every message; what the sandbox pushed is read at the next tick or CONNECT. */
+	for(struct grants *g = grants_cache[bucket]; g; g = g->next){
+		if(!strcmp(g->key, line)) return g;
+	}
+	read_lines(0);
 	for(struct grants *g = grants_cache[bucket]; g; g = g->next){
 		if(!strcmp(g->key, line)) return g;
 	}
