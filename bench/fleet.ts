@@ -57,7 +57,7 @@ async function main() {
         const settings = JSON.parse(fs.readFileSync(path.join(dir, 'device.json'), 'utf8'));
         const client = await mqtt.connectAsync({
           protocol: 'mqtts', host: 'localhost', port: settings.port, clientId: settings.clientId, protocolVersion: 5, reconnectPeriod: 0,
-          key: fs.readFileSync(path.join(dir, 'private.pem.key')), cert: fs.readFileSync(path.join(dir, 'certificate.pem.crt')), ca: fs.readFileSync(path.join(dir, 'local-ca.pem')),
+          key: fs.readFileSync(path.join(dir, 'private.pem.key')), cert: fs.readFileSync(path.join(dir, 'certificate.pem.crt')), ca: fs.readFileSync(path.join(dir, settings.caFile)),
         });
         const ack = await client.publishAsync(settings.dataTopic, '{"name":"s3"}', { qos: 1 });
         if (!ack || !('reasonCode' in ack) || !ack.reasonCode) published += 1;
