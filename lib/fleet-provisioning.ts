@@ -5,6 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { CLAIM_CLIENT_ID_PREFIX, DATA_TOPIC_PREFIX, REPROVISION_TOKEN_PARAMETER, SHADOW_DEFAULTS_CONFIGURATION_KEY } from '../device/src/contract';
+import { SERIAL_ATTRIBUTE } from './handlers/pre-provisioning-hook/thing-registry';
 import { handlerFunction } from './handler-function';
 import { acknowledgeWildcardResource } from './nag';
 import { check, RULES } from './rules';
@@ -223,7 +224,7 @@ export class FleetProvisioning extends Construct {
           Type: 'AWS::IoT::Thing',
           Properties: {
             ThingName: { 'Fn::Join': ['', [props.thingNamePrefix, { Ref: 'SerialNumber' }]] },
-            AttributePayload: { serialNumber: { Ref: 'SerialNumber' } },
+            AttributePayload: { [SERIAL_ATTRIBUTE]: { Ref: 'SerialNumber' } },
             ThingGroups: [groupName],
           },
           // The hook has made the thing already (its reservation); MERGE keeps the hook's attributes beside the serial and

@@ -88,17 +88,20 @@ export class BrokerAuthorizer {
     return authorizer;
   }
 
-  /** Serves the API requests (`$aws/certificates/...`, `$aws/provisioning-templates/...`) the broker passes on. */
-  serveApi(api: (request: ApiRequest) => Promise<ApiAnswer>): void {
+  /** Serves the API requests (`$aws/certificates/...`, `$aws/provisioning-templates/...`) the broker passes on; the handler it replaces. */
+  serveApi(api: (request: ApiRequest) => Promise<ApiAnswer>): ((request: ApiRequest) => Promise<ApiAnswer>) | undefined {
+    const previous = this.api;
     this.api = api;
+    return previous;
   }
 
   private answer(message: ApiRequestMessage): void {
     if (!this.api) return;
     const request = { fingerprint: message.certificateId, clientId: message.clientId, topic: message.topic, payload: Buffer.from(message.payload, 'base64') };
+    const to = { clientId: request.clientId, certificateId: message.certificateId, session: message.session };
     this.api(request).then((answers) => {
       for (const { topic, payload } of answers) {
-        if (this.decider.connected) this.decider.send({ type: 'deliver', clientId: request.clientId, topic, payload: Buffer.from(payload).toString('base64') } satisfies DeciderMessage);
+        if (this.decider.connected) this.decider.send({ type: 'deliver', ...to, topic, payload: Buffer.from(payload).toString('base64') } satisfies DeciderMessage);
       }
     }, (error: Error) => process.stderr.write(`sandbox broker: ${request.topic} from ${request.clientId} failed: ${error.message}\n`));
   }

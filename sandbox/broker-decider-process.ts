@@ -10,11 +10,12 @@
  *   answer:  A1 <grants, as below> (allowed, with what the connection may do) or A0 (denied)
  *   grants:  G <certificate id> <MQTT protocol version> <client id hex|-> -: what may the connection do?
  *   answer:  A1 <ARN prefix hex> <effect A|D><op P|S|R><resource glob hex> ... (connectionGrants), or A0 (nothing)
- *   request: Q <certificate id> <client id hex> <topic hex> <payload hex|->: an API request (fleet provisioning),
+ *   request: Q <certificate id> <client id hex> <session> <topic hex> <payload hex|->: an API request (fleet provisioning),
  *            passed to the parent when the certificate's policies allow the publish; no answer on the socket
  *   pushed:  F <certificate id> (that certificate, or a policy it holds, changed: forget its answers and grants),
  *            K <certificate id> (disconnect its clients),
- *            P <client id hex> <topic hex> <payload hex|-> (deliver to that client only: the parent's API answers),
+ *            P <client id hex> <certificate id> <session> <topic hex> <payload hex|-> (the parent's API answers, for the
+ *            connection that asked only),
  *            T <certificate id> <client id hex> <answer> (told ahead: a CONNECT as one of the certificate's things)
  */
 import * as net from 'net';
@@ -26,7 +27,7 @@ export type DeciderMessage =
   | { type: 'certificate'; fingerprint: string; facts?: CertificateFacts }
   | { type: 'policy'; policyName: string; document: PolicyDocument }
   /** From the parent: an answer of the API, for the requesting client alone. */
-  | { type: 'deliver'; clientId: string; topic: string; payload: string }
+  | { type: 'deliver'; clientId: string; certificateId: string; session: string; topic: string; payload: string }
   | { type: 'stop' };
 
 /** To the parent: a request of an API the sandbox serves, with the connection it came from (payload in base64). */
@@ -34,6 +35,8 @@ export interface ApiRequestMessage {
   readonly type: 'request';
   readonly certificateId: string;
   readonly clientId: string;
+  /** The asking connection's number: the answer reaches it only while it still holds the client ID. */
+  readonly session: string;
   readonly topic: string;
   readonly payload: string;
 }
@@ -83,7 +86,7 @@ const bytesOf = (hex: string) => (hex === '-' ? Buffer.alloc(0) : Buffer.from(he
 
 /** An API request: passed on only when the connection's policies allow the publish, whatever order the broker checks in. */
 function forward(line: string): void {
-  const [, fingerprint, clientHex, topicHex, payloadHex] = line.split(' ');
+  const [, fingerprint, clientHex, session, topicHex, payloadHex] = line.split(' ');
   const clientId = bytesOf(clientHex).toString('utf8');
   const topic = bytesOf(topicHex).toString('utf8');
   try {
@@ -91,7 +94,7 @@ function forward(line: string): void {
   } catch {
     return;
   }
-  process.send!({ type: 'request', certificateId: fingerprint, clientId, topic, payload: bytesOf(payloadHex).toString('base64') } satisfies ApiRequestMessage);
+  process.send!({ type: 'request', certificateId: fingerprint, clientId, session, topic, payload: bytesOf(payloadHex).toString('base64') } satisfies ApiRequestMessage);
 }
 
 /**
@@ -152,7 +155,7 @@ process.on('message', (message: DeciderMessage) => {
       }
       return;
     case 'deliver':
-      push(`P ${hexOf(message.clientId)} ${hexOf(message.topic)} ${hexOf(Buffer.from(message.payload, 'base64'))}`);
+      push(`P ${hexOf(message.clientId)} ${message.certificateId} ${message.session} ${hexOf(message.topic)} ${hexOf(Buffer.from(message.payload, 'base64'))}`);
       return;
     case 'stop':
       for (const socket of sockets) socket.destroy();

@@ -127,7 +127,8 @@ function resolveResource(resource: string, principal: Principal): string | undef
   const thing = connectionThing(principal);
   let missing = false;
   const resolved = resource.split(/(\$\{[^}]*\})/).map((part, index) => {
-    if (index % 2 === 0) return part;
+    // The policy's own text keeps its wildcards; a backslash in it is a literal character, as in IoT policies.
+    if (index % 2 === 0) return part.replace(/\\/g, '\\\\');
     const value = part === THING_NAME_VARIABLE ? thing : part === CLIENT_ID && principal.protocol === 'mqtt' ? principal.clientId : undefined;
     if (value === undefined) missing = true;
     return escapeValue(value ?? '');

@@ -22,10 +22,11 @@
  *   answer:  A1 <grants, as below>\n (allowed, with what the connection may do) or A0\n (denied)
  *   grants:  G <certificate id> <MQTT protocol version> <client id hex|-> -\n
  *   answer:  A1 <ARN prefix hex> <effect A|D><op P|S|R><resource glob hex> ...\n, or A0\n (nothing granted)
- *   request: Q <certificate id> <client id hex> <topic hex> <payload hex|->\n (no answer)
+ *   request: Q <certificate id> <client id hex> <session> <topic hex> <payload hex|->\n (no answer)
  *   pushed:  F\n (a policy changed: forget every cached answer), F <certificate id>\n (that certificate changed: forget
  *            its answers and grants), K <certificate id>\n (disconnect its clients),
- *            P <client id hex> <topic hex> <payload hex|->\n (deliver to that client only),
+ *            P <client id hex> <certificate id> <session> <topic hex> <payload hex|->\n (deliver to that client only, and
+ *            only while the connection that asked still holds the client ID),
  *            T <certificate id> <client id hex> <answer>\n (told ahead: the answer to a CONNECT of that certificate with
  *            that client ID, one of its things, over MQTT 3.1.1 or 5; a CONNECT it covers needs no round trip)
  * Answers are cached until the next F: the same question has the same answer until the registry changes.
@@ -79,6 +80,16 @@ struct told {
 	char key[];
 };
 static struct told *told_cache[BUCKETS];
+
+/* The connection that holds each client ID now: its certificate and a number no earlier connection had. */
+struct session {
+	struct session *next;
+	unsigned long number;
+	char certificate_id[ID_LENGTH + 1];
+	char client_id[];
+};
+static struct session *sessions[BUCKETS];
+static unsigned long session_count;
 static char *last_answer;
 static char pending[1 << 20];
 static size_t pending_length;
@@ -89,6 +100,8 @@ static int client_kick_count;
 
 struct delivery {
 	struct delivery *next;
+	char certificate_id[ID_LENGTH + 1];
+	unsigned long session;
 	char *client_id;
 	char *topic;
 	unsigned char *payload;
@@ -109,6 +122,8 @@ static unsigned long hash(const char *text)
 	return value % BUCKETS;
 }
 
+static void forget_all(void);
+
 /* The certificates anything is cached for: forgetting one that is not (a fleet device being registered) costs nothing. */
 struct known {
 	struct known *next;
@@ -125,7 +140,11 @@ static void know(const char *certificate_id)
 		if(!strcmp(k->id, id)) return;
 	}
 	struct known *k = malloc(sizeof(struct known));
-	if(!k) return;
+	if(!k){
+		/* Unable to remember what to forget: forget everything now rather than keep what could go stale. */
+		forget_all();
+		return;
+	}
 	strcpy(k->id, id);
 	k->next = known_certificates[bucket];
 	known_certificates[bucket] = k;
@@ -298,16 +317,46 @@ static unsigned char *unhex(const char *text, size_t length, size_t *out_length)
 	return out;
 }
 
+static struct session *session_of(const char *client_id)
+{
+	for(struct session *v = sessions[hash(client_id)]; v; v = v->next){
+		if(!strcmp(v->client_id, client_id)) return v;
+	}
+	return NULL;
+}
+
+/* A connection accepted: it holds its client ID from now on (AWS IoT disconnects the one that held it). */
+static void begin_session(const char *client_id, const char *certificate_id)
+{
+	if(!client_id) return;
+	struct session *v = session_of(client_id);
+	if(!v){
+		v = calloc(1, sizeof(struct session) + strlen(client_id) + 1);
+		if(!v) return;
+		strcpy(v->client_id, client_id);
+		unsigned long bucket = hash(client_id);
+		v->next = sessions[bucket];
+		sessions[bucket] = v;
+	}
+	v->number = ++session_count;
+	snprintf(v->certificate_id, sizeof(v->certificate_id), "%s", certificate_id);
+}
+
 /* Queues a pushed "P <client hex> <topic hex> <payload hex>" for the next tick. */
 static void queue_delivery(const char *fields)
 {
-	const char *topic = strchr(fields, ' ');
+	/* "<client hex> <certificate id> <session> <topic hex> <payload hex>" */
+	const char *certificate = strchr(fields, ' ');
+	const char *number = certificate ? strchr(certificate + 1, ' ') : NULL;
+	const char *topic = number ? strchr(number + 1, ' ') : NULL;
 	const char *payload = topic ? strchr(topic + 1, ' ') : NULL;
-	if(!payload) return;
+	if(!payload || number - certificate - 1 != ID_LENGTH) return;
 	struct delivery *d = calloc(1, sizeof(struct delivery));
 	size_t ignored;
 	if(!d) return;
-	d->client_id = (char *)unhex(fields, (size_t)(topic - fields), &ignored);
+	memcpy(d->certificate_id, certificate + 1, ID_LENGTH);
+	d->session = strtoul(number + 1, NULL, 10);
+	d->client_id = (char *)unhex(fields, (size_t)(certificate - fields), &ignored);
 	d->topic = (char *)unhex(topic + 1, (size_t)(payload - topic - 1), &ignored);
 	d->payload = unhex(payload + 1, strlen(payload + 1), &d->payload_length);
 	if(!d->client_id || !d->topic || !d->payload){
@@ -437,26 +486,29 @@ static struct grants *parse_grants(const char *answer, const char *key)
 	size_t length = end ? (size_t)(end - cursor) : strlen(cursor);
 	size_t ignored;
 	g->prefix = (char *)unhex(cursor, length, &ignored);
-	int room = 0;
-	while(end && g->prefix){
+	int room = 0, failed = !g->prefix;
+	while(end && !failed){
 		cursor = end + 1;
 		end = strchr(cursor, ' ');
 		length = end ? (size_t)(end - cursor) : strlen(cursor);
-		if(length < 2) continue;
 		if(g->count == room){
 			room = room ? 2 * room : 8;
 			struct grant *grown = realloc(g->items, (size_t)room * sizeof(struct grant));
-			if(!grown) break;
+			if(!grown){ failed = 1; break; }
 			g->items = grown;
 		}
 		struct grant *item = &g->items[g->count];
 		item->effect = cursor[0];
-		item->op = cursor[1];
-		item->resource = (char *)unhex(cursor + 2, length - 2, &ignored);
-		if(item->resource) g->count++;
+		item->op = length >= 2 ? cursor[1] : 0;
+		item->resource = length >= 2 ? (char *)unhex(cursor + 2, length - 2, &ignored) : NULL;
+		if(!item->resource){ failed = 1; break; }
+		g->count++;
 	}
-	if(!g->prefix){
+	/* Any grant not read (a Deny among them, perhaps): none is kept, and the caller denies. */
+	if(failed){
+		for(int n = 0; n < g->count; n++) free(g->items[n].resource);
 		free(g->items);
+		free(g->prefix);
 		free(g);
 		return NULL;
 	}
@@ -570,6 +622,8 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	if(mosquitto_set_username(auth->client, id) != MOSQ_ERR_SUCCESS) return MOSQ_ERR_AUTH;
 	int version = mosquitto_client_protocol_version(auth->client);
 	const char *client_id = mosquitto_client_id(auth->client);
+	/* AWS IoT's client IDs are at most 128 bytes ("AWS IoT Core endpoints and quotas"); longer ones would be cut short here. */
+	if(client_id && strlen(client_id) > 128) return MOSQ_ERR_AUTH;
 	/* Told ahead of time for MQTT 3.1.1 and 5 (the sandbox refuses other versions when asked): no round trip. */
 	char client_hex[1024];
 	read_lines(0);
@@ -578,6 +632,7 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	if(told){
 		if(strncmp(told, "A1", 2)) return MOSQ_ERR_AUTH;
 		if(!grants_of_cached(id, version, client_id)) remember_grants(id, version, client_id, told);
+		begin_session(client_id, id);
 		return MOSQ_ERR_SUCCESS;
 	}
 	free(last_answer);
@@ -585,6 +640,7 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	if(!ask('C', id, version, client_id, NULL)) return MOSQ_ERR_AUTH;
 	/* An allowed CONNECT is answered with the connection's grants too: one round trip per connection, not two. */
 	if(last_answer && !strncmp(last_answer, "A1 ", 3)) remember_grants(id, version, client_id, last_answer);
+	begin_session(client_id, id);
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -617,13 +673,18 @@ static int on_message(int event, void *event_data, void *userdata)
 	const char *id = mosquitto_client_username(message->client);
 	if(decider < 0 || !message->topic || !is_api_request(message->topic) || !id || strlen(id) != ID_LENGTH) return MOSQ_ERR_SUCCESS;
 	const char *client_id = mosquitto_client_id(message->client);
-	size_t room = 2 * (strlen(client_id) + strlen(message->topic) + message->payloadlen) + ID_LENGTH + 16;
+	size_t room = 2 * (strlen(client_id) + strlen(message->topic) + message->payloadlen) + ID_LENGTH + 40;
 	char *line = malloc(room);
 	if(!line) return MOSQ_ERR_NOMEM;
+	struct session *v = session_of(client_id);
+	if(!v || strcmp(v->certificate_id, id)){
+		free(line);
+		return MOSQ_ERR_SUCCESS;
+	}
 	size_t n = (size_t)snprintf(line, room, "Q %s ", id);
 	hex(client_id, line + n, room - n);
 	n += strlen(line + n);
-	line[n++] = ' ';
+	n += (size_t)snprintf(line + n, room - n, " %lu ", v->number);
 	hex(message->topic, line + n, room - n);
 	n += strlen(line + n);
 	line[n++] = ' ';
@@ -657,8 +718,12 @@ static int on_tick(int event, void *event_data, void *userdata)
 	while(deliveries){
 		struct delivery *d = deliveries;
 		deliveries = d->next;
-		/* To that client alone; Mosquitto still checks that it may receive the topic. */
-		mosquitto_broker_publish_copy(d->client_id, d->topic, (int)d->payload_length, d->payload, 1, false, NULL);
+		/* To the connection that asked alone: a later one with its client ID (another device, or someone who took it
+		 * over to read the answer) gets nothing; on AWS the answer is lost with the connection. */
+		struct session *v = session_of(d->client_id);
+		if(v && v->number == d->session && !strcmp(v->certificate_id, d->certificate_id)){
+			mosquitto_broker_publish_copy(d->client_id, d->topic, (int)d->payload_length, d->payload, 1, false, NULL);
+		}
 		free(d->client_id); free(d->topic); free(d->payload); free(d);
 	}
 	deliveries_tail = &deliveries;

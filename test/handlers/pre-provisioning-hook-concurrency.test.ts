@@ -77,3 +77,28 @@ describe('pre-provisioning hook: two requests at once, on the control-plane stan
     expect(registry.describeThing('pi-STALE001').attributes.provisioning).toBe(`${'a'.repeat(64)}:1700000000`);
   });
 });
+
+describe('pre-provisioning hook: a registered serial stays live, on the control-plane stand-in', () => {
+  const registry = new IotControlPlane('eu-west-1', '123456789012');
+  let api: AwsApiStandIn;
+  let iot: IoTClient;
+  beforeAll(async () => {
+    api = await AwsApiStandIn.start({ stacks: [], controlPlane: registry });
+    iot = new IoTClient({ region: 'eu-west-1', endpoint: api.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  });
+  afterAll(async () => {
+    iot.destroy();
+    await api.stop();
+  });
+  const allowed = (certificateId: string, serial: string) => answer(event(certificateId, { SerialNumber: serial }), pattern, iot, () => undefined, NOW).then((response) => response.allowProvisioning);
+
+  test('a revoked device (registered, no certificate, an old reservation) is not an abandoned reservation: the claim key cannot take it', async () => {
+    registry.createThing('pi-REVOKED1', { serialNumber: 'REVOKED1', provisioning: `${'a'.repeat(64)}:${(NOW - RESERVATION_LIFETIME_MS - 60_000) / 1000}` });
+    expect(await allowed('b'.repeat(64), 'REVOKED1')).toBe(false);
+  });
+
+  test('its own first certificate cannot come back through the retry shortcut once registered (a revoked device resending RegisterThing)', async () => {
+    registry.createThing('pi-REVOKED2', { serialNumber: 'REVOKED2', provisioning: `${'c'.repeat(64)}:${NOW / 1000 - 60}` });
+    expect(await allowed('c'.repeat(64), 'REVOKED2')).toBe(false);
+  });
+});

@@ -399,6 +399,39 @@ describe('the claim certificate', () => {
     }
   });
 
+  test('an answer reaches only the connection that asked: whoever takes over its client ID before the answer gets nothing', async () => {
+    // Holds the fleet's answer until the attacker has taken the client ID over (on AWS the answer is lost with the connection).
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => { release = resolve; });
+    const fleetApi = sandbox.authorizer.serveApi(async (request) => {
+      await released;
+      return fleetApi!(request);
+    });
+    try {
+      const victim = await claimConnection('claim-VICTIM01');
+      await victim.subscribeAsync('$aws/certificates/create-from-csr/json/accepted', { qos: 1 });
+      victim.on('error', () => undefined);
+      await victim.publishAsync('$aws/certificates/create-from-csr/json', JSON.stringify({ certificateSigningRequest: (await keyAndCsr('x')).csrPem }), { qos: 1 });
+      const attacker = await claimConnection('claim-VICTIM01');
+      const stolen: string[] = [];
+      attacker.on('message', (topic) => stolen.push(topic));
+      await attacker.subscribeAsync('$aws/certificates/create-from-csr/json/accepted', { qos: 1 });
+      const answered = sandbox.fleet!.requests.length;
+      release();
+      await waitFor('the victim\'s request answered', () => sandbox.fleet!.requests.length > answered);
+      // A round trip of the attacker's own after the answer was sent: had it been delivered, it came first.
+      await attacker.subscribeAsync('$aws/certificates/create-from-csr/json/rejected', { qos: 1 });
+      const own = new Promise<string>((resolve) => attacker.on('message', (topic) => { if (topic.endsWith('/rejected')) resolve(topic); }));
+      await attacker.publishAsync('$aws/certificates/create-from-csr/json', '{}', { qos: 1 });
+      await own;
+      expect(stolen.filter((topic) => topic.endsWith('/accepted'))).toEqual([]);
+      await Promise.all([victim.endAsync(true), attacker.endAsync(true)]);
+    } finally {
+      release();
+      sandbox.authorizer.serveApi(fleetApi!);
+    }
+  });
+
   test('a certificate made with the claim key and never registered (PENDING_ACTIVATION, no policy) cannot connect to the data endpoint, whatever its CN says', async () => {
     // The attack: CreateCertificateFromCsr for a CSR whose CN is the console's or a device's, then no RegisterThing.
     const { privateKeyPem, csrPem } = await keyAndCsr('console');

@@ -248,3 +248,9 @@ describe('grants, resolved for a connection, and the one matcher', () => {
     expect(globMatches('topic/+', 'topic/x')).toBe(false);
   });
 });
+
+test('a backslash in a policy\'s own resource text is a literal character, as before grants were resolved', () => {
+  const policy = { Statement: [{ Effect: 'Allow' as const, Action: 'iot:Publish', Resource: 'arn:aws:iot:eu-west-1:123456789012:topic/a\\*' }] };
+  const allows = (topic: string) => evaluate([policy], { protocol: 'mqtt', clientId: 'c', attachedThings: [] }, { action: 'iot:Publish', resource: `arn:aws:iot:eu-west-1:123456789012:topic/${topic}` }).allowed;
+  expect([allows('a\\b'), allows('a\\'), allows('a*'), allows('ab')]).toEqual([true, true, false, false]);
+});

@@ -10,8 +10,9 @@
  * Two requests for one new serial: the hook reserves the serial by creating its thing with the request's
  * certificate ID. CreateThing of an existing name with another configuration fails with
  * ResourceAlreadyExistsException (API Reference, CreateThing), so of two concurrent requests exactly one
- * holds the reservation; the other is refused. A reservation whose provisioning never finished (no
- * certificate attached after RESERVATION_LIFETIME_MS) may be taken over, at the thing's version.
+ * holds the reservation; the other is refused. A reservation whose provisioning never finished (the thing was
+ * never registered, and has no certificate after RESERVATION_LIFETIME_MS) may be taken over, at the thing's
+ * version. A thing that was registered once (the template's serial attribute) stays live, revoked or not.
  *
  * Re-provisioning a live serial is bound to the replacement device, not to whoever asks first: the operator
  * (`npm run fleet -- reprovision`) stores in the thing's `reprovision` attribute the SHA-256 of a one-time
@@ -25,7 +26,7 @@
 import { timingSafeEqual } from 'crypto';
 import { CreateThingCommand, DescribeThingCommand, IoTClient, UpdateThingCommand } from '@aws-sdk/client-iot';
 import { REPROVISION_TOKEN_PARAMETER, SERIAL_NUMBER } from '../../../device/src/contract';
-import { REPROVISION_ATTRIBUTE, retireCertificates, sha256, thingCertificates } from './thing-registry';
+import { REPROVISION_ATTRIBUTE, retireCertificates, SERIAL_ATTRIBUTE, sha256, thingCertificates } from './thing-registry';
 
 export { certificateIdOfArn, REPROVISION_ATTRIBUTE, reprovisionMark, retireCertificates } from './thing-registry';
 
@@ -134,8 +135,13 @@ export async function checkRegistry(event: Pick<PreProvisioningHookEvent, 'certi
   }
   const attributes = thing.attributes ?? {};
   const [holder, since] = (attributes[RESERVATION_ATTRIBUTE] ?? '').split(':');
-  // The same request again (AWS IoT retried it, or the device did with the same ownership token).
-  if (holder === event.certificateId && !attributes[REPROVISION_ATTRIBUTE]) return { allowed: true, reason: `serial ${quoted} is reserved for this certificate already` };
+  // Registered once (the template's attribute): live for good, revoked or not; only a mark lets it provision again.
+  const registered = attributes[SERIAL_ATTRIBUTE] !== undefined;
+  const reservedFor = now - Number(since) * 1000;
+  // The same request again before its registration completed (AWS IoT retried it, or the device did with the same ownership token).
+  if (holder === event.certificateId && !registered && !attributes[REPROVISION_ATTRIBUTE] && reservedFor <= RESERVATION_LIFETIME_MS) {
+    return { allowed: true, reason: `serial ${quoted} is reserved for this certificate already` };
+  }
   const claim = async (clear: Record<string, string>) => {
     try {
       // merge: an empty value removes the attribute (UpdateThing, AttributePayload).
@@ -154,7 +160,7 @@ export async function checkRegistry(event: Pick<PreProvisioningHookEvent, 'certi
     const principals = await retireCertificates(iot, thingName, 'INACTIVE');
     return { allowed: true, reason: `serial ${quoted} was marked for re-provisioning and presented its token: ${principals.length} previous certificate(s) of ${thingName} retired` };
   }
-  if (holder && now - Number(since) * 1000 > RESERVATION_LIFETIME_MS && (await thingCertificates(iot, thingName)).length === 0) {
+  if (holder && !registered && reservedFor > RESERVATION_LIFETIME_MS && (await thingCertificates(iot, thingName)).length === 0) {
     if (!await claim({})) return { allowed: false, reason: `serial ${quoted}: another request took over the abandoned reservation of ${thingName} meanwhile` };
     return { allowed: true, reason: `serial ${quoted} had an abandoned reservation (no certificate since ${new Date(Number(since) * 1000).toISOString()}): reserved for certificate ${event.certificateId}` };
   }

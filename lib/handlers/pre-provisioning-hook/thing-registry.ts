@@ -9,6 +9,12 @@ import { DetachThingPrincipalCommand, IoTClient, ListThingPrincipalsCommand, Upd
 /** The thing attribute holding an operator's re-provisioning mark: `sha256:<hex of the token's SHA-256>:<expiry, epoch seconds>`. */
 export const REPROVISION_ATTRIBUTE = 'reprovision';
 
+/**
+ * The attribute the provisioning template gives every fleet thing it registers: a thing that has it was
+ * registered once, and stays live for the hook (revoked or not) until it is deleted.
+ */
+export const SERIAL_ATTRIBUTE = 'serialNumber';
+
 export const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
 /** The mark's value (thing attribute values allow `[a-zA-Z0-9_.,@/:#-]`, API Reference, AttributePayload). */
