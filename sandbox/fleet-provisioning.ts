@@ -9,8 +9,8 @@
  * `$aws/provisioning-templates/...` here with the certificate and client ID it came from, and delivers the
  * answer to that connection alone, as AWS answers "through the same MQTT connection used to publish the API
  * request" (sandbox/broker-authorizer.ts). Unlike AWS, an answer reaches the connection even when it has not
- * subscribed to the response topic (the broker cannot see a connection's subscriptions); it still needs the
- * policy's iot:Receive.
+ * subscribed to the response topic (the broker cannot see a connection's subscriptions), and Mosquitto may not
+ * check iot:Receive for a delivery a plugin addresses to one connection.
  *
  * CreateCertificateFromCsr signs the CSR's public key with the sandbox CA, keeping the CSR's subject, and
  * registers the certificate PENDING_ACTIVATION with no policy: it cannot connect until RegisterThing

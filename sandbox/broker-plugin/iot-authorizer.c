@@ -719,7 +719,8 @@ static int on_tick(int event, void *event_data, void *userdata)
 		struct delivery *d = deliveries;
 		deliveries = d->next;
 		/* To the connection that asked alone: a later one with its client ID (another device, or someone who took it
-		 * over to read the answer) gets nothing; on AWS the answer is lost with the connection. */
+		 * over to read the answer) gets nothing; on AWS the answer is lost with the connection. Mosquitto may not
+		 * check the receiver's ACL for a message a plugin addresses to one client: this check is the one that holds. */
 		struct session *v = session_of(d->client_id);
 		if(v && v->number == d->session && !strcmp(v->certificate_id, d->certificate_id)){
 			mosquitto_broker_publish_copy(d->client_id, d->topic, (int)d->payload_length, d->payload, 1, false, NULL);
