@@ -122,6 +122,21 @@ static unsigned long hash(const char *text)
 	return value % BUCKETS;
 }
 
+/* Frees a grants entry and what it holds. */
+static void free_grants(struct grants *g)
+{
+	for(int n = 0; n < g->count; n++) free(g->items[n].resource);
+	free(g->items);
+	free(g->prefix);
+	free(g);
+}
+
+static void free_told(struct told *t)
+{
+	free(t->answer);
+	free(t);
+}
+
 static void forget_all(void);
 
 /* The certificates anything is cached for: forgetting one that is not (a fleet device being registered) costs nothing. */
@@ -183,8 +198,7 @@ static void forget_certificate(const char *certificate_id)
 			struct told *t = *link;
 			if(!strncmp(t->key, certificate_id, length) && t->key[length] == ' '){
 				*link = t->next;
-				free(t->answer);
-				free(t);
+				free_told(t);
 			}else{
 				link = &t->next;
 			}
@@ -193,10 +207,7 @@ static void forget_certificate(const char *certificate_id)
 			struct grants *g = *link;
 			if(!strncmp(g->key + 2, certificate_id, length) && g->key[2 + length] == ' '){
 				*link = g->next;
-				for(int n = 0; n < g->count; n++) free(g->items[n].resource);
-				free(g->items);
-				free(g->prefix);
-				free(g);
+				free_grants(g);
 			}else{
 				link = &g->next;
 			}
@@ -217,18 +228,14 @@ static void forget_all(void)
 		struct grants *g = grants_cache[i];
 		while(g){
 			struct grants *next = g->next;
-			for(int n = 0; n < g->count; n++) free(g->items[n].resource);
-			free(g->items);
-			free(g->prefix);
-			free(g);
+			free_grants(g);
 			g = next;
 		}
 		grants_cache[i] = NULL;
 		struct told *t = told_cache[i];
 		while(t){
 			struct told *next = t->next;
-			free(t->answer);
-			free(t);
+			free_told(t);
 			t = next;
 		}
 		told_cache[i] = NULL;
@@ -423,16 +430,15 @@ static int send_all(const char *line, size_t length)
 	return 1;
 }
 
-/* The cached answer to the question, or the sandbox's. */
-static int ask(char op, const char *certificate_id, int version, const char *client_id, const char *topic)
+/* The cached answer to whether the certificate may CONNECT with the client ID, or the sandbox's. */
+static int ask_connect(const char *certificate_id, int version, const char *client_id)
 {
-	char client_hex[1024], topic_hex[131072];
-	static char line[133000];
+	char client_hex[1024];
+	static char line[2048];
 	read_lines(0);
 	if(decider < 0) return 0;
 	hex(client_id, client_hex, sizeof(client_hex));
-	hex(topic, topic_hex, sizeof(topic_hex));
-	int length = snprintf(line, sizeof(line), "%c %s %d %s %s\n", op, certificate_id, version, client_hex, topic_hex);
+	int length = snprintf(line, sizeof(line), "C %s %d %s -\n", certificate_id, version, client_hex);
 	if(length < 0 || (size_t)length >= sizeof(line)) return 0;
 	unsigned long bucket = hash(line);
 	for(struct entry *e = cache[bucket]; e; e = e->next){
@@ -506,10 +512,7 @@ static struct grants *parse_grants(const char *answer, const char *key)
 	}
 	/* Any grant not read (a Deny among them, perhaps): none is kept, and the caller denies. */
 	if(failed){
-		for(int n = 0; n < g->count; n++) free(g->items[n].resource);
-		free(g->items);
-		free(g->prefix);
-		free(g);
+		free_grants(g);
 		return NULL;
 	}
 	return g;
@@ -637,7 +640,7 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	}
 	free(last_answer);
 	last_answer = NULL;
-	if(!ask('C', id, version, client_id, NULL)) return MOSQ_ERR_AUTH;
+	if(!ask_connect(id, version, client_id)) return MOSQ_ERR_AUTH;
 	/* An allowed CONNECT is answered with the connection's grants too: one round trip per connection, not two. */
 	if(last_answer && !strncmp(last_answer, "A1 ", 3)) remember_grants(id, version, client_id, last_answer);
 	begin_session(client_id, id);
