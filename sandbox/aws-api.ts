@@ -14,7 +14,8 @@
  *   (REST JSON): DescribeEndpoint, CreateThing, DescribeThing, UpdateThing (with expectedVersion),
  *   DeleteThing, ListThingPrincipals (paged), AttachThingPrincipal, DetachThingPrincipal, DescribeCertificate,
  *   UpdateCertificate, DeleteCertificate, AttachPolicy, DetachPolicy, ListAttachedPolicies,
- *   CreateKeysAndCertificate, on the sandbox's one registry (sandbox/iot-control-plane.ts).
+ *   CreateKeysAndCertificate, AddThingToThingGroup, RemoveThingFromThingGroup, on the sandbox's one registry
+ *   (sandbox/iot-control-plane.ts), and the Jobs operations of the operator's commands (sandbox/jobs-api.ts).
  * Requests are routed by the service of their SigV4 credential scope (any credentials: the signature is
  * not verified). Any other action answers the error AWS gives for an unknown one, so a client that needs
  * more fails loudly. S3 is served apart, by an S3-compatible server (sandbox/s3-server.ts).
@@ -22,7 +23,10 @@
 import { randomUUID } from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
+import { NotSupportedError } from './errors';
 import { IotApiError, IotControlPlane, ThingRecord } from './iot-control-plane';
+import type { IotJobs } from './iot-jobs';
+import { answerJobs, JOBS_OPERATIONS } from './jobs-api';
 import { freePort } from './ports';
 import { S3_CREDENTIALS } from './s3-server';
 import { SecretsManagerError, SecretsManagerStandIn } from './secrets-manager';
@@ -54,6 +58,8 @@ export interface AwsApiOptions {
   readonly dataPlane?: DataPlaneBackend;
   readonly logGroups?: LogGroupFiles;
   readonly controlPlane?: IotControlPlane;
+  /** The Jobs operations of the control plane (sandbox/jobs-api.ts), with `controlPlane`. */
+  readonly jobs?: IotJobs;
 }
 
 type Answer = (request: http.IncomingMessage, body: Buffer, response: http.ServerResponse) => void;
@@ -72,7 +78,7 @@ export class AwsApiStandIn {
       ...(options.secrets ? { secretsmanager: answerSecrets(options.secrets) } : {}),
       ...(options.dataPlane ? { iotdata: answerDataPlane(options.dataPlane) } : {}),
       ...(options.logGroups ? { logs: answerLogs(options.logGroups) } : {}),
-      ...(options.controlPlane ? { iot: answerControlPlane(options.controlPlane) } : {}),
+      ...(options.controlPlane ? { iot: answerControlPlane(options.controlPlane, options.jobs) } : {}),
     };
     const server = http.createServer((request, response) => {
       const chunks: Buffer[] = [];
@@ -198,7 +204,7 @@ function answerDataPlane(backend: DataPlaneBackend): Answer {
 }
 
 /** The AWS IoT control plane operations the fleet's hook and operator commands call (AWS IoT API Reference), on the sandbox's registry. */
-function answerControlPlane(registry: IotControlPlane): Answer {
+function answerControlPlane(registry: IotControlPlane, jobs?: IotJobs): Answer {
   return (request, body, response) => {
     const url = new URL(request.url ?? '/', 'http://localhost');
     const input = body.length ? JSON.parse(body.toString('utf8')) as Record<string, any> : {};
@@ -257,16 +263,29 @@ function answerControlPlane(registry: IotControlPlane): Answer {
         const { policyNames, nextMarker } = registry.listAttachedPolicies(name(attachedPolicies), pageSize, url.searchParams.get('marker') ?? undefined);
         return reply({ policies: policyNames.map((policyName) => ({ policyName, policyArn: `arn:aws:iot:${registry.region}:${registry.account}:policy/${policyName}` })), ...(nextMarker ? { nextMarker } : {}) });
       }
+      if (route === 'PUT /thing-groups/addThingToThingGroup' || route === 'PUT /thing-groups/removeThingFromThingGroup') {
+        const group = input.thingGroupName ?? String(input.thingGroupArn ?? '').split('/').pop();
+        const thingName = input.thingName ?? String(input.thingArn ?? '').split('/').pop();
+        if (route.endsWith('addThingToThingGroup')) registry.addThingToThingGroup(group, thingName);
+        else registry.removeThingFromThingGroup(group, thingName);
+        return reply({});
+      }
+      const answered = jobs ? answerJobs(jobs, request.method ?? '', url, input) : undefined;
+      if (answered) return reply(answered);
       if (route === 'POST /keys-and-certificate') {
         const { certificate: made, privateKeyPem } = registry.createKeysAndCertificate(url.searchParams.get('setAsActive') === 'true');
         return reply({ certificateArn: made.certificateArn, certificateId: made.certificateId, certificatePem: made.certificatePem, keyPair: { PrivateKey: privateKeyPem } });
       }
       throw new IotApiError(404, 'UnknownOperationException', `${route} (the sandbox serves DescribeEndpoint, CreateThing, DescribeThing, UpdateThing, DeleteThing, ListThingPrincipals, AttachThingPrincipal, `
-        + 'DetachThingPrincipal, DescribeCertificate, UpdateCertificate, DeleteCertificate, AttachPolicy, DetachPolicy, ListAttachedPolicies and CreateKeysAndCertificate)');
+        + 'DetachThingPrincipal, DescribeCertificate, UpdateCertificate, DeleteCertificate, AttachPolicy, DetachPolicy, ListAttachedPolicies, CreateKeysAndCertificate, '
+        + `AddThingToThingGroup, RemoveThingFromThingGroup${jobs ? `, ${JOBS_OPERATIONS}` : ''})`);
     };
-    handle().catch((error: Error) => (error instanceof IotApiError
-      ? restError(response, error.status, error.type, error.message)
-      : restError(response, 500, 'InternalFailureException', error.message)));
+    handle().catch((error: Error) => {
+      if (error instanceof IotApiError) return restError(response, error.status, error.type, error.message);
+      // What the sandbox cannot model is refused by name, never half done.
+      if (error instanceof NotSupportedError) return restError(response, 501, 'NotSupportedBySandbox', error.message);
+      restError(response, 500, 'InternalFailureException', error.message);
+    });
   };
 }
 

@@ -26,7 +26,7 @@ import type { ApiRequestMessage, DeciderMessage } from './broker-decider-process
 import { certificateIdOf, CertificateRecord, IotControlPlane } from './iot-control-plane';
 import { iotArn, PolicyDocument } from './iot-policy';
 import type { CertificateAuthority, Issued } from './pki';
-export type ServiceIdentity = 'shadow-service' | 'rule-engine' | 'iot-data-plane' | 'console';
+export type ServiceIdentity = 'shadow-service' | 'jobs-service' | 'rule-engine' | 'iot-data-plane' | 'console';
 
 /** What each of the sandbox's services may do on the broker, as an IoT policy its certificate holds. */
 function servicePolicy(identity: ServiceIdentity, region: string, account: string): PolicyDocument {
@@ -35,6 +35,8 @@ function servicePolicy(identity: ServiceIdentity, region: string, account: strin
   switch (identity) {
     case 'shadow-service':
       return { Statement: [connect, { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: at('topic', '$aws/things/*') }, { Effect: 'Allow', Action: 'iot:Subscribe', Resource: at('topicfilter', '$aws/things/*') }] };
+    case 'jobs-service':
+      return { Statement: [connect, { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: at('topic', '$aws/things/*/jobs/*') }, { Effect: 'Allow', Action: 'iot:Subscribe', Resource: at('topicfilter', '$aws/things/*/jobs/*') }] };
     case 'rule-engine':
       return { Statement: [connect, { Effect: 'Allow', Action: 'iot:Receive', Resource: at('topic', '*') }, { Effect: 'Allow', Action: 'iot:Subscribe', Resource: at('topicfilter', '*') }] };
     case 'iot-data-plane':

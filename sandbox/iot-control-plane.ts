@@ -238,6 +238,13 @@ export class IotControlPlane {
     thing.thingGroups = [...new Set([...thing.thingGroups ?? [], thingGroupName])];
   }
 
+  /** RemoveThingFromThingGroup. */
+  removeThingFromThingGroup(thingGroupName: string, thingName: string): void {
+    if (!this.thingGroups.has(thingGroupName)) throw new IotApiError(404, 'ResourceNotFoundException', `Thing group ${thingGroupName} cannot be found.`);
+    const thing = this.describeThing(thingName);
+    thing.thingGroups = (thing.thingGroups ?? []).filter((group) => group !== thingGroupName);
+  }
+
   /** The things of a static group. */
   thingsInThingGroup(thingGroupName: string): string[] {
     if (!this.thingGroups.has(thingGroupName)) throw new IotApiError(404, 'ResourceNotFoundException', `Thing group ${thingGroupName} cannot be found.`);

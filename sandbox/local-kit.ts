@@ -28,9 +28,11 @@ import { HttpsGateway } from './https-gateway';
 import { BrokerAuthorizer } from './broker-authorizer';
 import { Broker } from './mosquitto';
 import { createCertificateAuthority, Issued, loadCertificateAuthority } from './pki';
-import { attachTemplatePrincipals, DeclaredThing, deployIotResources, registerDevice } from './template-deployment';
+import { attachTemplatePrincipals, DeclaredThing, deployIotResources, deployJobTemplates, registerDevice } from './template-deployment';
 import { saveCertificateAuthority, savedCertificateAuthority, savedState, saveState } from './sandbox-state';
 import { ShadowService } from './shadow-service';
+import { IotJobs } from './iot-jobs';
+import { JobsService } from './jobs-service';
 import { ResolvedTemplate } from './resolved-template';
 import { logGroupFile, RuleEngine, RuleOutcome, rulesOf } from './rule-engine';
 import { LocalS3, S3_CREDENTIALS } from './s3-server';
@@ -67,6 +69,8 @@ function writeLocalKit(broker: Broker, issued: Issued, dir: string, identity: st
 export interface LocalSandbox {
   readonly broker: Broker;
   readonly shadow: ShadowService;
+  /** AWS IoT Jobs: the template's job templates, jobs made by the control plane stand-in, the Jobs MQTT API on the broker. */
+  readonly jobs: JobsService;
   readonly gateway: HttpsGateway;
   /** The one registry of things, certificates and policies, which takes every decision. */
   readonly registry: IotControlPlane;
@@ -165,6 +169,10 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
   const broker = await Broker.start({ authorizer, dir: path.join(dir, 'broker'), ca: deviceCa });
   const shadow = await ShadowService.start(broker);
   if (state) shadow.store.restore(state.shadows);
+  // Jobs live as long as the sandbox runs: a kept sandbox starts again with its templates and no jobs.
+  const iotJobs = new IotJobs(registry);
+  deployJobTemplates(resolved, iotJobs);
+  const jobs = await JobsService.start(broker, iotJobs);
   const gateway = await HttpsGateway.start(broker, registry);
   const secretsStore = new SecretsManagerStandIn({ region: resolved.region, account: resolved.account });
   if (state?.secrets) secretsStore.restore(state.secrets);
@@ -190,6 +198,7 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
     },
     logGroups: Object.fromEntries(logGroups.map((name) => [name, logGroupFile(dir, name)])),
     controlPlane: registry,
+    jobs: iotJobs,
   });
   const sandboxClient = { endpoint: aws.endpoint, region: resolved.region, credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' } };
   const deploying = { iot: new IoTClient(sandboxClient), secrets: new SecretsManagerClient(sandboxClient) };
@@ -229,7 +238,7 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
     seeding.dataPlane.destroy();
   }
   return {
-    broker, shadow, gateway, registry, declared, authorizer, rules, s3, fleet, aws, stackName, dir,
+    broker, shadow, jobs, gateway, registry, declared, authorizer, rules, s3, fleet, aws, stackName, dir,
     outputs: Object.fromEntries(Object.entries(outputs).map(([key, output]) => [key, output.value])),
     awsEnvironment: { ...aws.environment(resolved.region), AWS_ENDPOINT_URL_S3: s3.endpoint },
     kit(thingName, kitOptions) {
@@ -265,6 +274,7 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
       await s3.stop();
       await gateway.stop();
       await shadow.stop();
+      await jobs.stop();
       await broker.stop();
       await authorizer.stop();
       if (!options.dir) fs.rmSync(dir, { recursive: true, force: true });

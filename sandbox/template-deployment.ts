@@ -3,10 +3,11 @@
  * AWS::IoT::Policy and the AWS::IoT::Thing, then, once the certificate handler has made the certificates, the
  * attachments the template makes (AWS::IoT::ThingPrincipalAttachment, AWS::IoT::PolicyPrincipalAttachment). Devices added later (a kit made by
  * the sandbox, a thing made in the console) are registered the same way: a thing, a certificate, an attachment
- * and the fleet's shared policies.
+ * and the fleet's shared policies. The template's AWS::IoT::JobTemplate resources become the jobs model's templates.
  */
 import { NotSupportedError } from './errors';
 import { CertificateRecord, IotControlPlane } from './iot-control-plane';
+import type { IotJobs, JobConfigurations } from './iot-jobs';
 import type { PolicyDocument } from './iot-policy';
 import { RawTemplate, ResolvedTemplate } from './resolved-template';
 
@@ -61,4 +62,29 @@ export function registerDevice(registry: IotControlPlane, thingName: string, cer
   const certificate = registry.addCertificate(certificatePem, 'ACTIVE', [...policyNames], certificateId);
   registry.attachThingPrincipal(thingName, certificate.certificateArn);
   return certificate;
+}
+
+/** CloudFormation's names of a job template's configurations where they differ from the API's ("AWS::IoT::JobTemplate", CloudFormation User Guide). */
+const API_NAMES: Record<string, string> = { ExponentialRolloutRate: 'exponentialRate', RetryCriteriaList: 'criteriaList' };
+const MODELLED = new Set(['JobTemplateId', 'Description', 'Document', 'AbortConfig', 'JobExecutionsRolloutConfig', 'TimeoutConfig', 'JobExecutionsRetryConfig', 'Tags']);
+
+/** A CloudFormation property value in the API's form: keys camelCased, the renamed ones renamed. */
+function apiForm(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(apiForm);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(Object.entries(value).map(([key, inner]) => [API_NAMES[key] ?? key[0].toLowerCase() + key.slice(1), apiForm(inner)]));
+}
+
+/** Creates the template's AWS::IoT::JobTemplate resources in the jobs model, as CloudFormation calls CreateJobTemplate. */
+export function deployJobTemplates(resolved: ResolvedTemplate, jobs: IotJobs): void {
+  for (const id of resolved.ofType('AWS::IoT::JobTemplate')) {
+    const properties = resolved.properties(id);
+    const unmodelled = Object.keys(properties).filter((key) => !MODELLED.has(key));
+    if (unmodelled.length) throw new NotSupportedError(`job template ${id}'s ${unmodelled.join(', ')}`);
+    const configurations = apiForm({
+      AbortConfig: properties.AbortConfig, JobExecutionsRolloutConfig: properties.JobExecutionsRolloutConfig,
+      TimeoutConfig: properties.TimeoutConfig, JobExecutionsRetryConfig: properties.JobExecutionsRetryConfig,
+    }) as JobConfigurations;
+    jobs.createJobTemplate({ ...configurations, jobTemplateId: properties.JobTemplateId, description: properties.Description, document: properties.Document });
+  }
 }

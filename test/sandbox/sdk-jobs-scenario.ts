@@ -1,0 +1,60 @@
+/**
+ * The conformance scenario run by the official AWS IoT Device SDK v2 jobs client (IotJobsClientv2), in a process
+ * of its own (aws-crt's event loop keeps Node alive after the client is closed). Input (argv[2]): {port, ca,
+ * certificate, privateKey, thingName, jobId, otherThing}. It runs the first job through, then prints `ready` and
+ * waits for a line on stdin (the test makes a second job meanwhile), collects the notification of it, asks about
+ * another thing's jobs, prints what happened as JSON and exits.
+ */
+import * as readline from 'readline';
+import { iotjobs, io, mqtt5 } from 'aws-iot-device-sdk-v2';
+
+const { port, ca, certificate, privateKey, thingName, jobId, otherThing } = JSON.parse(process.argv[2]);
+
+const settle = async <T>(promise: Promise<T>) => promise.then((value) => ({ value }), (error) => ({ error: error?.modeledError ?? String(error?.message ?? error) }));
+
+async function main() {
+  const tls = io.TlsContextOptions.create_client_with_mtls(certificate, privateKey);
+  tls.override_default_trust_store(ca);
+  const client = new mqtt5.Mqtt5Client({
+    hostName: 'localhost', port, tlsCtx: new io.ClientTlsContext(tls), disableMetrics: true,
+    connectProperties: { clientId: thingName, keepAliveIntervalSeconds: 60 },
+  });
+  await new Promise<void>((resolve, reject) => {
+    client.on('connectionSuccess', () => resolve());
+    client.on('connectionFailure', (event) => reject(event.error));
+    client.start();
+  });
+  const jobs = iotjobs.IotJobsClientv2.newFromMqtt5(client, { maxRequestResponseSubscriptions: 4, maxStreamingSubscriptions: 2, operationTimeoutInSeconds: 5 });
+  const results: Record<string, unknown> = {};
+
+  results.pending = await settle(jobs.getPendingJobExecutions({ thingName }));
+  results.started = await settle(jobs.startNextPendingJobExecution({ thingName, statusDetails: { step: 'applying' } }));
+  results.described = await settle(jobs.describeJobExecution({ thingName, jobId, includeJobDocument: true }));
+  results.stale = await settle(jobs.updateJobExecution({ thingName, jobId, status: iotjobs.model.JobStatus.SUCCEEDED, expectedVersion: 1 }));
+  results.succeeded = await settle(jobs.updateJobExecution({ thingName, jobId, status: iotjobs.model.JobStatus.SUCCEEDED, expectedVersion: 2, includeJobExecutionState: true }));
+  results.again = await settle(jobs.updateJobExecution({ thingName, jobId, status: iotjobs.model.JobStatus.IN_PROGRESS }));
+  results.pendingAfter = await settle(jobs.getPendingJobExecutions({ thingName }));
+
+  const next: unknown[] = [];
+  const stream = jobs.createNextJobExecutionChangedStream({ thingName });
+  const subscribed = new Promise<void>((resolve) => stream.on('subscriptionStatus', (event) => { if (event.type === 0) resolve(); }));
+  stream.on('incomingPublish', (event) => next.push(event.message));
+  stream.open();
+  await subscribed;
+  process.stdout.write('ready\n');
+  await new Promise<void>((resolve) => readline.createInterface({ input: process.stdin }).once('line', () => resolve()));
+  for (let waited = 0; next.length === 0 && waited < 10_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+  results.nextChanged = next;
+  results.otherThing = await settle(jobs.getPendingJobExecutions({ thingName: otherThing }));
+
+  stream.close();
+  jobs.close();
+  client.stop();
+  process.stdout.write(JSON.stringify(results));
+  process.exit(0);
+}
+
+main().catch((error) => {
+  process.stderr.write(String(error?.stack ?? error));
+  process.exit(1);
+});
