@@ -26,6 +26,8 @@ export const EXIT = {
   ownershipExpired: 24,
   provisionThrottled: 25,
   provisionFailed: 26,
+  /** `run` of a kit another `run` is running: one connection per client ID, one agent per thing's jobs. */
+  alreadyRunning: 27,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -1,12 +1,15 @@
 /**
- * `iot-device run`: publishes a status message every interval and follows the shadow. The parts: the
- * shadow sync (settings from the shadow, reported back), the schedule (one status message per
- * interval), and the spool sender (every message on disk until its PUBACK, so nothing is lost offline).
+ * `iot-device run`: publishes a status message every interval, follows the shadow and runs its jobs. The parts:
+ * the shadow sync (settings from the shadow, reported back), the schedule (one status message per interval), the
+ * spool sender (every message on disk until its PUBACK, so nothing is lost offline), and the jobs agent (the
+ * fleet's jobs, one execution at a time).
  */
 import * as path from 'path';
 import { MqttClient } from 'mqtt';
 import { connect, ConnectionOptions, disconnect, refusedConnack } from './connection';
 import { DeviceError } from './errors';
+import { JobsClient } from './jobs';
+import { JobsAgent } from './jobs-agent';
 import { Kit, KitPems } from './kit';
 import { Schedule } from './schedule';
 import { DEFAULT_CONFIG, DeviceConfig } from './settings';
@@ -54,6 +57,8 @@ export class DeviceRunner {
   /** Settles when the broker keeps refusing the reconnects (REFUSALS_BEFORE_GIVING_UP in a row): why, as one line. */
   readonly refused = new Promise<DeviceError>((resolve) => { this.giveUp = resolve; });
   private sync?: ShadowSync;
+  private jobs?: JobsClient;
+  private agent?: JobsAgent;
   private readonly spool: Spool;
   private readonly sender: SpoolSender;
   private readonly schedule: Schedule;
@@ -82,6 +87,10 @@ export class DeviceRunner {
     this.sync = new ShadowSync(client, this.kit.thingName, this.kit.shadowName, this.options.defaults ?? DEFAULT_CONFIG, this.options.log,
       (interval) => this.schedule.restart(interval), this.kit.shadowDesiredDefaults);
     await this.sync.subscribe();
+    const sync = this.sync;
+    this.jobs = new JobsClient(client, this.kit.thingName);
+    await this.jobs.subscribe();
+    this.agent = new JobsAgent(this.jobs, { setDesired: (desired) => sync.setDesired(desired, 'job') }, this.options.log);
     client.on('error', (error) => {
       const refusal = refusedConnack(error, this.kit);
       if (refusal && ++this.refusals >= REFUSALS_BEFORE_GIVING_UP) this.giveUp(refusal);
@@ -92,18 +101,25 @@ export class DeviceRunner {
       this.options.log.info('reconnected');
       this.sender.drain();
       this.sync!.sync().catch((error) => this.options.log.warn('shadow sync failed', { error: (error as Error).message }));
+      // Notifications sent while it was away are not repeated: ask for the next job.
+      this.agent!.poll();
     });
     await this.sync.sync();
     this.options.log.info('running', { thing: this.kit.thingName, topic: this.kit.dataTopic, interval: this.config.interval, spooled: this.spool.size });
     this.sender.attach(client);
     this.schedule.restart(0);
+    this.agent.poll();
   }
 
   /** Stops publishing, waits for messages in flight to be acknowledged, and disconnects. */
   async stop(): Promise<void> {
     this.schedule.stop();
-    await this.sender.stop();
+    // An execution being run is left as it is (IN_PROGRESS, its step said): the next start resumes or fails it.
+    this.agent?.stop();
+    this.jobs?.close();
     this.sync?.close();
+    await this.agent?.idle();
+    await this.sender.stop();
     if (this.client) await disconnect(this.client);
     this.options.log.info('stopped', { published: this.sender.acknowledged, spooled: this.spool.size });
   }

@@ -63,6 +63,12 @@ export class ShadowSync {
     if (reportNow) this.report().catch((error) => this.log.warn('shadow report failed', { error: (error as Error).message }));
   }
 
+  /** Writes the device's own desired state (a job's desired-state) and applies it at once, as its delta would. */
+  async setDesired(desired: Record<string, unknown>, source: string): Promise<void> {
+    await this.shadow.update({ desired });
+    this.applyDesired(desired, source);
+  }
+
   /** Fails every request still waiting (on shutdown). */
   close(): void {
     this.shadow.close();

@@ -3,10 +3,10 @@
  * MQTT topics"): subscribe to the response
  * topics before the first request, correlate responses by clientToken, follow /update/delta.
  */
-import { randomUUID } from 'crypto';
 import { MqttClient } from 'mqtt';
 import { publish } from './connection';
 import { DeviceError, EXIT } from './errors';
+import { jsonObject, PendingRequests } from './requests';
 
 export interface ShadowError {
   readonly code: number;
@@ -57,15 +57,14 @@ export function shadowUpdatesFilter(thingName: string, shadowName = 'classic'): 
   return `${shadowTopic(thingName, shadowName)}/update/#`;
 }
 
-type Pending = { resolve: (payload: Record<string, unknown>) => void; reject: (error: Error) => void; timer: NodeJS.Timeout; operation: string };
-
 export class ShadowClient {
   private readonly prefix: string;
   private readonly topics: { publish: string[]; subscribe: string[] };
-  private readonly pending = new Map<string, Pending>();
+  private readonly pending: PendingRequests;
   private readonly deltaListeners: Array<(delta: DeltaMessage) => void> = [];
 
-  constructor(private readonly client: MqttClient, thingName: string, shadowName = 'classic', private readonly timeoutMs = 10_000) {
+  constructor(private readonly client: MqttClient, thingName: string, shadowName = 'classic', timeoutMs = 10_000) {
+    this.pending = new PendingRequests('shadow', timeoutMs);
     this.prefix = shadowTopic(thingName, shadowName);
     this.topics = shadowTopics(thingName, shadowName);
     client.on('message', (topic, payload) => this.onMessage(topic, payload));
@@ -99,47 +98,25 @@ export class ShadowClient {
 
   /** Fails every request still waiting (on shutdown). */
   close(): void {
-    for (const [token, pending] of this.pending) {
-      clearTimeout(pending.timer);
-      pending.reject(new Error(`shadow ${pending.operation} abandoned: shutting down`));
-      this.pending.delete(token);
-    }
+    this.pending.close();
   }
 
   private async request(operation: 'get' | 'update', body: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const clientToken = randomUUID();
-    const response = new Promise<Record<string, unknown>>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(clientToken);
-        reject(new Error(`shadow ${operation} got no answer within ${this.timeoutMs} ms`));
-      }, this.timeoutMs);
-      this.pending.set(clientToken, { resolve, reject, timer, operation });
-    });
-    // Marked handled now: close() may reject it while the request is still being published.
-    response.catch(() => undefined);
+    const { clientToken, answer } = this.pending.add(operation);
     await publish(this.client, `${this.prefix}/${operation}`, JSON.stringify({ ...body, clientToken }), { qos: 1 });
-    return response;
+    return answer;
   }
 
   private onMessage(topic: string, payload: Buffer): void {
     if (!topic.startsWith(`${this.prefix}/`)) return;
     const suffix = topic.slice(this.prefix.length + 1);
-    let message: Record<string, unknown>;
-    try {
-      message = JSON.parse(payload.toString('utf8'));
-    } catch {
-      return;
-    }
+    const message = jsonObject(payload);
+    if (!message) return;
     if (suffix === 'update/delta') {
       for (const listener of this.deltaListeners) listener(message as unknown as DeltaMessage);
       return;
     }
-    const pending = typeof message.clientToken === 'string' ? this.pending.get(message.clientToken) : undefined;
-    if (!pending) return;
-    this.pending.delete(message.clientToken as string);
-    clearTimeout(pending.timer);
-    if (suffix.endsWith('/accepted')) pending.resolve(message);
-    else pending.reject(new ShadowRejected(pending.operation, { code: Number(message.code), message: String(message.message) }));
+    this.pending.settle(message, suffix.endsWith('/accepted'), (operation) => new ShadowRejected(operation, { code: Number(message.code), message: String(message.message) }));
   }
 }
 

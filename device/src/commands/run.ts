@@ -1,6 +1,7 @@
 /** `iot-device run`: status every interval, the shadow followed, until SIGINT or SIGTERM. */
+import { DeviceError, EXIT } from '../errors';
 import { readPems } from '../kit';
-import { recordRun } from '../run-lock';
+import { recordRun, runningDevice } from '../run-lock';
 import { DeviceRunner } from '../runner';
 import { CommandContext, GlobalOptions, kitFrom, untilSignal } from './options';
 
@@ -14,6 +15,12 @@ export interface RunOptions {
 
 export async function runCommand(globals: GlobalOptions, options: RunOptions, context: CommandContext, stopped: Promise<string> = untilSignal()): Promise<void> {
   const kit = kitFrom(globals);
+  const running = runningDevice(kit);
+  if (running !== undefined && running !== process.pid) {
+    // A second connection with the client ID would take the first one's place back and forth, and both would run its jobs.
+    throw new DeviceError(`iot-device run of this kit is running already (process ${running})`, EXIT.alreadyRunning,
+      'AWS IoT allows one connection per client ID: stop it first (systemctl stop iot-device, or kill it), or use another kit');
+  }
   const runner = new DeviceRunner(kit, readPems(kit), {
     log: context.log, keepAliveSeconds: options.keepalive, spoolDir: options.spool, spoolMaxMessages: options.spoolMax, msPerSecond: options.msPerSecond, name: options.name,
   });
