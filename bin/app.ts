@@ -48,6 +48,12 @@ export function stackProps(name: string, config: EnvironmentConfig): IotCoreStac
     alarmFailurePeriod: config.alarmFailurePeriodMinutes === undefined ? undefined : Duration.minutes(config.alarmFailurePeriodMinutes),
     alarmTopicArn: config.alarmTopicArn,
     fleet: config.fleet && { ...config.fleet, serialPattern: new RegExp(config.fleet.serialPattern) },
+    jobs: config.jobs && {
+      rollout: config.jobs.rollout,
+      abort: config.jobs.abort,
+      inProgressTimeout: config.jobs.inProgressTimeoutMinutes === undefined ? undefined : Duration.minutes(config.jobs.inProgressTimeoutMinutes),
+      retries: config.jobs.retries,
+    },
   };
 }
 

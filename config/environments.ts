@@ -25,6 +25,13 @@ export const environments = {
     logRetentionDays: 14,
     // Devices provisioned by claim: pi-dev-fleet-<serial>, serials of 8 to 16 capitals and digits.
     fleet: { thingNamePrefix: 'pi-dev-fleet-', serialPattern: '[A-Z0-9]{8,16}' },
+    // Jobs start at 10 devices a minute and double after each 10 that succeed; canceled once 20 % of at least 10 fail.
+    jobs: {
+      rollout: { maximumPerMinute: 1000, exponential: { baseRatePerMinute: 10, incrementFactor: 2, afterSucceeded: 10 } },
+      abort: [{ failureType: 'ALL', thresholdPercentage: 20, minExecutedThings: 10 }],
+      inProgressTimeoutMinutes: 10,
+      retries: [{ failureType: 'TIMED_OUT', numberOfRetries: 1 }],
+    },
   },
   stg: {
     region: 'eu-west-1',
@@ -37,6 +44,12 @@ export const environments = {
     secretRecoveryDays: 7,
     clearShadowOnDelete: true,
     logRetentionDays: 30,
+    jobs: {
+      rollout: { maximumPerMinute: 500, exponential: { baseRatePerMinute: 5, incrementFactor: 2, afterSucceeded: 10 } },
+      abort: [{ failureType: 'ALL', thresholdPercentage: 10, minExecutedThings: 10 }],
+      inProgressTimeoutMinutes: 10,
+      retries: [{ failureType: 'TIMED_OUT', numberOfRetries: 1 }],
+    },
   },
   prod: {
     region: 'eu-west-1',
@@ -53,5 +66,12 @@ export const environments = {
     quietIntervals: 3,
     alarmFailureThreshold: 1,
     alarmFailurePeriodMinutes: 5,
+    // A canary of 2 devices a minute, doubling after each 5 that succeed; canceled once 5 % of at least 20 fail.
+    jobs: {
+      rollout: { maximumPerMinute: 200, exponential: { baseRatePerMinute: 2, incrementFactor: 2, afterSucceeded: 5 } },
+      abort: [{ failureType: 'ALL', thresholdPercentage: 5, minExecutedThings: 20 }],
+      inProgressTimeoutMinutes: 15,
+      retries: [{ failureType: 'TIMED_OUT', numberOfRetries: 1 }],
+    },
   },
 } as const;

@@ -75,6 +75,40 @@ const fleet = z.strictObject({
   error: 'lists a serial that does not match serialPattern', path: ['allowedSerials'],
 });
 
+/** How the environment's jobs run (lib/job-template.ts): rollout, abort criteria, timeout, retries. */
+const jobs = z.strictObject({
+  rollout: z.strictObject({
+    /** Things notified a minute at most. */
+    maximumPerMinute: numberBy(RULES.jobMaximumPerMinute).optional(),
+    /** A rate that starts at baseRatePerMinute and is multiplied by incrementFactor after each afterNotified (or afterSucceeded) things. */
+    exponential: z.strictObject({
+      baseRatePerMinute: numberBy(RULES.jobBaseRatePerMinute),
+      incrementFactor: numberBy(RULES.jobIncrementFactor),
+      afterNotified: numberBy(RULES.jobRateIncreaseThings).optional(),
+      afterSucceeded: numberBy(RULES.jobRateIncreaseThings).optional(),
+    }).refine((rate) => rate.afterNotified !== undefined || rate.afterSucceeded !== undefined, { error: 'must give afterNotified or afterSucceeded' }).optional(),
+  }).optional(),
+  /** The job is canceled once failures of failureType reach thresholdPercentage of at least minExecutedThings notified. */
+  abort: z.array(z.strictObject({
+    failureType: z.enum(['FAILED', 'REJECTED', 'TIMED_OUT', 'ALL'], { error: 'must be FAILED, REJECTED, TIMED_OUT or ALL' }),
+    thresholdPercentage: numberBy(RULES.jobAbortThresholdPercentage),
+    minExecutedThings: numberBy(RULES.jobAbortMinExecutedThings),
+  }), { error: 'must be a list of abort criteria' }).optional(),
+  /** Minutes an execution may stay IN_PROGRESS before it is TIMED_OUT. */
+  inProgressTimeoutMinutes: numberBy(RULES.jobInProgressTimeoutMinutes).optional(),
+  /** Retries of executions that FAILED or TIMED_OUT. */
+  retries: z.array(z.strictObject({
+    failureType: z.enum(['FAILED', 'TIMED_OUT', 'ALL'], { error: 'must be FAILED, TIMED_OUT or ALL' }),
+    numberOfRetries: numberBy(RULES.jobRetries),
+  }), { error: 'must be a list of retry criteria' }).optional(),
+});
+
+/** The fields allowed where an unknown one was found, by the path of its object. */
+const ALLOWED_FIELDS: Record<string, readonly string[]> = {
+  fleet: Object.keys(fleet.shape), jobs: Object.keys(jobs.shape), 'jobs.rollout': ['maximumPerMinute', 'exponential'],
+  'jobs.rollout.exponential': ['baseRatePerMinute', 'incrementFactor', 'afterNotified', 'afterSucceeded'],
+};
+
 /** Account IDs that appear in documentation and examples, never a real deployment target. */
 export const PLACEHOLDER_ACCOUNTS = ['000000000000', '111111111111', '123456789012', '222222222222', '999999999999'];
 
@@ -114,6 +148,8 @@ export const environmentSchema = z.strictObject({
   alarmTopicArn: matching(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'an SNS topic ARN, arn:aws:sns:<region>:<account>:<name>').optional(),
   /** Devices provisioned by claim, in large numbers; leave out for the single thing only. */
   fleet: fleet.optional(),
+  /** How the environment's jobs run; leave out for AWS's defaults (1000 things a minute, no abort, no timeout, no retries). */
+  jobs: jobs.optional(),
   /** Retention of the handlers' and rule's log groups (days). */
   logRetentionDays: z.number({ error: `must be one of ${LOG_RETENTION_DAYS.join(', ')}` })
     .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), {
@@ -156,8 +192,8 @@ export function validateEnvironment(name: string, settings: unknown): Environmen
   }
   const issue = result.error.issues[0];
   if (issue.code === 'unrecognized_keys') {
-    const where = issue.path.join('.');
-    const allowed = Object.keys(where === 'fleet' ? fleet.shape : environmentSchema.shape);
+    const where = issue.path.filter((key) => typeof key === 'string').join('.');
+    const allowed = ALLOWED_FIELDS[where] ?? Object.keys(environmentSchema.shape);
     throw new ConfigError(`Invalid config for environment '${name}': unknown field(s) ${issue.keys.map((key) => (where ? `${where}.${key}` : key)).join(', ')}; allowed fields are ${allowed.join(', ')}`);
   }
   const field = issue.path.join('.') || '(settings)';

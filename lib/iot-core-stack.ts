@@ -19,6 +19,7 @@ import { ManagedPolicyGrantee } from './managed-policy-grantee';
 import { acknowledgeWildcardResource } from './nag';
 import { ShadowDefaults } from './shadow-defaults';
 import { iotArn } from './iot-policy';
+import { JobConfiguration, JobTemplate } from './job-template';
 
 /**
  * How many resources a stack may have before synth fails: CloudFormation allows 500 per stack ("AWS
@@ -84,6 +85,8 @@ export interface IotCoreStackProps extends StackProps {
     /** @default - any serial matching the pattern */
     readonly allowedSerials?: string[];
   };
+  /** How the environment's jobs run (rollout, abort criteria, timeout, retries). @default AWS's defaults */
+  readonly jobs?: JobConfiguration;
   /**
    * Whether to create a managed policy with exactly what `npm run smoke` needs (see grantSmokeCheck),
    * for operators to attach to the role they run it with.
@@ -113,6 +116,10 @@ export class IotCoreStack extends Stack {
   public readonly monitoring: DeviceMonitoring;
   /** The fleet provisioned by claim, when the environment declares one. */
   public readonly fleet?: FleetProvisioning;
+  /** The environment's job templates, by the operation their document asks of the device's jobs agent. */
+  public readonly jobTemplates: { readonly 'desired-state': JobTemplate };
+  /** Every job the operator's commands make is named `<jobIdPrefix><template>-<time>`, and only those are granted. */
+  public readonly jobIdPrefix: string;
   /** What `npm run smoke` needs, when `smokeCheckPolicy` is not false. */
   public readonly smokeCheckPolicy?: iam.ManagedPolicy;
   private readonly dataTopic: string;
@@ -203,6 +210,17 @@ export class IotCoreStack extends Stack {
       });
     }
 
+    // The seed's console edit of the interval, for every device at once: the device's jobs agent sets its own shadow.
+    this.jobIdPrefix = `iot-core-${props.environmentName}-`;
+    this.jobTemplates = {
+      'desired-state': new JobTemplate(this, 'DesiredStateJob', {
+        jobTemplateIdPrefix: `${this.jobIdPrefix}desired-state`,
+        description: `Sets the report interval of ${props.environmentName}'s devices through their own shadow (iot-device run's desired-state operation)`,
+        document: { operation: 'desired-state', desired: { interval: '${interval}' } },
+        ...props.jobs,
+      }),
+    };
+
     if (props.smokeCheckPolicy ?? true) {
       this.smokeCheckPolicy = new iam.ManagedPolicy(this, 'SmokeCheckPolicy', {
         description: `What npm run smoke needs to prove ${this.stackName} end to end, and nothing else`,
@@ -236,6 +254,8 @@ export class IotCoreStack extends Stack {
       ArchiveKeyPrefix: this.rule.keyPrefix,
       ErrorLogGroupName: this.failedDeliveries.logGroupName,
       DashboardName: this.monitoring.dashboard.dashboardName,
+      JobTemplates: JSON.stringify(Object.fromEntries(Object.entries(this.jobTemplates).map(([operation, template]) => [operation, template.jobTemplateId]))),
+      JobIdPrefix: this.jobIdPrefix,
     };
     const fleetValues: Record<FleetOutputName, string> | undefined = this.fleet && {
       FleetTemplateName: this.fleet.templateName,
@@ -264,6 +284,30 @@ export class IotCoreStack extends Stack {
     return [`${this.stackName} has ${resources} resources, over the budget of ${RESOURCE_BUDGET} that keeps it below CloudFormation's 500 per stack. `
       + 'Every device declared in the stack adds its thing, certificate and their attachments: register devices in numbers with fleet provisioning '
       + "instead (the environment's `fleet` setting, FleetProvisioning; see the README's Fleet section)."];
+  }
+
+  /**
+   * Lets `grantee` run the job commands (`npm run fleet -- job ...`, ops/jobs.ts): read the stack's outputs and the
+   * job templates; make jobs named with this environment's prefix for its declared thing and, with a fleet, its
+   * fleet's things and thing group; read, list and cancel those jobs and their executions. Nothing of another
+   * environment's jobs or things.
+   */
+  public grantJobs(grantee: iam.IGrantable): iam.Grant {
+    const jobs = iotArn(this, 'job', `${this.jobIdPrefix}*`);
+    const things = [this.thing.thingArn, ...(this.fleet ? [iotArn(this, 'thing', `${this.fleet.thingNamePrefix}*`), this.fleet.thingGroupArn] : [])];
+    if (Construct.isConstruct(grantee)) {
+      acknowledgeWildcardResource(grantee, jobs, 'Jobs are named when they are started; only this environment\'s prefix is granted.');
+      if (this.fleet) acknowledgeWildcardResource(grantee, iotArn(this, 'thing', `${this.fleet.thingNamePrefix}*`), 'A job may target fleet devices by name, known only at provisioning time; only the fleet\'s things are granted.');
+    }
+    const templates = Object.values(this.jobTemplates);
+    return [
+      iam.Grant.addToPrincipal({ grantee, actions: ['cloudformation:DescribeStacks'], resourceArns: [this.stackId] }),
+      ...templates.map((template) => template.grantRead(grantee)),
+      // CreateJob is authorized on the job, each target and the template ("Actions, resources, and condition keys for AWS IoT").
+      iam.Grant.addToPrincipal({ grantee, actions: ['iot:CreateJob'], resourceArns: [jobs, ...things, ...templates.map((template) => template.jobTemplateArn)] }),
+      iam.Grant.addToPrincipal({ grantee, actions: ['iot:DescribeJob', 'iot:ListJobExecutionsForJob', 'iot:CancelJob'], resourceArns: [jobs] }),
+      iam.Grant.addToPrincipal({ grantee, actions: ['iot:DescribeJobExecution'], resourceArns: [jobs, ...things.filter((arn) => arn !== this.fleet?.thingGroupArn)] }),
+    ].reduce((all, grant) => all.combine(grant));
   }
 
   /**

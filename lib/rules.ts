@@ -23,6 +23,8 @@ export const wholeMatch = (pattern: RegExp, also?: { allowed: string; test: (val
   test: (value) => typeof value === 'string' && new RegExp(`^(?:${pattern.source})$`, pattern.flags).test(value) && (!also || also.test(value)),
 });
 
+const atLeastOne: Rule<number> = { allowed: 'a whole number of at least 1', test: (value) => Number.isInteger(value) && value >= 1 };
+
 export const RULES = {
   /** Seconds between status messages: what the device itself accepts from its shadow. */
   reportIntervalSeconds: wholeNumber(INTERVAL_RANGE.min, INTERVAL_RANGE.max),
@@ -45,6 +47,19 @@ export const RULES = {
     allowed: 'a regular expression admitting only the characters of a thing name, [a-zA-Z0-9:_-]',
     test: (pattern: string) => unsafeSerialPatternPart(pattern) === undefined,
   } as Rule<string>,
+  // AWS IoT Jobs' ranges ("CreateJob", "JobExecutionsRolloutConfig", "ExponentialRolloutRate", "AbortCriteria",
+  // "TimeoutConfig", "RetryCriteria", AWS IoT API Reference), for the config, the JobTemplate construct and the sandbox.
+  jobMaximumPerMinute: wholeNumber(1, 1000),
+  jobBaseRatePerMinute: wholeNumber(1, 1000),
+  jobIncrementFactor: { allowed: 'a number from 1.1 to 5', test: (value: number) => typeof value === 'number' && value >= 1.1 && value <= 5 } as Rule<number>,
+  jobRateIncreaseThings: atLeastOne,
+  jobAbortThresholdPercentage: {
+    allowed: 'a number above 0 and at most 100, with at most two decimals',
+    test: (value: number) => typeof value === 'number' && value > 0 && value <= 100 && Math.round(value * 100) === value * 100,
+  } as Rule<number>,
+  jobAbortMinExecutedThings: atLeastOne,
+  jobInProgressTimeoutMinutes: wholeNumber(1, 10_080),
+  jobRetries: wholeNumber(0, 10),
 } as const;
 
 const THING_NAME_CHARACTER = /^[a-zA-Z0-9:_-]$/;

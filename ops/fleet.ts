@@ -9,6 +9,7 @@ import {
   ListAttachedPoliciesCommand, UpdateCertificateCommand, UpdateThingCommand,
 } from '@aws-sdk/client-iot';
 import { randomBytes } from 'crypto';
+import { FleetCommandRefused } from './command-refused';
 import { certificateIdOfArn, REPROVISION_ATTRIBUTE, reprovisionMark, retireCertificates } from '../lib/handlers/pre-provisioning-hook/thing-registry';
 
 export interface RevokeOptions {
@@ -85,8 +86,7 @@ export async function createClaimCertificate(iot: IoTClient, claimPolicyName: st
   return { certificateId: made.certificateId!, certificateArn: made.certificateArn!, certificatePem: made.certificatePem!, privateKey: made.keyPair!.PrivateKey! };
 }
 
-/** An operator command that would hurt the fleet, refused before it changes anything. */
-export class FleetCommandRefused extends Error {}
+export { FleetCommandRefused };
 
 /**
  * Turns a claim certificate off: it can no longer connect, so nothing can provision with it. Only a certificate

@@ -90,6 +90,7 @@ export class ResolvedTemplate {
     switch (Type) {
       case 'AWS::IoT::Thing': return this.resolve(Properties.ThingName);
       case 'AWS::IoT::ThingGroup': return this.resolve(Properties.ThingGroupName);
+      case 'AWS::IoT::JobTemplate': return this.resolve(Properties.JobTemplateId);
       case 'AWS::IoT::TopicRule': return this.resolve(Properties.RuleName);
       case 'AWS::IoT::Policy': return Properties.PolicyName ? this.resolve(Properties.PolicyName) : `${name}-${hex(name, 8)}`;
       case 'AWS::S3::Bucket': return `${name.toLowerCase()}-${hex(name, 8)}`;
@@ -110,6 +111,8 @@ export class ResolvedTemplate {
     const name = () => this.ref(logicalId);
     switch (`${Type}.${attribute}`) {
       case 'AWS::IoT::Thing.Arn': return this.arn('iot', `thing/${name()}`);
+      case 'AWS::IoT::ThingGroup.Arn': return this.arn('iot', `thinggroup/${name()}`);
+      case 'AWS::IoT::JobTemplate.Arn': return this.arn('iot', `jobtemplate/${name()}`);
       case 'AWS::KMS::Key.Arn': return this.arn('kms', `key/${name()}`);
       case 'AWS::S3::Bucket.Arn': return `arn:${PARTITION}:s3:::${name()}`;
       case 'AWS::Logs::LogGroup.Arn': return this.arn('logs', `log-group:${name()}:*`);

@@ -3,7 +3,8 @@
  * (ops/fleet.ts), with credentials from the AWS SDK's default chain; the stack's outputs name the fleet.
  * The clients honour the SDK's standard endpoint settings (AWS_ENDPOINT_URL_<SERVICE>), which is how the
  * same commands run against the local sandbox. Exit codes: 0 done, 1 an AWS call failed, 2 usage (also a serial
- * outside the fleet's pattern), 3 refused because it would hurt the fleet (nothing changed).
+ * outside the fleet's pattern), 3 refused because it would hurt the fleet (nothing changed). The `job` commands
+ * are scripts/fleet-job.ts's.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -16,6 +17,7 @@ import { AMAZON_ROOT_CA_PATH, assertClaimKitWritable, writeClaimKit } from '../d
 import { createClaimCertificate, FleetCommandRefused, markForReprovisioning, REPROVISION_VALIDITY, retireClaimCertificate, revokeDevice } from '../ops/fleet';
 import { SERIAL_NUMBER } from '../device/src/contract';
 import { environmentOption, parseOptions, usageExit, UsageError } from './command-line';
+import { JOB_COMMANDS, jobMain } from './fleet-job';
 
 const COMMON = '--env <dev|stg|prod> [--stack <name>] [--region <region>]';
 const COMMANDS: Record<string, { usage: string; help: string }> = {
@@ -38,7 +40,8 @@ const COMMANDS: Record<string, { usage: string; help: string }> = {
     help: 'Deactivates a claim certificate (the stack\'s is output ClaimCertificateId): no device can provision with it any more.',
   },
 };
-const USAGE = `usage: npm run fleet -- <command> ...\n${Object.values(COMMANDS).map(({ usage }) => `  ${usage}`).join('\n')}\nnpm run fleet -- <command> --help for what each does`;
+const USAGE = `usage: npm run fleet -- <command> ...\n${[...Object.values(COMMANDS), ...Object.values(JOB_COMMANDS)].map(({ usage }) => `  ${usage}`).join('\n')}\n`
+  + 'npm run fleet -- <command> --help for what each does';
 
 
 export interface FleetCliIo {
@@ -50,7 +53,7 @@ function parse(argv: string[]) {
   const [command, ...rest] = argv;
   if (!command || command === '--help' || command === '-h') return { help: USAGE };
   const spec = COMMANDS[command];
-  if (!spec) throw new UsageError(`unknown command "${command}"; allowed: ${Object.keys(COMMANDS).join(', ')}`);
+  if (!spec) throw new UsageError(`unknown command "${command}"; allowed: ${[...Object.keys(COMMANDS), 'job'].join(', ')}`);
   const values = parseOptions(rest, {
     env: { type: 'string' }, stack: { type: 'string' }, region: { type: 'string' }, serial: { type: 'string' }, revoked: { type: 'boolean', default: false },
     'delete-thing': { type: 'boolean', default: false }, out: { type: 'string' }, 'ca-file': { type: 'string' }, endpoint: { type: 'string' }, port: { type: 'string' },
@@ -79,6 +82,7 @@ async function stackOutputs(cloudFormation: CloudFormationClient, stackName: str
 
 /** Runs one command; the exit code. */
 export async function main(argv: string[], io: FleetCliIo = { out: console.log, err: console.error }): Promise<number> {
+  if (argv[0] === 'job') return jobMain(argv.slice(1), io);
   let parsed;
   try {
     parsed = parse(argv);

@@ -242,7 +242,7 @@ describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
     const outputs = template.findOutputs('*');
     expect(Object.keys(outputs).sort()).toEqual([
       'ArchiveBucketName', 'ArchiveKeyPrefix', 'ArchiveRuleName', 'CertificateArn', 'CertificateId', 'CertificateSecretArn', 'ClientId', 'DashboardName',
-      'DataTopic', 'ErrorLogGroupName', 'IotDataEndpoint', 'Region', 'ShadowName', 'SmokeCheckPolicyArn', 'ThingName',
+      'DataTopic', 'ErrorLogGroupName', 'IotDataEndpoint', 'JobIdPrefix', 'JobTemplates', 'Region', 'ShadowName', 'SmokeCheckPolicyArn', 'ThingName',
       // A fleet's: what `iot-device` needs to make a claim kit and provision.
       ...('fleet' in config ? ['ClaimCertificateId', 'ClaimCertificateSecretArn', 'ClaimClientIdPrefix', 'ClaimPolicyName', 'FleetSerialPattern', 'FleetTemplateName', 'FleetThingGroupName', 'FleetThingNamePrefix'] : []),
     ].sort());
@@ -254,6 +254,23 @@ describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
     expect(outputs.ClientId.Value).toEqual(thingRef);
     expect(render(outputs.IotDataEndpoint.Value)).toMatch(/^<DataEndpoint.*\.Address>$/);
     expect(render(outputs.CertificateSecretArn.Value)).toMatch(/^<Certificate.*\.SecretArn>$/);
+    expect(JSON.parse(outputs.JobTemplates.Value)).toEqual({ 'desired-state': stack.jobTemplates['desired-state'].jobTemplateId });
+    expect(outputs.JobIdPrefix.Value).toBe(`iot-core-${name}-`);
+  });
+
+  test('the desired-state job template runs as the environment\'s config says, with the interval as its parameter', () => {
+    const jobs = config.jobs;
+    const [templateId] = Object.keys(template.findResources('AWS::IoT::JobTemplate'));
+    const properties = template.toJSON().Resources[templateId].Properties;
+    expect(JSON.parse(properties.Document)).toEqual({ operation: 'desired-state', desired: { interval: '${interval}' } });
+    expect(properties.JobTemplateId).toMatch(new RegExp(`^iot-core-${name}-desired-state-[0-9a-f]{8}$`));
+    expect(properties.JobExecutionsRolloutConfig).toEqual({
+      MaximumPerMinute: jobs.rollout.maximumPerMinute,
+      ExponentialRolloutRate: { BaseRatePerMinute: jobs.rollout.exponential.baseRatePerMinute, IncrementFactor: jobs.rollout.exponential.incrementFactor, RateIncreaseCriteria: { NumberOfSucceededThings: jobs.rollout.exponential.afterSucceeded } },
+    });
+    expect(properties.AbortConfig).toEqual({ CriteriaList: jobs.abort.map((criterion) => ({ Action: 'CANCEL', FailureType: criterion.failureType, ThresholdPercentage: criterion.thresholdPercentage, MinNumberOfExecutedThings: criterion.minExecutedThings })) });
+    expect(properties.TimeoutConfig).toEqual({ InProgressTimeoutInMinutes: jobs.inProgressTimeoutMinutes });
+    expect(properties.JobExecutionsRetryConfig).toEqual({ RetryCriteriaList: jobs.retries.map((retry) => ({ FailureType: retry.failureType, NumberOfRetries: retry.numberOfRetries })) });
   });
 
   test('no output or resource property carries key material', () => {

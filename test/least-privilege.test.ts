@@ -28,6 +28,10 @@ interface Scope {
   readonly keyPolicy: unknown;
   /** The stack's outputs, resolved. */
   readonly outputs: Record<string, string>;
+  /** A job of the environment's job commands, the job template, and the fleet's thing group (when it has one). */
+  readonly jobArn: string;
+  readonly jobTemplateArn: string;
+  readonly thingGroupArn?: string;
 }
 
 /** How AWS authorizes each call a handler makes: the resource it names, the context it carries, and the KMS calls Secrets Manager makes for the caller. */
@@ -67,6 +71,13 @@ const REQUESTS: Record<string, (scope: Scope) => Array<Omit<IamRequest, 'princip
   's3:ListObjectsV2': (s) => [{ action: 's3:ListBucket', resource: `arn:aws:s3:::${s.outputs.ArchiveBucketName}`, context: { 's3:prefix': s.outputs.ArchiveKeyPrefix } }],
   's3:GetObject': (s) => [{ action: 's3:GetObject', resource: `arn:aws:s3:::${s.outputs.ArchiveBucketName}/${s.outputs.ArchiveKeyPrefix}data/t/1-u.json` }],
   's3:DeleteObject': (s) => [{ action: 's3:DeleteObject', resource: `arn:aws:s3:::${s.outputs.ArchiveBucketName}/${s.outputs.ArchiveKeyPrefix}data/t/1-u.json` }],
+  // The job commands (ops/jobs.ts). CreateJob is authorized on the job, each target and the template ("Actions, resources, and condition keys for AWS IoT").
+  'iot:DescribeJobTemplate': (s) => [{ action: 'iot:DescribeJobTemplate', resource: s.jobTemplateArn }],
+  'iot:CreateJob': (s) => [s.jobArn, s.thingArn, ...(s.thingGroupArn ? [s.thingGroupArn] : []), s.jobTemplateArn].map((resource) => ({ action: 'iot:CreateJob', resource })),
+  'iot:DescribeJob': (s) => [{ action: 'iot:DescribeJob', resource: s.jobArn }],
+  'iot:ListJobExecutionsForJob': (s) => [{ action: 'iot:ListJobExecutionsForJob', resource: s.jobArn }],
+  'iot:CancelJob': (s) => [{ action: 'iot:CancelJob', resource: s.jobArn }],
+  'iot:DescribeJobExecution': (s) => [s.jobArn, s.thingArn].map((resource) => ({ action: 'iot:DescribeJobExecution', resource })),
   'logs:FilterLogEvents': (s) => [{ action: 'logs:FilterLogEvents', resource: s.resolved.arn('logs', `log-group:${s.outputs.ErrorLogGroupName}`) }],
 };
 
@@ -93,6 +104,9 @@ describe.each(ENVIRONMENT_NAMES)('IAM of IotCore-%s, simulated', (name) => {
   // A role that runs the fleet's operator commands, given access through the construct's grant.
   const operator = stack.fleet ? new iam.Role(stack, 'FleetOperator', { assumedBy: new iam.AccountRootPrincipal() }) : undefined;
   if (operator) stack.fleet!.grantOperator(operator);
+  // A role that runs the job commands, given access through the stack's grant.
+  const jobsOperator = new iam.Role(stack, 'JobsOperator', { assumedBy: new iam.AccountRootPrincipal() });
+  stack.grantJobs(jobsOperator);
   const resolved = new ResolvedTemplate(Template.fromStack(stack).toJSON() as never, { account: config.account, region: config.region });
   const account = resolved.account;
   const logicalId = (construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as never);
@@ -106,6 +120,9 @@ describe.each(ENVIRONMENT_NAMES)('IAM of IotCore-%s, simulated', (name) => {
     keyArn: resolved.getAtt(keyId, 'Arn'),
     keyPolicy: resolved.properties(keyId).KeyPolicy,
     outputs: Object.fromEntries(Object.entries(Template.fromStack(stack).toJSON().Outputs as Record<string, { Value: unknown }>).map(([key, output]) => [key, String(resolved.resolve(output.Value))])),
+    jobArn: resolved.arn('iot', `job/iot-core-${name}-desired-state-20261201T000000`),
+    jobTemplateArn: resolved.getAtt(logicalId(stack.jobTemplates['desired-state']), 'Arn'),
+    thingGroupArn: stack.fleet ? resolved.getAtt(stack.getLogicalId(stack.fleet.thingGroup), 'Arn') : undefined,
   };
   const roleArn = (roleId: string) => resolved.getAtt(roleId, 'Arn');
   const asRole = (roleId: string) => async (request: Omit<IamRequest, 'principal' | 'identityPolicies'>): Promise<[string, string, Decision]> =>
@@ -345,6 +362,36 @@ describe.each(ENVIRONMENT_NAMES)('IAM of IotCore-%s, simulated', (name) => {
   });
 
   // Only environments that declare a fleet have these resources.
+  describe('the job commands (npm run fleet -- job), through IotCoreStack.grantJobs', () => {
+    const jobsRole = () => logicalId(jobsOperator);
+
+    test('may make every call the commands make: on a job of the environment, its template, the declared thing and the fleet\'s group', async () => {
+      const actions = actionsCalledBy('scripts/fleet-job.ts');
+      expect(actions).toEqual(['cloudformation:DescribeStacks', 'iot:CancelJob', 'iot:CreateJob', 'iot:DescribeJob', 'iot:DescribeJobExecution', 'iot:DescribeJobTemplate', 'iot:ListJobExecutionsForJob']);
+      await allowedAll(jobsRole(), actions.flatMap((action) => requestsFor(action, scope)));
+      if (stack.fleet) {
+        const fleetThing = resolved.arn('iot', `thing/${stack.fleet.thingNamePrefix}ABCD1234`);
+        await allowedAll(jobsRole(), [{ action: 'iot:CreateJob', resource: fleetThing }, { action: 'iot:DescribeJobExecution', resource: fleetThing }]);
+      }
+    });
+
+    test('may not make, read or cancel another environment\'s jobs, target a thing outside the environment, or read another template', async () => {
+      const otherJob = resolved.arn('iot', `job/iot-core-${name === 'prod' ? 'dev' : 'prod'}-desired-state-20261201T000000`);
+      await deniedAll(jobsRole(), [
+        { action: 'iot:CreateJob', resource: otherJob },
+        { action: 'iot:DescribeJob', resource: otherJob },
+        { action: 'iot:CancelJob', resource: otherJob },
+        { action: 'iot:ListJobExecutionsForJob', resource: otherJob },
+        { action: 'iot:CreateJob', resource: otherThing },
+        { action: 'iot:CreateJob', resource: resolved.arn('iot', 'thinggroup/another-group') },
+        { action: 'iot:DescribeJobExecution', resource: otherThing },
+        { action: 'iot:DescribeJobTemplate', resource: resolved.arn('iot', 'jobtemplate/another-template') },
+        { action: 'iot:DeleteJob', resource: scope.jobArn },
+        { action: 'iot:UpdateThingShadow', resource: scope.thingArn },
+      ]);
+    });
+  });
+
   if (stack.fleet) describe('the fleet', () => {
     const fleet = stack.fleet!;
     const provisioningRole = logicalId(fleet.provisioningRole);
@@ -464,7 +511,7 @@ describe.each(ENVIRONMENT_NAMES)('IAM of IotCore-%s, simulated', (name) => {
     const handlers = [stack.certificate.provider.handler, stack.shadowDefaults.handler, ...(stack.fleet ? [stack.fleet.claimCertificate.provider.handler] : [])];
     const expected = [
       ...handlers.flatMap((handler) => [handler.role, ...handler.providerRoles].map(logicalId)),
-      logicalId(reader), ...(operator ? [logicalId(operator)] : []),
+      logicalId(reader), ...(operator ? [logicalId(operator)] : []), logicalId(jobsOperator),
       logicalId(stack.rule.role), logicalId(stack.monitoring.node.findChild('LivenessRole') as iam.Role),
       ...(stack.fleet ? [logicalId(stack.fleet.provisioningRole), logicalId(stack.fleet.hook.role as iam.Role)] : []),
       // CDK's own provider that empties the buckets on delete (RemovalPolicy.DESTROY), not a role of this project's code.

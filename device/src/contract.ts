@@ -58,6 +58,8 @@ export const STACK_OUTPUTS = {
   ArchiveKeyPrefix: 'Prefix of every key the archive rule writes',
   ErrorLogGroupName: "Log group of the archive rule's error action (failed deliveries)",
   DashboardName: 'CloudWatch dashboard: messages matched and archived, failures, device liveness',
+  JobTemplates: 'Job templates by operation, as JSON (npm run fleet -- job start --template <operation>)',
+  JobIdPrefix: "Every job of this environment's job commands is named <prefix><template>-<time>",
 } as const;
 
 /** The outputs of a stack that declares a fleet, in addition. */
