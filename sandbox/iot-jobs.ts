@@ -24,6 +24,7 @@
  * What it does not model (scheduling, maintenance windows, presigned URLs, S3 documents, managed templates, job
  * document parameters, concurrent jobs' limits) is refused by name.
  */
+import { Rule, RULES } from '../lib/rules';
 import { NotSupportedError } from './errors';
 import { IotApiError, IotControlPlane } from './iot-control-plane';
 
@@ -33,6 +34,7 @@ const TERMINAL = new Set<ExecutionStatus>(['SUCCEEDED', 'FAILED', 'TIMED_OUT', '
 /** What a device may set ("UpdateJobExecution", AWS IoT API Reference). */
 const DEVICE_STATUSES = new Set<string>(['IN_PROGRESS', 'SUCCEEDED', 'FAILED', 'REJECTED']);
 const NOTIFY_LIMIT = 15;
+/** AWS's default and highest rate ("JobExecutionsRolloutConfig", AWS IoT API Reference). */
 const MAX_PER_MINUTE = 1000;
 const JOB_ID = /^[a-zA-Z0-9_-]{1,64}$/;
 const DOCUMENT_LIMIT = 32_768;
@@ -129,6 +131,8 @@ export class IotJobs {
   private readonly templates = new Map<string, JobTemplateRecord>();
   private readonly jobs = new Map<string, Job>();
   private readonly listeners: Array<(messages: JobsMessage[]) => void> = [];
+  /** The next pending execution each thing was last told of (notify-next goes out when it changes). */
+  private readonly lastNext = new Map<string, string>();
 
   constructor(private readonly registry: IotControlPlane, private readonly now: () => number = Date.now) {}
 
@@ -449,8 +453,6 @@ export class IotJobs {
   }
 
   /** `notify` and `notify-next` to each thing whose pending executions changed ("Jobs notifications", AWS IoT Developer Guide). */
-  private lastNext = new Map<string, string>();
-
   private notify(things: Set<string>): void {
     const messages = this.notifications(things);
     if (messages.length) for (const listener of this.listeners) listener(messages);
@@ -509,8 +511,8 @@ export class IotJobs {
       return rejected('InvalidRequest', 'statusDetails must be an object of strings.');
     }
     const stepTimeout = request.stepTimeoutInMinutes;
-    if (stepTimeout !== undefined && (!Number.isInteger(stepTimeout) || stepTimeout < 1 || stepTimeout > 10_080)) {
-      return rejected('InvalidRequest', `stepTimeoutInMinutes ${JSON.stringify(stepTimeout)} must be an integer 1 to 10080.`);
+    if (stepTimeout !== undefined && !RULES.jobInProgressTimeoutMinutes.test(stepTimeout)) {
+      return rejected('InvalidRequest', `stepTimeoutInMinutes ${JSON.stringify(stepTimeout)} must be ${RULES.jobInProgressTimeoutMinutes.allowed}.`);
     }
     try {
       this.registry.describeThing(thingName);
@@ -584,29 +586,32 @@ function validateDocument(document: string): void {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw invalid('document must be a JSON object');
 }
 
-/** The ranges "CreateJob" (AWS IoT API Reference) gives. */
+/** The ranges "CreateJob" (AWS IoT API Reference) gives: the rules the config and the JobTemplate construct check (lib/rules.ts). */
 function validateConfigurations(configurations: JobConfigurations): void {
-  const rollout = configurations.jobExecutionsRolloutConfig;
-  const inRange = (name: string, value: unknown, min: number, max: number, integer = true) => {
-    if (typeof value !== 'number' || (integer && !Number.isInteger(value)) || value < min || value > max) throw invalid(`${name} ${JSON.stringify(value)} must be ${integer ? 'an integer ' : ''}${min} to ${max}`);
+  const checked = (rule: Rule<number>, name: string, value: unknown) => {
+    if (typeof value !== 'number' || !rule.test(value)) throw invalid(`${name} ${JSON.stringify(value)} must be ${rule.allowed}`);
   };
-  if (rollout?.maximumPerMinute !== undefined) inRange('maximumPerMinute', rollout.maximumPerMinute, 1, MAX_PER_MINUTE);
+  const rollout = configurations.jobExecutionsRolloutConfig;
+  if (rollout?.maximumPerMinute !== undefined) checked(RULES.jobMaximumPerMinute, 'maximumPerMinute', rollout.maximumPerMinute);
   if (rollout?.exponentialRate) {
     const { baseRatePerMinute, incrementFactor, rateIncreaseCriteria } = rollout.exponentialRate;
-    inRange('baseRatePerMinute', baseRatePerMinute, 1, MAX_PER_MINUTE);
-    inRange('incrementFactor', incrementFactor, 1.1, 5, false);
-    if (rateIncreaseCriteria?.numberOfNotifiedThings === undefined && rateIncreaseCriteria?.numberOfSucceededThings === undefined) throw invalid('rateIncreaseCriteria must name numberOfNotifiedThings or numberOfSucceededThings');
+    checked(RULES.jobBaseRatePerMinute, 'baseRatePerMinute', baseRatePerMinute);
+    checked(RULES.jobIncrementFactor, 'incrementFactor', incrementFactor);
+    const { numberOfNotifiedThings, numberOfSucceededThings } = rateIncreaseCriteria ?? {};
+    if (numberOfNotifiedThings === undefined && numberOfSucceededThings === undefined) throw invalid('rateIncreaseCriteria must name numberOfNotifiedThings or numberOfSucceededThings');
+    if (numberOfNotifiedThings !== undefined) checked(RULES.jobRateIncreaseThings, 'numberOfNotifiedThings', numberOfNotifiedThings);
+    if (numberOfSucceededThings !== undefined) checked(RULES.jobRateIncreaseThings, 'numberOfSucceededThings', numberOfSucceededThings);
   }
   for (const criterion of configurations.abortConfig?.criteriaList ?? []) {
     if (!['FAILED', 'REJECTED', 'TIMED_OUT', 'ALL'].includes(criterion.failureType)) throw invalid(`abort failureType ${JSON.stringify(criterion.failureType)} must be FAILED, REJECTED, TIMED_OUT or ALL`);
     if (criterion.action !== 'CANCEL') throw invalid(`abort action ${JSON.stringify(criterion.action)} must be CANCEL`);
-    inRange('thresholdPercentage', criterion.thresholdPercentage, 0, 100, false);
-    inRange('minNumberOfExecutedThings', criterion.minNumberOfExecutedThings, 1, Number.MAX_SAFE_INTEGER);
+    checked(RULES.jobAbortThresholdPercentage, 'thresholdPercentage', criterion.thresholdPercentage);
+    checked(RULES.jobAbortMinExecutedThings, 'minNumberOfExecutedThings', criterion.minNumberOfExecutedThings);
   }
   const timeout = configurations.timeoutConfig?.inProgressTimeoutInMinutes;
-  if (timeout !== undefined) inRange('inProgressTimeoutInMinutes', timeout, 1, 10_080);
+  if (timeout !== undefined) checked(RULES.jobInProgressTimeoutMinutes, 'inProgressTimeoutInMinutes', timeout);
   for (const criterion of configurations.jobExecutionsRetryConfig?.criteriaList ?? []) {
     if (!['FAILED', 'TIMED_OUT', 'ALL'].includes(criterion.failureType)) throw invalid(`retry failureType ${JSON.stringify(criterion.failureType)} must be FAILED, TIMED_OUT or ALL`);
-    inRange('numberOfRetries', criterion.numberOfRetries, 0, 10);
+    checked(RULES.jobRetries, 'numberOfRetries', criterion.numberOfRetries);
   }
 }

@@ -79,6 +79,13 @@ test('npm start: the hands-on, the smoke check, a fleet device by claim, then th
   const provision = sh(command(`npx iot-device --kit ${local('my-fleet-kit')} provision`));
   expect(await provision.done).toBe(0);
   expect(provision.output()).toMatch(/provisioned thingName=pi-dev-fleet-MYSERIAL01/);
+  // A job with the printed command: it reaches the group and the declared thing; nothing runs it now, so it stays in progress.
+  const job = sh(command('npm run fleet -- job start'));
+  expect(await job.done).toBe(0);
+  const jobId = /Job (\S+) started/.exec(job.output())![1];
+  const status = sh(`npm run fleet -- job status ${jobId} --env dev --stack IotCore-dev --json`);
+  expect(await status.done).toBe(0);
+  expect(JSON.parse(status.output().trim().split('\n').pop()!)).toMatchObject({ status: 'IN_PROGRESS', executions: { QUEUED: 3 } });
 
   stop();
   const result = await flow;
@@ -101,7 +108,9 @@ test('npm start: the hands-on, the smoke check, a fleet device by claim, then th
   const keysOf = (thing: string) => result.objects.filter((object) => object.key.startsWith(`archive/data/${thing}/`));
   expect(keysOf('pi-dev-01')).toEqual(Array(3).fill({ key: expect.stringMatching(/^archive\/data\/pi-dev-01\/\d{13}-[0-9a-f-]{36}\.json$/), body: '{"name":"s3"}' }));
   // The fleet device: its MQTT and HTTPS {"name":"s3"} archived by the same rule, its shadow at the defaults it wrote itself, its smoke check passed.
-  expect(result.fleetDevice).toMatchObject({ thingName: 'pi-dev-fleet-SANDBOX0001', smokeExitCode: 0, shadow: { desired: { interval: 5 }, reported: { interval: 5 } } });
+  // Then the desired-state job moved it to 10 s, as the console edit moved the declared one.
+  expect(result.fleetDevice).toMatchObject({ thingName: 'pi-dev-fleet-SANDBOX0001', smokeExitCode: 0, shadow: { desired: { interval: 10 }, reported: { interval: 10 } } });
+  expect(result.job.status).toEqual([`${result.job.jobId}: COMPLETED`, 'executions: SUCCEEDED 2']);
   expect(result.fleetDevice.archived).toHaveLength(2);
   expect(keysOf('pi-dev-fleet-SANDBOX0001')).toHaveLength(2);
   expect(result.objects).toHaveLength(5);

@@ -80,10 +80,12 @@ export class JobsAgent {
     const asked = operationOf(execution.jobDocument, this.operations);
     if ('reason' in asked) return report('REJECTED', { reason: asked.reason });
     const { name, operation } = asked;
-    if (execution.status === 'IN_PROGRESS' && execution.statusDetails?.step === 'applying' && !operation.resumable) {
+    // start-next hands every execution back IN_PROGRESS: only its step tells one a run before this one was applying.
+    const interrupted = execution.statusDetails?.step === 'applying';
+    if (interrupted && !operation.resumable) {
       return report('FAILED', { operation: name, reason: 'interrupted while applying (the device restarted), and running it again is not safe' });
     }
-    this.log.info('job started', { jobId, operation: name, resumed: execution.status === 'IN_PROGRESS' });
+    this.log.info('job started', { jobId, operation: name, resumed: interrupted });
     version = await this.jobs.update(jobId, 'IN_PROGRESS', { operation: name, step: 'applying' }, version);
     let result: Record<string, string>;
     try {

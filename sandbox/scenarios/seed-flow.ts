@@ -75,6 +75,8 @@ export interface SeedFlowResult {
   readonly smokeExitCode: number | null;
   /** The device provisioned by claim after the hands-on: its thing, its objects in the bucket at exit, its shadow, and the smoke check of it. */
   readonly fleetDevice: { thingName: string; archived: string[]; shadow?: { desired?: Record<string, unknown>; reported?: Record<string, unknown> }; smokeExitCode: number | null };
+  /** The desired-state job over both devices: its ID and what `job status` printed. */
+  readonly job: { jobId: string; status: string[] };
 }
 
 /** Runs a Node program (the device's bin, a tsx script) with its output prefixed by `label`. */
@@ -246,6 +248,27 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
     say(`10. npm run smoke -- --env dev --stack ${sandbox.stackName} --thing ${fleetThing} --clean --settle 1`);
     const fleetSmokeExitCode = await smoke('--thing', fleetThing);
     if (fleetSmokeExitCode !== 0) throw new Error(`npm run smoke --thing ${fleetThing} against the sandbox exited with ${fleetSmokeExitCode}`);
+
+    // The console edit of step 5 for every device at once: a job from the stack's template, run by each device's jobs agent.
+    const group = sandbox.outputs.FleetThingGroupName;
+    const fleetCommand = async (args: string[]): Promise<string[]> => {
+      const printed: string[] = [];
+      const child = runNode([require.resolve('tsx/cli'), path.join(ROOT, 'scripts', 'fleet.ts'), ...args, '--env', 'dev', '--stack', sandbox.stackName], sandbox.awsEnvironment,
+        (line) => { printed.push(line.replace(/^\s+job +\| /, '')); say(line); }, 'job   ');
+      const code = await exited(child);
+      if (code !== 0) throw new Error(`npm run fleet -- ${args.join(' ')} exited with ${code}`);
+      // What the command said, without the warning Node 20 gets from the AWS SDK (its own paragraph, ending with the trace hint).
+      const warningEnd = printed.findIndex((line) => line.startsWith('(Use `node --trace-warnings'));
+      return printed.slice(warningEnd + 1);
+    };
+    say(`11. a job for every device: npm run fleet -- job start --template desired-state --targets ${group} ${thingName} --document-parameters interval=10`);
+    const started = await fleetCommand(['job', 'start', '--template', 'desired-state', '--targets', group, thingName, '--document-parameters', 'interval=10']);
+    const jobId = /^Job (\S+) started/m.exec(started.join('\n'))?.[1];
+    if (!jobId) throw new Error(`npm run fleet -- job start printed no job ID: ${started.join(' / ')}`);
+    await waitFor(`job ${jobId} to complete on ${thingName} and ${fleetThing}`, () => sandbox.jobs.jobs.describeJob(jobId).status === 'COMPLETED', stepTimeout);
+    await waitFor(`${fleetThing} reporting interval 10`, () => sandbox.shadowOf(fleetThing)?.state.reported?.interval === 10, stepTimeout);
+    say(`   ${thingName} was at 10 s already (the console edit); ${fleetThing} went from 5 to 10 s, through its own shadow`);
+    const jobStatus = await fleetCommand(['job', 'status', jobId]);
     fleetDevice.kill('SIGTERM');
     await exited(fleetDevice);
 
@@ -273,6 +296,10 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
       say(`  npx iot-device --kit ${mine('my-fleet-kit')} provision --claim-kit ${mine('my-claim')} --serial MYSERIAL01`);
       say(`  npx iot-device --kit ${mine('my-fleet-kit')} run`);
       say(`  npm run fleet -- revoke --env dev --stack ${sandbox.stackName} --serial MYSERIAL01`);
+      say('A job for every device (each running iot-device run follows it):');
+      say(`  npm run fleet -- job start --env dev --stack ${sandbox.stackName} --template desired-state --targets ${group} ${thingName} --document-parameters interval=7`);
+      say(`  npm run fleet -- job status ${jobId} --env dev --stack ${sandbox.stackName}`);
+      say(`  npm run fleet -- job cancel <job-id> --env dev --stack ${sandbox.stackName}`);
       await (options.keepUntil ?? new Promise<void>((resolve) => { process.once('SIGINT', () => resolve()); process.once('SIGTERM', () => resolve()); }));
     }
     // The state at exit: with --keep, what was played with after the scripted part counts too.
@@ -284,6 +311,7 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
         thingName: fleetThing, archived: atExit.map((object) => object.key).filter((key) => key.includes(`/${dataTopicOf(fleetThing)}/`)),
         shadow: sandbox.shadowOf(fleetThing)?.state, smokeExitCode: fleetSmokeExitCode,
       },
+      job: { jobId, status: jobStatus },
     };
   } finally {
     await stopAll();

@@ -57,6 +57,7 @@ test('a desired-state job sets the device\'s shadow: SUCCEEDED, the new interval
     const done = await executionOf(set, kit.thingName);
     expect(done).toMatchObject({ status: 'SUCCEEDED', statusDetails: { detailsMap: { operation: 'desired-state', step: 'done', interval: '10' } } });
     await sandbox.observer.until(() => sandbox.shadowOf(kit.thingName)?.state.reported?.interval === 10, 'interval 10 reported');
+    expect(device.output()).toMatch(new RegExp(`job started jobId=${set} operation=desired-state resumed=false`));
     expect(sandbox.shadowOf(kit.thingName)!.state.desired).toMatchObject({ interval: 10 });
     const refused: Array<[unknown, RegExp]> = [
       [{ operation: 'reboot' }, /operation "reboot" is not one this device runs \(desired-state\)/],
