@@ -5,8 +5,8 @@
  * (tsc); jest only transpiles, which keeps the suite fast.
  */
 const INTEGRATION = [
-  'device/cli', 'device/installed', 'device/runner', 'device/service', 'e2e', 'ops/diff', 'ops/simulate', 'ops/smoke-check', 'reliability',
-  'sandbox/fleet-provisioning', 'sandbox/iot-policy', 'sandbox/local-kit', 'sandbox/rule-engine', 'sandbox/sandbox-state', 'sandbox/shadow-conformance',
+  'device/cli', 'device/installed', 'device/jobs-agent', 'device/runner', 'device/service', 'e2e', 'ops/diff', 'ops/jobs', 'ops/simulate', 'ops/smoke-check', 'reliability',
+  'sandbox/fleet-provisioning', 'sandbox/iot-policy', 'sandbox/jobs-conformance', 'sandbox/local-kit', 'sandbox/rule-engine', 'sandbox/sandbox-state', 'sandbox/shadow-conformance',
 ].map((name) => `<rootDir>/test/${name}.test.ts`);
 
 const common = {

@@ -38,7 +38,21 @@ export interface DeviceMonitoringProps {
    * @default false
    */
   readonly devicesReporting?: boolean;
+  /**
+   * The prefix of the environment's job IDs: the dashboard then shows job executions per status over those jobs.
+   * @default - no jobs widget
+   */
+  readonly jobIdPrefix?: string;
 }
+
+/**
+ * The per-status job execution metrics AWS IoT publishes, with the JobId dimension, by status ("AWS IoT metrics and
+ * dimensions", Jobs metrics: the succeeded one is spelled `SuccededJobExecutionCount` there; no TIMED_OUT metric is listed).
+ */
+export const JOB_EXECUTION_METRICS: Readonly<Record<string, string>> = {
+  QUEUED: 'QueuedJobExecutionCount', IN_PROGRESS: 'InProgressJobExecutionCount', SUCCEEDED: 'SuccededJobExecutionCount', FAILED: 'FailedJobExecutionCount',
+  REJECTED: 'RejectedJobExecutionCount', CANCELED: 'CanceledJobExecutionCount', REMOVED: 'RemovedJobExecutionCount',
+};
 
 /**
  * Says when an environment stops working: alarms on the archive rule's failures (the AWS/IoT rule
@@ -162,7 +176,24 @@ export class DeviceMonitoring extends Construct {
       new cloudwatch.GraphWidget({ title: 'Failures', left: [ruleFailures, parseErrors, this.failedDeliveries] }),
       new cloudwatch.GraphWidget({ title: 'Device liveness: status messages', left: [this.statusMessages] }),
       ...(this.devicesReporting ? [new cloudwatch.GraphWidget({ title: 'Devices reporting', left: [this.devicesReporting] })] : []),
+      ...(props.jobIdPrefix ? [this.jobExecutionsWidget(props.jobIdPrefix, failurePeriod)] : []),
       new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: [this.ruleFailureAlarm, this.parseErrorAlarm, this.failedDeliveryAlarm, this.deviceQuietAlarm] }),
     );
+  }
+
+  /**
+   * Executions that changed to each status, summed over the environment's jobs: the metrics carry one JobId each, and
+   * job IDs are known only when a job starts, so a search expression finds them by the environment's prefix
+   * ("CloudWatch search expression syntax", Amazon CloudWatch User Guide).
+   */
+  private jobExecutionsWidget(jobIdPrefix: string, period: Duration): cloudwatch.GraphWidget {
+    const phrase = jobIdPrefix.replace(/-$/, '');
+    return new cloudwatch.GraphWidget({
+      title: `Job executions per status (jobs ${jobIdPrefix}*)`,
+      left: Object.entries(JOB_EXECUTION_METRICS).map(([status, metricName]) => new cloudwatch.MathExpression({
+        expression: `SUM(SEARCH('{AWS/IoT,JobId} MetricName="${metricName}" "${phrase}"', 'Sum', ${period.toSeconds()}))`,
+        label: status, period,
+      })),
+    });
   }
 }

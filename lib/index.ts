@@ -20,3 +20,4 @@ export * from './iot-core-stack';
 export * from './shadow-defaults';
 export * from './managed-policy-grantee';
 export * from './fleet-provisioning';
+export * from './job-template';

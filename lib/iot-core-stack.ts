@@ -183,6 +183,7 @@ export class IotCoreStack extends Stack {
     });
     this.dataEndpoint = new DataEndpoint(this, 'DataEndpoint', { resolver: this.shadowDefaults });
 
+    this.jobIdPrefix = `iot-core-${props.environmentName}-`;
     this.monitoring = new DeviceMonitoring(this, 'Monitoring', {
       dataTopic,
       reportInterval: props.reportInterval ?? Duration.seconds(5),
@@ -193,6 +194,7 @@ export class IotCoreStack extends Stack {
       errorLogGroup: this.failedDeliveries,
       alarmTopic: props.alarmTopicArn ? sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn) : undefined,
       devicesReporting: props.fleet !== undefined,
+      jobIdPrefix: this.jobIdPrefix,
     });
 
     if (props.fleet) {
@@ -211,7 +213,6 @@ export class IotCoreStack extends Stack {
     }
 
     // The seed's console edit of the interval, for every device at once: the device's jobs agent sets its own shadow.
-    this.jobIdPrefix = `iot-core-${props.environmentName}-`;
     this.jobTemplates = {
       'desired-state': new JobTemplate(this, 'DesiredStateJob', {
         jobTemplateIdPrefix: `${this.jobIdPrefix}desired-state`,

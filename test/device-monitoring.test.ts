@@ -14,6 +14,14 @@ function monitoring(props: Partial<DeviceMonitoringProps> = {}) {
   return { stack, construct, alarms };
 }
 
+/** The dashboard's widgets, its body's tokens (region, alarm ARNs) as placeholders. */
+function widgetsOf(stack: ReturnType<typeof freshStack>): any[] {
+  const [dashboard] = Object.values(templateOf(stack).findResources('AWS::CloudWatch::Dashboard'));
+  const body = dashboard.Properties.DashboardBody;
+  const text = typeof body === 'string' ? body : body['Fn::Join'][1].map((part: unknown) => (typeof part === 'string' ? part : 'TOKEN')).join('');
+  return JSON.parse(text).widgets;
+}
+
 describe('DeviceMonitoring', () => {
   test('alarms on the archive rule\'s AWS/IoT Failure and ParseError, on any failed delivery, and on a quiet device; cdk-nag clean', () => {
     const { stack, alarms } = monitoring();
@@ -91,6 +99,16 @@ describe('DeviceMonitoring', () => {
     expect(body).toContain('messages / (PERIOD(messages) / 5)');
     expect(body).toContain('[\\"AWS/IoT\\",\\"TopicMatch\\",\\"RuleName\\",\\"archive_pi_01\\",{\\"id\\":\\"messages\\",\\"visible\\":false,\\"period\\":60,\\"stat\\":\\"Sum\\"}]');
     expect(nagFindings(stack)).toEqual([]);
+  });
+
+  test('with a job ID prefix: executions per status over the environment\'s jobs, found by a search on the JobId dimension AWS publishes', () => {
+    const { stack } = monitoring({ jobIdPrefix: 'iot-core-dev-' });
+    const widget = widgetsOf(stack).find((candidate: any) => candidate.properties.title === 'Job executions per status (jobs iot-core-dev-*)');
+    expect(widget.properties.metrics.map(([metric]: any[]) => [metric.label, metric.expression])).toEqual(
+      [['QUEUED', 'Queued'], ['IN_PROGRESS', 'InProgress'], ['SUCCEEDED', 'Succeded'], ['FAILED', 'Failed'], ['REJECTED', 'Rejected'], ['CANCELED', 'Canceled'], ['REMOVED', 'Removed']]
+        .map(([label, metric]) => [label, `SUM(SEARCH('{AWS/IoT,JobId} MetricName="${metric}JobExecutionCount" "iot-core-dev"', 'Sum', 300))`]),
+    );
+    expect(JSON.stringify(widgetsOf(monitoring().stack))).not.toContain('JobExecution');
   });
 
   test.each([0, 10_001, 1.5])('refuses failureThreshold %d', (failureThreshold) => {
