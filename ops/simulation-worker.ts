@@ -6,6 +6,7 @@
 import * as path from 'path';
 import { readPems, loadKit } from '../device/src/kit';
 import { Logger } from '../device/src/log';
+import { failingOperation, OPERATIONS } from '../device/src/job-operations';
 import { DeviceRunner } from '../device/src/runner';
 import { Spool } from '../device/src/spool';
 
@@ -17,7 +18,12 @@ export interface WorkerDevice {
   readonly name?: string;
   /** Status messages written into its spool before it starts (the drain probe's backlog). */
   readonly backlog?: number;
+  /** Its jobs fail: its desired-state cannot be applied (the simulation's --job-failures). */
+  readonly failJobs?: boolean;
 }
+
+/** What a failing device's desired-state reports. */
+export const SIMULATED_JOB_FAILURE = 'simulated fault: the setting could not be applied';
 
 export type ToWorker =
   | { type: 'start'; devices: WorkerDevice[]; startsPerSecond: number; msPerSecond: number; port: number }
@@ -77,7 +83,8 @@ async function start(devices: WorkerDevice[], startsPerSecond: number, msPerSeco
     const log = loggerOf(device.index);
     if (device.backlog) fillSpool(device.kitDir, device.backlog, log);
     const kit = loadKit(device.kitDir, { port });
-    const runner = new DeviceRunner(kit, readPems(kit), { log, msPerSecond, name: device.name });
+    const operations = device.failJobs ? { ...OPERATIONS, 'desired-state': failingOperation('desired-state', SIMULATED_JOB_FAILURE) } : OPERATIONS;
+    const runner = new DeviceRunner(kit, readPems(kit), { log, msPerSecond, name: device.name, operations });
     runners.set(device.index, runner);
     const at = Date.now();
     pending.push(runner.start().then(

@@ -4,7 +4,9 @@
  * status every interval (a share of them with `name: s3`, which the environment's archive rule keeps). Mid-run a
  * console edit changes the desired interval of a sample; optionally the broker stops for 10 s. What the broker
  * delivered is seen by an observer subscribed to every data topic with a persistent session (it misses nothing
- * across a restart); what the rule archived is counted from its outcomes and from the bucket itself.
+ * across a restart); what the rule archived is counted from its outcomes and from the bucket itself. With `job`, a
+ * desired-state job from the stack's template rolls over the fleet's thing group as the devices run, a share of them
+ * failing it, at the template's rollout and abort criteria.
  */
 import { fork, ChildProcess } from 'child_process';
 import { X509Certificate } from 'crypto';
@@ -12,10 +14,12 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { IoTClient } from '@aws-sdk/client-iot';
 import { loadClaimKit, provision } from '../device/src/provision';
 import { AWS_IOT_LIMITS } from '../device/src/connection';
 import { KIT_FILES } from '../device/src/kit';
 import { LocalSandbox, S3_CREDENTIALS, startLocalSandbox } from '../sandbox';
+import { EXECUTION_STATUSES, jobStatus, JobStatus, startJob } from './jobs';
 import type { FromObserver, ObserverResult, ToObserver } from './simulation-observer';
 import type { FromWorker, ToWorker, WorkerDevice } from './simulation-worker';
 
@@ -45,9 +49,19 @@ export interface SimulationOptions {
    * folder, removed at the end
    */
   readonly dir?: string;
+  /**
+   * Start a job from this template of the stack (desired-state, for the fleet's own interval, so the other figures
+   * stay comparable) over the fleet's thing group once every device runs. @default no job
+   */
+  readonly job?: 'desired-state';
+  /** Share of devices whose job execution fails (spread over the fleet). @default 0 */
+  readonly jobFailures?: number;
   /** A progress line now and then. @default nothing */
   readonly progress?: (line: string) => void;
 }
+
+/** Executions per status at a moment of the job, seconds after it started. */
+export type JobSample = { readonly atSeconds: number } & JobStatus['executions'];
 
 export interface Percentiles { readonly p50: number; readonly p99: number; readonly max: number }
 
@@ -89,6 +103,23 @@ export interface SimulationReport {
   readonly quotas: { readonly peakPublishesPerSecondPerConnection: number; readonly publishQuota: number; readonly peakConnectsPerSecond: number; readonly connectQuota: number };
   readonly restart?: { readonly atSeconds: number; readonly outageSeconds: number; readonly reconnects: number; readonly reconnectAfterResumeMs: Percentiles };
   readonly drainProbe?: { readonly backlog: number; readonly delivered: number; readonly seconds: number; readonly minPerSecond: number; readonly maxPerSecond: number; readonly quota: number };
+  readonly job?: {
+    readonly template: string;
+    readonly jobId: string;
+    /** The template's rollout and abort criteria, as CreateJob got them. */
+    readonly rollout: string;
+    readonly failing: number;
+    /** At the end of the run. */
+    readonly status: string;
+    /** When the job ended (COMPLETED or CANCELED), seconds after it started. */
+    readonly endedAtSeconds?: number;
+    readonly abortedBy?: string;
+    readonly executions: JobStatus['executions'];
+    /** Every 10 s (and at the end). */
+    readonly timeline: readonly JobSample[];
+    /** From an execution's notification (QUEUED) to its SUCCEEDED, as the sandbox's jobs service saw them. */
+    readonly queuedToSucceededMs: Percentiles;
+  };
 }
 
 const percentiles = (values: number[]): Percentiles => {
@@ -140,6 +171,47 @@ async function settle(count: () => number, target: number, what: string, progres
     await sleep(1000);
   }
   return true;
+}
+
+/**
+ * Starts the template's job over the fleet's group with the operator's own code (ops/jobs.ts) through the control plane
+ * stand-in, and samples it every 10 s; `finish` reports it.
+ */
+async function startSimulatedJob(sandbox: LocalSandbox, template: 'desired-state', intervalSeconds: number, progress: (line: string) => void) {
+  const iot = new IoTClient({ endpoint: sandbox.aws.endpoint, region: sandbox.outputs.Region, credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' } });
+  const jobTemplateId = (JSON.parse(sandbox.outputs.JobTemplates) as Record<string, string>)[template];
+  const [, , , region, account] = sandbox.outputs.CertificateArn.split(':');
+  const jobId = `${sandbox.outputs.JobIdPrefix}${template}-simulation-${Date.now()}`;
+  const { document } = await startJob(iot, {
+    jobTemplateId, jobId, targets: [`arn:aws:iot:${region}:${account}:thinggroup/${sandbox.outputs.FleetThingGroupName}`], parameters: { interval: String(intervalSeconds) },
+  });
+  const startedAt = Date.now();
+  const described = sandbox.jobs.jobs.describeJob(jobId) as { jobExecutionsRolloutConfig?: unknown; abortConfig?: unknown };
+  progress(`job ${jobId} started: ${JSON.stringify(document)}`);
+  const timeline: JobSample[] = [];
+  let endedAtSeconds: number | undefined;
+  const sample = async () => {
+    const status = await jobStatus(iot, jobId, 0);
+    const atSeconds = Math.round((Date.now() - startedAt) / 1000);
+    timeline.push({ atSeconds, ...status.executions });
+    if (endedAtSeconds === undefined && status.status !== 'IN_PROGRESS') endedAtSeconds = atSeconds;
+    return status;
+  };
+  const sampler = setInterval(() => { if (endedAtSeconds === undefined) sample().catch(() => undefined); }, 10_000);
+  return {
+    async finish(failing: number) {
+      clearInterval(sampler);
+      const status = await sample();
+      iot.destroy();
+      const succeeded = sandbox.jobs.jobs.executionTimes(jobId).filter((execution) => execution.status === 'SUCCEEDED');
+      progress(`job ${jobId}: ${status.status}${status.abortedBy ? ` (aborted: ${status.abortedBy})` : ''}, ${EXECUTION_STATUSES.filter((name) => status.executions[name]).map((name) => `${name} ${status.executions[name]}`).join(', ')}`);
+      return {
+        template, jobId, rollout: JSON.stringify({ rollout: described.jobExecutionsRolloutConfig, abort: described.abortConfig }), failing, status: status.status,
+        ...(endedAtSeconds !== undefined ? { endedAtSeconds } : {}), ...(status.abortedBy ? { abortedBy: status.abortedBy } : {}),
+        executions: status.executions, timeline, queuedToSucceededMs: percentiles(succeeded.map((execution) => execution.lastUpdatedAt - execution.queuedAt)),
+      };
+    },
+  };
 }
 
 /** Runs the simulation; the report. */
@@ -211,8 +283,16 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
 
     // The devices, spread over the processes; a share of them with name s3.
     const s3Devices = Math.round(options.devices * shareS3);
+    const jobFailures = options.job ? options.jobFailures ?? 0 : 0;
+    // Spread over the rollout: the device at position i of the group (the order its job reaches it) fails when the
+    // running share of failures crosses a whole number there, so every wave of the rollout has its share.
+    const rolloutOrder = new Map(sandbox.registry.thingsInThingGroup(sandbox.outputs.FleetThingGroupName).filter((thing) => thing !== things[probeIndex ?? -1]).map((thing, position) => [thing, position]));
+    const failsJobs = (index: number) => {
+      const position = rolloutOrder.get(things[index]);
+      return position !== undefined && index !== probeIndex && Math.floor((position + 1) * jobFailures) > Math.floor(position * jobFailures);
+    };
     const devices: WorkerDevice[] = kitDirs.map((kitDir, index) => ({
-      index, kitDir, ...(index < s3Devices ? { name: 's3' } : {}), ...(index === probeIndex ? { backlog: drainProbe } : {}),
+      index, kitDir, ...(index < s3Devices ? { name: 's3' } : {}), ...(index === probeIndex ? { backlog: drainProbe } : {}), ...(failsJobs(index) ? { failJobs: true } : {}),
     }));
     const acks: Array<[number, number, number]> = [];
     const reconnects: Array<[number, number]> = [];
@@ -285,6 +365,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     const reasons = [...failures.reduce((counts, [, reason]) => counts.set(reason, (counts.get(reason) ?? 0) + 1), new Map<string, number>())].sort((a, b) => b[1] - a[1]);
     progress(`${options.devices} devices running (${failures.length} failed to start${reasons.length ? `: ${reasons.slice(0, 3).map(([reason, count]) => `${count} × ${reason}`).join('; ')}` : ''}); ${options.minutes} min at ${intervalSeconds} s`);
     const running = () => options.devices + (drainProbe ? 1 : 0) - failures.length;
+    const job = options.job ? await startSimulatedJob(sandbox, options.job, intervalSeconds, progress) : undefined;
     const everyDeviceBack = () => reconnected.size >= running();
     const runStarted = Date.now();
     const runMs = options.minutes * 60_000;
@@ -343,6 +424,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     const spooledTotal = () => [...spooledNow.values()].reduce((sum, value) => sum + value, 0);
     while (Date.now() < settleDeadline && ((restart && !everyDeviceBack()) || spooledTotal() > running())) await sleep(500);
     clearInterval(reporter);
+    const jobReport = job && await job.finish(devices.filter((device) => device.failJobs).length);
     const runSeconds = (Date.now() - runStarted) / 1000;
     const brokerCpu = brokerCpuSeconds - cpuAtRun;
 
@@ -423,6 +505,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
           reconnects: reconnects.length, reconnectAfterResumeMs: percentiles(reconnects.map(([, at]) => at - restart.resumedAt)),
         },
       } : {}),
+      ...(jobReport ? { job: jobReport } : {}),
       ...(drainProbe ? {
         drainProbe: {
           backlog: drainProbe, delivered: probeCounts.reduce((sum, count) => sum + count, 0), seconds: probeCounts.length, minPerSecond: probeFull.length ? Math.min(...probeFull) : 0,
@@ -460,6 +543,11 @@ export function reportMarkdown(report: SimulationReport): string {
     `| broker (Mosquitto) | ${fixed(report.broker.cpuPercent)} % of a core, peak RSS ${fixed(report.broker.peakRssMiB, 0)} MiB |`,
     `| publishes per second per connection | peak ${report.quotas.peakPublishesPerSecondPerConnection} (quota ${report.quotas.publishQuota}) |`,
     ...(report.restart ? [`| broker stopped at ${report.restart.atSeconds} s for ${report.restart.outageSeconds} s | ${report.restart.reconnects} reconnections after resume: ${ms(report.restart.reconnectAfterResumeMs)} |`] : []),
+    ...(report.job ? [
+      `| job ${report.job.template} over the fleet's group (${report.job.failing} devices failing it; ${report.job.rollout}) | ${report.job.status}${report.job.endedAtSeconds !== undefined ? ` after ${report.job.endedAtSeconds} s` : ' at the end of the run'}`
+        + `${report.job.abortedBy ? ` (aborted: ${report.job.abortedBy})` : ''}; ${EXECUTION_STATUSES.filter((name) => report.job!.executions[name]).map((name) => `${name} ${report.job!.executions[name]}`).join(', ')}; notified to SUCCEEDED ${ms(report.job.queuedToSucceededMs)} |`,
+      `| job executions over time (s: succeeded/failed/queued+in progress/canceled) | ${report.job.timeline.map((at) => `${at.atSeconds}: ${at.SUCCEEDED}/${at.FAILED}/${at.QUEUED + at.IN_PROGRESS}/${at.CANCELED}`).join(', ')} |`,
+    ] : []),
     ...(report.drainProbe ? [`| spool drain of one device (${report.drainProbe.backlog} messages) | ${report.drainProbe.delivered} delivered, ${report.drainProbe.minPerSecond} to ${report.drainProbe.maxPerSecond} per second over ${report.drainProbe.seconds} s (quota ${report.drainProbe.quota}; the first and last second are partial) |`] : []),
   ];
   return `${lines.join('\n')}\n`;

@@ -124,7 +124,11 @@ export class IotControlPlane {
     for (const certificate of state.certificates) {
       this.addCertificate(certificate.certificatePem, certificate.status, certificate.policyNames, certificate.certificateId).thingNames = [...certificate.thingNames ?? []];
     }
-    for (const thing of state.things) this.things.set(thing.thingName, { thingName: thing.thingName, attributes: { ...thing.attributes }, version: thing.version, certificateIds: [...thing.certificateIds] });
+    for (const thing of state.things) {
+      // Its groups too (a fleet device joined the fleet's at provisioning), those the template still declares.
+      const thingGroups = (thing.thingGroups ?? []).filter((group) => this.thingGroups.has(group));
+      this.things.set(thing.thingName, { thingName: thing.thingName, attributes: { ...thing.attributes }, version: thing.version, certificateIds: [...thing.certificateIds], ...(thingGroups.length ? { thingGroups } : {}) });
+    }
   }
 
   /** What sandbox/sandbox-state.ts keeps. */

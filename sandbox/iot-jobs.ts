@@ -409,6 +409,14 @@ export class IotJobs {
     };
   }
 
+  /**
+   * Each thing's latest execution of a job with its times in milliseconds: what the sandbox itself sees, for a
+   * simulation's figures (the API gives seconds).
+   */
+  executionTimes(jobId: string): Array<{ thingName: string; status: ExecutionStatus; queuedAt: number; lastUpdatedAt: number }> {
+    return [...this.job(jobId).executions.values()].map(([execution]) => ({ thingName: execution.thingName, status: execution.status, queuedAt: execution.queuedAt, lastUpdatedAt: execution.lastUpdatedAt }));
+  }
+
   /** DescribeJobExecution (control plane). */
   describeJobExecution(jobId: string, thingName: string, executionNumber?: number): Record<string, unknown> {
     const execution = this.execution(this.job(jobId), thingName, executionNumber);

@@ -1,6 +1,6 @@
 /**
  * `npm run simulate -- --devices <n> [--interval <s>] [--minutes <m>] [--share-s3 <fraction>] [--processes <k>]
- * [--restart-broker-at <s>] [--drain-probe <messages>] [--dir <folder>] [--markdown <file>] [--json <file>]`: a fleet of devices
+ * [--restart-broker-at <s>] [--drain-probe <messages>] [--job desired-state [--job-failures <fraction>]] [--dir <folder>] [--markdown <file>] [--json <file>]`: a fleet of devices
  * provisioned by claim and run by the device program on the local sandbox (ops/simulation.ts), offline.
  * Exit codes: 0 nothing lost, 1 messages lost, 2 usage.
  */
@@ -10,7 +10,7 @@ import * as os from 'os';
 import { reportMarkdown, simulate } from '../ops/simulation';
 import { parseOptions, usageExit, UsageError } from './command-line';
 
-const USAGE = 'usage: npm run simulate -- --devices <n> [--interval <s>] [--minutes <m>] [--share-s3 <0..1>] [--processes <k>] [--restart-broker-at <s>] [--drain-probe <messages>] [--dir <folder>] [--markdown <file>] [--json <file>]';
+const USAGE = 'usage: npm run simulate -- --devices <n> [--interval <s>] [--minutes <m>] [--share-s3 <0..1>] [--processes <k>] [--restart-broker-at <s>] [--drain-probe <messages>] [--job desired-state [--job-failures <0..1>]] [--dir <folder>] [--markdown <file>] [--json <file>]';
 
 function number(values: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number, whole = true): number {
   const raw = values[name];
@@ -23,10 +23,12 @@ function number(values: Record<string, string | undefined>, name: string, fallba
 }
 
 function parse(argv: string[]) {
-  const values = parseOptions(argv, Object.fromEntries(['devices', 'interval', 'minutes', 'share-s3', 'processes', 'restart-broker-at', 'drain-probe', 'dir', 'markdown', 'json']
+  const values = parseOptions(argv, Object.fromEntries(['devices', 'interval', 'minutes', 'share-s3', 'processes', 'restart-broker-at', 'drain-probe', 'job', 'job-failures', 'dir', 'markdown', 'json']
     .map((name) => [name, { type: 'string' as const }])));
   if (values.devices === undefined) throw new UsageError('--devices is missing: how many devices to simulate');
   const minutes = number(values, 'minutes', 1, 0.25, 120, false);
+  if (values.job !== undefined && values.job !== 'desired-state') throw new UsageError(`--job is ${JSON.stringify(values.job)} but the stack's job templates are: desired-state`);
+  if (values['job-failures'] !== undefined && values.job === undefined) throw new UsageError('--job-failures needs --job');
   const restart = values['restart-broker-at'] === undefined ? undefined : number(values, 'restart-broker-at', 0, 1, minutes * 60 - 10);
   return {
     devices: number(values, 'devices', 0, 1, 50_000),
@@ -36,6 +38,8 @@ function parse(argv: string[]) {
     processes: number(values, 'processes', Math.min(2, os.cpus().length), 1, 64),
     restartBrokerAtSeconds: restart,
     drainProbe: number(values, 'drain-probe', 1000, 0, 10_000),
+    job: values.job as 'desired-state' | undefined,
+    jobFailures: number(values, 'job-failures', 0, 0, 1, false),
     markdown: values.markdown,
     json: values.json,
     dir: values.dir,

@@ -43,6 +43,15 @@ const desiredState: JobOperation = {
   },
 };
 
+/**
+ * An operation that always fails, as `name`'s would on a device that cannot apply it: for rehearsing a rollout's
+ * abort (the simulation's --job-failures). It checks documents as `name` does, so only a run fails.
+ */
+export function failingOperation(name: string, reason: string): JobOperation {
+  const operation = OPERATIONS[name];
+  return { resumable: operation.resumable, validate: (document) => operation.validate(document), run: async () => { throw new Error(reason); } };
+}
+
 /** The operations this device runs, by name. */
 export const OPERATIONS: Readonly<Record<string, JobOperation>> = { 'desired-state': desiredState };
 

@@ -10,6 +10,7 @@ import { connect, ConnectionOptions, disconnect, refusedConnack } from './connec
 import { DeviceError } from './errors';
 import { JobsClient } from './jobs';
 import { JobsAgent } from './jobs-agent';
+import { JobOperation, OPERATIONS } from './job-operations';
 import { Kit, KitPems } from './kit';
 import { Schedule } from './schedule';
 import { DEFAULT_CONFIG, DeviceConfig } from './settings';
@@ -31,6 +32,8 @@ export interface RunnerOptions extends ConnectionOptions {
    * status archived as the hands-on's message is. @default none
    */
   readonly name?: string;
+  /** The jobs agent's allow-list of operations. @default OPERATIONS (job-operations.ts) */
+  readonly operations?: Readonly<Record<string, JobOperation>>;
 }
 
 export interface StatusMessage {
@@ -90,7 +93,7 @@ export class DeviceRunner {
     const sync = this.sync;
     this.jobs = new JobsClient(client, this.kit.thingName);
     await this.jobs.subscribe();
-    this.agent = new JobsAgent(this.jobs, { setDesired: (desired) => sync.setDesired(desired, 'job') }, this.options.log);
+    this.agent = new JobsAgent(this.jobs, { setDesired: (desired) => sync.setDesired(desired, 'job') }, this.options.log, this.options.operations ?? OPERATIONS);
     client.on('error', (error) => {
       const refusal = refusedConnack(error, this.kit);
       if (refusal && ++this.refusals >= REFUSALS_BEFORE_GIVING_UP) this.giveUp(refusal);

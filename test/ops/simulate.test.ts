@@ -51,20 +51,23 @@ test('50 devices at 2 s for 30 s, a broker outage: nothing lost, every device ba
   // Every device came back after the outage, with its reconnections spread by the jittered backoff.
   expect(report.restart!.reconnects).toBeGreaterThanOrEqual(51);
   expect(report.restart!.reconnectAfterResumeMs.max).toBeGreaterThan(report.restart!.reconnectAfterResumeMs.p50);
-  // The drain probe's backlog was delivered whole, at most the quota in any second the observer counted.
+  // The drain probe's backlog was delivered whole, paced near the quota in every second the observer counted: receive
+  // times carry the broker's delivery jitter (a send of one second may arrive in the next), so a few over 100 are
+  // delivery, not sending; an unpaced drain would deliver the 200 at once. The sender's own window (never more than
+  // 100 sends in any 1,000 ms) is test/device/spool-sender.test.ts's.
   expect(report.drainProbe!.delivered).toBe(200);
   expect(report.drainProbe!.seconds).toBeGreaterThanOrEqual(2);
-  expect(report.drainProbe!.maxPerSecond).toBeLessThanOrEqual(100);
+  expect(report.drainProbe!.maxPerSecond).toBeLessThanOrEqual(105);
   expect(fs.readFileSync(path.join(scratch, 'report.md'), 'utf8')).toContain(`**0 lost**`);
 });
 
-test('a second run in the same folder reuses the kits it made, with their spools emptied: only the new devices are provisioned', () => {
+test('a second run in the same folder reuses the kits it made, with their spools emptied: only the new devices are provisioned; its job, failed by 30 % of the devices, is aborted by the template\'s criteria', () => {
   // A message left in a device's spool, as a run stopped mid-outage leaves it.
   const kitDir = path.join(fleetDir, 'kits', 'SIM00000000');
   const spool = Spool.open(path.join(kitDir, 'spool'), { log: { info: () => undefined, warn: () => undefined, error: () => undefined } });
   const seq = spool.nextSequence();
   spool.append({ seq, topic: loadKit(kitDir, {}, {}).dataTopic, payload: JSON.stringify({ seq, timestamp: Date.now(), left: true }) });
-  const report = simulate('--devices', '55', '--minutes', '0.25', '--drain-probe', '0');
+  const report = simulate('--devices', '55', '--minutes', '0.25', '--drain-probe', '0', '--job', 'desired-state', '--job-failures', '0.3');
   // The 50 devices of the run above (this run has no drain probe).
   expect(report.provisioning.reused).toBe(50);
   expect(report.starts.failed).toBe(0);
@@ -72,4 +75,12 @@ test('a second run in the same folder reuses the kits it made, with their spools
   expect(report.messages.lost).toBe(0);
   expect(report.messages.received + report.messages.spooled).toBe(report.messages.produced);
   expect(report.messages.produced).toBeGreaterThanOrEqual(55);
+  // dev's rollout notifies 10 devices in the first minute; 3 of them fail it, and at the second the template's criterion
+  // (20 % of at least 10) cancels the job: nothing is left queued, and no one is reached after.
+  expect(report.job).toMatchObject({ template: 'desired-state', status: 'CANCELED', abortedBy: 'ALL reached 20 % of at least 10 things notified', executions: { QUEUED: 0, IN_PROGRESS: 0 } });
+  const { executions } = report.job!;
+  expect(executions.FAILED).toBeGreaterThanOrEqual(2);
+  expect(executions.SUCCEEDED + executions.FAILED + executions.CANCELED).toBe(10);
+  expect(report.job!.endedAtSeconds).toBeLessThan(15);
+  expect(fs.readFileSync(path.join(scratch, 'report.md'), 'utf8')).toMatch(/\| job desired-state over the fleet's group \(\d+ devices failing it; .*\| CANCELED after \d+ s \(aborted: ALL reached 20 % of at least 10 things notified\); SUCCEEDED \d, FAILED \d/);
 });

@@ -37,7 +37,7 @@ async function connectWithKit(sandbox: LocalSandbox, kitDir: string): Promise<'c
   }
 }
 
-test('kits provisioned in one run connect in the next; the registry, revocations and shadows are kept', async () => {
+test('kits provisioned in one run connect in the next; the registry, revocations, group memberships and shadows are kept', async () => {
   const first = await startLocalSandbox({ fleet: true, dir });
   let thingName: string;
   const stackCertificate = first.outputs.CertificateId;
@@ -66,6 +66,8 @@ test('kits provisioned in one run connect in the next; the registry, revocations
     const thing = second.registry.describeThing(thingName!);
     expect(second.registry.describeCertificate(thing.certificateIds[0]).status).toBe('ACTIVE');
     expect(second.shadowOf(thingName!)?.state.desired.interval).toBe(42);
+    // Still in the fleet's group, which its jobs target.
+    expect(second.registry.thingsInThingGroup(second.outputs.FleetThingGroupName)).toEqual(expect.arrayContaining([thingName!]));
   } finally {
     await second.stop();
   }
