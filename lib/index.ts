@@ -21,3 +21,4 @@ export * from './shadow-defaults';
 export * from './managed-policy-grantee';
 export * from './fleet-provisioning';
 export * from './job-template';
+export * from './thing-group-membership';

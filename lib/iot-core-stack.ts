@@ -20,6 +20,7 @@ import { acknowledgeWildcardResource } from './nag';
 import { ShadowDefaults } from './shadow-defaults';
 import { iotArn } from './iot-policy';
 import { JobConfiguration, JobTemplate } from './job-template';
+import { ThingGroupMembership } from './thing-group-membership';
 
 /**
  * How many resources a stack may have before synth fails: CloudFormation allows 500 per stack ("AWS
@@ -209,6 +210,10 @@ export class IotCoreStack extends Stack {
         claimPolicyLogicalId: DEPLOYED_CLAIM_POLICY_LOGICAL_ID,
         logRetention,
         removalPolicy,
+      });
+      // The declared device too: a job for the fleet's group reaches every device of the environment.
+      new ThingGroupMembership(this, 'ThingInFleetGroup', {
+        thing: this.thing, thingGroupName: this.fleet.thingGroupName, thingGroupArn: this.fleet.thingGroupArn, handler: this.shadowDefaults,
       });
     }
 

@@ -180,6 +180,8 @@ async function settle(count: () => number, target: number, what: string, progres
 async function startSimulatedJob(sandbox: LocalSandbox, template: 'desired-state', intervalSeconds: number, progress: (line: string) => void) {
   const iot = new IoTClient({ endpoint: sandbox.aws.endpoint, region: sandbox.outputs.Region, credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' } });
   const jobTemplateId = (JSON.parse(sandbox.outputs.JobTemplates) as Record<string, string>)[template];
+  // The stack's declared device is in the group too, and no simulated device runs it: the job is the fleet's alone.
+  sandbox.registry.removeThingFromThingGroup(sandbox.outputs.FleetThingGroupName, sandbox.outputs.ThingName);
   const [, , , region, account] = sandbox.outputs.CertificateArn.split(':');
   const jobId = `${sandbox.outputs.JobIdPrefix}${template}-simulation-${Date.now()}`;
   const { document } = await startJob(iot, {
@@ -286,7 +288,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     const jobFailures = options.job ? options.jobFailures ?? 0 : 0;
     // Spread over the rollout: the device at position i of the group (the order its job reaches it) fails when the
     // running share of failures crosses a whole number there, so every wave of the rollout has its share.
-    const rolloutOrder = new Map(sandbox.registry.thingsInThingGroup(sandbox.outputs.FleetThingGroupName).filter((thing) => thing !== things[probeIndex ?? -1]).map((thing, position) => [thing, position]));
+    const simulated = new Set(things.filter((_, index) => index !== probeIndex));
+    const rolloutOrder = new Map(sandbox.registry.thingsInThingGroup(sandbox.outputs.FleetThingGroupName).filter((thing) => simulated.has(thing)).map((thing, position) => [thing, position]));
     const failsJobs = (index: number) => {
       const position = rolloutOrder.get(things[index]);
       return position !== undefined && index !== probeIndex && Math.floor((position + 1) * jobFailures) > Math.floor(position * jobFailures);

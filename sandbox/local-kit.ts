@@ -222,14 +222,17 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
   const s3 = await LocalS3.start(path.join(dir, 's3'), resolved.ofType('AWS::S3::Bucket').map((id) => resolved.ref(id)));
   const s3Client = new S3Client({ endpoint: s3.endpoint, region: resolved.region, credentials: S3_CREDENTIALS, forcePathStyle: true });
   const rules = await RuleEngine.start(broker, rulesOf(template), { s3: s3Client, root: dir }, options.onRuleOutcome);
-  // What the Custom::ShadowDefaults resources do on deployment, with the handler's own code: its Create, through
-  // the AWS SDK against the control plane (DescribeEndpoint) and the data plane (UpdateThingShadow) stand-ins.
+  // What the Custom::ShadowDefaults and Custom::ThingGroupMembership resources do on deployment, with the handler's own
+  // code: its Create, through the AWS SDK against the control plane (DescribeEndpoint, AddThingToThingGroup) and the
+  // data plane (UpdateThingShadow) stand-ins.
   const seeding = { iot: new IoTClient(sandboxClient), dataPlane: new IoTDataPlaneClient(sandboxClient) };
   try {
     // Once, as on deployment: a sandbox taking back its state was deployed in an earlier run.
-    for (const id of state ? [] : resolved.ofType('Custom::ShadowDefaults')) {
+    // The thing group memberships every time: adding a member again changes nothing, as on AWS.
+    const created = [...(state ? [] : resolved.ofType('Custom::ShadowDefaults')), ...resolved.ofType('Custom::ThingGroupMembership')];
+    for (const id of created) {
       await onShadowDefaultsEvent({
-        RequestType: 'Create', ServiceToken: 'sandbox', ResponseURL: 'sandbox', StackId: stackName, RequestId: 'sandbox', LogicalResourceId: id, ResourceType: 'Custom::ShadowDefaults',
+        RequestType: 'Create', ServiceToken: 'sandbox', ResponseURL: 'sandbox', StackId: stackName, RequestId: 'sandbox', LogicalResourceId: id, ResourceType: resolved.resource(id).Type,
         ResourceProperties: { ServiceToken: 'sandbox', ...resolved.properties(id) },
       }, { iot: seeding.iot, dataPlane: () => seeding.dataPlane }, { log: () => undefined, deadline: Date.now() + 30_000 });
     }

@@ -46,6 +46,9 @@ const REQUESTS: Record<string, (scope: Scope) => Array<Omit<IamRequest, 'princip
   'iot:DetachThingPrincipal': (s) => [{ action: 'iot:DetachThingPrincipal', resource: s.certificateArn, context: { 'iot:thingArn': s.thingArn } }],
   'iot:DescribeEndpoint': () => [{ action: 'iot:DescribeEndpoint', resource: '*' }],
   'iot:UpdateThingShadow': (s) => [{ action: 'iot:UpdateThingShadow', resource: s.thingArn }],
+  // The declared thing in the fleet's group (Custom::ThingGroupMembership): on the thing and the group; an environment without a fleet makes neither call.
+  'iot:AddThingToThingGroup': (s) => (s.thingGroupArn ? [s.thingArn, s.thingGroupArn].map((resource) => ({ action: 'iot:AddThingToThingGroup', resource })) : []),
+  'iot:RemoveThingFromThingGroup': (s) => (s.thingGroupArn ? [s.thingArn, s.thingGroupArn].map((resource) => ({ action: 'iot:RemoveThingFromThingGroup', resource })) : []),
   // The fleet's pre-provisioning hook, on the serial's thing (lib/handlers/pre-provisioning-hook).
   'iot:CreateThing': (s) => [{ action: 'iot:CreateThing', resource: s.thingArn }],
   'iot:DescribeThing': (s) => [{ action: 'iot:DescribeThing', resource: s.thingArn }],
@@ -149,6 +152,16 @@ describe.each(ENVIRONMENT_NAMES)('IAM of IotCore-%s, simulated', (name) => {
       expect(actions.length).toBeGreaterThan(1);
       await allowedAll(roleOf(), actions.flatMap((action) => requestsFor(action, scope)));
     });
+  });
+
+  test('the shadow-defaults handler may put no other thing in a group, and the declared thing in no other group', async () => {
+    const role = logicalId(stack.shadowDefaults.handler.function.role as iam.Role);
+    await deniedAll(role, [
+      { action: 'iot:AddThingToThingGroup', resource: otherThing },
+      { action: 'iot:AddThingToThingGroup', resource: resolved.arn('iot', 'thinggroup/another-group') },
+      { action: 'iot:RemoveThingFromThingGroup', resource: otherThing },
+      ...(stack.fleet ? [] : [{ action: 'iot:AddThingToThingGroup', resource: scope.thingArn }]),
+    ]);
   });
 
   test('the certificate handler may detach its certificate from a thing the template no longer names: after a rename, the previous certificate\'s clean-up', async () => {

@@ -261,8 +261,9 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
       const warningEnd = printed.findIndex((line) => line.startsWith('(Use `node --trace-warnings'));
       return printed.slice(warningEnd + 1);
     };
-    say(`11. a job for every device: npm run fleet -- job start --template desired-state --targets ${group} ${thingName} --document-parameters interval=10`);
-    const started = await fleetCommand(['job', 'start', '--template', 'desired-state', '--targets', group, thingName, '--document-parameters', 'interval=10']);
+    say(`11. a job for every device of the environment, in the fleet's group (${fleetThing} by its provisioning template, ${thingName} by the stack):`);
+    say(`    npm run fleet -- job start --template desired-state --targets ${group} --document-parameters interval=10`);
+    const started = await fleetCommand(['job', 'start', '--template', 'desired-state', '--targets', group, '--document-parameters', 'interval=10']);
     const jobId = /^Job (\S+) started/m.exec(started.join('\n'))?.[1];
     if (!jobId) throw new Error(`npm run fleet -- job start printed no job ID: ${started.join(' / ')}`);
     await waitFor(`job ${jobId} to complete on ${thingName} and ${fleetThing}`, () => sandbox.jobs.jobs.describeJob(jobId).status === 'COMPLETED', stepTimeout);
@@ -297,7 +298,7 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
       say(`  npx iot-device --kit ${mine('my-fleet-kit')} run`);
       say(`  npm run fleet -- revoke --env dev --stack ${sandbox.stackName} --serial MYSERIAL01`);
       say('A job for every device (each running iot-device run follows it):');
-      say(`  npm run fleet -- job start --env dev --stack ${sandbox.stackName} --template desired-state --targets ${group} ${thingName} --document-parameters interval=7`);
+      say(`  npm run fleet -- job start --env dev --stack ${sandbox.stackName} --template desired-state --targets ${group} --document-parameters interval=7`);
       say(`  npm run fleet -- job status ${jobId} --env dev --stack ${sandbox.stackName}`);
       say(`  npm run fleet -- job cancel <job-id> --env dev --stack ${sandbox.stackName}`);
       await (options.keepUntil ?? new Promise<void>((resolve) => { process.once('SIGINT', () => resolve()); process.once('SIGTERM', () => resolve()); }));

@@ -1,4 +1,4 @@
-import { DescribeEndpointCommand, IoTClient } from '@aws-sdk/client-iot';
+import { AddThingToThingGroupCommand, DescribeEndpointCommand, IoTClient, RemoveThingFromThingGroupCommand, ResourceNotFoundException as NotFound } from '@aws-sdk/client-iot';
 import { IoTDataPlaneClient, ResourceNotFoundException, UnauthorizedException, UpdateThingShadowCommand } from '@aws-sdk/client-iot-data-plane';
 import { mockClient } from 'aws-sdk-client-mock';
 import { changedDefaults, onShadowDefaultsEvent, ShadowDefaultsProperties } from '../../lib/handlers/shadow-defaults';
@@ -110,5 +110,32 @@ describe('shadow defaults handler', () => {
   test('changedDefaults compares values, nested ones included', () => {
     expect(changedDefaults({ interval: 5, nested: { a: 1 } }, { interval: 5, nested: { a: 2 }, added: true })).toEqual({ nested: { a: 2 }, added: true });
     expect(changedDefaults({ interval: 5 }, { interval: 5 })).toEqual({});
+  });
+});
+
+describe('thing group membership (Custom::ThingGroupMembership, same handler)', () => {
+  const membership = { ServiceToken: 'x', ThingName: 'pi-dev-01', ThingGroupName: 'fleet-group' };
+
+  test('create and update add the thing to the group, named by both; no shadow is written', async () => {
+    iot.on(AddThingToThingGroupCommand).resolves({});
+    const created = await onShadowDefaultsEvent(cfnEvent({ RequestType: 'Create', ResourceType: 'Custom::ThingGroupMembership', ResourceProperties: membership }), clients, fakeContext());
+    expect(created).toEqual({ PhysicalResourceId: 'fleet-group/pi-dev-01' });
+    const moved = await onShadowDefaultsEvent(cfnEvent({
+      RequestType: 'Update', ResourceType: 'Custom::ThingGroupMembership', PhysicalResourceId: 'fleet-group/pi-dev-01',
+      OldResourceProperties: membership, ResourceProperties: { ...membership, ThingGroupName: 'other-group' },
+    } as never), clients, fakeContext());
+    // A new physical ID: CloudFormation then deletes the old membership.
+    expect(moved).toEqual({ PhysicalResourceId: 'other-group/pi-dev-01' });
+    expect(iot.commandCalls(AddThingToThingGroupCommand).map((call) => call.args[0].input)).toEqual([
+      { thingName: 'pi-dev-01', thingGroupName: 'fleet-group' }, { thingName: 'pi-dev-01', thingGroupName: 'other-group' },
+    ]);
+    expect(written()).toEqual([]);
+  });
+
+  test('delete removes it; a thing or group already gone is not an error', async () => {
+    iot.on(RemoveThingFromThingGroupCommand).rejects(new NotFound({ message: 'Thing group fleet-group cannot be found.', $metadata: {} }));
+    const deleted = await onShadowDefaultsEvent(cfnEvent({ RequestType: 'Delete', ResourceType: 'Custom::ThingGroupMembership', PhysicalResourceId: 'fleet-group/pi-dev-01', ResourceProperties: membership } as never), clients, fakeContext());
+    expect(deleted).toEqual({ PhysicalResourceId: 'fleet-group/pi-dev-01' });
+    expect(iot.commandCalls(RemoveThingFromThingGroupCommand).map((call) => call.args[0].input)).toEqual([{ thingName: 'pi-dev-01', thingGroupName: 'fleet-group' }]);
   });
 });

@@ -1,7 +1,9 @@
 /**
  * Custom resources: default desired state of the thing's classic shadow (Custom::ShadowDefaults), which
  * needs the account's iot:Data-ATS endpoint to write it, and that endpoint for the stack's outputs
- * (Custom::IotDataEndpoint, its `Address` attribute): one function resolves it for both.
+ * (Custom::IotDataEndpoint, its `Address` attribute): one function resolves it for both. It also puts the
+ * declared thing in a static thing group (Custom::ThingGroupMembership: CloudFormation has no resource for
+ * AddThingToThingGroup); its Delete removes it, a thing or group already gone is not an error.
  *
  * Create writes every default. Update writes only the defaults whose value changed in the stack, so a
  * desired value someone set since (the console edit of interval 5 -> 10) survives an unrelated deploy;
@@ -9,7 +11,7 @@
  * ClearOnDelete is 'true' and otherwise leaves the shadow alone; a thing or shadow that is already
  * gone is not an error.
  */
-import { DescribeEndpointCommand, IoTClient } from '@aws-sdk/client-iot';
+import { AddThingToThingGroupCommand, DescribeEndpointCommand, IoTClient, RemoveThingFromThingGroupCommand } from '@aws-sdk/client-iot';
 import { IoTDataPlaneClient, UpdateThingShadowCommand } from '@aws-sdk/client-iot-data-plane';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { errorMessage, errorName, HandlerContext, ignoringNotFound } from '../retry';
@@ -36,6 +38,15 @@ export interface ShadowDefaultsResponse {
 /** The resource type of the data endpoint (lib/data-endpoint.ts), answered by this handler too. */
 export const DATA_ENDPOINT_RESOURCE_TYPE = 'Custom::IotDataEndpoint';
 
+/** The resource type of a thing's membership of a static group (lib/thing-group-membership.ts), answered by this handler too. */
+export const THING_GROUP_MEMBERSHIP_RESOURCE_TYPE = 'Custom::ThingGroupMembership';
+
+/** Properties of the Custom::ThingGroupMembership resource. */
+export interface ThingGroupMembershipProperties {
+  readonly ThingName: string;
+  readonly ThingGroupName: string;
+}
+
 type Desired = Record<string, unknown>;
 
 export async function onShadowDefaultsEvent(
@@ -47,6 +58,7 @@ export async function onShadowDefaultsEvent(
     const address = await dataEndpoint(clients.iot);
     return { PhysicalResourceId: address, Data: { Address: address } };
   }
+  if (event.ResourceType === THING_GROUP_MEMBERSHIP_RESOURCE_TYPE) return onMembershipEvent(event, clients.iot, context);
   const props = event.ResourceProperties as unknown as ShadowDefaultsProperties;
   context.log(`${event.RequestType} ${event.LogicalResourceId} (request ${event.RequestId}) for thing ${props.ThingName}`);
   if (event.RequestType === 'Delete') {
@@ -65,6 +77,22 @@ export async function onShadowDefaultsEvent(
   if (Object.keys(desired).length > 0) await writeDesired(clients.dataPlane(await dataEndpoint(clients.iot)), props.ThingName, desired, context);
   else context.log('no default changed: the shadow is left as it is');
   return { PhysicalResourceId: `${props.ThingName}/shadow-defaults` };
+}
+
+/**
+ * Adds the thing to the group on Create and Update (a new thing or group is a new physical ID, so CloudFormation then
+ * deletes the previous membership), removes it on Delete. AddThingToThingGroup of a member is accepted ("AddThingToThingGroup").
+ */
+async function onMembershipEvent(event: CloudFormationCustomResourceEvent, iot: IoTClient, context: HandlerContext): Promise<ShadowDefaultsResponse> {
+  const { ThingName: thingName, ThingGroupName: thingGroupName } = event.ResourceProperties as unknown as ThingGroupMembershipProperties;
+  context.log(`${event.RequestType} ${event.LogicalResourceId} (request ${event.RequestId}): thing ${thingName} in group ${thingGroupName}`);
+  if (event.RequestType === 'Delete') {
+    const removed = await ignoringNotFound(() => iot.send(new RemoveThingFromThingGroupCommand({ thingName, thingGroupName })));
+    if (!removed) context.log(`thing ${thingName} or group ${thingGroupName} is already gone`);
+    return { PhysicalResourceId: event.PhysicalResourceId };
+  }
+  await iot.send(new AddThingToThingGroupCommand({ thingName, thingGroupName }));
+  return { PhysicalResourceId: `${thingGroupName}/${thingName}` };
 }
 
 /** The account's ATS data endpoint (the first call creates it). */
