@@ -206,10 +206,17 @@ describe('iot-device provision against the sandbox\'s fleet provisioning', () =>
     expect((await iotDevice(['--kit', kit, 'publish'])).code).toBe(0);
   });
 
-  test('two devices with one new serial at once: one provisions; the other is refused (22) or, when its claim session was taken over by the other\'s client ID, says so (26, never a silent 0) and is refused when run again', async () => {
+  test('two devices with one new serial at once: at most one provisions; the other is refused (22) or, when its claim session was taken over by the other\'s client ID, says so (26, never a silent 0) and is refused when run again', async () => {
     const results = await Promise.all(['device-twin1', 'device-twin2'].map((kit) => provision(kit, 'TWIN0001')));
     const winner = results.findIndex((result) => result.code === 0);
-    expect(winner).toBeGreaterThanOrEqual(0);
+    if (winner < 0) {
+      // Under load both may lose: the first's claim session taken over by the second's client ID (26) after it reserved
+      // the serial, the second refused by that reservation (22). Neither is silent, and no thing holds two certificates.
+      expect(results.map((result) => result.code).sort()).toEqual(expect.arrayContaining([26]));
+      for (const result of results) expect([22, 26]).toContain(result.code);
+      expect(sandbox.fleet!.things.get(`${PREFIX}TWIN0001`)?.certificateIds.length ?? 0).toBeLessThanOrEqual(1);
+      return;
+    }
     const loser = results[1 - winner];
     // Which of the two happens is the scheduler's: the sessions overlap (26) or the second comes after the first (22).
     expect([22, 26]).toContain(loser.code);
