@@ -379,7 +379,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     const restarted: { at?: { atSeconds: number; resumedAt: number } } = {};
     const cpuAtRun = brokerCpuSeconds;
     const timeline: Array<{ at: number; run: () => Promise<void> }> = [];
-    if (runMs >= 3 * intervalSeconds * 1000) {
+    // With a job, the job is the fleet's edit: a console edit of a sample would be overwritten by it, as on AWS.
+    if (runMs >= 3 * intervalSeconds * 1000 && !job) {
       timeline.push({
         at: editAt,
         run: async () => {
@@ -549,7 +550,8 @@ export function reportMarkdown(report: SimulationReport): string {
     ...(report.job ? [
       `| job ${report.job.template} over the fleet's group (${report.job.failing} devices failing it; ${report.job.rollout}) | ${report.job.status}${report.job.endedAtSeconds !== undefined ? ` after ${report.job.endedAtSeconds} s` : ' at the end of the run'}`
         + `${report.job.abortedBy ? ` (aborted: ${report.job.abortedBy})` : ''}; ${EXECUTION_STATUSES.filter((name) => report.job!.executions[name]).map((name) => `${name} ${report.job!.executions[name]}`).join(', ')}; notified to SUCCEEDED ${ms(report.job.queuedToSucceededMs)} |`,
-      `| job executions over time (s: succeeded/failed/queued+in progress/canceled) | ${report.job.timeline.map((at) => `${at.atSeconds}: ${at.SUCCEEDED}/${at.FAILED}/${at.QUEUED + at.IN_PROGRESS}/${at.CANCELED}`).join(', ')} |`,
+      `| job executions over time (s: succeeded/failed/queued+in progress/canceled, when they changed) | ${report.job.timeline.map((at) => `${at.atSeconds}: ${at.SUCCEEDED}/${at.FAILED}/${at.QUEUED + at.IN_PROGRESS}/${at.CANCELED}`)
+        .filter((text, index, all) => index === 0 || text.split(': ')[1] !== all[index - 1].split(': ')[1]).join(', ')} |`,
     ] : []),
     ...(report.drainProbe ? [`| spool drain of one device (${report.drainProbe.backlog} messages) | ${report.drainProbe.delivered} delivered, ${report.drainProbe.minPerSecond} to ${report.drainProbe.maxPerSecond} per second over ${report.drainProbe.seconds} s (quota ${report.drainProbe.quota}; the first and last second are partial) |`] : []),
   ];
