@@ -89,10 +89,10 @@ export class DeviceRunner {
     this.client = client;
     this.sync = new ShadowSync(client, this.kit.thingName, this.kit.shadowName, this.options.defaults ?? DEFAULT_CONFIG, this.options.log,
       (interval) => this.schedule.restart(interval), this.kit.shadowDesiredDefaults);
-    await this.sync.subscribe();
     const sync = this.sync;
     this.jobs = new JobsClient(client, this.kit.thingName);
-    await this.jobs.subscribe();
+    // Both SUBSCRIBEs at once: a start waits for one round trip, not two.
+    await Promise.all([sync.subscribe(), this.jobs.subscribe()]);
     this.agent = new JobsAgent(this.jobs, { setDesired: (desired) => sync.setDesired(desired, 'job') }, this.options.log, this.options.operations ?? OPERATIONS);
     client.on('error', (error) => {
       const refusal = refusedConnack(error, this.kit);
