@@ -1,6 +1,7 @@
 /** What the npm run commands of scripts/ share on their command lines: bad input as a UsageError (exit 2), the options, --env. */
 import { parseArgs, ParseArgsConfig } from 'util';
 import { environments } from '../config/environments';
+import { FleetCommandRefused } from '../ops/command-refused';
 
 /** Bad input on the command line: the command says it in one line and exits with 2. */
 export class UsageError extends Error {}
@@ -29,4 +30,18 @@ export function usageExit(error: unknown, say: (message: string) => void): numbe
   if (!(error instanceof UsageError)) throw error;
   say(error.message);
   return 2;
+}
+
+/** The exit code of a command refused because it would hurt the fleet (1: an AWS call failed, 2: bad usage). */
+export const REFUSED_EXIT_CODE = 3;
+
+/** A fleet command's failure told in one line by `say`: 3 when it was refused (nothing changed), 1 when an AWS call failed. */
+export function failureExit(command: string, error: unknown, say: (line: string) => void): number {
+  if (error instanceof FleetCommandRefused) {
+    say(`fleet: ${command} refused: ${error.message}`);
+    return REFUSED_EXIT_CODE;
+  }
+  const { name, message } = error as Error;
+  say(`fleet: ${command} failed: ${name && name !== 'Error' ? `${name}: ` : ''}${message}`);
+  return 1;
 }

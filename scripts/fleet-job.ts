@@ -10,9 +10,8 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { IoTClient } from '@aws-sdk/client-iot';
 import { environments, stackNameOf } from '../config/environments';
 import { describeStackOutputs } from '../device/src/stack-outputs';
-import { FleetCommandRefused } from '../ops/command-refused';
 import { cancelJob, EXECUTION_STATUSES, JobParametersRefused, jobStatus, JobStatus, startJob } from '../ops/jobs';
-import { environmentOption, usageExit, UsageError } from './command-line';
+import { environmentOption, failureExit, usageExit, UsageError } from './command-line';
 import type { FleetCliIo } from './fleet';
 
 const COMMON = '--env <dev|stg|prod> [--stack <name>] [--region <region>]';
@@ -141,13 +140,7 @@ export async function jobMain(argv: string[], io: FleetCliIo, terminal = Boolean
     return 0;
   } catch (error) {
     if (error instanceof UsageError || error instanceof JobParametersRefused) return usageExit(new UsageError(error.message), (message) => io.err(`fleet: ${command}: ${message}`));
-    if (error instanceof FleetCommandRefused) {
-      io.err(`fleet: ${command} refused: ${error.message}`);
-      return 3;
-    }
-    const { name, message } = error as Error;
-    io.err(`fleet: ${command} failed: ${name && name !== 'Error' ? `${name}: ` : ''}${message}`);
-    return 1;
+    return failureExit(command, error, io.err);
   } finally {
     iot.destroy();
     cloudFormation.destroy();

@@ -14,9 +14,9 @@ import { IoTClient } from '@aws-sdk/client-iot';
 import { environments, stackNameOf } from '../config/environments';
 import { claimSettingsOf, StackOutputs } from '../device/src/bootstrap';
 import { AMAZON_ROOT_CA_PATH, assertClaimKitWritable, writeClaimKit } from '../device/src/kit';
-import { createClaimCertificate, FleetCommandRefused, markForReprovisioning, REPROVISION_VALIDITY, retireClaimCertificate, revokeDevice } from '../ops/fleet';
+import { createClaimCertificate, markForReprovisioning, REPROVISION_VALIDITY, retireClaimCertificate, revokeDevice } from '../ops/fleet';
 import { SERIAL_NUMBER } from '../device/src/contract';
-import { environmentOption, parseOptions, usageExit, UsageError } from './command-line';
+import { environmentOption, failureExit, parseOptions, usageExit, UsageError } from './command-line';
 import { JOB_COMMANDS, jobMain } from './fleet-job';
 
 const COMMON = '--env <dev|stg|prod> [--stack <name>] [--region <region>]';
@@ -128,21 +128,12 @@ export async function main(argv: string[], io: FleetCliIo = { out: console.log, 
     }
     return 0;
   } catch (error) {
-    if (error instanceof FleetCommandRefused) {
-      io.err(`fleet: ${command} refused: ${error.message}`);
-      return REFUSED_EXIT_CODE;
-    }
-    const { name, message } = error as Error;
-    io.err(`fleet: ${command} failed: ${name && name !== 'Error' ? `${name}: ` : ''}${message}`);
-    return 1;
+    return failureExit(command, error, io.err);
   } finally {
     iot.destroy();
     cloudFormation.destroy();
   }
 }
-
-/** The exit code of a command refused because it would hurt the fleet (1: an AWS call failed, 2: bad usage). */
-export const REFUSED_EXIT_CODE = 3;
 
 if (require.main === module) {
   main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (error: unknown) => {

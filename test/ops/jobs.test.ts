@@ -14,7 +14,7 @@ import { JobsAgent } from '../../device/src/jobs-agent';
 import { failingOperation } from '../../device/src/job-operations';
 import { readPems } from '../../device/src/kit';
 import { memoryLogger } from '../../sandbox/memory-logger';
-import { main as fleetCli } from '../../scripts/fleet';
+import { runFleet } from '../setup/fleet-cli';
 import { Sandbox } from '../device/harness';
 
 const CLI = path.join(__dirname, '..', '..', 'device', 'bin', 'iot-device.js');
@@ -28,18 +28,7 @@ beforeAll(async () => {
 });
 afterAll(async () => { await sandbox.stop(); });
 
-async function fleet(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const saved = { ...process.env };
-  Object.assign(process.env, sandbox.local.awsEnvironment);
-  const out: string[] = [];
-  const err: string[] = [];
-  try {
-    const code = await fleetCli(args, { out: (line) => out.push(line), err: (line) => err.push(line) });
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    process.env = saved;
-  }
-}
+const fleet = (...args: string[]) => runFleet(sandbox.local.awsEnvironment, args);
 
 /** A fleet device registered and in the fleet's group, as provisioning leaves it. */
 function fleetDevice(serial: string) {

@@ -13,7 +13,7 @@ import mqtt from 'mqtt';
 import { keyAndCsr } from '../../device/src/provision';
 import { LocalSandbox, startLocalSandbox } from '../../sandbox';
 import type { RuleOutcome } from '../../sandbox/rule-engine';
-import { main as fleetCli } from '../../scripts/fleet';
+import { runFleet } from '../setup/fleet-cli';
 
 const ROOT = path.join(__dirname, '..', '..');
 let sandbox: LocalSandbox;
@@ -36,19 +36,7 @@ async function waitFor(what: string, check: () => boolean, ms = 15_000): Promise
   }
 }
 
-/** `npm run fleet -- ...` in process, with the SDK pointed at the sandbox as the user's shell would be. */
-async function fleet(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const saved = { ...process.env };
-  Object.assign(process.env, sandbox.awsEnvironment);
-  const out: string[] = [];
-  const err: string[] = [];
-  try {
-    const code = await fleetCli(args, { out: (line) => out.push(line), err: (line) => err.push(line) });
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    process.env = saved;
-  }
-}
+const fleet = (...args: string[]) => runFleet(sandbox.awsEnvironment, args);
 
 function iotDevice(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [path.join(ROOT, 'device', 'bin', 'iot-device.js'), ...args], { env: { ...process.env, IOT_KIT_DIR: '' } });

@@ -6,24 +6,13 @@
  * another thing's jobs, prints what happened as JSON and exits.
  */
 import * as readline from 'readline';
-import { iotjobs, io, mqtt5 } from 'aws-iot-device-sdk-v2';
+import { iotjobs } from 'aws-iot-device-sdk-v2';
+import { connectMqtt5, settle } from './sdk-connection';
 
 const { port, ca, certificate, privateKey, thingName, jobId, otherThing } = JSON.parse(process.argv[2]);
 
-const settle = async <T>(promise: Promise<T>) => promise.then((value) => ({ value }), (error) => ({ error: error?.modeledError ?? String(error?.message ?? error) }));
-
 async function main() {
-  const tls = io.TlsContextOptions.create_client_with_mtls(certificate, privateKey);
-  tls.override_default_trust_store(ca);
-  const client = new mqtt5.Mqtt5Client({
-    hostName: 'localhost', port, tlsCtx: new io.ClientTlsContext(tls), disableMetrics: true,
-    connectProperties: { clientId: thingName, keepAliveIntervalSeconds: 60 },
-  });
-  await new Promise<void>((resolve, reject) => {
-    client.on('connectionSuccess', () => resolve());
-    client.on('connectionFailure', (event) => reject(event.error));
-    client.start();
-  });
+  const client = await connectMqtt5({ port, ca, certificate, privateKey, clientId: thingName });
   const jobs = iotjobs.IotJobsClientv2.newFromMqtt5(client, { maxRequestResponseSubscriptions: 4, maxStreamingSubscriptions: 2, operationTimeoutInSeconds: 5 });
   const results: Record<string, unknown> = {};
 

@@ -3,24 +3,13 @@
  * own: aws-crt's native event loop keeps Node alive after the client is closed, so this script prints
  * what happened as JSON and exits. Input (argv[2]): {port, ca, certificate, privateKey, thingName}.
  */
-import { iotshadow, io, mqtt5 } from 'aws-iot-device-sdk-v2';
+import { iotshadow } from 'aws-iot-device-sdk-v2';
+import { connectMqtt5, settle } from './sdk-connection';
 
 const { port, ca, certificate, privateKey, thingName } = JSON.parse(process.argv[2]);
 
-const settle = async <T>(promise: Promise<T>) => promise.then((value) => ({ value }), (error) => ({ error: error?.modeledError ?? String(error) }));
-
 async function main() {
-  const tls = io.TlsContextOptions.create_client_with_mtls(certificate, privateKey);
-  tls.override_default_trust_store(ca);
-  const client = new mqtt5.Mqtt5Client({
-    hostName: 'localhost', port, tlsCtx: new io.ClientTlsContext(tls), disableMetrics: true,
-    connectProperties: { clientId: thingName, keepAliveIntervalSeconds: 60 },
-  });
-  await new Promise<void>((resolve, reject) => {
-    client.on('connectionSuccess', () => resolve());
-    client.on('connectionFailure', (event) => reject(event.error));
-    client.start();
-  });
+  const client = await connectMqtt5({ port, ca, certificate, privateKey, clientId: thingName });
   const shadow = iotshadow.IotShadowClientv2.newFromMqtt5(client, { maxRequestResponseSubscriptions: 4, maxStreamingSubscriptions: 2, operationTimeoutInSeconds: 10 });
 
   const results: Record<string, unknown> = {};
