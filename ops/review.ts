@@ -1,32 +1,21 @@
 /**
  * What a change of the synthesized templates does on AWS, in plain words, for the reviewer of a pull request:
- * replacements and deletions with their consequence for devices and data, IAM changes (the CDK's own security
- * table), what each IoT policy newly allows or no longer allows on concrete requests (evaluated as AWS IoT
- * does, by the sandbox's evaluator), and the monthly cost change; then the resource diff as `cdk diff` shows
- * it, from the CDK's own diff engine (@aws-cdk/cloudformation-diff). Offline: templates in, report out.
+ * environments added and removed, replacements and deletions with their consequence for devices and data, IAM
+ * changes (the CDK's own security table), access (ops/review-access.ts), what the rules do with devices'
+ * messages (ops/review-rules.ts), protections removed (ops/review-hardening.ts), and the monthly cost change;
+ * then the resource diff as `cdk diff` shows it, from the CDK's own diff engine (@aws-cdk/cloudformation-diff).
+ * Offline: templates in, report out.
  */
 import { Writable } from 'stream';
 import { Formatter, formatSecurityChanges, fullDiff, ResourceDifference, ResourceImpact, TemplateDiff } from '@aws-cdk/cloudformation-diff';
-import { CLAIM_CLIENT_ID_PREFIX, dataTopicOf } from '../device/src/contract';
 import { REISSUE_ON_CHANGE } from '../lib/handlers/certificate/generation';
-import { evaluate, IotAction, PolicyDocument, Principal } from '../sandbox/iot-policy';
-import { ResolvedTemplate } from '../sandbox/resolved-template';
+import { accessFindings, fleetPrefixOf } from './review-access';
+import { bucketContents, hardeningFindings } from './review-hardening';
+import { display, Finding, FINDING_KINDS, FindingKind, resourceName as name, resourcesOfType, SynthesizedStack, Template } from './review-model';
+import { ruleBehaviourFindings } from './review-rules';
 
-/** The kinds of finding; `--fail-on` takes these. */
-export const FINDING_KINDS = ['replacement', 'data-loss', 'iot-policy-widened', 'iot-policy-narrowed', 'update-refused', 'iam', 'cost', 'change'] as const;
-export type FindingKind = typeof FINDING_KINDS[number];
-
-export interface Finding {
-  readonly kind: FindingKind;
-  /** One sentence a reviewer reads first. */
-  readonly text: string;
-}
-
-export interface Template {
-  Resources?: Record<string, { Type: string; Properties?: Record<string, any>; DeletionPolicy?: string; UpdateReplacePolicy?: string; Metadata?: Record<string, unknown> }>;
-  Outputs?: Record<string, { Value: unknown }>;
-  [key: string]: unknown;
-}
+export { FINDING_KINDS } from './review-model';
+export type { Finding, FindingKind, SynthesizedStack, Template } from './review-model';
 
 export interface StackReview {
   readonly stackName: string;
@@ -82,24 +71,45 @@ function costOf(template: Template): CostLine[] {
   return BILLABLE.map((what) => ({ what, count: counts[what], monthly: counts[what] * MONTHLY_PRICE[what] }));
 }
 
-/** Reviews one stack's change from `before` (the base) to `after` (the head); a missing side is an empty stack. */
-export function reviewStack(stackName: string, before: Template | undefined, after: Template | undefined): StackReview {
-  const old = before ?? { Resources: {} };
-  const now = after ?? { Resources: {} };
+/** The template a side of the review compares: `AWS::CDK::Metadata` (base64 of the construct library's versions) is noise there. */
+function comparable(template: Template): Template {
+  return { ...template, Resources: Object.fromEntries(Object.entries(template.Resources ?? {}).filter(([, resource]) => resource.Type !== 'AWS::CDK::Metadata')) };
+}
+
+const stackOf = (side: SynthesizedStack | Template | undefined): SynthesizedStack | undefined => (side === undefined ? undefined
+  : 'template' in side && 'acknowledged' in side ? side as SynthesizedStack : { template: side as Template, acknowledged: {} });
+
+/**
+ * Reviews one stack's change from `before` (the base) to `after` (the head); a missing side is an environment
+ * that the other side's config does not have.
+ */
+export function reviewStack(stackName: string, before: SynthesizedStack | Template | undefined, after: SynthesizedStack | Template | undefined): StackReview {
+  const base = stackOf(before);
+  const headStack = stackOf(after);
+  const old = comparable(base?.template ?? { Resources: {} });
+  const now = comparable(headStack?.template ?? { Resources: {} });
   const diff = fullDiff(old, now);
   const findings: Finding[] = [];
-  if (!before) findings.push({ kind: 'change', text: `${stackName} is a new stack.` });
-  if (!after) findings.push({ kind: 'data-loss', text: `${stackName} is removed: every resource without a Retain policy is deleted.` });
-  diff.resources.forEachDifference((logicalId, change) => findings.push(...resourceFindings(logicalId, change, old, now)));
-  findings.push(...certificateFindings(old, now));
-  findings.push(...policyFindings(old, now));
-  if (diff.iamChanges.hasChanges) {
-    // The CDK's table holds IoT policy statements too: the plain words for those are above.
-    findings.push({ kind: 'iam', text: diff.permissionsBroadened ? 'The CDK\'s security table (IAM and IoT policy statements) shows broadened permissions.' : 'The CDK\'s security table (IAM and IoT policy statements) shows changed statements, none broadened.' });
-  }
   const cost = { before: costOf(old), after: costOf(now) };
   const monthlyBefore = sum(cost.before.map((line) => line.monthly));
   const monthlyAfter = sum(cost.after.map((line) => line.monthly));
+  const environment = stackName.replace(/^[^-]+-/, '');
+  if (!base) findings.push({ kind: 'change', text: `Environment ${display(environment)} is new: stack ${stackName} is created with ${inventory(now)}.` });
+  if (!headStack) {
+    findings.push({
+      kind: 'data-loss',
+      text: `Environment ${display(environment)} is no longer in the config: its deployed stack ${stackName} is left as it is and unmanaged (no deploy of this app updates, rotates or destroys it again), with ${inventory(old)}, ${usd(monthlyBefore)} a month; destroy it first (\`npx cdk destroy ${stackName}\` from the base) or keep the environment.`,
+    });
+  } else if (base) {
+    diff.resources.forEachDifference((logicalId, change) => findings.push(...resourceFindings(logicalId, change, old, now)));
+    findings.push(...renamedRuleFindings(old, now));
+    findings.push(...certificateFindings(old, now));
+    findings.push(...evaluated('IoT access', () => accessFindings(old, now)));
+    findings.push(...evaluated('topic rules', () => ruleBehaviourFindings(old, now)));
+    findings.push(...evaluated('protections', () => hardeningFindings(old, now, { before: base.acknowledged, after: headStack.acknowledged })));
+  }
+  const iam = iamFinding(diff);
+  if (iam && base && headStack) findings.push(iam);
   const costChanges = cost.after.flatMap((line, index) => (line.count === cost.before[index].count ? [] : [`${line.what} ${cost.before[index].count} -> ${line.count}`]));
   if (costChanges.length) {
     findings.push({ kind: 'cost', text: `Billable resources change: ${costChanges.join(', ')}; fixed monthly price ${usd(monthlyBefore)} -> ${usd(monthlyAfter)} (list prices, us-east-1).` });
@@ -114,10 +124,51 @@ export function reviewStack(stackName: string, before: Template | undefined, aft
   };
 }
 
+/** The findings of one part of the review, or, for a template it cannot read, a finding that says so (never nothing). */
+function evaluated(part: string, findings: () => Finding[]): Finding[] {
+  try {
+    return findings();
+  } catch (error) {
+    return [{ kind: 'change', text: `The review cannot evaluate ${part} on these templates (${(error as Error).message}): read that part of the diff yourself.` }];
+  }
+}
+
+/**
+ * IAM in the CDK's sense, without the IoT policies' statements, which its table lists too (as statements without a
+ * principal) and which the IoT policy findings judge on concrete requests: so `[iam]` never says "broadened" of a
+ * narrowed IoT policy.
+ */
+function iamFinding(diff: TemplateDiff): Finding | undefined {
+  const changes = diff.iamChanges;
+  const identity = (statement: { principals: { values: string[] } }) => statement.principals.values.length > 0;
+  const additions = changes.statements.additions.filter(identity);
+  const removals = changes.statements.removals.filter(identity);
+  if (!additions.length && !removals.length && !changes.managedPolicies.hasChanges) return undefined;
+  const broadened = additions.some((statement) => !statement.isNegativeStatement) || removals.some((statement) => statement.isNegativeStatement) || changes.managedPolicies.hasAdditions;
+  return { kind: 'iam', text: `IAM permissions (the CDK's security table, IoT policies aside: they are judged above) are ${broadened ? 'broadened' : 'changed, none broadened'}.` };
+}
+
+/** What a stack holds, in a reviewer's words: its thing, certificates, buckets and their contents, alarms. */
+function inventory(template: Template): string {
+  const things = resourcesOfType(template, 'AWS::IoT::Thing').map((id) => `thing ${display(template.Resources![id].Properties?.ThingName)}`);
+  const certificates = resourcesOfType(template, 'Custom::DeviceCertificate').length;
+  const buckets = resourcesOfType(template, 'AWS::S3::Bucket').map((id) => `bucket ${name(id, template)} with its ${bucketContents(template, id)}`);
+  const fleet = fleetPrefixOf(template);
+  const alarms = resourcesOfType(template, 'AWS::CloudWatch::Alarm').length;
+  return [...things, ...(fleet ? [`the fleet's provisioning (${fleet}*)`] : []), `${certificates} certificate${certificates === 1 ? '' : 's'} with their keys in Secrets Manager`, ...buckets, `${alarms} alarms`].join(', ');
+}
+
+/** A rule created under the name of one deleted in the same update (another logical ID): CloudFormation creates first, so the name is taken. */
+function renamedRuleFindings(old: Template, now: Template): Finding[] {
+  const names = (template: Template, ids: string[]) => ids.map((id) => template.Resources![id].Properties?.RuleName).filter((value) => typeof value === 'string');
+  const removed = names(old, resourcesOfType(old, 'AWS::IoT::TopicRule').filter((id) => !now.Resources?.[id]));
+  return names(now, resourcesOfType(now, 'AWS::IoT::TopicRule').filter((id) => !old.Resources?.[id])).filter((rule) => removed.includes(rule))
+    .map((rule) => ({ kind: 'update-refused' as const, text: `Topic rule ${display(rule)} moves to another logical ID under the same name: CloudFormation creates the new rule before deleting the old one, and the name is taken, so the update fails.` }));
+}
+
 const sentence = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
 const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
 const usd = (amount: number) => `${amount.toFixed(2)} USD`;
-const name = (id: string, template: Template) => String((template.Resources?.[id]?.Metadata?.['aws:cdk:path'] as string | undefined)?.replace(/^[^/]+\//, '').replace(/(\/Resource)+$/, '') ?? id);
 
 function render(write: (stream: Writable) => void): string {
   let text = '';
@@ -167,8 +218,8 @@ function resourceFindings(logicalId: string, change: ResourceDifference, old: Te
 
   const oldPolicy = old.Resources?.[logicalId]?.DeletionPolicy;
   const newPolicy = now.Resources?.[logicalId]?.DeletionPolicy;
-  if (oldPolicy === 'Retain' && newPolicy !== undefined && newPolicy !== 'Retain') {
-    findings.push({ kind: 'data-loss', text: `${label} (${type}) is now deleted with the stack: DeletionPolicy Retain -> ${newPolicy}.` });
+  if (oldPolicy === 'Retain' && newPolicy !== 'Retain' && !gone) {
+    findings.push({ kind: 'data-loss', text: `${label} (${type}) is now deleted with the stack: DeletionPolicy Retain -> ${newPolicy ?? 'none (CloudFormation\'s default is Delete)'}.` });
   }
 
   switch (type) {
@@ -180,18 +231,28 @@ function resourceFindings(logicalId: string, change: ResourceDifference, old: Te
       else if (gone) findings.push({ kind: 'replacement', text: `Thing ${display(was.ThingName)} is deleted with its shadow.` });
       break;
     case 'AWS::IoT::TopicRule': {
-      const rule = display(is.RuleName ?? was.RuleName);
-      if (replaced) findings.push({ kind: 'replacement', text: `Topic rule ${display(was.RuleName)} is replaced${was.RuleName !== is.RuleName ? ` by ${display(is.RuleName)}` : ''}: messages published while it is replaced are not acted on.` });
-      else if (gone) findings.push({ kind: 'data-loss', text: `Topic rule ${rule} is deleted: its messages are no longer archived or counted.` });
-      else if (!was.TopicRulePayload?.RuleDisabled && is.TopicRulePayload?.RuleDisabled) findings.push({ kind: 'data-loss', text: `Topic rule ${rule} is disabled: its messages are no longer acted on.` });
-      else if (JSON.stringify(was.TopicRulePayload?.Sql) !== JSON.stringify(is.TopicRulePayload?.Sql)) findings.push({ kind: 'change', text: `Topic rule ${rule} selects differently: ${display(was.TopicRulePayload?.Sql)} -> ${display(is.TopicRulePayload?.Sql)}.` });
+      // What the rules then do with devices' messages is judged by ruleBehaviourFindings.
+      const sql = (properties: Record<string, any>) => `\`${properties.TopicRulePayload?.Sql}\``;
+      if (change.isAddition) findings.push({ kind: 'change', text: `A new topic rule ${display(is.RuleName ?? label)} runs ${sql(is)}.` });
+      else if (gone) findings.push({ kind: 'change', text: `Topic rule ${display(was.RuleName ?? label)} is deleted.` });
+      else if (replaced && was.RuleName !== is.RuleName) {
+        // A new name: CloudFormation creates the replacement first and deletes the old rule in the update's clean-up.
+        findings.push({ kind: 'replacement', text: `Topic rule ${display(was.RuleName)} is replaced by ${display(is.RuleName)}: CloudFormation creates the new rule first and deletes the old one at the end of the update, so for that moment both act on every message (a message may be archived twice; none is missed).` });
+      } else if (replaced) findings.push({ kind: 'update-refused', text: `Topic rule ${display(is.RuleName)} would be replaced under the same name, which CloudFormation cannot do for a resource with a custom name: the update fails; give the rule a new name.` });
+      if (!change.isAddition && !gone && sql(was) !== sql(is)) findings.push({ kind: 'change', text: `Topic rule ${display(is.RuleName ?? label)} runs ${sql(is)} instead of ${sql(was)}.` });
       break;
     }
+    case 'Custom::ShadowDefaults':
+      if (!change.isAddition && !gone && was.DesiredJson !== is.DesiredJson) {
+        findings.push({ kind: 'change', text: `The deploy writes the desired state ${is.DesiredJson} (was ${was.DesiredJson}) into the live shadow of thing ${display(thingOf(is.ThingName, now))}, over any edit made since in the console or by a job: the running device changes to it.` });
+      }
+      break;
     case 'AWS::S3::Bucket': {
-      if (replaced || gone) findings.push({ kind: 'data-loss', text: `Bucket ${label} is ${replaced ? 'replaced' : 'removed'}: its archived objects ${retained ? 'stay in the old bucket, no longer written or read by the stack' : 'are deleted with it'}.` });
+      const contents = bucketContents(change.isAddition ? now : old, logicalId);
+      if (replaced || gone) findings.push({ kind: 'data-loss', text: `Bucket ${label} is ${replaced ? 'replaced' : 'removed'}: its ${contents} ${retained ? 'stay in the old bucket, no longer written or read by the stack' : 'are deleted with it'}.` });
       const before = expirationDays(was);
       const after = expirationDays(is);
-      if (before !== undefined && (after === undefined ? false : after < before)) findings.push({ kind: 'data-loss', text: `Bucket ${label} keeps objects ${after} days instead of ${before}: older archived objects are deleted.` });
+      if (before !== undefined && (after === undefined ? false : after < before)) findings.push({ kind: 'data-loss', text: `Bucket ${label} keeps objects ${after} days instead of ${before}: older ${contents} are deleted.` });
       break;
     }
     case 'AWS::Logs::LogGroup': {
@@ -203,6 +264,7 @@ function resourceFindings(logicalId: string, change: ResourceDifference, old: Te
     }
     case 'AWS::IoT::ProvisioningTemplate':
       if (replaced || gone) findings.push({ kind: 'replacement', text: `Provisioning template ${display(was.TemplateName)} is ${replaced ? 'replaced' : 'removed'}: devices provisioning by claim meanwhile are refused.` });
+      else if (was.Enabled === true && is.Enabled !== true) findings.push({ kind: 'outage', text: `Provisioning template ${display(is.TemplateName)} is disabled: every device provisioning by claim is refused, and no new device joins the fleet.` });
       else if (!change.isAddition) findings.push({ kind: 'change', text: `Provisioning template ${display(is.TemplateName)} changes: devices provisioned from now on get what it now makes; devices already provisioned are not touched.` });
       break;
     case 'AWS::Lambda::Function':
@@ -271,106 +333,10 @@ function thingOf(value: unknown, template: Template): unknown {
   return ref ? template.Resources?.[ref]?.Properties?.ThingName ?? value : value;
 }
 
-const display = (value: unknown) => (typeof value === 'string' ? `'${value}'` : JSON.stringify(value));
-
 function describeChange(key: string, was: unknown, is: unknown): string {
   if (key === 'Rotation') return `rotation ${display(was)} -> ${display(is)}`;
   if (key === 'ThingName') return `thing ${display(was)} -> ${display(is)}`;
   return `${key} ${display(was)} -> ${display(is)}`;
-}
-
-/** A request a certificate holding one policy could make, and how to say it. */
-interface Probe {
-  readonly action: IotAction;
-  readonly protocol: 'mqtt' | 'https';
-  readonly name: string;
-  readonly clientId: string;
-  readonly words: string;
-}
-
-/**
- * The concrete requests each IoT policy is asked about, around the stack's own device: what the words say is the
- * same whatever the thing is called, so a renamed thing compares its own topics with its own topics.
- */
-function probes(thing: string, fleetPrefix: string | undefined): Probe[] {
-  const other = 'another-device';
-  const shadow = (of: string) => `$aws/things/${of}/shadow`;
-  const claimTopics = ['$aws/certificates/create-from-csr/json', '$aws/provisioning-templates/+/provision/json'];
-  const mqtt = (action: IotAction, resource: string, words: string, clientId = thing): Probe => ({ action, protocol: 'mqtt', name: resource, clientId, words });
-  const list: Probe[] = [
-    mqtt('iot:Connect', thing, 'connect as its own thing', thing),
-    mqtt('iot:Connect', other, 'connect as another device (take over its client ID)', other),
-    mqtt('iot:Connect', `${CLAIM_CLIENT_ID_PREFIX}x`, `connect in the claim namespace (${CLAIM_CLIENT_ID_PREFIX}*)`, `${CLAIM_CLIENT_ID_PREFIX}x`),
-    mqtt('iot:Publish', dataTopicOf(thing), `publish to its own data topic (${dataTopicOf('<thing>')})`),
-    mqtt('iot:Publish', dataTopicOf(other), `publish to every device's data topic (another device's, ${dataTopicOf(other)})`),
-    mqtt('iot:Publish', `${shadow(thing)}/update`, 'update its own shadow'),
-    mqtt('iot:Publish', `${shadow(other)}/update`, 'update another device\'s shadow'),
-    mqtt('iot:Publish', 'some/other/topic', 'publish to topics outside the data and shadow layout'),
-    mqtt('iot:Subscribe', `${shadow(thing)}/update/accepted`, 'subscribe to its own shadow\'s responses'),
-    mqtt('iot:Subscribe', `${shadow(other)}/update/accepted`, 'subscribe to another device\'s shadow responses'),
-    mqtt('iot:Subscribe', dataTopicOf('#'), `subscribe to every device's data (${dataTopicOf('#')})`),
-    mqtt('iot:Subscribe', '#', 'subscribe to every topic (#)'),
-    mqtt('iot:Receive', `${shadow(thing)}/update/accepted`, 'receive its own shadow\'s responses'),
-    mqtt('iot:Receive', `${shadow(other)}/update/accepted`, 'receive another device\'s shadow responses'),
-    mqtt('iot:Receive', dataTopicOf(other), 'receive another device\'s data'),
-    ...claimTopics.map((topic) => mqtt('iot:Publish', topic.replace('+', 'any-template'), `call fleet provisioning (${topic})`)),
-    { action: 'iot:Publish', protocol: 'https', name: dataTopicOf(thing), clientId: '', words: `publish over HTTPS to its own data topic (${dataTopicOf('<thing>')})` },
-    { action: 'iot:Publish', protocol: 'https', name: dataTopicOf(other), clientId: '', words: 'publish over HTTPS to another device\'s data topic' },
-  ];
-  if (fleetPrefix) {
-    list.push(mqtt('iot:Connect', `${fleetPrefix}SERIAL0001`, `connect as a fleet device (${fleetPrefix}*)`, `${fleetPrefix}SERIAL0001`));
-  }
-  return list;
-}
-
-/** What each IoT policy newly allows or no longer allows, on the probes, evaluated as AWS IoT does. */
-function policyFindings(old: Template, now: Template): Finding[] {
-  const fleetPrefix = fleetPrefixOf(now) ?? fleetPrefixOf(old);
-  const before = policiesOf(old);
-  const after = policiesOf(now);
-  const findings: Finding[] = [];
-  for (const id of [...new Set([...Object.keys(before), ...Object.keys(after)])].sort()) {
-    const label = name(id, after[id] ? now : old);
-    const allowedBefore = allowedProbes(before[id], thingName(old) ?? 'device', fleetPrefix);
-    const allowedAfter = allowedProbes(after[id], thingName(now) ?? 'device', fleetPrefix);
-    const gained = [...allowedAfter].filter((words) => !allowedBefore.has(words));
-    const lost = [...allowedBefore].filter((words) => !allowedAfter.has(words));
-    const holder = `A certificate with IoT policy ${label}`;
-    if (gained.length) findings.push({ kind: 'iot-policy-widened', text: `${holder} may now ${gained.join('; ')}.` });
-    if (lost.length) findings.push({ kind: 'iot-policy-narrowed', text: `${holder} may no longer ${lost.join('; ')}.` });
-  }
-  return findings;
-}
-
-function allowedProbes(document: PolicyDocument | undefined, thing: string, fleetPrefix: string | undefined): Set<string> {
-  const allowed = new Set<string>();
-  if (!document) return allowed;
-  const arn = (type: string, name: string) => `arn:aws:iot:eu-west-1:123456789012:${type}/${name}`;
-  const type = { 'iot:Connect': 'client', 'iot:Publish': 'topic', 'iot:Receive': 'topic', 'iot:Subscribe': 'topicfilter' } as const;
-  for (const probe of probes(thing, fleetPrefix)) {
-    const principal: Principal = probe.protocol === 'https'
-      ? { protocol: 'https', attachedThings: [thing] }
-      : { protocol: 'mqtt', clientId: probe.clientId, attachedThings: [probe.action === 'iot:Connect' ? probe.clientId : thing] };
-    if (evaluate([document], principal, { action: probe.action, resource: arn(type[probe.action], probe.name) }).allowed) allowed.add(probe.words);
-  }
-  return allowed;
-}
-
-/** The IoT policies' documents, resolved in a fixed account and Region (both sides alike). */
-function policiesOf(template: Template): Record<string, PolicyDocument> {
-  const resolved = new ResolvedTemplate(template as never, { region: 'eu-west-1', account: '123456789012' });
-  return Object.fromEntries(Object.entries(template.Resources ?? {}).filter(([, resource]) => resource.Type === 'AWS::IoT::Policy')
-    .map(([id]) => [id, resolved.properties(id).PolicyDocument as PolicyDocument]));
-}
-
-function thingName(template: Template): string | undefined {
-  const thing = Object.values(template.Resources ?? {}).find((resource) => resource.Type === 'AWS::IoT::Thing');
-  return typeof thing?.Properties?.ThingName === 'string' ? thing.Properties.ThingName : undefined;
-}
-
-function fleetPrefixOf(template: Template): string | undefined {
-  const value = template.Outputs?.FleetThingNamePrefix?.Value;
-  return typeof value === 'string' ? value : undefined;
 }
 
 /** Whether a review holds a finding of one of `kinds`. */
@@ -379,6 +345,8 @@ export function hasKinds(reviews: readonly StackReview[], kinds: readonly Findin
 }
 
 const HEADINGS: Record<FindingKind, string> = {
+  outage: 'Devices cut off',
+  hardening: 'Protections removed',
   replacement: 'Replaced or deleted',
   'data-loss': 'Data at risk',
   'update-refused': 'Updates CloudFormation refuses',

@@ -89,6 +89,29 @@ function bodyValue(value: unknown, parameters: Record<string, string>): string {
   throw new NotSupportedError(`template body value ${JSON.stringify(value)}`);
 }
 
+/**
+ * The policies a provisioning template attaches to the certificate it registers, for these parameters: policies named
+ * (existing ones), and policies given by document, which are created and named by a hash of the document
+ * ("Provisioning templates", Policy resources). The review reads a fleet device's policies here too.
+ */
+export function templatePolicies(body: LocalProvisioningTemplate['body'], parameters: Record<string, string>): { policyNames: string[]; createdPolicies: Record<string, PolicyDocument> } {
+  const policyNames: string[] = [];
+  const createdPolicies: Record<string, PolicyDocument> = {};
+  for (const [id, resource] of Object.entries(body.Resources)) {
+    if (resource.Type !== 'AWS::IoT::Policy') continue;
+    if (resource.Properties.PolicyDocument === undefined) {
+      policyNames.push(bodyValue(resource.Properties.PolicyName, parameters));
+      continue;
+    }
+    if (resource.Properties.PolicyName !== undefined) throw new ProvisioningRejected(400, 'InvalidRequest', `Policy ${id} has both PolicyName and PolicyDocument`);
+    const text = bodyValue(resource.Properties.PolicyDocument, parameters);
+    const name = createHash('sha256').update(text).digest('hex');
+    createdPolicies[name] = JSON.parse(text) as PolicyDocument;
+    policyNames.push(name);
+  }
+  return { policyNames, createdPolicies };
+}
+
 class ProvisioningRejected extends Error {
   constructor(readonly statusCode: number, readonly errorCode: string, message: string) {
     super(message);
@@ -212,8 +235,7 @@ export class FleetProvisioningService {
     let attributeOverride: string | undefined;
     let thingGroups: string[] = [];
     let groupsOverride: string | undefined;
-    const policyNames: string[] = [];
-    const createdPolicies: Record<string, PolicyDocument> = {};
+    const { policyNames, createdPolicies } = templatePolicies(template.body, parameters);
     for (const [id, resource] of Object.entries(template.body.Resources)) {
       if (resource.Type === 'AWS::IoT::Thing') {
         thingName = bodyValue(resource.Properties.ThingName, parameters);
@@ -224,15 +246,8 @@ export class FleetProvisioningService {
       } else if (resource.Type === 'AWS::IoT::Certificate') {
         if (bodyValue(resource.Properties.CertificateId, parameters) !== certificate.certificateId) throw new NotSupportedError(`certificate resource ${id} naming another certificate`);
         if (resource.Properties.Status !== 'ACTIVE') throw new NotSupportedError(`certificate resource ${id} with status ${resource.Properties.Status}`);
-      } else if (resource.Type === 'AWS::IoT::Policy' && resource.Properties.PolicyDocument !== undefined) {
-        // A policy given by document: created, named by a hash of the document ("Provisioning templates", Policy resources).
-        if (resource.Properties.PolicyName !== undefined) throw new ProvisioningRejected(400, 'InvalidRequest', `Policy ${id} has both PolicyName and PolicyDocument`);
-        const text = bodyValue(resource.Properties.PolicyDocument, parameters);
-        const name = createHash('sha256').update(text).digest('hex');
-        createdPolicies[name] = JSON.parse(text) as PolicyDocument;
-        policyNames.push(name);
       } else if (resource.Type === 'AWS::IoT::Policy') {
-        policyNames.push(bodyValue(resource.Properties.PolicyName, parameters));
+        // Read by templatePolicies, above.
       } else {
         throw new NotSupportedError(`${resource.Type} in provisioning template ${templateName}`);
       }

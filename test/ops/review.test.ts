@@ -30,8 +30,10 @@ test('data/+ in place of data/<thing> is literal in an IoT policy ("Publish/Subs
     publish.Resource[0] = JSON.parse(JSON.stringify(publish.Resource[0]).replace('${iot:Connection.Thing.ThingName}', '+'));
   });
   expect(findings(after).filter((finding) => finding.kind.startsWith('iot-policy'))).toEqual([
-    { kind: 'iot-policy-narrowed', text: expect.stringMatching(/^A certificate with IoT policy DevicePolicy[0-9A-F]{8} may no longer publish to its own data topic \(data\/<thing>\)\.$/) },
+    { kind: 'iot-policy-narrowed', text: expect.stringMatching(/^A certificate with IoT policy DevicePolicy[0-9A-F]{8} \(held by the certificate of thing 'pi-dev-01' and every fleet device \(pi-dev-fleet-\*\); anyone with the claim key can get a certificate with it by provisioning a serial the hook allows\) may no longer publish to its own data topic \(data\/<thing>\)\.$/) },
   ]);
+  // The HTTPS policy every device also holds names its data topic literally, for any protocol: no device loses it.
+  expect(findings(after).filter((finding) => finding.kind === 'outage' || finding.kind === 'data-loss')).toEqual([]);
 });
 
 test('the claim policy allowing any client ID: a claim certificate may now take over devices', () => {
@@ -41,7 +43,7 @@ test('the claim policy allowing any client ID: a claim certificate may now take 
   });
   expect(findings(after)).toContainEqual({
     kind: 'iot-policy-widened',
-    text: 'A certificate with IoT policy FleetClaimPolicyC12BA720 may now connect as its own thing; connect as another device (take over its client ID); connect as a fleet device (pi-dev-fleet-*).',
+    text: 'A certificate with IoT policy FleetClaimPolicyC12BA720 (held by the fleet\'s claim certificate) may now connect as its own thing; connect as another device (take over its client ID); connect as a fleet device (pi-dev-fleet-*).',
   });
 });
 
@@ -56,7 +58,6 @@ test('a new ServiceToken for a certificate: an update CloudFormation refuses', (
 });
 
 test.each([
-  ['the archive rule disabled', (resources: Record<string, any>) => { ofType(resources, 'AWS::IoT::TopicRule', 'ArchiveRule')[0].Properties.TopicRulePayload.RuleDisabled = true; }, /^Topic rule '.+' is disabled: its messages are no longer acted on\.$/],
   ['the failed-deliveries log group kept a day', (resources: Record<string, any>) => { ofType(resources, 'AWS::Logs::LogGroup', 'FailedDeliveries')[0].Properties.RetentionInDays = 1; }, /^Log group FailedDeliveries[0-9A-F]{8} keeps events 1 days instead of \d+\.$/],
   ['the archive bucket removed', (resources: Record<string, any>) => { delete resources[Object.keys(resources).find((id) => /^ArchiveBucket[0-9A-F]{8}$/.test(id))!]; }, /^Bucket ArchiveBucket[0-9A-F]{8} is removed: its archived objects are deleted with it\.$/],
 ])('%s: data at risk', (_, change, text) => {
@@ -67,4 +68,165 @@ test('a retained bucket that would be deleted with the stack: data at risk', () 
   const retained = changed((resources) => { for (const bucket of ofType(resources, 'AWS::S3::Bucket')) Object.assign(bucket, { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' }); });
   const destroyed = changed((resources) => { for (const bucket of ofType(resources, 'AWS::S3::Bucket')) Object.assign(bucket, { DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' }); });
   expect(reviewStack('IotCore-dev', retained, destroyed).findings).toContainEqual({ kind: 'data-loss', text: expect.stringMatching(/^ArchiveBucket[0-9A-F]{8} \(AWS::S3::Bucket\) is now deleted with the stack: DeletionPolicy Retain -> Delete\.$/) });
+});
+
+const archiveRule = (resources: Record<string, any>) => ofType(resources, 'AWS::IoT::TopicRule', 'ArchiveRule')[0].Properties.TopicRulePayload;
+const ofKind = (after: Template, kind: string) => findings(after).filter((finding) => finding.kind === kind).map((finding) => finding.text);
+const BOTH = "of thing 'pi-dev-01' and every fleet device (pi-dev-fleet-*)";
+
+describe('outage: what a device or the claim certificate does today, refused by the head', () => {
+  test('the device policy without its shadow subscriptions: the declared thing and every fleet device are named', () => {
+    const after = changed((resources) => {
+      const statements = ofType(resources, 'AWS::IoT::Policy', 'DevicePolicy')[0].Properties.PolicyDocument.Statement;
+      statements.splice(statements.findIndex((statement: any) => statement.Sid === 'SubscribeOwnShadowResponses'), 1);
+    });
+    const outages = ofKind(after, 'outage');
+    expect(outages).toHaveLength(2);
+    expect(outages[0]).toMatch(/^thing 'pi-dev-01' can no longer subscribe to \$aws\/things\/<thing>\/shadow\/get\/accepted; subscribe to .*update\/delta: /);
+    expect(outages[1]).toMatch(/^every fleet device \(pi-dev-fleet-\*\) can no longer subscribe to \$aws\/things\/<thing>\/shadow\/get\/accepted;/);
+  });
+
+  test('the claim policy without the provisioning topic: the claim certificate can provision no device', () => {
+    const after = changed((resources) => {
+      const publish = ofType(resources, 'AWS::IoT::Policy', 'FleetClaimPolicy')[0].Properties.PolicyDocument.Statement[1];
+      publish.Resource = [publish.Resource[0]];
+    });
+    expect(ofKind(after, 'outage')).toEqual(["the fleet's claim certificate can no longer publish $aws/provisioning-templates/<template>/provision/json: no new device can be provisioned."]);
+  });
+
+  test('the provisioning template disabled', () => {
+    const after = changed((resources) => { ofType(resources, 'AWS::IoT::ProvisioningTemplate')[0].Properties.Enabled = false; });
+    expect(ofKind(after, 'outage')).toEqual([expect.stringMatching(/^Provisioning template 'IotCore-dev_Fleet_[0-9A-F]{8}' is disabled: every device provisioning by claim is refused/)]);
+  });
+
+  test('the archive rule disabled: an outage, and every device\'s archived messages lost', () => {
+    const after = changed((resources) => { archiveRule(resources).RuleDisabled = true; });
+    expect(ofKind(after, 'outage')).toEqual(["Topic rule 'archive_pi_dev_01' is disabled: it acts on no device's message."]);
+    expect(ofKind(after, 'data-loss')).toContain(`Status messages named s3 (\`iot-device run --name s3\`) ${BOTH} are no longer archived in ArchiveBucket7C124431 under archive/data/<thing>/<timestamp>-<uuid>.json: 'archive_pi_dev_01' is disabled.`);
+  });
+});
+
+describe('behaviour of the rules: sample messages of every device through both sides\' rules', () => {
+  test('FROM a topic no device publishes to: unreachable (outage), and nothing of any device archived (data-loss)', () => {
+    const after = changed((resources) => { archiveRule(resources).Sql = "SELECT name FROM 'telemetry/+' WHERE name = 's3'"; });
+    expect(ofKind(after, 'outage')).toEqual(["Topic rule 'archive_pi_dev_01' can no longer be reached: no device of the environment may publish to a topic its FROM 'telemetry/+' matches."]);
+    expect(ofKind(after, 'data-loss')).toEqual([
+      `Status messages named s3 (\`iot-device run --name s3\`) ${BOTH} are no longer archived in ArchiveBucket7C124431 under archive/data/<thing>/<timestamp>-<uuid>.json: 'archive_pi_dev_01' selects FROM 'telemetry/+', which data/<thing> does not match.`,
+      `Messages named s3 over HTTPS (the smoke check's, \`iot-device publish --https\`) ${BOTH} are no longer archived in ArchiveBucket7C124431 under archive/data/<thing>/<timestamp>-<uuid>.json: 'archive_pi_dev_01' selects FROM 'telemetry/+', which data/<thing> does not match.`,
+    ]);
+  });
+
+  test('a condition that leaves the fleet out: only the fleet\'s messages are lost', () => {
+    const after = changed((resources) => { archiveRule(resources).Sql = "SELECT name FROM 'data/+' WHERE name = 's3' AND topic(2) = 'pi-dev-01'"; });
+    expect(ofKind(after, 'outage')).toEqual([]);
+    expect(ofKind(after, 'data-loss')).toContain("Status messages named s3 (`iot-device run --name s3`) of every fleet device (pi-dev-fleet-*) are no longer archived in ArchiveBucket7C124431 under archive/data/<thing>/<timestamp>-<uuid>.json: the condition of 'archive_pi_dev_01' leaves them out.");
+  });
+
+  test('no condition: messages the rule skipped are archived too', () => {
+    const after = changed((resources) => { archiveRule(resources).Sql = "SELECT name FROM 'data/+'"; });
+    expect(ofKind(after, 'data-loss')).toEqual([]);
+    expect(ofKind(after, 'change')).toContain(`Status messages without a name (\`iot-device run\`) ${BOTH} are now archived in ArchiveBucket7C124431 under archive/data/<thing>/<timestamp>-<uuid>.json.`);
+  });
+
+  test('another key: where the archive moves to, for the readers of the bucket', () => {
+    const after = changed((resources) => { archiveRule(resources).Actions[0].S3.Key = 'archive/${topic(2)}/${newuuid()}.json'; });
+    expect(ofKind(after, 'data-loss')).toEqual([]);
+    expect(ofKind(after, 'change')).toContain(`Status messages named s3 (\`iot-device run --name s3\`) ${BOTH} are archived under archive/<thing>/<uuid>.json instead of archive/data/<thing>/<timestamp>-<uuid>.json: whatever reads the archive by key (the smoke check, consumers of the bucket) must follow.`);
+  });
+
+  test('the error action removed: failed deliveries lost, and what read them goes blind', () => {
+    const after = changed((resources) => { delete archiveRule(resources).ErrorAction; });
+    expect(ofKind(after, 'data-loss')).toEqual([expect.stringMatching(/^Topic rule 'archive_pi_dev_01' loses its error action: a delivery that fails is no longer logged to FailedDeliveries[0-9A-F]{8} and its message is lost; MonitoringFailedDeliveryAlarm[0-9A-F]{8} and the smoke check's error-log check go blind\.$/)]);
+  });
+
+  test('the rule\'s role without s3:PutObject: every archive write refused', () => {
+    const after = changed((resources) => { ofType(resources, 'AWS::IAM::Policy', 'ArchiveRuleRoleDefaultPolicy')[0].Properties.PolicyDocument.Statement[0].Action = 's3:GetObject'; });
+    expect(ofKind(after, 'data-loss')).toContain(`Status messages named s3 (\`iot-device run --name s3\`) ${BOTH} are no longer archived in ArchiveBucket7C124431 under archive/data/<thing>/<timestamp>-<uuid>.json: S3 refuses the rule's write.`);
+  });
+
+  test('the rule renamed: created before the old one is deleted; the same name under another logical ID: refused', () => {
+    const renamed = changed((resources) => { ofType(resources, 'AWS::IoT::TopicRule', 'ArchiveRule')[0].Properties.RuleName = 'archive_v2'; });
+    expect(reviewStack('IotCore-dev', base, renamed).findings).toContainEqual({ kind: 'replacement', text: expect.stringMatching(/^Topic rule 'archive_pi_dev_01' is replaced by 'archive_v2': CloudFormation creates the new rule first and deletes the old one at the end of the update, so for that moment both act on every message/) });
+    const moved = changed((resources) => {
+      const id = Object.keys(resources).find((key) => key.startsWith('ArchiveRule3'))!;
+      resources.ArchiveRuleMoved = resources[id];
+      delete resources[id];
+    });
+    expect(ofKind(moved, 'update-refused')).toEqual(["Topic rule 'archive_pi_dev_01' moves to another logical ID under the same name: CloudFormation creates the new rule before deleting the old one, and the name is taken, so the update fails."]);
+  });
+});
+
+describe('hardening: protections of what the stack keeps', () => {
+  test.each([
+    ['versioning off', (bucket: any) => { delete bucket.Properties.VersioningConfiguration; }, /^Bucket ArchiveBucket[0-9A-F]{8} is no longer versioned: .*the smoke check's --clean\) deletes its archived objects instead of leaving a delete marker\.$/],
+    ['encryption removed', (bucket: any) => { delete bucket.Properties.BucketEncryption; }, /^Bucket ArchiveBucket[0-9A-F]{8}'s default encryption \(AES256\) is removed/],
+    ['public access block opened', (bucket: any) => { bucket.Properties.PublicAccessBlockConfiguration.BlockPublicPolicy = false; }, /public access block no longer sets BlockPublicPolicy: a bucket policy or ACL could make its archived objects public\.$/],
+    ['access logging off', (bucket: any) => { delete bucket.Properties.LoggingConfiguration; }, /no longer logs access/],
+  ])('%s', (_, change, text) => {
+    const after = changed((resources) => { change(ofType(resources, 'AWS::S3::Bucket', 'ArchiveBucket7')[0]); });
+    expect(ofKind(after, 'hardening')).toEqual([expect.stringMatching(text)]);
+  });
+
+  test('the TLS-only statement removed from the bucket policy', () => {
+    const after = changed((resources) => { ofType(resources, 'AWS::S3::BucketPolicy', 'ArchiveBucketPolicy')[0].Properties.PolicyDocument.Statement.shift(); });
+    expect(ofKind(after, 'hardening')).toEqual([expect.stringMatching(/^Bucket ArchiveBucket[0-9A-F]{8}'s policy no longer denies requests without TLS/)]);
+  });
+
+  test('the error log kept forever', () => {
+    const after = changed((resources) => { delete ofType(resources, 'AWS::Logs::LogGroup', 'FailedDeliveries')[0].Properties.RetentionInDays; });
+    expect(ofKind(after, 'hardening')).toEqual([expect.stringMatching(/^Log group FailedDeliveries[0-9A-F]{8} keeps its events forever instead of \d+ days/)]);
+  });
+
+  test('a cdk-nag finding acknowledged anew, with its path and reason', () => {
+    const review = reviewStack('IotCore-dev', { template: base, acknowledged: {} }, { template: base, acknowledged: { 'Fleet/HookRole/DefaultPolicy/Resource\nAnnotation::AwsSolutions-IAM5[Resource::*]': 'because' } });
+    expect(review.findings).toEqual([{ kind: 'hardening', text: 'cdk-nag\'s AwsSolutions-IAM5[Resource::*] is newly acknowledged on Fleet/HookRole/DefaultPolicy/Resource: "because".' }]);
+  });
+
+  test('a DeletionPolicy Retain removed reads like one changed to Delete', () => {
+    const retained = changed((resources) => { for (const bucket of ofType(resources, 'AWS::S3::Bucket')) bucket.DeletionPolicy = 'Retain'; });
+    const removed = changed((resources) => { for (const bucket of ofType(resources, 'AWS::S3::Bucket')) delete bucket.DeletionPolicy; });
+    expect(reviewStack('IotCore-dev', retained, removed).findings).toContainEqual({ kind: 'data-loss', text: expect.stringMatching(/^ArchiveBucket[0-9A-F]{8} \(AWS::S3::Bucket\) is now deleted with the stack: DeletionPolicy Retain -> none \(CloudFormation's default is Delete\)\.$/) });
+  });
+
+  test('the access-log bucket\'s retention is about access logs, not the archive', () => {
+    const after = changed((resources) => { ofType(resources, 'AWS::S3::Bucket', 'ArchiveBucketAccessLogs')[0].Properties.LifecycleConfiguration.Rules[0].ExpirationInDays = 7; });
+    expect(ofKind(after, 'data-loss')).toEqual([expect.stringMatching(/^Bucket ArchiveBucketAccessLogs[0-9A-F]{8} keeps objects 7 days instead of \d+: older access logs are deleted\.$/)]);
+  });
+});
+
+describe('consequences told in full', () => {
+  test('new shadow defaults are written into the declared thing\'s live shadow', () => {
+    const after = changed((resources) => { ofType(resources, 'Custom::ShadowDefaults')[0].Properties.DesiredJson = '{"interval":10}'; });
+    expect(ofKind(after, 'change')).toContain('The deploy writes the desired state {"interval":10} (was {"interval":5}) into the live shadow of thing \'pi-dev-01\', over any edit made since in the console or by a job: the running device changes to it.');
+  });
+
+  test('an IoT policy narrowed is not "broadened" IAM; a role\'s new permission is', () => {
+    const narrowed = changed((resources) => { ofType(resources, 'AWS::IoT::Policy', 'DevicePolicy')[0].Properties.PolicyDocument.Statement.pop(); });
+    expect(ofKind(narrowed, 'iam')).toEqual([]);
+    const widened = changed((resources) => { ofType(resources, 'AWS::IAM::Policy', 'ArchiveRuleRoleDefaultPolicy')[0].Properties.PolicyDocument.Statement.push({ Effect: 'Allow', Action: 's3:DeleteObject', Resource: '*' }); });
+    expect(ofKind(widened, 'iam')).toEqual(["IAM permissions (the CDK's security table, IoT policies aside: they are judged above) are broadened."]);
+  });
+
+  test('AWS::CDK::Metadata is left out', () => {
+    const withMetadata = changed((resources) => { resources.CDKMetadata = { Type: 'AWS::CDK::Metadata', Properties: { Analytics: 'v2:deflate64:H4sIAAAA' } }; });
+    expect(reviewStack('IotCore-dev', base, withMetadata)).toMatchObject({ changed: false, findings: [] });
+  });
+});
+
+describe('environments', () => {
+  test('removed from the config: what is left deployed and unmanaged, as data at risk', () => {
+    const review = reviewStack('IotCore-stg', base, undefined);
+    expect(review.findings[0]).toEqual({ kind: 'data-loss', text: expect.stringMatching(/^Environment 'stg' is no longer in the config: its deployed stack IotCore-stg is left as it is and unmanaged .* with thing 'pi-dev-01', the fleet's provisioning \(pi-dev-fleet-\*\), 2 certificates with their keys in Secrets Manager, .*bucket ArchiveBucket[0-9A-F]{8} with its archived objects, 4 alarms, \d+\.\d\d USD a month; destroy it first/) });
+  });
+
+  test('new: what it creates and its cost, and nothing else', () => {
+    const review = reviewStack('IotCore-qa', undefined, base);
+    expect(review.findings.map((finding) => finding.kind)).toEqual(['change', 'cost']);
+    expect(review.findings[0].text).toMatch(/^Environment 'qa' is new: stack IotCore-qa is created with thing 'pi-dev-01'/);
+  });
+});
+
+test('a rule the sandbox cannot run (two actions): the review says it cannot evaluate the rules, and is not silent', () => {
+  const after = changed((resources) => { archiveRule(resources).Actions.push(archiveRule(resources).Actions[0]); });
+  expect(ofKind(after, 'change')).toContainEqual(expect.stringMatching(/^The review cannot evaluate topic rules on these templates \(not supported by the local sandbox: 2 actions in rule ArchiveRule[0-9A-F]{8}/));
 });
