@@ -5,6 +5,7 @@
  * Input (argv[2]): {port, ca, certificate, privateKey, clientId, csr, templateName, serial}.
  */
 import { iot, iotidentity, mqtt } from 'aws-iot-device-sdk-v2';
+import { runScenario } from './sdk-connection';
 
 const { port, ca, certificate, privateKey, clientId, csr, templateName, serial } = JSON.parse(process.argv[2]);
 
@@ -43,11 +44,7 @@ async function main() {
   // From connecting to the RegisterThing answer, as bench:fleet times its own provisioner.
   const ms = Date.now() - started;
   await connection.disconnect();
-  process.stdout.write(JSON.stringify({ created, registered, ms }));
-  process.exit(0);
+  return { created, registered, ms };
 }
 
-main().catch((error) => {
-  process.stderr.write(String(error?.stack ?? error));
-  process.exit(1);
-});
+runScenario(main);

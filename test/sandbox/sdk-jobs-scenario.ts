@@ -7,7 +7,7 @@
  */
 import * as readline from 'readline';
 import { iotjobs } from 'aws-iot-device-sdk-v2';
-import { connectMqtt5, settle } from './sdk-connection';
+import { connectMqtt5, firstMessage, openStream, runScenario, settle } from './sdk-connection';
 
 const { port, ca, certificate, privateKey, thingName, jobId, otherThing } = JSON.parse(process.argv[2]);
 
@@ -24,26 +24,18 @@ async function main() {
   results.again = await settle(jobs.updateJobExecution({ thingName, jobId, status: iotjobs.model.JobStatus.IN_PROGRESS }));
   results.pendingAfter = await settle(jobs.getPendingJobExecutions({ thingName }));
 
-  const next: unknown[] = [];
   const stream = jobs.createNextJobExecutionChangedStream({ thingName });
-  const subscribed = new Promise<void>((resolve) => stream.on('subscriptionStatus', (event) => { if (event.type === 0) resolve(); }));
-  stream.on('incomingPublish', (event) => next.push(event.message));
-  stream.open();
-  await subscribed;
+  const next = await openStream(stream);
   process.stdout.write('ready\n');
   await new Promise<void>((resolve) => readline.createInterface({ input: process.stdin }).once('line', () => resolve()));
-  for (let waited = 0; next.length === 0 && waited < 10_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+  await firstMessage(next);
   results.nextChanged = next;
   results.otherThing = await settle(jobs.getPendingJobExecutions({ thingName: otherThing }));
 
   stream.close();
   jobs.close();
   client.stop();
-  process.stdout.write(JSON.stringify(results));
-  process.exit(0);
+  return results;
 }
 
-main().catch((error) => {
-  process.stderr.write(String(error?.stack ?? error));
-  process.exit(1);
-});
+runScenario(main);

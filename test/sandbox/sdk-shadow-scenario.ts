@@ -4,7 +4,7 @@
  * what happened as JSON and exits. Input (argv[2]): {port, ca, certificate, privateKey, thingName}.
  */
 import { iotshadow } from 'aws-iot-device-sdk-v2';
-import { connectMqtt5, settle } from './sdk-connection';
+import { connectMqtt5, firstMessage, openStream, runScenario, settle } from './sdk-connection';
 
 const { port, ca, certificate, privateKey, thingName } = JSON.parse(process.argv[2]);
 
@@ -15,15 +15,11 @@ async function main() {
   const results: Record<string, unknown> = {};
   results.getNew = await settle(shadow.getShadow({ thingName }));
 
-  const deltas: unknown[] = [];
   const stream = shadow.createShadowDeltaUpdatedStream({ thingName });
-  const subscribed = new Promise<void>((resolve) => stream.on('subscriptionStatus', (event) => { if (event.type === 0) resolve(); }));
-  stream.on('incomingPublish', (event) => deltas.push(event.message));
-  stream.open();
-  await subscribed;
+  const deltas = await openStream(stream);
 
   results.update = await settle(shadow.updateShadow({ thingName, state: { desired: { interval: 10 }, reported: { interval: 5 } } }));
-  for (let waited = 0; deltas.length === 0 && waited < 10_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+  await firstMessage(deltas);
   results.deltas = deltas;
   results.get = await settle(shadow.getShadow({ thingName }));
   results.updateAtVersion = await settle(shadow.updateShadow({ thingName, state: { reported: { interval: 10 } }, version: 1 }));
@@ -32,11 +28,7 @@ async function main() {
   stream.close();
   shadow.close();
   client.stop();
-  process.stdout.write(JSON.stringify(results));
-  process.exit(0);
+  return results;
 }
 
-main().catch((error) => {
-  process.stderr.write(String(error?.stack ?? error));
-  process.exit(1);
-});
+runScenario(main);
