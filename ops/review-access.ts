@@ -112,8 +112,19 @@ function claimOperations(templateName: string): Probe[] {
   ];
 }
 
-/** The certificates of a template and what they hold: its thing's, a fleet device's (from the provisioning template), the claim certificate's. */
+const holdersRead = new WeakMap<Template, Holder[]>();
+
+/**
+ * The certificates of a template and what they hold: its thing's, a fleet device's (from the provisioning template),
+ * the claim certificate's. Read once per template: the policy, outage and rule findings all ask.
+ */
 function holdersOf(template: Template): Holder[] {
+  const read = holdersRead.get(template) ?? readHolders(template);
+  holdersRead.set(template, read);
+  return read;
+}
+
+function readHolders(template: Template): Holder[] {
   const resolved = new ResolvedTemplate(template as never);
   const policies = Object.fromEntries(resourcesOfType(template, 'AWS::IoT::Policy').map((id) => [resolved.ref(id), { id, document: resolved.properties(id).PolicyDocument as PolicyDocument }]));
   const attachedTo = (principal: unknown) => resourcesOfType(template, 'AWS::IoT::PolicyPrincipalAttachment').map((id) => resolved.properties(id))
@@ -149,7 +160,10 @@ function holdersOf(template: Template): Holder[] {
   return holders;
 }
 
-function allowed(probes: readonly Probe[], documents: PolicyDocument[], thing: string | undefined, arn: (resource: string) => string): Set<string> {
+/** The account and Region both sides resolve in, so their ARNs compare. */
+const SANDBOX = new ResolvedTemplate({ Resources: {} } as never);
+
+function allowed(probes: readonly Probe[], documents: PolicyDocument[], thing: string | undefined): Set<string> {
   const result = new Set<string>();
   if (!documents.length) return result;
   for (const probe of probes) {
@@ -157,15 +171,10 @@ function allowed(probes: readonly Probe[], documents: PolicyDocument[], thing: s
     const principal: Principal = probe.protocol === 'https'
       ? { protocol: 'https', attachedThings: things }
       : { protocol: 'mqtt', clientId: probe.clientId, attachedThings: probe.action === 'iot:Connect' && thing !== undefined ? [probe.clientId] : things };
-    if (evaluate(documents, principal, { action: probe.action, resource: arn(`${RESOURCE_TYPE_OF[probe.action]}/${probe.name}`) }).allowed) result.add(probe.words);
+    if (evaluate(documents, principal, { action: probe.action, resource: SANDBOX.arn('iot', `${RESOURCE_TYPE_OF[probe.action]}/${probe.name}`) }).allowed) result.add(probe.words);
   }
   return result;
 }
-
-const arnOf = (template: Template) => {
-  const resolved = new ResolvedTemplate(template as never);
-  return (resource: string) => resolved.arn('iot', resource);
-};
 
 /** Every operation a holder performs with the base's policies that the head's deny it. */
 function outageFindings(old: Template, now: Template): Finding[] {
@@ -175,8 +184,8 @@ function outageFindings(old: Template, now: Template): Finding[] {
   for (const holder of after) {
     const was = before.find((candidate) => candidate.role === holder.role);
     if (!was) continue;
-    const could = allowed(was.operations, Object.values(was.policies), was.thing, arnOf(old));
-    const can = allowed(holder.operations, Object.values(holder.policies), holder.thing, arnOf(now));
+    const could = allowed(was.operations, Object.values(was.policies), was.thing);
+    const can = allowed(holder.operations, Object.values(holder.policies), holder.thing);
     const lost = [...could].filter((words) => !can.has(words));
     if (!lost.length) continue;
     const consequence = holder.role === 'claim' ? 'no new device can be provisioned' : 'what it does today is refused and the device program stops or retries';
@@ -200,7 +209,7 @@ export function dataPublishers(template: Template): Publisher[] {
   return holdersOf(template).flatMap((holder) => {
     if (!holder.thing) return [];
     const topic = dataTopicOf(holder.thing);
-    const may = allowed([mqtt('iot:Publish', topic, 'mqtt', holder.thing), https(topic, 'https')], Object.values(holder.policies), holder.thing, arnOf(template));
+    const may = allowed([mqtt('iot:Publish', topic, 'mqtt', holder.thing), https(topic, 'https')], Object.values(holder.policies), holder.thing);
     return [{ role: holder.role, words: holder.words, thing: holder.thing, topic, topicWords: dataTopicOf('<thing>'), publishes: { mqtt: may.has('mqtt'), https: may.has('https') } }];
   });
 }
@@ -225,12 +234,15 @@ export function accessFindings(old: Template, now: Template): Finding[] {
   const before = documents(old);
   const after = documents(now);
   const holders = holdersOf(Object.keys(after).length ? now : old);
+  const thingBefore = thingName(old) ?? 'device';
+  const thingAfter = thingName(now) ?? 'device';
+  const probesBefore = policyProbes(thingBefore, fleetPrefix);
+  const probesAfter = policyProbes(thingAfter, fleetPrefix);
   const findings: Finding[] = [];
   for (const id of [...new Set([...Object.keys(before), ...Object.keys(after)])].sort()) {
     const label = resourceName(id, after[id] ? now : old);
-    const probes = (template: Template) => policyProbes(thingName(template) ?? 'device', fleetPrefix);
-    const allowedBefore = before[id] ? allowed(probes(old), [before[id]], thingName(old) ?? 'device', arnOf(old)) : new Set<string>();
-    const allowedAfter = after[id] ? allowed(probes(now), [after[id]], thingName(now) ?? 'device', arnOf(now)) : new Set<string>();
+    const allowedBefore = before[id] ? allowed(probesBefore, [before[id]], thingBefore) : new Set<string>();
+    const allowedAfter = after[id] ? allowed(probesAfter, [after[id]], thingAfter) : new Set<string>();
     const gained = [...allowedAfter].filter((words) => !allowedBefore.has(words));
     const lost = [...allowedBefore].filter((words) => !allowedAfter.has(words));
     const holder = `A certificate with IoT policy ${label} (${holdersWords(id, holders)})`;

@@ -37,6 +37,9 @@ export interface SynthesizedStack {
 export const resourceName = (id: string, template: Template): string => String((template.Resources?.[id]?.Metadata?.['aws:cdk:path'] as string | undefined)
   ?.replace(/^[^/]+\//, '').replace(/(\/Resource)+$/, '') ?? id);
 
+/** A finding's text as a sentence: its first letter capitalized. */
+export const sentence = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1);
+
 export const display = (value: unknown): string => (typeof value === 'string' ? `'${value}'` : JSON.stringify(value));
 
 /** The logical IDs of a template's resources of one type. */

@@ -10,7 +10,7 @@ import { runQuery, substitute, topicMatches } from '../sandbox/iot-sql';
 import { LocalRule, rulesOf } from '../sandbox/rule-engine';
 import { ResolvedTemplate } from '../sandbox/resolved-template';
 import { dataPublishers, Publisher } from './review-access';
-import { display, Finding, resourceName, resourcesOfType, Template } from './review-model';
+import { display, Finding, resourceName, resourcesOfType, sentence, Template } from './review-model';
 
 const TIMESTAMP = 1767225600000;
 
@@ -54,14 +54,22 @@ function sideOf(template: Template): Side {
   return { template, rules, publishers: dataPublishers(template), bucketName: byRef('AWS::S3::Bucket'), logGroupName: byRef('AWS::Logs::LogGroup') };
 }
 
-function outcomes(side: Side, topic: string, payload: string): Outcome[] {
+/**
+ * What a side's rules do with one sample of one device, none where its policies do not let it publish the sample;
+ * the device's name written `<thing>`, so that the outcomes of both sides compare as text.
+ */
+function outcomes(side: Side, publisher: Publisher, sample: Sample): Outcome[] {
+  if (!publisher.publishes[sample.protocol]) return [];
+  const { topic, thing } = publisher;
+  const payload = sample.payload(thing);
+  const generic = (text: string) => text.split(thing).join('<thing>');
   const result: Outcome[] = [];
   for (const rule of side.rules.filter((candidate) => !candidate.disabled)) {
     const output = runQuery(rule.query, topic, payload);
     if (!output) continue;
     const { action } = rule;
     if (action.type === 'cloudwatchMetric') {
-      result.push({ what: `counted in ${action.namespace}/${action.metric}` });
+      result.push({ what: generic(`counted in ${action.namespace}/${action.metric}`) });
       continue;
     }
     let key: string;
@@ -74,7 +82,7 @@ function outcomes(side: Side, topic: string, payload: string): Outcome[] {
     const decision = evaluateIam({ principal: action.roleArn, action: 's3:PutObject', resource: `arn:aws:s3:::${action.bucket}/${key}`, context: { 'aws:SecureTransport': true, 's3:TlsVersion': 1.2 } },
       action.identityPolicies, action.bucketPolicy);
     result.push(decision === 'Allowed'
-      ? { what: `archived in ${bucket} under ${key}`, archive: { bucket, key } }
+      ? { what: generic(`archived in ${bucket} under ${key}`), archive: { bucket, key: generic(key) } }
       : { what: `refused by S3 (AccessDenied for the rule's role)${rule.errorLogGroup ? `, logged to ${side.logGroupName(rule.errorLogGroup)}` : ', and lost'}` });
   }
   return result;
@@ -111,31 +119,28 @@ function behaviourFindings(before: Side, after: Side): Finding[] {
     const was = before.publishers.find((candidate) => candidate.role === publisher.role);
     if (!was) continue;
     for (const sample of SAMPLES) {
-      const old = was.publishes[sample.protocol] ? outcomes(before, was.topic, sample.payload(was.thing)) : [];
-      const now = publisher.publishes[sample.protocol] ? outcomes(after, publisher.topic, sample.payload(publisher.thing)) : [];
-      const words = (outcome: Outcome) => outcome.what.split(was.thing).join('<thing>');
-      const nowWords = now.map((outcome) => outcome.what.split(publisher.thing).join('<thing>'));
-      for (const outcome of old.filter((candidate) => !nowWords.includes(words(candidate)))) {
+      const old = outcomes(before, was, sample);
+      const now = outcomes(after, publisher, sample);
+      const oldWhat = old.map((outcome) => outcome.what);
+      const nowWhat = now.map((outcome) => outcome.what);
+      for (const outcome of old.filter((candidate) => !nowWhat.includes(candidate.what))) {
         const moved = outcome.archive && now.find((candidate) => candidate.archive?.bucket === outcome.archive!.bucket);
-        const lostText = words(outcome);
         if (moved) {
-          const to = moved.archive!.key.split(publisher.thing).join('<thing>');
-          entries.push({ kind: 'change', devices: publisher.words, key: `moved ${sample.words} ${lostText} ${to}`,
-            text: (devices) => `${sentenceStart(sample.words)} of ${devices} are archived under ${to} instead of ${outcome.archive!.key.split(was.thing).join('<thing>')}: whatever reads the archive by key (the smoke check, consumers of the bucket) must follow.` });
+          const to = moved.archive!.key;
+          entries.push({ kind: 'change', devices: publisher.words, key: `moved ${sample.words} ${outcome.what} ${to}`,
+            text: (devices) => `${sentence(sample.words)} of ${devices} are archived under ${to} instead of ${outcome.archive!.key}: whatever reads the archive by key (the smoke check, consumers of the bucket) must follow.` });
         } else if (outcome.archive) {
           const why = whyNot(after, publisher, sample, outcome.archive.bucket);
-          entries.push({ kind: 'data-loss', devices: publisher.words, key: `lost ${sample.words} ${lostText} ${why}`,
-            text: (devices) => `${sentenceStart(sample.words)} of ${devices} are no longer ${lostText}: ${why}.` });
+          entries.push({ kind: 'data-loss', devices: publisher.words, key: `lost ${sample.words} ${outcome.what} ${why}`,
+            text: (devices) => `${sentence(sample.words)} of ${devices} are no longer ${outcome.what}: ${why}.` });
         } else {
-          entries.push({ kind: 'change', devices: publisher.words, key: `uncounted ${sample.words} ${lostText}`,
-            text: (devices) => `${sentenceStart(sample.words)} of ${devices} are no longer ${lostText}${alarmsOn(after.template, lostText)}.` });
+          entries.push({ kind: 'change', devices: publisher.words, key: `uncounted ${sample.words} ${outcome.what}`,
+            text: (devices) => `${sentence(sample.words)} of ${devices} are no longer ${outcome.what}${alarmsOn(after.template, outcome.what)}.` });
         }
       }
-      const oldWords = old.map(words);
-      for (const outcome of now.filter((candidate) => !oldWords.includes(candidate.what.split(publisher.thing).join('<thing>')))) {
-        const text = outcome.what.split(publisher.thing).join('<thing>');
+      for (const outcome of now.filter((candidate) => !oldWhat.includes(candidate.what))) {
         if (outcome.archive && old.some((candidate) => candidate.archive?.bucket === outcome.archive!.bucket)) continue;
-        entries.push({ kind: 'change', devices: publisher.words, key: `new ${sample.words} ${text}`, text: (devices) => `${sentenceStart(sample.words)} of ${devices} are now ${text}.` });
+        entries.push({ kind: 'change', devices: publisher.words, key: `new ${sample.words} ${outcome.what}`, text: (devices) => `${sentence(sample.words)} of ${devices} are now ${outcome.what}.` });
       }
     }
   }
@@ -152,8 +157,6 @@ function alarmsOn(template: Template, counted: string): string {
   });
   return alarms.length ? `: ${alarms.map((id) => resourceName(id, template)).join(', ')} no longer sees them` : '';
 }
-
-const sentenceStart = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
 
 /** A rule that acts on some device's data in the base: disabled, or reached by no device's data topic, in the head. */
 function ruleFindings(before: Side, after: Side): Finding[] {

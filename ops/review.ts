@@ -11,7 +11,7 @@ import { Formatter, formatSecurityChanges, fullDiff, ResourceDifference, Resourc
 import { REISSUE_ON_CHANGE } from '../lib/handlers/certificate/generation';
 import { accessFindings, fleetPrefixOf } from './review-access';
 import { bucketContents, hardeningFindings } from './review-hardening';
-import { display, Finding, FINDING_KINDS, FindingKind, resourceName as name, resourcesOfType, SynthesizedStack, Template } from './review-model';
+import { display, Finding, FINDING_KINDS, FindingKind, resourceName as name, resourcesOfType, sentence, SynthesizedStack, Template } from './review-model';
 import { ruleBehaviourFindings } from './review-rules';
 
 export { FINDING_KINDS } from './review-model';
@@ -166,7 +166,6 @@ function renamedRuleFindings(old: Template, now: Template): Finding[] {
     .map((rule) => ({ kind: 'update-refused' as const, text: `Topic rule ${display(rule)} moves to another logical ID under the same name: CloudFormation creates the new rule before deleting the old one, and the name is taken, so the update fails.` }));
 }
 
-const sentence = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
 const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
 const usd = (amount: number) => `${amount.toFixed(2)} USD`;
 
