@@ -74,7 +74,8 @@ export async function startJob(iot: IoTClient, request: StartJobRequest): Promis
   return { jobId: made.jobId!, jobArn: made.jobArn!, document: job };
 }
 
-export const EXECUTION_STATUSES = ['QUEUED', 'IN_PROGRESS', 'SUCCEEDED', 'FAILED', 'REJECTED', 'TIMED_OUT', 'REMOVED', 'CANCELED'] as const;
+/** Every execution status (the AWS SDK's JobExecutionStatus), in the order of an execution's life, as the status commands list them. */
+export const EXECUTION_STATUSES = ['QUEUED', 'IN_PROGRESS', 'SUCCEEDED', 'FAILED', 'REJECTED', 'TIMED_OUT', 'REMOVED', 'CANCELED'] as const satisfies readonly JobExecutionStatus[];
 const TERMINAL = ['SUCCEEDED', 'FAILED', 'REJECTED', 'TIMED_OUT', 'REMOVED', 'CANCELED'];
 
 export interface JobStatus {

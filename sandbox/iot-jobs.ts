@@ -24,12 +24,14 @@
  * What it does not model (scheduling, maintenance windows, presigned URLs, S3 documents, managed templates, job
  * document parameters, concurrent jobs' limits) is refused by name.
  */
+import { JobExecutionStatus } from '@aws-sdk/client-iot';
 import { Rule, RULES } from '../lib/rules';
 import { NotSupportedError } from './errors';
 import { IotApiError, IotControlPlane } from './iot-control-plane';
 
-export type ExecutionStatus = 'QUEUED' | 'IN_PROGRESS' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'REJECTED' | 'REMOVED' | 'CANCELED';
-export const EXECUTION_STATUSES: readonly ExecutionStatus[] = ['QUEUED', 'IN_PROGRESS', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'REJECTED', 'REMOVED', 'CANCELED'];
+/** An execution's statuses, as the AWS SDK's model of the API has them. */
+export type ExecutionStatus = JobExecutionStatus;
+export const EXECUTION_STATUSES: readonly ExecutionStatus[] = Object.values(JobExecutionStatus);
 const TERMINAL = new Set<ExecutionStatus>(['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'REJECTED', 'REMOVED', 'CANCELED']);
 /** What a device may set ("UpdateJobExecution", AWS IoT API Reference). */
 const DEVICE_STATUSES = new Set<string>(['IN_PROGRESS', 'SUCCEEDED', 'FAILED', 'REJECTED']);

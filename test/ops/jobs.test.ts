@@ -7,12 +7,14 @@
  */
 import { ChildProcess, spawn } from 'child_process';
 import * as path from 'path';
+import { JobExecutionStatus } from '@aws-sdk/client-iot';
 import { MqttClient } from 'mqtt';
 import { connect, disconnect } from '../../device/src/connection';
 import { JobsClient } from '../../device/src/jobs';
 import { JobsAgent } from '../../device/src/jobs-agent';
 import { failingOperation } from '../../device/src/job-operations';
 import { readPems } from '../../device/src/kit';
+import { EXECUTION_STATUSES } from '../../ops/jobs';
 import { memoryLogger } from '../../sandbox/memory-logger';
 import { runFleet } from '../setup/fleet-cli';
 import { Sandbox } from '../device/harness';
@@ -132,4 +134,8 @@ test('every job command has --help; a job ID is checked', async () => {
   }
   expect(await fleet('job', 'status', 'bad id', '--env', 'dev')).toMatchObject({ code: 2, err: 'fleet: job ID "bad id" must be 1 to 64 of [a-zA-Z0-9_-]' });
   expect(await fleet('job', 'restart', '--env', 'dev')).toMatchObject({ code: 2, err: 'fleet: unknown job command "restart"; allowed: start, status, cancel' });
+});
+
+test('job status counts every execution status the API has (the AWS SDK\'s JobExecutionStatus), each once', () => {
+  expect([...EXECUTION_STATUSES].sort()).toEqual(Object.values(JobExecutionStatus).sort());
 });
