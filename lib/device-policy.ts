@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { DATA_TOPIC_PREFIX, THING_NAME_VARIABLE } from '../device/src/contract';
+import { DATA_TOPIC_PREFIX, ECHO_TOPIC_PREFIX, THING_NAME_VARIABLE } from '../device/src/contract';
 import { checkTopicLevel, IIotPolicy, iotArn, IotPolicy } from './iot-policy';
 
 /** An AWS IoT policy that certificates can be attached to (the project's one policy shape, IIotPolicy). */
@@ -17,7 +17,8 @@ export interface DevicePolicyProps {
  * The IoT policy of every device: least privilege through policy variables, so one policy serves any
  * thing whose certificate is attached to it. A device may connect only as client ID = its thing name,
  * publish only to its own data topic and its own classic shadow's get/update, and subscribe to and
- * receive only its own shadow's responses. `get/*` and `update/*` also cover the literal `get/+` filter
+ * receive only its own shadow's responses; and publish, subscribe and receive on its own echo topic
+ * (`echo/<thing>`, which no rule reads), where a client reading its own messages proves connectivity. `get/*` and `update/*` also cover the literal `get/+` filter
  * that the AWS IoT Device SDK v2 shadow client subscribes to ("Device Shadow service documents").
  *
  * Thing policy variables exist only for MQTT and MQTT over WebSocket connections (AWS IoT Developer
@@ -34,6 +35,7 @@ function devicePolicyDocument(scope: Construct, dataTopicPrefix: string): Record
   checkTopicLevel('DevicePolicy', dataTopicPrefix);
   const arn = (resource: string, resourceName: string) => iotArn(scope, resource, resourceName);
   const shadow = `$aws/things/${THING_NAME_VARIABLE}/shadow`;
+  const echo = `${ECHO_TOPIC_PREFIX}/${THING_NAME_VARIABLE}`;
   return {
     Version: '2012-10-17',
     Statement: [
@@ -45,26 +47,27 @@ function devicePolicyDocument(scope: Construct, dataTopicPrefix: string): Record
         Condition: { Bool: { 'iot:Connection.Thing.IsAttached': 'true' } },
       },
       {
-        Sid: 'PublishOwnDataAndShadowRequests',
+        Sid: 'PublishOwnDataEchoAndShadowRequests',
         Effect: 'Allow',
         Action: 'iot:Publish',
         Resource: [
           arn('topic', `${dataTopicPrefix}/${THING_NAME_VARIABLE}`),
+          arn('topic', echo),
           arn('topic', `${shadow}/get`),
           arn('topic', `${shadow}/update`),
         ],
       },
       {
-        Sid: 'SubscribeOwnShadowResponses',
+        Sid: 'SubscribeOwnEchoAndShadowResponses',
         Effect: 'Allow',
         Action: 'iot:Subscribe',
-        Resource: [arn('topicfilter', `${shadow}/get/*`), arn('topicfilter', `${shadow}/update/*`)],
+        Resource: [arn('topicfilter', echo), arn('topicfilter', `${shadow}/get/*`), arn('topicfilter', `${shadow}/update/*`)],
       },
       {
-        Sid: 'ReceiveOwnShadowResponses',
+        Sid: 'ReceiveOwnEchoAndShadowResponses',
         Effect: 'Allow',
         Action: 'iot:Receive',
-        Resource: [arn('topic', `${shadow}/get/*`), arn('topic', `${shadow}/update/*`)],
+        Resource: [arn('topic', echo), arn('topic', `${shadow}/get/*`), arn('topic', `${shadow}/update/*`)],
       },
     ],
   };

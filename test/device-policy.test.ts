@@ -13,9 +13,9 @@ describe('DevicePolicy', () => {
     const A = 'arn:aws:iot:eu-west-1:210987654321';
     expect(resources).toEqual({
       'iot:Connect': [`${A}:client/${T}`],
-      'iot:Publish': [`${A}:topic/telemetry/${T}`, `${A}:topic/$aws/things/${T}/shadow/get`, `${A}:topic/$aws/things/${T}/shadow/update`],
-      'iot:Subscribe': [`${A}:topicfilter/$aws/things/${T}/shadow/get/*`, `${A}:topicfilter/$aws/things/${T}/shadow/update/*`],
-      'iot:Receive': [`${A}:topic/$aws/things/${T}/shadow/get/*`, `${A}:topic/$aws/things/${T}/shadow/update/*`],
+      'iot:Publish': [`${A}:topic/telemetry/${T}`, `${A}:topic/echo/${T}`, `${A}:topic/$aws/things/${T}/shadow/get`, `${A}:topic/$aws/things/${T}/shadow/update`],
+      'iot:Subscribe': [`${A}:topicfilter/echo/${T}`, `${A}:topicfilter/$aws/things/${T}/shadow/get/*`, `${A}:topicfilter/$aws/things/${T}/shadow/update/*`],
+      'iot:Receive': [`${A}:topic/echo/${T}`, `${A}:topic/$aws/things/${T}/shadow/get/*`, `${A}:topic/$aws/things/${T}/shadow/update/*`],
     });
     expect(nagFindings(stack)).toEqual([]);
   });

@@ -3,12 +3,14 @@
  * `cdk deploy --outputs-file`, or DescribeStacks) and the certificate secret, read with the AWS SDK's
  * default credential chain.
  */
+import { X509Certificate } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { describeStackOutputs } from './stack-outputs';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { CertificateSecret, DATA_TOPIC_PREFIX, FleetOutputName, StackOutputName } from './contract';
+import { CertificateSecret, DATA_TOPIC_PREFIX, echoTopicOf, FleetOutputName, StackOutputName } from './contract';
+import { CPP_SAMPLE_RECIPES, cppSampleLine, TRUST_STORE_FILES, trustStoreStep } from './cpp-sample';
 import { DeviceError, EXIT } from './errors';
 import { AMAZON_ROOT_CA_PATH, assertClaimKitWritable, assertKitWritable, ClaimSettings, DeviceSettings, Kit, KIT_FILES, writeClaimKit, writeKit } from './kit';
 
@@ -144,6 +146,7 @@ export async function bootstrapClaimKit(outputs: StackOutputs, secrets: SecretsM
 export function describeKit(kit: Kit, message = '{"name":"s3"}'): string {
   const file = (name: string) => path.relative(process.cwd(), name) || name;
   const quoted = message.replace(/'/g, "'\\''");
+  const ca = caSubject(kit);
   return [
     `Connect kit in ${path.resolve(kit.dir)}:`,
     `  endpoint     ${kit.endpoint} (MQTT ${kit.port}, HTTPS ${kit.httpsPort})`,
@@ -153,11 +156,24 @@ export function describeKit(kit: Kit, message = '{"name":"s3"}'): string {
     `  private key  ${file(kit.privateKeyPath)} (mode 600)`,
     `  root CA      ${file(kit.caPath)}`,
     '',
-    'The same with the AWS IoT Device SDK for C++ v2 sample:',
-    `  ./mqtt5_pubsub --endpoint ${kit.endpoint}${kit.port === 8883 ? '' : ` --port ${kit.port}`} --cert ${file(kit.certificatePath)} --key ${file(kit.privateKeyPath)} --ca_file ${file(kit.caPath)} `
-      + `--client_id ${kit.clientId} --topic ${kit.dataTopic} --message '${quoted}' --count 1`,
-    `and with curl (HTTPS publish on port ${kit.httpsPort}${kit.httpsPort === 8443 ? '' : '; 8443 on AWS IoT'}):`,
+    `Connectivity and policy with the AWS IoT Device SDK for C++ v2 sample (v1.40 or earlier; Yocto: ${CPP_SAMPLE_RECIPES.join(', ')}):`,
+    `  ${cppSampleLine(kit, file)}`,
+    `  It publishes to and reads back from ${echoTopicOf(kit.thingName)}, which only this device may use and no rule reads: its message ("<message>1") is not JSON.`,
+    '  It archives nothing: for the archive, publish with iot-device publish or the curl line below.',
+    `  It trusts only the system trust store (it reads --ca_file but does not use it): ${ca} must be in ${TRUST_STORE_FILES[0]}.`,
+    `  Check with: iot-device --kit ${file(kit.dir)} doctor --sdk cpp. To add it without replacing the bundle: ${trustStoreStep(kit, file)}`,
+    `And with curl (HTTPS publish on port ${kit.httpsPort}${kit.httpsPort === 8443 ? '' : '; 8443 on AWS IoT'}):`,
     `  curl --tlsv1.2 --cacert ${file(kit.caPath)} --cert ${file(kit.certificatePath)} --key ${file(kit.privateKeyPath)} `
       + `-X POST --data '${quoted}' "https://${kit.endpoint}:${kit.httpsPort}/topics/${encodeURIComponent(kit.dataTopic)}?qos=1"`,
   ].join('\n');
+}
+
+/** The kit CA's common name, as a person recognizes it ("Amazon Root CA 1"). */
+function caSubject(kit: Kit): string {
+  try {
+    const subject = new X509Certificate(fs.readFileSync(kit.caPath)).subject;
+    return /CN=([^\n]+)/.exec(subject)?.[1] ?? subject;
+  } catch {
+    return kit.caFile;
+  }
 }

@@ -94,6 +94,8 @@ export function buildProgram(): Command {
   program.command('doctor')
     .description('check the kit, the clock, DNS, ports, the TLS handshake and the MQTT connection (skipped while run of this kit is running)')
     .option('--mqtt', 'check the MQTT connection even while run of this kit is running (which disconnects it)', false)
+    .addOption(new Option('--sdk <sdk>', 'also check what another SDK needs: cpp, the C++ SDK v2 sample mqtt5_pubsub (a system trust store holding the kit\'s CA)').choices(['cpp']))
+    .option('--trust-store <file>', 'with --sdk cpp: the trust store file to check (default: the first that exists of those the C++ SDK looks for)')
     .action(act<DoctorCommandOptions>(async (globals, options, context) => { process.exitCode = await doctorCommand(globals, options, context); }));
 
   const service = program.command('service').description('run iot-device run as a systemd service');

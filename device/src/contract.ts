@@ -39,6 +39,17 @@ export const THING_NAME_VARIABLE = '${iot:Connection.Thing.ThingName}';
 export const dataTopicOf = (thingName: string): string => `${DATA_TOPIC_PREFIX}/${thingName}`;
 
 /**
+ * First level of a device's echo topic, `echo/<thing>`: the one topic a device may publish to, subscribe to and
+ * receive from, and that no topic rule reads. A test client that reads its own messages (the C++ SDK's
+ * `mqtt5_pubsub` sample sends `"<message>1"`, not JSON) proves connectivity and policy there without a rule
+ * counting a parse error.
+ */
+export const ECHO_TOPIC_PREFIX = 'echo';
+
+/** A device's echo topic. */
+export const echoTopicOf = (thingName: string): string => `${ECHO_TOPIC_PREFIX}/${thingName}`;
+
+/**
  * The stack's outputs, with their descriptions: the stack emits exactly these, and `iot-device bootstrap`,
  * `provision`, the smoke check, the operator commands and the sandbox read them by these names. Never key
  * material.

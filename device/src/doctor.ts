@@ -10,6 +10,7 @@ import * as net from 'net';
 import * as tls from 'tls';
 import { CertificateFacts, checkClock, inspectCertificate } from './certificate';
 import { connect, disconnect, mqttAlpn } from './connection';
+import { bundleHolds, CPP_SAMPLE_BINARY, cppSampleLine, systemTrustStore, TRUST_STORE_FILES, trustStoreStep } from './cpp-sample';
 import { DeviceError, explainConnectionError } from './errors';
 import { Kit, KitPems, readPems } from './kit';
 import { Logger } from './log';
@@ -34,6 +35,10 @@ export interface DoctorOptions {
   /** The device's clock, for tests. @default Date.now */
   readonly now?: () => number;
   readonly timeoutMs?: number;
+  /** Also check what another SDK needs of the device: `cpp`, the C++ SDK v2's mqtt5_pubsub sample (a system trust store). */
+  readonly sdk?: 'cpp';
+  /** The trust store file the C++ SDK uses. @default the first of TRUST_STORE_FILES that exists */
+  readonly trustStore?: string;
 }
 
 /** Runs every check that can run; later checks are skipped when what they need is missing. */
@@ -88,6 +93,12 @@ export async function runDoctor(kit: Kit, options: DoctorOptions): Promise<Check
     results.push(fail('root CA', `${kit.caPath} is not a PEM certificate: ${(error as Error).message}`, 're-run iot-device bootstrap --force to restore it'));
   }
 
+  if (kit.clientId !== kit.thingName) {
+    results.push(fail('client ID', `client ID ${kit.clientId} is not the thing name ${kit.thingName}: AWS IoT refuses it under the device policy, which allows iot:Connect only as `
+      + 'the thing the certificate is attached to (${iot:Connection.Thing.ThingName})', 'Drop --client-id and IOT_CLIENT_ID, or set clientId to the thing name in device.json', true));
+  }
+  if (options.sdk === 'cpp' && ca) results.push(cppTrustStore(kit, ca, options.trustStore));
+
   // A Raspberry Pi without RTC boots in the past: TLS then fails with "certificate not yet valid" (verify code 9).
   if (facts) {
     const clock = checkClock(facts, now);
@@ -138,6 +149,30 @@ export async function runDoctor(kit: Kit, options: DoctorOptions): Promise<Check
     results.push(fail('MQTT connect', explained.message, withoutDoctorAdvice(explained.hint)));
   }
   return results;
+}
+
+/**
+ * The C++ sample trusts only the system trust store, whatever --ca_file says: the kit's CA must be in the file
+ * its TLS picks, or it fails AWS_IO_TLS_ERROR_DEFAULT_TRUST_STORE_NOT_FOUND (no store) or
+ * AWS_IO_TLS_ERROR_NEGOTIATION_FAILURE (a store without the CA).
+ */
+function cppTrustStore(kit: Kit, ca: X509Certificate, trustStore = systemTrustStore()): CheckResult {
+  const name = 'C++ SDK trust store';
+  const subject = ca.subject.replace(/\n/g, ', ');
+  if (!trustStore || !fs.existsSync(trustStore)) {
+    return fail(name, `no system trust store (${trustStore ?? TRUST_STORE_FILES.join(', ')}): ${CPP_SAMPLE_BINARY} fails with AWS_IO_TLS_ERROR_DEFAULT_TRUST_STORE_NOT_FOUND, whatever --ca_file says`,
+      `Install ca-certificates (Yocto: IMAGE_INSTALL:append = " ca-certificates"; Debian: sudo apt install ca-certificates), then: ${trustStoreStep(kit, path.resolve)}`);
+  }
+  let bundle: string;
+  try {
+    bundle = fs.readFileSync(trustStore, 'utf8');
+  } catch (error) {
+    return fail(name, `${trustStore} cannot be read (${(error as NodeJS.ErrnoException).code})`, `Run the sample as a user who can read ${trustStore}`);
+  }
+  return bundleHolds(bundle, ca)
+    ? pass(name, `${trustStore} holds ${subject}; the line for this device: ${cppSampleLine(kit, path.resolve)}`)
+    : fail(name, `${trustStore} does not hold ${subject}: ${CPP_SAMPLE_BINARY} fails with AWS_IO_TLS_ERROR_NEGOTIATION_FAILURE (it reads --ca_file but does not use it)`,
+      `Add it without replacing the bundle: ${trustStoreStep(kit, path.resolve)}`);
 }
 
 /** A hint as doctor gives it: advice to run doctor is no advice inside doctor. */

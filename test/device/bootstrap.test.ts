@@ -58,7 +58,11 @@ describe('iot-device bootstrap', () => {
     for (const fact of [OUTPUTS.IotDataEndpoint, 'client ID    pi-dev-01', 'data topic   data/pi-dev-01', 'certificate.pem.crt', 'private.pem.key (mode 600)', 'AmazonRootCA1.pem']) {
       expect(text).toContain(fact);
     }
-    expect(text).toMatch(/\.\/mqtt5_pubsub --endpoint abc123-ats\.iot\.eu-west-1\.amazonaws\.com --cert \S+certificate\.pem\.crt --key \S+private\.pem\.key --ca_file \S+AmazonRootCA1\.pem --client_id pi-dev-01 --topic data\/pi-dev-01 --message '\{"name":"s3"\}' --count 1/);
+    expect(text).toMatch(/^  mqtt5_pubsub --endpoint abc123-ats\.iot\.eu-west-1\.amazonaws\.com --port_override 8883 --cert \S+certificate\.pem\.crt --key \S+private\.pem\.key --ca_file \S+AmazonRootCA1\.pem --client_id pi-dev-01 --topic echo\/pi-dev-01 --message 'hello from pi-dev-01' --count 1$/m);
+    // The sample trusts only the system store: where Amazon Root CA 1 must be, and how to add it without replacing the bundle.
+    expect(text).toContain('Amazon Root CA 1 must be in /etc/ssl/certs/ca-certificates.crt');
+    expect(text).toMatch(/sudo cp \S+AmazonRootCA1\.pem \/usr\/local\/share\/ca-certificates\/AmazonRootCA1\.crt && sudo update-ca-certificates/);
+    expect(text).toContain('It archives nothing');
     expect(text).toContain('"https://abc123-ats.iot.eu-west-1.amazonaws.com:8443/topics/data%2Fpi-dev-01?qos=1"');
     expect(text).not.toContain('KEY');
   });

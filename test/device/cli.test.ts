@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { certificateIdOf } from '../../sandbox/iot-control-plane';
 import { freePort } from '../../sandbox/ports';
@@ -226,13 +227,32 @@ describe('iot-device doctor', () => {
     expect(stdout).toContain(`FAIL kit files: Kit file not found: ${broken.certificatePath}`);
   });
 
-  test('finds a key readable by others', () => {
-    const loose = sandbox.kit('pi-loose');
-    fs.chmodSync(loose.privateKeyPath, 0o644);
+  // Group-readable is as bad as world-readable: the service's group is not the device's only member.
+  test.each(['644', '640', '604', '660'])('finds a key readable by other users (mode %s)', (mode) => {
+    const loose = sandbox.kit(`pi-loose-${mode}`);
+    fs.chmodSync(loose.privateKeyPath, parseInt(mode, 8));
     const { code, stdout } = doctor(loose);
     expect(code).toBe(20);
-    expect(stdout).toContain(`FAIL key permissions: ${loose.privateKeyPath} has mode 644`);
+    expect(stdout).toContain(`FAIL key permissions: ${loose.privateKeyPath} has mode ${mode}`);
     expect(stdout).toContain(`-> chmod 600 ${loose.privateKeyPath}`);
+  });
+
+  test('warns that a client ID other than the thing name is refused under the device policy, and the broker refuses it', () => {
+    const { code, stdout } = iotDevice(['--kit', kit.dir, '--client-id', 'pi-someone-else', 'doctor']);
+    expect(stdout).toMatch(new RegExp(`^WARN client ID: client ID pi-someone-else is not the thing name ${kit.thingName}: AWS IoT refuses it under the device policy`, 'm'));
+    expect(stdout).toContain('-> Drop --client-id and IOT_CLIENT_ID, or set clientId to the thing name in device.json');
+    expect(stdout).toMatch(/^FAIL MQTT connect: /m);
+    expect(code).toBe(20);
+  });
+
+  test('--sdk cpp without a system trust store fails with what the C++ sample prints and how to install one', () => {
+    const missing = path.join(os.tmpdir(), 'no-such-trust-store.crt');
+    const { code, stdout } = iotDevice(['--kit', kit.dir, 'doctor', '--sdk', 'cpp', '--trust-store', missing]);
+    expect(stdout).toContain(`FAIL C++ SDK trust store: no system trust store (${missing}): mqtt5_pubsub fails with AWS_IO_TLS_ERROR_DEFAULT_TRUST_STORE_NOT_FOUND`);
+    expect(stdout).toContain('Install ca-certificates (Yocto: IMAGE_INSTALL:append = " ca-certificates"');
+    expect(code).toBe(20);
+    // Without --sdk, the C++ SDK's needs are not this device's: no such check.
+    expect(doctor(kit).stdout).not.toContain('C++ SDK');
   });
 
   test('finds a key that does not belong to the certificate', () => {

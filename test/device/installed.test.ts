@@ -8,7 +8,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Kit } from '../../device/src/kit';
+import { environmentTemplate } from '../../sandbox/templates';
+import { topicMatches } from '../../sandbox/iot-sql';
+import { rulesOf } from '../../sandbox/rule-engine';
 import { Sandbox } from './harness';
+import { parseSampleArguments, runSample, shellWords } from './mqtt5-pubsub-sample';
 
 const DEVICE_DIR = path.join(__dirname, '..', '..', 'device');
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
@@ -86,6 +90,9 @@ test('run publishes status messages until SIGTERM, then exits 0', async () => {
   expect(stderr).toMatch(/stopped published=\d+/);
 });
 
+/** What bootstrap --stack printed, and its kit: the C++ sample's test takes the line from there. */
+let bootstrapped: { stdout: string; kitDir: string } | undefined;
+
 test('bootstrap --stack reads the outputs and the secret with the AWS SDK (sandbox endpoints), and the kit it writes works', async () => {
   const { local } = sandbox;
   const kitDir = path.join(prefix, 'kit-bootstrapped');
@@ -99,9 +106,64 @@ test('bootstrap --stack reads the outputs and the secret with the AWS SDK (sandb
     endpoint: 'localhost', port: local.broker.port, httpsPort: local.gateway.port, thingName: thing, clientId: thing, dataTopic: `data/${thing}`, caFile: 'ca.pem',
   });
   expect(fs.statSync(path.join(kitDir, 'private.pem.key')).mode & 0o777).toBe(0o600);
+  bootstrapped = { stdout, kitDir };
   // The curl step of the hands-on, with the bootstrapped kit.
   expect((await iotDevice(['--kit', kitDir, 'publish', '--https', '--message', '{"name":"s3","via":"bootstrapped"}'])).code).toBe(0);
   await sandbox.observer.until(() => sandbox.observer.on(`data/${thing}`).some((m) => m.payload.includes('bootstrapped')), 'the message of the bootstrapped kit');
+});
+
+describe('the mqtt5_pubsub line bootstrap prints, run by a client that reads its options as the C++ sample does', () => {
+  const sampleLine = () => {
+    const line = bootstrapped!.stdout.split('\n').find((text) => text.trimStart().startsWith('mqtt5_pubsub '));
+    if (!line) throw new Error(`bootstrap printed no mqtt5_pubsub line:\n${bootstrapped!.stdout}`);
+    return shellWords(line.trim()).slice(1);
+  };
+  /** A system trust store as the sample finds it: one without the kit's CA, and one after the printed step added it. */
+  const stores = () => {
+    const without = path.join(prefix, 'system-store-without.crt');
+    const withCa = path.join(prefix, 'system-store-with.crt');
+    const bundle = fs.readFileSync(path.join(DEVICE_DIR, 'assets', 'AmazonRootCA1.pem'), 'utf8');
+    fs.writeFileSync(without, bundle);
+    fs.writeFileSync(withCa, `${bundle}\n${fs.readFileSync(path.join(bootstrapped!.kitDir, 'ca.pem'), 'utf8')}`);
+    return { without, withCa };
+  };
+
+  test('connects, publishes and receives its own message on the echo topic, under the synthesized policy', async () => {
+    const argv = sampleLine();
+    const thing = sandbox.local.declared.thingName;
+    expect(parseSampleArguments(argv)).toMatchObject({ port_override: String(sandbox.local.broker.port), client_id: thing, topic: `echo/${thing}` });
+    const run = await runSample(argv, { trustStore: stores().withCa, cwd: prefix });
+    expect(run.received).toEqual(run.published);
+    expect(run.received).toEqual([`"hello from ${thing}1"`]);
+    // The rule engine subscribes to every rule's FROM: a message on the echo topic never reaches it.
+    expect(sandbox.local.rules.evaluated.filter((message) => message.topic === `echo/${thing}`)).toEqual([]);
+  });
+
+  test('without the kit\'s CA in the system trust store it fails as the sample does, whatever --ca_file says; doctor --sdk cpp says so', async () => {
+    const { without, withCa } = stores();
+    await expect(runSample(sampleLine(), { trustStore: without, cwd: prefix })).rejects.toThrow(/self.signed|unable to (verify|get)/i);
+    const missing = await iotDevice(['--kit', bootstrapped!.kitDir, 'doctor', '--sdk', 'cpp', '--trust-store', without]);
+    expect(missing.code).toBe(20);
+    expect(missing.stdout).toMatch(new RegExp(`^FAIL C\\+\\+ SDK trust store: ${without} does not hold .*AWS_IO_TLS_ERROR_NEGOTIATION_FAILURE`, 'm'));
+    expect(missing.stdout).toMatch(/-> Add it without replacing the bundle: sudo cp \S+ca\.pem \/usr\/local\/share\/ca-certificates\/ca\.crt && sudo update-ca-certificates/);
+    const present = await iotDevice(['--kit', bootstrapped!.kitDir, 'doctor', '--sdk', 'cpp', '--trust-store', withCa]);
+    expect(present.stdout).toMatch(new RegExp(`^OK   C\\+\\+ SDK trust store: ${withCa} holds `, 'm'));
+    expect(present.code).toBe(0);
+  });
+
+  test('a renamed option fails: --port instead of --port_override dials the default port', async () => {
+    const argv = sampleLine().map((word) => (word === '--port_override' ? '--port' : word));
+    await expect(runSample(argv, { trustStore: stores().withCa, cwd: prefix, timeoutMs: 3000 })).rejects.toThrow(/ECONNREFUSED|timed out|connack/i);
+  });
+
+  test('no rule of any environment reads a device\'s echo topic, so the sample\'s non-JSON message is no parse error', () => {
+    for (const environment of ['dev', 'stg', 'prod']) {
+      const rules = rulesOf(environmentTemplate(environment));
+      expect(rules.length).toBeGreaterThan(0);
+      expect(rules.filter((rule) => topicMatches(rule.query.from, `echo/pi-${environment}-01`)).map((rule) => rule.name)).toEqual([]);
+      expect(rules.some((rule) => topicMatches(rule.query.from, `data/pi-${environment}-01`))).toBe(true);
+    }
+  });
 });
 
 test('bootstrap --claim then provision: a new device registers by claim with its own key, and publishes', async () => {

@@ -78,7 +78,7 @@ describe('outage: what a device or the claim certificate does today, refused by 
   test('the device policy without its shadow subscriptions: the declared thing and every fleet device are named', () => {
     const after = changed((resources) => {
       const statements = ofType(resources, 'AWS::IoT::Policy', 'DevicePolicy')[0].Properties.PolicyDocument.Statement;
-      statements.splice(statements.findIndex((statement: any) => statement.Sid === 'SubscribeOwnShadowResponses'), 1);
+      statements.splice(statements.findIndex((statement: any) => statement.Sid === 'SubscribeOwnEchoAndShadowResponses'), 1);
     });
     const outages = ofKind(after, 'outage');
     expect(outages).toHaveLength(2);
