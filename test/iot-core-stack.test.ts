@@ -75,9 +75,9 @@ describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
       const T = '${iot:Connection.Thing.ThingName}';
       expect(byAction).toEqual({
         'iot:Connect': [`client/${T}`],
-        'iot:Publish': [`topic/data/${T}`, `topic/$aws/things/${T}/shadow/get`, `topic/$aws/things/${T}/shadow/update`],
-        'iot:Subscribe': [`topicfilter/$aws/things/${T}/shadow/get/*`, `topicfilter/$aws/things/${T}/shadow/update/*`],
-        'iot:Receive': [`topic/$aws/things/${T}/shadow/get/*`, `topic/$aws/things/${T}/shadow/update/*`],
+        'iot:Publish': [`topic/data/${T}`, `topic/echo/${T}`, `topic/$aws/things/${T}/shadow/get`, `topic/$aws/things/${T}/shadow/update`],
+        'iot:Subscribe': [`topicfilter/echo/${T}`, `topicfilter/$aws/things/${T}/shadow/get/*`, `topicfilter/$aws/things/${T}/shadow/update/*`],
+        'iot:Receive': [`topic/echo/${T}`, `topic/$aws/things/${T}/shadow/get/*`, `topic/$aws/things/${T}/shadow/update/*`],
       });
     });
 

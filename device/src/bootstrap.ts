@@ -12,7 +12,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { CertificateSecret, DATA_TOPIC_PREFIX, echoTopicOf, FleetOutputName, StackOutputName } from './contract';
 import { CPP_SAMPLE_RECIPES, cppSampleLine, TRUST_STORE_FILES, trustStoreStep } from './cpp-sample';
 import { DeviceError, EXIT } from './errors';
-import { AMAZON_ROOT_CA_PATH, assertClaimKitWritable, assertKitWritable, ClaimSettings, DeviceSettings, Kit, KIT_FILES, writeClaimKit, writeKit } from './kit';
+import { AMAZON_ROOT_CA_PATH, assertClaimKitWritable, assertKitWritable, ClaimSettings, DeviceSettings, Kit, KIT_FILES, validateSettings, writeClaimKit, writeKit } from './kit';
 
 /** The stack outputs a kit is made of. */
 export const REQUIRED_OUTPUTS = ['IotDataEndpoint', 'ThingName', 'ClientId', 'DataTopic', 'CertificateSecretArn', 'Region', 'ShadowName'] as const satisfies readonly StackOutputName[];
@@ -90,7 +90,9 @@ export async function bootstrapKit(outputs: StackOutputs, secrets: SecretsManage
     region: outputs.Region,
     caFile: overrides.caPem ? KIT_FILES.customCa : KIT_FILES.amazonRootCa,
   };
-  // Before any AWS call: an existing kit is refused without --force.
+  // Before any AWS call and any file: a kit that could not work is never written, and an existing one is kept without --force.
+  validateSettings({ ...settings }, 'The kit made of the stack outputs and the flags',
+    'Nothing was written. Check the stack\'s outputs (ThingName, ClientId, DataTopic) and the flags --client-id, --endpoint and --port');
   assertKitWritable(dir, force);
   const secret = await readCertificateSecret(secrets, outputs.CertificateSecretArn);
   const ca = overrides.caPem ?? fs.readFileSync(AMAZON_ROOT_CA_PATH, 'utf8');

@@ -12,7 +12,7 @@ import { CertificateFacts, checkClock, inspectCertificate } from './certificate'
 import { connect, disconnect, mqttAlpn } from './connection';
 import { bundleHolds, CPP_SAMPLE_BINARY, cppSampleLine, systemTrustStore, TRUST_STORE_FILES, trustStoreStep } from './cpp-sample';
 import { DeviceError, explainConnectionError } from './errors';
-import { Kit, KitPems, readPems } from './kit';
+import { Kit, KitPems, missingKitFileHint, readPems } from './kit';
 import { Logger } from './log';
 import { runningDevice } from './run-lock';
 
@@ -51,8 +51,7 @@ export async function runDoctor(kit: Kit, options: DoctorOptions): Promise<Check
   // Every missing file at once: fixing one to learn of the next wastes a round trip to the device.
   const missing = [kit.certificatePath, kit.privateKeyPath, kit.caPath].filter((file) => !fs.existsSync(file));
   if (missing.length > 1) {
-    results.push(fail('kit files', `Kit files not found: ${missing.map((file) => path.resolve(file)).join(', ')}`,
-      'Run iot-device bootstrap to create the kit, or pass --kit with the folder that holds it'));
+    results.push(fail('kit files', `Kit files not found: ${missing.map((file) => path.resolve(file)).join(', ')}`, missingKitFileHint(missing[0])));
   } else {
     try {
       pems = readPems(kit);

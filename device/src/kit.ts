@@ -95,10 +95,9 @@ export const CLAIM_FILE = 'claim.json';
 
 
 /** Checks one settings object; the error names the source, the field, the value and what is allowed. */
-export function validateSettings(settings: Record<string, unknown>, source: string): DeviceSettings {
+export function validateSettings(settings: Record<string, unknown>, source: string, hint = 'Fix the value, or re-run iot-device bootstrap --force to rewrite the kit'): DeviceSettings {
   const fail = (field: string, allowed: string): never => {
-    throw new DeviceError(`${source}: ${field} is ${JSON.stringify(settings[field]) ?? 'missing'} but must be ${allowed}`, EXIT.kitInvalid,
-      'Fix the value, or re-run iot-device bootstrap --force to rewrite the kit');
+    throw new DeviceError(`${source}: ${field} is ${JSON.stringify(settings[field]) ?? 'missing'} but must be ${allowed}`, EXIT.kitInvalid, hint);
   };
   const text = (field: string) => (typeof settings[field] === 'string' && (settings[field] as string).length > 0 ? settings[field] as string : fail(field, 'a non-empty string'));
   const port = (field: string) => (Number.isInteger(settings[field]) && (settings[field] as number) > 0 && (settings[field] as number) < 65536
@@ -165,8 +164,8 @@ export function loadKit(dir: string, flags: Partial<DeviceSettings> = {}, env: N
   };
 }
 
-/** Reads the kit's PEM files; a missing or unreadable file is named with what to do. */
-export function readPems(kit: Kit): KitPems {
+/** Reads the kit's PEM files (a connect or a claim kit); a missing or unreadable file is named with what to do. */
+export function readPems(kit: Pick<Kit, 'certificatePath' | 'privateKeyPath' | 'caPath'>): KitPems {
   const read = (file: string) => {
     try {
       return fs.readFileSync(file);
@@ -177,12 +176,24 @@ export function readPems(kit: Kit): KitPems {
   return { certificate: read(kit.certificatePath), privateKey: read(kit.privateKeyPath), ca: read(kit.caPath) };
 }
 
+/**
+ * What to do about a kit folder without its settings file, or with the settings but not a PEM file: bootstrap
+ * runs where the AWS credentials are (a workstation), so on a device the fix is to copy the whole folder,
+ * or for a fleet device to provision again.
+ */
+export function missingKitFileHint(file: string): string {
+  const dir = path.dirname(path.resolve(file));
+  if (path.basename(file) === KIT_FILES.settings) {
+    return 'Run iot-device bootstrap where the AWS credentials are and copy the kit folder to the device, or pass --kit with the folder that holds it';
+  }
+  return fs.existsSync(path.join(dir, CLAIM_FILE))
+    ? `Copy the whole claim kit folder (${dir}) again from where bootstrap --claim wrote it: the key is not in the stack, only in that folder`
+    : `Copy the whole kit folder (${dir}) again from where bootstrap wrote it, or for a fleet device provision it again (iot-device provision)`;
+}
+
 function kitReadError(error: unknown, file: string): DeviceError {
   const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') {
-    return new DeviceError(`Kit file not found: ${path.resolve(file)}`, EXIT.kitFileMissing,
-      'Run iot-device bootstrap to create the kit, or pass --kit with the folder that holds it');
-  }
+  if (code === 'ENOENT') return new DeviceError(`Kit file not found: ${path.resolve(file)}`, EXIT.kitFileMissing, missingKitFileHint(file));
   if (code === 'EACCES' || code === 'EPERM' || code === 'EISDIR') {
     return new DeviceError(`Kit file not readable by this user: ${path.resolve(file)}`, EXIT.keyUnreadable,
       `Run the device as the kit's owner, or fix ownership (sudo chown $USER ${file}; chmod 600 ${file})`);

@@ -16,7 +16,7 @@ import * as x509 from '@peculiar/x509';
 import mqtt from 'mqtt';
 import { CLAIM_CLIENT_ID_PREFIX, REPROVISION_TOKEN_PARAMETER, SERIAL_NUMBER, SHADOW_DEFAULTS_CONFIGURATION_KEY } from './contract';
 import { DeviceError, EXIT } from './errors';
-import { CLAIM_FILE, ClaimSettings, DeviceSettings, Kit, KIT_FILES, loadKit, writeKit, writePrivateKey } from './kit';
+import { CLAIM_FILE, ClaimSettings, DeviceSettings, Kit, KIT_FILES, loadKit, readPems, writeKit, writePrivateKey } from './kit';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -62,10 +62,13 @@ export function loadClaimKit(dir: string): ClaimKit {
     }
   }
   const claim = settings as unknown as ClaimSettings;
-  return {
+  const kit: ClaimKit = {
     ...claim, port: claim.port ?? 8883, httpsPort: claim.httpsPort ?? 8443, dir,
     certificatePath: path.join(dir, KIT_FILES.certificate), privateKeyPath: path.join(dir, KIT_FILES.privateKey), caPath: path.join(dir, claim.caFile),
   };
+  // Every file now, before a key is made or a connection opened: a claim kit copied without its key is named as such.
+  readPems(kit);
+  return kit;
 }
 
 /** A new key pair and a CSR for `commonName`: ECDSA P-256 by default, RSA 2048 on request. */
@@ -212,9 +215,10 @@ export async function provision(claim: ClaimKit, outDir: string, options: Provis
     pending = undefined;
   }
 
+  const claimPems = readPems(claim);
   const client = mqtt.connect({
     protocol: 'mqtts', host: claim.endpoint, port: claim.port, clientId: claimClientId, protocolVersion: 4, clean: true, reconnectPeriod: 0,
-    key: fs.readFileSync(claim.privateKeyPath), cert: fs.readFileSync(claim.certificatePath), ca: fs.readFileSync(claim.caPath),
+    key: claimPems.privateKey, cert: claimPems.certificate, ca: claimPems.ca,
     ...(claim.port === 443 ? { ALPNProtocols: ['x-amzn-mqtt-ca'] } : {}),
   });
   try {
@@ -268,7 +272,7 @@ export async function provision(claim: ClaimKit, outDir: string, options: Provis
       ...(shadowDesiredDefaults ? { shadowDesiredDefaults } : {}),
     };
     const kit = writeKit(outDir, settings, {
-      certificate: fs.readFileSync(certificatePath, 'utf8'), privateKey: fs.readFileSync(keyPath, 'utf8'), ca: fs.readFileSync(claim.caPath, 'utf8'),
+      certificate: fs.readFileSync(certificatePath, 'utf8'), privateKey: fs.readFileSync(keyPath, 'utf8'), ca: claimPems.ca.toString('utf8'),
     }, true);
     fs.rmSync(pendingPath, { force: true });
     log('provisioned', { thingName, certificateId: pending.certificateId });

@@ -94,6 +94,18 @@ describe('iot-device bootstrap', () => {
     expect(run).toThrow(message);
   });
 
+  test.each([
+    ['ThingName', 'pi dev 01', 'thingName'],
+    ['ClientId', '$pi', 'clientId'],
+    ['DataTopic', 'data/#', 'dataTopic'],
+  ])('an invalid output %s (%j) fails before the secret is read, and writes nothing', async (output, value, field) => {
+    const kitDir = path.join(dir, 'kit');
+    const run = bootstrapKit(outputsFromFile(writeOutputs({ 'IotCore-dev': { ...OUTPUTS, [output]: value } })), new SecretsManagerClient({}), kitDir, false);
+    await expect(run).rejects.toMatchObject({ exitCode: 11, message: expect.stringContaining(`${field} is ${JSON.stringify(value)} but must be`), hint: expect.stringMatching(/^Nothing was written/) });
+    expect(fs.existsSync(kitDir)).toBe(false);
+    expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(0);
+  });
+
   test('a secret without certificate and key fails without writing a kit', async () => {
     secrets.on(GetSecretValueCommand).resolves({ SecretString: '{"unexpected":true}' });
     await expect(bootstrapKit(outputsFromFile(writeOutputs({ 'IotCore-dev': OUTPUTS })), new SecretsManagerClient({}), path.join(dir, 'kit'), false))

@@ -178,6 +178,26 @@ test('bootstrap --claim then provision: a new device registers by claim with its
   await sandbox.observer.until(() => sandbox.observer.on('data/pi-dev-fleet-INSTALLED1').some((m) => m.payload.includes('provisioned')), 'the provisioned device\'s message');
 });
 
+test('provision with a claim kit copied without its key: exit 10, one line naming the file and saying to copy the claim kit again', async () => {
+  const partial = path.join(prefix, 'claim-kit-without-key');
+  fs.cpSync(path.join(prefix, 'claim-kit'), partial, { recursive: true });
+  fs.rmSync(path.join(partial, 'private.pem.key'));
+  const kitDir = path.join(prefix, 'kit-never');
+  const { code, stderr } = await iotDevice(['--kit', kitDir, 'provision', '--claim-kit', partial, '--serial', 'NOKEY0001']);
+  expect(code).toBe(10);
+  expect(stderr.trim().split('\n')).toEqual([`iot-device: Kit file not found: ${path.join(partial, 'private.pem.key')}. Copy the whole claim kit folder (${partial}) again from where bootstrap --claim wrote it: the key is not in the stack, only in that folder`]);
+  expect(fs.existsSync(kitDir)).toBe(false);
+});
+
+test('a connect kit copied without its key says to copy the kit again (bootstrap runs where the credentials are)', async () => {
+  const partial = path.join(prefix, 'kit-without-key');
+  fs.cpSync(kit.dir, partial, { recursive: true });
+  fs.rmSync(path.join(partial, 'private.pem.key'));
+  const { code, stderr } = await iotDevice(['--kit', partial, 'publish']);
+  expect(code).toBe(10);
+  expect(stderr.trim().split('\n')).toEqual([`iot-device: Kit file not found: ${path.join(partial, 'private.pem.key')}. Copy the whole kit folder (${partial}) again from where bootstrap wrote it, or for a fleet device provision it again (iot-device provision)`]);
+});
+
 test('bootstrap of a stack that is not there: exit 21, one line naming the call, the error and what to check', async () => {
   const { code, stderr } = await iotDevice(['--kit', path.join(prefix, 'kit-none'), 'bootstrap', '--stack', 'IotCore-nope'], sandbox.local.awsEnvironment);
   expect(code).toBe(21);
