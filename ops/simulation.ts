@@ -419,7 +419,9 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       await sleep(Math.max(0, runStarted + event.at - Date.now()));
       await event.run();
     });
-    const reporter = setInterval(() => progress(`${Math.round((Date.now() - runStarted) / 1000)} s: ${observed.received} received, ${acks.length} acknowledged, ${archived} archived`), 10_000);
+    // Every device's messages, the drain probe's too: the report then counts the fleet's devices and the probe apart.
+    const reporter = setInterval(() => progress(`${Math.round((Date.now() - runStarted) / 1000)} s: ${observed.received} received, ${acks.length} acknowledged, ${archived} archived`
+      + `${drainProbe ? ' (the drain probe\'s included)' : ''}`), 10_000);
     await sleep(Math.max(0, runStarted + runMs - Date.now()));
     await Promise.all(events);
     const restart = restarted.at;
@@ -537,9 +539,9 @@ export function reportMarkdown(report: SimulationReport): string {
     '',
     '| what | result |',
     '| --- | --- |',
-    `| provisioned by claim | ${made ? `${made} in ${fixed(report.provisioning.seconds)} s (${fixed(report.provisioning.devicesPerSecond)} devices/s)` : 'none'}${report.provisioning.reused ? `; ${report.provisioning.reused} kits of an earlier run reused` : ''} |`,
+    `| provisioned by claim | ${made ? `${made}${report.drainProbe ? ` (the drain probe among them)` : ''} in ${fixed(report.provisioning.seconds)} s (${fixed(report.provisioning.devicesPerSecond)} devices/s)` : 'none'}${report.provisioning.reused ? `; ${report.provisioning.reused} kits of an earlier run reused` : ''} |`,
     `| starts (connect, subscribe, shadow sync) | ${ms(report.starts.ms)}; ${report.starts.failed} failed; peak ${report.starts.peakPerSecond}/s (account quota ${report.quotas.connectQuota}/s) |`,
-    `| messages | ${m.produced} produced, ${m.acknowledged} acknowledged, ${m.received} received by the broker, ${m.spooled} still spooled, **${m.lost} lost**, ${m.duplicates} duplicates |`,
+    `| messages of the ${report.devices} devices${report.drainProbe ? ' (the drain probe\'s below)' : ''} | ${m.produced} produced, ${m.acknowledged} acknowledged, ${m.received} received by the broker, ${m.spooled} still spooled, **${m.lost} lost**, ${m.duplicates} duplicates |`,
     `| publish to PUBACK | ${ms(m.pubackMs)} |`,
     `| archived by the rule (name s3, ${fixed(report.shareS3 * 100, 0)} % of devices) | ${report.archive.archived} objects for ${report.archive.expected} messages and ${report.archive.duplicates} redelivered copies; ${report.archive.inBucket === undefined ? `a backlog of ${report.archive.expected + report.archive.duplicates - report.archive.archived} still to archive when the report was made` : `${report.archive.inBucket} objects in the bucket`} |`,
     ...(report.intervalChange ? [`| console edit of the interval (${report.intervalChange.from} -> ${report.intervalChange.to} s) at ${report.intervalChange.atSeconds} s | applied within one interval by ${report.intervalChange.appliedWithinOneInterval} of ${report.intervalChange.sampled} sampled devices |`] : []),

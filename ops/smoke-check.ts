@@ -19,7 +19,7 @@
 import { randomUUID } from 'crypto';
 import { dataTopicOf, FleetOutputName, StackOutputName } from '../device/src/contract';
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { describeStackOutputs } from '../device/src/stack-outputs';
+import { describeStackOutputs, isMissingStack, MISSING_STACK_HINT } from '../device/src/stack-outputs';
 import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { GetThingShadowCommand, IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
@@ -96,8 +96,11 @@ function describeError(error: unknown): string {
 }
 
 async function readOutputs(cloudFormation: CloudFormationClient, stackName: string): Promise<Outputs> {
-  const stack = await describeStackOutputs(cloudFormation, stackName);
-  if (!stack) throw new CheckFailed(`stack ${stackName} not found`);
+  const stack = await describeStackOutputs(cloudFormation, stackName).catch((error: unknown) => {
+    if (isMissingStack(error)) return undefined;
+    throw error;
+  });
+  if (!stack) throw new CheckFailed(`stack ${stackName} not found. ${MISSING_STACK_HINT}`);
   const missing = REQUIRED_OUTPUTS.filter((key) => !stack.outputs[key]);
   if (missing.length) throw new CheckFailed(`${stackName} (${stack.status}) lacks output(s) ${missing.join(', ')}: deploy this version of the stack`);
   return stack.outputs as Outputs;

@@ -88,6 +88,12 @@ export interface LocalSandbox {
   readonly aws: AwsApiStandIn;
   /** The environment pointing the AWS SDK at `aws` (endpoints, dummy credentials, region). */
   readonly awsEnvironment: Record<string, string>;
+  /**
+   * The environment pointing `iot-device` and the fleet's claim kits at the broker: IOT_PORT, IOT_HTTPS_PORT and
+   * IOT_CA_FILE, which bootstrap, provision and rotate-claim write into kits in place of AWS IoT's 8883, 8443 and
+   * Amazon Root CA 1 (the stack's endpoint output already names the sandbox's host).
+   */
+  readonly deviceEnvironment: Record<string, string>;
   readonly stackName: string;
   /** The stack's outputs as deployed to the sandbox (what DescribeStacks answers). */
   readonly outputs: Record<string, string>;
@@ -244,6 +250,7 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
     broker, shadow, jobs, gateway, registry, declared, authorizer, rules, s3, fleet, aws, stackName, dir,
     outputs: Object.fromEntries(Object.entries(outputs).map(([key, output]) => [key, output.value])),
     awsEnvironment: { ...aws.environment(resolved.region), AWS_ENDPOINT_URL_S3: s3.endpoint },
+    deviceEnvironment: { IOT_PORT: String(broker.port), IOT_HTTPS_PORT: String(gateway.port), IOT_CA_FILE: path.resolve(broker.caFile) },
     kit(thingName, kitOptions) {
       const issued = deviceCa.issue(ISSUED_SUBJECT);
       registerDevice(registry, thingName, issued.certificatePem, thingName === declared.thingName ? declared.policyNames : declared.sharedPolicyNames);

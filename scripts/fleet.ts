@@ -16,6 +16,8 @@ import { claimSettingsOf, StackOutputs } from '../device/src/bootstrap';
 import { AMAZON_ROOT_CA_PATH, assertClaimKitWritable, writeClaimKit } from '../device/src/kit';
 import { createClaimCertificate, markForReprovisioning, REPROVISION_VALIDITY, retireClaimCertificate, revokeDevice } from '../ops/fleet';
 import { SERIAL_NUMBER } from '../device/src/contract';
+import { DeviceError } from '../device/src/errors';
+import { FleetCommandRefused } from '../ops/command-refused';
 import { environmentOption, failureExit, parseOptions, usageExit, UsageError } from './command-line';
 import { JOB_COMMANDS, jobMain } from './fleet-job';
 
@@ -32,8 +34,10 @@ const COMMANDS: Record<string, { usage: string; help: string }> = {
       + `and the fleet's hook then retires the previous certificates. Nobody without the token can use the mark; it expires after --valid-hours (default ${REPROVISION_VALIDITY.defaultHours}, at most ${REPROVISION_VALIDITY.maxHours}).`,
   },
   'rotate-claim': {
-    usage: `rotate-claim --out <claim-kit-dir> ${COMMON} [--ca-file <pem>] [--endpoint <host>] [--port <n>]`,
-    help: 'Makes a second claim certificate with the claim policy and writes a claim kit with it (key 0600). The current claim certificate keeps working until retire-claim.',
+    usage: `rotate-claim --out <claim-kit-dir> ${COMMON} [--force] [--ca-file <pem>] [--endpoint <host>] [--port <n>] [--https-port <n>]`,
+    help: 'Makes a second claim certificate with the claim policy and writes a claim kit with it (key 0600). The current claim certificate keeps working until retire-claim. '
+      + 'The kit\'s devices connect to the stack\'s endpoint on 8883 (HTTPS 8443) and trust Amazon Root CA 1, unless --endpoint, --port, --https-port and --ca-file '
+      + '(or IOT_ENDPOINT, IOT_PORT, IOT_HTTPS_PORT and IOT_CA_FILE, which a sandbox sets) say otherwise; --force replaces a claim kit in --out.',
   },
   'retire-claim': {
     usage: `retire-claim --certificate-id <id> ${COMMON}`,
@@ -56,22 +60,30 @@ function parse(argv: string[]) {
   if (!spec) throw new UsageError(`unknown command "${command}"; allowed: ${[...Object.keys(COMMANDS), 'job'].join(', ')}`);
   const values = parseOptions(rest, {
     env: { type: 'string' }, stack: { type: 'string' }, region: { type: 'string' }, serial: { type: 'string' }, revoked: { type: 'boolean', default: false },
-    'delete-thing': { type: 'boolean', default: false }, out: { type: 'string' }, 'ca-file': { type: 'string' }, endpoint: { type: 'string' }, port: { type: 'string' },
+    'delete-thing': { type: 'boolean', default: false }, out: { type: 'string' }, force: { type: 'boolean', default: false },
+    'ca-file': { type: 'string', default: process.env.IOT_CA_FILE || undefined }, endpoint: { type: 'string', default: process.env.IOT_ENDPOINT || undefined },
+    port: { type: 'string', default: process.env.IOT_PORT || undefined }, 'https-port': { type: 'string', default: process.env.IOT_HTTPS_PORT || undefined },
     'certificate-id': { type: 'string' }, 'valid-hours': { type: 'string' }, help: { type: 'boolean', default: false },
   });
   if (values.help) return { help: `usage: npm run fleet -- ${spec.usage}\n\n${spec.help}` };
   const env = environmentOption(values.env);
   const required = { revoke: 'serial', reprovision: 'serial', 'rotate-claim': 'out', 'retire-claim': 'certificate-id' }[command] as keyof typeof values;
   if (!values[required]) throw new UsageError(`--${required} is missing: ${spec.usage}`);
-  const port = values.port === undefined ? undefined : Number(values.port);
-  if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) throw new UsageError(`--port is "${values.port}" but must be a port number from 1 to 65535`);
+  const portOption = (name: 'port' | 'https-port') => {
+    const value = values[name];
+    const port = value === undefined ? undefined : Number(value);
+    if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) throw new UsageError(`--${name} is "${value}" but must be a port number from 1 to 65535`);
+    return port;
+  };
+  const port = portOption('port');
+  const httpsPort = portOption('https-port');
   const validHours = values['valid-hours'] === undefined ? undefined : Number(values['valid-hours']);
   if (validHours !== undefined && !(Number.isInteger(validHours) && validHours >= 1 && validHours <= REPROVISION_VALIDITY.maxHours)) {
     throw new UsageError(`--valid-hours is "${values['valid-hours']}" but must be a whole number of hours from 1 to ${REPROVISION_VALIDITY.maxHours}`);
   }
   if (values.serial !== undefined && !SERIAL_NUMBER.test(values.serial)) throw new UsageError(`--serial is ${JSON.stringify(values.serial)} but must match ${SERIAL_NUMBER.source}`);
   const config = environments[env] as { region?: string };
-  return { command, values, port, validHours, stackName: values.stack ?? stackNameOf(env), region: values.region ?? config.region };
+  return { command, values, port, httpsPort, validHours, stackName: values.stack ?? stackNameOf(env), region: values.region ?? config.region };
 }
 
 async function stackOutputs(cloudFormation: CloudFormationClient, stackName: string): Promise<Record<string, string>> {
@@ -116,11 +128,16 @@ export async function main(argv: string[], io: FleetCliIo = { out: console.log, 
     } else if (command === 'rotate-claim') {
       // Everything that can refuse is checked before the certificate is made: its key exists only in this kit.
       const caPem = values['ca-file'] ? fs.readFileSync(values['ca-file'], 'utf8') : undefined;
-      const settings = claimSettingsOf(outputs as StackOutputs, { endpoint: values.endpoint, port: parsed.port, caPem });
-      assertClaimKitWritable(values.out!, false);
+      const settings = claimSettingsOf(outputs as StackOutputs, { endpoint: values.endpoint, port: parsed.port, httpsPort: parsed.httpsPort, caPem });
+      try {
+        assertClaimKitWritable(values.out!, values.force);
+      } catch (error) {
+        throw new FleetCommandRefused((error as DeviceError).line);
+      }
       const made = await createClaimCertificate(iot, outputs.ClaimPolicyName);
-      writeClaimKit(values.out!, settings, { certificate: made.certificatePem, privateKey: made.privateKey, ca: caPem ?? fs.readFileSync(AMAZON_ROOT_CA_PATH, 'utf8') }, false);
-      io.out(`New claim certificate ${made.certificateId}, claim kit in ${path.resolve(values.out!)}. Give it to every factory, then retire the old one:\n`
+      writeClaimKit(values.out!, settings, { certificate: made.certificatePem, privateKey: made.privateKey, ca: caPem ?? fs.readFileSync(AMAZON_ROOT_CA_PATH, 'utf8') }, values.force);
+      io.out(`New claim certificate ${made.certificateId}, claim kit in ${path.resolve(values.out!)}: its devices connect to ${settings.endpoint} (MQTT ${settings.port}, HTTPS ${settings.httpsPort}) `
+        + `and trust ${caPem ? values['ca-file'] : 'Amazon Root CA 1'}. Give it to every factory, then retire the old one:\n`
         + `  npm run fleet -- retire-claim --env ${values.env} --certificate-id ${outputs.ClaimCertificateId}`);
     } else {
       await retireClaimCertificate(iot, values['certificate-id']!, outputs.ClaimPolicyName);

@@ -10,9 +10,31 @@ import * as os from 'os';
 import { reportMarkdown, simulate } from '../ops/simulation';
 import { parseOptions, usageExit, UsageError } from './command-line';
 
-const USAGE = 'usage: npm run simulate -- --devices <n> [--interval <s>] [--minutes <m>] [--share-s3 <0..1>] [--processes <k>] [--restart-broker-at <s>] [--drain-probe <messages>] [--job desired-state [--job-failures <0..1>]] [--dir <folder>] [--markdown <file>] [--json <file>]';
+/** The numeric options: placeholder, default (what the usage shows), range, whole or not, and what each sets. */
+const NUMBERS = {
+  devices: { placeholder: '<n>', fallback: undefined, min: 1, max: 50_000, whole: true, what: 'devices provisioned by claim and run (required)' },
+  interval: { placeholder: '<s>', fallback: 5, min: 1, max: 3600, whole: true, what: 'seconds between a device\'s status messages' },
+  minutes: { placeholder: '<m>', fallback: 1, min: 0.25, max: 120, whole: false, what: 'how long the devices run' },
+  'share-s3': { placeholder: '<0..1>', fallback: 0.1, min: 0, max: 1, whole: false, what: 'share of devices whose messages the archive rule keeps (name s3)' },
+  processes: { placeholder: '<k>', fallback: Math.min(2, os.cpus().length), min: 1, max: 64, whole: true, what: 'device processes (default: the cores, at most 2)' },
+  'restart-broker-at': { placeholder: '<s>', fallback: undefined, min: 1, max: Infinity, whole: true, what: 'restart the broker this many seconds in (default: never)' },
+  'drain-probe': { placeholder: '<messages>', fallback: 1000, min: 0, max: 10_000, whole: true, what: 'one more device, started with this many spooled messages, measured alone (0: none)' },
+  'job-failures': { placeholder: '<0..1>', fallback: 0, min: 0, max: 1, whole: false, what: 'with --job: share of devices that fail the job' },
+} as const;
+type NumberOption = keyof typeof NUMBERS;
 
-function number(values: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number, whole = true): number {
+const USAGE = 'usage: npm run simulate -- --devices <n> [--interval <s>] [--minutes <m>] [--share-s3 <0..1>] [--processes <k>] [--restart-broker-at <s>] [--drain-probe <messages>] '
+  + '[--job desired-state [--job-failures <0..1>]] [--dir <folder>] [--markdown <file>] [--json <file>]';
+const HELP = [USAGE, '',
+  ...Object.entries(NUMBERS).map(([name, { placeholder, fallback, what }]) => `  --${`${name} ${placeholder}`.padEnd(26)} ${what}${fallback === undefined || name === 'processes' ? '' : ` (default ${fallback})`}`),
+  `  --${'job desired-state'.padEnd(26)} start the stack's desired-state job over the fleet's group while the devices run`,
+  `  --${'dir <folder>'.padEnd(26)} keep the sandbox and the kits there, and reuse the kits of an earlier run (default: a temporary folder, removed at the end)`,
+  `  --${'markdown <file>'.padEnd(26)} also write the report there`,
+  `  --${'json <file>'.padEnd(26)} write the report's figures as JSON there`,
+  '', 'exit codes: 0 nothing lost, 1 messages lost, 2 usage'].join('\n');
+
+function number(values: Record<string, string | undefined>, name: NumberOption, max: number = NUMBERS[name].max): number | undefined {
+  const { fallback, min, whole } = NUMBERS[name];
   const raw = values[name];
   if (raw === undefined) return fallback;
   const value = Number(raw);
@@ -23,23 +45,24 @@ function number(values: Record<string, string | undefined>, name: string, fallba
 }
 
 function parse(argv: string[]) {
-  const values = parseOptions(argv, Object.fromEntries(['devices', 'interval', 'minutes', 'share-s3', 'processes', 'restart-broker-at', 'drain-probe', 'job', 'job-failures', 'dir', 'markdown', 'json']
-    .map((name) => [name, { type: 'string' as const }])));
+  const strings = Object.fromEntries([...Object.keys(NUMBERS), 'job', 'dir', 'markdown', 'json'].map((name) => [name, { type: 'string' as const }]));
+  const { help, ...values } = parseOptions(argv, { ...strings, help: { type: 'boolean' as const, default: false } }) as Record<string, string | undefined> & { help: boolean };
+  if (help) return undefined;
   if (values.devices === undefined) throw new UsageError('--devices is missing: how many devices to simulate');
-  const minutes = number(values, 'minutes', 1, 0.25, 120, false);
+  const minutes = number(values, 'minutes')!;
   if (values.job !== undefined && values.job !== 'desired-state') throw new UsageError(`--job is ${JSON.stringify(values.job)} but the stack's job templates are: desired-state`);
   if (values['job-failures'] !== undefined && values.job === undefined) throw new UsageError('--job-failures needs --job');
-  const restart = values['restart-broker-at'] === undefined ? undefined : number(values, 'restart-broker-at', 0, 1, minutes * 60 - 10);
   return {
-    devices: number(values, 'devices', 0, 1, 50_000),
-    intervalSeconds: number(values, 'interval', 5, 1, 3600),
+    devices: number(values, 'devices')!,
+    intervalSeconds: number(values, 'interval')!,
     minutes,
-    shareS3: number(values, 'share-s3', 0.1, 0, 1, false),
-    processes: number(values, 'processes', Math.min(2, os.cpus().length), 1, 64),
-    restartBrokerAtSeconds: restart,
-    drainProbe: number(values, 'drain-probe', 1000, 0, 10_000),
+    shareS3: number(values, 'share-s3')!,
+    processes: number(values, 'processes')!,
+    // Ten seconds before the end at the latest: the devices need them to deliver what they spooled.
+    restartBrokerAtSeconds: number(values, 'restart-broker-at', minutes * 60 - 10),
+    drainProbe: number(values, 'drain-probe')!,
     job: values.job as 'desired-state' | undefined,
-    jobFailures: number(values, 'job-failures', 0, 0, 1, false),
+    jobFailures: number(values, 'job-failures')!,
     markdown: values.markdown,
     json: values.json,
     dir: values.dir,
@@ -58,7 +81,11 @@ async function main(argv: string[]): Promise<number> {
   try {
     options = parse(argv);
   } catch (error) {
-    return usageExit(error, (message) => console.error(`simulate: ${message}\n${USAGE}`));
+    return usageExit(error, (message) => console.error(`simulate: ${message}\n${USAGE}\nnpm run simulate -- --help for what each option does and its default`));
+  }
+  if (!options) {
+    console.log(HELP);
+    return 0;
   }
   // Each device holds a socket in its process and one in the broker's, which inherits this process's limit.
   const needed = options.devices + 1024;

@@ -54,7 +54,8 @@ test('npm start: the hands-on, the smoke check, a fleet device by claim, then th
   };
   const objects = () => (fs.readdirSync(path.join(localDir, 's3'), { recursive: true }) as string[]).filter((file) => file.endsWith('.json'));
 
-  const bootstrap = sh(command(`npx iot-device --kit ${local('my-kit')} --port`));
+  // No --port, --https-port or --ca-file: the export names the sandbox's broker, as IOT_PORT, IOT_HTTPS_PORT and IOT_CA_FILE.
+  const bootstrap = sh(command(`npx iot-device --kit ${local('my-kit')} bootstrap`));
   expect(await bootstrap.done).toBe(0);
   const run = sh(command(`npx iot-device --kit ${local('my-kit')} run`));
   await waitFor('your device running', () => /running thing=pi-dev-01/.test(run.output()), 30_000);
@@ -75,10 +76,15 @@ test('npm start: the hands-on, the smoke check, a fleet device by claim, then th
   await waitFor('your two archived objects', () => objects().length === before + 2, 30_000);
 
   // Your own device by claim, with the printed commands.
-  expect(await sh(command(`npx iot-device --kit ${local('my-claim')} --port`)).done).toBe(0);
+  expect(await sh(command(`npx iot-device --kit ${local('my-claim')} bootstrap --claim`)).done).toBe(0);
   const provision = sh(command(`npx iot-device --kit ${local('my-fleet-kit')} provision`));
   expect(await provision.done).toBe(0);
   expect(provision.output()).toMatch(/provisioned thingName=pi-dev-fleet-MYSERIAL01/);
+  const fleetRun = sh(command(`npx iot-device --kit ${local('my-fleet-kit')} run`));
+  await waitFor('your fleet device publishing', () => /published topic=data\/pi-dev-fleet-MYSERIAL01/.test(fleetRun.output()), 30_000);
+  process.kill(-fleetRun.child.pid!, 'SIGTERM');
+  await fleetRun.done;
+  expect(fleetRun.output()).toMatch(/stopped published=\d+/);
   // A job with the printed command, for the fleet's group (which the declared thing is in too).
   const job = sh(command('npm run fleet -- job start'));
   expect(await job.done).toBe(0);

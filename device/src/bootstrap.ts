@@ -7,7 +7,7 @@ import { X509Certificate } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { describeStackOutputs } from './stack-outputs';
+import { describeStackOutputs, MISSING_STACK_HINT } from './stack-outputs';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CertificateSecret, DATA_TOPIC_PREFIX, echoTopicOf, FleetOutputName, StackOutputName } from './contract';
 import { CPP_SAMPLE_RECIPES, cppSampleLine, TRUST_STORE_FILES, trustStoreStep } from './cpp-sample';
@@ -63,7 +63,7 @@ async function awsCall<T>(what: string, call: () => Promise<T>, hint: (errorName
 /** Outputs of a deployed stack, read with CloudFormation DescribeStacks. */
 export async function outputsFromStack(cloudFormation: CloudFormationClient, stackName: string): Promise<StackOutputs> {
   const stack = await awsCall(`CloudFormation DescribeStacks ${stackName}`, () => describeStackOutputs(cloudFormation, stackName),
-    (name) => (name === 'ValidationError' ? 'Check --stack (IotCore-<env>) and --region, where the stack was deployed' : 'The caller needs cloudformation:DescribeStacks on the stack'));
+    (name) => (name === 'ValidationError' ? MISSING_STACK_HINT : 'The caller needs cloudformation:DescribeStacks on the stack'));
   return checkOutputs(stack?.outputs ?? {}, `stack ${stackName}`);
 }
 
@@ -140,7 +140,9 @@ export async function bootstrapClaimKit(outputs: StackOutputs, secrets: SecretsM
   assertClaimKitWritable(dir, force);
   const secret = await readCertificateSecret(secrets, outputs.ClaimCertificateSecretArn!, true);
   writeClaimKit(dir, settings, { certificate: secret.certificatePem, privateKey: secret.privateKey, ca: overrides.caPem ?? fs.readFileSync(AMAZON_ROOT_CA_PATH, 'utf8') }, force);
-  return `Claim kit in ${path.resolve(dir)}: template ${settings.templateName}, things ${settings.thingNamePrefix}<serial>, endpoint ${settings.endpoint}:${settings.port}.\n`
+  return `Claim kit in ${path.resolve(dir)}: template ${settings.templateName}, things ${settings.thingNamePrefix}<serial>.\n`
+    + `Devices provisioned with it connect to ${settings.endpoint} (MQTT ${settings.port}, HTTPS ${settings.httpsPort}) and trust ${settings.caFile}; `
+    + 'bootstrap --claim --port, --https-port and --ca-file (or IOT_PORT, IOT_HTTPS_PORT, IOT_CA_FILE) set them for a broker other than AWS IoT.\n'
     + `On each new device: iot-device --kit iot-kit provision --claim-kit ${path.relative(process.cwd(), dir) || '.'} --serial <serial>`;
 }
 

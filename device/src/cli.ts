@@ -1,7 +1,7 @@
 /**
  * The `iot-device` command line: commander wiring only; each command is a file under commands/.
  * Settings: flags, then environment variables (IOT_KIT_DIR, IOT_ENDPOINT, IOT_PORT, IOT_HTTPS_PORT,
- * IOT_CLIENT_ID, IOT_THING_NAME, IOT_DATA_TOPIC), then the kit's device.json.
+ * IOT_CLIENT_ID, IOT_THING_NAME, IOT_DATA_TOPIC; IOT_CA_FILE for bootstrap's --ca-file), then the kit's device.json.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -51,7 +51,7 @@ export function buildProgram(): Command {
     .option('--stack <name>', 'read the outputs of this deployed stack instead (CloudFormation DescribeStacks)')
     .option('--region <region>', 'AWS region of --stack')
     .option('--profile <profile>', 'AWS profile for --stack and the secret')
-    .option('--ca-file <pem>', 'CA that signs the endpoint, instead of the bundled Amazon Root CA 1')
+    .option('--ca-file <pem>', 'CA that signs the endpoint, instead of the bundled Amazon Root CA 1 (default: IOT_CA_FILE)')
     .option('--claim', 'write a fleet claim kit (claim certificate, template) for iot-device provision instead of a connect kit', false)
     .option('--force', 'replace an existing kit', false)
     .action(act(bootstrapCommand));

@@ -9,8 +9,8 @@ import { DeviceError, EXIT } from './errors';
 export interface UnitOptions {
   /** The kit folder (made absolute). */
   readonly kitDir: string;
-  /** The thing, for the description. */
-  readonly thingName: string;
+  /** The thing, for the description. @default - the kit folder is named instead (a kit not made yet) */
+  readonly thingName?: string;
   /** The user the service runs as; it must be able to read the kit and write its spool. */
   readonly user: string;
   /** Node.js, and the installed iot-device entry point. */
@@ -36,10 +36,16 @@ export function renderUnit(options: UnitOptions): string {
     throw new DeviceError(`--user is ${JSON.stringify(options.user)} but must be a user name matching ${USER_NAME.source}`, EXIT.usage);
   }
   const kitDir = path.resolve(options.kitDir);
+  // PrivateTmp=yes gives the service /tmp and /var/tmp of its own: a kit there is not the service's.
+  const privateTmp = ['/tmp', '/var/tmp'].find((dir) => kitDir === dir || kitDir.startsWith(`${dir}/`));
+  if (privateTmp) {
+    throw new DeviceError(`--kit is ${kitDir}, under ${privateTmp}, which the service does not see (its unit sets PrivateTmp=yes)`, EXIT.badInput,
+      'Move the kit to a folder of its own, for example sudo mv <kit> /var/lib/iot-device, and pass that --kit');
+  }
   return [
     '# Written by `iot-device service install`; `iot-device service uninstall` removes it.',
     '[Unit]',
-    `Description=iot-device: AWS IoT Core device program for thing ${options.thingName}`,
+    `Description=iot-device: AWS IoT Core device program for ${options.thingName ? `thing ${options.thingName}` : `the kit in ${kitDir}`}`,
     'Documentation=https://docs.aws.amazon.com/iot/latest/developerguide/',
     // time-sync.target waits for the first NTP synchronization only when systemd-time-wait-sync.service is enabled.
     'Wants=network-online.target time-sync.target',

@@ -16,3 +16,9 @@ export async function describeStackOutputs(cloudFormation: CloudFormationClient,
   if (!stack) return undefined;
   return { status: String(stack.StackStatus), outputs: Object.fromEntries((stack.Outputs ?? []).map((output) => [output.OutputKey!, output.OutputValue!])) };
 }
+
+/** Whether DescribeStacks failed because the stack is not there (CloudFormation answers ValidationError "Stack with id … does not exist"). */
+export const isMissingStack = (error: unknown): boolean => (error as Error)?.name === 'ValidationError' && /does not exist/.test((error as Error).message);
+
+/** What to check when the stack is not there: most often a mistyped --stack, or another Region. */
+export const MISSING_STACK_HINT = 'Check --stack (IotCore-<env>) and --region (or AWS_REGION), where the stack was deployed';

@@ -287,13 +287,13 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
       device.kill('SIGTERM');
       await exited(device);
       const local = (file: string) => path.relative(process.cwd(), file) || '.';
-      const env = Object.entries(sandbox.awsEnvironment).map(([name, value]) => `${name}=${value}`).join(' ');
+      const env = Object.entries({ ...sandbox.awsEnvironment, ...sandbox.deviceEnvironment }).map(([name, value]) => `${name}=${value}`).join(' ');
       say('\nThe sandbox stays up; the scripted device has stopped so yours can connect as ' + thingName + '. Ctrl-C stops everything. Try:');
-      say('  # in a new shell: the export sets dummy credentials and the sandbox\'s endpoints');
+      say('  # in a new shell: the export sets dummy credentials, the sandbox\'s endpoints, and its broker\'s ports and CA for the kits you make');
       say(`  export ${env}`);
       // Your kits go under the sandbox's folder, which git ignores: they hold private keys.
       const mine = (name: string) => local(path.join(localDir, name));
-      say(`  npx iot-device --kit ${mine('my-kit')} --port ${broker.port} --https-port ${gateway.port} bootstrap --stack ${sandbox.stackName} --ca-file ${local(broker.caFile)}`);
+      say(`  npx iot-device --kit ${mine('my-kit')} bootstrap --stack ${sandbox.stackName}`);
       say(`  npx iot-device --kit ${mine('my-kit')} doctor`);
       say(`  npx iot-device --kit ${mine('my-kit')} run`);
       say(`  npx iot-device --kit ${mine('my-kit')} publish --https --message '{"name":"s3"}'`);
@@ -302,10 +302,11 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
       say(`  npx iot-device --kit ${local(consoleKit.dir)} --client-id console-edit publish --topic '$aws/things/${thingName}/shadow/update' --message '{"state":{"desired":{"interval":7}}}'`);
       say(`  npm run smoke -- --env dev --stack ${sandbox.stackName}`);
       say('A device of your own by claim:');
-      say(`  npx iot-device --kit ${mine('my-claim')} --port ${broker.port} --https-port ${gateway.port} bootstrap --claim --stack ${sandbox.stackName} --ca-file ${local(broker.caFile)}`);
+      say(`  npx iot-device --kit ${mine('my-claim')} bootstrap --claim --stack ${sandbox.stackName}`);
       say(`  npx iot-device --kit ${mine('my-fleet-kit')} provision --claim-kit ${mine('my-claim')} --serial MYSERIAL01`);
       say(`  npx iot-device --kit ${mine('my-fleet-kit')} run`);
       say(`  npm run fleet -- revoke --env dev --stack ${sandbox.stackName} --serial MYSERIAL01`);
+      say(`  npm run fleet -- rotate-claim --env dev --stack ${sandbox.stackName} --out ${mine('my-claim-2')}`);
       say('A job for every device (each running iot-device run follows it):');
       say(`  npm run fleet -- job start --env dev --stack ${sandbox.stackName} --template desired-state --targets ${group} --document-parameters interval=7`);
       say(`  npm run fleet -- job status ${jobId} --env dev --stack ${sandbox.stackName}`);

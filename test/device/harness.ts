@@ -1,3 +1,6 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { MqttClient } from 'mqtt';
 import { Kit } from '../../device/src/kit';
 import { LocalKitOptions, LocalSandbox, LocalSandboxOptions, startLocalSandbox } from '../../sandbox';
@@ -77,4 +80,15 @@ export class Sandbox {
     await this.observer.client.endAsync();
     await this.base.stop();
   }
+}
+
+/**
+ * A copy of a kit outside /tmp and /var/tmp, where a systemd service sees it (its unit sets PrivateTmp=yes):
+ * under /dev/shm where there is one. The caller removes it.
+ */
+export function kitOutsideTmp(kit: Kit): Kit {
+  const dir = fs.mkdtempSync(path.join(fs.existsSync('/dev/shm') ? '/dev/shm' : os.homedir(), 'iot-kit-'));
+  fs.cpSync(kit.dir, dir, { recursive: true });
+  const at = (file: string) => path.join(dir, path.relative(kit.dir, file));
+  return { ...kit, dir, certificatePath: at(kit.certificatePath), privateKeyPath: at(kit.privateKeyPath), caPath: at(kit.caPath) };
 }

@@ -11,7 +11,7 @@ import { Kit } from '../../device/src/kit';
 import { environmentTemplate } from '../../sandbox/templates';
 import { topicMatches } from '../../sandbox/iot-sql';
 import { rulesOf } from '../../sandbox/rule-engine';
-import { Sandbox } from './harness';
+import { kitOutsideTmp, Sandbox } from './harness';
 import { parseSampleArguments, runSample, shellWords } from './mqtt5-pubsub-sample';
 
 const DEVICE_DIR = path.join(__dirname, '..', '..', 'device');
@@ -206,10 +206,12 @@ test('bootstrap of a stack that is not there: exit 21, one line naming the call,
 });
 
 test('service print runs the installed entry point with the kit, as systemd will', async () => {
-  const { code, stdout } = await iotDevice(['--kit', kit.dir, 'service', 'print']);
+  const serviceKit = kitOutsideTmp(kit);
+  const { code, stdout } = await iotDevice(['--kit', serviceKit.dir, 'service', 'print']);
+  fs.rmSync(serviceKit.dir, { recursive: true, force: true });
   expect(code).toBe(0);
   const entryPoint = fs.realpathSync(installed);
-  expect(stdout).toContain(`ExecStart=${process.execPath} ${entryPoint} --kit ${path.resolve(kit.dir)} run`);
+  expect(stdout).toContain(`ExecStart=${process.execPath} ${entryPoint} --kit ${serviceKit.dir} run`);
   expect(entryPoint.startsWith(path.join(prefix, 'global'))).toBe(true);
 });
 

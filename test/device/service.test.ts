@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Kit } from '../../device/src/kit';
-import { Sandbox } from './harness';
+import { kitOutsideTmp, Sandbox } from './harness';
 
 const CLI = path.join(__dirname, '..', '..', 'device', 'bin', 'iot-device.js');
 
@@ -21,13 +21,14 @@ let unitDir: string;
 
 beforeAll(async () => {
   sandbox = await Sandbox.start();
-  kit = sandbox.kit('pi-service');
+  kit = kitOutsideTmp(sandbox.kit('pi-service'));
   unitDir = fs.mkdtempSync(path.join(os.tmpdir(), 'units-'));
 });
 
 afterAll(async () => {
   await sandbox.stop();
   fs.rmSync(unitDir, { recursive: true, force: true });
+  fs.rmSync(kit.dir, { recursive: true, force: true });
 });
 
 describe('iot-device service', () => {
@@ -39,7 +40,8 @@ describe('iot-device service', () => {
     expect(stdout).toMatch(/^Restart=on-failure$/m);
     expect(stdout).toMatch(/^User=iot-device$/m);
     expect(stdout).toMatch(/^StandardOutput=journal$/m);
-    expect(stdout).toMatch(/^ReadWritePaths=.*pi-service$/m);
+    expect(stdout).toMatch(new RegExp(`^ReadWritePaths=${kit.dir}$`, 'm'));
+    expect(stdout).toMatch(/^Description=iot-device: AWS IoT Core device program for thing pi-service$/m);
     // A broken kit is not fixed by restarting: usage 2, kit 10-13, bad input 19.
     expect(stdout).toMatch(/^RestartPreventExitStatus=2 10 11 12 13 19$/m);
     expect(execStart(stdout)).toEqual([process.execPath, fs.realpathSync(CLI), '--kit', path.resolve(kit.dir), 'run']);
@@ -63,6 +65,34 @@ describe('iot-device service', () => {
     const again = iotDevice(['service', 'uninstall', '--unit-dir', unitDir, '--name', 'iot-device-test']);
     expect(again.code).toBe(19);
     expect(again.stderr).toContain(`iot-device: No unit ${file}`);
+  });
+
+  test('print shows the unit of a kit that is not made yet, naming its folder; install needs the kit', () => {
+    const future = path.join(path.dirname(kit.dir), 'iot-kit-not-yet');
+    const { code, stdout } = iotDevice(['--kit', future, 'service', 'print']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(new RegExp(`^Description=iot-device: AWS IoT Core device program for the kit in ${future}$`, 'm'));
+    expect(execStart(stdout)).toEqual([process.execPath, fs.realpathSync(CLI), '--kit', future, 'run']);
+    expect(iotDevice(['--kit', future, 'service', 'install', '--unit-dir', unitDir]).code).toBe(10);
+  });
+
+  test('refuses a kit under /tmp, which the service does not see (PrivateTmp=yes), before writing a unit', () => {
+    const inTmp = sandbox.kit('pi-service-tmp');
+    expect(path.resolve(inTmp.dir).startsWith(`${os.tmpdir()}/`)).toBe(true);
+    for (const command of ['print', 'install']) {
+      const { code, stderr } = iotDevice(['--kit', inTmp.dir, 'service', command, '--unit-dir', unitDir]);
+      expect(code).toBe(19);
+      expect(stderr.trim()).toBe(`iot-device: --kit is ${path.resolve(inTmp.dir)}, under /tmp, which the service does not see (its unit sets PrivateTmp=yes). `
+        + 'Move the kit to a folder of its own, for example sudo mv <kit> /var/lib/iot-device, and pass that --kit');
+    }
+    expect(fs.readdirSync(unitDir)).toEqual([]);
+  });
+
+  test('install into a --unit-dir that does not exist: exit 19, naming the option', () => {
+    const missing = path.join(unitDir, 'no-such-dir');
+    const { code, stderr } = iotDevice(['--kit', kit.dir, 'service', 'install', '--unit-dir', missing]);
+    expect(code).toBe(19);
+    expect(stderr.trim()).toBe(`iot-device: --unit-dir is ${missing}, which is not a folder (ENOENT). Pass the folder systemd reads units from (/etc/systemd/system)`);
   });
 
   test('refuses a user name systemd would not take, naming the value', () => {

@@ -58,7 +58,19 @@ test('50 devices at 2 s for 30 s, a broker outage: nothing lost, every device ba
   expect(report.drainProbe!.delivered).toBe(200);
   expect(report.drainProbe!.seconds).toBeGreaterThanOrEqual(2);
   expect(report.drainProbe!.maxPerSecond).toBeLessThanOrEqual(105);
-  expect(fs.readFileSync(path.join(scratch, 'report.md'), 'utf8')).toContain(`**0 lost**`);
+  // Each figure says what it counts: 51 provisioned, the drain probe among them; the messages row is the 50 devices'.
+  const markdown = fs.readFileSync(path.join(scratch, 'report.md'), 'utf8');
+  expect(markdown).toContain('**0 lost**');
+  expect(markdown).toMatch(/^\| provisioned by claim \| 51 \(the drain probe among them\) in /m);
+  expect(markdown).toMatch(/^\| messages of the 50 devices \(the drain probe's below\) \| /m);
+});
+
+test('--help says what each option does and its default, and exits 0, as smoke, fleet and diff do', () => {
+  const run = spawnSync('npm', ['run', '--silent', 'simulate', '--', '--help'], { cwd: ROOT, encoding: 'utf8' });
+  expect(run.status).toBe(0);
+  expect(run.stdout).toMatch(/^usage: npm run simulate -- --devices <n> /);
+  for (const line of [/--interval <s> +seconds between a device's status messages \(default 5\)/, /--minutes <m> +how long the devices run \(default 1\)/,
+    /--drain-probe <messages> +.*\(default 1000\)/, /exit codes: 0 nothing lost, 1 messages lost, 2 usage/]) expect(run.stdout).toMatch(line);
 });
 
 test('a second run in the same folder reuses the kits it made, with their spools emptied: only the new devices are provisioned; its job, failed by 30 % of the devices, is aborted by the template\'s criteria', () => {

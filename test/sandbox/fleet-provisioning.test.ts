@@ -513,8 +513,12 @@ describe('conformance: the official AWS IoT Device SDK v2 identity client provis
 describe('claim certificate rotation without stopping provisioning', () => {
   test('a second claim certificate provisions; once the first is retired, only the second does', async () => {
     const newClaim = path.join(sandbox.dir, 'claim-2');
-    const rotated = await fleet('rotate-claim', '--env', 'dev', '--out', newClaim, '--ca-file', sandbox.broker.caFile, '--endpoint', 'localhost', '--port', String(sandbox.broker.port));
+    // In a shell with the sandbox's environment (what npm start --keep exports), no flag is needed for its ports and CA.
+    const rotated = await runFleet({ ...sandbox.awsEnvironment, ...sandbox.deviceEnvironment }, ['rotate-claim', '--env', 'dev', '--out', newClaim]);
     expect(rotated.code).toBe(0);
+    expect(rotated.out).toContain(`its devices connect to localhost (MQTT ${sandbox.broker.port}, HTTPS ${sandbox.gateway.port}) and trust ${path.resolve(sandbox.broker.caFile)}`);
+    expect(JSON.parse(fs.readFileSync(path.join(newClaim, 'claim.json'), 'utf8'))).toMatchObject({ port: sandbox.broker.port, httpsPort: sandbox.gateway.port, caFile: 'ca.pem' });
+    expect(fs.readFileSync(path.join(newClaim, 'ca.pem'), 'utf8')).toBe(sandbox.broker.ca.certificatePem);
     const oldId = rotated.out.match(/--certificate-id (\S+)/)![1];
     expect(fs.statSync(path.join(newClaim, 'private.pem.key')).mode & 0o777).toBe(0o600);
     const withClaim = (kit: string, claim: string, serial: string) =>
@@ -552,8 +556,13 @@ describe('claim certificate rotation without stopping provisioning', () => {
   test('rotate-claim into a folder that holds a claim kit is refused before a certificate is made, so no key is lost', async () => {
     const before = sandbox.registry.certificates.size;
     const refused = await fleet('rotate-claim', '--env', 'dev', '--out', claimDir, '--ca-file', sandbox.broker.caFile);
-    expect(refused).toMatchObject({ code: 1, err: expect.stringMatching(/A claim kit already exists in /) });
+    expect(refused).toMatchObject({ code: 3, err: `fleet: rotate-claim refused: A claim kit already exists in ${path.resolve(claimDir)}. Pass --force to replace it` });
     expect(sandbox.registry.certificates.size).toBe(before);
+  });
+
+  test('a mistyped --stack says what to check, as bootstrap does', async () => {
+    const missing = await fleet('revoke', '--env', 'dev', '--stack', 'IotCore-typo', '--serial', 'NOSUCH01');
+    expect(missing).toMatchObject({ code: 1, err: 'fleet: revoke failed: ValidationError: Stack with id IotCore-typo does not exist. Check --stack (IotCore-<env>) and --region (or AWS_REGION), where the stack was deployed' });
   });
 
   test('every operator command says what it does with --help, and bad usage exits 2 naming the field', async () => {

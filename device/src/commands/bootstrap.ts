@@ -19,12 +19,14 @@ export interface BootstrapOptions {
 export async function bootstrapCommand(globals: GlobalOptions, options: BootstrapOptions, context: CommandContext): Promise<void> {
   if (!options.outputs === !options.stack) throw new DeviceError('bootstrap needs exactly one of --outputs <file> and --stack <name>', EXIT.usage);
   if (options.profile) process.env.AWS_PROFILE = options.profile;
+  // The flag, then IOT_CA_FILE (a sandbox's CA), then the bundled Amazon Root CA 1.
+  const caFile = options.caFile ?? (process.env.IOT_CA_FILE || undefined);
   let caPem: string | undefined;
-  if (options.caFile) {
+  if (caFile) {
     try {
-      caPem = fs.readFileSync(options.caFile, 'utf8');
+      caPem = fs.readFileSync(caFile, 'utf8');
     } catch (error) {
-      throw new DeviceError(`--ca-file ${options.caFile} cannot be read (${(error as NodeJS.ErrnoException).code})`, EXIT.badInput, 'Give the PEM file of the CA that signs the endpoint');
+      throw new DeviceError(`${options.caFile ? '--ca-file' : 'IOT_CA_FILE'} ${caFile} cannot be read (${(error as NodeJS.ErrnoException).code})`, EXIT.badInput, 'Give the PEM file of the CA that signs the endpoint');
     }
   }
   // Flags, then environment variables, are written into the kit in place of the stack's settings.

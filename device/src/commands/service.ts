@@ -20,10 +20,20 @@ function unitFor(globals: GlobalOptions, options: ServiceOptions): string {
   return renderUnit({ kitDir: kit.dir, thingName: kit.thingName, user: options.user, node: process.execPath, entryPoint: INSTALLED_ENTRY_POINT });
 }
 
+/** The unit print shows: it only shows, so a kit that is not there yet is named by its folder (install needs the kit). */
+function unitToShow(globals: GlobalOptions, options: ServiceOptions): string {
+  try {
+    return unitFor(globals, options);
+  } catch (error) {
+    if (!(error instanceof DeviceError) || error.exitCode !== EXIT.kitFileMissing) throw error;
+    return renderUnit({ kitDir: globals.kit, user: options.user, node: process.execPath, entryPoint: INSTALLED_ENTRY_POINT });
+  }
+}
+
 const unitPath = (options: ServiceOptions) => path.join(options.unitDir, `${options.name}.service`);
 
 export function servicePrint(globals: GlobalOptions, options: ServiceOptions, context: CommandContext): void {
-  context.print(unitFor(globals, options));
+  context.print(unitToShow(globals, options));
 }
 
 export function serviceInstall(globals: GlobalOptions, options: ServiceOptions, context: CommandContext): void {
@@ -33,8 +43,14 @@ export function serviceInstall(globals: GlobalOptions, options: ServiceOptions, 
     fs.writeFileSync(file, unit, { mode: 0o644 });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new DeviceError(`Cannot write ${file} (${code})`, code === 'EACCES' || code === 'EPERM' ? EXIT.badInput : EXIT.unexpected,
-      code === 'EACCES' || code === 'EPERM' ? `Run it with sudo (sudo $(command -v iot-device) --kit ${path.resolve(globals.kit)} service install), or see the unit with service print` : 'Check --unit-dir');
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new DeviceError(`Cannot write ${file} (${code})`, EXIT.badInput,
+        `Run it with sudo (sudo $(command -v iot-device) --kit ${path.resolve(globals.kit)} service install), or see the unit with service print`);
+    }
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw new DeviceError(`--unit-dir is ${options.unitDir}, which is not a folder (${code})`, EXIT.badInput, `Pass the folder systemd reads units from (${SYSTEM_UNIT_DIR})`);
+    }
+    throw new DeviceError(`Cannot write ${file} (${code})`, EXIT.unexpected, 'Check --unit-dir');
   }
   context.print(`${enableInstructions(file, options.name, options.user, globals.kit)}\n`);
 }
