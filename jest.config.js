@@ -2,7 +2,7 @@
  * Two projects, both run by `npm test`: unit tests (in process: constructs, templates, IAM simulation,
  * handlers, evaluators) and integration tests (a real broker, the sandbox, spawned processes).
  * `npm run test:unit` runs the first alone, for the edit loop. Type-checking runs in `npm run build`
- * (tsc); jest only transpiles, which keeps the suite fast.
+ * (tsc); jest only transpiles each file (isolatedModules in tsconfig.json), which keeps the suite fast.
  */
 const INTEGRATION = [
   'device/cli', 'device/installed', 'device/jobs-agent', 'device/runner', 'device/service', 'e2e', 'ops/diff', 'ops/jobs', 'ops/simulate', 'ops/smoke-check', 'reliability',
@@ -12,8 +12,9 @@ const INTEGRATION = [
 const common = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
-  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }] },
+  transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
   snapshotSerializers: ['<rootDir>/test/setup/asset-hash-serializer.js'],
+  setupFiles: ['<rootDir>/test/setup/environment.js'],
 };
 
 module.exports = {

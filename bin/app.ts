@@ -7,12 +7,22 @@ import { AccountSources, configuredAccount } from '../lib/accounts';
 import { ConfigError, EnvironmentConfig, selectEnvironments } from '../lib/config';
 import { IotCoreStack, IotCoreStackProps } from '../lib/iot-core-stack';
 
+/** How the app is built for a reader that never deploys it. */
+export interface BuildOptions {
+  /**
+   * Warn at synth of a pinned environment with no account. The sandbox and the tests synthesize stg and prod
+   * without accounts on purpose and never deploy them: the warning would repeat in every run, while the
+   * template's rule still refuses any deploy. @default true
+   */
+  readonly accountWarning?: boolean;
+}
+
 /**
  * Builds the app: every environment, or the one named with `-c env=<name>`; cdk-nag checks all of it.
  * An environment pinned to a region takes its account from lib/accounts.ts; without one its template
  * carries a CloudFormation rule that fails before any resource is created.
  */
-export function buildApp(app: App = new App(), all: Record<string, unknown> = environments, env: NodeJS.ProcessEnv = process.env): App {
+export function buildApp(app: App = new App(), all: Record<string, unknown> = environments, env: NodeJS.ProcessEnv = process.env, options: BuildOptions = {}): App {
   const selected = app.node.tryGetContext('env') as string | undefined;
   const sources: AccountSources = { context: (key) => app.node.tryGetContext(key), env };
   for (const [name, config] of selectEnvironments(all, selected)) {
@@ -23,7 +33,7 @@ export function buildApp(app: App = new App(), all: Record<string, unknown> = en
       description: `AWS IoT Core device ${config.thingName} (${name}): policy, thing, certificate, archive rule, shadow defaults`,
       tags: { project: 'iot-core-cdk', environment: name },
     });
-    if (config.region && !account) refuseToDeploy(stack, name);
+    if (config.region && !account) refuseToDeploy(stack, name, options.accountWarning ?? true);
   }
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return app;
@@ -58,7 +68,7 @@ export function stackProps(name: string, config: EnvironmentConfig): IotCoreStac
 }
 
 /** A rule CloudFormation checks before creating or updating anything: deploying needs a configured account. */
-function refuseToDeploy(stack: IotCoreStack, name: string): void {
+function refuseToDeploy(stack: IotCoreStack, name: string, warn: boolean): void {
   const how = `set it with -c account.${name}=<id>, IOT_CORE_ACCOUNT_${name.toUpperCase()}=<id>, or config/accounts.local.json`;
   new CfnRule(stack, 'AccountNotConfigured', {
     assertions: [{
@@ -66,7 +76,7 @@ function refuseToDeploy(stack: IotCoreStack, name: string): void {
       assertDescription: `${stackNameOf(name)} is pinned to a region but no account was configured when it was synthesized: ${how}, then synthesize again.`,
     }],
   });
-  Annotations.of(stack).addWarningV2('iot-core-cdk:account-not-configured', `No account configured for ${name}: the template cannot be deployed until you ${how}.`);
+  if (warn) Annotations.of(stack).addWarningV2('iot-core-cdk:account-not-configured', `No account configured for ${name}: the template cannot be deployed until you ${how}.`);
 }
 
 if (require.main === module) {

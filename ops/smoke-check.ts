@@ -97,7 +97,7 @@ function describeError(error: unknown): string {
 
 async function readOutputs(cloudFormation: CloudFormationClient, stackName: string): Promise<Outputs> {
   const stack = await describeStackOutputs(cloudFormation, stackName).catch((error: unknown) => {
-    if (isMissingStack(error)) return undefined;
+    if (isMissingStack(error)) throw new CheckFailed(`${describeError(error)}. ${MISSING_STACK_HINT}`);
     throw error;
   });
   if (!stack) throw new CheckFailed(`stack ${stackName} not found. ${MISSING_STACK_HINT}`);

@@ -17,7 +17,7 @@ export type Template = RawTemplate & { Resources: Record<string, { Type: string;
 export function synthesizeTemplates(outdir: string, environment?: string): Record<string, Template> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { context } = require('../cdk.json');
-  const assembly = buildApp(new App({ context: { ...context, ...(environment ? { env: environment } : {}) }, outdir })).synth();
+  const assembly = buildApp(new App({ context: { ...context, ...(environment ? { env: environment } : {}) }, outdir }), undefined, undefined, { accountWarning: false }).synth();
   return Object.fromEntries(assembly.stacks.map((stack) => [stack.stackName, stack.template as Template]));
 }
 

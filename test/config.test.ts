@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../bin/app';
 import { environments } from '../config/environments';
 import { configuredAccount } from '../lib/accounts';
@@ -67,6 +67,16 @@ describe('the account of a pinned environment, given outside version control', (
       Assert: { 'Fn::Equals': ['account configured', 'no account configured'] },
       AssertDescription: expect.stringContaining('set it with -c account.stg=<id>, IOT_CORE_ACCOUNT_STG=<id>, or config/accounts.local.json'),
     }]);
+  });
+
+  test('cdk synth warns of it; the sandbox and the tests, which never deploy stg, synthesize it without the warning but with the rule', () => {
+    const warnings = (options?: { accountWarning: boolean }) => {
+      const app = buildApp(newApp({ env: 'stg' }, { validate: false }), environments, {}, options);
+      const stack = app.node.findChild('IotCore-stg') as never;
+      return { warnings: Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('No account configured for stg')).length, rule: Boolean(Template.fromStack(stack).toJSON().Rules?.AccountNotConfigured) };
+    };
+    expect(warnings()).toEqual({ warnings: 1, rule: true });
+    expect(warnings({ accountWarning: false })).toEqual({ warnings: 0, rule: true });
   });
 
   test('from -c account.stg, the stack is pinned to it and deployable', () => {

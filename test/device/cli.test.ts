@@ -157,7 +157,7 @@ describe('iot-device run (process)', () => {
   test('a missing kit is named with what to do, exit code 10', () => {
     const { code, stderr } = iotDevice(['--kit', path.join(sandbox.dir, 'nowhere'), 'run']);
     expect(code).toBe(10);
-    expect(stderr.trim()).toBe(`iot-device: Kit file not found: ${path.join(sandbox.dir, 'nowhere', 'device.json')}. Run iot-device bootstrap to create the kit, or pass --kit with the folder that holds it`);
+    expect(stderr.trim()).toBe(`iot-device: Kit file not found: ${path.join(sandbox.dir, 'nowhere', 'device.json')}. Run iot-device bootstrap where the AWS credentials are and copy the kit folder to the device, or pass --kit with the folder that holds it`);
   });
 
   test('flags override environment variables, which override device.json', () => {

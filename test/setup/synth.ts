@@ -21,7 +21,7 @@ const cache = new Map<string, { stack: IotCoreStack; template: Template }>();
 /** The stack and template of one environment, built once per test file the way `cdk synth -c env=<name>` builds it. */
 export function synthEnvironment(name: string): { stack: IotCoreStack; template: Template } {
   if (!cache.has(name)) {
-    const app = buildApp(newApp({ env: name }));
+    const app = buildApp(newApp({ env: name }), undefined, undefined, { accountWarning: false });
     const stack = app.node.findChild(`IotCore-${name}`) as IotCoreStack;
     cache.set(name, { stack, template: Template.fromStack(stack) });
   }

@@ -297,8 +297,9 @@ function success(certificateArn: string, secretArn: string): CertificateResponse
   };
 }
 
-const clients: CertificateClients = { iot: new IoTClient({}), secrets: new SecretsManagerClient({}) };
+// Made on the first event and kept for the next ones: importing this module (the sandbox does) makes no client.
+let clients: CertificateClients | undefined;
 
 /** Lambda entry: a margin of 10 s before the timeout leaves time to answer CloudFormation. */
 export const handler = (event: CloudFormationCustomResourceEvent, lambdaContext: Context) =>
-  onCertificateEvent(event, clients, { log: console.log, deadline: Date.now() + lambdaContext.getRemainingTimeInMillis() - 10_000 });
+  onCertificateEvent(event, clients ??= { iot: new IoTClient({}), secrets: new SecretsManagerClient({}) }, { log: console.log, deadline: Date.now() + lambdaContext.getRemainingTimeInMillis() - 10_000 });

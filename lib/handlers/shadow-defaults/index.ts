@@ -127,7 +127,8 @@ async function writeDesired(dataPlane: IoTDataPlaneClient, thingName: string, de
   context.log(`wrote desired ${JSON.stringify(desired)} to the classic shadow of ${thingName}`);
 }
 
-const iot = new IoTClient({});
+// Made on the first event and kept for the next ones: importing this module (the sandbox does) makes no client.
+let iot: IoTClient | undefined;
 const dataPlanes = new Map<string, IoTDataPlaneClient>();
 const dataPlaneFor = (endpoint: string) => {
   if (!dataPlanes.has(endpoint)) dataPlanes.set(endpoint, new IoTDataPlaneClient({ endpoint: `https://${endpoint}` }));
@@ -135,6 +136,6 @@ const dataPlaneFor = (endpoint: string) => {
 };
 
 export const handler = (event: CloudFormationCustomResourceEvent, lambdaContext: Context) =>
-  onShadowDefaultsEvent(event, { iot, dataPlane: dataPlaneFor }, {
+  onShadowDefaultsEvent(event, { iot: iot ??= new IoTClient({}), dataPlane: dataPlaneFor }, {
     log: console.log, deadline: Date.now() + lambdaContext.getRemainingTimeInMillis() - 10_000,
   });
