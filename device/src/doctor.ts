@@ -87,7 +87,7 @@ export async function runDoctor(kit: Kit, options: DoctorOptions): Promise<Check
     const amazon = /CN=Amazon Root CA 1/.test(ca.subject);
     results.push(kit.endpoint.endsWith('.amazonaws.com') && !amazon
       ? fail('root CA', `${kit.caPath} is ${ca.subject.replace(/\n/g, ', ')}, not Amazon Root CA 1, which signs the iot:Data-ATS endpoint`, 're-run iot-device bootstrap --force to restore AmazonRootCA1.pem')
-      : pass('root CA', `${kit.caPath} (${ca.subject.replace(/\n/g, ', ')}) is passed to TLS explicitly; no system trust store is needed`));
+      : pass('root CA', `${kit.caPath} (${ca.subject.replace(/\n/g, ', ')}) is passed to TLS explicitly: iot-device needs no system trust store (the C++ SDK's sample does: doctor --sdk cpp)`));
   } catch (error) {
     results.push(fail('root CA', `${kit.caPath} is not a PEM certificate: ${(error as Error).message}`, 're-run iot-device bootstrap --force to restore it'));
   }

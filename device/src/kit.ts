@@ -18,7 +18,7 @@ export const KIT_FILES = {
   customCa: 'ca.pem',
 } as const;
 
-/** Amazon Root CA 1, shipped in this package so no system trust store is ever needed. */
+/** Amazon Root CA 1, shipped in this package so iot-device never needs a system trust store (the C++ sample does: cpp-sample.ts). */
 export const AMAZON_ROOT_CA_PATH = path.join(__dirname, '..', 'assets', 'AmazonRootCA1.pem');
 
 /** What device.json holds. */
