@@ -3,7 +3,7 @@
  * SDK clients (CloudFormation, IoT data plane, S3, CloudWatch Logs): it passes on the template as it is,
  * and each fault of a deployed environment fails the check that should name it, with its exit code.
  */
-import { spawn } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import * as path from 'path';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
@@ -194,6 +194,12 @@ describe('npm run smoke', () => {
     const noRegion = await smoke(['--env', 'dev'], env);
     expect(noRegion.code).toBe(2);
     expect(noRegion.stderr).toContain('smoke: no AWS Region: set AWS_REGION or pass --region');
+  });
+
+  test('options written before -- (npm keeps them for itself) get a line saying where they go', () => {
+    const run = spawnSync('npm', ['run', '--silent', 'smoke', '--env', 'dev'], { cwd: ROOT, encoding: 'utf8' });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('smoke: Unexpected argument \'dev\'. This command does not take positional arguments: npm passes options to a script only after --, as in npm run smoke -- --env dev');
   });
 
   test('--help lists every exit code', async () => {

@@ -558,6 +558,12 @@ describe('claim certificate rotation without stopping provisioning', () => {
     const refused = await fleet('rotate-claim', '--env', 'dev', '--out', claimDir, '--ca-file', sandbox.broker.caFile);
     expect(refused).toMatchObject({ code: 3, err: `fleet: rotate-claim refused: A claim kit already exists in ${path.resolve(claimDir)}. Pass --force to replace it` });
     expect(sandbox.registry.certificates.size).toBe(before);
+    // With --force, a kit of its own is replaced (a copy here: the tests above use the first).
+    const copy = path.join(sandbox.dir, 'claim-copy');
+    fs.cpSync(claimDir, copy, { recursive: true });
+    const forced = await fleet('rotate-claim', '--env', 'dev', '--out', copy, '--ca-file', sandbox.broker.caFile, '--force');
+    expect(forced.code).toBe(0);
+    expect(fs.readFileSync(path.join(copy, 'certificate.pem.crt'), 'utf8')).not.toBe(fs.readFileSync(path.join(claimDir, 'certificate.pem.crt'), 'utf8'));
   });
 
   test('a mistyped --stack says what to check, as bootstrap does', async () => {
