@@ -79,9 +79,14 @@ export interface SeedFlowResult {
   readonly job: { jobId: string; status: string[] };
 }
 
-/** Runs a Node program (the device's bin, a tsx script) with its output prefixed by `label`. */
+/**
+ * Runs a Node program (the device's bin, a tsx script) with its output prefixed by `label`. On Node 20 the AWS
+ * SDK's support warning is this process's to print, once: each program would repeat it (the SDK's own switch).
+ */
 function runNode(args: string[], env: NodeJS.ProcessEnv, say: (line: string) => void, label: string): ChildProcess {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT, env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
   for (const stream of [child.stdout!, child.stderr!]) {
     let buffered = '';
     stream.on('data', (chunk: Buffer) => {
