@@ -5,7 +5,7 @@
  * the operations it performs today that the head denies it, an outage. A holder's operations are the device
  * program's own topics (device/src/shadow.ts, jobs.ts) and the fleet provisioning topics, one definition each.
  */
-import { CLAIM_CLIENT_ID_PREFIX, dataTopicOf } from '../device/src/contract';
+import { CLAIM_CLIENT_ID_PREFIX, dataTopicOf, echoTopicOf } from '../device/src/contract';
 import { jobsSubscriptions, jobsTopic } from '../device/src/jobs';
 import { shadowTopics } from '../device/src/shadow';
 import { fleetOf, templatePolicies } from '../sandbox/fleet-provisioning';
@@ -75,7 +75,10 @@ interface Holder {
   readonly operations: readonly Probe[];
 }
 
-/** What a device of the environment does today (iot-device run, publish --https): its own topics, as the device program uses them. */
+/**
+ * What a device of the environment does today (iot-device run, publish --https, and the C++ sample's line that
+ * bootstrap prints, on the echo topic): its own topics, as the device program uses them.
+ */
 function deviceOperations(thing: string): Probe[] {
   const words = (text: string) => text.split(thing).join('<thing>');
   const as = (action: IotAction, topic: string, verb: string) => mqtt(action, topic, `${verb} ${words(topic)}`, thing);
@@ -86,6 +89,9 @@ function deviceOperations(thing: string): Probe[] {
     mqtt('iot:Connect', thing, 'connect as itself (client ID <thing>)', thing),
     as('iot:Publish', dataTopicOf(thing), 'publish its status to'),
     https(dataTopicOf(thing), `publish over HTTPS to ${dataTopicOf('<thing>')}`),
+    as('iot:Publish', echoTopicOf(thing), 'publish to'),
+    as('iot:Subscribe', echoTopicOf(thing), 'subscribe to'),
+    as('iot:Receive', echoTopicOf(thing), 'receive'),
     ...shadow.publish.map((topic) => as('iot:Publish', topic, 'publish')),
     ...shadow.subscribe.map((topic) => as('iot:Subscribe', topic, 'subscribe to')),
     ...shadow.subscribe.map((topic) => as('iot:Receive', topic, 'receive')),

@@ -75,6 +75,18 @@ const ofKind = (after: Template, kind: string) => findings(after).filter((findin
 const BOTH = "of thing 'pi-dev-01' and every fleet device (pi-dev-fleet-*)";
 
 describe('outage: what a device or the claim certificate does today, refused by the head', () => {
+  test('the device policy without its echo topic: the C++ sample\'s line bootstrap prints is refused, for every device', () => {
+    const after = changed((resources) => {
+      for (const statement of ofType(resources, 'AWS::IoT::Policy', 'DevicePolicy')[0].Properties.PolicyDocument.Statement) {
+        if (Array.isArray(statement.Resource)) statement.Resource = statement.Resource.filter((resource: unknown) => !JSON.stringify(resource).includes('echo/'));
+      }
+    });
+    expect(ofKind(after, 'outage')).toEqual([
+      expect.stringMatching(/^thing 'pi-dev-01' can no longer publish to echo\/<thing>; subscribe to echo\/<thing>; receive echo\/<thing>: /),
+      expect.stringMatching(/^every fleet device \(pi-dev-fleet-\*\) can no longer publish to echo\/<thing>; subscribe to echo\/<thing>; receive echo\/<thing>: /),
+    ]);
+  });
+
   test('the device policy without its shadow subscriptions: the declared thing and every fleet device are named', () => {
     const after = changed((resources) => {
       const statements = ofType(resources, 'AWS::IoT::Policy', 'DevicePolicy')[0].Properties.PolicyDocument.Statement;
@@ -82,8 +94,8 @@ describe('outage: what a device or the claim certificate does today, refused by 
     });
     const outages = ofKind(after, 'outage');
     expect(outages).toHaveLength(2);
-    expect(outages[0]).toMatch(/^thing 'pi-dev-01' can no longer subscribe to \$aws\/things\/<thing>\/shadow\/get\/accepted; subscribe to .*update\/delta: /);
-    expect(outages[1]).toMatch(/^every fleet device \(pi-dev-fleet-\*\) can no longer subscribe to \$aws\/things\/<thing>\/shadow\/get\/accepted;/);
+    expect(outages[0]).toMatch(/^thing 'pi-dev-01' can no longer subscribe to echo\/<thing>; subscribe to \$aws\/things\/<thing>\/shadow\/get\/accepted; subscribe to .*update\/delta: /);
+    expect(outages[1]).toMatch(/^every fleet device \(pi-dev-fleet-\*\) can no longer subscribe to echo\/<thing>; subscribe to \$aws\/things\/<thing>\/shadow\/get\/accepted;/);
   });
 
   test('the claim policy without the provisioning topic: the claim certificate can provision no device', () => {
