@@ -22,7 +22,9 @@ export class LocalS3 {
   /** Starts the server with `buckets` created, storing objects under `dir`. */
   static async start(dir: string, buckets: string[]): Promise<LocalS3> {
     fs.mkdirSync(dir, { recursive: true });
-    const child = fork(path.join(__dirname, 's3-server-process.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // s3rver seals ListObjectsV2's continuation tokens with DES, which OpenSSL 3 keeps in its legacy provider: without
+    // it every second page is an InternalError, and a listing longer than a page could not be followed.
+    const child = fork(path.join(__dirname, 's3-server-process.ts'), [], { execArgv: ['--import', 'tsx', '--openssl-legacy-provider'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const port = await new Promise<number>((resolve, reject) => {
       child.once('message', (message: { port: number }) => resolve(message.port));
       child.once('exit', (code) => reject(new Error(`the S3-compatible server (s3rver) exited with code ${code} before listening`)));

@@ -81,3 +81,51 @@ test('timers that fire late are made up on the schedule without passing the quot
   expect(Math.min(...gaps)).toBeGreaterThanOrEqual(Math.floor(DRAIN_PACE_MS / 2));
   expect(sentAt.filter((at) => at < sentAt[0] + 1000).length).toBeGreaterThanOrEqual(95);
 });
+
+/** A client that holds every publish until the test answers it, as a broker whose PUBACK has not come yet. */
+function unanswered() {
+  const waiting: Array<{ payload: string; answer: (error?: Error) => void }> = [];
+  const client = {
+    connected: true,
+    publish: (_topic: string, payload: string, _options: unknown, callback: (error?: Error) => void) => { waiting.push({ payload, answer: callback }); },
+  } as unknown as MqttClient;
+  return { client, waiting };
+}
+
+test('a message leaves the spool, on disk too, only on its PUBACK: sent but unacknowledged, it survives a restart', async () => {
+  const { spool } = backlog(3);
+  const { client, waiting } = unanswered();
+  const sender = new SpoolSender(spool, quiet);
+  sender.attach(client);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  expect(waiting.map((sent) => JSON.parse(sent.payload).seq)).toEqual([1, 2, 3]);
+  // All three sent, none acknowledged: all three are still there, and a process started now (after a kill) finds them.
+  expect(spool.pending().map((message) => message.seq)).toEqual([1, 2, 3]);
+  expect(Spool.open(spool.dir, { log: quiet }).pending().map((message) => message.seq)).toEqual([1, 2, 3]);
+  expect(sender.acknowledged).toBe(0);
+
+  waiting[1].answer();
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(spool.pending().map((message) => message.seq)).toEqual([1, 3]);
+  expect(Spool.open(spool.dir, { log: quiet }).pending().map((message) => message.seq)).toEqual([1, 3]);
+  expect(sender.acknowledged).toBe(1);
+
+  // A failed publish (the connection dropped) keeps the message for the next attempt.
+  waiting[0].answer(new Error('connection closed'));
+  waiting[2].answer();
+  await sender.stop();
+  expect(spool.pending().map((message) => message.seq)).toEqual([1]);
+});
+
+test('a publish the policy refuses (PUBACK 0x87) is dropped, counted as not acknowledged, so it cannot block the spool', async () => {
+  const { spool } = backlog(2);
+  const { client, waiting } = unanswered();
+  const sender = new SpoolSender(spool, quiet);
+  sender.attach(client);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  waiting[0].answer(Object.assign(new Error('not authorized'), { code: 0x87 }));
+  waiting[1].answer();
+  await sender.stop();
+  expect(spool.size).toBe(0);
+  expect(sender.acknowledged).toBe(1);
+});

@@ -8,7 +8,7 @@ import * as path from 'path';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CHECKS, CheckName, formatReport, runSmokeCheck, SmokeClients, SmokeReport } from '../../ops/smoke-check';
 import { LocalSandbox, startLocalSandbox } from '../../sandbox';
 import { environmentTemplate, Template } from '../../sandbox/templates';
@@ -38,8 +38,17 @@ interface SmokeRun {
 }
 
 /** Runs the smoke check against a running sandbox. */
-async function smokeAgainst(sandbox: LocalSandbox, options: { clean?: boolean; stackName?: string; thingName?: string; timeoutMs?: number } = {}): Promise<SmokeRun> {
+async function smokeAgainst(sandbox: LocalSandbox, options: { clean?: boolean; stackName?: string; thingName?: string; timeoutMs?: number; pageSize?: number } = {}): Promise<SmokeRun> {
   const clients = clientsFor(sandbox);
+  // A bucket that pages as a real one with more archives than a page holds: ListObjectsV2 answers `pageSize` keys at a time.
+  if (options.pageSize) {
+    clients.s3.middlewareStack.add((next) => async (args) => {
+      if ((args as { input: Record<string, unknown> }).input.Bucket && 'Prefix' in (args as { input: Record<string, unknown> }).input) {
+        (args as { input: Record<string, unknown> }).input.MaxKeys = options.pageSize;
+      }
+      return next(args);
+    }, { step: 'initialize', name: 'smallPages' });
+  }
   try {
     // A found object ends the wait at once, so the time-out is generous where the object comes; fault runs that expect
     // none pass a shorter one and prove the negative by the rule engine having evaluated the message (below).
@@ -79,6 +88,22 @@ describe('smoke check against the sandbox of the synthesized template', () => {
   let sandbox: LocalSandbox;
   beforeAll(async () => { sandbox = await startLocalSandbox(); });
   afterAll(async () => { await sandbox.stop(); });
+
+  test('finds its object on a later page: a bucket that pages by two, with earlier archives sorting first', async () => {
+    const clients = clientsFor(sandbox);
+    const bucket = sandbox.outputs.ArchiveBucketName;
+    try {
+      for (let i = 0; i < 5; i++) {
+        await clients.s3.send(new PutObjectCommand({ Bucket: bucket, Key: `archive/data/pi-dev-01/100000000000${i}-earlier-${i}.json`, Body: '{"name":"s3"}' }));
+      }
+      const { report, keys } = await smokeAgainst(sandbox, { clean: true, pageSize: 2 });
+      expect(statusOf(report)).toMatchObject({ publish: 'pass', archived: 'pass', skipped: 'pass', clean: 'pass' });
+      expect(keys.filter((key) => key.includes('-earlier-'))).toHaveLength(5);
+    } finally {
+      for (let i = 0; i < 5; i++) await clients.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: `archive/data/pi-dev-01/100000000000${i}-earlier-${i}.json` }));
+      clients.destroy();
+    }
+  });
 
   test('passes; --clean deletes exactly the object it archived', async () => {
     const { report, keys } = await smokeAgainst(sandbox, { clean: true });
