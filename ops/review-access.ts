@@ -53,6 +53,8 @@ function policyProbes(thing: string, fleetPrefix: string | undefined): Probe[] {
     as('iot:Receive', `${shadow(thing)}/update/accepted`, 'receive its own shadow\'s responses'),
     as('iot:Receive', `${shadow(other)}/update/accepted`, 'receive another device\'s shadow responses'),
     as('iot:Receive', dataTopicOf(other), 'receive another device\'s data'),
+    as('iot:Subscribe', echoTopicOf(other), 'subscribe to another device\'s echo topic'),
+    as('iot:Receive', echoTopicOf(other), 'receive another device\'s echo topic'),
     as('iot:Publish', `${jobsTopic(other)}/start-next`, 'take another device\'s jobs (start-next)'),
     ...claimTopics.map((topic) => as('iot:Publish', topic.replace('+', 'any-template'), `call fleet provisioning (${topic})`)),
     https(dataTopicOf(thing), `publish over HTTPS to its own data topic (${dataTopicOf('<thing>')})`),

@@ -36,6 +36,19 @@ test('data/+ in place of data/<thing> is literal in an IoT policy ("Publish/Subs
   expect(findings(after).filter((finding) => finding.kind === 'outage' || finding.kind === 'data-loss')).toEqual([]);
 });
 
+test.each([
+  ['every device\'s shadow', '$aws/things/${iot:Connection.Thing.ThingName}/shadow/update', '$aws/things/*/shadow/update', 'may now update another device\'s shadow; subscribe to another device\'s shadow responses; receive another device\'s shadow responses.'],
+  ['every device\'s echo topic', 'echo/${iot:Connection.Thing.ThingName}', 'echo/*', 'may now subscribe to another device\'s echo topic; receive another device\'s echo topic.'],
+])('the device policy widened to %s: which grant, and who holds it', (_, from, to, gained) => {
+  const after = changed((resources) => {
+    const policy = ofType(resources, 'AWS::IoT::Policy', 'DevicePolicy')[0].Properties.PolicyDocument;
+    policy.Statement = JSON.parse(JSON.stringify(policy.Statement).split(from).join(to));
+  });
+  expect(findings(after).filter((finding) => finding.kind === 'iot-policy-widened')).toEqual([
+    { kind: 'iot-policy-widened', text: expect.stringMatching(new RegExp(`^A certificate with IoT policy DevicePolicy[0-9A-F]{8} \\(held by the certificate of thing 'pi-dev-01' and every fleet device .*\\) ${gained.replace(/[.$^*()]/g, '\\$&')}$`)) },
+  ]);
+});
+
 test('the claim policy allowing any client ID: a claim certificate may now take over devices', () => {
   const after = changed((resources) => {
     const connect = ofType(resources, 'AWS::IoT::Policy', 'FleetClaimPolicy')[0].Properties.PolicyDocument.Statement[0];
