@@ -182,7 +182,8 @@ describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
       const [trust] = role.Properties.AssumeRolePolicyDocument.Statement;
       expect(trust.Principal).toEqual({ Service: 'iot.amazonaws.com' });
       expect(render(trust.Condition.ArnEquals['aws:SourceArn'])).toMatch(new RegExp(`:rule/${rule().RuleName}$`));
-      expect(trust.Condition.StringEquals['aws:SourceAccount']).toBeDefined();
+      // The stack's own account, never another's (confused deputy: AWS IoT Developer Guide, "Cross-service confused deputy prevention").
+      expect(trust.Condition.StringEquals['aws:SourceAccount']).toEqual(stack.resolve(stack.account));
 
       const policy = Object.values(template.findResources('AWS::IAM::Policy')).find((p: any) => p.Properties.Roles.some((r: any) => r.Ref === roleId)) as any;
       const statements = policy.Properties.PolicyDocument.Statement as Statement[];

@@ -232,13 +232,12 @@ describe.each(ENVIRONMENT_NAMES)('IAM of IotCore-%s, simulated', (name) => {
     });
 
     test('its role may write its own log group and no other', async () => {
-      for (const { id, template } of functions) {
+      for (const { template } of functions) {
         const role = template.Role['Fn::GetAtt'][0];
         const group = resolved.ref(template.LoggingConfig.LogGroup.Ref);
         const stream = resolved.arn('logs', `log-group:${group}:log-stream:2026/11/23/[$LATEST]abc`);
         await allowedAll(role, [{ action: 'logs:CreateLogStream', resource: stream }, { action: 'logs:PutLogEvents', resource: stream }]);
         await deniedAll(role, [{ action: 'logs:PutLogEvents', resource: resolved.arn('logs', 'log-group:another-group:log-stream:x') }]);
-        expect(id).toBeTruthy();
       }
     });
 
