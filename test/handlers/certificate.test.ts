@@ -210,7 +210,8 @@ describe('certificate handler: delete', () => {
   });
 
   test('a certificate of no thing (a fleet\'s claim certificate) is detached from its policy only, then retired with its secret', async () => {
-    const claim = Object.fromEntries(Object.entries(props).filter(([key]) => key !== 'ThingName'));
+    // The fixture's certificate without its thing: what the fleet's claim certificate is.
+    const { ThingName: _thing, ...claim } = props;
     givenSecret(CERT_ID, {}, generationSecretName(claim));
     const context = fakeContext();
     await onCertificateEvent(cfnEvent({ RequestType: 'Delete', PhysicalResourceId: CERT_ARN, ResourceProperties: { ServiceToken: 'x', ...claim } } as never), clients, context);
