@@ -10,7 +10,7 @@ import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { describeStackOutputs, MISSING_STACK_HINT } from './stack-outputs';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CertificateSecret, DATA_TOPIC_PREFIX, echoTopicOf, FleetOutputName, StackOutputName } from './contract';
-import { CPP_SAMPLE_RECIPES, cppSampleLine, TRUST_STORE_FILES, trustStoreStep } from './cpp-sample';
+import { CPP_SAMPLE_RECIPES, cppSampleLine, isAmazonRootCa, shellWord, trustStoreStep } from './cpp-sample';
 import { DeviceError, EXIT } from './errors';
 import { AMAZON_ROOT_CA_PATH, assertClaimKitWritable, assertKitWritable, ClaimSettings, DeviceSettings, Kit, KIT_FILES, validateSettings, writeClaimKit, writeKit } from './kit';
 
@@ -149,8 +149,6 @@ export async function bootstrapClaimKit(outputs: StackOutputs, secrets: SecretsM
 /** The kit's facts and the same actions with other tools: the C++ SDK v2 sample and curl. */
 export function describeKit(kit: Kit, message = '{"name":"s3"}'): string {
   const file = (name: string) => path.relative(process.cwd(), name) || name;
-  const quoted = message.replace(/'/g, "'\\''");
-  const ca = caSubject(kit);
   return [
     `Connect kit in ${path.resolve(kit.dir)}:`,
     `  endpoint     ${kit.endpoint} (MQTT ${kit.port}, HTTPS ${kit.httpsPort})`,
@@ -160,24 +158,36 @@ export function describeKit(kit: Kit, message = '{"name":"s3"}'): string {
     `  private key  ${file(kit.privateKeyPath)} (mode 600)`,
     `  root CA      ${file(kit.caPath)}`,
     '',
-    `Connectivity and policy with the AWS IoT Device SDK for C++ v2 sample (v1.40 or earlier; Yocto: ${CPP_SAMPLE_RECIPES.join(', ')}):`,
+    `Connectivity and policy with the AWS IoT Device SDK for C++ v2 sample (v1.40 or earlier; Yocto: ${CPP_SAMPLE_RECIPES.join(', ')}),`,
+    '  paths as from this folder (on the device, iot-device doctor --sdk cpp prints the line with its own):',
     `  ${cppSampleLine(kit, file)}`,
-    `  It publishes to and reads back from ${echoTopicOf(kit.thingName)}, which only this device may use and no rule reads: its message ("<message>1") is not JSON.`,
+    `  It publishes to and reads back from ${echoTopicOf(kit.thingName)}, which only this device may use and no rule reads: its message is a quoted string, not a JSON object.`,
     '  It archives nothing: for the archive, publish with iot-device publish or the curl line below.',
-    `  It trusts only the system trust store (it reads --ca_file but does not use it): ${ca} must be in ${TRUST_STORE_FILES[0]}.`,
-    `  Check with: iot-device --kit ${file(kit.dir)} doctor --sdk cpp. To add it without replacing the bundle: ${trustStoreStep(kit, file)}`,
+    ...trustStoreLines(kit, file),
     `And with curl (HTTPS publish on port ${kit.httpsPort}${kit.httpsPort === 8443 ? '' : '; 8443 on AWS IoT'}):`,
-    `  curl --tlsv1.2 --cacert ${file(kit.caPath)} --cert ${file(kit.certificatePath)} --key ${file(kit.privateKeyPath)} `
-      + `-X POST --data '${quoted}' "https://${kit.endpoint}:${kit.httpsPort}/topics/${encodeURIComponent(kit.dataTopic)}?qos=1"`,
+    `  curl --tlsv1.2 --cacert ${shellWord(file(kit.caPath))} --cert ${shellWord(file(kit.certificatePath))} --key ${shellWord(file(kit.privateKeyPath))} `
+      + `-X POST --data ${shellWord(message)} ${shellWord(`https://${kit.endpoint}:${kit.httpsPort}/topics/${encodeURIComponent(kit.dataTopic)}?qos=1`)}`,
   ].join('\n');
 }
 
-/** The kit CA's common name, as a person recognizes it ("Amazon Root CA 1"). */
-function caSubject(kit: Kit): string {
+/**
+ * The sample trusts only the system trust store (it reads --ca_file but does not use it). Amazon Root CA 1 is in
+ * ca-certificates' bundle; another CA (a sandbox's) would have to be added, on a test device only.
+ */
+function trustStoreLines(kit: Kit, file: (name: string) => string): string[] {
+  let ca: X509Certificate;
   try {
-    const subject = new X509Certificate(fs.readFileSync(kit.caPath)).subject;
-    return /CN=([^\n]+)/.exec(subject)?.[1] ?? subject;
+    ca = new X509Certificate(fs.readFileSync(kit.caPath));
   } catch {
-    return kit.caFile;
+    return [`  It trusts only the system trust store, which must hold ${file(kit.caPath)}: check with iot-device doctor --sdk cpp.`];
   }
+  const check = `Check with: iot-device --kit ${shellWord(file(kit.dir))} doctor --sdk cpp.`;
+  if (isAmazonRootCa(ca)) {
+    return [`  It trusts only the system trust store (it reads --ca_file but does not use it), which must hold Amazon Root CA 1: ca-certificates' bundle does. ${check}`];
+  }
+  const step = trustStoreStep(kit, ca, file);
+  return [
+    `  It trusts only the system trust store (it reads --ca_file but does not use it), and this kit's CA is not Amazon Root CA 1 (${/CN=([^\n]+)/.exec(ca.subject)?.[1] ?? ca.subject}).`,
+    `  On a test device only, add it without replacing the bundle: ${step.add}; take it out afterwards: ${step.remove}. ${check}`,
+  ];
 }

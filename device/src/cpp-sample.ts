@@ -11,7 +11,7 @@
  * - it subscribes to `--topic`, publishes `--count` messages `"<message><n>"` (quoted, a counter appended: not
  *   JSON) and waits until it has received each.
  */
-import { X509Certificate } from 'crypto';
+import { createHash, X509Certificate } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { echoTopicOf } from './contract';
@@ -36,25 +36,58 @@ export const TRUST_STORE_FILES = [
   '/etc/ssl/cert.pem',
 ] as const;
 
-/** The message the printed line sends; the sample appends a counter and quotes it. */
-const SAMPLE_MESSAGE = 'hello from';
+/**
+ * The folders aws-c-io also hands to TLS as the trust store (OpenSSL's hashed-name layout), the first that exists
+ * (awslabs/aws-c-io, source/pki_utils.c, aws_determine_default_pki_dir).
+ */
+export const TRUST_STORE_DIRS = ['/etc/ssl/certs', '/etc/pki/tls/certs', '/system/etc/security/cacerts', '/usr/local/share/certs', '/etc/openssl/certs'] as const;
+
+/** A word as a POSIX shell reads it back unchanged: as it is when it is plain, else in single quotes. */
+export function shellWord(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
+}
 
 /**
- * The `mqtt5_pubsub` line for a kit, `file` writing each path as the reader should type it. It uses the
- * device's echo topic: the only topic the device policy lets the device publish, subscribe to and receive
- * on, and one no rule reads (the sample's message is not JSON).
+ * The `mqtt5_pubsub` line for a kit, `file` writing each path as the reader should type it, every word quoted for
+ * the shell. It uses the device's echo topic: the only topic the device policy lets the device publish, subscribe
+ * to and receive on, and one no rule reads (the sample's message is a quoted string, not a JSON object).
  */
 export function cppSampleLine(kit: Kit, file: (name: string) => string): string {
-  return `${CPP_SAMPLE_BINARY} --endpoint ${kit.endpoint} --port_override ${kit.port} --cert ${file(kit.certificatePath)} --key ${file(kit.privateKeyPath)} `
-    + `--ca_file ${file(kit.caPath)} --client_id ${kit.clientId} --topic ${echoTopicOf(kit.thingName)} --message '${SAMPLE_MESSAGE} ${kit.thingName}' --count 1`;
+  const words = [CPP_SAMPLE_BINARY, '--endpoint', kit.endpoint, '--port_override', String(kit.port), '--cert', file(kit.certificatePath), '--key', file(kit.privateKeyPath),
+    '--ca_file', file(kit.caPath), '--client_id', kit.clientId, '--topic', echoTopicOf(kit.thingName), '--message', `hello from ${kit.thingName}, message `, '--count', '1'];
+  return words.map(shellWord).join(' ');
 }
 
-/** How to put the kit's CA into the system trust store without replacing the bundle (Debian's and Yocto's ca-certificates). */
-export function trustStoreStep(kit: Kit, file: (name: string) => string): string {
-  return `sudo cp ${file(kit.caPath)} /usr/local/share/ca-certificates/${path.basename(kit.caPath, path.extname(kit.caPath))}.crt && sudo update-ca-certificates`;
+/**
+ * How to add the kit's CA to the system trust store without replacing the bundle (Debian's and Yocto's
+ * ca-certificates), under a name of its own, and how to take it out again.
+ */
+export function trustStoreStep(kit: Kit, ca: X509Certificate, file: (name: string) => string): { add: string; remove: string } {
+  const target = `/usr/local/share/ca-certificates/iot-device-${createHash('sha256').update(ca.raw).digest('hex').slice(0, 12)}.crt`;
+  return {
+    add: `sudo cp ${shellWord(file(kit.caPath))} ${target} && sudo update-ca-certificates`,
+    remove: `sudo rm ${target} && sudo update-ca-certificates --fresh`,
+  };
 }
 
-/** The first trust store file of `candidates` that exists, as the C++ SDK picks it. */
+/** Whether the CA is the one AWS IoT's iot:Data-ATS endpoints are signed by (which ca-certificates carries). */
+export const isAmazonRootCa = (ca: X509Certificate): boolean => /CN=Amazon Root CA 1(\n|$)/.test(ca.subject);
+
+/** Where the C++ SDK's TLS finds `ca`: the trust store file holding it, or a file of the trust store folder; undefined if neither. */
+export function trustedBy(ca: X509Certificate, file: string | undefined, dir: string | undefined): string | undefined {
+  const holds = (candidate: string) => {
+    try {
+      return fs.statSync(candidate).isFile() && bundleHolds(fs.readFileSync(candidate, 'utf8'), ca);
+    } catch {
+      return false;
+    }
+  };
+  if (file && holds(file)) return file;
+  if (!dir) return undefined;
+  return fs.readdirSync(dir).map((name) => path.join(dir, name)).find(holds);
+}
+
+/** The first of `candidates` that exists, as the C++ SDK picks its trust store file (or folder). */
 export function systemTrustStore(candidates: readonly string[] = TRUST_STORE_FILES): string | undefined {
   return candidates.find((file) => fs.existsSync(file));
 }

@@ -10,7 +10,7 @@ import * as net from 'net';
 import * as tls from 'tls';
 import { CertificateFacts, checkClock, inspectCertificate } from './certificate';
 import { connect, disconnect, mqttAlpn } from './connection';
-import { bundleHolds, CPP_SAMPLE_BINARY, cppSampleLine, systemTrustStore, TRUST_STORE_FILES, trustStoreStep } from './cpp-sample';
+import { CPP_SAMPLE_BINARY, cppSampleLine, isAmazonRootCa, systemTrustStore, TRUST_STORE_DIRS, TRUST_STORE_FILES, trustedBy, trustStoreStep } from './cpp-sample';
 import { DeviceError, explainConnectionError } from './errors';
 import { Kit, KitPems, missingKitFileHint, readPems } from './kit';
 import { Logger } from './log';
@@ -37,7 +37,7 @@ export interface DoctorOptions {
   readonly timeoutMs?: number;
   /** Also check what another SDK needs of the device: `cpp`, the C++ SDK v2's mqtt5_pubsub sample (a system trust store). */
   readonly sdk?: 'cpp';
-  /** The trust store file the C++ SDK uses. @default the first of TRUST_STORE_FILES that exists */
+  /** The trust store file the C++ SDK uses, checked alone. @default the first of TRUST_STORE_FILES and of TRUST_STORE_DIRS that exist */
   readonly trustStore?: string;
 }
 
@@ -151,27 +151,30 @@ export async function runDoctor(kit: Kit, options: DoctorOptions): Promise<Check
 }
 
 /**
- * The C++ sample trusts only the system trust store, whatever --ca_file says: the kit's CA must be in the file
- * its TLS picks, or it fails AWS_IO_TLS_ERROR_DEFAULT_TRUST_STORE_NOT_FOUND (no store) or
- * AWS_IO_TLS_ERROR_NEGOTIATION_FAILURE (a store without the CA).
+ * The C++ sample trusts only the system trust store, whatever --ca_file says: the kit's CA must be in the file or
+ * the folder its TLS picks, or it fails AWS_IO_TLS_ERROR_DEFAULT_TRUST_STORE_NOT_FOUND (neither exists) or
+ * AWS_IO_TLS_ERROR_NEGOTIATION_FAILURE (a store without the CA). `given`: the file of --trust-store, checked alone.
  */
-function cppTrustStore(kit: Kit, ca: X509Certificate, trustStore = systemTrustStore()): CheckResult {
+export function cppTrustStore(kit: Kit, ca: X509Certificate, given?: string, candidates: { files: readonly string[]; dirs: readonly string[] } = { files: TRUST_STORE_FILES, dirs: TRUST_STORE_DIRS }): CheckResult {
   const name = 'C++ SDK trust store';
   const subject = ca.subject.replace(/\n/g, ', ');
-  if (!trustStore || !fs.existsSync(trustStore)) {
-    return fail(name, `no system trust store (${trustStore ?? TRUST_STORE_FILES.join(', ')}): ${CPP_SAMPLE_BINARY} fails with AWS_IO_TLS_ERROR_DEFAULT_TRUST_STORE_NOT_FOUND, whatever --ca_file says`,
-      `Install ca-certificates (Yocto: IMAGE_INSTALL:append = " ca-certificates"; Debian: sudo apt install ca-certificates), then: ${trustStoreStep(kit, path.resolve)}`);
+  const step = trustStoreStep(kit, ca, path.resolve);
+  if (given !== undefined && !(fs.existsSync(given) && fs.statSync(given).isFile())) {
+    return fail(name, `--trust-store ${given} is ${fs.existsSync(given) ? 'not a file' : 'not there'}`, `Pass the trust store file to check, for example ${TRUST_STORE_FILES[0]}`);
   }
-  let bundle: string;
-  try {
-    bundle = fs.readFileSync(trustStore, 'utf8');
-  } catch (error) {
-    return fail(name, `${trustStore} cannot be read (${(error as NodeJS.ErrnoException).code})`, `Run the sample as a user who can read ${trustStore}`);
+  const file = given ?? systemTrustStore(candidates.files);
+  const dir = given === undefined ? systemTrustStore(candidates.dirs) : undefined;
+  if (!file && !dir) {
+    return fail(name, `no system trust store (none of ${[...candidates.files, ...candidates.dirs].join(', ')}): ${CPP_SAMPLE_BINARY} fails with AWS_IO_TLS_ERROR_DEFAULT_TRUST_STORE_NOT_FOUND, whatever --ca_file says`,
+      `Install ca-certificates (Yocto: IMAGE_INSTALL:append = " ca-certificates"; Debian: sudo apt install ca-certificates)${isAmazonRootCa(ca) ? ', which holds Amazon Root CA 1' : `, then: ${step.add}`}`);
   }
-  return bundleHolds(bundle, ca)
-    ? pass(name, `${trustStore} holds ${subject}; the line for this device: ${cppSampleLine(kit, path.resolve)}`)
-    : fail(name, `${trustStore} does not hold ${subject}: ${CPP_SAMPLE_BINARY} fails with AWS_IO_TLS_ERROR_NEGOTIATION_FAILURE (it reads --ca_file but does not use it)`,
-      `Add it without replacing the bundle: ${trustStoreStep(kit, path.resolve)}`);
+  const found = trustedBy(ca, file, dir);
+  if (found) return pass(name, `${found} holds ${subject}; the line for this device: ${cppSampleLine(kit, path.resolve)}`);
+  const where = [file, dir].filter(Boolean).join(' and ');
+  return fail(name, `${where} ${file && dir ? 'do' : 'does'} not hold ${subject}: ${CPP_SAMPLE_BINARY} fails with AWS_IO_TLS_ERROR_NEGOTIATION_FAILURE (it reads --ca_file but does not use it)`,
+    isAmazonRootCa(ca)
+      ? `Install ca-certificates, which holds Amazon Root CA 1, or add it without replacing the bundle: ${step.add}`
+      : `This CA is not Amazon Root CA 1 (a sandbox's or your own): add it only to a test device's store, and take it out afterwards. Add: ${step.add}; remove: ${step.remove}`);
 }
 
 /** A hint as doctor gives it: advice to run doctor is no advice inside doctor. */

@@ -106,12 +106,15 @@ export function validateSettings(settings: Record<string, unknown>, source: stri
   if (Buffer.byteLength(clientId) > 128 || clientId.startsWith('$')) fail('clientId', 'at most 128 bytes, not starting with $');
   const thingName = text('thingName');
   if (!THING_NAME_PATTERN.test(thingName)) fail('thingName', `a thing name matching ${THING_NAME_PATTERN.source}`);
+  // A host name or an IP address, nothing a shell or a URL would read as more: it is printed into command lines.
+  const endpoint = text('endpoint');
+  if (!/^[A-Za-z0-9.:[\]-]{1,253}$/.test(endpoint)) fail('endpoint', 'a host name or IP address (letters, digits, dots, hyphens, colons)');
   const dataTopic = text('dataTopic');
   if (Buffer.byteLength(dataTopic) > 256 || dataTopic.split('/').length > 8 || /[+#]/.test(dataTopic) || dataTopic.startsWith('$')) {
     fail('dataTopic', 'a topic of at most 256 bytes and 8 levels, without wildcards or a leading $');
   }
   return {
-    endpoint: text('endpoint'),
+    endpoint,
     port: port('port'),
     httpsPort: port('httpsPort'),
     clientId,
@@ -183,11 +186,14 @@ export function readPems(kit: Pick<Kit, 'certificatePath' | 'privateKeyPath' | '
  */
 export function missingKitFileHint(file: string): string {
   const dir = path.dirname(path.resolve(file));
+  const claimKit = fs.existsSync(path.join(dir, CLAIM_FILE));
   if (path.basename(file) === KIT_FILES.settings) {
-    return 'Run iot-device bootstrap where the AWS credentials are and copy the kit folder to the device, or pass --kit with the folder that holds it';
+    return claimKit
+      ? `${dir} is a claim kit, not a device's: make the device's kit with iot-device --kit <device kit> provision --claim-kit ${dir} --serial <serial>`
+      : 'Run iot-device bootstrap where the AWS credentials are and copy the kit folder to the device, or pass --kit with the folder that holds it';
   }
-  return fs.existsSync(path.join(dir, CLAIM_FILE))
-    ? `Copy the whole claim kit folder (${dir}) again from where bootstrap --claim wrote it: the key is not in the stack, only in that folder`
+  return claimKit
+    ? `Copy the whole claim kit folder (${dir}) again from where it was made (bootstrap --claim writes it again from the claim secret; a kit of rotate-claim has its key only in its folder)`
     : `Copy the whole kit folder (${dir}) again from where bootstrap wrote it, or for a fleet device provision it again (iot-device provision)`;
 }
 

@@ -292,7 +292,9 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
       device.kill('SIGTERM');
       await exited(device);
       const local = (file: string) => path.relative(process.cwd(), file) || '.';
-      const env = Object.entries({ ...sandbox.awsEnvironment, ...sandbox.deviceEnvironment }).map(([name, value]) => `${name}=${value}`).join(' ');
+      // The AWS SDK's Node 20 warning was printed once above; the commands of the new shell need not repeat it.
+      const quiet = Number(process.versions.node.split('.')[0]) < 22 ? { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } : {};
+      const env = Object.entries({ ...sandbox.awsEnvironment, ...sandbox.deviceEnvironment, ...quiet }).map(([name, value]) => `${name}=${value}`).join(' ');
       say('\nThe sandbox stays up; the scripted device has stopped so yours can connect as ' + thingName + '. Ctrl-C stops everything. Try:');
       say('  # in a new shell: the export sets dummy credentials, the sandbox\'s endpoints, and its broker\'s ports and CA for the kits you make');
       say(`  export ${env}`);

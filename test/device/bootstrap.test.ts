@@ -8,6 +8,7 @@ import { ResourceNotFoundException } from '@aws-sdk/client-secrets-manager';
 import { bootstrapClaimKit, bootstrapKit, describeKit, outputsFromFile, outputsFromStack } from '../../device/src/bootstrap';
 import { DeviceError } from '../../device/src/errors';
 import { AMAZON_ROOT_CA_PATH, loadKit } from '../../device/src/kit';
+import { parseSampleArguments, shellWords } from './mqtt5-pubsub-sample';
 
 const secrets = mockClient(SecretsManagerClient);
 const cloudFormation = mockClient(CloudFormationClient);
@@ -58,13 +59,34 @@ describe('iot-device bootstrap', () => {
     for (const fact of [OUTPUTS.IotDataEndpoint, 'client ID    pi-dev-01', 'data topic   data/pi-dev-01', 'certificate.pem.crt', 'private.pem.key (mode 600)', 'AmazonRootCA1.pem']) {
       expect(text).toContain(fact);
     }
-    expect(text).toMatch(/^  mqtt5_pubsub --endpoint abc123-ats\.iot\.eu-west-1\.amazonaws\.com --port_override 8883 --cert \S+certificate\.pem\.crt --key \S+private\.pem\.key --ca_file \S+AmazonRootCA1\.pem --client_id pi-dev-01 --topic echo\/pi-dev-01 --message 'hello from pi-dev-01' --count 1$/m);
-    // The sample trusts only the system store: where Amazon Root CA 1 must be, and how to add it without replacing the bundle.
-    expect(text).toContain('Amazon Root CA 1 must be in /etc/ssl/certs/ca-certificates.crt');
-    expect(text).toMatch(/sudo cp \S+AmazonRootCA1\.pem \/usr\/local\/share\/ca-certificates\/AmazonRootCA1\.crt && sudo update-ca-certificates/);
+    expect(text).toMatch(/^  mqtt5_pubsub --endpoint abc123-ats\.iot\.eu-west-1\.amazonaws\.com --port_override 8883 --cert \S+certificate\.pem\.crt --key \S+private\.pem\.key --ca_file \S+AmazonRootCA1\.pem --client_id pi-dev-01 --topic echo\/pi-dev-01 --message 'hello from pi-dev-01, message ' --count 1$/m);
+    // The sample trusts only the system store, which must hold Amazon Root CA 1, as ca-certificates' bundle does.
+    expect(text).toContain('which must hold Amazon Root CA 1: ca-certificates\' bundle does. Check with: iot-device --kit');
     expect(text).toContain('It archives nothing');
-    expect(text).toContain('"https://abc123-ats.iot.eu-west-1.amazonaws.com:8443/topics/data%2Fpi-dev-01?qos=1"');
+    expect(text).not.toContain('sudo cp');
+    expect(text).toContain("'https://abc123-ats.iot.eu-west-1.amazonaws.com:8443/topics/data%2Fpi-dev-01?qos=1'");
     expect(text).not.toContain('KEY');
+  });
+
+  test('the printed lines are shell-safe: a kit folder and a client ID a shell would read otherwise come back as they are', async () => {
+    const kitDir = path.join(dir, 'my kit $(touch pwned)');
+    const kit = await bootstrapKit(outputsFromFile(writeOutputs({ 'IotCore-dev': OUTPUTS })), new SecretsManagerClient({}), kitDir, false, { clientId: "pi'dev $(id)" });
+    const lines = describeKit(kit, `{"name":"s3","q":"it's"}`).split('\n').map((line) => line.trim());
+    const sample = shellWords(lines.find((line) => line.startsWith('mqtt5_pubsub '))!);
+    // Paths as from the folder bootstrap ran in.
+    const here = (file: string) => path.relative(process.cwd(), file);
+    expect(parseSampleArguments(sample.slice(1))).toMatchObject({ cert: here(kit.certificatePath), key: here(kit.privateKeyPath), client_id: "pi'dev $(id)" });
+    const curl = shellWords(lines.find((line) => line.startsWith('curl '))!);
+    expect(curl).toContain(here(kit.certificatePath));
+    expect(curl).toContain(`{"name":"s3","q":"it's"}`);
+    expect(fs.existsSync(path.join(process.cwd(), 'pwned'))).toBe(false);
+  });
+
+  test.each(['evil.example $(touch /tmp/pwned)', 'a.example;id', 'host/path'])('an endpoint that is no host name (%j) is refused before anything is written', async (endpoint) => {
+    const kitDir = path.join(dir, 'kit');
+    await expect(bootstrapKit(outputsFromFile(writeOutputs({ 'IotCore-dev': { ...OUTPUTS, IotDataEndpoint: endpoint } })), new SecretsManagerClient({}), kitDir, false))
+      .rejects.toMatchObject({ exitCode: 11, message: expect.stringContaining('endpoint is') });
+    expect(fs.existsSync(kitDir)).toBe(false);
   });
 
   test('refuses to overwrite an existing kit unless forced', async () => {

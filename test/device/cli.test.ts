@@ -5,6 +5,8 @@ import * as path from 'path';
 import { certificateIdOf } from '../../sandbox/iot-control-plane';
 import { freePort } from '../../sandbox/ports';
 import { createCertificateAuthority } from '../../sandbox/pki';
+import { X509Certificate } from 'crypto';
+import { cppTrustStore } from '../../device/src/doctor';
 import { Kit } from '../../device/src/kit';
 import { Sandbox } from './harness';
 
@@ -246,10 +248,21 @@ describe('iot-device doctor', () => {
   });
 
   test('--sdk cpp without a system trust store fails with what the C++ sample prints and how to install one', () => {
-    const missing = path.join(os.tmpdir(), 'no-such-trust-store.crt');
-    const { code, stdout } = iotDevice(['--kit', kit.dir, 'doctor', '--sdk', 'cpp', '--trust-store', missing]);
-    expect(stdout).toContain(`FAIL C++ SDK trust store: no system trust store (${missing}): mqtt5_pubsub fails with AWS_IO_TLS_ERROR_DEFAULT_TRUST_STORE_NOT_FOUND`);
-    expect(stdout).toContain('Install ca-certificates (Yocto: IMAGE_INSTALL:append = " ca-certificates"');
+    const ca = new X509Certificate(fs.readFileSync(kit.caPath));
+    const none = path.join(os.tmpdir(), 'no-such-trust-store');
+    expect(cppTrustStore(kit, ca, undefined, { files: [`${none}.crt`], dirs: [none] })).toMatchObject({
+      ok: false,
+      detail: `no system trust store (none of ${none}.crt, ${none}): mqtt5_pubsub fails with AWS_IO_TLS_ERROR_DEFAULT_TRUST_STORE_NOT_FOUND, whatever --ca_file says`,
+      fix: expect.stringMatching(/^Install ca-certificates \(Yocto: IMAGE_INSTALL:append = " ca-certificates"; Debian: sudo apt install ca-certificates\), then: sudo cp /),
+    });
+    // A CA only in the trust store folder (OpenSSL's hashed names) is trusted too, as aws-c-io hands TLS both.
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'trust-dir-'));
+    fs.copyFileSync(kit.caPath, path.join(folder, 'abcd1234.0'));
+    expect(cppTrustStore(kit, ca, undefined, { files: [`${none}.crt`], dirs: [folder] })).toMatchObject({ ok: true, detail: expect.stringMatching(new RegExp(`^${folder}/abcd1234\\.0 holds `)) });
+    fs.rmSync(folder, { recursive: true, force: true });
+    // Through the bin: a --trust-store that is not there is named as such, not taken for a missing package.
+    const { code, stdout } = iotDevice(['--kit', kit.dir, 'doctor', '--sdk', 'cpp', '--trust-store', `${none}.crt`]);
+    expect(stdout).toContain(`FAIL C++ SDK trust store: --trust-store ${none}.crt is not there`);
     expect(code).toBe(20);
     // Without --sdk, the C++ SDK's needs are not this device's: no such check.
     expect(doctor(kit).stdout).not.toContain('C++ SDK trust store');
