@@ -1,0 +1,88 @@
+/**
+ * `npm run mutate [-- --since <ref> | <file> ...]`: StrykerJS over the code that keeps data and keeps people out
+ * (stryker.config.json's `mutate`, MUTATION.md). Incremental: mutants whose code and covering tests did not change
+ * since the last run (reports/mutation/stryker-incremental.json, committed) keep their result. `--since <ref>`
+ * mutates only the files of the scope that changed since that git ref; files given mutate those. Exit codes: 0
+ * done (the scores are in the report), 2 usage, otherwise Stryker's.
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { parseArgs } from 'util';
+import { usageExit, UsageError } from './command-line';
+
+const ROOT = path.join(__dirname, '..');
+const SCOPE: string[] = JSON.parse(fs.readFileSync(path.join(ROOT, 'stryker.config.json'), 'utf8')).mutate;
+const USAGE = 'usage: npm run mutate [-- --since <git ref> | <file> ...]';
+
+/** The scope's patterns are files or `<folder>/*.ts`: `*` stands for any name within one folder. */
+const inScope = (file: string) => SCOPE.some((pattern) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*')}$`).test(file));
+
+/** The files to mutate: all of the scope, the changed ones since `since`, or those named (each must be in the scope). */
+function filesToMutate(argv: string[]): string[] | undefined {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { since: { type: 'string' }, help: { type: 'boolean', default: false } } });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return undefined;
+  if (values.since !== undefined && positionals.length) throw new UsageError('give --since <ref> or files, not both');
+  if (values.since !== undefined) {
+    const diff = spawnSync('git', ['diff', '--name-only', `${values.since}...HEAD`], { cwd: ROOT, encoding: 'utf8' });
+    if (diff.status !== 0) throw new UsageError(`--since is ${JSON.stringify(values.since)} but git does not know it as a ref (${diff.stderr.trim().split('\n')[0]})`);
+    const worktree = spawnSync('git', ['diff', '--name-only', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout;
+    return [...new Set(`${diff.stdout}\n${worktree}`.split('\n').filter((file) => file && inScope(file) && fs.existsSync(path.join(ROOT, file))))];
+  }
+  for (const file of positionals) {
+    if (!inScope(file)) throw new UsageError(`${file} is not in the mutation scope (stryker.config.json mutate): ${SCOPE.join(', ')}`);
+  }
+  return positionals.length ? positionals : SCOPE;
+}
+
+function main(argv: string[]): number {
+  let files;
+  try {
+    files = filesToMutate(argv);
+  } catch (error) {
+    return usageExit(error, (message) => console.error(`mutate: ${message}\n${USAGE}`));
+  }
+  if (!files) {
+    console.log(`${USAGE}\n\nMutates ${SCOPE.join(', ')} (stryker.config.json); MUTATION.md has the scores and how to read them.`);
+    return 0;
+  }
+  if (!files.length) {
+    console.log('mutate: no file of the mutation scope changed: nothing to do');
+    return 0;
+  }
+  console.error(`mutate: ${files.length} file(s): ${files.join(', ')}`);
+  // A run of part of the scope keeps its results apart: the committed file holds the whole scope's.
+  const part = files === SCOPE ? [] : ['--incrementalFile', 'reports/mutation/part-incremental.json'];
+  const run = spawnSync(process.execPath, [require.resolve('@stryker-mutator/core/bin/stryker.js'), 'run', '--mutate', files.join(','), ...part], { cwd: ROOT, stdio: 'inherit' });
+  if (run.status !== 0) return run.status ?? 1;
+  const table = scoresTable(JSON.parse(fs.readFileSync(path.join(ROOT, 'reports', 'mutation', 'mutation.json'), 'utf8')));
+  console.log(table);
+  if (process.env.GITHUB_STEP_SUMMARY) fs.appendFileSync(process.env.GITHUB_STEP_SUMMARY, `## Mutation scores\n\n${table}\n`);
+  return 0;
+}
+
+/** Modules whose bugs let someone in or delete data: held to 95 %, the others to 90 % (MUTATION.md). */
+const ACCESS_OR_DELETION = /device-policy|https-publish-policy|device-jobs-policy|iot-policy|pre-provisioning-hook|certificate|spool|review-access/;
+
+interface MutationReport { files: Record<string, { mutants: Array<{ status: string }> }> }
+
+/** Per file: killed (and timed out) of the mutants that can be judged, Stryker's total score, against the file's goal. */
+export function scoresTable(report: MutationReport): string {
+  const rows = Object.entries(report.files).sort(([a], [b]) => a.localeCompare(b)).map(([file, { mutants }]) => {
+    const count = (...statuses: string[]) => mutants.filter((mutant) => statuses.includes(mutant.status)).length;
+    const detected = count('Killed', 'Timeout');
+    const judged = detected + count('Survived', 'NoCoverage');
+    const score = judged ? (100 * detected) / judged : 100;
+    const goal = ACCESS_OR_DELETION.test(file) ? 95 : 90;
+    return `| ${path.relative(ROOT, path.resolve(ROOT, file))} | ${score.toFixed(1)} % | ${goal} % | ${detected} | ${count('Survived')} | ${count('NoCoverage')} | ${count('CompileError', 'RuntimeError', 'Ignored')} | ${score >= goal ? 'met' : '**below**'} |`;
+  });
+  return ['| file | score | goal | killed | survived | no coverage | not run | |', '| --- | --- | --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
+}
+
+if (require.main === module) process.exitCode = main(process.argv.slice(2));

@@ -1,0 +1,47 @@
+/**
+ * `npm run mutate` (scripts/mutate.ts) and its workflow, without running Stryker: what it is given to mutate, the
+ * scores it reports, and a workflow whose triggers cover exactly the scope it mutates.
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { scoresTable } from '../scripts/mutate';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const yaml: { safeLoad(text: string): unknown } = require('js-yaml');
+
+const ROOT = path.join(__dirname, '..');
+const scope: string[] = JSON.parse(fs.readFileSync(path.join(ROOT, 'stryker.config.json'), 'utf8')).mutate;
+const mutate = (...args: string[]) => spawnSync(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'scripts', 'mutate.ts'), ...args], { cwd: ROOT, encoding: 'utf8' });
+
+test('a file outside the scope, or a ref git does not know, is refused with exit 2 and nothing is mutated', () => {
+  const outside = mutate('lib/config.ts');
+  expect(outside.status).toBe(2);
+  expect(outside.stderr).toContain('mutate: lib/config.ts is not in the mutation scope (stryker.config.json mutate): device/src/settings.ts');
+  const ref = mutate('--since', 'no-such-ref');
+  expect(ref.status).toBe(2);
+  expect(ref.stderr).toMatch(/^mutate: --since is "no-such-ref" but git does not know it as a ref/m);
+  expect(mutate('--since', 'HEAD', 'device/src/spool.ts').stderr).toContain('give --since <ref> or files, not both');
+});
+
+test('the scores: killed of the mutants that can be judged, per file, against 95 % where access or deletion is decided and 90 % elsewhere', () => {
+  const mutants = (killed: number, survived: number, noCoverage = 0, errors = 0) => ({
+    mutants: [...Array(killed).fill({ status: 'Killed' }), ...Array(survived).fill({ status: 'Survived' }), ...Array(noCoverage).fill({ status: 'NoCoverage' }), ...Array(errors).fill({ status: 'CompileError' })],
+  });
+  const table = scoresTable({ files: { 'device/src/spool.ts': mutants(93, 5, 2, 7), 'lib/archive-rule.ts': mutants(9, 1) } });
+  expect(table.split('\n').slice(2)).toEqual([
+    '| device/src/spool.ts | 93.0 % | 95 % | 93 | 5 | 2 | 7 | **below** |',
+    '| lib/archive-rule.ts | 90.0 % | 90 % | 9 | 1 | 0 | 0 | met |',
+  ]);
+});
+
+test('the workflow runs weekly over the scope and on pull requests touching it, with --since the target branch', () => {
+  const workflow = yaml.safeLoad(fs.readFileSync(path.join(ROOT, '.github', 'workflows', 'mutation.yml'), 'utf8')) as {
+    on: { schedule: unknown[]; pull_request: { paths: string[] } }; jobs: Record<string, { steps: Array<{ run?: string; with?: Record<string, unknown>; uses?: string }> }>;
+  };
+  expect(workflow.on.schedule).toHaveLength(1);
+  expect(workflow.on.pull_request.paths).toEqual([...scope, 'stryker.config.json', 'jest.mutate.config.js']);
+  const steps = Object.values(workflow.jobs).flatMap((job) => job.steps);
+  expect(steps.find((step) => step.uses?.startsWith('actions/checkout@'))?.with?.['fetch-depth']).toBe(0);
+  expect(steps.map((step) => step.run).filter(Boolean)).toEqual(['npm ci --no-audit --no-fund', 'npm run --silent mutate -- --since "origin/${{ github.base_ref }}"', 'npm run --silent mutate']);
+  expect(JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.mutate).toBe('tsx scripts/mutate.ts');
+});
