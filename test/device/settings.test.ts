@@ -25,5 +25,15 @@ describe('the device\'s settings from its shadow', () => {
   test('an unknown key and a non-object are rejected with what is allowed', () => {
     expect(validateDesired({ interval: 7, colour: 'red' })).toEqual({ accepted: { interval: 7 }, errors: ['unknown setting "colour" rejected: the only setting is interval'] });
     expect(validateDesired([1])).toEqual({ accepted: {}, errors: ['desired state must be an object, got [1]'] });
+    // A shadow document can hold null (a deleted desired state) and a caller can pass nothing: both are named, neither throws.
+    expect(validateDesired(null)).toEqual({ accepted: {}, errors: ['desired state must be an object, got null'] });
+    expect(validateDesired(undefined)).toEqual({ accepted: {}, errors: ['desired state must be an object, got undefined'] });
+  });
+
+  test('a long value is shown cut at 60 characters, so one bad key cannot flood the shadow\'s lastError', () => {
+    const sixty = 'x'.repeat(58);
+    expect(validateDesired({ interval: sixty }).errors).toEqual([`interval ${JSON.stringify(sixty)} rejected: must be a whole number of seconds from 1 to 3600`]);
+    const long = 'y'.repeat(59);
+    expect(validateDesired({ interval: long }).errors).toEqual([`interval "${'y'.repeat(56)}... rejected: must be a whole number of seconds from 1 to 3600`]);
   });
 });
