@@ -43,6 +43,50 @@ describe('spool', () => {
     expect(reopened.nextSequence()).toBe(2);
   });
 
+  test.each([
+    ['another sequence number than its name', '{"seq":9,"topic":"data/pi","payload":"{}"}'],
+    ['a topic that is not a string', '{"seq":2,"topic":7,"payload":"{}"}'],
+    ['a payload that is not a string', '{"seq":2,"topic":"data/pi","payload":{}}'],
+  ])('a message file with %s is reported and removed, never sent', (_, content) => {
+    const spool = Spool.open(dir, { log: memoryLogger() });
+    spool.append(message(spool.nextSequence()));
+    fs.writeFileSync(path.join(dir, '0000000000000002.json'), content);
+    const log = memoryLogger();
+    expect(Spool.open(dir, { log }).pending()).toEqual([message(1)]);
+    expect(log.lines.filter((line) => line.level === 'warn')).toEqual([{ level: 'warn', event: 'spool: unreadable message file removed', fields: { file: '0000000000000002.json', error: 'unexpected content' } }]);
+    expect(fs.existsSync(path.join(dir, '0000000000000002.json'))).toBe(false);
+  });
+
+  test('recovers many messages oldest first, whatever order the folder lists them in, and says how many wait', () => {
+    const spool = Spool.open(dir, { log: memoryLogger() });
+    for (let i = 0; i < 40; i++) spool.append(message(spool.nextSequence()));
+    for (const seq of [3, 17, 28]) spool.ack(seq);
+    const log = memoryLogger();
+    const reopened = Spool.open(dir, { log });
+    expect(reopened.pending().map((m) => m.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1).filter((seq) => ![3, 17, 28].includes(seq)));
+    expect(log.lines).toEqual([{ level: 'info', event: 'spool: messages waiting from a previous run', fields: { count: 37, lastSeq: 40 } }]);
+    // An empty spool says nothing.
+    for (const m of reopened.pending()) reopened.ack(m.seq);
+    const quiet = memoryLogger();
+    Spool.open(dir, { log: quiet });
+    expect(quiet.lines).toEqual([]);
+  });
+
+  test('a file that only ends like a message file is not the spool\'s: it is left alone and never sent', () => {
+    fs.writeFileSync(path.join(dir, 'backup-0000000000000001.json'), JSON.stringify(message(1)));
+    const spool = Spool.open(dir, { log: memoryLogger() });
+    expect(spool.pending()).toEqual([]);
+    expect(fs.existsSync(path.join(dir, 'backup-0000000000000001.json'))).toBe(true);
+  });
+
+  test('a message whose file someone removed is acknowledged without an error', () => {
+    const spool = Spool.open(dir, { log: memoryLogger() });
+    spool.append(message(spool.nextSequence()));
+    fs.rmSync(path.join(dir, '0000000000000001.json'));
+    expect(() => spool.ack(1)).not.toThrow();
+    expect(spool.size).toBe(0);
+  });
+
   test('when full, drops the oldest message, logs it and counts it (never silently)', () => {
     const log = memoryLogger();
     const spool = Spool.open(dir, { log, maxMessages: 3 });
