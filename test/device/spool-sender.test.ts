@@ -10,6 +10,7 @@ import { AWS_IOT_LIMITS } from '../../device/src/connection';
 import { Logger } from '../../device/src/log';
 import { Spool } from '../../device/src/spool';
 import { DRAIN_PACE_MS, SpoolSender } from '../../device/src/spool-sender';
+import { memoryLogger } from '../../sandbox/memory-logger';
 
 const quiet: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const dirs: string[] = [];
@@ -84,13 +85,47 @@ test('timers that fire late are made up on the schedule without passing the quot
 
 /** A client that holds every publish until the test answers it, as a broker whose PUBACK has not come yet. */
 function unanswered() {
-  const waiting: Array<{ payload: string; answer: (error?: Error) => void }> = [];
+  const waiting: Array<{ payload: string; options: unknown; answer: (error?: Error) => void }> = [];
   const client = {
     connected: true,
-    publish: (_topic: string, payload: string, _options: unknown, callback: (error?: Error) => void) => { waiting.push({ payload, answer: callback }); },
+    publish: (_topic: string, payload: string, options: unknown, callback: (error?: Error) => void) => { waiting.push({ payload, options, answer: callback }); },
   } as unknown as MqttClient;
   return { client, waiting };
 }
+
+test('at most 10 messages wait for their PUBACK at once, each sent at QoS 1; an answer lets the next go', async () => {
+  const { spool } = backlog(15);
+  const { client, waiting } = unanswered();
+  const sender = new SpoolSender(spool, quiet);
+  sender.attach(client);
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  expect(waiting).toHaveLength(10);
+  expect(waiting.every((sent) => (sent.options as { qos?: number }).qos === 1)).toBe(true);
+  waiting[0].answer();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  expect(waiting).toHaveLength(11);
+  for (const sent of waiting.slice(1)) sent.answer();
+  await sender.stop();
+});
+
+test('stop sends nothing more and waits for the messages in flight; what was not sent stays spooled', async () => {
+  const { spool } = backlog(15);
+  const { client, waiting } = unanswered();
+  const log = memoryLogger();
+  const sender = new SpoolSender(spool, log);
+  sender.attach(client);
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  let stopped = false;
+  const stopping = sender.stop().then(() => { stopped = true; });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  expect(stopped).toBe(false);
+  for (const sent of waiting) sent.answer();
+  await stopping;
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  expect(waiting).toHaveLength(10);
+  expect(spool.pending().map((message) => message.seq)).toEqual([11, 12, 13, 14, 15]);
+  expect(log.lines.filter((line) => line.event === 'published').map((line) => line.fields)).toEqual(Array.from({ length: 10 }, (_, i) => ({ topic: 'data/dev-1', seq: i + 1 })));
+});
 
 test('a message leaves the spool, on disk too, only on its PUBACK: sent but unacknowledged, it survives a restart', async () => {
   const { spool } = backlog(3);
