@@ -19,7 +19,7 @@ const USAGE = 'usage: npm run mutate [-- --since <git ref> | <file> ...]';
 const inScope = (file: string) => SCOPE.some((pattern) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*')}$`).test(file));
 
 /** The files to mutate: all of the scope, the changed ones since `since`, or those named (each must be in the scope). */
-function filesToMutate(argv: string[]): string[] | undefined {
+export function filesToMutate(argv: string[]): string[] | undefined {
   let parsed;
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, options: { since: { type: 'string' }, help: { type: 'boolean', default: false } } });

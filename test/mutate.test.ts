@@ -5,7 +5,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { scoresTable } from '../scripts/mutate';
+import { filesToMutate, scoresTable } from '../scripts/mutate';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const yaml: { safeLoad(text: string): unknown } = require('js-yaml');
 
@@ -13,14 +13,19 @@ const ROOT = path.join(__dirname, '..');
 const scope: string[] = JSON.parse(fs.readFileSync(path.join(ROOT, 'stryker.config.json'), 'utf8')).mutate;
 const mutate = (...args: string[]) => spawnSync(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'scripts', 'mutate.ts'), ...args], { cwd: ROOT, encoding: 'utf8' });
 
-test('a file outside the scope, or a ref git does not know, is refused with exit 2 and nothing is mutated', () => {
+test('what it mutates: the whole scope, the files named (each in the scope), or those a ref changed', () => {
+  expect(filesToMutate([])).toEqual(scope);
+  expect(filesToMutate(['device/src/spool.ts', 'lib/handlers/certificate/index.ts'])).toEqual(['device/src/spool.ts', 'lib/handlers/certificate/index.ts']);
+  expect(() => filesToMutate(['lib/config.ts'])).toThrow('lib/config.ts is not in the mutation scope (stryker.config.json mutate): device/src/settings.ts');
+  expect(() => filesToMutate(['--since', 'no-such-ref'])).toThrow(/^--since is "no-such-ref" but git does not know it as a ref/);
+  expect(() => filesToMutate(['--since', 'HEAD', 'device/src/spool.ts'])).toThrow('give --since <ref> or files, not both');
+  expect(filesToMutate(['--since', 'HEAD'])!.every((file) => scope.some((pattern) => file === pattern || file.startsWith(pattern.replace('*.ts', ''))))).toBe(true);
+});
+
+test('bad usage exits 2 with one line and the usage, through the command', () => {
   const outside = mutate('lib/config.ts');
   expect(outside.status).toBe(2);
-  expect(outside.stderr).toContain('mutate: lib/config.ts is not in the mutation scope (stryker.config.json mutate): device/src/settings.ts');
-  const ref = mutate('--since', 'no-such-ref');
-  expect(ref.status).toBe(2);
-  expect(ref.stderr).toMatch(/^mutate: --since is "no-such-ref" but git does not know it as a ref/m);
-  expect(mutate('--since', 'HEAD', 'device/src/spool.ts').stderr).toContain('give --since <ref> or files, not both');
+  expect(outside.stderr.split('\n')[0]).toBe(`mutate: lib/config.ts is not in the mutation scope (stryker.config.json mutate): ${scope.join(', ')}`);
 });
 
 test('the scores: killed of the mutants that can be judged, per file, against 95 % where access or deletion is decided and 90 % elsewhere', () => {
