@@ -18,8 +18,9 @@ export interface DevicePolicyProps {
  * thing whose certificate is attached to it. A device may connect only as client ID = its thing name,
  * publish only to its own data topic and its own classic shadow's get/update, and subscribe to and
  * receive only its own shadow's responses; and publish, subscribe and receive on its own echo topic
- * (`echo/<thing>`, which no rule reads), where a client reading its own messages proves connectivity. `get/*` and `update/*` also cover the literal `get/+` filter
- * that the AWS IoT Device SDK v2 shadow client subscribes to ("Device Shadow service documents").
+ * (`echo/<thing>`, which no rule reads), where a client reading its own messages proves connectivity.
+ * `get/*` and `update/*` also cover the literal `get/+` filter that the AWS IoT Device SDK v2 shadow client
+ * subscribes to ("Device Shadow service documents").
  *
  * Thing policy variables exist only for MQTT and MQTT over WebSocket connections (AWS IoT Developer
  * Guide, "Thing policy variables"), so this policy allows nothing over HTTPS; `HttpsPublishPolicy` does

@@ -84,11 +84,12 @@ export function trustedBy(ca: X509Certificate, file: string | undefined, dir: st
   };
   if (file && holds(file)) return file;
   if (!dir) return undefined;
-  return fs.readdirSync(dir).map((name) => path.join(dir, name)).find(holds);
+  // The bundle often lives in the folder too (/etc/ssl/certs/ca-certificates.crt): it was read above.
+  return fs.readdirSync(dir).map((name) => path.join(dir, name)).filter((candidate) => candidate !== file).find(holds);
 }
 
 /** The first of `candidates` that exists, as the C++ SDK picks its trust store file (or folder). */
-export function systemTrustStore(candidates: readonly string[] = TRUST_STORE_FILES): string | undefined {
+export function systemTrustStore(candidates: readonly string[]): string | undefined {
   return candidates.find((file) => fs.existsSync(file));
 }
 

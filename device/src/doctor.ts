@@ -84,8 +84,7 @@ export async function runDoctor(kit: Kit, options: DoctorOptions): Promise<Check
   let ca: X509Certificate | undefined;
   try {
     ca = new X509Certificate(pems.ca);
-    const amazon = /CN=Amazon Root CA 1/.test(ca.subject);
-    results.push(kit.endpoint.endsWith('.amazonaws.com') && !amazon
+    results.push(kit.endpoint.endsWith('.amazonaws.com') && !isAmazonRootCa(ca)
       ? fail('root CA', `${kit.caPath} is ${ca.subject.replace(/\n/g, ', ')}, not Amazon Root CA 1, which signs the iot:Data-ATS endpoint`, 're-run iot-device bootstrap --force to restore AmazonRootCA1.pem')
       : pass('root CA', `${kit.caPath} (${ca.subject.replace(/\n/g, ', ')}) is passed to TLS explicitly: iot-device needs no system trust store (the C++ SDK's sample does: doctor --sdk cpp)`));
   } catch (error) {

@@ -62,13 +62,10 @@ export function loadClaimKit(dir: string): ClaimKit {
     }
   }
   const claim = settings as unknown as ClaimSettings;
-  const kit: ClaimKit = {
+  return {
     ...claim, port: claim.port ?? 8883, httpsPort: claim.httpsPort ?? 8443, dir,
     certificatePath: path.join(dir, KIT_FILES.certificate), privateKeyPath: path.join(dir, KIT_FILES.privateKey), caPath: path.join(dir, claim.caFile),
   };
-  // Every file now, before a key is made or a connection opened: a claim kit copied without its key is named as such.
-  readPems(kit);
-  return kit;
 }
 
 /** A new key pair and a CSR for `commonName`: ECDSA P-256 by default, RSA 2048 on request. */
@@ -202,6 +199,8 @@ export async function provision(claim: ClaimKit, outDir: string, options: Provis
     log('re-provisioned', { thingName });
     return { kit: loadKit(outDir, {}, {}), provisioned: true };
   }
+  // Every file of the claim kit, before the kit folder, a key or a connection is made: one copied without its key is named as such.
+  const claimPems = readPems(claim);
   const timeoutMs = options.timeoutMs ?? 30_000;
   fs.mkdirSync(outDir, { recursive: true, mode: 0o700 });
   const pendingPath = path.join(outDir, PENDING_FILE);
@@ -215,7 +214,6 @@ export async function provision(claim: ClaimKit, outDir: string, options: Provis
     pending = undefined;
   }
 
-  const claimPems = readPems(claim);
   const client = mqtt.connect({
     protocol: 'mqtts', host: claim.endpoint, port: claim.port, clientId: claimClientId, protocolVersion: 4, clean: true, reconnectPeriod: 0,
     key: claimPems.privateKey, cert: claimPems.certificate, ca: claimPems.ca,

@@ -79,14 +79,12 @@ export interface SeedFlowResult {
   readonly job: { jobId: string; status: string[] };
 }
 
-/**
- * Runs a Node program (the device's bin, a tsx script) with its output prefixed by `label`. On Node 20 the AWS
- * SDK's support warning is this process's to print, once: each program would repeat it (the SDK's own switch).
- */
+/** The AWS SDK's own switch for its Node 20 support warning: this process prints it once, the programs it runs need not repeat it. */
+const QUIET_SDK_WARNING = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } as const;
+
+/** Runs a Node program (the device's bin, a tsx script) with its output prefixed by `label`. */
 function runNode(args: string[], env: NodeJS.ProcessEnv, say: (line: string) => void, label: string): ChildProcess {
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT, env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...QUIET_SDK_WARNING, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   for (const stream of [child.stdout!, child.stderr!]) {
     let buffered = '';
     stream.on('data', (chunk: Buffer) => {
@@ -292,8 +290,8 @@ export async function runSeedFlow(options: SeedFlowOptions = {}): Promise<SeedFl
       device.kill('SIGTERM');
       await exited(device);
       const local = (file: string) => path.relative(process.cwd(), file) || '.';
-      // The AWS SDK's Node 20 warning was printed once above; the commands of the new shell need not repeat it.
-      const quiet = Number(process.versions.node.split('.')[0]) < 22 ? { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } : {};
+      // The commands of the new shell need not repeat the warning either, where Node is old enough to get it.
+      const quiet = Number(process.versions.node.split('.')[0]) < 22 ? QUIET_SDK_WARNING : {};
       const env = Object.entries({ ...sandbox.awsEnvironment, ...sandbox.deviceEnvironment, ...quiet }).map(([name, value]) => `${name}=${value}`).join(' ');
       say('\nThe sandbox stays up; the scripted device has stopped so yours can connect as ' + thingName + '. Ctrl-C stops everything. Try:');
       say('  # in a new shell: the export sets dummy credentials, the sandbox\'s endpoints, and its broker\'s ports and CA for the kits you make');
