@@ -93,46 +93,46 @@ function unanswered() {
   return { client, waiting };
 }
 
-test('at most 10 messages wait for their PUBACK at once, each sent at QoS 1; an answer lets the next go', async () => {
-  const { spool } = backlog(15);
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A spool of `count` messages draining to a client that answers nothing, `ms` after the sender started. */
+async function sendingUnanswered(count: number, ms: number, log: Logger = quiet) {
+  const { spool } = backlog(count);
   const { client, waiting } = unanswered();
-  const sender = new SpoolSender(spool, quiet);
+  const sender = new SpoolSender(spool, log);
   sender.attach(client);
-  await new Promise((resolve) => setTimeout(resolve, 400));
+  await pause(ms);
+  return { spool, sender, waiting };
+}
+
+test('at most 10 messages wait for their PUBACK at once, each sent at QoS 1; an answer lets the next go', async () => {
+  const { sender, waiting } = await sendingUnanswered(15, 400);
   expect(waiting).toHaveLength(10);
   expect(waiting.every((sent) => (sent.options as { qos?: number }).qos === 1)).toBe(true);
   waiting[0].answer();
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await pause(100);
   expect(waiting).toHaveLength(11);
   for (const sent of waiting.slice(1)) sent.answer();
   await sender.stop();
 });
 
 test('stop sends nothing more and waits for the messages in flight; what was not sent stays spooled', async () => {
-  const { spool } = backlog(15);
-  const { client, waiting } = unanswered();
   const log = memoryLogger();
-  const sender = new SpoolSender(spool, log);
-  sender.attach(client);
-  await new Promise((resolve) => setTimeout(resolve, 400));
+  const { spool, sender, waiting } = await sendingUnanswered(15, 400, log);
   let stopped = false;
   const stopping = sender.stop().then(() => { stopped = true; });
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await pause(50);
   expect(stopped).toBe(false);
   for (const sent of waiting) sent.answer();
   await stopping;
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await pause(100);
   expect(waiting).toHaveLength(10);
   expect(spool.pending().map((message) => message.seq)).toEqual([11, 12, 13, 14, 15]);
   expect(log.lines.filter((line) => line.event === 'published').map((line) => line.fields)).toEqual(Array.from({ length: 10 }, (_, i) => ({ topic: 'data/dev-1', seq: i + 1 })));
 });
 
 test('a message leaves the spool, on disk too, only on its PUBACK: sent but unacknowledged, it survives a restart', async () => {
-  const { spool } = backlog(3);
-  const { client, waiting } = unanswered();
-  const sender = new SpoolSender(spool, quiet);
-  sender.attach(client);
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  const { spool, sender, waiting } = await sendingUnanswered(3, 200);
   expect(waiting.map((sent) => JSON.parse(sent.payload).seq)).toEqual([1, 2, 3]);
   // All three sent, none acknowledged: all three are still there, and a process started now (after a kill) finds them.
   expect(spool.pending().map((message) => message.seq)).toEqual([1, 2, 3]);
@@ -153,11 +153,7 @@ test('a message leaves the spool, on disk too, only on its PUBACK: sent but unac
 });
 
 test('a publish the policy refuses (PUBACK 0x87) is dropped, counted as not acknowledged, so it cannot block the spool', async () => {
-  const { spool } = backlog(2);
-  const { client, waiting } = unanswered();
-  const sender = new SpoolSender(spool, quiet);
-  sender.attach(client);
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  const { spool, sender, waiting } = await sendingUnanswered(2, 100);
   waiting[0].answer(Object.assign(new Error('not authorized'), { code: 0x87 }));
   waiting[1].answer();
   await sender.stop();
