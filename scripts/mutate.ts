@@ -13,6 +13,8 @@ import { usageExit, UsageError } from './command-line';
 
 const ROOT = path.join(__dirname, '..');
 const SCOPE: string[] = JSON.parse(fs.readFileSync(path.join(ROOT, 'stryker.config.json'), 'utf8')).mutate;
+/** Stryker's command line: the package exports no subpath for it, so it is found where npm installs it. */
+export const STRYKER_BIN = path.join(ROOT, 'node_modules', '@stryker-mutator', 'core', 'bin', 'stryker.js');
 const USAGE = 'usage: npm run mutate [-- --since <git ref> | <file> ...]';
 
 /** The scope's patterns are files or `<folder>/*.ts`: `*` stands for any name within one folder. */
@@ -59,7 +61,7 @@ function main(argv: string[]): number {
   console.error(`mutate: ${files.length} file(s): ${files.join(', ')}`);
   // A run of part of the scope keeps its results apart: the committed file holds the whole scope's.
   const part = files === SCOPE ? [] : ['--incrementalFile', 'reports/mutation/part-incremental.json'];
-  const run = spawnSync(process.execPath, [require.resolve('@stryker-mutator/core/bin/stryker.js'), 'run', '--mutate', files.join(','), ...part], { cwd: ROOT, stdio: 'inherit' });
+  const run = spawnSync(process.execPath, [STRYKER_BIN, 'run', '--mutate', files.join(','), ...part], { cwd: ROOT, stdio: 'inherit' });
   if (run.status !== 0) return run.status ?? 1;
   const table = scoresTable(JSON.parse(fs.readFileSync(path.join(ROOT, 'reports', 'mutation', 'mutation.json'), 'utf8')));
   console.log(table);

@@ -5,7 +5,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { filesToMutate, scoresTable } from '../scripts/mutate';
+import { filesToMutate, scoresTable, STRYKER_BIN } from '../scripts/mutate';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const yaml: { safeLoad(text: string): unknown } = require('js-yaml');
 
@@ -20,6 +20,11 @@ test('what it mutates: the whole scope, the files named (each in the scope), or 
   expect(() => filesToMutate(['--since', 'no-such-ref'])).toThrow(/^--since is "no-such-ref" but git does not know it as a ref/);
   expect(() => filesToMutate(['--since', 'HEAD', 'device/src/spool.ts'])).toThrow('give --since <ref> or files, not both');
   expect(filesToMutate(['--since', 'HEAD'])!.every((file) => scope.some((pattern) => file === pattern || file.startsWith(pattern.replace('*.ts', ''))))).toBe(true);
+});
+
+test('Stryker\'s command line is where the command starts it', () => {
+  const version = spawnSync(process.execPath, [STRYKER_BIN, '--version'], { cwd: ROOT, encoding: 'utf8' });
+  expect({ status: version.status, stdout: version.stdout.trim() }).toEqual({ status: 0, stdout: JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).devDependencies['@stryker-mutator/core'] });
 });
 
 test('bad usage exits 2 with one line and the usage, through the command', () => {
