@@ -1,9 +1,10 @@
 /**
  * `npm run mutate [-- --since <ref> | <file> ...]`: StrykerJS over the code that keeps data and keeps people out
- * (stryker.config.json's `mutate`, MUTATION.md). Incremental: mutants whose code and covering tests did not change
- * since the last run (reports/mutation/stryker-incremental.json, committed) keep their result. `--since <ref>`
- * mutates only the files of the scope that changed since that git ref; files given mutate those. Exit codes: 0
- * done (the scores are in the report), 2 usage, otherwise Stryker's.
+ * (stryker.config.json's `mutate`, MUTATION.md). One Stryker run per entry of that scope, with that entry's tests
+ * only (jest.mutate.tests.json): a mutant of module-level code runs every test of its run. Incremental per entry:
+ * mutants whose code and covering tests did not change since the last run (reports/mutation/incremental/, committed)
+ * keep their result. `--since <ref>` runs the entries holding a file that changed since that git ref; files given
+ * run the entries holding them. Exit codes: 0 done (the scores are in the report), 2 usage, otherwise Stryker's.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -16,12 +17,16 @@ const SCOPE: string[] = JSON.parse(fs.readFileSync(path.join(ROOT, 'stryker.conf
 /** Stryker's command line: the package exports no subpath for it, so it is found where npm installs it. */
 export const STRYKER_BIN = path.join(ROOT, 'node_modules', '@stryker-mutator', 'core', 'bin', 'stryker.js');
 const USAGE = 'usage: npm run mutate [-- --since <git ref> | <file> ...]';
+const REPORTS = path.join(ROOT, 'reports', 'mutation');
 
-/** The scope's patterns are files or `<folder>/*.ts`: `*` stands for any name within one folder. */
-const inScope = (file: string) => SCOPE.some((pattern) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*')}$`).test(file));
+/** The scope's entries are files or `<folder>/*.ts`: `*` stands for any name within one folder. */
+const entryOf = (file: string) => SCOPE.find((entry) => new RegExp(`^${entry.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*')}$`).test(file));
 
-/** The files to mutate: all of the scope, the changed ones since `since`, or those named (each must be in the scope). */
-export function filesToMutate(argv: string[]): string[] | undefined {
+/** Where an entry's incremental results are kept: `lib/handlers/certificate/*.ts` in lib-handlers-certificate.json. */
+export const incrementalFileOf = (entry: string) => path.join('reports', 'mutation', 'incremental', `${entry.replace(/\/\*\.ts$/, '').replace(/\//g, '-')}.json`);
+
+/** The entries of the scope to run: all of it, those holding a file changed since `since`, or those holding the files named. */
+export function entriesToMutate(argv: string[]): string[] | undefined {
   let parsed;
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, options: { since: { type: 'string' }, help: { type: 'boolean', default: false } } });
@@ -35,35 +40,41 @@ export function filesToMutate(argv: string[]): string[] | undefined {
     const diff = spawnSync('git', ['diff', '--name-only', `${values.since}...HEAD`], { cwd: ROOT, encoding: 'utf8' });
     if (diff.status !== 0) throw new UsageError(`--since is ${JSON.stringify(values.since)} but git does not know it as a ref (${diff.stderr.trim().split('\n')[0]})`);
     const worktree = spawnSync('git', ['diff', '--name-only', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout;
-    return [...new Set(`${diff.stdout}\n${worktree}`.split('\n').filter((file) => file && inScope(file) && fs.existsSync(path.join(ROOT, file))))];
+    const changed = `${diff.stdout}\n${worktree}`.split('\n').filter((file) => file && fs.existsSync(path.join(ROOT, file)));
+    return SCOPE.filter((entry) => changed.some((file) => entryOf(file) === entry));
   }
-  for (const file of positionals) {
-    if (!inScope(file)) throw new UsageError(`${file} is not in the mutation scope (stryker.config.json mutate): ${SCOPE.join(', ')}`);
-  }
-  return positionals.length ? positionals : SCOPE;
+  const entries = positionals.map((file) => {
+    const entry = entryOf(file);
+    if (!entry) throw new UsageError(`${file} is not in the mutation scope (stryker.config.json mutate): ${SCOPE.join(', ')}`);
+    return entry;
+  });
+  return positionals.length ? [...new Set(entries)] : SCOPE;
 }
 
 function main(argv: string[]): number {
-  let files;
+  let entries;
   try {
-    files = filesToMutate(argv);
+    entries = entriesToMutate(argv);
   } catch (error) {
     return usageExit(error, (message) => console.error(`mutate: ${message}\n${USAGE}`));
   }
-  if (!files) {
-    console.log(`${USAGE}\n\nMutates ${SCOPE.join(', ')} (stryker.config.json); MUTATION.md has the scores and how to read them.`);
+  if (!entries) {
+    console.log(`${USAGE}\n\nMutates ${SCOPE.join(', ')} (stryker.config.json), each with its tests (jest.mutate.tests.json); MUTATION.md has the scores and how to read them.`);
     return 0;
   }
-  if (!files.length) {
+  if (!entries.length) {
     console.log('mutate: no file of the mutation scope changed: nothing to do');
     return 0;
   }
-  console.error(`mutate: ${files.length} file(s): ${files.join(', ')}`);
-  // A run of part of the scope keeps its results apart: the committed file holds the whole scope's.
-  const part = files === SCOPE ? [] : ['--incrementalFile', 'reports/mutation/part-incremental.json'];
-  const run = spawnSync(process.execPath, [STRYKER_BIN, 'run', '--mutate', files.join(','), ...part], { cwd: ROOT, stdio: 'inherit' });
-  if (run.status !== 0) return run.status ?? 1;
-  const table = scoresTable(JSON.parse(fs.readFileSync(path.join(ROOT, 'reports', 'mutation', 'mutation.json'), 'utf8')));
+  const files: MutationReport['files'] = {};
+  for (const entry of entries) {
+    console.error(`mutate: ${entry}, with its tests: ${JSON.parse(fs.readFileSync(path.join(ROOT, 'jest.mutate.tests.json'), 'utf8'))[entry].join(', ')}`);
+    const run = spawnSync(process.execPath, [STRYKER_BIN, 'run', '--mutate', entry, '--incrementalFile', incrementalFileOf(entry)],
+      { cwd: ROOT, stdio: 'inherit', env: { ...process.env, MUTATE_GROUP: entry } });
+    if (run.status !== 0) return run.status ?? 1;
+    Object.assign(files, JSON.parse(fs.readFileSync(path.join(REPORTS, 'mutation.json'), 'utf8')).files);
+  }
+  const table = scoresTable({ files });
   console.log(table);
   if (process.env.GITHUB_STEP_SUMMARY) fs.appendFileSync(process.env.GITHUB_STEP_SUMMARY, `## Mutation scores\n\n${table}\n`);
   return 0;

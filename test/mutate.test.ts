@@ -5,7 +5,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { filesToMutate, scoresTable, STRYKER_BIN } from '../scripts/mutate';
+import { entriesToMutate, incrementalFileOf, scoresTable, STRYKER_BIN } from '../scripts/mutate';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const yaml: { safeLoad(text: string): unknown } = require('js-yaml');
 
@@ -13,13 +13,30 @@ const ROOT = path.join(__dirname, '..');
 const scope: string[] = JSON.parse(fs.readFileSync(path.join(ROOT, 'stryker.config.json'), 'utf8')).mutate;
 const mutate = (...args: string[]) => spawnSync(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'scripts', 'mutate.ts'), ...args], { cwd: ROOT, encoding: 'utf8' });
 
-test('what it mutates: the whole scope, the files named (each in the scope), or those a ref changed', () => {
-  expect(filesToMutate([])).toEqual(scope);
-  expect(filesToMutate(['device/src/spool.ts', 'lib/handlers/certificate/index.ts'])).toEqual(['device/src/spool.ts', 'lib/handlers/certificate/index.ts']);
-  expect(() => filesToMutate(['lib/config.ts'])).toThrow('lib/config.ts is not in the mutation scope (stryker.config.json mutate): device/src/settings.ts');
-  expect(() => filesToMutate(['--since', 'no-such-ref'])).toThrow(/^--since is "no-such-ref" but git does not know it as a ref/);
-  expect(() => filesToMutate(['--since', 'HEAD', 'device/src/spool.ts'])).toThrow('give --since <ref> or files, not both');
-  expect(filesToMutate(['--since', 'HEAD'])!.every((file) => scope.some((pattern) => file === pattern || file.startsWith(pattern.replace('*.ts', ''))))).toBe(true);
+test('what it mutates: the whole scope, the entries holding the files named (each in the scope), or those a ref changed', () => {
+  expect(entriesToMutate([])).toEqual(scope);
+  expect(entriesToMutate(['device/src/spool.ts', 'lib/handlers/certificate/index.ts', 'lib/handlers/certificate/generation.ts']))
+    .toEqual(['device/src/spool.ts', 'lib/handlers/certificate/*.ts']);
+  expect(() => entriesToMutate(['lib/config.ts'])).toThrow('lib/config.ts is not in the mutation scope (stryker.config.json mutate): device/src/settings.ts');
+  expect(() => entriesToMutate(['lib/handlers/certificate/nested/index.ts'])).toThrow('is not in the mutation scope');
+  expect(() => entriesToMutate(['--since', 'no-such-ref'])).toThrow(/^--since is "no-such-ref" but git does not know it as a ref/);
+  expect(() => entriesToMutate(['--since', 'HEAD', 'device/src/spool.ts'])).toThrow('give --since <ref> or files, not both');
+  expect(entriesToMutate(['--since', 'HEAD'])!.every((entry) => scope.includes(entry))).toBe(true);
+});
+
+test('each entry of the scope runs with tests of its own, that exist, and keeps its results in a file of its own', () => {
+  const testsOf: Record<string, string[]> = JSON.parse(fs.readFileSync(path.join(ROOT, 'jest.mutate.tests.json'), 'utf8'));
+  expect(Object.keys(testsOf)).toEqual(scope);
+  for (const tests of Object.values(testsOf)) {
+    expect(tests.filter((name) => !fs.existsSync(path.join(ROOT, 'test', `${name}.test.ts`)))).toEqual([]);
+  }
+  expect(new Set(scope.map(incrementalFileOf)).size).toBe(scope.length);
+  expect(incrementalFileOf('lib/handlers/certificate/*.ts')).toBe(path.join('reports', 'mutation', 'incremental', 'lib-handlers-certificate.json'));
+  // jest's configuration for one entry: its tests only; an entry it does not know is refused by name.
+  const config = (group?: string) => spawnSync(process.execPath, ['-e', 'console.log(JSON.stringify(require("./jest.mutate.config.js").testMatch))'],
+    { cwd: ROOT, encoding: 'utf8', env: { ...process.env, MUTATE_GROUP: group } });
+  expect(JSON.parse(config('device/src/spool-sender.ts').stdout)).toEqual(['<rootDir>/test/device/spool-sender.test.ts']);
+  expect(config('lib/nothing.ts').stderr).toContain('MUTATE_GROUP is "lib/nothing.ts", not an entry of jest.mutate.tests.json');
 });
 
 test('Stryker\'s command line is where the command starts it', () => {
@@ -49,7 +66,7 @@ test('the workflow runs weekly over the scope and on pull requests touching it, 
     on: { schedule: unknown[]; pull_request: { paths: string[] } }; jobs: Record<string, { steps: Array<{ run?: string; with?: Record<string, unknown>; uses?: string }> }>;
   };
   expect(workflow.on.schedule).toHaveLength(1);
-  expect(workflow.on.pull_request.paths).toEqual([...scope, 'stryker.config.json', 'jest.mutate.config.js']);
+  expect(workflow.on.pull_request.paths).toEqual([...scope, 'stryker.config.json', 'jest.mutate.config.js', 'jest.mutate.tests.json']);
   const steps = Object.values(workflow.jobs).flatMap((job) => job.steps);
   expect(steps.find((step) => step.uses?.startsWith('actions/checkout@'))?.with?.['fetch-depth']).toBe(0);
   expect(steps.map((step) => step.run).filter(Boolean)).toEqual(['npm ci --no-audit --no-fund', 'npm run --silent mutate -- --since "origin/${{ github.base_ref }}"', 'npm run --silent mutate']);
