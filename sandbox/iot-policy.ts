@@ -129,7 +129,8 @@ function resolveResource(resource: string, principal: Principal): string | undef
   const resolved = resource.split(/(\$\{[^}]*\})/).map((part, index) => {
     // The policy's own text keeps its wildcards; a backslash in it is a literal character, as in IoT policies.
     if (index % 2 === 0) return part.replace(/\\/g, '\\\\');
-    const value = part === THING_NAME_VARIABLE ? thing : part === CLIENT_ID && principal.protocol === 'mqtt' ? principal.clientId : undefined;
+    // An HTTPS principal has no client ID: there `${iot:ClientId}` does not exist.
+    const value = part === THING_NAME_VARIABLE ? thing : part === CLIENT_ID ? principal.clientId : undefined;
     if (value === undefined) missing = true;
     return escapeValue(value ?? '');
   }).join('');

@@ -14,7 +14,9 @@ const MAX_IN_FLIGHT = 10;
 /**
  * Sends are paced at two under the quota, on a schedule (a late timer is made up on the next send, a stall is
  * not made up with a burst), so that a backlog drains near the quota and delays on the way do not carry a
- * second past it; no 1,000 ms window ever holds more sends than the quota.
+ * second past it. No 1,000 ms window ever holds more sends than the quota: each send's turn comes at least a pace
+ * after the previous turn and half a pace after the previous send, so 101 sends span at least
+ * 99.5 paces = 1,015 ms.
  */
 export const DRAIN_PACE_MS = 1000 / (AWS_IOT_LIMITS.maxPublishesPerSecond - 2);
 
@@ -26,8 +28,6 @@ export class SpoolSender {
   private draining = false;
   private stopped = false;
   private nextSendAt = 0;
-  /** When the last maxPublishesPerSecond messages were sent. */
-  private readonly recentSends: number[] = [];
 
   constructor(private readonly spool: Spool, private readonly log: Logger) {}
 
@@ -60,17 +60,12 @@ export class SpoolSender {
     })().finally(() => { this.draining = false; });
   }
 
-  /** Waits for the next send's turn: its place on the schedule, and the quota over the last 1,000 ms. */
+  /** Waits for the next send's turn on the schedule. */
   private async paced(): Promise<void> {
-    const quota = AWS_IOT_LIMITS.maxPublishesPerSecond;
-    const windowOpensAt = this.recentSends.length >= quota ? this.recentSends[this.recentSends.length - quota] + 1000 : 0;
-    const at = Math.max(this.nextSendAt, windowOpensAt, Date.now());
+    const at = Math.max(this.nextSendAt, Date.now());
     if (at > Date.now()) await new Promise((resolve) => setTimeout(resolve, at - Date.now()));
-    const sentAt = Math.max(Date.now(), at);
     // A timer's lateness is made up on the next send, up to half a pace: a stall is not made up with a burst.
-    this.nextSendAt = Math.max(at + DRAIN_PACE_MS, sentAt + DRAIN_PACE_MS / 2);
-    this.recentSends.push(sentAt);
-    if (this.recentSends.length > quota) this.recentSends.shift();
+    this.nextSendAt = Math.max(at + DRAIN_PACE_MS, Date.now() + DRAIN_PACE_MS / 2);
   }
 
   private send(seq: number, topic: string, payload: string): void {

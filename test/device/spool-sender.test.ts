@@ -7,6 +7,7 @@ import * as os from 'os';
 import * as path from 'path';
 import type { MqttClient } from 'mqtt';
 import { AWS_IOT_LIMITS } from '../../device/src/connection';
+import { DeviceError, EXIT } from '../../device/src/errors';
 import { Logger } from '../../device/src/log';
 import { Spool } from '../../device/src/spool';
 import { DRAIN_PACE_MS, SpoolSender } from '../../device/src/spool-sender';
@@ -159,4 +160,49 @@ test('a publish the policy refuses (PUBACK 0x87) is dropped, counted as not ackn
   await sender.stop();
   expect(spool.size).toBe(0);
   expect(sender.acknowledged).toBe(1);
+});
+
+test('a message spooled after a backlog drained is sent too: the drain is ready again once it ran out', async () => {
+  const { spool, client, sentAt } = backlog(2);
+  const sender = new SpoolSender(spool, quiet);
+  sender.attach(client);
+  await pause(100);
+  expect(spool.size).toBe(0);
+  spool.append({ seq: spool.nextSequence(), topic: 'data/dev-1', payload: '{}' });
+  sender.drain();
+  await pause(100);
+  expect({ sent: sentAt.length, spooled: spool.size }).toEqual({ sent: 3, spooled: 0 });
+});
+
+test('a status spooled before the first connection waits there, without an error, until the sender is attached', async () => {
+  const { spool, client, sentAt } = backlog(1);
+  const rejections: unknown[] = [];
+  const onRejection = (reason: unknown) => rejections.push(reason);
+  process.on('unhandledRejection', onRejection);
+  try {
+    const sender = new SpoolSender(spool, quiet);
+    sender.drain();
+    await pause(50);
+    expect({ sent: sentAt.length, spooled: spool.size, rejections }).toEqual({ sent: 0, spooled: 1, rejections: [] });
+    sender.attach(client);
+    await pause(50);
+    expect(spool.size).toBe(0);
+  } finally {
+    process.off('unhandledRejection', onRejection);
+  }
+});
+
+test('only a refusal by the policy drops a message: any other failure, a device error too, keeps it spooled, and each is logged', async () => {
+  const log = memoryLogger();
+  const { spool, sender, waiting } = await sendingUnanswered(3, 100, log);
+  waiting[0].answer(Object.assign(new Error('not authorized'), { code: 0x87 }));
+  waiting[1].answer(Object.assign(new Error('Quota exceeded'), { code: 0x97 }));
+  waiting[2].answer(new DeviceError('payload too large', EXIT.badInput));
+  await sender.stop();
+  expect(spool.pending().map((message) => message.seq)).toEqual([2, 3]);
+  expect(log.lines.filter(({ level }) => level !== 'info').map(({ level, event, fields }) => [level, event, fields])).toEqual([
+    ['error', 'message dropped: not authorized', { topic: 'data/dev-1', seq: 1, hint: expect.stringContaining('The device policy allows') }],
+    ['warn', 'publish failed, kept in the spool', { seq: 2, error: 'Quota exceeded' }],
+    ['warn', 'publish failed, kept in the spool', { seq: 3, error: 'payload too large' }],
+  ]);
 });

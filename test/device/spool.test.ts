@@ -72,11 +72,24 @@ describe('spool', () => {
     expect(quiet.lines).toEqual([]);
   });
 
-  test('a file that only ends like a message file is not the spool\'s: it is left alone and never sent', () => {
-    fs.writeFileSync(path.join(dir, 'backup-0000000000000001.json'), JSON.stringify(message(1)));
+  test.each(['backup-0000000000000001.json', '0000000000000001.json.bak'])('a file that only looks like a message file (%s) is not the spool\'s: it is left alone and never sent', (name) => {
+    fs.writeFileSync(path.join(dir, name), JSON.stringify(message(1)));
     const spool = Spool.open(dir, { log: memoryLogger() });
     expect(spool.pending()).toEqual([]);
-    expect(fs.existsSync(path.join(dir, 'backup-0000000000000001.json'))).toBe(true);
+    expect(fs.existsSync(path.join(dir, name))).toBe(true);
+  });
+
+  test('a folder listed in no order (ext4 lists by hash, not by name) is recovered oldest first', () => {
+    const spool = Spool.open(dir, { log: memoryLogger() });
+    for (let i = 0; i < 5; i++) spool.append(message(spool.nextSequence()));
+    const listed = fs.readdirSync(dir);
+    // The fs module itself: the spool's namespace import reads its functions through it.
+    const readdir = jest.spyOn(jest.requireActual<typeof fs>('fs'), 'readdirSync').mockReturnValue([...listed].reverse() as never);
+    try {
+      expect(Spool.open(dir, { log: memoryLogger() }).pending().map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]);
+    } finally {
+      readdir.mockRestore();
+    }
   });
 
   test('a message whose file someone removed is acknowledged without an error', () => {

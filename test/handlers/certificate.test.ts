@@ -7,7 +7,8 @@ import {
   RestoreSecretCommand, SecretsManagerClient, SecretsManagerServiceException, TagResourceCommand, UpdateSecretCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { CERTIFICATE_ID_TAG, CertificateProperties, GENERATION_TAG, generationSecretName, generationTag, onCertificateEvent } from '../../lib/handlers/certificate';
+import type { Context } from 'aws-lambda';
+import { CERTIFICATE_ID_TAG, CertificateProperties, GENERATION_TAG, generationSecretName, generationTag, handler, onCertificateEvent } from '../../lib/handlers/certificate';
 import { cfnEvent, fakeContext } from './events';
 import { FakeIotAndSecrets } from './fake-aws';
 
@@ -167,6 +168,7 @@ describe('certificate handler: update', () => {
   test.each([
     ['rotation', { Rotation: '1' }],
     ['the thing', { ThingName: 'pi-dev-02' }],
+    ['the secret name prefix', { SecretNamePrefix: 'iot/IotCore-dev/other' }],
   ])('a change of %s issues a new certificate into a secret of its own', async (_, changes) => {
     givenCreatedCertificate(NEW_CERT_ID, NEW_CERT_ARN);
     secrets.on(CreateSecretCommand).resolves({ ARN: `${SECRET_ARN}-new` });
@@ -182,6 +184,7 @@ describe('certificate handler: update', () => {
     expect(response.PhysicalResourceId).toBe(NEW_CERT_ARN);
     expect(iot.commandCalls(DeleteCertificateCommand)).toHaveLength(0);
     expectNoKeyMaterial(response, context.lines);
+    expect(context.lines[1]).toBe(`${Object.keys(changes)[0]} changed: issuing a new certificate; CloudFormation retires the old one after the new one is attached`);
   });
 
   test('fails with what to do when the secret has disappeared', async () => {
@@ -364,5 +367,143 @@ describe('certificate handler: a stack made before its certificates shared one p
     expect(aws.activeCertificates()).toEqual([]);
     expect(aws.liveSecretNames()).toEqual([]);
     expectNoKeyMaterial(context.lines);
+  });
+});
+
+describe('certificate handler: what it must not take for its own, and what it tells the operator', () => {
+  const create = (changes: Partial<CertificateProperties> = {}) => cfnEvent({ RequestType: 'Create', ResourceProperties: { ServiceToken: 'x', ...props, ...changes } });
+
+  test('the tag names deployed secrets carry are fixed: a handler that renamed them would lose every deployed secret', () => {
+    expect([CERTIFICATE_ID_TAG, GENERATION_TAG]).toEqual(['IotCertificateId', 'IotCertificateGeneration']);
+    expect(generationTag(props)).toBe(generationTag({ ...props, KmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/other' }));
+    expect(generationTag(props)).toMatch(/^[0-9a-f]{12}$/);
+  });
+
+  test.each([
+    ['inactive (deactivated by hand)', () => givenCertificateStatus('INACTIVE')],
+    ['deleted', () => iot.on(DescribeCertificateCommand, { certificateId: CERT_ID }).rejects(notFound())],
+  ])('a generation secret holding a certificate that is %s gets a new certificate, written into the same live secret', async (_, given) => {
+    givenSecret(CERT_ID);
+    given();
+    givenCreatedCertificate(NEW_CERT_ID, NEW_CERT_ARN);
+    const context = fakeContext();
+    const response = await onCertificateEvent(create(), clients, context);
+    expect(response.PhysicalResourceId).toBe(NEW_CERT_ARN);
+    expect(secrets.commandCalls(RestoreSecretCommand)).toHaveLength(0);
+    expect(secrets.commandCalls(UpdateSecretCommand)[0].args[0].input).toMatchObject({ SecretId: SECRET_ARN, KmsKeyId: props.KmsKeyId });
+    expect(context.lines).toEqual([
+      'Create Certificate (request 11111111-2222-3333-4444-555555555555) for thing pi-dev-01',
+      `created active certificate ${NEW_CERT_ID}`,
+      `stored certificate ${NEW_CERT_ID} in secret ${SECRET_ARN}`,
+    ]);
+  });
+
+  test('a certificate whose status cannot be read fails the request: no second certificate is made on a guess', async () => {
+    givenSecret(CERT_ID);
+    iot.on(DescribeCertificateCommand).rejects(Object.assign(new Error('not authorized to perform iot:DescribeCertificate'), { name: 'AccessDeniedException' }));
+    await expect(onCertificateEvent(create(), clients, fakeContext())).rejects.toThrow('not authorized to perform iot:DescribeCertificate');
+    expect(iot.commandCalls(CreateKeysAndCertificateCommand)).toHaveLength(0);
+  });
+
+  test('a secret that cannot be looked up fails the request: it is not taken for missing', async () => {
+    secrets.on(DescribeSecretCommand).rejects(Object.assign(new Error('not authorized to perform secretsmanager:DescribeSecret'), { name: 'AccessDeniedException' }));
+    await expect(onCertificateEvent(create(), clients, fakeContext())).rejects.toThrow('not authorized to perform secretsmanager:DescribeSecret');
+    expect(iot.commandCalls(CreateKeysAndCertificateCommand)).toHaveLength(0);
+    expect(secrets.commandCalls(CreateSecretCommand)).toHaveLength(0);
+  });
+
+  test.each([
+    ['without tags', {}],
+    ['with other tags', { Tags: [{ Key: 'owner', Value: 'someone' }] }],
+  ])('a secret of that name %s, not written by the handler, is never overwritten', async (_, extra) => {
+    secrets.on(DescribeSecretCommand, { SecretId: SECRET_NAME }).resolves({ ARN: SECRET_ARN, Name: SECRET_NAME, ...extra });
+    await expect(onCertificateEvent(create(), clients, fakeContext()))
+      .rejects.toThrow(`Secret ${SECRET_ARN} has no IotCertificateId tag; it was not written by this handler. Remove it or choose another secret name.`);
+    expect(iot.commandCalls(CreateKeysAndCertificateCommand)).toHaveLength(0);
+    expect(secrets.commandCalls(UpdateSecretCommand)).toHaveLength(0);
+  });
+
+  test('a secret found by its generation tag: on a later page, under the prefix, with the pair of tag key and value; others are not taken', async () => {
+    const generation = generationTag(props);
+    const moved = `${props.SecretNamePrefix}/older-name`;
+    const movedArn = `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${moved}-XyZ`;
+    secrets.on(ListSecretsCommand).resolvesOnce({
+      SecretList: [
+        // The filters match names by prefix and tag keys and values apart: neither of these is the generation's.
+        { ARN: 'arn:x:1', Name: 'other/prefix/secret', Tags: [{ Key: GENERATION_TAG, Value: generation }, { Key: CERTIFICATE_ID_TAG, Value: 'f'.repeat(64) }] },
+        { ARN: 'arn:x:2', Name: `${props.SecretNamePrefix}/mixed`, Tags: [{ Key: GENERATION_TAG, Value: 'another' }, { Key: 'other', Value: generation }, { Key: CERTIFICATE_ID_TAG, Value: 'f'.repeat(64) }] },
+      ],
+      NextToken: 'page2',
+    }).resolvesOnce({ SecretList: [{ ARN: movedArn, Name: moved, Tags: [{ Key: CERTIFICATE_ID_TAG, Value: CERT_ID }, { Key: GENERATION_TAG, Value: generation }] }] });
+    givenCertificateStatus('ACTIVE');
+    const context = fakeContext();
+    const response = await onCertificateEvent(create(), clients, context);
+    expect(response.Data).toEqual({ CertificateId: CERT_ID, CertificateArn: CERT_ARN, SecretArn: movedArn });
+    expect(secrets.commandCalls(ListSecretsCommand).map((call) => call.args[0].input)).toEqual([
+      { Filters: [{ Key: 'name', Values: [`${props.SecretNamePrefix}/`] }, { Key: 'tag-key', Values: [GENERATION_TAG] }, { Key: 'tag-value', Values: [generation] }], NextToken: undefined },
+      expect.objectContaining({ NextToken: 'page2' }),
+    ]);
+    expect(context.lines[1]).toBe(`secret ${movedArn} already holds active certificate ${CERT_ID} of this generation (a retry or a rollback): keeping it`);
+  });
+
+  test('a claim certificate\'s secret says it holds no thing\'s certificate; a thing\'s names the thing', async () => {
+    const { ThingName: _thing, ...claim } = props;
+    givenCreatedCertificate();
+    secrets.on(CreateSecretCommand).resolves({ ARN: SECRET_ARN });
+    await onCertificateEvent(create(), clients, fakeContext());
+    await onCertificateEvent(cfnEvent({ RequestType: 'Create', ResourceProperties: { ServiceToken: 'x', ...claim } }), clients, fakeContext());
+    expect(secrets.commandCalls(CreateSecretCommand).map((call) => call.args[0].input.Description)).toEqual([
+      'Certificate and private key of IoT thing pi-dev-01', 'Certificate and private key of an IoT certificate of no thing (a fleet\'s claim certificate)',
+    ]);
+  });
+
+  test('a restored secret is restored by its ARN', async () => {
+    givenCreatedCertificate();
+    givenSecret('c'.repeat(64), { DeletedDate: new Date() });
+    await onCertificateEvent(create(), clients, fakeContext());
+    expect(secrets.commandCalls(RestoreSecretCommand)[0].args[0].input).toEqual({ SecretId: SECRET_ARN });
+  });
+
+  test('a DeleteCertificate error other than the detachment\'s 409 fails at once, without retrying', async () => {
+    iot.on(DeleteCertificateCommand).rejects(Object.assign(new Error('not authorized to perform iot:DeleteCertificate'), { name: 'AccessDeniedException' }));
+    const context = fakeContext();
+    await expect(onCertificateEvent(cfnEvent({ RequestType: 'Delete', PhysicalResourceId: CERT_ARN, ResourceProperties: { ServiceToken: 'x', ...props } } as never), clients, context))
+      .rejects.toThrow('not authorized to perform iot:DeleteCertificate');
+    expect(iot.commandCalls(DeleteCertificateCommand)).toHaveLength(1);
+    expect(context.clock.now).toBe(0);
+  });
+
+  test.each([
+    ['text before it', `x${CERT_ARN}`],
+    ['text after it', `${CERT_ARN}x`],
+  ])('a physical ID with %s is not a certificate ARN: nothing is deleted', async (_, physicalResourceId) => {
+    const context = fakeContext();
+    await onCertificateEvent(cfnEvent({ RequestType: 'Delete', PhysicalResourceId: physicalResourceId, ResourceProperties: { ServiceToken: 'x', ...props } } as never), clients, context);
+    expect(iot.calls()).toHaveLength(0);
+    expect(context.lines[1]).toBe(`nothing to delete: ${physicalResourceId} is not a certificate ARN`);
+  });
+
+  test.each([
+    ['0', `deleted secret ${SECRET_ARN}`],
+    ['7', `scheduled secret ${SECRET_ARN} for deletion in 7 days`],
+  ])('a delete tells what it did, with SecretRecoveryDays %s', async (days, last) => {
+    givenSecret(CERT_ID);
+    const context = fakeContext();
+    await onCertificateEvent(cfnEvent({ RequestType: 'Delete', PhysicalResourceId: CERT_ARN, ResourceProperties: { ServiceToken: 'x', ...props, SecretRecoveryDays: days } } as never), clients, context);
+    expect(context.lines).toEqual(['Delete Certificate (request 11111111-2222-3333-4444-555555555555) for thing pi-dev-01', `deleted certificate ${CERT_ID}`, last]);
+  });
+
+  test('the Lambda entry makes its clients once and answers with what the handler made', async () => {
+    givenCreatedCertificate();
+    secrets.on(CreateSecretCommand).resolves({ ARN: SECRET_ARN });
+    const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      const lambdaContext = { getRemainingTimeInMillis: () => 60_000 } as unknown as Context;
+      expect((await handler(create(), lambdaContext)).PhysicalResourceId).toBe(CERT_ARN);
+      expect((await handler(create(), lambdaContext)).PhysicalResourceId).toBe(CERT_ARN);
+      expect(log.mock.calls.map(([line]) => line)).toContain(`stored certificate ${CERT_ID} in secret ${SECRET_ARN}`);
+    } finally {
+      log.mockRestore();
+    }
   });
 });

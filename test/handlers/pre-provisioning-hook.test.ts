@@ -2,7 +2,7 @@ import {
   CreateThingCommand, DescribeThingCommand, DetachThingPrincipalCommand, IoTClient, ListThingPrincipalsCommand, ResourceNotFoundException, UpdateCertificateCommand, UpdateThingCommand,
 } from '@aws-sdk/client-iot';
 import { mockClient } from 'aws-sdk-client-mock';
-import { answer, decide, PreProvisioningHookEvent, reprovisionMark, ruleFromEnvironment } from '../../lib/handlers/pre-provisioning-hook';
+import { answer, decide, handler, PreProvisioningHookEvent, reprovisionMark, ruleFromEnvironment } from '../../lib/handlers/pre-provisioning-hook';
 
 
 const event = (parameters: Record<string, string>): PreProvisioningHookEvent => ({
@@ -123,6 +123,141 @@ describe('pre-provisioning hook', () => {
     expect(() => ruleFromEnvironment({})).toThrow('SERIAL_PATTERN is not set');
     expect(() => ruleFromEnvironment({ SERIAL_PATTERN: '.*' })).toThrow('THING_NAME_PREFIX is not set');
     expect(() => ruleFromEnvironment({ SERIAL_PATTERN: '.*', THING_NAME_PREFIX: 'pi-', ALLOWED_SERIALS: '{"a":1}' })).toThrow('ALLOWED_SERIALS must be a JSON array of strings, received: {"a":1}');
+    expect(() => ruleFromEnvironment({ SERIAL_PATTERN: '.*', THING_NAME_PREFIX: 'pi-', ALLOWED_SERIALS: '["ABCD1234", 1]' })).toThrow('ALLOWED_SERIALS must be a JSON array of strings');
+  });
+
+  test.each([
+    ['no parameters at all', undefined],
+    ['an empty serial', { SerialNumber: '' }],
+  ])('a request with %s is refused, not answered with an error', async (_, parameters) => {
+    const lines: string[] = [];
+    const response = await answer({ ...event({}), parameters: parameters as Record<string, string> }, pattern, client, (line) => lines.push(line), NOW);
+    expect(response).toEqual({ allowProvisioning: false, parameterOverrides: {} });
+    expect(JSON.parse(lines[0])).toEqual(expect.objectContaining({ decision: 'refused', reason: 'no SerialNumber parameter' }));
+    expect(JSON.parse(lines[0]).serial).toBe(parameters?.SerialNumber);
+  });
+
+  test.each([
+    ['a prefix before it', (mark: string) => `x${mark}`],
+    ['a suffix after its expiry', (mark: string) => `${mark}x`],
+  ])('a mark with %s is not a mark bound to a token', async (_, alter) => {
+    iot.on(DescribeThingCommand, { thingName: 'pi-MARK0004' }).resolves({ attributes: { reprovision: alter(reprovisionMark('the-token', new Date(NOW + 3600_000))) }, version: 2 });
+    const { response, log } = await run({ SerialNumber: 'MARK0004', ReprovisionToken: 'the-token' });
+    expect(response.allowProvisioning).toBe(false);
+    expect(log[0].reason).toMatch(/its re-provisioning mark ".*" is not bound to a token/);
+  });
+
+  test('a mark expiring this very second is expired', async () => {
+    iot.on(DescribeThingCommand, { thingName: 'pi-MARK0005' }).resolves({ attributes: { reprovision: reprovisionMark('the-token', new Date(NOW)) }, version: 2 });
+    const { log } = await run({ SerialNumber: 'MARK0005', ReprovisionToken: 'the-token' });
+    expect(log[0].reason).toMatch(/its re-provisioning mark expired at 2023-11-14T22:13:20.000Z/);
+  });
+
+  test('two requests with the token of one mark: the one that loses the thing\'s version is refused, and retires nothing', async () => {
+    iot.on(DescribeThingCommand, { thingName: 'pi-MARK0006' }).resolves({ attributes: { serialNumber: 'MARK0006', reprovision: reprovisionMark('the-token', new Date(NOW + 60_000)) }, version: 4 });
+    iot.on(UpdateThingCommand, { thingName: 'pi-MARK0006', expectedVersion: 4 }).rejects(Object.assign(new Error('version 4 is not the current one'), { name: 'VersionConflictException' }));
+    const { response, log } = await run({ SerialNumber: 'MARK0006', ReprovisionToken: 'the-token' });
+    expect(response.allowProvisioning).toBe(false);
+    expect(log[0].reason).toBe('serial "MARK0006": another request used the re-provisioning mark of pi-MARK0006 meanwhile');
+    expect(iot.commandCalls(UpdateCertificateCommand)).toHaveLength(0);
+  });
+
+  test('a new serial that another request reserved between the lookup and the reservation is refused as such; another CreateThing error is the registry\'s', async () => {
+    iot.on(DescribeThingCommand).rejects(new ResourceNotFoundException({ message: 'not found', $metadata: {} }));
+    iot.on(CreateThingCommand, { thingName: 'pi-RACE0001' }).rejects(Object.assign(new Error('exists with another configuration'), { name: 'ResourceAlreadyExistsException' }));
+    iot.on(CreateThingCommand, { thingName: 'pi-SLOW0001' }).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+    expect((await run({ SerialNumber: 'RACE0001' })).log[0]).toMatchObject({ decision: 'refused', reason: 'serial "RACE0001" was reserved by another provisioning request meanwhile' });
+    expect((await run({ SerialNumber: 'SLOW0001' })).log[0]).toMatchObject({ decision: 'refused', reason: 'the registry check failed: ThrottlingException: Rate exceeded' });
+  });
+
+  test('the handler AWS IoT calls reads its rule from the environment and logs each decision', async () => {
+    const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    const saved = { ...process.env };
+    Object.assign(process.env, { SERIAL_PATTERN: '[A-Z]{4}[0-9]{4}', THING_NAME_PREFIX: 'hook-' });
+    try {
+      iot.on(DescribeThingCommand, { thingName: 'hook-LIVE0001' }).resolves({ attributes: { serialNumber: 'LIVE0001' }, version: 1 });
+      expect(await handler(event({ SerialNumber: 'LIVE0001' }))).toEqual({ allowProvisioning: false, parameterOverrides: {} });
+      expect(await handler(event({ SerialNumber: 'ABCD12345' }))).toEqual({ allowProvisioning: false, parameterOverrides: {} });
+      expect(log.mock.calls.map(([line]) => JSON.parse(line).reason)).toEqual([
+        'serial "LIVE0001" is live (thing hook-LIVE0001 exists) and not marked for re-provisioning', 'serial "ABCD12345" does not match [A-Z]{4}[0-9]{4}',
+      ]);
+    } finally {
+      process.env = saved;
+      log.mockRestore();
+    }
+  });
+});
+
+/**
+ * The reservation: a new serial's thing carries `provisioning=<certificate ID>:<epoch seconds>` of the request that
+ * created it. Ten minutes on, a reservation that never got a certificate nor registered is abandoned.
+ */
+describe('pre-provisioning hook: the reservation of a serial', () => {
+  const THIS = 'd'.repeat(64);
+  const OTHER = 'e'.repeat(64);
+  const reservedAgo = (certificateId: string, seconds: number, extra: Record<string, string> = {}) =>
+    ({ attributes: { provisioning: `${certificateId}:${NOW / 1000 - seconds}`, ...extra }, version: 5 });
+  const names = () => iot.calls().map((call) => call.args[0].constructor.name);
+
+  test.each([
+    ['just now', 0],
+    ['exactly ten minutes ago', 600],
+  ])('the same request again (AWS IoT retried it), reserved %s, is allowed and changes nothing', async (_, seconds) => {
+    iot.on(DescribeThingCommand, { thingName: 'pi-RTRY0001' }).resolves(reservedAgo(THIS, seconds));
+    const { response, log } = await run({ SerialNumber: 'RTRY0001' });
+    expect(response.allowProvisioning).toBe(true);
+    expect(log[0].reason).toContain('serial "RTRY0001" is reserved for this certificate already');
+    expect(names()).toEqual(['DescribeThingCommand']);
+  });
+
+  test.each([
+    ['once registered (the template\'s serial attribute)', { serialNumber: 'RTRY0002' }],
+    ['once marked for re-provisioning', { reprovision: 'true' }],
+  ])('the same certificate is not let through by its reservation %s', async (_, extra) => {
+    iot.on(DescribeThingCommand, { thingName: 'pi-RTRY0002' }).resolves(reservedAgo(THIS, 60, extra));
+    const { response } = await run({ SerialNumber: 'RTRY0002' });
+    expect(response.allowProvisioning).toBe(false);
+    expect(names()).toEqual(['DescribeThingCommand']);
+  });
+
+  test.each([
+    ['9 minutes', 540],
+    ['exactly ten minutes', 600],
+  ])('another request\'s reservation of %s ago is live: refused, nothing changed', async (_, seconds) => {
+    iot.on(DescribeThingCommand, { thingName: 'pi-HELD0001' }).resolves(reservedAgo(OTHER, seconds));
+    const { response, log } = await run({ SerialNumber: 'HELD0001' });
+    expect(response.allowProvisioning).toBe(false);
+    expect(log[0].reason).toBe('serial "HELD0001" is live (thing pi-HELD0001 exists) and not marked for re-provisioning');
+    expect(names()).toEqual(['DescribeThingCommand']);
+  });
+
+  test.each([
+    ['another request\'s', OTHER],
+    ['this certificate\'s own', THIS],
+  ])('%s reservation abandoned over ten minutes ago, with no certificate (a page without principals), is taken over at the thing\'s version', async (_, holder) => {
+    iot.on(DescribeThingCommand, { thingName: 'pi-ABND0001' }).resolves(reservedAgo(holder, 601));
+    iot.on(ListThingPrincipalsCommand, { thingName: 'pi-ABND0001' }).resolves({});
+    iot.on(UpdateThingCommand, { thingName: 'pi-ABND0001', attributePayload: { attributes: { provisioning: `${THIS}:1700000000` }, merge: true }, expectedVersion: 5 }).resolves({});
+    const { response, log } = await run({ SerialNumber: 'ABND0001' });
+    expect(response.allowProvisioning).toBe(true);
+    expect(log[0].reason).toContain(`serial "ABND0001" had an abandoned reservation (no certificate since 2023-11-14T22:03:19.000Z): reserved for certificate ${THIS}`);
+  });
+
+  test('an old reservation whose thing has a certificate is not abandoned: refused, nothing changed', async () => {
+    iot.on(DescribeThingCommand, { thingName: 'pi-ABND0002' }).resolves(reservedAgo(OTHER, 3600));
+    iot.on(ListThingPrincipalsCommand, { thingName: 'pi-ABND0002' }).resolves({ principals: [certificateArn(OTHER)] });
+    const { response } = await run({ SerialNumber: 'ABND0002' });
+    expect(response.allowProvisioning).toBe(false);
+    expect(names()).toEqual(['DescribeThingCommand', 'ListThingPrincipalsCommand']);
+  });
+
+  test('two requests taking over one abandoned reservation: the one that loses the version is refused; another UpdateThing error is the registry\'s', async () => {
+    iot.on(DescribeThingCommand).resolves(reservedAgo(OTHER, 601));
+    iot.on(ListThingPrincipalsCommand).resolves({ principals: [] });
+    iot.on(UpdateThingCommand, { thingName: 'pi-ABND0003' }).rejects(Object.assign(new Error('version 5 is not the current one'), { name: 'VersionConflictException' }));
+    iot.on(UpdateThingCommand, { thingName: 'pi-ABND0004' }).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+    expect((await run({ SerialNumber: 'ABND0003' })).log[0]).toMatchObject({ decision: 'refused', reason: 'serial "ABND0003": another request took over the abandoned reservation of pi-ABND0003 meanwhile' });
+    expect((await run({ SerialNumber: 'ABND0004' })).log[0]).toMatchObject({ decision: 'refused', reason: 'the registry check failed: ThrottlingException: Rate exceeded' });
   });
 });
 

@@ -254,3 +254,67 @@ test('a backslash in a policy\'s own resource text is a literal character, as be
   const allows = (topic: string) => evaluate([policy], { protocol: 'mqtt', clientId: 'c', attachedThings: [] }, { action: 'iot:Publish', resource: `arn:aws:iot:eu-west-1:123456789012:topic/${topic}` }).allowed;
   expect([allows('a\\b'), allows('a\\'), allows('a*'), allows('ab')]).toEqual([true, true, false, false]);
 });
+
+describe('the evaluator, statement by statement', () => {
+  const ARN = 'arn:aws:iot:eu-west-1:123456789012';
+  const device = { protocol: 'mqtt' as const, clientId: 'pi-1', attachedThings: ['pi-1'] };
+  const stranger = { protocol: 'mqtt' as const, clientId: 'someone', attachedThings: ['pi-1'] };
+  const overHttps = { protocol: 'https' as const, attachedThings: ['pi-1'] };
+  const publish = (topic: string) => ({ action: 'iot:Publish' as const, resource: `${ARN}:topic/${topic}` });
+  const allow = (fields: Record<string, unknown>) => ({ Statement: [{ Effect: 'Allow' as const, Action: 'iot:Publish', Resource: `${ARN}:topic/data/*`, ...fields }] });
+
+  test('a thing variable exists only for an MQTT connection as an attached thing: over HTTPS or as another client ID the statement grants nothing', () => {
+    const policy = allow({ Resource: `${ARN}:topic/data/\${iot:Connection.Thing.ThingName}` });
+    expect(grantsOf([policy], device).map((grant) => grant.resource)).toEqual([`${ARN}:topic/data/pi-1`]);
+    expect(grantsOf([policy], overHttps)).toEqual([]);
+    expect(grantsOf([policy], stranger)).toEqual([]);
+    expect(evaluate([policy], overHttps, publish('data/'))).toEqual({ allowed: false, reason: 'implicitDeny' });
+  });
+
+  test('${iot:ClientId} does not exist over HTTPS', () => {
+    expect(grantsOf([allow({ Resource: `${ARN}:topic/inbox/\${iot:ClientId}` })], overHttps)).toEqual([]);
+  });
+
+  test.each([
+    ['true', [true, false, false]],
+    [['false'], [false, true, false]],
+  ])('Bool iot:Connection.Thing.IsAttached %j applies to the connections it names, never over HTTPS', (wanted, expected) => {
+    const policy = allow({ Condition: { Bool: { 'iot:Connection.Thing.IsAttached': wanted } } });
+    expect([device, stranger, overHttps].map((principal) => evaluate([policy], principal, publish('data/x')).allowed)).toEqual(expected);
+  });
+
+  test('an empty Condition is no condition', () => {
+    expect(evaluate([allow({ Condition: {} })], device, publish('data/x'))).toEqual({ allowed: true, statement: 'policy 0 statement 0', reason: 'allowed' });
+  });
+
+  test('a statement grants each action it lists, and action patterns are globs, case-insensitive', () => {
+    const actionsOf = (Action: string | string[]) => [...new Set(grantsOf([allow({ Action })], device).map((grant) => grant.action))];
+    expect(actionsOf(['iot:Publish', 'iot:Receive'])).toEqual(['iot:Publish', 'iot:Receive']);
+    expect(actionsOf('iot:*')).toEqual(['iot:Connect', 'iot:Publish', 'iot:Subscribe', 'iot:Receive']);
+    expect(actionsOf('IOT:p?blish')).toEqual(['iot:Publish']);
+    expect(actionsOf('iot:*e')).toEqual(['iot:Subscribe', 'iot:Receive']);
+  });
+
+  test.each([
+    ['an Effect other than Allow or Deny', { Effect: 'Allowed' }, 'Effect "Allowed" in policy 0 statement 0'],
+    ['two keys it does not model', { NotAction: 'x', NotResource: 'y' }, 'NotAction, NotResource in IoT policy statement policy 0 statement 0'],
+    ['Bool on another key', { Condition: { Bool: { 'aws:SecureTransport': 'true' } } }, 'condition Bool aws:SecureTransport in policy 0 statement 0 (the sandbox models Bool iot:Connection.Thing.IsAttached)'],
+    ['IsAttached under another operator', { Condition: { StringEquals: { 'iot:Connection.Thing.IsAttached': 'true' } } }, 'condition StringEquals iot:Connection.Thing.IsAttached in'],
+    ['an action it does not model', { Action: 'iot:GetRetainedMessage' }, 'action iot:GetRetainedMessage in policy 0 statement 0 (the sandbox models iot:Connect, iot:Publish, iot:Subscribe, iot:Receive)'],
+    ['two variables it does not model', { Resource: `${ARN}:topic/\${iot:Certificate.Subject.CommonName}/\${aws:SourceIp}` }, 'policy variable ${iot:Certificate.Subject.CommonName}, ${aws:SourceIp} in policy 0 statement 0'],
+  ])('%s is refused by name', (_, fields, message) => {
+    expect(() => grantsOf([allow(fields)], device)).toThrow(NotSupportedError);
+    expect(() => grantsOf([allow(fields)], device)).toThrow(message);
+  });
+
+  test('a request on a resource of another type than its action\'s is refused by name', () => {
+    expect(() => evaluate([allow({})], device, { action: 'iot:Publish', resource: `${ARN}:client/pi-1` }))
+      .toThrow(`iot:Publish on ${ARN}:client/pi-1: its resource must be an ARN of type topic`);
+  });
+
+  test('a topic with a line break is matched as any other, and a trailing backslash of a pattern is literal', () => {
+    expect(globMatches('topic/*', 'topic/a\nb')).toBe(true);
+    expect(globMatches('topic/a\\', 'topic/a\\')).toBe(true);
+    expect(globMatches('topic/a\\', 'topic/a')).toBe(false);
+  });
+});
