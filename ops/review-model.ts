@@ -2,14 +2,19 @@
  * What the review's parts share: a synthesized stack, a finding and its kinds, and how resources are named in
  * the report. The parts: ops/review.ts (resources, certificates, cost, the report), ops/review-access.ts (IoT
  * policies and who holds them), ops/review-rules.ts (what the topic rules do with devices' messages),
- * ops/review-hardening.ts (the archive's protections and cdk-nag's acknowledgements).
+ * ops/review-hardening.ts (the archive's protections and cdk-nag's acknowledgements), ops/review-jobs.ts (the job
+ * templates' rollouts).
  */
 
 /**
  * The kinds of finding, most serious first; `--fail-on` takes these. `outage`: a device or the claim certificate
  * can no longer do what it does today. `hardening`: a protection of the data is removed or a cdk-nag rule waived.
+ * `rollout-unguarded`: a job template without an abort criterion; `rollout-riskier`: a job rollout made faster or
+ * canceled later (ops/review-jobs.ts).
  */
-export const FINDING_KINDS = ['outage', 'data-loss', 'replacement', 'update-refused', 'iot-policy-widened', 'hardening', 'iot-policy-narrowed', 'iam', 'cost', 'change'] as const;
+export const FINDING_KINDS = [
+  'outage', 'data-loss', 'replacement', 'update-refused', 'iot-policy-widened', 'hardening', 'rollout-unguarded', 'rollout-riskier', 'iot-policy-narrowed', 'iam', 'cost', 'change',
+] as const;
 export type FindingKind = typeof FINDING_KINDS[number];
 
 export interface Finding {

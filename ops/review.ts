@@ -11,6 +11,7 @@ import { Formatter, formatSecurityChanges, fullDiff, ResourceDifference, Resourc
 import { REISSUE_ON_CHANGE } from '../lib/handlers/certificate/generation';
 import { accessFindings, fleetPrefixOf } from './review-access';
 import { bucketContents, hardeningFindings } from './review-hardening';
+import { jobTemplateFindings } from './review-jobs';
 import { display, Finding, FINDING_KINDS, FindingKind, resourceName as name, resourcesOfType, sentence, SynthesizedStack, Template } from './review-model';
 import { ruleBehaviourFindings } from './review-rules';
 
@@ -107,6 +108,7 @@ export function reviewStack(stackName: string, before: SynthesizedStack | Templa
     findings.push(...evaluated('IoT access', () => accessFindings(old, now)));
     findings.push(...evaluated('topic rules', () => ruleBehaviourFindings(old, now)));
     findings.push(...evaluated('protections', () => hardeningFindings(old, now, { before: base.acknowledged, after: headStack.acknowledged })));
+    findings.push(...evaluated('job templates', () => jobTemplateFindings(old, now)));
   }
   const iam = iamFinding(diff);
   if (iam && base && headStack) findings.push(iam);
@@ -224,6 +226,9 @@ function resourceFindings(logicalId: string, change: ResourceDifference, old: Te
   switch (type) {
     case 'Custom::DeviceCertificate':
       // Judged for every certificate by certificateFindings: a renamed thing changes no line of the certificate's own.
+      break;
+    case 'AWS::IoT::JobTemplate':
+      // Judged by jobTemplateFindings: its ID carries a hash of its configuration, so every change replaces it.
       break;
     case 'AWS::IoT::Thing':
       if (replaced) findings.push({ kind: 'replacement', text: `Thing ${display(was.ThingName)} is renamed to ${display(is.ThingName)}: the device must connect with the new client ID, the new thing's shadow starts from the defaults, and the old thing is deleted.` });
@@ -346,6 +351,8 @@ export function hasKinds(reviews: readonly StackReview[], kinds: readonly Findin
 const HEADINGS: Record<FindingKind, string> = {
   outage: 'Devices cut off',
   hardening: 'Protections removed',
+  'rollout-unguarded': 'Job rollouts never canceled',
+  'rollout-riskier': 'Job rollouts riskier',
   replacement: 'Replaced or deleted',
   'data-loss': 'Data at risk',
   'update-refused': 'Updates CloudFormation refuses',

@@ -39,7 +39,7 @@ test('diffs against the target branch, gates on kinds npm run diff knows, and po
   // Exit 3 is the gate's, not a failure of the diff step.
   expect(steps.find((step) => step.name === 'Gate')?.if).toBe("steps.diff.outputs.code == '3'");
   // What stops devices or data is gated.
-  expect(kinds).toEqual(expect.arrayContaining(['outage', 'data-loss', 'hardening', 'replacement', 'update-refused', 'iot-policy-widened']));
+  expect(kinds).toEqual(expect.arrayContaining(['outage', 'data-loss', 'hardening', 'replacement', 'update-refused', 'iot-policy-widened', 'rollout-unguarded']));
 });
 
 /** Runs the diff step's script with an `npm` that prints `line` on stderr and exits `code`; what the step does with it. */

@@ -255,3 +255,60 @@ test('a rule the sandbox cannot run (two actions): the review says it cannot eva
   const after = changed((resources) => { archiveRule(resources).Actions.push(archiveRule(resources).Actions[0]); });
   expect(ofKind(after, 'change')).toContainEqual(expect.stringMatching(/^The review cannot evaluate topic rules on these templates \(not supported by the local sandbox: 2 actions in rule ArchiveRule[0-9A-F]{8}/));
 });
+
+describe('job templates: their rollouts in plain words, and which devices they reach', () => {
+  const REACH = /a job started from it for the fleet's group 'IotCore-dev-Fleet-[0-9A-F]{8}' reaches thing 'pi-dev-01' and every device provisioned as pi-dev-fleet-\*\.$/;
+  const withJobs = (change: (properties: Record<string, any>) => void) => changed((resources) => change(ofType(resources, 'AWS::IoT::JobTemplate')[0].Properties));
+  const jobFindings = (after: Template) => findings(after).filter((finding) => finding.kind.startsWith('rollout') || /Job template/.test(finding.text));
+
+  test('abort criteria removed: a rollout never canceled, its own kind, naming the devices it reaches; no generic replacement', () => {
+    const after = withJobs((properties) => { delete properties.AbortConfig; });
+    expect(jobFindings(after)).toEqual([
+      { kind: 'rollout-unguarded', text: expect.stringMatching(/^Job template DesiredStateJob[0-9A-F]{8} loses its abort criteria \(was 20 % ALL of at least 10\): a job started from it is never canceled, whatever fails, so a bad document reaches every device it targets; /) },
+    ]);
+    expect(jobFindings(after)[0].text).toMatch(REACH);
+    expect(findings(after).filter((finding) => finding.kind === 'replacement')).toEqual([]);
+  });
+
+  test('faster, its slow start removed, canceled later, timing out never: riskier, each said; a retry change is a change', () => {
+    const slowStartGone = withJobs((properties) => { delete properties.JobExecutionsRolloutConfig.ExponentialRolloutRate; });
+    expect(jobFindings(slowStartGone).map((finding) => finding.kind)).toEqual(['rollout-riskier', 'change']);
+    expect(jobFindings(slowStartGone)[0].text).toContain('its slow start is removed: every targeted device may be notified at up to 1000 a minute from the first (was 10 a minute at first, times 2 after each 10 more succeeded)');
+    expect(jobFindings(slowStartGone)[1].text).toMatch(/is replaced under a new ID; jobs already started keep their configuration\.$/);
+
+    const riskier = withJobs((properties) => {
+      properties.JobExecutionsRolloutConfig.ExponentialRolloutRate.BaseRatePerMinute = 100;
+      properties.AbortConfig.CriteriaList[0].ThresholdPercentage = 50;
+      delete properties.TimeoutConfig;
+      properties.JobExecutionsRetryConfig.RetryCriteriaList[0].NumberOfRetries = 3;
+    });
+    const [risk, change] = jobFindings(riskier);
+    expect(risk.kind).toBe('rollout-riskier');
+    expect(risk.text.split('; ').slice(0, 3)).toEqual([
+      expect.stringMatching(/^Job template DesiredStateJob[0-9A-F]{8}: its rollout is faster: 100 a minute at first, times 2 after each 10 more succeeded instead of 10 a minute at first, times 2 after each 10 more succeeded$/),
+      'it is canceled once 50 % ALL of at least 10 executions fail, instead of 20 % ALL of at least 10: later, so more devices get a bad job',
+      'an execution in progress never times out (it times out after 10 minutes)',
+    ]);
+    expect(risk.text).toMatch(REACH);
+    expect(change).toEqual({ kind: 'change', text: expect.stringContaining('its retries are 3 after TIMED_OUT instead of 1 after TIMED_OUT. It is replaced under a new ID') });
+  });
+
+  test('a safer rollout is a change, not a risk: slower, canceled sooner, timing out sooner', () => {
+    const safer = withJobs((properties) => {
+      properties.JobExecutionsRolloutConfig.ExponentialRolloutRate.BaseRatePerMinute = 2;
+      properties.AbortConfig.CriteriaList[0].ThresholdPercentage = 5;
+      properties.TimeoutConfig.InProgressTimeoutInMinutes = 5;
+    });
+    expect(jobFindings(safer).map((finding) => finding.kind)).toEqual(['change']);
+    expect(jobFindings(safer)[0].text).toContain('its rollout changes: 2 a minute at first');
+  });
+
+  test('a new template without an abort criterion is unguarded; a removed one is said', () => {
+    const added = changed((resources) => {
+      resources.UpdateProgramJob = { Type: 'AWS::IoT::JobTemplate', Properties: { JobTemplateId: 'update-1', Description: 'x', Document: '{"operation":"update-program"}' } };
+    });
+    expect(jobFindings(added)).toEqual([{ kind: 'rollout-unguarded', text: expect.stringMatching(/^Job template UpdateProgramJob has no abort criterion \(was none\)/) }]);
+    const removed = changed((resources) => { for (const id of Object.keys(resources)) if (resources[id].Type === 'AWS::IoT::JobTemplate') delete resources[id]; });
+    expect(jobFindings(removed)).toEqual([{ kind: 'change', text: expect.stringMatching(/^Job template DesiredStateJob[0-9A-F]{8} is removed: `npm run fleet -- job start` no longer offers it; jobs already started from it run on\.$/) }]);
+  });
+});
