@@ -4,7 +4,10 @@
  * only (jest.mutate.tests.json): a mutant of module-level code runs every test of its run. Incremental per entry:
  * mutants whose code and covering tests did not change since the last run (reports/mutation/incremental/, committed)
  * keep their result. `--since <ref>` runs the entries holding a file that changed since that git ref; files given
- * run the entries holding them. Exit codes: 0 done (the scores are in the report), 2 usage, otherwise Stryker's.
+ * run the entries holding them. `--force` runs every mutant again: Stryker's incremental mode never runs a static
+ * mutant (of module-level code, covered by no test in particular) again once it survived, whatever tests were added
+ * since, so a survivor of that kind is judged again only by a forced run (the weekly workflow's). Exit codes: 0 done
+ * (the scores are in the report), 2 usage, otherwise Stryker's.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -16,7 +19,7 @@ const ROOT = path.join(__dirname, '..');
 const SCOPE: string[] = JSON.parse(fs.readFileSync(path.join(ROOT, 'stryker.config.json'), 'utf8')).mutate;
 /** Stryker's command line: the package exports no subpath for it, so it is found where npm installs it. */
 export const STRYKER_BIN = path.join(ROOT, 'node_modules', '@stryker-mutator', 'core', 'bin', 'stryker.js');
-const USAGE = 'usage: npm run mutate [-- --since <git ref> | <file> ...]';
+const USAGE = 'usage: npm run mutate [-- [--force] --since <git ref> | [--force] <file> ...]';
 const REPORTS = path.join(ROOT, 'reports', 'mutation');
 
 /** The scope's entries are files or `<folder>/*.ts`: `*` stands for any name within one folder. */
@@ -29,7 +32,7 @@ export const incrementalFileOf = (entry: string) => path.join('reports', 'mutati
 export function entriesToMutate(argv: string[]): string[] | undefined {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { since: { type: 'string' }, help: { type: 'boolean', default: false } } });
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { since: { type: 'string' }, force: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } } });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
@@ -66,10 +69,11 @@ function main(argv: string[]): number {
     console.log('mutate: no file of the mutation scope changed: nothing to do');
     return 0;
   }
+  const force = argv.includes('--force') ? ['--force'] : [];
   const files: MutationReport['files'] = {};
   for (const entry of entries) {
     console.error(`mutate: ${entry}, with its tests: ${JSON.parse(fs.readFileSync(path.join(ROOT, 'jest.mutate.tests.json'), 'utf8'))[entry].join(', ')}`);
-    const run = spawnSync(process.execPath, [STRYKER_BIN, 'run', '--mutate', entry, '--incrementalFile', incrementalFileOf(entry)],
+    const run = spawnSync(process.execPath, [STRYKER_BIN, 'run', '--mutate', entry, '--incrementalFile', incrementalFileOf(entry), ...force],
       { cwd: ROOT, stdio: 'inherit', env: { ...process.env, MUTATE_GROUP: entry } });
     if (run.status !== 0) return run.status ?? 1;
     Object.assign(files, JSON.parse(fs.readFileSync(path.join(REPORTS, 'mutation.json'), 'utf8')).files);

@@ -22,6 +22,7 @@ test('what it mutates: the whole scope, the entries holding the files named (eac
   expect(() => entriesToMutate(['--since', 'no-such-ref'])).toThrow(/^--since is "no-such-ref" but git does not know it as a ref/);
   expect(() => entriesToMutate(['--since', 'HEAD', 'device/src/spool.ts'])).toThrow('give --since <ref> or files, not both');
   expect(entriesToMutate(['--since', 'HEAD'])!.every((entry) => scope.includes(entry))).toBe(true);
+  expect(entriesToMutate(['--force', 'device/src/spool.ts'])).toEqual(['device/src/spool.ts']);
 });
 
 test('each entry of the scope runs with tests of its own, that exist, and keeps its results in a file of its own', () => {
@@ -69,6 +70,6 @@ test('the workflow runs weekly over the scope and on pull requests touching it, 
   expect(workflow.on.pull_request.paths).toEqual([...scope, 'stryker.config.json', 'jest.mutate.config.js', 'jest.mutate.tests.json']);
   const steps = Object.values(workflow.jobs).flatMap((job) => job.steps);
   expect(steps.find((step) => step.uses?.startsWith('actions/checkout@'))?.with?.['fetch-depth']).toBe(0);
-  expect(steps.map((step) => step.run).filter(Boolean)).toEqual(['npm ci --no-audit --no-fund', 'npm run --silent mutate -- --since "origin/${{ github.base_ref }}"', 'npm run --silent mutate']);
+  expect(steps.map((step) => step.run).filter(Boolean)).toEqual(['npm ci --no-audit --no-fund', 'npm run --silent mutate -- --since "origin/${{ github.base_ref }}"', 'npm run --silent mutate -- --force']);
   expect(JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.mutate).toBe('tsx scripts/mutate.ts');
 });

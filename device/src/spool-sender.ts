@@ -23,6 +23,9 @@ export const DRAIN_PACE_MS = 1000 / (AWS_IOT_LIMITS.maxPublishesPerSecond - 2);
 export class SpoolSender {
   /** Messages acknowledged by the broker since start. */
   acknowledged = 0;
+  private firstAcknowledged!: () => void;
+  /** Settles on the first message the broker acknowledges since start. */
+  readonly acknowledgedOnce = new Promise<void>((resolve) => { this.firstAcknowledged = resolve; });
   private client?: MqttClient;
   private readonly inFlight = new Map<number, Promise<void>>();
   private draining = false;
@@ -63,6 +66,7 @@ export class SpoolSender {
   /** Waits for the next send's turn on the schedule. */
   private async paced(): Promise<void> {
     const at = Math.max(this.nextSendAt, Date.now());
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, a timer of 0 ms or less waits one turn of the event loop
     if (at > Date.now()) await new Promise((resolve) => setTimeout(resolve, at - Date.now()));
     // A timer's lateness is made up on the next send, up to half a pace: a stall is not made up with a burst.
     this.nextSendAt = Math.max(at + DRAIN_PACE_MS, Date.now() + DRAIN_PACE_MS / 2);
@@ -73,6 +77,7 @@ export class SpoolSender {
       .then(() => {
         this.spool.ack(seq);
         this.acknowledged += 1;
+        this.firstAcknowledged();
         this.log.info('published', { topic, seq });
       }, (error: unknown) => {
         if (error instanceof DeviceError && error.exitCode === EXIT.notAuthorized) {

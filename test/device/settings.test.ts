@@ -1,8 +1,13 @@
 import { validateEnvironment } from '../../lib/config';
 import { environments } from '../../config/environments';
-import { INTERVAL_RANGE, validateDesired } from '../../device/src/settings';
+import { DEFAULT_CONFIG, INTERVAL_RANGE, validateDesired } from '../../device/src/settings';
 
 describe('the device\'s settings from its shadow', () => {
+  test('until its shadow says otherwise a device reports every 5 s, the hands-on\'s interval and every environment\'s', () => {
+    expect(DEFAULT_CONFIG).toEqual({ interval: 5 });
+    expect(Object.values(environments).map((environment) => environment.reportIntervalSeconds)).toEqual([5, 5, 5]);
+  });
+
   test.each([1, 2, 3599, 3600])('accepts interval %j, the range\'s ends included', (interval) => {
     expect(validateDesired({ interval })).toEqual({ accepted: { interval }, errors: [] });
   });

@@ -169,6 +169,7 @@ describe('certificate handler: update', () => {
     ['rotation', { Rotation: '1' }],
     ['the thing', { ThingName: 'pi-dev-02' }],
     ['the secret name prefix', { SecretNamePrefix: 'iot/IotCore-dev/other' }],
+    ['rotation and the thing', { Rotation: '1', ThingName: 'pi-dev-02' }],
   ])('a change of %s issues a new certificate into a secret of its own', async (_, changes) => {
     givenCreatedCertificate(NEW_CERT_ID, NEW_CERT_ARN);
     secrets.on(CreateSecretCommand).resolves({ ARN: `${SECRET_ARN}-new` });
@@ -184,7 +185,7 @@ describe('certificate handler: update', () => {
     expect(response.PhysicalResourceId).toBe(NEW_CERT_ARN);
     expect(iot.commandCalls(DeleteCertificateCommand)).toHaveLength(0);
     expectNoKeyMaterial(response, context.lines);
-    expect(context.lines[1]).toBe(`${Object.keys(changes)[0]} changed: issuing a new certificate; CloudFormation retires the old one after the new one is attached`);
+    expect(context.lines[1]).toBe(`${Object.keys(changes).join(', ')} changed: issuing a new certificate; CloudFormation retires the old one after the new one is attached`);
   });
 
   test('fails with what to do when the secret has disappeared', async () => {
@@ -491,6 +492,54 @@ describe('certificate handler: what it must not take for its own, and what it te
     const context = fakeContext();
     await onCertificateEvent(cfnEvent({ RequestType: 'Delete', PhysicalResourceId: CERT_ARN, ResourceProperties: { ServiceToken: 'x', ...props, SecretRecoveryDays: days } } as never), clients, context);
     expect(context.lines).toEqual(['Delete Certificate (request 11111111-2222-3333-4444-555555555555) for thing pi-dev-01', `deleted certificate ${CERT_ID}`, last]);
+  });
+
+  test('a certificate AWS describes without a status is not taken for active: a new one is issued', async () => {
+    givenSecret(CERT_ID);
+    iot.on(DescribeCertificateCommand, { certificateId: CERT_ID }).resolves({});
+    givenCreatedCertificate(NEW_CERT_ID, NEW_CERT_ARN);
+    expect((await onCertificateEvent(create(), clients, fakeContext())).PhysicalResourceId).toBe(NEW_CERT_ARN);
+  });
+
+  test('list pages without secrets, secrets without a name or tags: passed over, not a crash', async () => {
+    const generation = generationTag(props);
+    const movedArn = `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${props.SecretNamePrefix}/moved-XyZ`;
+    secrets.on(ListSecretsCommand).resolvesOnce({ NextToken: 'page2' }).resolvesOnce({
+      SecretList: [
+        { ARN: 'arn:x:1', Tags: [{ Key: GENERATION_TAG, Value: generation }] },
+        { ARN: 'arn:x:2', Name: `${props.SecretNamePrefix}/untagged` },
+        { ARN: movedArn, Name: `${props.SecretNamePrefix}/moved`, Tags: [{ Key: CERTIFICATE_ID_TAG, Value: CERT_ID }, { Key: GENERATION_TAG, Value: generation }] },
+      ],
+    });
+    givenCertificateStatus('ACTIVE');
+    expect((await onCertificateEvent(create(), clients, fakeContext())).Data?.SecretArn).toBe(movedArn);
+  });
+
+  test('the Update to another key finds the secret by its previous name, tags it with its generation, then re-encrypts it', async () => {
+    const newKey = 'arn:aws:kms:eu-west-1:123456789012:key/new';
+    givenSecret(CERT_ID, {}, generationSecretName(props));
+    const context = fakeContext();
+    const response = await onCertificateEvent(cfnEvent({
+      RequestType: 'Update', PhysicalResourceId: CERT_ARN, OldResourceProperties: { ServiceToken: 'x', ...props }, ResourceProperties: { ServiceToken: 'x', ...props, KmsKeyId: newKey },
+    } as never), clients, context);
+    expect(response.Data?.SecretArn).toBe(SECRET_ARN);
+    expect(secrets.commandCalls(TagResourceCommand).map((call) => call.args[0].input)).toEqual([{ SecretId: SECRET_ARN, Tags: [{ Key: GENERATION_TAG, Value: generationTag(props) }] }]);
+    expect(secrets.commandCalls(UpdateSecretCommand).map((call) => call.args[0].input)).toEqual([{ SecretId: SECRET_ARN, KmsKeyId: newKey }]);
+    expect(context.lines.at(-1)).toBe(`re-encrypted secret ${SECRET_ARN} with key ${newKey}; certificate ${CERT_ARN} kept`);
+  });
+
+  test('the Lambda entry stops 10 s before the Lambda\'s timeout: with 11.5 s left it has 1.5 s for a persistent 409, a few attempts', async () => {
+    iot.on(DeleteCertificateCommand).rejects(conflict());
+    const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      const lambdaContext = { getRemainingTimeInMillis: () => 11_500 } as unknown as Context;
+      await expect(handler(cfnEvent({ RequestType: 'Delete', PhysicalResourceId: CERT_ARN, ResourceProperties: { ServiceToken: 'x', ...props } } as never), lambdaContext))
+        .rejects.toThrow(/still failed after \d+ attempts/);
+      expect(iot.commandCalls(DeleteCertificateCommand).length).toBeGreaterThanOrEqual(2);
+      expect(iot.commandCalls(DeleteCertificateCommand).length).toBeLessThanOrEqual(4);
+    } finally {
+      log.mockRestore();
+    }
   });
 
   test('the Lambda entry makes its clients once and answers with what the handler made', async () => {

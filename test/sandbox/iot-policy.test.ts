@@ -299,6 +299,8 @@ describe('the evaluator, statement by statement', () => {
     ['an Effect other than Allow or Deny', { Effect: 'Allowed' }, 'Effect "Allowed" in policy 0 statement 0'],
     ['two keys it does not model', { NotAction: 'x', NotResource: 'y' }, 'NotAction, NotResource in IoT policy statement policy 0 statement 0'],
     ['Bool on another key', { Condition: { Bool: { 'aws:SecureTransport': 'true' } } }, 'condition Bool aws:SecureTransport in policy 0 statement 0 (the sandbox models Bool iot:Connection.Thing.IsAttached)'],
+    ['IsAttached with another key under Bool', { Condition: { Bool: { 'iot:Connection.Thing.IsAttached': 'true', 'aws:SecureTransport': 'true' } } },
+      'condition Bool iot:Connection.Thing.IsAttached, aws:SecureTransport in policy 0 statement 0'],
     ['IsAttached under another operator', { Condition: { StringEquals: { 'iot:Connection.Thing.IsAttached': 'true' } } }, 'condition StringEquals iot:Connection.Thing.IsAttached in'],
     ['an action it does not model', { Action: 'iot:GetRetainedMessage' }, 'action iot:GetRetainedMessage in policy 0 statement 0 (the sandbox models iot:Connect, iot:Publish, iot:Subscribe, iot:Receive)'],
     ['two variables it does not model', { Resource: `${ARN}:topic/\${iot:Certificate.Subject.CommonName}/\${aws:SourceIp}` }, 'policy variable ${iot:Certificate.Subject.CommonName}, ${aws:SourceIp} in policy 0 statement 0'],

@@ -15,6 +15,7 @@ export const REPROVISION_ATTRIBUTE = 'reprovision';
  */
 export const SERIAL_ATTRIBUTE = 'serialNumber';
 
+// Stryker disable next-line StringLiteral: equivalent, a string is hashed as UTF-8 without the encoding too
 export const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
 /** The mark's value (thing attribute values allow `[a-zA-Z0-9_.,@/:#-]`, API Reference, AttributePayload). */
