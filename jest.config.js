@@ -5,7 +5,7 @@
  * (tsc); jest only transpiles each file (isolatedModules in tsconfig.json), which keeps the suite fast.
  */
 const INTEGRATION = [
-  'device/cli', 'device/installed', 'device/jobs-agent', 'device/runner', 'device/service', 'e2e', 'ops/diff', 'ops/jobs', 'ops/simulate', 'ops/smoke-check', 'reliability',
+  'device/cli', 'device/installed', 'device/jobs-agent', 'device/program-switch', 'device/runner', 'device/service', 'e2e', 'ops/diff', 'ops/jobs', 'ops/simulate', 'ops/smoke-check', 'reliability',
   'sandbox/fleet-provisioning', 'sandbox/iot-policy', 'sandbox/jobs-conformance', 'sandbox/local-kit', 'sandbox/rule-engine', 'sandbox/sandbox-state', 'sandbox/shadow-conformance',
 ].map((name) => `<rootDir>/test/${name}.test.ts`);
 

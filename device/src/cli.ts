@@ -3,8 +3,6 @@
  * Settings: flags, then environment variables (IOT_KIT_DIR, IOT_ENDPOINT, IOT_PORT, IOT_HTTPS_PORT,
  * IOT_CLIENT_ID, IOT_THING_NAME, IOT_DATA_TOPIC; IOT_CA_FILE for bootstrap's --ca-file), then the kit's device.json.
  */
-import * as fs from 'fs';
-import * as path from 'path';
 import { Command, CommanderError, Option } from 'commander';
 import { bootstrapCommand } from './commands/bootstrap';
 import { doctorCommand, DoctorCommandOptions } from './commands/doctor';
@@ -17,11 +15,7 @@ import { watchCommand } from './commands/watch';
 import { DeviceError, EXIT } from './errors';
 import { DEFAULT_KIT_DIR } from './kit';
 import { createLogger } from './log';
-
-/** The version of the installed package (dist/cli.js sits one folder below package.json). */
-function packageVersion(): string {
-  return (JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
-}
+import { thisProgram } from './programs';
 
 /** A commander action calling a command's action function with the global options and where to write. */
 function act<O>(action: (globals: GlobalOptions, options: O, context: CommandContext) => unknown) {
@@ -34,7 +28,7 @@ function act<O>(action: (globals: GlobalOptions, options: O, context: CommandCon
 export function buildProgram(): Command {
   const program = new Command('iot-device')
     .description('Device program for the AWS IoT Core stack of this project')
-    .version(packageVersion())
+    .version(thisProgram().version)
     .option('--kit <dir>', 'connect kit folder', process.env.IOT_KIT_DIR || DEFAULT_KIT_DIR)
     .option('--json', 'log JSON lines instead of text', false)
     .option('--endpoint <host>', 'override the endpoint of device.json')

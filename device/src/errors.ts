@@ -28,6 +28,8 @@ export const EXIT = {
   provisionFailed: 26,
   /** `run` of a kit another `run` is running: one connection per client ID, one agent per thing's jobs. */
   alreadyRunning: 27,
+  /** `run` stopped for the service to start it again: a job switched the device program (update-program). */
+  restarting: 28,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -8,9 +8,12 @@
  * run got (the agent asks start-next to change none of them): `step: applying` means it was interrupted while
  * applying, and the operation is run again only when that is safe (`resumable`); otherwise the execution FAILED
  * with the reason. Never run twice blindly.
+ *
+ * An operation may hand its execution over to the next program (update-program): the agent reports it IN_PROGRESS
+ * with `step: switching`, stops, and the process restarts; the next program's start-next finishes it.
  */
 import { JobExecution, JobsClient, JobsRejected } from './jobs';
-import { JobOperation, OperationContext, operationOf, OPERATIONS } from './job-operations';
+import { Handover, JobOperation, OperationContext, operationOf, OPERATIONS } from './job-operations';
 import { Logger } from './log';
 
 export class JobsAgent {
@@ -87,12 +90,20 @@ export class JobsAgent {
     }
     this.log.info('job started', { jobId, operation: name, resumed: interrupted });
     version = await this.jobs.update(jobId, 'IN_PROGRESS', { operation: name, step: 'applying' }, version);
-    let result: Record<string, string>;
+    let result: Record<string, string> | Handover;
     try {
-      result = await operation.run(execution.jobDocument as Record<string, unknown>, this.context);
+      result = await operation.run(execution.jobDocument as Record<string, unknown>, this.context, jobId);
     } catch (error) {
       if (error instanceof JobsRejected) throw error;
       return report('FAILED', { operation: name, reason: (error as Error).message });
+    }
+    if (result instanceof Handover) {
+      // Another process finishes it: left IN_PROGRESS at its step, which start-next hands that process back.
+      await this.jobs.update(jobId, 'IN_PROGRESS', { operation: name, step: 'switching', ...result.details }, version);
+      this.log.info('job handed over to the next program', { jobId, ...result.details });
+      this.stop();
+      result.restart();
+      return;
     }
     await report('SUCCEEDED', { operation: name, step: 'done', ...result });
   }

@@ -10,7 +10,7 @@ import { connect, ConnectionOptions, disconnect, refusedConnack } from './connec
 import { DeviceError } from './errors';
 import { JobsClient } from './jobs';
 import { JobsAgent } from './jobs-agent';
-import { JobOperation, OPERATIONS } from './job-operations';
+import { JobOperation, OPERATIONS, ProgramContext } from './job-operations';
 import { Kit, KitPems } from './kit';
 import { Schedule } from './schedule';
 import { DEFAULT_CONFIG, DeviceConfig } from './settings';
@@ -34,6 +34,8 @@ export interface RunnerOptions extends ConnectionOptions {
   readonly name?: string;
   /** The jobs agent's allow-list of operations. @default OPERATIONS (job-operations.ts) */
   readonly operations?: Readonly<Record<string, JobOperation>>;
+  /** This process's program, for update-program (programs.ts). @default none: update-program fails */
+  readonly program?: ProgramContext['self'];
 }
 
 export interface StatusMessage {
@@ -59,6 +61,9 @@ export class DeviceRunner {
   private giveUp!: (error: DeviceError) => void;
   /** Settles when the broker keeps refusing the reconnects (REFUSALS_BEFORE_GIVING_UP in a row): why, as one line. */
   readonly refused = new Promise<DeviceError>((resolve) => { this.giveUp = resolve; });
+  private restartNow!: () => void;
+  /** Settles when a job asks for a restart into another program (update-program's handover). */
+  readonly restartRequested = new Promise<void>((resolve) => { this.restartNow = resolve; });
   private sync?: ShadowSync;
   private jobs?: JobsClient;
   private agent?: JobsAgent;
@@ -93,7 +98,11 @@ export class DeviceRunner {
     this.jobs = new JobsClient(client, this.kit.thingName);
     // Both SUBSCRIBEs at once: a start waits for one round trip, not two.
     await Promise.all([sync.subscribe(), this.jobs.subscribe()]);
-    this.agent = new JobsAgent(this.jobs, { setDesired: (desired) => sync.setDesired(desired, 'job') }, this.options.log, this.options.operations ?? OPERATIONS);
+    const self = this.options.program;
+    const program: ProgramContext | undefined = self && {
+      kitDir: this.kit.dir, self, healthy: () => this.sender.acknowledgedOnce, restart: () => this.restartNow(),
+    };
+    this.agent = new JobsAgent(this.jobs, { setDesired: (desired) => sync.setDesired(desired, 'job'), program }, this.options.log, this.options.operations ?? OPERATIONS);
     client.on('error', (error) => {
       const refusal = refusedConnack(error, this.kit);
       if (refusal && ++this.refusals >= REFUSALS_BEFORE_GIVING_UP) this.giveUp(refusal);

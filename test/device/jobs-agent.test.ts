@@ -60,7 +60,7 @@ test('a desired-state job sets the device\'s shadow: SUCCEEDED, the new interval
     expect(device.output()).toMatch(new RegExp(`job started jobId=${set} operation=desired-state resumed=false`));
     expect(sandbox.shadowOf(kit.thingName)!.state.desired).toMatchObject({ interval: 10 });
     const refused: Array<[unknown, RegExp]> = [
-      [{ operation: 'reboot' }, /operation "reboot" is not one this device runs \(desired-state\)/],
+      [{ operation: 'reboot' }, /operation "reboot" is not one this device runs \(desired-state, update-program\)/],
       [{ operation: 'desired-state', desired: { interval: 0 } }, /interval 0 rejected: must be a whole number of seconds from 1 to 3600/],
       [{ operation: 'desired-state', desired: { interval: 'ten' } }, /interval "ten" rejected/],
       [{ operation: 'desired-state', desired: {}, command: 'rm -rf /' }, /unknown field "command".*desired \{\} must be an object with at least one setting/],

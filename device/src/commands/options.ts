@@ -3,6 +3,7 @@ import { DeviceError, EXIT } from '../errors';
 import { runningDevice } from '../run-lock';
 import { DeviceSettings, Kit, loadKit } from '../kit';
 import { Logger } from '../log';
+import { PROGRAM_SHA256_VARIABLE } from '../programs';
 
 export interface GlobalOptions {
   readonly kit: string;
@@ -61,8 +62,11 @@ export const seconds = (name: string) => (value: string): number => {
 
 /** Resolves on the first SIGINT or SIGTERM, with its name. */
 export function untilSignal(): Promise<NodeJS.Signals> {
+  // Started by the launcher, a program gets a signal twice (systemd signals every process of the service, and the
+  // launcher passes it on): the second must not end the stop halfway.
+  const listen = process.env[PROGRAM_SHA256_VARIABLE] ? 'on' : 'once';
   return new Promise((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process[listen]('SIGINT', () => resolve('SIGINT'));
+    process[listen]('SIGTERM', () => resolve('SIGTERM'));
   });
 }

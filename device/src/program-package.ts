@@ -1,0 +1,144 @@
+/**
+ * A new device program, from its URL to an installation beside the running one: downloaded (resumed where a
+ * dropped connection left it), its SHA-256 checked, installed with npm into a folder of its own, and started once
+ * to ask its version. Each failure is an Error whose message says what happened, for the job's execution to report;
+ * the running program and its installation are never touched.
+ */
+import { spawnSync } from 'child_process';
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as http from 'http';
+import * as https from 'https';
+import * as path from 'path';
+import { Program } from './programs';
+
+/** Attempts of a download that keeps dropping, each resuming where the last stopped. */
+export const DOWNLOAD_ATTEMPTS = 3;
+
+/** Whether a package URL may be fetched: HTTPS, or HTTP to this machine only (a local stand-in's bucket). */
+export function packageUrlProblem(url: unknown): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(String(url));
+  } catch {
+    return `url ${JSON.stringify(url) ?? 'missing'} is not a URL`;
+  }
+  if (parsed.protocol === 'https:') return undefined;
+  if (parsed.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(parsed.hostname)) return undefined;
+  return `url ${JSON.stringify(`${parsed.protocol}//${parsed.host}`)} must be https (http only to localhost)`;
+}
+
+const sha256Of = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+
+/** One GET from `offset` on, appended to `part`; resolves when the body ended whole. */
+function fetchInto(url: string, part: string, offset: number): Promise<{ status: number; total?: number }> {
+  return new Promise((resolve, reject) => {
+    const client = url.startsWith('https:') ? https : http;
+    const request = client.get(url, { headers: offset ? { Range: `bytes=${offset}-` } : {}, timeout: 30_000 }, (response) => {
+      const status = response.statusCode ?? 0;
+      if (status === 416) {
+        response.resume();
+        return resolve({ status });
+      }
+      if (status !== 200 && status !== 206) {
+        let body = '';
+        response.on('data', (chunk) => { if (body.length < 300) body += chunk; });
+        // S3 names its refusal in the body: AccessDenied for an expired or altered presigned URL.
+        response.on('end', () => {
+          const code = /<Code>([^<]+)<\/Code>/.exec(body)?.[1];
+          reject(Object.assign(new Error(`the server answered HTTP ${status}${code ? ` ${code}` : ''}`), { final: true }));
+        });
+        return;
+      }
+      // 200 to a ranged request: the server sends the whole file again.
+      const out = fs.createWriteStream(part, { flags: status === 206 ? 'a' : 'w', mode: 0o600 });
+      const length = Number(response.headers['content-length']);
+      const total = status === 206 ? Number(/\/(\d+)$/.exec(String(response.headers['content-range']))?.[1]) : length;
+      let received = 0;
+      response.on('data', (chunk: Buffer) => { received += chunk.length; });
+      response.on('aborted', () => out.destroy(new Error('the connection dropped')));
+      response.pipe(out);
+      out.on('error', (error: NodeJS.ErrnoException) => {
+        response.destroy();
+        reject(error.code === 'ENOSPC' ? Object.assign(new Error(`the disk is full (${path.dirname(part)})`), { final: true }) : error);
+      });
+      out.on('finish', () => (Number.isFinite(length) && received < length ? reject(new Error('the connection dropped')) : resolve({ status, total: Number.isFinite(total) ? total : undefined })));
+    });
+    request.on('timeout', () => request.destroy(new Error('no answer within 30 s')));
+    request.on('error', reject);
+  });
+}
+
+/**
+ * Downloads `url` into `file`, checks its SHA-256 and keeps it only when it matches. A dropped connection is
+ * resumed with a Range request, up to DOWNLOAD_ATTEMPTS times; a refusal (an expired or altered presigned URL
+ * answers 403) or a full disk is not retried. What was downloaded is removed on every failure but a drop.
+ */
+export async function download(url: string, file: string, sha256: string): Promise<void> {
+  const part = `${file}.part`;
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  let lastError: Error | undefined;
+  for (let attempt = 0; attempt < DOWNLOAD_ATTEMPTS; attempt++) {
+    const offset = fs.existsSync(part) ? fs.statSync(part).size : 0;
+    try {
+      await fetchInto(url, part, offset);
+      lastError = undefined;
+      break;
+    } catch (error) {
+      lastError = error as Error;
+      if ((error as { final?: boolean }).final) {
+        fs.rmSync(part, { force: true });
+        throw new Error(`the download of the package failed: ${lastError.message}`);
+      }
+    }
+  }
+  if (lastError) {
+    const size = fs.existsSync(part) ? fs.statSync(part).size : 0;
+    throw new Error(`the download of the package stopped at ${size} bytes, ${DOWNLOAD_ATTEMPTS} times (${lastError.message}); the next attempt resumes there`);
+  }
+  const actual = sha256Of(part);
+  if (actual !== sha256) {
+    fs.rmSync(part, { force: true });
+    throw new Error(`the package's SHA-256 is ${actual}, not the job's ${sha256}: it was altered or is another package`);
+  }
+  fs.renameSync(part, file);
+}
+
+/** IOT_DEVICE_NPM, else the npm installed beside this node (nvm's, NodeSource's), else the one on PATH (systemd's PATH is short). */
+function npmCommand(): string {
+  const beside = path.join(path.dirname(process.execPath), 'npm');
+  return process.env.IOT_DEVICE_NPM ?? (fs.existsSync(beside) ? beside : 'npm');
+}
+
+const lastLine = (text: string) => text.trim().split('\n').filter(Boolean).pop() ?? '';
+
+/**
+ * Installs the package into `prefix` (npm's global layout) and starts it once to ask its version, which must be
+ * `version`. Answers the installed program. npm's cache is npm's own setting (npm_config_cache), else a folder
+ * beside the prefix: the service's user has no home.
+ */
+export function install(tarball: string, prefix: string, version: string, sha256: string, npm = npmCommand()): Program {
+  fs.rmSync(prefix, { recursive: true, force: true });
+  const cache = process.env.npm_config_cache ? [] : ['--cache', path.join(path.dirname(prefix), 'npm-cache')];
+  const installed = spawnSync(npm, ['install', '--global', '--prefix', prefix, ...cache, tarball, '--no-audit', '--no-fund', '--prefer-offline', '--ignore-scripts'],
+    { encoding: 'utf8', timeout: 600_000 });
+  if (installed.error || installed.status !== 0) {
+    fs.rmSync(prefix, { recursive: true, force: true });
+    throw new Error(`npm could not install the package: ${installed.error?.message ?? lastLine(installed.stderr)}`);
+  }
+  const root = path.join(prefix, 'lib', 'node_modules', 'iot-device');
+  const entryPoint = path.join(root, 'bin', 'iot-device.js');
+  if (!fs.existsSync(entryPoint)) {
+    fs.rmSync(prefix, { recursive: true, force: true });
+    throw new Error('the package is not the iot-device program (it installed no iot-device command)');
+  }
+  const started = spawnSync(process.execPath, [entryPoint, '--version'], { encoding: 'utf8', timeout: 30_000 });
+  const said = started.stdout?.trim();
+  if (started.status !== 0 || said !== version) {
+    fs.rmSync(prefix, { recursive: true, force: true });
+    throw new Error(started.status !== 0
+      ? `the new program does not start: it exited with ${started.status ?? started.signal}${lastLine(started.stderr ?? '') ? `: ${lastLine(started.stderr)}` : ''}`
+      : `the package is version ${said}, not the job's ${version}`);
+  }
+  return { version, sha256, entryPoint };
+}

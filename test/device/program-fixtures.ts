@@ -1,0 +1,48 @@
+/** Device program packages and programs for the tests of update-program, each small and quick to install. */
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+
+/**
+ * A package tarball as `npm pack` makes it (`package/` inside): `name` with a bin `iot-device` that prints `version`
+ * for `--version` and exits `versionExit` (writing "broken build" to stderr when that is not 0).
+ */
+export function fakeProgramPackage(dir: string, options: { name?: string; version: string; versionExit?: number }): string {
+  const root = fs.mkdtempSync(path.join(dir, 'package-'));
+  fs.mkdirSync(path.join(root, 'package', 'bin'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'package', 'package.json'), JSON.stringify({ name: options.name ?? 'iot-device', version: options.version, bin: { [options.name ?? 'iot-device']: 'bin/iot-device.js' } }));
+  const exit = options.versionExit ?? 0;
+  fs.writeFileSync(path.join(root, 'package', 'bin', 'iot-device.js'), [
+    '#!/usr/bin/env node',
+    `if (process.argv[2] === '--version') { ${exit ? 'console.error("broken build");' : `console.log(${JSON.stringify(options.version)});`} process.exit(${exit}); }`,
+  ].join('\n'), { mode: 0o755 });
+  const tarball = path.join(dir, `${options.name ?? 'iot-device'}-${options.version}-${path.basename(root)}.tgz`);
+  execFileSync('tar', ['-czf', tarball, '-C', root, 'package']);
+  return tarball;
+}
+
+/**
+ * A program for the launcher to start: `promote` makes itself the active program (as a trial that connected and
+ * published does) and stays until SIGTERM; `exit <code>` ends at once; `hang` never promotes. It writes the
+ * arguments, the SHA-256 it was given and its process ID to `<name>.started`.
+ */
+export function fakeProgram(dir: string, name: string, behaviour: 'promote' | 'hang' | `exit ${number}`): string {
+  const file = path.join(dir, `${name}.js`);
+  fs.writeFileSync(file, `
+const fs = require('fs');
+const path = require('path');
+fs.writeFileSync(${JSON.stringify(path.join(dir, `${name}.started`))}, JSON.stringify({ args: process.argv.slice(2), sha256: process.env.IOT_DEVICE_PROGRAM_SHA256, pid: process.pid }));
+const behaviour = ${JSON.stringify(behaviour)};
+if (behaviour.startsWith('exit ')) process.exit(Number(behaviour.slice(5)));
+process.on('SIGTERM', () => process.exit(0));
+if (behaviour === 'promote') {
+  const kit = process.argv[process.argv.indexOf('--kit') + 1];
+  const file = path.join(kit, 'programs', 'state.json');
+  const state = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const { jobId, deadline, from, ...program } = state.trial;
+  fs.writeFileSync(file, JSON.stringify({ active: program, previous: from }));
+}
+setInterval(() => undefined, 1000);
+`);
+  return file;
+}
