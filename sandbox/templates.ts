@@ -44,23 +44,26 @@ export function sourcesHash(): string {
 /**
  * One environment's template, synthesized once per process, and kept on disk (node_modules/.cache) under
  * the hash of its sources, so the processes of one test run, and `npm start` after them, share one synth
- * while nothing it is made of changes.
+ * while nothing it is made of changes. `IOT_CORE_SYNTH_CACHE=off` synthesizes without the disk: the mutation run
+ * sets it, because there the same sources make another template with each mutant.
  */
 export function environmentTemplate(environment = SANDBOX_ENVIRONMENT): Template {
   if (!synthesized.has(environment)) {
+    const cached = process.env.IOT_CORE_SYNTH_CACHE !== 'off';
     const cacheFile = path.join(ROOT, 'node_modules', '.cache', 'iot-core-cdk', `${stackNameOf(environment)}-${sourcesHash()}.template.json`);
-    if (fs.existsSync(cacheFile)) {
+    if (cached && fs.existsSync(cacheFile)) {
       synthesized.set(environment, JSON.parse(fs.readFileSync(cacheFile, 'utf8')));
     } else {
       const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-out-'));
       try {
         const template = synthesizeTemplates(outdir, environment)[stackNameOf(environment)];
+        synthesized.set(environment, template);
+        if (!cached) return template;
         fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
         // Written aside and renamed: a process reading it meanwhile sees the whole file or none.
         const partial = `${cacheFile}.${process.pid}`;
         fs.writeFileSync(partial, JSON.stringify(template));
         fs.renameSync(partial, cacheFile);
-        synthesized.set(environment, template);
       } finally {
         fs.rmSync(outdir, { recursive: true, force: true });
       }

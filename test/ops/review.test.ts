@@ -312,3 +312,86 @@ describe('job templates: their rollouts in plain words, and which devices they r
     expect(jobFindings(removed)).toEqual([{ kind: 'change', text: expect.stringMatching(/^Job template DesiredStateJob[0-9A-F]{8} is removed: `npm run fleet -- job start` no longer offers it; jobs already started from it run on\.$/) }]);
   });
 });
+
+/**
+ * Every request the review asks about an IoT policy, and every operation a holder performs, named in the report:
+ * a head that flips exactly those requests (one statement each, on the literal resource) is reported with each of
+ * them, in the review's words, the same as a head that allows or denies everything.
+ */
+describe('the requests the IoT access review asks, each named', () => {
+  const ARN = 'arn:aws:iot:*:*';
+  const policyOf = (resources: Record<string, any>, prefix: string) => Object.entries(resources).find(([id, resource]) => resource.Type === 'AWS::IoT::Policy' && id.startsWith(prefix))![1];
+  const withStatements = (prefix: string, statements: Array<[string, string, 'Allow' | 'Deny']>) => changed((resources) => {
+    policyOf(resources, prefix).Properties.PolicyDocument.Statement.push(...statements.map(([action, resource, effect]) => ({ Effect: effect, Action: action, Resource: `${ARN}:${resource}` })));
+  });
+  const textOf = (after: Template, kind: string, start: string) => findings(after).filter((finding) => finding.kind === kind && finding.text.startsWith(start)).map((finding) => finding.text);
+  const WIDENED = [
+    "publish to every device's data topic (another device's, data/another-device)", "update another device's shadow", 'publish to topics outside the data and shadow layout',
+    "subscribe to another device's shadow responses", "subscribe to every device's data (data/#)", 'subscribe to every topic (#)', "receive another device's shadow responses",
+    "receive another device's data", "subscribe to another device's echo topic", "receive another device's echo topic", "take another device's jobs (start-next)",
+    'call fleet provisioning ($aws/certificates/create-from-csr/json)', 'call fleet provisioning ($aws/provisioning-templates/+/provision/json)',
+    'publish over HTTPS to its own data topic (data/<thing>)', "publish over HTTPS to another device's data topic",
+  ];
+  const NARROWED = [
+    'connect as its own thing', 'connect as another device (take over its client ID)', 'connect in the claim namespace (claim-*)', 'publish to its own data topic (data/<thing>)',
+    'update its own shadow', "subscribe to its own shadow's responses", "receive its own shadow's responses", 'connect as a fleet device (pi-dev-fleet-*)',
+  ];
+  const device = (verb: string, words: string[]) => `A certificate with IoT policy ${Object.keys(base.Resources!).find((id) => id.startsWith('DevicePolicy'))} (held by the certificate of thing 'pi-dev-01' and every fleet device (pi-dev-fleet-*); anyone with the claim key can get a certificate with it by provisioning a serial the hook allows) may ${verb} ${words.join('; ')}.`;
+
+  test('what the device policy newly allows: each request another device\'s, named', () => {
+    const everything = withStatements('DevicePolicy', [['iot:*', '*', 'Allow']]);
+    const exactly = withStatements('DevicePolicy', [
+      ['iot:Publish', 'topic/data/another-device', 'Allow'], ['iot:Publish', 'topic/$aws/things/another-device/shadow/update', 'Allow'], ['iot:Publish', 'topic/some/other/topic', 'Allow'],
+      ['iot:Subscribe', 'topicfilter/$aws/things/another-device/shadow/update/accepted', 'Allow'], ['iot:Subscribe', 'topicfilter/data/#', 'Allow'], ['iot:Subscribe', 'topicfilter/#', 'Allow'],
+      ['iot:Receive', 'topic/$aws/things/another-device/shadow/update/accepted', 'Allow'], ['iot:Receive', 'topic/data/another-device', 'Allow'],
+      ['iot:Subscribe', 'topicfilter/echo/another-device', 'Allow'], ['iot:Receive', 'topic/echo/another-device', 'Allow'], ['iot:Publish', 'topic/$aws/things/another-device/jobs/start-next', 'Allow'],
+      ['iot:Publish', 'topic/$aws/certificates/create-from-csr/json', 'Allow'], ['iot:Publish', 'topic/$aws/provisioning-templates/any-template/provision/json', 'Allow'],
+      ['iot:Publish', 'topic/data/pi-dev-01', 'Allow'],
+    ]);
+    for (const after of [everything, exactly]) expect(textOf(after, 'iot-policy-widened', 'A certificate with IoT policy DevicePolicy')).toEqual([device('now', WIDENED)]);
+  });
+
+  test('what the device policy no longer allows: each request of its own, named', () => {
+    const everything = withStatements('DevicePolicy', [['iot:*', '*', 'Deny']]);
+    const exactly = withStatements('DevicePolicy', [
+      ['iot:Connect', 'client/pi-dev-01', 'Deny'], ['iot:Connect', 'client/another-device', 'Deny'], ['iot:Connect', 'client/claim-x', 'Deny'], ['iot:Publish', 'topic/data/pi-dev-01', 'Deny'],
+      ['iot:Publish', 'topic/$aws/things/pi-dev-01/shadow/update', 'Deny'], ['iot:Subscribe', 'topicfilter/$aws/things/pi-dev-01/shadow/update/accepted', 'Deny'],
+      ['iot:Receive', 'topic/$aws/things/pi-dev-01/shadow/update/accepted', 'Deny'], ['iot:Connect', 'client/pi-dev-fleet-SERIAL0001', 'Deny'],
+    ]);
+    for (const after of [everything, exactly]) expect(textOf(after, 'iot-policy-narrowed', 'A certificate with IoT policy DevicePolicy')).toEqual([device('no longer', NARROWED)]);
+  });
+
+  test('an outage names every operation of the device program and of the claim certificate that the head refuses', () => {
+    const shadow = '$aws/things/pi-dev-01/shadow';
+    const jobs = '$aws/things/pi-dev-01/jobs';
+    const ownTopics = ['data/pi-dev-01', 'echo/pi-dev-01', `${shadow}/get`, `${shadow}/update`, `${jobs}/start-next`, `${jobs}/job-1/update`];
+    const filters = ['echo/pi-dev-01', ...['get/accepted', 'get/rejected', 'update/accepted', 'update/rejected', 'update/delta'].map((end) => `${shadow}/${end}`),
+      ...['notify-next', 'start-next/accepted', 'start-next/rejected', '+/update/accepted', '+/update/rejected'].map((end) => `${jobs}/${end}`)];
+    const exactly = withStatements('DevicePolicy', [
+      ['iot:Connect', 'client/pi-dev-01', 'Deny'],
+      ...ownTopics.map((topic): [string, string, 'Deny'] => ['iot:Publish', `topic/${topic}`, 'Deny']),
+      ...filters.map((filter): [string, string, 'Deny'] => ['iot:Subscribe', `topicfilter/${filter}`, 'Deny']),
+      ...filters.map((filter): [string, string, 'Deny'] => ['iot:Receive', `topic/${filter.replace('+', 'job-1')}`, 'Deny']),
+    ]);
+    const words = (text: string) => text.split('pi-dev-01').join('<thing>');
+    const operations = [
+      'connect as itself (client ID <thing>)', 'publish its status to data/<thing>', 'publish over HTTPS to data/<thing>', 'publish to echo/<thing>', 'subscribe to echo/<thing>', 'receive echo/<thing>',
+      ...[`${shadow}/get`, `${shadow}/update`].map((topic) => `publish ${words(topic)}`),
+      ...filters.slice(1, 6).map((filter) => `subscribe to ${words(filter)}`), ...filters.slice(1, 6).map((filter) => `receive ${words(filter)}`),
+      `publish ${words(jobs)}/start-next`, `publish ${words(jobs)}/job-1/update`,
+      ...filters.slice(6).map((filter) => `subscribe to ${words(filter)}`), ...filters.slice(6).map((filter) => `receive ${words(filter.replace('+', 'job-1'))}`),
+    ];
+    expect(textOf(exactly, 'outage', "thing 'pi-dev-01'")).toEqual([`thing 'pi-dev-01' can no longer ${operations.join('; ')}: what it does today is refused and the device program stops or retries.`]);
+
+    const claim = '$aws/certificates/create-from-csr/json';
+    const provision = '$aws/provisioning-templates/*/provision/json';
+    const claimExactly = withStatements('FleetClaimPolicy', [
+      ['iot:Connect', 'client/claim-SERIAL0001', 'Deny'],
+      ...[claim, provision].flatMap((topic): Array<[string, string, 'Deny']> => [['iot:Publish', `topic/${topic}`, 'Deny'],
+        ...['accepted', 'rejected'].flatMap((answer): Array<[string, string, 'Deny']> => [['iot:Subscribe', `topicfilter/${topic}/${answer}`, 'Deny'], ['iot:Receive', `topic/${topic}/${answer}`, 'Deny']])]),
+    ]);
+    const template = '$aws/provisioning-templates/<template>/provision/json';
+    const claimOperations = ['connect as claim-<serial>', ...[claim, template].flatMap((topic) => [`publish ${topic}`, ...['accepted', 'rejected'].flatMap((answer) => [`subscribe to ${topic}/${answer}`, `receive ${topic}/${answer}`])])];
+    expect(textOf(claimExactly, 'outage', 'the fleet\'s claim certificate')).toEqual([`the fleet's claim certificate can no longer ${claimOperations.join('; ')}: no new device can be provisioned.`]);
+  });
+});
