@@ -102,21 +102,19 @@ const updateProgram: JobOperation = {
       // The new program itself, on trial: done once it has connected and published.
       if (state.trial?.sha256 === sha256) {
         await program.healthy();
-        promote(program.kitDir, state.trial);
+        if (!promote(program.kitDir, state.trial)) throw new Error(`version ${version} was rolled back before it could take over`);
       }
       const previous = readState(program.kitDir).previous;
       return { version, ...(previous ? { previous: previous.version } : {}) };
     }
-    if (state.failed?.jobId === jobId) {
-      const { failed, ...rest } = state;
-      writeState(program.kitDir, rest);
-      throw new Error(`${failed.reason}; version ${program.self.version} runs again`);
-    }
+    // Kept until a new trial replaces it: a FAILED report lost on the way is made again at the next start.
+    if (state.failed?.jobId === jobId) throw new Error(`${state.failed.reason}; version ${program.self.version} runs again`);
     const tarball = path.join(programsDir(program.kitDir), 'downloads', `${sha256}.tgz`);
     await download(url, tarball, sha256);
-    const installed = install(tarball, programDir(program.kitDir, sha256), version, sha256);
+    const installed = await install(tarball, programDir(program.kitDir, sha256), version, sha256);
     const deadline = Date.now() + 1000 * ((document.startTimeoutSeconds as number | undefined) ?? START_TIMEOUT.default);
-    writeState(program.kitDir, { ...state, trial: { ...installed, sha256, jobId, deadline, from: program.self } });
+    const { failed: _failed, ...rest } = state;
+    writeState(program.kitDir, { ...rest, trial: { ...installed, sha256, jobId, deadline, from: program.self } });
     return new Handover({ version, from: program.self.version }, () => program.restart());
   },
 };

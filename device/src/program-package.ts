@@ -4,7 +4,7 @@
  * to ask its version. Each failure is an Error whose message says what happened, for the job's execution to report;
  * the running program and its installation are never touched.
  */
-import { spawnSync } from 'child_process';
+import { spawn } from 'child_process';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
@@ -50,7 +50,13 @@ function fetchInto(url: string, part: string, offset: number): Promise<{ status:
         });
         return;
       }
-      // 200 to a ranged request: the server sends the whole file again.
+      // 200 to a ranged request: the server sends the whole file again. A 206 from elsewhere than asked: start over.
+      const from = Number(/^bytes (\d+)-/.exec(String(response.headers['content-range']))?.[1]);
+      if (status === 206 && from !== offset) {
+        response.destroy();
+        fs.rmSync(part, { force: true });
+        return reject(new Error(`the server answered from byte ${from}, not ${offset}`));
+      }
       const out = fs.createWriteStream(part, { flags: status === 206 ? 'a' : 'w', mode: 0o600 });
       const length = Number(response.headers['content-length']);
       const total = status === 206 ? Number(/\/(\d+)$/.exec(String(response.headers['content-range']))?.[1]) : length;
@@ -117,28 +123,38 @@ const lastLine = (text: string) => text.trim().split('\n').filter(Boolean).pop()
  * `version`. Answers the installed program. npm's cache is npm's own setting (npm_config_cache), else a folder
  * beside the prefix: the service's user has no home.
  */
-export function install(tarball: string, prefix: string, version: string, sha256: string, npm = npmCommand()): Program {
+export async function install(tarball: string, prefix: string, version: string, sha256: string, npm = npmCommand()): Promise<Program> {
   fs.rmSync(prefix, { recursive: true, force: true });
+  const fail = (reason: string): never => {
+    fs.rmSync(prefix, { recursive: true, force: true });
+    throw new Error(reason);
+  };
   const cache = process.env.npm_config_cache ? [] : ['--cache', path.join(path.dirname(prefix), 'npm-cache')];
-  const installed = spawnSync(npm, ['install', '--global', '--prefix', prefix, ...cache, tarball, '--no-audit', '--no-fund', '--prefer-offline', '--ignore-scripts'],
-    { encoding: 'utf8', timeout: 600_000 });
-  if (installed.error || installed.status !== 0) {
-    fs.rmSync(prefix, { recursive: true, force: true });
-    throw new Error(`npm could not install the package: ${installed.error?.message ?? lastLine(installed.stderr)}`);
-  }
-  const root = path.join(prefix, 'lib', 'node_modules', 'iot-device');
-  const entryPoint = path.join(root, 'bin', 'iot-device.js');
-  if (!fs.existsSync(entryPoint)) {
-    fs.rmSync(prefix, { recursive: true, force: true });
-    throw new Error('the package is not the iot-device program (it installed no iot-device command)');
-  }
-  const started = spawnSync(process.execPath, [entryPoint, '--version'], { encoding: 'utf8', timeout: 30_000 });
-  const said = started.stdout?.trim();
-  if (started.status !== 0 || said !== version) {
-    fs.rmSync(prefix, { recursive: true, force: true });
-    throw new Error(started.status !== 0
-      ? `the new program does not start: it exited with ${started.status ?? started.signal}${lastLine(started.stderr ?? '') ? `: ${lastLine(started.stderr)}` : ''}`
-      : `the package is version ${said}, not the job's ${version}`);
-  }
+  const installed = await run(npm, ['install', '--global', '--prefix', prefix, ...cache, tarball, '--no-audit', '--no-fund', '--prefer-offline', '--ignore-scripts'], 600_000);
+  if (installed.error || installed.status !== 0) fail(`npm could not install the package: ${installed.error?.message ?? lastLine(installed.stderr)}`);
+  const entryPoint = path.join(prefix, 'lib', 'node_modules', 'iot-device', 'bin', 'iot-device.js');
+  if (!fs.existsSync(entryPoint)) fail('the package is not the iot-device program (it installed no iot-device command)');
+  const started = await run(process.execPath, [entryPoint, '--version'], 30_000);
+  const said = started.stdout.trim();
+  if (started.status !== 0) fail(`the new program does not start: it exited with ${started.status ?? started.error?.message}${lastLine(started.stderr) ? `: ${lastLine(started.stderr)}` : ''}`);
+  if (said !== version) fail(`the package is version ${said}, not the job's ${version}`);
+  fs.rmSync(tarball, { force: true });
   return { version, sha256, entryPoint };
+}
+
+/** Runs a command without blocking the event loop (the device keeps publishing meanwhile); killed after `timeoutMs`. */
+function run(command: string, args: string[], timeoutMs: number): Promise<{ status: number | null; stdout: string; stderr: string; error?: Error }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => { stdout += chunk; });
+    child.stderr.on('data', (chunk) => { stderr += chunk; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (error) => { clearTimeout(timer); resolve({ status: null, stdout, stderr, error }); });
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr, ...(signal ? { error: new Error(`it was stopped (${signal}) after ${timeoutMs / 1000} s`) } : {}) });
+    });
+  });
 }

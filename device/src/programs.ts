@@ -59,25 +59,51 @@ export function readState(kitDir: string): ProgramState {
   }
 }
 
-/** Writes the state whole (a rename: a crash leaves the old state or the new one, never half of one). */
+/**
+ * Writes the state whole: written aside, flushed to the disk with its folder, then renamed, so a crash or a power
+ * cut leaves the old state or the new one, never half of one.
+ */
 export function writeState(kitDir: string, state: ProgramState): void {
-  fs.mkdirSync(programsDir(kitDir), { recursive: true, mode: 0o700 });
+  const dir = programsDir(kitDir);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const temporary = `${stateFile(kitDir)}.tmp`;
-  fs.writeFileSync(temporary, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  const fd = fs.openSync(temporary, 'w', 0o600);
+  try {
+    fs.writeSync(fd, `${JSON.stringify(state, null, 2)}\n`);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
   fs.renameSync(temporary, stateFile(kitDir));
+  const folder = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(folder);
+  } finally {
+    fs.closeSync(folder);
+  }
 }
 
-/** The trial becomes the active program: it connected and published. */
-export function promote(kitDir: string, trial: Trial): void {
+/**
+ * The trial becomes the active program: it connected and published. Answers whether it did (the launcher may have
+ * rolled it back meanwhile). Programs other than the active and the previous one, and the downloads, are removed.
+ */
+export function promote(kitDir: string, trial: Trial): boolean {
   const state = readState(kitDir);
-  if (state.trial?.sha256 !== trial.sha256) return;
+  if (state.trial?.sha256 !== trial.sha256) return false;
   const { jobId: _job, deadline: _deadline, from, ...program } = trial;
   writeState(kitDir, { active: program, previous: from });
+  const kept = new Set([program.sha256, from.sha256].filter((sha256): sha256 is string => sha256 !== undefined).map((sha256) => path.basename(programDir(kitDir, sha256))));
+  for (const entry of fs.readdirSync(programsDir(kitDir), { withFileTypes: true })) {
+    if (entry.isDirectory() && (entry.name === 'downloads' || (/^[0-9a-f]{12}$/.test(entry.name) && !kept.has(entry.name)))) {
+      fs.rmSync(path.join(programsDir(kitDir), entry.name), { recursive: true, force: true });
+    }
+  }
+  return true;
 }
 
-/** The trial failed: the active program stays, and why is kept for the job's execution to report. */
-export function rollBack(kitDir: string, reason: string): void {
+/** The trial of `sha256` failed: the active program stays, and why is kept for the job's execution to report. */
+export function rollBack(kitDir: string, sha256: string, reason: string): void {
   const { trial, ...state } = readState(kitDir);
-  if (!trial) return;
+  if (trial?.sha256 !== sha256) return;
   writeState(kitDir, { ...state, failed: { jobId: trial.jobId, version: trial.version, reason } });
 }

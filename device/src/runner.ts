@@ -62,6 +62,8 @@ export class DeviceRunner {
   /** Settles when the broker keeps refusing the reconnects (REFUSALS_BEFORE_GIVING_UP in a row): why, as one line. */
   readonly refused = new Promise<DeviceError>((resolve) => { this.giveUp = resolve; });
   private restartNow!: () => void;
+  private stopNow!: () => void;
+  private readonly stopping = new Promise<void>((resolve) => { this.stopNow = resolve; });
   /** Settles when a job asks for a restart into another program (update-program's handover). */
   readonly restartRequested = new Promise<void>((resolve) => { this.restartNow = resolve; });
   private sync?: ShadowSync;
@@ -100,7 +102,9 @@ export class DeviceRunner {
     await Promise.all([sync.subscribe(), this.jobs.subscribe()]);
     const self = this.options.program;
     const program: ProgramContext | undefined = self && {
-      kitDir: this.kit.dir, self, healthy: () => this.sender.acknowledgedOnce, restart: () => this.restartNow(),
+      kitDir: this.kit.dir, self, restart: () => this.restartNow(),
+      // A stop ends the wait: the execution stays as last reported, for the next start.
+      healthy: () => Promise.race([this.sender.acknowledgedOnce, this.stopping.then(() => { throw new Error('stopping before the first status was acknowledged'); })]),
     };
     this.agent = new JobsAgent(this.jobs, { setDesired: (desired) => sync.setDesired(desired, 'job'), program }, this.options.log, this.options.operations ?? OPERATIONS);
     client.on('error', (error) => {
@@ -125,6 +129,7 @@ export class DeviceRunner {
 
   /** Stops publishing, waits for messages in flight to be acknowledged, and disconnects. */
   async stop(): Promise<void> {
+    this.stopNow();
     this.schedule.stop();
     // An execution being run is left as it is (IN_PROGRESS, its step said): the next start resumes or fails it.
     this.agent?.stop();

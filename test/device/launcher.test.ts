@@ -3,6 +3,7 @@
  * trial becomes active only by connecting and publishing (here: by promoting itself); one that exits first or
  * misses its deadline is stopped, the previous program runs again, and why is kept for the job's execution.
  */
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -76,4 +77,31 @@ test('after a failed trial, an active program installed by an earlier job starts
   expect(await launch(kit, args, { log: memoryLogger(), pollMs: 20 })).toBe(7);
   expect(JSON.parse(fs.readFileSync(path.join(kit, 'active.started'), 'utf8'))).toEqual({ args, sha256: active.sha256, pid: expect.any(Number) });
   expect(readState(kit)).toMatchObject({ active, failed: { jobId: 'update-1' } });
+});
+
+test('a program on trial stopped with the service (SIGTERM to the launcher, as at a reboot) stays on trial for the next start', async () => {
+  const { kit, trial, started, args } = kitWith('hang');
+  // The launcher as built (device/dist), in a process of its own that gets the signal.
+  const launcher = spawn(process.execPath, ['-e', `require(${JSON.stringify(path.join(__dirname, '..', '..', 'device', 'dist', 'launcher.js'))})
+    .launch(${JSON.stringify(kit)}, ${JSON.stringify(args)}, { log: { info() {}, warn() {}, error() {} }, pollMs: 20 }).then((code) => process.exit(code ?? 99));`], { stdio: 'ignore' });
+  const exited = new Promise<number | null>((resolve) => launcher.on('exit', resolve));
+  for (let waited = 0; !fs.existsSync(path.join(kit, 'trial.started')) && waited < 10_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+  launcher.kill('SIGTERM');
+  expect(await exited).toBe(0);
+  expect(readState(kit)).toEqual({ trial });
+  expect(() => process.kill(started().pid, 0)).toThrow();
+});
+
+test('a state file that cannot be read, or an active program that is gone, runs the installed program, saying why', async () => {
+  const kit = fs.mkdtempSync(path.join(os.tmpdir(), 'launcher-'));
+  dirs.push(kit);
+  fs.mkdirSync(path.join(kit, 'programs'));
+  fs.writeFileSync(path.join(kit, 'programs', 'state.json'), '');
+  const log = memoryLogger();
+  expect(await launch(kit, ['run'], { log })).toBeUndefined();
+  writeState(kit, { active: { version: '0.1.5', sha256: 'a'.repeat(64), entryPoint: path.join(kit, 'programs', 'aaaaaaaaaaaa', 'gone.js') } });
+  expect(await launch(kit, ['run'], { log })).toBeUndefined();
+  expect(log.lines.map((line) => line.event)).toEqual([
+    'the state of the programs installed by jobs is unreadable: running the installed program', 'the active program is gone: running the installed program',
+  ]);
 });

@@ -24,7 +24,7 @@ const BODY = Buffer.from(Array.from({ length: 200_000 }, (_, i) => i % 251));
 const SHA = createHash('sha256').update(BODY).digest('hex');
 
 /** A server of BODY that honours Range; `drops` of the first requests end halfway through their body. */
-async function server(options: { drops?: number; status?: number } = {}) {
+async function server(options: { drops?: number; status?: number; range?: 'ignored' | 'from-zero' } = {}) {
   const requests: Array<string | undefined> = [];
   let drops = options.drops ?? 0;
   const listener = http.createServer((request, response) => {
@@ -34,9 +34,11 @@ async function server(options: { drops?: number; status?: number } = {}) {
       response.end('<?xml version="1.0"?><Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>');
       return;
     }
-    const from = Number(/^bytes=(\d+)-$/.exec(request.headers.range ?? '')?.[1] ?? 0);
+    const asked = Number(/^bytes=(\d+)-$/.exec(request.headers.range ?? '')?.[1] ?? 0);
+    const from = options.range === 'ignored' || options.range === 'from-zero' ? 0 : asked;
     const body = BODY.subarray(from);
-    response.writeHead(from ? 206 : 200, { 'content-length': body.length, ...(from ? { 'content-range': `bytes ${from}-${BODY.length - 1}/${BODY.length}` } : {}) });
+    const ranged = asked && options.range !== 'ignored';
+    response.writeHead(ranged ? 206 : 200, { 'content-length': body.length, ...(ranged ? { 'content-range': `bytes ${from}-${BODY.length - 1}/${BODY.length}` } : {}) });
     if (drops-- > 0) {
       response.write(body.subarray(0, 50_000));
       setTimeout(() => response.socket?.destroy(), 20);
@@ -78,6 +80,18 @@ describe('download', () => {
     expect(fs.readFileSync(file).equals(BODY)).toBe(true);
   });
 
+  test.each([
+    ['answers a resumed request with the whole file (200)', 'ignored' as const, 'bytes=50000-'],
+    ['answers a resumed request from another byte than asked', 'from-zero' as const, undefined],
+  ])('a server that %s: the package is still whole', async (_, range, last) => {
+    const serving = await server({ drops: 1, range });
+    const file = path.join(tmp(), 'p.tgz');
+    await download(serving.url, file, SHA);
+    await serving.close();
+    expect(serving.requests.at(-1)).toBe(last);
+    expect(fs.readFileSync(file).equals(BODY)).toBe(true);
+  });
+
   test('an altered package (another SHA-256) is not kept', async () => {
     const serving = await server();
     const file = path.join(tmp(), 'p.tgz');
@@ -109,9 +123,12 @@ describe('download', () => {
 });
 
 describe('install', () => {
-  test('the iot-device program of the job\'s version is installed into its own prefix, and answered', () => {
+  test('the iot-device program of the job\'s version is installed into its own prefix, and answered', async () => {
     const dir = tmp();
-    const program = install(fakeProgramPackage(dir, { version: '0.2.0' }), path.join(dir, 'prefix'), '0.2.0', 'a'.repeat(64));
+    const tarball = fakeProgramPackage(dir, { version: '0.2.0' });
+    const program = await install(tarball, path.join(dir, 'prefix'), '0.2.0', 'a'.repeat(64));
+    // The download is not kept once installed.
+    expect(fs.existsSync(tarball)).toBe(false);
     expect(program).toEqual({ version: '0.2.0', sha256: 'a'.repeat(64), entryPoint: path.join(dir, 'prefix', 'lib', 'node_modules', 'iot-device', 'bin', 'iot-device.js') });
   });
 
@@ -120,9 +137,9 @@ describe('install', () => {
     ['another program', (dir: string) => fakeProgramPackage(dir, { name: 'left-pad', version: '0.2.0' }), /^the package is not the iot-device program/],
     ['a program that exits at once', (dir: string) => fakeProgramPackage(dir, { version: '0.2.0', versionExit: 1 }), /^the new program does not start: it exited with 1: broken build$/],
     ['another version', (dir: string) => fakeProgramPackage(dir, { version: '0.3.0' }), /^the package is version 0\.3\.0, not the job's 0\.2\.0$/],
-  ])('%s is refused and leaves nothing installed', (_, make, message) => {
+  ])('%s is refused and leaves nothing installed', async (_, make, message) => {
     const dir = tmp();
-    expect(() => install(make(dir), path.join(dir, 'prefix'), '0.2.0', 'a'.repeat(64))).toThrow(message);
+    await expect(install(make(dir), path.join(dir, 'prefix'), '0.2.0', 'a'.repeat(64))).rejects.toThrow(message);
     expect(fs.existsSync(path.join(dir, 'prefix'))).toBe(false);
   });
 });

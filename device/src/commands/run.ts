@@ -17,17 +17,17 @@ export interface RunOptions {
 
 export async function runCommand(globals: GlobalOptions, options: RunOptions, context: CommandContext, stopped: Promise<string> = untilSignal()): Promise<void> {
   const kit = kitFrom(globals);
-  // The program a job installed, when that is not this one (launcher.ts): it runs, this process waits for it.
-  const delegated = await launch(kit.dir, process.argv.slice(2), { log: context.log });
-  if (delegated !== undefined) {
-    process.exitCode = delegated;
-    return;
-  }
   const running = runningDevice(kit);
   if (running !== undefined && running !== process.pid) {
     // A second connection with the client ID would take the first one's place back and forth, and both would run its jobs.
     throw new DeviceError(`iot-device run of this kit is running already (process ${running})`, EXIT.alreadyRunning,
       'AWS IoT allows one connection per client ID: stop it first (systemctl stop iot-device, or kill it), or use another kit');
+  }
+  // The program a job installed, when that is not this one (launcher.ts): it runs, this process waits for it.
+  const delegated = await launch(kit.dir, process.argv.slice(2), { log: context.log });
+  if (delegated !== undefined) {
+    process.exitCode = delegated;
+    return;
   }
   const runner = new DeviceRunner(kit, readPems(kit), {
     log: context.log, keepAliveSeconds: options.keepalive, spoolDir: options.spool, spoolMaxMessages: options.spoolMax, msPerSecond: options.msPerSecond, name: options.name, program: thisProgram(),
