@@ -19,13 +19,26 @@ export class DeviceJobsPolicy extends IotPolicy {
         Version: '2012-10-17',
         Statement: [
           {
+            // Stryker disable next-line StringLiteral: a Sid names the statement for people; no decision reads it
             Sid: 'OwnJobsRequests',
             Effect: 'Allow',
             Action: 'iot:Publish',
             Resource: [arn('topic', `${jobs}/get`), arn('topic', `${jobs}/start-next`), arn('topic', `${jobs}/*/get`), arn('topic', `${jobs}/*/update`)],
           },
-          { Sid: 'SubscribeOwnJobsTopics', Effect: 'Allow', Action: 'iot:Subscribe', Resource: arn('topicfilter', `${jobs}/*`) },
-          { Sid: 'ReceiveOwnJobsTopics', Effect: 'Allow', Action: 'iot:Receive', Resource: arn('topic', `${jobs}/*`) },
+          {
+            // Stryker disable next-line StringLiteral: a Sid names the statement for people; no decision reads it
+            Sid: 'SubscribeOwnJobsTopics',
+            Effect: 'Allow',
+            Action: 'iot:Subscribe',
+            Resource: arn('topicfilter', `${jobs}/*`),
+          },
+          {
+            // Stryker disable next-line StringLiteral: a Sid names the statement for people; no decision reads it
+            Sid: 'ReceiveOwnJobsTopics',
+            Effect: 'Allow',
+            Action: 'iot:Receive',
+            Resource: arn('topic', `${jobs}/*`),
+          },
         ],
       },
     });

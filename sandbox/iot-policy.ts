@@ -152,6 +152,9 @@ function conditionsHold(statement: PolicyStatement, principal: Principal): boole
 export function grantsOf(policies: readonly PolicyDocument[], principal: Principal): Grant[] {
   const grants: Grant[] = [];
   for (const [p, policy] of policies.entries()) {
+    // Policy variables need version 2012-10-17 ("IAM policy elements: Variables and tags", which "AWS IoT Core policy
+    // variables" refers to); how AWS IoT reads another version is not documented, so the sandbox refuses it.
+    if (policy.Version !== undefined && policy.Version !== '2012-10-17') throw new NotSupportedError(`Version ${JSON.stringify(policy.Version)} of policy ${p}: AWS IoT policies are version 2012-10-17`);
     for (const [s, statement] of list(policy.Statement).entries()) {
       const where = statement.Sid ?? `policy ${p} statement ${s}`;
       checkStatement(statement, where);

@@ -11,7 +11,10 @@ describe('ArchiveBucket', () => {
     const [archive] = Object.values(template.findResources('AWS::S3::Bucket')).filter((bucket) => bucket.Properties.VersioningConfiguration);
     expect(archive.Properties.BucketEncryption).toEqual({ ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] });
     expect(archive.Properties.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
-    expect(archive.Properties.LoggingConfiguration).toMatchObject({ DestinationBucketName: expect.anything() });
+    expect(archive.Properties.LoggingConfiguration).toEqual({ DestinationBucketName: expect.anything(), LogFilePrefix: 'archive-bucket/' });
+    // The access logs are kept as long as the archive, not forever.
+    const [accessLogs] = Object.values(template.findResources('AWS::S3::Bucket')).filter((bucket) => !bucket.Properties.VersioningConfiguration);
+    expect(accessLogs.Properties.LifecycleConfiguration).toEqual({ Rules: [{ Id: 'ExpireAccessLogs', ExpirationInDays: 90, Status: 'Enabled' }] });
     const policies = Object.values(template.findResources('AWS::S3::BucketPolicy'));
     // Both buckets refuse any request without TLS.
     expect(policies).toHaveLength(2);
@@ -34,6 +37,13 @@ describe('ArchiveBucket', () => {
     new ArchiveBucket(stack, 'Archive', { removalPolicy: RemovalPolicy.DESTROY });
     expect(Object.values(templateOf(stack).findResources('AWS::S3::Bucket')).map((bucket) => bucket.DeletionPolicy)).toEqual(['Delete', 'Delete']);
     templateOf(stack).resourceCountIs('Custom::S3AutoDeleteObjects', 2);
+  });
+
+  test('takes a retention of one day, the shortest', () => {
+    const stack = freshStack();
+    new ArchiveBucket(stack, 'Archive', { retention: Duration.days(1) });
+    const rules = Object.values(templateOf(stack).findResources('AWS::S3::Bucket')).map((bucket) => bucket.Properties.LifecycleConfiguration.Rules[0]);
+    expect(rules.map((rule) => [rule.Id, rule.ExpirationInDays])).toEqual([['ExpireAccessLogs', 1], ['ExpireArchive', 1]]);
   });
 
   test.each([Duration.hours(12), Duration.hours(36)])('refuses a retention of %s', (retention) => {

@@ -309,6 +309,11 @@ describe('the evaluator, statement by statement', () => {
     expect(() => grantsOf([allow(fields)], device)).toThrow(message);
   });
 
+  test('a policy of another version than 2012-10-17 is refused by name', () => {
+    expect(() => grantsOf([{ ...allow({}), Version: '2008-10-17' }], device)).toThrow('Version "2008-10-17" of policy 0: AWS IoT policies are version 2012-10-17');
+    expect(grantsOf([{ ...allow({}), Version: '2012-10-17' }], device)).toHaveLength(1);
+  });
+
   test('a request on a resource of another type than its action\'s is refused by name', () => {
     expect(() => evaluate([allow({})], device, { action: 'iot:Publish', resource: `${ARN}:client/pi-1` }))
       .toThrow(`iot:Publish on ${ARN}:client/pi-1: its resource must be an ARN of type topic`);
