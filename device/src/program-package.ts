@@ -30,12 +30,25 @@ export function packageUrlProblem(url: unknown): string | undefined {
 
 const sha256Of = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
+/** Redirects followed at most, each to a URL packageUrlProblem accepts. */
+const MAX_REDIRECTS = 3;
+
 /** One GET from `offset` on, appended to `part`; resolves when the body ended whole. */
-function fetchInto(url: string, part: string, offset: number): Promise<{ status: number; total?: number }> {
+function fetchInto(url: string, part: string, offset: number, redirects = 0): Promise<{ status: number; total?: number }> {
   return new Promise((resolve, reject) => {
     const client = url.startsWith('https:') ? https : http;
     const request = client.get(url, { headers: offset ? { Range: `bytes=${offset}-` } : {}, timeout: 30_000 }, (response) => {
       const status = response.statusCode ?? 0;
+      const location = response.headers.location;
+      if ([301, 302, 303, 307, 308].includes(status) && location) {
+        response.resume();
+        const next = new URL(location, url).toString();
+        const problem = packageUrlProblem(next);
+        if (problem || redirects >= MAX_REDIRECTS) {
+          return reject(Object.assign(new Error(problem ? `it redirects to ${problem.replace(/^url (\S+) must/, 'URL $1, which must')}` : `it redirects more than ${MAX_REDIRECTS} times`), { final: true }));
+        }
+        return fetchInto(next, part, offset, redirects + 1).then(resolve, reject);
+      }
       if (status === 416) {
         response.resume();
         return resolve({ status });

@@ -24,10 +24,15 @@ const BODY = Buffer.from(Array.from({ length: 200_000 }, (_, i) => i % 251));
 const SHA = createHash('sha256').update(BODY).digest('hex');
 
 /** A server of BODY that honours Range; `drops` of the first requests end halfway through their body. */
-async function server(options: { drops?: number; status?: number; range?: 'ignored' | 'from-zero' } = {}) {
+async function server(options: { drops?: number; status?: number; range?: 'ignored' | 'from-zero'; redirect?: (url: string) => string } = {}) {
   const requests: Array<string | undefined> = [];
   let drops = options.drops ?? 0;
   const listener = http.createServer((request, response) => {
+    if (options.redirect && !request.url!.startsWith('/moved/')) {
+      response.writeHead(307, { location: options.redirect(request.url!) });
+      response.end();
+      return;
+    }
     requests.push(request.headers.range);
     if (options.status) {
       response.writeHead(options.status, { 'content-type': 'application/xml' });
@@ -90,6 +95,20 @@ describe('download', () => {
     await serving.close();
     expect(serving.requests.at(-1)).toBe(last);
     expect(fs.readFileSync(file).equals(BODY)).toBe(true);
+  });
+
+  test('a redirect is followed to an allowed URL; one to plain HTTP elsewhere, or one too many, is refused', async () => {
+    const moved = await server({ redirect: (url) => `/moved${url}` });
+    const file = path.join(tmp(), 'p.tgz');
+    await download(moved.url, file, SHA);
+    await moved.close();
+    expect(fs.readFileSync(file).equals(BODY)).toBe(true);
+    const away = await server({ redirect: () => 'http://downloads.example.com/p.tgz' });
+    await expect(download(away.url, path.join(tmp(), 'p.tgz'), SHA)).rejects.toThrow('the download of the package failed: it redirects to URL "http://downloads.example.com", which must be https (http only to localhost)');
+    await away.close();
+    const loop = await server({ redirect: (url) => url });
+    await expect(download(loop.url, path.join(tmp(), 'p.tgz'), SHA)).rejects.toThrow('the download of the package failed: it redirects more than 3 times');
+    await loop.close();
   });
 
   test('an altered package (another SHA-256) is not kept', async () => {
