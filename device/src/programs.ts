@@ -10,6 +10,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { writeAtomically } from './files';
 
 /** A device program: its version, the SHA-256 of its package (none for the base), and the file node starts. */
 export interface Program {
@@ -64,23 +65,8 @@ export function readState(kitDir: string): ProgramState {
  * cut leaves the old state or the new one, never half of one.
  */
 export function writeState(kitDir: string, state: ProgramState): void {
-  const dir = programsDir(kitDir);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const temporary = `${stateFile(kitDir)}.tmp`;
-  const fd = fs.openSync(temporary, 'w', 0o600);
-  try {
-    fs.writeSync(fd, `${JSON.stringify(state, null, 2)}\n`);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(temporary, stateFile(kitDir));
-  const folder = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(folder);
-  } finally {
-    fs.closeSync(folder);
-  }
+  fs.mkdirSync(programsDir(kitDir), { recursive: true, mode: 0o700 });
+  writeAtomically(stateFile(kitDir), `${JSON.stringify(state, null, 2)}\n`, { syncFolder: true });
 }
 
 /**

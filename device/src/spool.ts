@@ -8,6 +8,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { writeAtomically } from './files';
 import { Logger } from './log';
 
 export interface SpooledMessage {
@@ -24,18 +25,6 @@ export interface SpoolOptions {
 
 const MESSAGE_FILE = /^(\d{16})\.json$/;
 const LAST_SEQ = 'last-seq';
-
-function writeAtomically(file: string, content: string): void {
-  const temporary = `${file}.tmp`;
-  const fd = fs.openSync(temporary, 'w', 0o600);
-  try {
-    fs.writeSync(fd, content);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(temporary, file);
-}
 
 export class Spool {
   private readonly messages = new Map<number, SpooledMessage>();
