@@ -57,7 +57,8 @@ export class ArchiveRule extends Construct {
 
     // Role to allow IoT to run this rule's actions, and only this rule's (confused-deputy guard).
     // Stryker disable next-line StringLiteral: a description, for people
-    this.role = topicRuleRole(this, 'Role', this.ruleName, `Lets AWS IoT rule ${this.ruleName} archive messages to S3 and log failed deliveries`);
+    const roleDescription = `Lets AWS IoT rule ${this.ruleName} archive messages to S3 and log failed deliveries`;
+    this.role = topicRuleRole(this, 'Role', this.ruleName, roleDescription);
     const archivedObjects = props.bucket.arnForObjects(`${keyPrefix}*`);
     this.role.addToPolicy(new iam.PolicyStatement({
       // Stryker disable next-line StringLiteral: a Sid names the statement for people; no decision reads it

@@ -46,7 +46,7 @@ function devicePolicyDocument(scope: Construct, dataTopicPrefix: string): Record
         Effect: 'Allow',
         Action: 'iot:Connect',
         Resource: arn('client', THING_NAME_VARIABLE),
-        // Stryker disable next-line ObjectLiteral,StringLiteral: equivalent where thing variables exist only for an attached thing's client ID (sandbox/iot-policy.ts); kept, as AWS's examples do
+        // Stryker disable next-line ObjectLiteral: equivalent where thing variables exist only for an attached thing's client ID (sandbox/iot-policy.ts); kept, as AWS's examples do
         Condition: { Bool: { 'iot:Connection.Thing.IsAttached': 'true' } },
       },
       {

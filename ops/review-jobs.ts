@@ -15,29 +15,51 @@ const DEFAULT_RATE = 1000;
 /** What a template's rollout is, read from its CloudFormation properties. */
 interface Rollout {
   readonly maximum: number;
-  readonly slowStart?: { readonly base: number; readonly factor: number; readonly after: string };
+  readonly slowStart?: { readonly base: number; readonly factor: number; readonly after: string; readonly increase: { readonly notified?: number; readonly succeeded?: number } };
   readonly abort: ReadonlyArray<{ readonly failureType: string; readonly threshold: number; readonly minimum: number }>;
   readonly timeoutMinutes?: number;
   readonly retries: string;
   readonly document: string;
 }
 
-function rolloutOf(properties: Record<string, any>): Rollout {
+/** A number of the template, or an error naming it: a token (Ref, Fn::If, ...) is not judged on a guess. */
+function numberAt(value: unknown, where: string): number;
+function numberAt(value: unknown, where: string, optional: true): number | undefined;
+function numberAt(value: unknown, where: string, optional = false): number | undefined {
+  if (value === undefined && optional) return undefined;
+  if (typeof value !== 'number') throw new Error(`${where} is ${JSON.stringify(value)}, not a number the review can judge`);
+  return value;
+}
+
+function rolloutOf(properties: Record<string, any>, label: string): Rollout {
+  for (const key of ['JobExecutionsRolloutConfig', 'AbortConfig', 'TimeoutConfig', 'JobExecutionsRetryConfig']) {
+    const value = properties[key];
+    if (value !== undefined && (typeof value !== 'object' || value === null || Object.keys(value).some((name) => name.startsWith('Fn::') || name === 'Ref'))) {
+      throw new Error(`${label}'s ${key} is ${JSON.stringify(value)}, which the review cannot judge`);
+    }
+  }
   const rollout = properties.JobExecutionsRolloutConfig ?? {};
   const exponential = rollout.ExponentialRolloutRate;
   const criteria = exponential?.RateIncreaseCriteria ?? {};
+  const increase = { notified: numberAt(criteria.NumberOfNotifiedThings, `${label}'s NumberOfNotifiedThings`, true), succeeded: numberAt(criteria.NumberOfSucceededThings, `${label}'s NumberOfSucceededThings`, true) };
   const after = [
     criteria.NumberOfNotifiedThings !== undefined ? `${criteria.NumberOfNotifiedThings} more notified` : '',
     criteria.NumberOfSucceededThings !== undefined ? `${criteria.NumberOfSucceededThings} more succeeded` : '',
   ].filter(Boolean).join(' or ');
   const retries = (properties.JobExecutionsRetryConfig?.RetryCriteriaList ?? []) as Array<{ FailureType: string; NumberOfRetries: number }>;
+  const criteriaList = properties.AbortConfig?.CriteriaList ?? [];
+  if (!Array.isArray(criteriaList)) throw new Error(`${label}'s CriteriaList is ${JSON.stringify(criteriaList)}, which the review cannot judge`);
   return {
-    maximum: rollout.MaximumPerMinute ?? DEFAULT_RATE,
-    slowStart: exponential ? { base: exponential.BaseRatePerMinute, factor: exponential.IncrementFactor, after } : undefined,
-    abort: ((properties.AbortConfig?.CriteriaList ?? []) as Array<Record<string, any>>).map((criterion) => ({
-      failureType: criterion.FailureType, threshold: criterion.ThresholdPercentage, minimum: criterion.MinNumberOfExecutedThings,
-    })),
-    timeoutMinutes: properties.TimeoutConfig?.InProgressTimeoutInMinutes,
+    maximum: numberAt(rollout.MaximumPerMinute, `${label}'s MaximumPerMinute`, true) ?? DEFAULT_RATE,
+    slowStart: exponential ? {
+      base: numberAt(exponential.BaseRatePerMinute, `${label}'s BaseRatePerMinute`), factor: numberAt(exponential.IncrementFactor, `${label}'s IncrementFactor`), after, increase,
+    } : undefined,
+    // AWS cancels on any criterion: each is known by its failure type.
+    abort: (criteriaList as Array<Record<string, any>>).map((criterion) => ({
+      failureType: String(criterion.FailureType), threshold: numberAt(criterion.ThresholdPercentage, `${label}'s ThresholdPercentage`),
+      minimum: numberAt(criterion.MinNumberOfExecutedThings, `${label}'s MinNumberOfExecutedThings`),
+    })).sort((a, b) => a.failureType.localeCompare(b.failureType)),
+    timeoutMinutes: numberAt(properties.TimeoutConfig?.InProgressTimeoutInMinutes, `${label}'s InProgressTimeoutInMinutes`, true),
     retries: retries.map((retry) => `${retry.NumberOfRetries} after ${retry.FailureType}`).join(', ') || 'none',
     document: typeof properties.Document === 'string' ? properties.Document : JSON.stringify(properties.Document),
   };
@@ -55,13 +77,23 @@ function rolloutChanges(was: Rollout, is: Rollout): Array<{ readonly riskier: bo
   if (was.slowStart && !is.slowStart) changes.push({ riskier: true, text: `its slow start is removed: every targeted device may be notified at up to ${perMinute(is.maximum)} from the first (was ${slowStartText(was.slowStart)})` });
   else if (!was.slowStart && is.slowStart) changes.push({ riskier: false, text: `it gains a slow start: ${slowStartText(is.slowStart)}` });
   else if (slowStartText(was.slowStart) !== slowStartText(is.slowStart)) {
-    const faster = first(is) > first(was) || (is.slowStart!.factor > was.slowStart!.factor);
+    // Sooner increases are faster too: fewer things to wait for, or notified where it waited for successes.
+    const sooner = (now?: number, before?: number) => now !== undefined && (before === undefined || now < before);
+    const faster = first(is) > first(was) || is.slowStart!.factor > was.slowStart!.factor
+      || sooner(is.slowStart!.increase.succeeded, was.slowStart!.increase.succeeded) || sooner(is.slowStart!.increase.notified, was.slowStart!.increase.notified);
     changes.push({ riskier: faster, text: `its rollout ${faster ? 'is faster' : 'changes'}: ${slowStartText(is.slowStart)} instead of ${slowStartText(was.slowStart)}` });
   }
   if (is.maximum !== was.maximum) changes.push({ riskier: is.maximum > was.maximum, text: `it notifies at most ${perMinute(is.maximum)} instead of ${perMinute(was.maximum)}` });
   if (is.abort.length && was.abort.length && abortText(is.abort) !== abortText(was.abort)) {
-    const later = is.abort.some((criterion, index) => !was.abort[index] || criterion.threshold > was.abort[index].threshold || criterion.minimum > was.abort[index].minimum
-      || (was.abort[index].failureType === 'ALL' && criterion.failureType !== 'ALL'));
+    // Later: a failure type no longer counted (ALL counts every one), or one counted at a higher threshold or minimum.
+    const counts = (rollout: Rollout, type: string) => rollout.abort.find((criterion) => criterion.failureType === type || criterion.failureType === 'ALL');
+    const later = was.abort.some((before) => {
+      const types = before.failureType === 'ALL' ? ['FAILED', 'REJECTED', 'TIMED_OUT'] : [before.failureType];
+      return types.some((type) => {
+        const now = counts(is, type);
+        return !now || now.threshold > before.threshold || now.minimum > before.minimum;
+      });
+    });
     changes.push({ riskier: later, text: `it is canceled once ${abortText(is.abort)} executions fail, instead of ${abortText(was.abort)}${later ? ': later, so more devices get a bad job' : ''}` });
   } else if (is.abort.length && !was.abort.length) changes.push({ riskier: false, text: `it gains an abort criterion: canceled once ${abortText(is.abort)} executions fail` });
   if (is.timeoutMinutes !== was.timeoutMinutes) {
@@ -87,9 +119,9 @@ export function jobTemplateFindings(old: Template, now: Template): Finding[] {
   const findings: Finding[] = [];
   const ids = [...new Set([...resourcesOfType(old, 'AWS::IoT::JobTemplate'), ...resourcesOfType(now, 'AWS::IoT::JobTemplate')])];
   for (const id of ids) {
-    const was = old.Resources?.[id]?.Type === 'AWS::IoT::JobTemplate' ? rolloutOf(old.Resources[id].Properties ?? {}) : undefined;
-    const is = now.Resources?.[id]?.Type === 'AWS::IoT::JobTemplate' ? rolloutOf(now.Resources[id].Properties ?? {}) : undefined;
-    const label = `Job template ${name(id, is ? now : old)}`;
+    const label = `Job template ${name(id, now.Resources?.[id] ? now : old)}`;
+    const was = old.Resources?.[id]?.Type === 'AWS::IoT::JobTemplate' ? rolloutOf(old.Resources[id].Properties ?? {}, label) : undefined;
+    const is = now.Resources?.[id]?.Type === 'AWS::IoT::JobTemplate' ? rolloutOf(now.Resources[id].Properties ?? {}, label) : undefined;
     if (!is) {
       findings.push({ kind: 'change', text: `${label} is removed: \`npm run fleet -- job start\` no longer offers it; jobs already started from it run on.` });
       continue;

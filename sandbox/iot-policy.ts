@@ -77,8 +77,8 @@ function glob(pattern: string): string {
   return pattern.split('').map((c) => (c === '*' ? '.*' : c === '?' ? '.' : escape(c))).join('');
 }
 
-// Stryker disable next-line StringLiteral: equivalent, action names have no line breaks
-const globToRegExp = (pattern: string) => new RegExp(`^${glob(pattern)}$`, 's');
+/** Action names have no line breaks, so no flag is needed. */
+const globToRegExp = (pattern: string) => new RegExp(`^${glob(pattern)}$`);
 
 /** Whether a statement's action pattern (`iot:Publish`, `iot:*`, ...) names an action; action names are case-insensitive. */
 export function actionMatches(pattern: string, action: string): boolean {
@@ -153,8 +153,10 @@ export function grantsOf(policies: readonly PolicyDocument[], principal: Princip
   const grants: Grant[] = [];
   for (const [p, policy] of policies.entries()) {
     // Policy variables need version 2012-10-17 ("IAM policy elements: Variables and tags", which "AWS IoT Core policy
-    // variables" refers to); how AWS IoT reads another version is not documented, so the sandbox refuses it.
+    // variables" refers to): without a Version, IAM reads them as literal text. How AWS IoT reads another version, or
+    // variables without one, is not documented, so the sandbox refuses both.
     if (policy.Version !== undefined && policy.Version !== '2012-10-17') throw new NotSupportedError(`Version ${JSON.stringify(policy.Version)} of policy ${p}: AWS IoT policies are version 2012-10-17`);
+    if (policy.Version === undefined && JSON.stringify(policy.Statement).includes('${')) throw new NotSupportedError(`policy ${p} uses policy variables without Version 2012-10-17`);
     for (const [s, statement] of list(policy.Statement).entries()) {
       const where = statement.Sid ?? `policy ${p} statement ${s}`;
       checkStatement(statement, where);

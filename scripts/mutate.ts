@@ -28,7 +28,22 @@ const entryOf = (file: string) => SCOPE.find((entry) => new RegExp(`^${entry.rep
 /** Where an entry's incremental results are kept: `lib/handlers/certificate/*.ts` in lib-handlers-certificate.json. */
 export const incrementalFileOf = (entry: string) => path.join('reports', 'mutation', 'incremental', `${entry.replace(/\/\*\.ts$/, '').replace(/\//g, '-')}.json`);
 
-/** The entries of the scope to run: all of it, those holding a file changed since `since`, or those holding the files named. */
+/** What the mutation run is made of: a change of one of these runs every entry again. */
+const CONFIGURATION = ['stryker.config.json', 'jest.mutate.config.js', 'jest.mutate.tests.json', 'jest.config.js', 'package-lock.json'];
+
+/**
+ * The entries a change of `files` concerns: those holding a changed source (a deleted one too, while the entry has
+ * files left), those whose tests changed (jest.mutate.tests.json), and every entry when the run's configuration did.
+ */
+export function entriesChangedBy(files: readonly string[]): string[] {
+  if (files.some((file) => CONFIGURATION.includes(file))) return SCOPE;
+  const testsOf: Record<string, string[]> = JSON.parse(fs.readFileSync(path.join(ROOT, 'jest.mutate.tests.json'), 'utf8'));
+  const hasFiles = (entry: string) => !entry.includes('*') ? fs.existsSync(path.join(ROOT, entry))
+    : fs.readdirSync(path.join(ROOT, path.dirname(entry))).some((name) => entryOf(path.join(path.dirname(entry), name)) === entry);
+  return SCOPE.filter((entry) => hasFiles(entry) && files.some((file) => entryOf(file) === entry || testsOf[entry].some((test) => file === `test/${test}.test.ts`)));
+}
+
+/** The entries of the scope to run: all of it, those a change since `since` concerns, or those holding the files named. */
 export function entriesToMutate(argv: string[]): string[] | undefined {
   let parsed;
   try {
@@ -43,8 +58,7 @@ export function entriesToMutate(argv: string[]): string[] | undefined {
     const diff = spawnSync('git', ['diff', '--name-only', `${values.since}...HEAD`], { cwd: ROOT, encoding: 'utf8' });
     if (diff.status !== 0) throw new UsageError(`--since is ${JSON.stringify(values.since)} but git does not know it as a ref (${diff.stderr.trim().split('\n')[0]})`);
     const worktree = spawnSync('git', ['diff', '--name-only', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout;
-    const changed = `${diff.stdout}\n${worktree}`.split('\n').filter((file) => file && fs.existsSync(path.join(ROOT, file)));
-    return SCOPE.filter((entry) => changed.some((file) => entryOf(file) === entry));
+    return entriesChangedBy(`${diff.stdout}\n${worktree}`.split('\n').filter(Boolean));
   }
   const entries = positionals.map((file) => {
     const entry = entryOf(file);
@@ -71,17 +85,30 @@ function main(argv: string[]): number {
   }
   const force = argv.includes('--force') ? ['--force'] : [];
   const files: MutationReport['files'] = {};
+  let failed: number | undefined;
+  fs.mkdirSync(path.join(REPORTS, 'entries'), { recursive: true });
+  // Every entry runs, a failing one too: the table says what was measured, and the exit code the first failure.
   for (const entry of entries) {
     console.error(`mutate: ${entry}, with its tests: ${JSON.parse(fs.readFileSync(path.join(ROOT, 'jest.mutate.tests.json'), 'utf8'))[entry].join(', ')}`);
     const run = spawnSync(process.execPath, [STRYKER_BIN, 'run', '--mutate', entry, '--incrementalFile', incrementalFileOf(entry), ...force],
       { cwd: ROOT, stdio: 'inherit', env: { ...process.env, MUTATE_GROUP: entry } });
-    if (run.status !== 0) return run.status ?? 1;
+    if (run.status !== 0) {
+      console.error(`mutate: ${entry} failed (exit ${run.status ?? run.signal})`);
+      failed ??= run.status ?? 1;
+      continue;
+    }
+    // Each run writes mutation.json anew: kept per entry, and merged below.
+    fs.copyFileSync(path.join(REPORTS, 'mutation.json'), path.join(REPORTS, 'entries', path.basename(incrementalFileOf(entry))));
     Object.assign(files, JSON.parse(fs.readFileSync(path.join(REPORTS, 'mutation.json'), 'utf8')).files);
+  }
+  if (Object.keys(files).length) {
+    const merged = JSON.parse(fs.readFileSync(path.join(REPORTS, 'mutation.json'), 'utf8'));
+    fs.writeFileSync(path.join(REPORTS, 'mutation.json'), JSON.stringify({ ...merged, files }));
   }
   const table = scoresTable({ files });
   console.log(table);
   if (process.env.GITHUB_STEP_SUMMARY) fs.appendFileSync(process.env.GITHUB_STEP_SUMMARY, `## Mutation scores\n\n${table}\n`);
-  return 0;
+  return failed ?? 0;
 }
 
 /** Modules whose bugs let someone in or delete data: held to 95 %, the others to 90 % (MUTATION.md). */

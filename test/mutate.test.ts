@@ -5,7 +5,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { entriesToMutate, incrementalFileOf, scoresTable, STRYKER_BIN } from '../scripts/mutate';
+import { entriesChangedBy, entriesToMutate, incrementalFileOf, scoresTable, STRYKER_BIN } from '../scripts/mutate';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const yaml: { safeLoad(text: string): unknown } = require('js-yaml');
 
@@ -23,6 +23,15 @@ test('what it mutates: the whole scope, the entries holding the files named (eac
   expect(() => entriesToMutate(['--since', 'HEAD', 'device/src/spool.ts'])).toThrow('give --since <ref> or files, not both');
   expect(entriesToMutate(['--since', 'HEAD'])!.every((entry) => scope.includes(entry))).toBe(true);
   expect(entriesToMutate(['--force', 'device/src/spool.ts'])).toEqual(['device/src/spool.ts']);
+});
+
+test('a change concerns the entries holding its sources, a deleted one too, those whose tests it changes, and all of them when it changes the run\'s configuration', () => {
+  expect(entriesChangedBy(['lib/handlers/certificate/generation.ts', 'README.md'])).toEqual(['lib/handlers/certificate/*.ts']);
+  expect(entriesChangedBy(['lib/handlers/certificate/deleted-helper.ts'])).toEqual(['lib/handlers/certificate/*.ts']);
+  expect(entriesChangedBy(['test/handlers/certificate.test.ts'])).toEqual(['lib/handlers/certificate/*.ts']);
+  expect(entriesChangedBy(['test/device/spool-sender.test.ts'])).toEqual(['device/src/spool.ts', 'device/src/spool-sender.ts']);
+  expect(entriesChangedBy(['jest.mutate.tests.json'])).toEqual(scope);
+  expect(entriesChangedBy(['docs/x.md', 'lib/config.ts'])).toEqual([]);
 });
 
 test('each entry of the scope runs with tests of its own, that exist, and keeps its results in a file of its own', () => {
@@ -70,7 +79,7 @@ test('the workflow runs weekly over the scope and on pull requests touching it, 
     on: { schedule: unknown[]; pull_request: { paths: string[] } }; jobs: Record<string, { steps: Array<{ run?: string; with?: Record<string, unknown>; uses?: string }> }>;
   };
   expect(workflow.on.schedule).toHaveLength(1);
-  expect(workflow.on.pull_request.paths).toEqual([...scope, 'stryker.config.json', 'jest.mutate.config.js', 'jest.mutate.tests.json']);
+  expect(workflow.on.pull_request.paths).toEqual([...scope, 'stryker.config.json', 'jest.mutate.config.js', 'jest.mutate.tests.json', 'jest.config.js', 'package-lock.json', 'test/**']);
   const steps = Object.values(workflow.jobs).flatMap((job) => job.steps);
   expect(steps.find((step) => step.uses?.startsWith('actions/checkout@'))?.with?.['fetch-depth']).toBe(0);
   expect(steps.map((step) => step.run).filter(Boolean)).toEqual(['npm ci --no-audit --no-fund', 'npm run --silent mutate -- --since "origin/${{ github.base_ref }}"', 'npm run --silent mutate -- --force']);

@@ -13,7 +13,6 @@ export function writeAtomically(file: string, content: string, options: { readon
   const fd = fs.openSync(temporary, 'w', 0o600);
   try {
     fs.writeSync(fd, content);
-    // Stryker disable next-line BlockStatement,ExpressionStatement: equivalent short of a power cut, which no test makes
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
@@ -22,7 +21,6 @@ export function writeAtomically(file: string, content: string, options: { readon
   if (options.syncFolder) {
     const folder = fs.openSync(path.dirname(file), 'r');
     try {
-      // Stryker disable next-line BlockStatement,ExpressionStatement: equivalent short of a power cut, which no test makes
       fs.fsyncSync(folder);
     } finally {
       fs.closeSync(folder);

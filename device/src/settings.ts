@@ -31,8 +31,8 @@ export function validateDesired(desired: unknown): DesiredResult {
   const errors: string[] = [];
   for (const [key, value] of Object.entries(desired)) {
     if (key === 'interval') {
-      // Stryker disable next-line ConditionalExpression: equivalent, Number.isInteger is false for every non-number (the typeof is for TypeScript)
-      if (typeof value === 'number' && Number.isInteger(value) && value >= INTERVAL_RANGE.min && value <= INTERVAL_RANGE.max) {
+      // Number.isInteger is false for every non-number.
+      if (Number.isInteger(value) && (value as number) >= INTERVAL_RANGE.min && (value as number) <= INTERVAL_RANGE.max) {
         accepted.interval = value;
       } else {
         errors.push(`interval ${describe(value)} rejected: must be a whole number of seconds from ${INTERVAL_RANGE.min} to ${INTERVAL_RANGE.max}`);

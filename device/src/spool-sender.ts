@@ -66,8 +66,8 @@ export class SpoolSender {
   /** Waits for the next send's turn on the schedule. */
   private async paced(): Promise<void> {
     const at = Math.max(this.nextSendAt, Date.now());
-    // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, a timer of 0 ms or less waits one turn of the event loop
-    if (at > Date.now()) await new Promise((resolve) => setTimeout(resolve, at - Date.now()));
+    // Always a timer, of 0 ms when the turn has come: an early send is never let through.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
     // A timer's lateness is made up on the next send, up to half a pace: a stall is not made up with a burst.
     this.nextSendAt = Math.max(at + DRAIN_PACE_MS, Date.now() + DRAIN_PACE_MS / 2);
   }

@@ -542,7 +542,7 @@ describe('certificate handler: what it must not take for its own, and what it te
     }
   });
 
-  test('the Lambda entry makes its clients once and answers with what the handler made', async () => {
+  test('the Lambda entry answers with what the handler made, request after request, and logs to the function\'s log', async () => {
     givenCreatedCertificate();
     secrets.on(CreateSecretCommand).resolves({ ARN: SECRET_ARN });
     const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);

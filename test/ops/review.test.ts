@@ -303,6 +303,33 @@ describe('job templates: their rollouts in plain words, and which devices they r
     expect(jobFindings(safer)[0].text).toContain('its rollout changes: 2 a minute at first');
   });
 
+  test('abort criteria are known by their failure type: reordered is no change; one dropped, or counting another type, is riskier', () => {
+    const two = (criteria: Array<[string, number]>) => withJobs((properties) => {
+      properties.AbortConfig.CriteriaList = criteria.map(([FailureType, ThresholdPercentage]) => ({ Action: 'CANCEL', FailureType, ThresholdPercentage, MinNumberOfExecutedThings: 10 }));
+    });
+    const before = two([['FAILED', 20], ['TIMED_OUT', 30]]);
+    expect(reviewStack('IotCore-dev', before, two([['TIMED_OUT', 30], ['FAILED', 20]])).findings).toEqual([]);
+    const kinds = (after: Template) => reviewStack('IotCore-dev', before, after).findings.filter((finding) => finding.kind.startsWith('rollout')).map((finding) => finding.kind);
+    expect(kinds(two([['FAILED', 20]]))).toEqual(['rollout-riskier']);
+    expect(kinds(two([['REJECTED', 20], ['TIMED_OUT', 30]]))).toEqual(['rollout-riskier']);
+    expect(kinds(two([['ALL', 20]]))).toEqual([]);
+  });
+
+  test('a rate that grows sooner (after fewer successes, or after notifications) is riskier', () => {
+    const sooner = withJobs((properties) => { properties.JobExecutionsRolloutConfig.ExponentialRolloutRate.RateIncreaseCriteria = { NumberOfSucceededThings: 1 }; });
+    expect(jobFindings(sooner).map((finding) => finding.kind)).toEqual(['rollout-riskier', 'change']);
+    const notified = withJobs((properties) => { properties.JobExecutionsRolloutConfig.ExponentialRolloutRate.RateIncreaseCriteria = { NumberOfNotifiedThings: 10 }; });
+    expect(jobFindings(notified)[0]).toEqual({ kind: 'rollout-riskier', text: expect.stringContaining('times 2 after each 10 more notified instead of 10 a minute at first, times 2 after each 10 more succeeded') });
+  });
+
+  test('a value the review cannot read (a token) is said, not judged on a guess', () => {
+    const token = withJobs((properties) => { properties.AbortConfig = { 'Fn::If': ['IsProd', properties.AbortConfig, { Ref: 'AWS::NoValue' }] }; });
+    expect(findings(token).filter((finding) => finding.kind.startsWith('rollout'))).toEqual([]);
+    expect(findings(token).filter((finding) => finding.text.includes('job templates'))).toEqual([
+      { kind: 'change', text: expect.stringMatching(/^The review cannot evaluate job templates on these templates \(Job template DesiredStateJob[0-9A-F]{8}'s AbortConfig is .* which the review cannot judge\): read that part of the diff yourself\.$/) },
+    ]);
+  });
+
   test('a new template without an abort criterion is unguarded; a removed one is said', () => {
     const added = changed((resources) => {
       resources.UpdateProgramJob = { Type: 'AWS::IoT::JobTemplate', Properties: { JobTemplateId: 'update-1', Description: 'x', Document: '{"operation":"update-program"}' } };

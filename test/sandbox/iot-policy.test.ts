@@ -227,7 +227,7 @@ describe('the live broker decides from the registry, as AWS IoT does', () => {
 });
 
 describe('grants, resolved for a connection, and the one matcher', () => {
-  const policy = { Statement: [{ Effect: 'Allow' as const, Action: 'iot:Publish', Resource: 'arn:aws:iot:eu-west-1:123456789012:topic/inbox/${iot:ClientId}' }] };
+  const policy = { Version: '2012-10-17', Statement: [{ Effect: 'Allow' as const, Action: 'iot:Publish', Resource: 'arn:aws:iot:eu-west-1:123456789012:topic/inbox/${iot:ClientId}' }] };
   const request = (clientId: string, topic: string) => evaluate([policy], { protocol: 'mqtt', clientId, attachedThings: [] }, { action: 'iot:Publish', resource: `arn:aws:iot:eu-west-1:123456789012:topic/${topic}` }).allowed;
 
   test('a variable\'s value is literal in the resolved glob: a client ID with * or ? widens nothing', () => {
@@ -261,7 +261,7 @@ describe('the evaluator, statement by statement', () => {
   const stranger = { protocol: 'mqtt' as const, clientId: 'someone', attachedThings: ['pi-1'] };
   const overHttps = { protocol: 'https' as const, attachedThings: ['pi-1'] };
   const publish = (topic: string) => ({ action: 'iot:Publish' as const, resource: `${ARN}:topic/${topic}` });
-  const allow = (fields: Record<string, unknown>) => ({ Statement: [{ Effect: 'Allow' as const, Action: 'iot:Publish', Resource: `${ARN}:topic/data/*`, ...fields }] });
+  const allow = (fields: Record<string, unknown>) => ({ Version: '2012-10-17', Statement: [{ Effect: 'Allow' as const, Action: 'iot:Publish', Resource: `${ARN}:topic/data/*`, ...fields }] });
 
   test('a thing variable exists only for an MQTT connection as an attached thing: over HTTPS or as another client ID the statement grants nothing', () => {
     const policy = allow({ Resource: `${ARN}:topic/data/\${iot:Connection.Thing.ThingName}` });
@@ -312,6 +312,8 @@ describe('the evaluator, statement by statement', () => {
   test('a policy of another version than 2012-10-17 is refused by name', () => {
     expect(() => grantsOf([{ ...allow({}), Version: '2008-10-17' }], device)).toThrow('Version "2008-10-17" of policy 0: AWS IoT policies are version 2012-10-17');
     expect(grantsOf([{ ...allow({}), Version: '2012-10-17' }], device)).toHaveLength(1);
+    expect(() => grantsOf([{ Statement: allow({ Resource: `${ARN}:topic/data/\${iot:ClientId}` }).Statement }], device)).toThrow('policy 0 uses policy variables without Version 2012-10-17');
+    expect(grantsOf([{ Statement: allow({}).Statement }], device)).toHaveLength(1);
   });
 
   test('a request on a resource of another type than its action\'s is refused by name', () => {

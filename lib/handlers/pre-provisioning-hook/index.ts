@@ -135,7 +135,8 @@ export async function checkRegistry(event: Pick<PreProvisioningHookEvent, 'certi
   }
   const attributes = thing.attributes ?? {};
   // Stryker disable next-line StringLiteral: equivalent, without the attribute `since` is missing, so no age passes either test below
-  const [holder, since] = (attributes[RESERVATION_ATTRIBUTE] ?? '').split(':');
+  const held = attributes[RESERVATION_ATTRIBUTE] ?? '';
+  const [holder, since] = held.split(':');
   // Registered once (the template's attribute): live for good, revoked or not; only a mark lets it provision again.
   const registered = attributes[SERIAL_ATTRIBUTE] !== undefined;
   const reservedFor = now - Number(since) * 1000;
