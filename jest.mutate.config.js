@@ -14,9 +14,10 @@ if (group !== undefined && !Object.hasOwn(testsOf, group)) {
   throw new Error(`MUTATE_GROUP is ${JSON.stringify(group)}, not an entry of jest.mutate.tests.json: ${Object.keys(testsOf).join(', ')}`);
 }
 const tests = group === undefined ? [...new Set(Object.values(testsOf).flat())] : testsOf[group];
-// Every mutant makes another template of the same sources: the sandbox's template cache on disk would answer the
-// first one's (sandbox/templates.ts).
-process.env.IOT_CORE_SYNTH_CACHE = 'off';
+// A mutant of what the templates are made of makes another template of the same sources: the sandbox's template cache
+// on disk would answer the first one's (sandbox/templates.ts). The other entries keep it: their templates are the code's.
+const { TEMPLATE_SOURCES } = require('./sandbox/template-sources.json');
+if (group === undefined || TEMPLATE_SOURCES.some((source) => group === source || group.startsWith(`${source}/`))) process.env.IOT_CORE_SYNTH_CACHE = 'off';
 
 module.exports = {
   testEnvironment: base.testEnvironment,

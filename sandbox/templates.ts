@@ -10,6 +10,7 @@ import * as path from 'path';
 import { App } from 'aws-cdk-lib';
 import { buildApp } from '../bin/app';
 import type { RawTemplate } from './resolved-template';
+import { TEMPLATE_SOURCES } from './template-sources.json';
 
 export type Template = RawTemplate & { Resources: Record<string, { Type: string; Properties: Record<string, any> }>; Outputs: Record<string, { Value: unknown; Description?: string }> };
 
@@ -23,8 +24,12 @@ export function synthesizeTemplates(outdir: string, environment?: string): Recor
 
 const synthesized = new Map<string, Template>();
 const ROOT = path.join(__dirname, '..');
-/** What a template is made of: the app, the constructs and handlers, the config, the device's contract and settings rules (lib imports both), the feature flags and the locked dependencies. */
-const SOURCES = ['bin', 'lib', 'config', path.join('device', 'src', 'contract.ts'), path.join('device', 'src', 'settings.ts'), 'cdk.json', 'package-lock.json'];
+/**
+ * What a template is made of: the app, the constructs and handlers, the config, the device's contract and settings
+ * rules (lib imports both), the feature flags and the locked dependencies (template-sources.json: the mutation run
+ * reads it too).
+ */
+const SOURCES: readonly string[] = TEMPLATE_SOURCES;
 
 /** A hash of every file the templates are synthesized from. */
 export function sourcesHash(): string {
