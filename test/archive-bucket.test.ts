@@ -46,7 +46,7 @@ describe('ArchiveBucket', () => {
     expect(rules.map((rule) => [rule.Id, rule.ExpirationInDays])).toEqual([['ExpireAccessLogs', 1], ['ExpireArchive', 1]]);
   });
 
-  test.each([Duration.hours(12), Duration.hours(36)])('refuses a retention of %s', (retention) => {
+  test.each([Duration.days(0), Duration.hours(12), Duration.hours(36)])('refuses a retention of %s', (retention) => {
     expect(() => new ArchiveBucket(freshStack(), 'Archive', { retention })).toThrow(/ArchiveBucket retention must be whole days, at least one, received: /);
   });
 });

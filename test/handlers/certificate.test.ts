@@ -494,6 +494,13 @@ describe('certificate handler: what it must not take for its own, and what it te
     expect(context.lines).toEqual(['Delete Certificate (request 11111111-2222-3333-4444-555555555555) for thing pi-dev-01', `deleted certificate ${CERT_ID}`, last]);
   });
 
+  test('a Create looks its generation\'s secret up by its name, and no other', async () => {
+    givenCreatedCertificate();
+    secrets.on(CreateSecretCommand).resolves({ ARN: SECRET_ARN });
+    await onCertificateEvent(create(), clients, fakeContext());
+    expect(secrets.commandCalls(DescribeSecretCommand).map((call) => call.args[0].input.SecretId)).toEqual([SECRET_NAME]);
+  });
+
   test('a certificate AWS describes without a status is not taken for active: a new one is issued', async () => {
     givenSecret(CERT_ID);
     iot.on(DescribeCertificateCommand, { certificateId: CERT_ID }).resolves({});
