@@ -100,11 +100,13 @@ const updateProgram: JobOperation = {
     const state = readState(program.kitDir);
     if (program.self.sha256 === sha256) {
       // The new program itself, on trial: done once it has connected and published.
-      if (state.trial?.sha256 === sha256) {
+      const { trial } = state;
+      if (trial?.sha256 === sha256) {
         await program.healthy();
-        if (!promote(program.kitDir, state.trial)) throw new Error(`version ${version} was rolled back before it could take over`);
+        if (!promote(program.kitDir, trial)) throw new Error(`version ${version} was rolled back before it could take over`);
       }
-      const previous = readState(program.kitDir).previous;
+      // Promoted, the program that installed it is the previous one.
+      const previous = trial?.sha256 === sha256 ? trial.from : state.previous;
       return { version, ...(previous ? { previous: previous.version } : {}) };
     }
     // Kept until a new trial replaces it: a FAILED report lost on the way is made again at the next start.

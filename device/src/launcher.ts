@@ -40,7 +40,10 @@ function start(program: Program, args: readonly string[]) {
 
 /** Runs the trial until it is promoted (answers its exit code when it ends) or fails (answers undefined: start the active one). */
 async function runTrial(kitDir: string, trial: Trial, args: readonly string[], options: LaunchOptions): Promise<number | undefined> {
-  const promoted = () => readState(kitDir).trial?.sha256 !== trial.sha256 && readState(kitDir).active?.sha256 === trial.sha256;
+  const promoted = () => {
+    const state = readState(kitDir);
+    return state.trial?.sha256 !== trial.sha256 && state.active?.sha256 === trial.sha256;
+  };
   if (Date.now() >= trial.deadline) {
     rollBack(kitDir, trial.sha256, `version ${trial.version} did not connect and publish before its deadline`);
     return undefined;
