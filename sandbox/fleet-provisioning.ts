@@ -24,7 +24,8 @@ import * as x509 from '@peculiar/x509';
 import type { IoTClient } from '@aws-sdk/client-iot';
 import { answer, ruleFromEnvironment, SerialRule } from '../lib/handlers/pre-provisioning-hook';
 import type { ApiAnswer, ApiRequest, BrokerAuthorizer } from './broker-authorizer';
-import { certificateIdOf, IotControlPlane, ThingRecord } from './iot-control-plane';
+import { certificateIdOf } from './iot-authorization';
+import { IotControlPlane, ThingRecord } from './iot-control-plane';
 import type { PolicyDocument } from './iot-policy';
 import { NotSupportedError } from './errors';
 import type { CertificateAuthority } from './pki';
@@ -49,8 +50,8 @@ export interface LocalProvisioningTemplate {
   readonly hook?: SerialRule;
 }
 
-/** The fleet parts of a template: its provisioning templates and the claim certificate's policy. */
-export function fleetOf(template: RawTemplate): { templates: LocalProvisioningTemplate[]; claimPolicy?: PolicyDocument; claimPolicyName?: string; region: string; account: string } {
+/** The fleet parts of a template: its provisioning templates, the claim certificates (their ARNs) and the claim certificate's policy. */
+export function fleetOf(template: RawTemplate): { templates: LocalProvisioningTemplate[]; claimCertificates: string[]; claimPolicy?: PolicyDocument; claimPolicyName?: string; region: string; account: string } {
   const resolved = new ResolvedTemplate(template);
   const templates = resolved.ofType('AWS::IoT::ProvisioningTemplate').map((id) => {
     const properties = resolved.properties(id);
@@ -70,7 +71,7 @@ export function fleetOf(template: RawTemplate): { templates: LocalProvisioningTe
   const claimPolicyName = resolved.ofType('AWS::IoT::PolicyPrincipalAttachment').map((id) => resolved.properties(id)).find((attachment) => claimCertificates.includes(attachment.Principal))?.PolicyName;
   const claimPolicyId = resolved.ofType('AWS::IoT::Policy').find((id) => resolved.ref(id) === claimPolicyName);
   return {
-    templates, claimPolicy: claimPolicyId ? resolved.properties(claimPolicyId).PolicyDocument : undefined, claimPolicyName, region: resolved.region, account: resolved.account,
+    templates, claimCertificates, claimPolicy: claimPolicyId ? resolved.properties(claimPolicyId).PolicyDocument : undefined, claimPolicyName, region: resolved.region, account: resolved.account,
   };
 }
 
@@ -87,6 +88,13 @@ function bodyValue(value: unknown, parameters: Record<string, string>): string {
     return parts.map((part) => bodyValue(part, parameters)).join(separator);
   }
   throw new NotSupportedError(`template body value ${JSON.stringify(value)}`);
+}
+
+/** The name of the thing a provisioning template registers, for these parameters (the review reads a fleet device's here too). */
+export function templateThingName(template: LocalProvisioningTemplate, parameters: Record<string, string>): string {
+  const thing = Object.values(template.body.Resources).find((resource) => resource.Type === 'AWS::IoT::Thing');
+  if (!thing) throw new NotSupportedError(`provisioning template ${template.name} without a thing`);
+  return bodyValue(thing.Properties.ThingName, parameters);
 }
 
 /**
@@ -230,7 +238,7 @@ export class FleetProvisioningService {
       }, template.hook, this.options.hookClient(), (line) => this.hookLog.push(line), now());
       if (!allowProvisioning) throw new ProvisioningRejected(403, 'AccessDenied', 'ACCESS_DENIED: the pre-provisioning hook did not allow provisioning');
     }
-    let thingName: string | undefined;
+    const thingName = templateThingName(template, parameters);
     let attributes: Record<string, string> = {};
     let attributeOverride: string | undefined;
     let thingGroups: string[] = [];
@@ -238,7 +246,6 @@ export class FleetProvisioningService {
     const { policyNames, createdPolicies } = templatePolicies(template.body, parameters);
     for (const [id, resource] of Object.entries(template.body.Resources)) {
       if (resource.Type === 'AWS::IoT::Thing') {
-        thingName = bodyValue(resource.Properties.ThingName, parameters);
         attributes = Object.fromEntries(Object.entries((resource.Properties.AttributePayload ?? {}) as Record<string, unknown>).map(([key, value]) => [key, bodyValue(value, parameters)]));
         attributeOverride = resource.OverrideSettings?.AttributePayload;
         thingGroups = ((resource.Properties.ThingGroups ?? []) as unknown[]).map((group) => bodyValue(group, parameters));
@@ -252,7 +259,6 @@ export class FleetProvisioningService {
         throw new NotSupportedError(`${resource.Type} in provisioning template ${templateName}`);
       }
     }
-    if (!thingName) throw new NotSupportedError(`provisioning template ${templateName} without a thing`);
     const deviceConfiguration = Object.fromEntries(Object.entries(template.body.DeviceConfiguration ?? {}).map(([key, value]) => [key, bodyValue(value, parameters)]));
     // An existing thing (the hook's reservation, or a live one the hook let through) is updated as its OverrideSettings say, and the new
     // certificate attached beside any other; a new one is created. AWS documents the settings but not their default: none is modelled.

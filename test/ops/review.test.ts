@@ -353,6 +353,7 @@ describe('the requests the IoT access review asks, each named', () => {
   });
   const textOf = (after: Template, kind: string, start: string) => findings(after).filter((finding) => finding.kind === kind && finding.text.startsWith(start)).map((finding) => finding.text);
   const WIDENED = [
+    'connect as another device (take over its client ID)', 'connect in the claim namespace (claim-*)',
     "publish to every device's data topic (another device's, data/another-device)", "update another device's shadow", 'publish to topics outside the data and shadow layout',
     "subscribe to another device's shadow responses", "subscribe to every device's data (data/#)", 'subscribe to every topic (#)', "receive another device's shadow responses",
     "receive another device's data", "subscribe to another device's echo topic", "receive another device's echo topic", "take another device's jobs (start-next)",
@@ -360,7 +361,7 @@ describe('the requests the IoT access review asks, each named', () => {
     'publish over HTTPS to its own data topic (data/<thing>)', "publish over HTTPS to another device's data topic",
   ];
   const NARROWED = [
-    'connect as its own thing', 'connect as another device (take over its client ID)', 'connect in the claim namespace (claim-*)', 'publish to its own data topic (data/<thing>)',
+    'connect as its own thing', 'publish to its own data topic (data/<thing>)',
     'update its own shadow', "subscribe to its own shadow's responses", "receive its own shadow's responses", 'connect as a fleet device (pi-dev-fleet-*)',
   ];
   const device = (verb: string, words: string[]) => `A certificate with IoT policy ${Object.keys(base.Resources!).find((id) => id.startsWith('DevicePolicy'))} (held by the certificate of thing 'pi-dev-01' and every fleet device (pi-dev-fleet-*); anyone with the claim key can get a certificate with it by provisioning a serial the hook allows) may ${verb} ${words.join('; ')}.`;
@@ -368,7 +369,7 @@ describe('the requests the IoT access review asks, each named', () => {
   test('what the device policy newly allows: each request another device\'s, named', () => {
     const everything = withStatements('DevicePolicy', [['iot:*', '*', 'Allow']]);
     const exactly = withStatements('DevicePolicy', [
-      ['iot:Publish', 'topic/data/another-device', 'Allow'], ['iot:Publish', 'topic/$aws/things/another-device/shadow/update', 'Allow'], ['iot:Publish', 'topic/some/other/topic', 'Allow'],
+      ['iot:Connect', 'client/another-device', 'Allow'], ['iot:Connect', 'client/claim-x', 'Allow'], ['iot:Publish', 'topic/data/another-device', 'Allow'], ['iot:Publish', 'topic/$aws/things/another-device/shadow/update', 'Allow'], ['iot:Publish', 'topic/some/other/topic', 'Allow'],
       ['iot:Subscribe', 'topicfilter/$aws/things/another-device/shadow/update/accepted', 'Allow'], ['iot:Subscribe', 'topicfilter/data/#', 'Allow'], ['iot:Subscribe', 'topicfilter/#', 'Allow'],
       ['iot:Receive', 'topic/$aws/things/another-device/shadow/update/accepted', 'Allow'], ['iot:Receive', 'topic/data/another-device', 'Allow'],
       ['iot:Subscribe', 'topicfilter/echo/another-device', 'Allow'], ['iot:Receive', 'topic/echo/another-device', 'Allow'], ['iot:Publish', 'topic/$aws/things/another-device/jobs/start-next', 'Allow'],
@@ -381,7 +382,7 @@ describe('the requests the IoT access review asks, each named', () => {
   test('what the device policy no longer allows: each request of its own, named', () => {
     const everything = withStatements('DevicePolicy', [['iot:*', '*', 'Deny']]);
     const exactly = withStatements('DevicePolicy', [
-      ['iot:Connect', 'client/pi-dev-01', 'Deny'], ['iot:Connect', 'client/another-device', 'Deny'], ['iot:Connect', 'client/claim-x', 'Deny'], ['iot:Publish', 'topic/data/pi-dev-01', 'Deny'],
+      ['iot:Connect', 'client/pi-dev-01', 'Deny'], ['iot:Publish', 'topic/data/pi-dev-01', 'Deny'],
       ['iot:Publish', 'topic/$aws/things/pi-dev-01/shadow/update', 'Deny'], ['iot:Subscribe', 'topicfilter/$aws/things/pi-dev-01/shadow/update/accepted', 'Deny'],
       ['iot:Receive', 'topic/$aws/things/pi-dev-01/shadow/update/accepted', 'Deny'], ['iot:Connect', 'client/pi-dev-fleet-SERIAL0001', 'Deny'],
     ]);
@@ -420,5 +421,93 @@ describe('the requests the IoT access review asks, each named', () => {
     const template = '$aws/provisioning-templates/<template>/provision/json';
     const claimOperations = ['connect as claim-<serial>', ...[claim, template].flatMap((topic) => [`publish ${topic}`, ...['accepted', 'rejected'].flatMap((answer) => [`subscribe to ${topic}/${answer}`, `receive ${topic}/${answer}`])])];
     expect(textOf(claimExactly, 'outage', 'the fleet\'s claim certificate')).toEqual([`the fleet's claim certificate can no longer ${claimOperations.join('; ')}: no new device can be provisioned.`]);
+  });
+});
+
+describe('whom an IoT policy\'s requests concern, in every environment', () => {
+  const stg = environmentTemplate('stg') as unknown as Template;
+  const copyOf = (template: Template, change: (resources: Record<string, any>) => void) => {
+    const copy = JSON.parse(JSON.stringify(template)) as Template;
+    change(copy.Resources!);
+    return copy;
+  };
+  const cannotEvaluate = (review: { findings: Array<{ text: string }> }) => review.findings.filter((finding) => finding.text.startsWith('The review cannot evaluate'));
+  const connectStatement = (resources: Record<string, any>) => ofType(resources, 'AWS::IoT::Policy', 'DevicePolicy')[0].Properties.PolicyDocument.Statement
+    .find((statement: any) => statement.Action === 'iot:Connect');
+
+  test('the device policy\'s Connect for any client ID: a device may take over another device\'s; any client ID of an attached thing only widens nothing', () => {
+    const anyClient = changed((resources) => {
+      const connect = connectStatement(resources);
+      connect.Resource = 'arn:aws:iot:*:*:client/*';
+      delete connect.Condition;
+    });
+    expect(ofKind(anyClient, 'iot-policy-widened')).toEqual([expect.stringMatching(/^A certificate with IoT policy DevicePolicy[0-9A-F]{8} \(held by .*\) may now connect as another device \(take over its client ID\); connect in the claim namespace \(claim-\*\)\.$/)]);
+    // AWS IoT resolves IsAttached only for a client ID that names a thing attached to the certificate.
+    const attachedOnly = changed((resources) => { connectStatement(resources).Resource = 'arn:aws:iot:*:*:client/*'; });
+    expect(ofKind(attachedOnly, 'iot-policy-widened')).toEqual([]);
+  });
+
+  test('an environment without a fleet (stg): its thing alone holds the device policy, and no fleet device is asked about', () => {
+    const review = reviewStack('IotCore-stg', stg, copyOf(stg, (resources) => {
+      ofType(resources, 'AWS::IoT::Policy', 'DevicePolicy')[0].Properties.PolicyDocument.Statement.push({ Effect: 'Deny', Action: 'iot:*', Resource: '*' });
+    }));
+    expect(cannotEvaluate(review)).toEqual([]);
+    expect(review.findings.filter((finding) => finding.kind === 'iot-policy-narrowed').map((finding) => finding.text)).toEqual([expect.stringMatching(
+      /^A certificate with IoT policy DevicePolicy[0-9A-F]{8} \(held by the certificate of thing 'pi-stg-01'\) may no longer connect as its own thing; publish to its own data topic \(data\/<thing>\); update its own shadow; subscribe to its own shadow's responses; receive its own shadow's responses\.$/,
+    )]);
+    const outages = review.findings.filter((finding) => finding.kind === 'outage').map((finding) => finding.text);
+    expect(outages).toContainEqual(expect.stringMatching(/^thing 'pi-stg-01' can no longer connect as itself/));
+    expect(outages.join('\n')).not.toMatch(/fleet|claim/);
+  });
+
+  test('a fleet added: its devices and claim certificate are new holders, with nothing they did before to lose', () => {
+    const beforeTheFleet = copyOf(base, (resources) => {
+      for (const id of Object.keys(resources)) if (resources[id].Type === 'AWS::IoT::ProvisioningTemplate') delete resources[id];
+    });
+    const review = reviewStack('IotCore-dev', beforeTheFleet, base);
+    expect(cannotEvaluate(review)).toEqual([]);
+    expect(review.findings.filter((finding) => finding.kind === 'outage')).toEqual([]);
+  });
+
+  test('the fleet\'s prefix renamed: the requests are said with the head\'s names', () => {
+    const renamed = JSON.parse(JSON.stringify(base).split('pi-dev-fleet-').join('pi-dev-line-')) as Template;
+    const connect = ofType(renamed.Resources!, 'AWS::IoT::Policy', 'FleetClaimPolicy')[0].Properties.PolicyDocument.Statement[0];
+    connect.Resource = JSON.parse(JSON.stringify(connect.Resource).replace('claim-*', '*'));
+    expect(findings(renamed)).toContainEqual({
+      kind: 'iot-policy-widened',
+      text: 'A certificate with IoT policy FleetClaimPolicyC12BA720 (held by the fleet\'s claim certificate) may now connect as its own thing; connect as another device (take over its client ID); connect as a fleet device (pi-dev-line-*).',
+    });
+  });
+
+  test('a new IoT policy attached to no certificate is said as such, and the policies are told in the order of their IDs', () => {
+    const after = changed((resources) => {
+      resources.AdminPolicy = { Type: 'AWS::IoT::Policy', Properties: { PolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:*', Resource: '*' }] } } };
+      connectStatement(resources).Resource = 'arn:aws:iot:*:*:client/*';
+      delete connectStatement(resources).Condition;
+    });
+    const widened = ofKind(after, 'iot-policy-widened');
+    expect(widened).toHaveLength(2);
+    expect(widened[0]).toMatch(/^A certificate with IoT policy AdminPolicy \(held by no certificate of the stack\) may now connect as its own thing; connect as another device/);
+    expect(widened[1]).toMatch(/^A certificate with IoT policy DevicePolicy[0-9A-F]{8} \(held by the certificate of thing 'pi-dev-01' and every fleet device/);
+  });
+
+  test('a certificate attached to another thing lends its policies to no other holder', () => {
+    const after = changed((resources) => {
+      const claimCertificate = Object.keys(resources).find((id) => resources[id].Type === 'Custom::DeviceCertificate' && !resources[id].Properties.ThingName)!;
+      resources.BenchAttachment = { Type: 'AWS::IoT::ThingPrincipalAttachment', Properties: { ThingName: 'pi-dev-01', Principal: { 'Fn::GetAtt': [claimCertificate, 'CertificateArn'] } } };
+      const connect = ofType(resources, 'AWS::IoT::Policy', 'FleetClaimPolicy')[0].Properties.PolicyDocument.Statement[0];
+      connect.Resource = JSON.parse(JSON.stringify(connect.Resource).replace('claim-*', '*'));
+    });
+    // Attached to the declared thing, the claim certificate is that thing's too: the review says so.
+    expect(ofKind(after, 'iot-policy-widened')).toContainEqual(expect.stringMatching(/^A certificate with IoT policy FleetClaimPolicyC12BA720 \(held by the certificate of thing 'pi-dev-01' and the fleet's claim certificate\)/));
+    const elsewhere = JSON.parse(JSON.stringify(after).replace('"ThingName":"pi-dev-01","Principal"', '"ThingName":"bench-01","Principal"')) as Template;
+    expect(ofKind(elsewhere, 'iot-policy-widened')).toContainEqual(expect.stringMatching(/^A certificate with IoT policy FleetClaimPolicyC12BA720 \(held by the fleet's claim certificate\)/));
+  });
+
+  test('a Deny unless the connection is an attached thing (IsAttached false) refuses nothing over HTTPS, which has no such key', () => {
+    const after = changed((resources) => {
+      ofType(resources, 'AWS::IoT::Policy', 'HttpsPublish')[0].Properties.PolicyDocument.Statement.push({ Effect: 'Deny', Action: 'iot:*', Resource: '*', Condition: { Bool: { 'iot:Connection.Thing.IsAttached': 'false' } } });
+    });
+    expect(findings(after).filter((finding) => ['outage', 'iot-policy-narrowed'].includes(finding.kind))).toEqual([]);
   });
 });
