@@ -3,7 +3,7 @@
  * for each answer, so the answers must not wait on the sandbox's event loop, which a test or a tool may block
  * (a spawnSync of the device program, thousands of simulated devices). It holds what decisions read of the
  * registry (each certificate by the ID the broker computes, each policy), kept current by the parent, and decides
- * with the registry's own authorizeRequest. Exits with its parent.
+ * with the registry's own authorizeRequest (sandbox/iot-authorization.ts). Exits with its parent.
  *
  * Wire format with the plugin, one line each way (fields hex-encoded where they may hold any byte):
  *   ask:     C <certificate id> <MQTT protocol version> <client id hex|-> -: may it connect?
@@ -19,7 +19,7 @@
  *            T <certificate id> <client id hex> <answer> (told ahead: a CONNECT as one of the certificate's things)
  */
 import * as net from 'net';
-import { authorizeRequest, CertificateFacts, connectionGrants } from './iot-control-plane';
+import { authorizeRequest, CertificateFacts, connectionGrants } from './iot-authorization';
 import type { IotAction, PolicyDocument } from './iot-policy';
 
 export type DeciderMessage =

@@ -3,7 +3,7 @@
  * (served as REST JSON by sandbox/aws-api.ts, "AWS IoT API Reference"). The template's resources are put in
  * it as CloudFormation would (sandbox/template-deployment.ts), fleet provisioning registers its things and
  * certificates in it, the hook and the operator commands change it through the AWS SDK, and every decision
- * of the broker (and so of fleet provisioning's claim sessions) and the HTTPS endpoint is taken from it (`authorize`): who a connection
+ * of the broker (and so of fleet provisioning's claim sessions) and the HTTPS endpoint is taken from it (`authorize`, sandbox/iot-authorization.ts): who a connection
  * is is the certificate it presented, found by its ID (the SHA-256 of its DER encoding, as AWS IoT's are),
  * never its subject. Listeners hear of every change, so the broker forgets cached decisions and drops the
  * connections of a certificate that is no longer ACTIVE.
@@ -12,8 +12,8 @@
  * unknown things, certificates and policies (ResourceNotFoundException), CreateThing of an existing name with
  * another configuration (ResourceAlreadyExistsException), and it pages ListThingPrincipals.
  */
-import { createHash, X509Certificate } from 'crypto';
-import { decide, Decision, Grant, grantsOf, IotAction, iotArn, PolicyDocument, Protocol, RESOURCE_TYPE_OF } from './iot-policy';
+import { Authorization, authorizeRequest, certificateIdOf } from './iot-authorization';
+import { IotAction, PolicyDocument, Protocol } from './iot-policy';
 import type { Issued } from './pki';
 
 const ATTRIBUTE_KEY = /^[a-zA-Z0-9_.,@/:#-]{1,128}$/;
@@ -55,8 +55,6 @@ export type RegistryChange =
   | { readonly kind: 'certificate'; readonly certificate: CertificateRecord; readonly removed?: boolean }
   | { readonly kind: 'policy'; readonly policyName: string; readonly document: PolicyDocument };
 
-/** A decision, or a refusal before any policy is read: the certificate is unknown or not ACTIVE. */
-export type Authorization = Decision | { readonly allowed: false; readonly reason: 'unknownCertificate' | 'certificateNotActive' };
 
 /** An error as the AWS IoT API answers it: the HTTP status and the error type. */
 export class IotApiError extends Error {
@@ -65,37 +63,10 @@ export class IotApiError extends Error {
   }
 }
 
-/** The ID AWS IoT gives a certificate: the SHA-256 of its DER encoding, in hex. */
-export function certificateIdOf(certificate: string | Buffer): string {
-  const der = typeof certificate === 'string' ? new X509Certificate(certificate).raw : certificate;
-  return createHash('sha256').update(der).digest('hex');
-}
 
 /** Thing names: 1 to 128 of [a-zA-Z0-9:_-] ("CreateThing", AWS IoT API Reference). */
 const THING_NAME = /^[a-zA-Z0-9:_-]{1,128}$/;
 
-/** What a decision reads of a certificate. */
-export type CertificateFacts = Pick<CertificateRecord, 'status' | 'policyNames' | 'thingNames'>;
-
-/**
- * What AWS IoT decides for a request on a connection made with `certificate`: nothing for a certificate it does
- * not know or that is not ACTIVE ("UpdateCertificate", AWS IoT API Reference); otherwise the policies attached to
- * it, with the things attached to it as the connection's thing candidates ("Thing policy variables"). The one
- * definition: the registry and the broker's decider process both call it.
- */
-export function authorizeRequest(
-  policy: (name: string) => PolicyDocument, region: string, account: string,
-  certificate: CertificateFacts | undefined, protocol: Protocol, clientId: string | undefined, action: IotAction, name: string,
-): Authorization {
-  if (!certificate) return { allowed: false, reason: 'unknownCertificate' };
-  if (certificate.status !== 'ACTIVE') return { allowed: false, reason: 'certificateNotActive' };
-  return decide(connectionGrants(policy, certificate, protocol, clientId), { action, resource: iotArn(region, account, RESOURCE_TYPE_OF[action], name) });
-}
-
-/** What the policies of an ACTIVE certificate grant a connection with this client ID (grantsOf), from which authorizeRequest decides. */
-export function connectionGrants(policy: (name: string) => PolicyDocument, certificate: CertificateFacts, protocol: Protocol, clientId: string | undefined): Grant[] {
-  return grantsOf(certificate.policyNames.map(policy), { protocol, clientId, attachedThings: certificate.thingNames });
-}
 
 export interface IotControlPlaneOptions {
   /** Makes the certificate and key of CreateKeysAndCertificate; without it that call fails loudly. */

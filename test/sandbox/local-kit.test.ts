@@ -7,7 +7,7 @@ import { IoTClient } from '@aws-sdk/client-iot';
 import { DescribeSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { onCertificateEvent } from '../../lib/handlers/certificate';
 import { LocalSandbox, startLocalSandbox } from '../../sandbox';
-import { certificateIdOf } from '../../sandbox/iot-control-plane';
+import { certificateIdOf } from '../../sandbox/iot-authorization';
 import { ResolvedTemplate } from '../../sandbox/resolved-template';
 import { environmentTemplate } from '../../sandbox/templates';
 
