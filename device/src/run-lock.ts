@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Kit } from './kit';
 
-const RUN_PID_FILE = 'run.pid';
+export const RUN_PID_FILE = 'run.pid';
 
 /** Records this process as the kit's running device; returns the function that removes the record. */
 export function recordRun(kit: Kit): () => void {
