@@ -88,8 +88,8 @@ interface Pending {
   readonly issuedAt: number;
 }
 
-/** The rejected response of the fleet provisioning API: `{statusCode, errorCode, errorMessage}`. */
-function rejection(operation: string, response: { statusCode?: number; errorCode?: string; errorMessage?: string }, claim: ClaimKit, serial: string): DeviceError {
+/** The rejected response of the fleet provisioning API (`{statusCode, errorCode, errorMessage}`) as the error the device reports, with its exit code. */
+export function rejection(operation: string, response: { statusCode?: number; errorCode?: string; errorMessage?: string }, claim: ClaimKit, serial: string): DeviceError {
   const said = `${operation} rejected: ${response.statusCode ?? '?'} ${response.errorCode ?? ''} ${response.errorMessage ?? ''}`.replace(/\s+/g, ' ').trim();
   const status = response.statusCode ?? 0;
   if (status === 429 || /throttl/i.test(`${response.errorCode}`)) return new DeviceError(said, EXIT.provisionThrottled, 'Too many requests at once: wait a few seconds and run provision again');

@@ -1,0 +1,250 @@
+/**
+ * Fleet provisioning by claim on the device (device/src/provision.ts), run in process against the sandbox's fleet
+ * provisioning: the kit it writes, what it refuses before connecting, how it resumes, and how the API's rejections
+ * become exit codes. The command through the installed bin, the hook and the claim policy are in
+ * test/sandbox/fleet-provisioning.test.ts.
+ */
+import { createPrivateKey, X509Certificate } from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { SHADOW_DEFAULTS_CONFIGURATION_KEY } from '../../device/src/contract';
+import { DeviceError, EXIT } from '../../device/src/errors';
+import { loadKit } from '../../device/src/kit';
+import { ClaimKit, keyAndCsr, loadClaimKit, provision, rejection } from '../../device/src/provision';
+import { LocalSandbox, startLocalSandbox } from '../../sandbox';
+import { fleetOf } from '../../sandbox/fleet-provisioning';
+import { environmentTemplate } from '../../sandbox/templates';
+
+let sandbox: LocalSandbox;
+let claim: ClaimKit;
+const PREFIX = 'pi-dev-fleet-';
+
+beforeAll(async () => {
+  sandbox = await startLocalSandbox({ fleet: true });
+  claim = loadClaimKit(await sandbox.claimKit(path.join(sandbox.dir, 'claim')));
+});
+afterAll(async () => { await sandbox.stop(); });
+
+const dirOf = (name: string) => path.join(sandbox.dir, name);
+const requestsOf = (serial: string) => sandbox.fleet!.requests.filter((request) => request.clientId === `claim-${serial}`).map((request) => request.operation);
+/** The error a promise rejects with, as a device reports it: its message, exit code and hint. */
+async function refusal(promise: Promise<unknown>): Promise<{ message: string; exitCode: number; hint?: string }> {
+  const error = await promise.then(() => undefined, (caught: unknown) => caught);
+  expect(error).toBeInstanceOf(DeviceError);
+  const { message, exitCode, hint } = error as DeviceError;
+  return { message, exitCode, hint };
+}
+async function withTemplateDisabled<T>(run: () => Promise<T>): Promise<T> {
+  sandbox.fleet!.setTemplateEnabled(claim.templateName, false);
+  try {
+    return await run();
+  } finally {
+    sandbox.fleet!.setTemplateEnabled(claim.templateName, true);
+  }
+}
+
+describe('provision', () => {
+  test('makes its own key, registers <prefix><serial> in a claim session of its own, and writes a connect kit of the thing', async () => {
+    const events: string[] = [];
+    const dir = dirOf('device-a');
+    const { kit, provisioned } = await provision(claim, dir, { serial: 'DEVA0001', log: (event) => events.push(event) });
+    expect(provisioned).toBe(true);
+    expect(events).toEqual(['certificate created', 'provisioned']);
+    expect(requestsOf('DEVA0001')).toEqual(['CreateCertificateFromCsr', 'RegisterThing']);
+    const thingName = `${PREFIX}DEVA0001`;
+    expect(kit).toMatchObject({ endpoint: claim.endpoint, port: claim.port, httpsPort: claim.httpsPort, clientId: thingName, thingName, dataTopic: `data/${thingName}`, shadowName: 'classic', caFile: claim.caFile });
+    expect(loadKit(dir, {}, {})).toEqual(kit);
+    // The template's shadow defaults, sent in RegisterThing's deviceConfiguration.
+    const [template] = fleetOf(environmentTemplate('dev') as never).templates;
+    expect(kit.shadowDesiredDefaults).toEqual(JSON.parse(String(template.body.DeviceConfiguration![SHADOW_DEFAULTS_CONFIGURATION_KEY])));
+    // The key never left the device, and is readable by its owner only.
+    expect(fs.statSync(kit.privateKeyPath).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
+    const certificate = new X509Certificate(fs.readFileSync(kit.certificatePath));
+    expect(certificate.checkPrivateKey(createPrivateKey(fs.readFileSync(kit.privateKeyPath)))).toBe(true);
+    expect(sandbox.fleet!.things.get(thingName)!.certificateIds).toHaveLength(1);
+    expect(fs.existsSync(path.join(dir, 'provision.json'))).toBe(false);
+  });
+
+  test('a finished kit is left as it is; a kit of another thing in the folder is refused', async () => {
+    const events: string[] = [];
+    const first = await provision(claim, dirOf('device-b'), { serial: 'DEVB0001' });
+    const again = await provision(claim, dirOf('device-b'), { serial: 'DEVB0001', log: (event) => events.push(event) });
+    expect(again).toEqual({ kit: first.kit, provisioned: false });
+    expect(events).toEqual(['already provisioned']);
+    expect(await refusal(provision(claim, dirOf('device-b'), { serial: 'DEVB0002' }))).toMatchObject({
+      exitCode: EXIT.badInput, message: `${path.resolve(dirOf('device-b'))} already holds the kit of ${PREFIX}DEVB0001, not ${PREFIX}DEVB0002`,
+    });
+    expect(requestsOf('DEVB0002')).toEqual([]);
+  });
+
+  test('the overrides of the written kit: endpoint and ports in place of the claim kit\'s', async () => {
+    const { kit } = await provision(claim, dirOf('device-c'), { serial: 'DEVC0001', overrides: { endpoint: 'localhost', port: claim.port, httpsPort: 1234 } });
+    expect([kit.endpoint, kit.port, kit.httpsPort]).toEqual(['localhost', claim.port, 1234]);
+  });
+
+  test.each([
+    ['a serial that is no serial', 'has space', EXIT.usage, /^--serial is "has space" but must match /],
+    ['a serial outside the fleet\'s pattern', 'abc', EXIT.provisionRefused, /^--serial is "abc" but the fleet accepts only serials matching \[A-Z0-9\]\{8,16\}$/],
+  ])('%s is refused before connecting', async (_, serial, exitCode, message) => {
+    expect(await refusal(provision(claim, dirOf(`refused-${exitCode}`), { serial }))).toMatchObject({ exitCode, message: expect.stringMatching(message) });
+    expect(requestsOf(serial)).toEqual([]);
+    expect(fs.existsSync(dirOf(`refused-${exitCode}`))).toBe(false);
+  });
+
+  test('the pattern is the whole serial: a serial with more around a match is refused', async () => {
+    expect((await refusal(provision(claim, dirOf('refused-long'), { serial: 'ABCD12345678901234567' }))).exitCode).toBe(EXIT.provisionRefused);
+    expect((await refusal(provision(claim, dirOf('refused-lower'), { serial: 'xABCD1234' }))).exitCode).toBe(EXIT.provisionRefused);
+  });
+
+  test('without the pattern in the claim kit, the hook refuses the serial: exit 22 with the reason to check', async () => {
+    const { serialPattern: _, ...withoutPattern } = claim;
+    const refused = await refusal(provision(withoutPattern as ClaimKit, dirOf('device-hook'), { serial: 'abc' }));
+    expect(refused).toMatchObject({ exitCode: EXIT.provisionRefused, message: expect.stringMatching(/^RegisterThing rejected: 403 /), hint: expect.stringMatching(/^The fleet refused serial abc/) });
+    expect(requestsOf('abc')).toEqual(['CreateCertificateFromCsr', 'RegisterThing']);
+  });
+
+  test('a disabled template: exit 23, the certificate kept; once enabled, the run resumes without a new one', async () => {
+    const dir = dirOf('device-resume');
+    const refused = await withTemplateDisabled(() => refusal(provision(claim, dir, { serial: 'RESUME001' })));
+    expect(refused).toMatchObject({ exitCode: EXIT.provisionUnavailable, message: expect.stringMatching(/^RegisterThing rejected: 400 TemplateDisabled /) });
+    const pending = JSON.parse(fs.readFileSync(path.join(dir, 'provision.json'), 'utf8'));
+    expect(pending).toEqual({ serial: 'RESUME001', thingName: `${PREFIX}RESUME001`, certificateId: expect.stringMatching(/^[0-9a-f]{64}$/), certificateOwnershipToken: expect.any(String), issuedAt: expect.any(Number) });
+    expect(fs.statSync(path.join(dir, 'provision.json')).mode & 0o777).toBe(0o600);
+    const key = fs.readFileSync(path.join(dir, 'private.pem.key'), 'utf8');
+    const events: string[] = [];
+    await provision(claim, dir, { serial: 'RESUME001', log: (event) => events.push(event) });
+    expect(events).toEqual(['resuming', 'provisioned']);
+    expect(requestsOf('RESUME001')).toEqual(['CreateCertificateFromCsr', 'RegisterThing', 'RegisterThing']);
+    expect(fs.readFileSync(path.join(dir, 'private.pem.key'), 'utf8')).toBe(key);
+    expect(sandbox.fleet!.things.get(`${PREFIX}RESUME001`)!.certificateIds).toEqual([pending.certificateId]);
+  });
+
+  test.each([
+    ['older than the ownership token\'s hour, less a minute', (pending: any) => ({ ...pending, issuedAt: Date.now() - 59 * 60_000 - 1_000 })],
+    ['of another serial', (pending: any) => ({ ...pending, serial: 'OTHER0001' })],
+    ['without its certificate', (pending: any, dir: string) => { fs.rmSync(path.join(dir, 'certificate.pem.crt')); return pending; }],
+    ['without its key', (pending: any, dir: string) => { fs.rmSync(path.join(dir, 'private.pem.key')); return pending; }],
+    ['unreadable', () => '{'],
+  ])('an interrupted run whose pending certificate is %s starts over with a new key and certificate', async (what, change) => {
+    const serial = `OVER${String(what.length).padStart(5, '0')}`;
+    const dir = dirOf(`device-over-${serial}`);
+    await withTemplateDisabled(() => refusal(provision(claim, dir, { serial })));
+    const pendingFile = path.join(dir, 'provision.json');
+    const pending = JSON.parse(fs.readFileSync(pendingFile, 'utf8'));
+    const changed = change(pending, dir);
+    fs.writeFileSync(pendingFile, typeof changed === 'string' ? changed : JSON.stringify(changed));
+    const events: string[] = [];
+    const { kit } = await provision(claim, dir, { serial, log: (event) => events.push(event) });
+    expect(events).toEqual(['certificate created', 'provisioned']);
+    expect(sandbox.fleet!.things.get(kit.thingName)!.certificateIds).not.toContain(pending.certificateId);
+  });
+
+  test('a pending certificate within the hour, less a minute, is used', async () => {
+    const dir = dirOf('device-within');
+    await withTemplateDisabled(() => refusal(provision(claim, dir, { serial: 'WITHIN001' })));
+    const pendingFile = path.join(dir, 'provision.json');
+    const pending = JSON.parse(fs.readFileSync(pendingFile, 'utf8'));
+    fs.writeFileSync(pendingFile, JSON.stringify({ ...pending, issuedAt: Date.now() - 58 * 60_000 }));
+    const events: string[] = [];
+    await provision(claim, dir, { serial: 'WITHIN001', log: (event) => events.push(event) });
+    expect(events).toEqual(['resuming', 'provisioned']);
+  });
+
+  test('an RSA 2048 key on request', async () => {
+    const { kit } = await provision(claim, dirOf('device-rsa'), { serial: 'RSA000001', algorithm: 'rsa' });
+    const key = createPrivateKey(fs.readFileSync(kit.privateKeyPath));
+    expect([key.asymmetricKeyType, key.asymmetricKeyDetails?.modulusLength]).toEqual(['rsa', 2048]);
+  });
+
+  test('a claim certificate that is deactivated cannot connect: exit 18, and nothing is written', async () => {
+    const claimCertificate = [...sandbox.registry.certificates.values()].find((certificate) => certificate.certificatePem === fs.readFileSync(claim.certificatePath, 'utf8'))!;
+    sandbox.registry.updateCertificate(claimCertificate.certificateId, 'INACTIVE');
+    try {
+      const refused = await refusal(provision(claim, dirOf('device-inactive'), { serial: 'INACTIVE1', timeoutMs: 5_000 }));
+      expect(refused.exitCode).toBe(EXIT.notAuthorized);
+      expect(refused.message).toMatch(/claim (certificate could not connect|connection)/);
+    } finally {
+      sandbox.registry.updateCertificate(claimCertificate.certificateId, 'ACTIVE');
+    }
+    expect(fs.existsSync(path.join(dirOf('device-inactive'), 'private.pem.key'))).toBe(false);
+  });
+});
+
+describe('the API\'s rejections, as exit codes with what to do', () => {
+  test.each([
+    ['RegisterThing', { statusCode: 429, errorCode: 'Throttled' }, EXIT.provisionThrottled],
+    ['CreateCertificateFromCsr', { statusCode: 400, errorCode: 'ThrottlingException' }, EXIT.provisionThrottled],
+    ['RegisterThing', { statusCode: 400, errorCode: 'InvalidCertificateOwnershipToken' }, EXIT.ownershipExpired],
+    ['RegisterThing', { statusCode: 400, errorMessage: 'the token expired' }, EXIT.ownershipExpired],
+    ['RegisterThing', { statusCode: 403, errorCode: 'AccessDenied' }, EXIT.provisionRefused],
+    ['RegisterThing', { statusCode: 400, errorCode: 'ProvisioningDenied' }, EXIT.provisionRefused],
+    ['CreateCertificateFromCsr', { statusCode: 403, errorCode: 'AccessDenied' }, EXIT.provisionFailed],
+    ['RegisterThing', { statusCode: 404, errorCode: 'ResourceNotFound' }, EXIT.provisionUnavailable],
+    ['RegisterThing', { statusCode: 400, errorCode: 'TemplateDisabled' }, EXIT.provisionUnavailable],
+    ['RegisterThing', { statusCode: 400, errorMessage: 'Template not found' }, EXIT.provisionUnavailable],
+    ['RegisterThing', { statusCode: 400, errorMessage: 'template notfound' }, EXIT.provisionUnavailable],
+    ['RegisterThing', { statusCode: 500, errorCode: 'InternalFailure' }, EXIT.provisionFailed],
+    ['RegisterThing', {}, EXIT.provisionFailed],
+  ])('%s %j: exit %i', (operation, response, exitCode) => {
+    expect(rejection(operation, response, claim, 'SERIAL0001').exitCode).toBe(exitCode);
+  });
+
+  test('the message says what AWS IoT said, in one line; the hints name what to do', () => {
+    expect(rejection('RegisterThing', { statusCode: 400, errorCode: 'X', errorMessage: 'two\n  lines' }, claim, 'S1').message).toBe('RegisterThing rejected: 400 X two lines');
+    expect(rejection('RegisterThing', {}, claim, 'S1').message).toBe('RegisterThing rejected: ?');
+    const hints = [
+      rejection('RegisterThing', { statusCode: 429 }, claim, 'S1'), rejection('RegisterThing', { errorCode: 'BadToken' }, claim, 'S1'), rejection('RegisterThing', { statusCode: 403 }, claim, 'S1'),
+      rejection('RegisterThing', { statusCode: 404 }, claim, 'S1'), rejection('RegisterThing', { statusCode: 500 }, claim, 'S1'),
+    ].map((error) => error.hint);
+    expect(hints).toEqual([
+      'Too many requests at once: wait a few seconds and run provision again',
+      'The certificate ownership token is no longer valid: run provision again, which requests a new certificate',
+      'The fleet refused serial S1 (its pre-provisioning hook allows only the environment\'s serials; AWS gives no reason, the hook\'s log has it): check the serial',
+      `Template ${claim.templateName} is missing or disabled: ask the fleet's operator, or re-run bootstrap --claim for the current outputs`,
+      'Check the claim kit (bootstrap --claim) and the serial, then run provision again',
+    ]);
+  });
+});
+
+describe('the claim kit', () => {
+  const copyOf = (name: string, change: (settings: Record<string, unknown>) => void) => {
+    const dir = dirOf(name);
+    fs.cpSync(claim.dir, dir, { recursive: true });
+    const file = path.join(dir, 'claim.json');
+    const settings = JSON.parse(fs.readFileSync(file, 'utf8'));
+    change(settings);
+    fs.writeFileSync(file, JSON.stringify(settings));
+    return dir;
+  };
+  const loadError = (dir: string) => { try { loadClaimKit(dir); } catch (error) { return error as DeviceError; } throw new Error('loaded'); };
+
+  test('is read with the default ports where it names none', () => {
+    const dir = copyOf('claim-defaults', (settings) => { delete settings.port; delete settings.httpsPort; });
+    expect(loadClaimKit(dir)).toMatchObject({ port: 8883, httpsPort: 8443, dir, certificatePath: path.join(dir, 'certificate.pem.crt'), privateKeyPath: path.join(dir, 'private.pem.key'), caPath: path.join(dir, claim.caFile) });
+  });
+
+  test('missing, or not JSON: named, with how to make one', () => {
+    expect(loadError(dirOf('no-claim-kit'))).toMatchObject({ exitCode: EXIT.kitFileMissing, message: `Claim kit not found: ${path.resolve(dirOf('no-claim-kit'), 'claim.json')}`, hint: 'Make it with iot-device --kit <claim-kit> bootstrap --claim --stack IotCore-<env>' });
+    const garbled = copyOf('claim-garbled', () => undefined);
+    fs.writeFileSync(path.join(garbled, 'claim.json'), '{');
+    expect(loadError(garbled)).toMatchObject({ exitCode: EXIT.kitInvalid, message: `${path.resolve(garbled, 'claim.json')} is not valid JSON` });
+  });
+
+  test.each(['endpoint', 'templateName', 'thingNamePrefix', 'dataTopicPrefix', 'caFile'])('without %s, or with it empty: the field is named', (field) => {
+    const missing = copyOf(`claim-no-${field}`, (settings) => { delete settings[field]; });
+    expect(loadError(missing)).toMatchObject({ exitCode: EXIT.kitInvalid, message: `${path.resolve(missing, 'claim.json')}: ${field} is missing but must be a non-empty string`, hint: 'Re-run bootstrap --claim --force' });
+    const empty = copyOf(`claim-empty-${field}`, (settings) => { settings[field] = ''; });
+    expect(loadError(empty).message).toBe(`${path.resolve(empty, 'claim.json')}: ${field} is "" but must be a non-empty string`);
+  });
+});
+
+test.each([['ec', 'ec', undefined], ['rsa', 'rsa', 2048]] as const)('keyAndCsr %s: a key and a CSR for the thing, signed with that key', async (algorithm, type, modulusLength) => {
+  const { privateKeyPem, csrPem } = await keyAndCsr('pi-dev-fleet-KEY00001', algorithm);
+  const key = createPrivateKey(privateKeyPem);
+  expect(key.asymmetricKeyType).toBe(type);
+  if (modulusLength) expect(key.asymmetricKeyDetails?.modulusLength).toBe(modulusLength);
+  else expect(key.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
+  expect(privateKeyPem).toMatch(/^-----BEGIN PRIVATE KEY-----\n(.{64}\n)*.{1,64}\n-----END PRIVATE KEY-----\n$/);
+  expect(csrPem).toMatch(/^-----BEGIN CERTIFICATE REQUEST-----/);
+});
