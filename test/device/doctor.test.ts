@@ -1,0 +1,208 @@
+/**
+ * `doctor`'s checks (device/src/doctor.ts), run in process against the sandbox's broker: each says OK, or what is
+ * wrong with the fix, and later checks are skipped once what they need is missing. The command's exit codes and
+ * output through the installed bin are in cli.test.ts.
+ */
+import { X509Certificate } from 'crypto';
+import * as fs from 'fs';
+import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { CheckResult, cppTrustStore, formatReport, runDoctor } from '../../device/src/doctor';
+import { Kit } from '../../device/src/kit';
+import { createLogger } from '../../device/src/log';
+import { RUN_PID_FILE } from '../../device/src/run-lock';
+import { freePort } from '../../sandbox/ports';
+import { createCertificateAuthority } from '../../sandbox/pki';
+import { Sandbox } from './harness';
+
+let sandbox: Sandbox;
+let kit: Kit;
+
+beforeAll(async () => {
+  sandbox = await Sandbox.start();
+  kit = sandbox.kit('pi-doctor');
+});
+
+afterAll(async () => {
+  await sandbox.stop();
+});
+
+const log = createLogger(false, () => undefined);
+const doctor = (target: Kit, options: Partial<Parameters<typeof runDoctor>[1]> = {}) => runDoctor(target, { log, ...options });
+const named = (results: CheckResult[], name: string) => results.find((result) => result.name === name);
+const names = (results: CheckResult[]) => results.map((result) => result.name);
+
+test('a healthy kit and broker: every check, in order, OK', async () => {
+  const results = await doctor(kit);
+  expect(names(results)).toEqual(['kit files', 'key permissions', 'certificate and key', 'root CA', 'clock', 'DNS', `TCP ${kit.port} (MQTT)`, `TCP ${kit.httpsPort} (HTTPS)`, 'TLS handshake', 'MQTT connect']);
+  expect(results.filter((result) => !result.ok)).toEqual([]);
+  expect(named(results, 'key permissions')!.detail).toBe(`${kit.privateKeyPath} has mode 600`);
+  expect(named(results, 'certificate and key')!.detail).toBe('the key belongs to certificate CN=AWS IoT Certificate');
+  expect(named(results, 'TLS handshake')!.detail).toMatch(new RegExp(`^TLSv1\\.[23] with ${kit.endpoint}:${kit.port}, server certificate \\S+ issued by `));
+  expect(named(results, 'MQTT connect')!.detail).toBe('CONNACK accepted for client ID pi-doctor');
+  expect(formatReport(results).split('\n').every((line) => line.startsWith('OK   '))).toBe(true);
+});
+
+test('every missing file is named at once, and nothing that needs them runs', async () => {
+  const broken = sandbox.kit('pi-doctor-nofiles');
+  fs.rmSync(broken.certificatePath);
+  fs.rmSync(broken.caPath);
+  const results = await doctor(broken);
+  expect(names(results)).toEqual(['kit files', 'key permissions']);
+  expect(named(results, 'kit files')).toMatchObject({ ok: false, detail: `Kit files not found: ${path.resolve(broken.certificatePath)}, ${path.resolve(broken.caPath)}`, fix: expect.stringMatching(/\S/) });
+});
+
+test('one missing file is named, with what to do', async () => {
+  const broken = sandbox.kit('pi-doctor-nofile');
+  fs.rmSync(broken.privateKeyPath);
+  const results = await doctor(broken);
+  expect(names(results)).toEqual(['kit files']);
+  expect(named(results, 'kit files')).toMatchObject({ ok: false, detail: expect.stringContaining(`Kit file not found: ${broken.privateKeyPath}`), fix: expect.stringMatching(/\S/) });
+});
+
+// Group-readable is as bad as world-readable: the service's group is not the device's only member.
+test.each([['644', false], ['640', false], ['604', false], ['600', true], ['400', true]])('a key of mode %s: OK %s', async (octal, ok) => {
+  const mode = parseInt(octal, 8);
+  const target = sandbox.kit(`pi-doctor-mode-${octal}`);
+  fs.chmodSync(target.privateKeyPath, mode);
+  const check = named(await doctor(target, { timeoutMs: 1 }), 'key permissions')!;
+  expect(check).toEqual(ok
+    ? { name: 'key permissions', ok: true, detail: `${target.privateKeyPath} has mode ${mode.toString(8)}` }
+    : { name: 'key permissions', ok: false, optional: false, detail: `${target.privateKeyPath} has mode ${mode.toString(8)}: other users can read the private key`, fix: `chmod 600 ${target.privateKeyPath}` });
+});
+
+test('a key that is not the certificate\'s', async () => {
+  const mismatched = sandbox.kit('pi-doctor-mismatch', { privateKeyPem: sandbox.broker.ca.issue('someone-else').privateKeyPem });
+  expect(named(await doctor(mismatched), 'certificate and key')).toMatchObject({
+    ok: false, optional: false, detail: `${mismatched.privateKeyPath} is not the key of ${mismatched.certificatePath}`, fix: 'Use the key issued with this certificate: re-run iot-device bootstrap --force',
+  });
+});
+
+test('a certificate file that is no certificate: named, and the clock is not checked against it', async () => {
+  const garbled = sandbox.kit('pi-doctor-garbled');
+  fs.writeFileSync(garbled.certificatePath, '-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n');
+  const results = await doctor(garbled, { timeoutMs: 1 });
+  expect(named(results, 'certificate and key')).toMatchObject({ ok: false, detail: expect.stringMatching(/^cannot parse the certificate or key: /), fix: 'Re-run iot-device bootstrap --force' });
+  expect(named(results, 'clock')).toBeUndefined();
+});
+
+test('a CA file that is no certificate', async () => {
+  const garbled = sandbox.kit('pi-doctor-badca');
+  fs.writeFileSync(garbled.caPath, 'not a certificate\n');
+  const results = await doctor(garbled, { sdk: 'cpp', timeoutMs: 1 });
+  expect(named(results, 'root CA')).toMatchObject({ ok: false, detail: expect.stringMatching(new RegExp(`^${garbled.caPath} is not a PEM certificate: `)), fix: 're-run iot-device bootstrap --force to restore it' });
+  // The C++ check needs the CA.
+  expect(named(results, 'C++ SDK trust store')).toBeUndefined();
+});
+
+test('an AWS endpoint with a CA that is not Amazon Root CA 1 fails; the sandbox\'s CA passes on a local endpoint', async () => {
+  const results = await doctor({ ...kit, endpoint: 'a1b2c3d4e5f6g7-ats.iot.eu-west-1.amazonaws.com' }, { timeoutMs: 1 });
+  expect(named(results, 'root CA')).toMatchObject({ ok: false, optional: false, detail: expect.stringMatching(/, not Amazon Root CA 1, which signs the iot:Data-ATS endpoint$/), fix: 're-run iot-device bootstrap --force to restore AmazonRootCA1.pem' });
+  expect(named(await doctor(kit, { timeoutMs: 1 }), 'root CA')).toMatchObject({ ok: true, detail: expect.stringContaining('is passed to TLS explicitly') });
+});
+
+test('a client ID other than the thing name: a warning (the device policy refuses it), and the broker refuses the connection', async () => {
+  const results = await doctor({ ...kit, clientId: 'pi-someone-else' });
+  expect(named(results, 'client ID')).toMatchObject({ ok: false, optional: true, detail: expect.stringMatching(/^client ID pi-someone-else is not the thing name pi-doctor: AWS IoT refuses it/), fix: 'Drop --client-id and IOT_CLIENT_ID, or set clientId to the thing name in device.json' });
+  expect(named(results, 'MQTT connect')).toMatchObject({ ok: false, optional: false });
+  expect(named(await doctor(kit, { timeoutMs: 1 }), 'client ID')).toBeUndefined();
+});
+
+test('a clock behind the certificate (a Raspberry Pi without RTC), and a certificate expired', async () => {
+  const certificate = new X509Certificate(fs.readFileSync(kit.certificatePath));
+  const before = named(await doctor(kit, { now: () => Date.parse(certificate.validFrom) - 86400_000, timeoutMs: 1 }), 'clock')!;
+  expect(before).toMatchObject({ ok: false, detail: expect.stringMatching(/^the device clock is behind: certificate valid \S+ to \S+, device clock \S+/), fix: expect.stringContaining('sudo timedatectl set-ntp true') });
+  const after = named(await doctor(kit, { now: () => Date.parse(certificate.validTo) + 86400_000, timeoutMs: 1 }), 'clock')!;
+  expect(after).toMatchObject({ ok: false, detail: expect.stringMatching(/^the certificate has expired or the clock is ahead/) });
+  expect(named(await doctor(kit, { timeoutMs: 1 }), 'clock')).toMatchObject({ ok: true });
+});
+
+test('an endpoint that does not resolve: named, and nothing is tried over the network', async () => {
+  const results = await doctor({ ...kit, endpoint: 'no-such-host.invalid' });
+  expect(names(results).slice(-1)).toEqual(['DNS']);
+  expect(named(results, 'DNS')).toMatchObject({ ok: false, optional: false, detail: expect.stringMatching(/^cannot resolve no-such-host\.invalid \((ENOTFOUND|EAI_AGAIN)\)$/) });
+});
+
+test('a closed MQTT port fails and stops there; a closed HTTPS port is only a warning', async () => {
+  const closed = await freePort();
+  const mqttClosed = await doctor({ ...kit, port: closed });
+  expect(names(mqttClosed).slice(-2)).toEqual([`TCP ${closed} (MQTT)`, `TCP ${kit.httpsPort} (HTTPS)`]);
+  expect(named(mqttClosed, `TCP ${closed} (MQTT)`)).toMatchObject({ ok: false, optional: false, detail: `${kit.endpoint}:${closed} is not reachable (ECONNREFUSED)` });
+  const httpsClosed = await doctor({ ...kit, httpsPort: closed });
+  expect(named(httpsClosed, `TCP ${closed} (HTTPS)`)).toMatchObject({ ok: false, optional: true, detail: expect.stringMatching(/only publish --https needs it$/) });
+  expect(named(httpsClosed, 'MQTT connect')).toMatchObject({ ok: true });
+});
+
+test('a server that never answers the TLS handshake: it times out, named', async () => {
+  const silent = net.createServer((socket) => socket.pause());
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  try {
+    const results = await doctor({ ...kit, endpoint: '127.0.0.1', port: (silent.address() as net.AddressInfo).port }, { timeoutMs: 200 });
+    expect(named(results, 'TLS handshake')).toMatchObject({ ok: false, detail: expect.stringMatching(/\(ETIMEDOUT\)$/) });
+  } finally {
+    silent.close();
+  }
+});
+
+test('a CA that did not sign the endpoint fails the TLS handshake, and MQTT is not tried', async () => {
+  const wrongCa = sandbox.kit('pi-doctor-wrongca');
+  fs.writeFileSync(wrongCa.caPath, createCertificateAuthority('some other CA').certificatePem);
+  const results = await doctor(wrongCa);
+  expect(names(results).slice(-1)).toEqual(['TLS handshake']);
+  expect(named(results, 'TLS handshake')).toMatchObject({ ok: false, detail: expect.stringMatching(/^TLS failed: the server certificate of localhost:\d+ is not signed by the CA in the kit/) });
+  expect(named(results, 'TLS handshake')!.fix ?? '').not.toMatch(/doctor/);
+});
+
+test('a certificate the broker does not trust fails the handshake or the connect', async () => {
+  const foreign = createCertificateAuthority('foreign CA').issue('pi-doctor-foreign');
+  const untrusted = sandbox.kit('pi-doctor-foreign', { certificatePem: foreign.certificatePem, privateKeyPem: foreign.privateKeyPem });
+  const results = await doctor(untrusted);
+  expect(results.filter((result) => !result.ok).map((result) => result.name)).toEqual([expect.stringMatching(/^(TLS handshake|MQTT connect)$/)]);
+});
+
+test('while run of the kit is running, the MQTT check is skipped (a warning) unless asked for', async () => {
+  const running = sandbox.kit('pi-doctor-running');
+  fs.writeFileSync(path.join(running.dir, RUN_PID_FILE), `${process.pid}\n`);
+  const skipped = named(await doctor(running), 'MQTT connect')!;
+  expect(skipped).toMatchObject({ ok: false, optional: true, detail: `skipped: iot-device run (pid ${process.pid}) is connected as client ID pi-doctor-running, and AWS IoT allows one connection per client ID, so checking would disconnect it` });
+  expect(named(await doctor(running, { mqttWhileRunning: true }), 'MQTT connect')).toMatchObject({ ok: true });
+});
+
+test('--sdk cpp adds the C++ SDK\'s trust store check; a store given that is not there or not a file is named', async () => {
+  expect(named(await doctor(kit, { timeoutMs: 1 }), 'C++ SDK trust store')).toBeUndefined();
+  const none = path.join(os.tmpdir(), 'no-such-trust-store.crt');
+  expect(named(await doctor(kit, { sdk: 'cpp', trustStore: none, timeoutMs: 1 }), 'C++ SDK trust store')).toMatchObject({ ok: false, detail: `--trust-store ${none} is not there` });
+  expect(named(await doctor(kit, { sdk: 'cpp', trustStore: os.tmpdir(), timeoutMs: 1 }), 'C++ SDK trust store')).toMatchObject({ ok: false, detail: `--trust-store ${os.tmpdir()} is not a file` });
+  const store = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'store-')), 'ca-certificates.crt');
+  fs.copyFileSync(kit.caPath, store);
+  expect(named(await doctor(kit, { sdk: 'cpp', trustStore: store, timeoutMs: 1 }), 'C++ SDK trust store')).toMatchObject({ ok: true, detail: expect.stringMatching(new RegExp(`^${store} holds `)) });
+});
+
+test('the C++ sample\'s trust store: none there, a folder only, or a store without the CA', () => {
+  const ca = new X509Certificate(fs.readFileSync(kit.caPath));
+  const none = path.join(os.tmpdir(), 'no-such-trust-store');
+  expect(cppTrustStore(kit, ca, undefined, { files: [`${none}.crt`], dirs: [none] })).toMatchObject({
+    ok: false,
+    detail: `no system trust store (none of ${none}.crt, ${none}): mqtt5_pubsub fails with AWS_IO_TLS_ERROR_DEFAULT_TRUST_STORE_NOT_FOUND, whatever --ca_file says`,
+    fix: expect.stringMatching(/^Install ca-certificates \(Yocto: IMAGE_INSTALL:append = " ca-certificates"; Debian: sudo apt install ca-certificates\), then: sudo cp /),
+  });
+  // A CA only in the trust store folder (OpenSSL's hashed names) is trusted too, as aws-c-io hands TLS both.
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'trust-dir-'));
+  fs.copyFileSync(kit.caPath, path.join(folder, 'abcd1234.0'));
+  expect(cppTrustStore(kit, ca, undefined, { files: [`${none}.crt`], dirs: [folder] })).toMatchObject({ ok: true, detail: expect.stringMatching(new RegExp(`^${folder}/abcd1234\\.0 holds `)) });
+  const other = path.join(folder, 'other.crt');
+  fs.writeFileSync(other, createCertificateAuthority('another CA').certificatePem);
+  expect(cppTrustStore(kit, ca, undefined, { files: [other], dirs: [none] })).toMatchObject({
+    ok: false, detail: expect.stringMatching(new RegExp(`^${other} does not hold .*AWS_IO_TLS_ERROR_NEGOTIATION_FAILURE`)), fix: expect.stringMatching(/^This CA is not Amazon Root CA 1 .* Add: .*; remove: /),
+  });
+  fs.rmSync(folder, { recursive: true, force: true });
+});
+
+test('the report: OK, WARN for an optional failure, FAIL with its fix', () => {
+  expect(formatReport([
+    { name: 'a', ok: true, detail: 'fine', fix: 'unused' },
+    { name: 'b', ok: false, optional: true, detail: 'meh', fix: 'do b' },
+    { name: 'c', ok: false, detail: 'bad' },
+  ])).toBe('OK   a: fine\nWARN b: meh\n     -> do b\nFAIL c: bad');
+});
