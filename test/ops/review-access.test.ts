@@ -28,3 +28,24 @@ test('the names of a template: its thing\'s, and its fleet\'s prefix only where 
   expect([thingName(environmentTemplate('dev') as unknown as Template), fleetPrefixOf(environmentTemplate('dev') as unknown as Template)]).toEqual(['pi-dev-01', 'pi-dev-fleet-']);
   expect([thingName(environmentTemplate('stg') as unknown as Template), fleetPrefixOf(environmentTemplate('stg') as unknown as Template)]).toEqual(['pi-stg-01', undefined]);
 });
+
+test('a provisioning template the sandbox cannot read (of another type): the thing still publishes, and no fleet device is made up', () => {
+  const template = JSON.parse(JSON.stringify(environmentTemplate('dev'))) as Template;
+  for (const resource of Object.values(template.Resources!)) {
+    if (resource.Type === 'AWS::IoT::ProvisioningTemplate') resource.Properties!.TemplateType = 'JITP';
+  }
+  expect(dataPublishers(template).map((publisher) => publisher.role)).toEqual(['declared']);
+});
+
+test('a data topic granted only where the connection has no attached thing: refused over HTTPS, where that key does not exist', () => {
+  // "Policy condition keys: iot:Connection.Thing.IsAttached" is an MQTT key; HTTPS requests carry no client ID.
+  const template = JSON.parse(JSON.stringify(environmentTemplate('stg'))) as Template;
+  for (const resource of Object.values(template.Resources!)) {
+    if (resource.Type !== 'AWS::IoT::Policy') continue;
+    resource.Properties!.PolicyDocument = {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: 'iot:Publish', Resource: 'arn:aws:iot:*:*:topic/data/*', Condition: { Bool: { 'iot:Connection.Thing.IsAttached': 'false' } } }],
+    };
+  }
+  expect(dataPublishers(template).map((publisher) => publisher.publishes)).toEqual([{ mqtt: false, https: false }]);
+});

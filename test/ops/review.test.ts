@@ -442,6 +442,13 @@ describe('whom an IoT policy\'s requests concern, in every environment', () => {
       delete connect.Condition;
     });
     expect(ofKind(anyClient, 'iot-policy-widened')).toEqual([expect.stringMatching(/^A certificate with IoT policy DevicePolicy[0-9A-F]{8} \(held by .*\) may now connect as another device \(take over its client ID\); connect in the claim namespace \(claim-\*\)\.$/)]);
+    // A Connect resource of the connection's own client ID is any client ID: the request names it.
+    const ownClientId = changed((resources) => {
+      const connect = connectStatement(resources);
+      connect.Resource = 'arn:aws:iot:*:*:client/${iot:ClientId}';
+      delete connect.Condition;
+    });
+    expect(ofKind(ownClientId, 'iot-policy-widened')).toEqual(ofKind(anyClient, 'iot-policy-widened'));
     // AWS IoT resolves IsAttached only for a client ID that names a thing attached to the certificate.
     const attachedOnly = changed((resources) => { connectStatement(resources).Resource = 'arn:aws:iot:*:*:client/*'; });
     expect(ofKind(attachedOnly, 'iot-policy-widened')).toEqual([]);
