@@ -20,6 +20,7 @@ import { acknowledgeWildcardResource } from './nag';
 import { ShadowDefaults } from './shadow-defaults';
 import { iotArn } from './iot-policy';
 import { JobConfiguration, JobTemplate } from './job-template';
+import { ProgramArtifacts } from './program-artifacts';
 import { ThingGroupMembership } from './thing-group-membership';
 
 /**
@@ -118,7 +119,9 @@ export class IotCoreStack extends Stack {
   /** The fleet provisioned by claim, when the environment declares one. */
   public readonly fleet?: FleetProvisioning;
   /** The environment's job templates, by the operation their document asks of the device's jobs agent. */
-  public readonly jobTemplates: { readonly 'desired-state': JobTemplate };
+  public readonly jobTemplates: { readonly 'desired-state': JobTemplate; readonly 'update-program': JobTemplate };
+  /** Device program packages, and the role AWS IoT Jobs signs their URLs with. */
+  public readonly programs: ProgramArtifacts;
   /** Every job the operator's commands make is named `<jobIdPrefix><template>-<time>`, and only those are granted. */
   public readonly jobIdPrefix: string;
   /** What `npm run smoke` needs, when `smokeCheckPolicy` is not false. */
@@ -217,12 +220,23 @@ export class IotCoreStack extends Stack {
       });
     }
 
+    this.programs = new ProgramArtifacts(this, 'ProgramArtifacts', { accessLogsBucket: this.archive.accessLogsBucket, removalPolicy });
+
     // The seed's console edit of the interval, for every device at once: the device's jobs agent sets its own shadow.
     this.jobTemplates = {
       'desired-state': new JobTemplate(this, 'DesiredStateJob', {
         jobTemplateIdPrefix: `${this.jobIdPrefix}desired-state`,
         description: `Sets the report interval of ${props.environmentName}'s devices through their own shadow (iot-device run's desired-state operation)`,
         document: { operation: 'desired-state', desired: { interval: '${interval}' } },
+        ...props.jobs,
+      }),
+      // A new device program (iot-device run's update-program operation): `fleet release` fills in the package's
+      // version, hash and presigned URL placeholder, which AWS IoT signs for each device with the artifacts' role.
+      'update-program': new JobTemplate(this, 'UpdateProgramJob', {
+        jobTemplateIdPrefix: `${this.jobIdPrefix}update-program`,
+        description: `Installs a new device program on ${props.environmentName}'s devices, rolled back when it does not connect (iot-device run's update-program operation)`,
+        document: { operation: 'update-program', version: '${version}', url: '${url}', sha256: '${sha256}' },
+        presignedUrls: { role: this.programs.presignRole, expiresIn: this.programs.urlLifetime },
         ...props.jobs,
       }),
     };
@@ -262,6 +276,7 @@ export class IotCoreStack extends Stack {
       DashboardName: this.monitoring.dashboard.dashboardName,
       JobTemplates: JSON.stringify(Object.fromEntries(Object.entries(this.jobTemplates).map(([operation, template]) => [operation, template.jobTemplateId]))),
       JobIdPrefix: this.jobIdPrefix,
+      ProgramArtifactsBucketName: this.programs.bucket.bucketName,
     };
     const fleetValues: Record<FleetOutputName, string> | undefined = this.fleet && {
       FleetTemplateName: this.fleet.templateName,
@@ -313,6 +328,9 @@ export class IotCoreStack extends Stack {
       iam.Grant.addToPrincipal({ grantee, actions: ['iot:CreateJob'], resourceArns: [jobs, ...things, ...templates.map((template) => template.jobTemplateArn)] }),
       iam.Grant.addToPrincipal({ grantee, actions: ['iot:DescribeJob', 'iot:ListJobExecutionsForJob', 'iot:CancelJob'], resourceArns: [jobs] }),
       iam.Grant.addToPrincipal({ grantee, actions: ['iot:DescribeJobExecution'], resourceArns: [jobs, ...things.filter((arn) => arn !== this.fleet?.thingGroupArn)] }),
+      // A job with presigned URLs passes the artifacts' role to AWS IoT (CreateJob's presignedUrlConfig); `fleet release` uploads the package first.
+      iam.Grant.addToPrincipal({ grantee, actions: ['iam:PassRole'], resourceArns: [this.programs.presignRole.roleArn], conditions: { StringEquals: { 'iam:PassedToService': 'iot.amazonaws.com' } } }),
+      this.programs.grantUpload(grantee),
     ].reduce((all, grant) => all.combine(grant));
   }
 

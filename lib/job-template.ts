@@ -65,6 +65,11 @@ export interface JobTemplateProps extends JobConfiguration {
    * documentParameters only for its managed templates).
    */
   readonly document: Record<string, unknown>;
+  /**
+   * The role AWS IoT signs the document's presigned URL placeholders with (lib/presigned-url.ts), and how long they last
+   * once a device asks for the document (60 s to 1 hour). @default - the document holds no presigned URL
+   */
+  readonly presignedUrls?: { readonly role: iam.IRole; readonly expiresIn: Duration };
 }
 
 /** An AWS IoT job template. */
@@ -142,12 +147,15 @@ export class JobTemplate extends JobTemplateBase {
   constructor(scope: Construct, id: string, props: JobTemplateProps) {
     super(scope, id);
     validateJobConfiguration(props, `JobTemplate ${id}`);
+    if (props.presignedUrls) check(RULES.jobPresignedUrlSeconds, props.presignedUrls.expiresIn.toSeconds({ integral: false }), `JobTemplate ${id} presignedUrls.expiresIn (seconds)`);
     const document = JSON.stringify(props.document);
     this.parameters = documentParameters(props.document);
-    const { rollout, abort, retries, inProgressTimeout } = props;
+    const { rollout, abort, retries, inProgressTimeout, presignedUrls } = props;
     const properties = {
       description: props.description,
       document,
+      // The L1 takes these as CloudFormation's own JSON (their type is `any`), so their keys are CloudFormation's.
+      presignedUrlConfig: presignedUrls ? { RoleArn: presignedUrls.role.roleArn, ExpiresInSec: presignedUrls.expiresIn.toSeconds() } : undefined,
       jobExecutionsRolloutConfig: rollout ? {
         ...(rollout.maximumPerMinute !== undefined ? { MaximumPerMinute: rollout.maximumPerMinute } : {}),
         ...(rollout.exponential ? {
@@ -160,14 +168,15 @@ export class JobTemplate extends JobTemplateBase {
           },
         } : {}),
       } : undefined,
-      // The L1 takes these as CloudFormation's own JSON (its type is `any`), so their keys are CloudFormation's.
       abortConfig: abort?.length ? {
         CriteriaList: abort.map((criterion) => ({ Action: 'CANCEL', FailureType: criterion.failureType, ThresholdPercentage: criterion.thresholdPercentage, MinNumberOfExecutedThings: criterion.minExecutedThings })),
       } : undefined,
       timeoutConfig: inProgressTimeout ? { InProgressTimeoutInMinutes: inProgressTimeout.toMinutes() } : undefined,
       jobExecutionsRetryConfig: retries?.length ? { retryCriteriaList: retries.map((retry) => ({ failureType: retry.failureType, numberOfRetries: retry.numberOfRetries })) } : undefined,
     };
-    const hash = createHash('sha256').update(JSON.stringify(properties)).digest('hex').slice(0, 8);
+    // The role by its construct path: its ARN is a token, whose text changes with the tokens made before it.
+    const hashed = { ...properties, presignedUrlConfig: presignedUrls ? { role: presignedUrls.role.node.path, expiresInSec: properties.presignedUrlConfig!.ExpiresInSec } : undefined };
+    const hash = createHash('sha256').update(JSON.stringify(hashed)).digest('hex').slice(0, 8);
     const prefix = props.jobTemplateIdPrefix ?? Names.uniqueResourceName(this, { maxLength: 55, separator: '-', allowedSpecialCharacters: '_-' });
     const jobTemplateId = `${prefix}-${hash}`;
     if (!TEMPLATE_ID.test(jobTemplateId)) throw new Error(`JobTemplate ${id}: the ID '${jobTemplateId}' must match ${TEMPLATE_ID.source} (a prefix of at most 55 of [a-zA-Z0-9_-])`);

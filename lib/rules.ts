@@ -60,6 +60,8 @@ export const RULES = {
   jobAbortMinExecutedThings: atLeastOne,
   jobInProgressTimeoutMinutes: wholeNumber(1, 10_080),
   jobRetries: wholeNumber(0, 10),
+  /** How long a presigned URL of a job document lasts, in seconds ("PresignedUrlConfig", AWS IoT API Reference). */
+  jobPresignedUrlSeconds: wholeNumber(60, 3600),
 } as const;
 
 const THING_NAME_CHARACTER = /^[a-zA-Z0-9:_-]$/;

@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/client-iot';
 import { operationOf } from '../device/src/job-operations';
 import { DOCUMENT_PARAMETER, documentParameters } from '../lib/job-template';
+import { replacePlaceholders } from '../lib/presigned-url';
 import { FleetCommandRefused } from './command-refused';
 
 /** A job document's parameters that are missing, unknown or make a document the device would refuse: nothing was made. */
@@ -46,7 +47,7 @@ export interface StartJobRequest {
  * Starts a job from a template. A template without parameters is used as it is (CreateJob with jobTemplateArn). With
  * parameters, their values are filled into its document, which must then be one the device runs (checked with the
  * device's own operation rules before anything is made), and the job is created with that document and the
- * template's rollout, abort, timeout and retry configurations: AWS IoT takes documentParameters only for its managed
+ * template's rollout, abort, timeout, retry and presigned URL configurations: AWS IoT takes documentParameters only for its managed
  * templates, and documents no way to replace a custom template's document in CreateJob.
  */
 export async function startJob(iot: IoTClient, request: StartJobRequest): Promise<{ jobId: string; jobArn: string; document: unknown }> {
@@ -64,12 +65,14 @@ export async function startJob(iot: IoTClient, request: StartJobRequest): Promis
     return { jobId: made.jobId!, jobArn: made.jobArn!, document };
   }
   const job = filled(document, Object.fromEntries(Object.entries(given).map(([name, text]) => [name, parameterValue(text)])));
-  const asked = operationOf(job);
+  // A device is given the document with each presigned URL placeholder signed: a URL of the object it names.
+  const delivered = replacePlaceholders(job, (object) => object.url, (placeholder) => { throw new JobParametersRefused(`the job would be refused by every device: ${placeholder} is not a presigned URL placeholder AWS IoT documents`); });
+  const asked = operationOf(delivered);
   if ('reason' in asked) throw new JobParametersRefused(`the job would be refused by every device: ${asked.reason}`);
   const made = await iot.send(new CreateJobCommand({
     jobId: request.jobId, targets: [...request.targets], document: JSON.stringify(job), description: template.description,
     jobExecutionsRolloutConfig: template.jobExecutionsRolloutConfig, abortConfig: template.abortConfig, timeoutConfig: template.timeoutConfig,
-    jobExecutionsRetryConfig: template.jobExecutionsRetryConfig,
+    jobExecutionsRetryConfig: template.jobExecutionsRetryConfig, presignedUrlConfig: template.presignedUrlConfig,
   }));
   return { jobId: made.jobId!, jobArn: made.jobArn!, document: job };
 }

@@ -14,10 +14,9 @@ import { decide, Decision, Grant, grantsOf, IotAction, iotArn, PolicyDocument, P
 /** A decision, or a refusal before any policy is read: the certificate is unknown or not ACTIVE. */
 export type Authorization = Decision | { readonly allowed: false; readonly reason: 'unknownCertificate' | 'certificateNotActive' };
 
-/** The ID AWS IoT gives a certificate: the SHA-256 of its DER encoding, in hex. */
+/** The ID AWS IoT gives a certificate (PEM or DER): the SHA-256 of its DER encoding, in hex. */
 export function certificateIdOf(certificate: string | Buffer): string {
-  const der = typeof certificate === 'string' ? new X509Certificate(certificate).raw : certificate;
-  return createHash('sha256').update(der).digest('hex');
+  return createHash('sha256').update(new X509Certificate(certificate).raw).digest('hex');
 }
 
 /** What a decision reads of a certificate. */

@@ -21,13 +21,16 @@
  *   new execution number;
  * - SNAPSHOT jobs reach the targets' things when made, CONTINUOUS ones also things that join a target group later;
  * - a notification lists at most 15 pending executions, IN_PROGRESS ones first.
- * What it does not model (scheduling, maintenance windows, presigned URLs, S3 documents, managed templates, job
- * document parameters, concurrent jobs' limits) is refused by name.
+ * - presigned URLs (`presignedUrlConfig`): placeholders of a document are signed when a device is given it over MQTT
+ *   (sandbox/presigned-urls.ts); GetJobDocument gives the document as made.
+ * What it does not model (scheduling, maintenance windows, S3 documents, managed templates, job document
+ * parameters, concurrent jobs' limits) is refused by name.
  */
 import { JobExecutionStatus } from '@aws-sdk/client-iot';
 import { Rule, RULES } from '../lib/rules';
 import { NotSupportedError } from './errors';
 import { IotApiError, IotControlPlane } from './iot-control-plane';
+import type { PresignedUrlConfig, PresignedUrls } from './presigned-urls';
 
 /** An execution's statuses, as the AWS SDK's model of the API has them. */
 export type ExecutionStatus = JobExecutionStatus;
@@ -50,6 +53,7 @@ export interface JobConfigurations {
   readonly abortConfig?: { readonly criteriaList: ReadonlyArray<{ readonly failureType: 'FAILED' | 'REJECTED' | 'TIMED_OUT' | 'ALL'; readonly action: 'CANCEL'; readonly thresholdPercentage: number; readonly minNumberOfExecutedThings: number }> };
   readonly timeoutConfig?: { readonly inProgressTimeoutInMinutes?: number };
   readonly jobExecutionsRetryConfig?: { readonly criteriaList: ReadonlyArray<{ readonly failureType: 'FAILED' | 'TIMED_OUT' | 'ALL'; readonly numberOfRetries: number }> };
+  readonly presignedUrlConfig?: PresignedUrlConfig;
 }
 
 export interface JobTemplateRecord extends JobConfigurations {
@@ -122,6 +126,8 @@ interface Job extends JobConfigurations {
 export interface JobsMessage {
   readonly topic: string;
   readonly payload: string;
+  /** The payload holds the document of a job with presigned URLs: its placeholders are signed as it is sent. */
+  readonly presignedUrlConfig?: PresignedUrlConfig;
 }
 
 const seconds = (ms: number | undefined) => (ms === undefined ? undefined : Math.floor(ms / 1000));
@@ -136,7 +142,8 @@ export class IotJobs {
   /** The next pending execution each thing was last told of (notify-next goes out when it changes). */
   private readonly lastNext = new Map<string, string>();
 
-  constructor(private readonly registry: IotControlPlane, private readonly now: () => number = Date.now) {}
+  /** `presignedUrls`: what checks and signs presigned URLs; without it, a job with any is refused (NotSupportedError). */
+  constructor(private readonly registry: IotControlPlane, private readonly now: () => number = Date.now, private readonly presignedUrls?: PresignedUrls) {}
 
   /** Called with the notifications a change caused (`notify`, `notify-next`), for the jobs service to publish. */
   onNotifications(listener: (messages: JobsMessage[]) => void): void {
@@ -153,6 +160,7 @@ export class IotJobs {
     if (this.templates.has(template.jobTemplateId)) throw new IotApiError(409, 'ConflictException', `Job template ${template.jobTemplateId} already exists.`);
     validateDocument(template.document);
     validateConfigurations(template);
+    this.checkPresignedUrls(template.document, template.presignedUrlConfig);
     const record = { ...template, jobTemplateArn: this.arn('jobtemplate', template.jobTemplateId) };
     this.templates.set(template.jobTemplateId, record);
     return record;
@@ -165,7 +173,7 @@ export class IotJobs {
   }
 
   createJob(jobId: string, request: CreateJobRequest): { jobArn: string; jobId: string; description?: string } {
-    const unmodelled = ['documentSource', 'presignedUrlConfig', 'schedulingConfig', 'namespaceId', 'destinationPackageVersions', 'maintenanceWindows']
+    const unmodelled = ['documentSource', 'schedulingConfig', 'namespaceId', 'destinationPackageVersions', 'maintenanceWindows']
       .filter((key) => request[key] !== undefined);
     if (unmodelled.length) throw new NotSupportedError(`CreateJob's ${unmodelled.join(', ')}`);
     if (request.documentParameters !== undefined) {
@@ -189,8 +197,10 @@ export class IotJobs {
       abortConfig: request.abortConfig ?? template?.abortConfig,
       timeoutConfig: request.timeoutConfig ?? template?.timeoutConfig,
       jobExecutionsRetryConfig: request.jobExecutionsRetryConfig ?? template?.jobExecutionsRetryConfig,
+      presignedUrlConfig: request.presignedUrlConfig ?? template?.presignedUrlConfig,
     };
     validateConfigurations(configurations);
+    this.checkPresignedUrls(document, configurations.presignedUrlConfig);
     const targetSelection = request.targetSelection ?? 'SNAPSHOT';
     if (targetSelection !== 'SNAPSHOT' && targetSelection !== 'CONTINUOUS') throw invalid(`targetSelection ${JSON.stringify(targetSelection)} must be SNAPSHOT or CONTINUOUS`);
     if (!Array.isArray(request.targets) || request.targets.length === 0) throw invalid('targets must list at least one thing or thing group ARN');
@@ -208,6 +218,11 @@ export class IotJobs {
     this.reach(job);
     this.tick();
     return { jobArn: job.jobArn, jobId, ...(job.description ? { description: job.description } : {}) };
+  }
+
+  private checkPresignedUrls(document: string, config: PresignedUrlConfig | undefined): void {
+    if (this.presignedUrls) this.presignedUrls.check(document, config);
+    else if (config !== undefined) throw new NotSupportedError('presignedUrlConfig without the sandbox\'s S3-compatible server');
   }
 
   /** The things a target ARN names now (a thing, or a static thing group's members). */
@@ -379,7 +394,7 @@ export class IotJobs {
       jobArn: job.jobArn, jobId, targetSelection: job.targetSelection, status: job.status, targets: job.targets, description: job.description,
       createdAt: seconds(job.createdAt), lastUpdatedAt: seconds(job.lastUpdatedAt), completedAt: seconds(job.completedAt),
       forceCanceled: job.forceCanceled, reasonCode: job.reasonCode, comment: job.comment, jobTemplateArn: job.jobTemplateArn,
-      jobExecutionsRolloutConfig: job.jobExecutionsRolloutConfig, abortConfig: job.abortConfig, timeoutConfig: job.timeoutConfig, jobExecutionsRetryConfig: job.jobExecutionsRetryConfig,
+      jobExecutionsRolloutConfig: job.jobExecutionsRolloutConfig, abortConfig: job.abortConfig, timeoutConfig: job.timeoutConfig, jobExecutionsRetryConfig: job.jobExecutionsRetryConfig, presignedUrlConfig: job.presignedUrlConfig,
       jobProcessDetails: {
         numberOfQueuedThings: counts.QUEUED, numberOfInProgressThings: counts.IN_PROGRESS, numberOfSucceededThings: counts.SUCCEEDED,
         numberOfFailedThings: counts.FAILED, numberOfRejectedThings: counts.REJECTED, numberOfTimedOutThings: counts.TIMED_OUT,
@@ -481,7 +496,7 @@ export class IotJobs {
       const key = next ? `${next.job.jobId}:${next.execution.executionNumber}` : '';
       if (key !== (this.lastNext.get(thingName) ?? '')) {
         this.lastNext.set(thingName, key);
-        messages.push({ topic: `$aws/things/${thingName}/jobs/notify-next`, payload: JSON.stringify({ timestamp, ...(next ? { execution: this.data(next.job, next.execution) } : {}) }) });
+        messages.push({ topic: `$aws/things/${thingName}/jobs/notify-next`, payload: JSON.stringify({ timestamp, ...(next ? { execution: this.data(next.job, next.execution) } : {}) }), ...presigned(next?.job) });
       }
     }
     return messages;
@@ -550,7 +565,7 @@ export class IotJobs {
         const next = this.pendingOf(thingName)[0];
         if (!next) return [reply('accepted', token)];
         if (next.execution.status === 'QUEUED') start(next.job, next.execution, details ?? {});
-        const answer = reply('accepted', { ...token, execution: this.data(next.job, next.execution) });
+        const answer = { ...reply('accepted', { ...token, execution: this.data(next.job, next.execution) }), ...presigned(next.job) };
         return [answer, ...this.after(thingName)];
       }
     }
@@ -563,7 +578,7 @@ export class IotJobs {
     if (!found) return rejected('ResourceNotFound', `Job execution ${jobId} of ${thingName} cannot be found.`);
     const { job, execution } = found;
     if (operation === 'job/get') {
-      return [reply('accepted', { ...token, execution: this.data(job, execution, request.includeJobDocument !== false) })];
+      return [{ ...reply('accepted', { ...token, execution: this.data(job, execution, request.includeJobDocument !== false) }), ...presigned(request.includeJobDocument !== false ? job : undefined) }];
     }
     if (!DEVICE_STATUSES.has(request.status)) return rejected('InvalidRequest', `status ${JSON.stringify(request.status)} must be one of IN_PROGRESS, SUCCEEDED, FAILED, REJECTED.`, execution);
     if (TERMINAL.has(execution.status)) return rejected('InvalidStateTransition', `The execution is ${execution.status}; it cannot become ${request.status}.`, execution);
@@ -576,14 +591,20 @@ export class IotJobs {
     } else {
       this.finish(job, execution, request.status, statusDetails);
     }
-    const answer = reply('accepted', {
-      ...token,
-      ...(request.includeJobExecutionState ? { executionState: { status: execution.status, statusDetails: execution.statusDetails, versionNumber: execution.versionNumber } } : {}),
-      ...(request.includeJobDocument ? { jobDocument: JSON.parse(job.document) } : {}),
-    });
+    const answer = {
+      ...reply('accepted', {
+        ...token,
+        ...(request.includeJobExecutionState ? { executionState: { status: execution.status, statusDetails: execution.statusDetails, versionNumber: execution.versionNumber } } : {}),
+        ...(request.includeJobDocument ? { jobDocument: JSON.parse(job.document) } : {}),
+      }),
+      ...presigned(request.includeJobDocument ? job : undefined),
+    };
     return [answer, ...this.after(thingName)];
   }
 }
+
+/** What a message holding `job`'s document carries for its presigned URLs to be signed as it is sent. */
+const presigned = (job: Job | undefined): { presignedUrlConfig?: PresignedUrlConfig } => (job?.presignedUrlConfig ? { presignedUrlConfig: job.presignedUrlConfig } : {});
 
 function validateDocument(document: string): void {
   if (Buffer.byteLength(document) > DOCUMENT_LIMIT) throw invalid(`document is ${Buffer.byteLength(document)} bytes; at most ${DOCUMENT_LIMIT}`);

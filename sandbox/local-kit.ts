@@ -36,6 +36,7 @@ import { JobsService } from './jobs-service';
 import { ResolvedTemplate } from './resolved-template';
 import { logGroupFile, RuleEngine, RuleOutcome, rulesOf } from './rule-engine';
 import { LocalS3, S3_CREDENTIALS } from './s3-server';
+import { PresignedUrls } from './presigned-urls';
 import { environmentTemplate, Template } from './templates';
 
 export interface LocalKitOptions {
@@ -176,9 +177,11 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
   const shadow = await ShadowService.start(broker);
   if (state) shadow.store.restore(state.shadows);
   // Jobs live as long as the sandbox runs: a kept sandbox starts again with its templates and no jobs.
-  const iotJobs = new IotJobs(registry);
+  const s3 = await LocalS3.start(path.join(dir, 's3'), resolved.ofType('AWS::S3::Bucket').map((id) => resolved.ref(id)));
+  const presignedUrls = new PresignedUrls(resolved, s3.endpoint);
+  const iotJobs = new IotJobs(registry, Date.now, presignedUrls);
   deployJobTemplates(resolved, iotJobs);
-  const jobs = await JobsService.start(broker, iotJobs);
+  const jobs = await JobsService.start(broker, iotJobs, presignedUrls);
   const gateway = await HttpsGateway.start(broker, registry);
   const secretsStore = new SecretsManagerStandIn({ region: resolved.region, account: resolved.account });
   if (state?.secrets) secretsStore.restore(state.secrets);
@@ -225,7 +228,6 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
     // The hook reaches the registry through the control plane stand-in, with the AWS SDK as on Lambda.
     hookClient: () => hookClient ??= new IoTClient(sandboxClient),
   }) : undefined;
-  const s3 = await LocalS3.start(path.join(dir, 's3'), resolved.ofType('AWS::S3::Bucket').map((id) => resolved.ref(id)));
   const s3Client = new S3Client({ endpoint: s3.endpoint, region: resolved.region, credentials: S3_CREDENTIALS, forcePathStyle: true });
   const rules = await RuleEngine.start(broker, rulesOf(template), { s3: s3Client, root: dir }, options.onRuleOutcome);
   // What the Custom::ShadowDefaults and Custom::ThingGroupMembership resources do on deployment, with the handler's own
@@ -285,6 +287,7 @@ export async function startLocalSandbox(options: LocalSandboxOptions = {}): Prom
       await gateway.stop();
       await shadow.stop();
       await jobs.stop();
+      presignedUrls.destroy();
       await broker.stop();
       await authorizer.stop();
       if (!options.dir) fs.rmSync(dir, { recursive: true, force: true });

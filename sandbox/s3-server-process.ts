@@ -3,13 +3,28 @@
  * event loop with the broker's clients and the rule engine. Reads { dir, buckets } from the parent, answers
  * { port }, closes on 'stop', and exits with its parent.
  */
+import { checkPresignedRequest } from './s3-presigned-check';
+import { S3_CREDENTIALS } from './s3-server';
+
+type Middleware = (ctx: { method: string; host: string; url: string }, next: () => Promise<void>) => Promise<void>;
 interface S3rverInstance {
   run(): Promise<{ port: number }>;
   close(): Promise<void>;
+  /** Koa's middleware, composed when the server starts listening. */
+  middleware: Middleware[];
 }
 // s3rver ships no type declarations.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+/* eslint-disable @typescript-eslint/no-require-imports */
 const S3rver = require('s3rver') as new (options: Record<string, unknown>) => S3rverInstance;
+const S3Error = require('s3rver/lib/models/error') as new (code: string, message: string) => Error;
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/** Before s3rver's own: the signature of a presigned URL, which s3rver does not verify (sandbox/s3-presigned-check.ts). */
+const presignedUrls: Middleware = async (ctx, next) => {
+  const verdict = await checkPresignedRequest(ctx.method, ctx.host, ctx.url, S3_CREDENTIALS);
+  if (!verdict.ok) throw new S3Error(verdict.code, verdict.message);
+  await next();
+};
 
 let server: S3rverInstance | undefined;
 process.on('message', async (message: { type: 'start'; dir: string; buckets: string[] } | { type: 'stop' }) => {
@@ -18,6 +33,7 @@ process.on('message', async (message: { type: 'start'; dir: string; buckets: str
       address: '127.0.0.1', port: 0, silent: true, directory: message.dir,
       configureBuckets: message.buckets.map((name) => ({ name, configs: [] })),
     });
+    server.middleware.unshift(presignedUrls);
     const { port } = await server.run();
     process.send!({ type: 'listening', port });
   } else {

@@ -1,6 +1,7 @@
 /**
- * An S3-compatible server on loopback (s3rver, which speaks the S3 REST API and verifies SigV4
- * signatures), holding the template's buckets under their resolved names, in a process of its own
+ * An S3-compatible server on loopback (s3rver, which speaks the S3 REST API and checks each request's access
+ * key; the signatures of presigned URLs are verified before it, sandbox/s3-presigned-check.ts, while those of
+ * header-signed requests are not), holding the template's buckets under their resolved names, in a process of its own
  * (sandbox/s3-server-process.ts). The sandbox's rule engine writes through the S3 API, and the smoke check
  * reads through it with the AWS SDK pointed here by AWS_ENDPOINT_URL_S3; an IP endpoint gets path-style
  * addressing from the SDK.
@@ -9,7 +10,7 @@ import { ChildProcess, fork } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 
-/** The only credentials s3rver accepts: it verifies each request's signature with them. */
+/** The only credentials s3rver accepts: a request signed with another access key is refused (InvalidAccessKeyId). */
 export const S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
 export class LocalS3 {

@@ -66,7 +66,7 @@ export function registerDevice(registry: IotControlPlane, thingName: string, cer
 
 /** CloudFormation's names of a job template's configurations where they differ from the API's ("AWS::IoT::JobTemplate", CloudFormation User Guide). */
 const API_NAMES: Record<string, string> = { ExponentialRolloutRate: 'exponentialRate', RetryCriteriaList: 'criteriaList' };
-const MODELLED = new Set(['JobTemplateId', 'Description', 'Document', 'AbortConfig', 'JobExecutionsRolloutConfig', 'TimeoutConfig', 'JobExecutionsRetryConfig', 'Tags']);
+const MODELLED = new Set(['JobTemplateId', 'Description', 'Document', 'AbortConfig', 'JobExecutionsRolloutConfig', 'TimeoutConfig', 'JobExecutionsRetryConfig', 'PresignedUrlConfig', 'Tags']);
 
 /** A CloudFormation property value in the API's form: keys camelCased, the renamed ones renamed. */
 function apiForm(value: unknown): unknown {
@@ -84,6 +84,7 @@ export function deployJobTemplates(resolved: ResolvedTemplate, jobs: IotJobs): v
     const configurations = apiForm({
       AbortConfig: properties.AbortConfig, JobExecutionsRolloutConfig: properties.JobExecutionsRolloutConfig,
       TimeoutConfig: properties.TimeoutConfig, JobExecutionsRetryConfig: properties.JobExecutionsRetryConfig,
+      PresignedUrlConfig: properties.PresignedUrlConfig,
     }) as JobConfigurations;
     jobs.createJobTemplate({ ...configurations, jobTemplateId: properties.JobTemplateId, description: properties.Description, document: properties.Document });
   }

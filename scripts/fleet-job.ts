@@ -18,7 +18,7 @@ const COMMON = '--env <dev|stg|prod> [--stack <name>] [--region <region>]';
 export const JOB_COMMANDS: Record<string, { usage: string; help: string }> = {
   'job start': {
     usage: `job start --template <operation> --targets <group|thing> [<thing> ...] [--document-parameters <name>=<value> ...] ${COMMON} [--job-id <id>]`,
-    help: 'Starts a job from one of the stack\'s job templates (output JobTemplates: desired-state) for the fleet\'s thing group or named things, '
+    help: 'Starts a job from one of the stack\'s job templates (output JobTemplates: desired-state, update-program; npm run fleet -- release fills in update-program\'s) for the fleet\'s thing group or named things, '
       + 'with the template\'s rollout, abort criteria, timeout and retries. Parameters fill the document (desired-state takes interval=<seconds>), '
       + 'which is checked against what the device runs before anything is made. Prints the job ID.',
   },
@@ -33,6 +33,12 @@ export const JOB_COMMANDS: Record<string, { usage: string; help: string }> = {
 };
 
 const JOB_ID = /^[a-zA-Z0-9_-]{1,64}$/;
+
+/** The --job-id given, checked. */
+export function jobIdOf(jobId: string | undefined): string | undefined {
+  if (jobId !== undefined && !JOB_ID.test(jobId)) throw new UsageError(`--job-id ${JSON.stringify(jobId)} must be 1 to 64 of [a-zA-Z0-9_-]`);
+  return jobId;
+}
 
 function parse(argv: string[]) {
   const [subcommand, ...rest] = argv;
@@ -66,8 +72,7 @@ function parse(argv: string[]) {
       if (!match) throw new UsageError(`--document-parameters ${JSON.stringify(pair)} must be <name>=<value>, for example interval=10`);
       parameters[match[1]] = match[2];
     }
-    if (values['job-id'] !== undefined && !JOB_ID.test(values['job-id'])) throw new UsageError(`--job-id ${JSON.stringify(values['job-id'])} must be 1 to 64 of [a-zA-Z0-9_-]`);
-    return { ...common, template: values.template, targets, parameters, jobId: values['job-id'] };
+    return { ...common, template: values.template, targets, parameters, jobId: jobIdOf(values['job-id']) };
   }
   const [jobId, ...extra] = positionals;
   if (!jobId) throw new UsageError(`the job ID is missing: ${spec.usage}`);
@@ -77,7 +82,7 @@ function parse(argv: string[]) {
 }
 
 /** The ARN of each target the environment has: its fleet's thing group, its declared thing, or a fleet thing. */
-function targetArns(targets: string[], outputs: Record<string, string>): string[] {
+export function targetArns(targets: readonly string[], outputs: Record<string, string>): string[] {
   const [, , , region, account] = outputs.CertificateArn.split(':');
   const arn = (type: string, name: string) => `arn:aws:iot:${region}:${account}:${type}/${name}`;
   return targets.map((target) => {

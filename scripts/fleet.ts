@@ -4,7 +4,7 @@
  * The clients honour the SDK's standard endpoint settings (AWS_ENDPOINT_URL_<SERVICE>), which is how the
  * same commands run against the local sandbox. Exit codes: 0 done, 1 an AWS call failed, 2 usage (also a serial
  * outside the fleet's pattern), 3 refused because it would hurt the fleet (nothing changed). The `job` commands
- * are scripts/fleet-job.ts's.
+ * are scripts/fleet-job.ts's, `release` scripts/fleet-release.ts's.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -20,6 +20,7 @@ import { DeviceError } from '../device/src/errors';
 import { FleetCommandRefused } from '../ops/command-refused';
 import { environmentOption, failureExit, parseOptions, usageExit, UsageError } from './command-line';
 import { JOB_COMMANDS, jobMain } from './fleet-job';
+import { RELEASE_COMMAND, releaseMain } from './fleet-release';
 
 const COMMON = '--env <dev|stg|prod> [--stack <name>] [--region <region>]';
 const COMMANDS: Record<string, { usage: string; help: string }> = {
@@ -44,7 +45,7 @@ const COMMANDS: Record<string, { usage: string; help: string }> = {
     help: 'Deactivates a claim certificate (the stack\'s is output ClaimCertificateId): no device can provision with it any more.',
   },
 };
-const USAGE = `usage: npm run fleet -- <command> ...\n${[...Object.values(COMMANDS), ...Object.values(JOB_COMMANDS)].map(({ usage }) => `  ${usage}`).join('\n')}\n`
+const USAGE = `usage: npm run fleet -- <command> ...\n${[...Object.values(COMMANDS), ...Object.values(JOB_COMMANDS), RELEASE_COMMAND].map(({ usage }) => `  ${usage}`).join('\n')}\n`
   + 'npm run fleet -- <command> --help for what each does';
 
 
@@ -57,7 +58,7 @@ function parse(argv: string[]) {
   const [command, ...rest] = argv;
   if (!command || command === '--help' || command === '-h') return { help: USAGE };
   const spec = COMMANDS[command];
-  if (!spec) throw new UsageError(`unknown command "${command}"; allowed: ${[...Object.keys(COMMANDS), 'job'].join(', ')}`);
+  if (!spec) throw new UsageError(`unknown command "${command}"; allowed: ${[...Object.keys(COMMANDS), 'job', 'release'].join(', ')}`);
   const values = parseOptions(rest, {
     env: { type: 'string' }, stack: { type: 'string' }, region: { type: 'string' }, serial: { type: 'string' }, revoked: { type: 'boolean', default: false },
     'delete-thing': { type: 'boolean', default: false }, out: { type: 'string' }, force: { type: 'boolean', default: false },
@@ -95,6 +96,7 @@ async function stackOutputs(cloudFormation: CloudFormationClient, stackName: str
 /** Runs one command; the exit code. */
 export async function main(argv: string[], io: FleetCliIo = { out: console.log, err: console.error }): Promise<number> {
   if (argv[0] === 'job') return jobMain(argv.slice(1), io);
+  if (argv[0] === 'release') return releaseMain(argv.slice(1), io);
   let parsed;
   try {
     parsed = parse(argv);

@@ -227,7 +227,8 @@ describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
     test(`is ${config.removalPolicy === 'destroy' ? 'deleted (and emptied)' : 'retained'} when the stack is deleted`, () => {
       const bucket = template.findResources('AWS::S3::Bucket')[bucketId()];
       expect(bucket.DeletionPolicy).toBe(config.removalPolicy === 'destroy' ? 'Delete' : 'Retain');
-      template.resourceCountIs('Custom::S3AutoDeleteObjects', config.removalPolicy === 'destroy' ? 2 : 0);
+      // The archive, its access logs and the program artifacts.
+      template.resourceCountIs('Custom::S3AutoDeleteObjects', config.removalPolicy === 'destroy' ? 3 : 0);
     });
   });
 
@@ -243,7 +244,7 @@ describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
     const outputs = template.findOutputs('*');
     expect(Object.keys(outputs).sort()).toEqual([
       'ArchiveBucketName', 'ArchiveKeyPrefix', 'ArchiveRuleName', 'CertificateArn', 'CertificateId', 'CertificateSecretArn', 'ClientId', 'DashboardName',
-      'DataTopic', 'ErrorLogGroupName', 'IotDataEndpoint', 'JobIdPrefix', 'JobTemplates', 'Region', 'ShadowName', 'SmokeCheckPolicyArn', 'ThingName',
+      'DataTopic', 'ErrorLogGroupName', 'IotDataEndpoint', 'JobIdPrefix', 'JobTemplates', 'ProgramArtifactsBucketName', 'Region', 'ShadowName', 'SmokeCheckPolicyArn', 'ThingName',
       // A fleet's: what `iot-device` needs to make a claim kit and provision.
       ...('fleet' in config ? ['ClaimCertificateId', 'ClaimCertificateSecretArn', 'ClaimClientIdPrefix', 'ClaimPolicyName', 'FleetSerialPattern', 'FleetTemplateName', 'FleetThingGroupName', 'FleetThingNamePrefix'] : []),
     ].sort());
@@ -255,15 +256,16 @@ describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
     expect(outputs.ClientId.Value).toEqual(thingRef);
     expect(render(outputs.IotDataEndpoint.Value)).toMatch(/^<DataEndpoint.*\.Address>$/);
     expect(render(outputs.CertificateSecretArn.Value)).toMatch(/^<Certificate.*\.SecretArn>$/);
-    expect(JSON.parse(outputs.JobTemplates.Value)).toEqual({ 'desired-state': stack.jobTemplates['desired-state'].jobTemplateId });
+    expect(JSON.parse(outputs.JobTemplates.Value)).toEqual({ 'desired-state': stack.jobTemplates['desired-state'].jobTemplateId, 'update-program': stack.jobTemplates['update-program'].jobTemplateId });
+    expect(outputs.ProgramArtifactsBucketName.Value).toEqual({ Ref: stack.getLogicalId(stack.programs.bucket.node.defaultChild as any) });
     expect(outputs.JobIdPrefix.Value).toBe(`iot-core-${name}-`);
   });
 
   test('the desired-state job template runs as the environment\'s config says, with the interval as its parameter', () => {
     const jobs = config.jobs;
-    const [templateId] = Object.keys(template.findResources('AWS::IoT::JobTemplate'));
-    const properties = template.toJSON().Resources[templateId].Properties;
+    const properties = template.toJSON().Resources[stack.getLogicalId(stack.jobTemplates['desired-state'].node.defaultChild as any)].Properties;
     expect(JSON.parse(properties.Document)).toEqual({ operation: 'desired-state', desired: { interval: '${interval}' } });
+    expect(properties.PresignedUrlConfig).toBeUndefined();
     expect(properties.JobTemplateId).toMatch(new RegExp(`^iot-core-${name}-desired-state-[0-9a-f]{8}$`));
     expect(properties.JobExecutionsRolloutConfig).toEqual({
       MaximumPerMinute: jobs.rollout.maximumPerMinute,
@@ -272,6 +274,15 @@ describe.each(ENVIRONMENT_NAMES)('IotCoreStack %s', (name) => {
     expect(properties.AbortConfig).toEqual({ CriteriaList: jobs.abort.map((criterion) => ({ Action: 'CANCEL', FailureType: criterion.failureType, ThresholdPercentage: criterion.thresholdPercentage, MinNumberOfExecutedThings: criterion.minExecutedThings })) });
     expect(properties.TimeoutConfig).toEqual({ InProgressTimeoutInMinutes: jobs.inProgressTimeoutMinutes });
     expect(properties.JobExecutionsRetryConfig).toEqual({ RetryCriteriaList: jobs.retries.map((retry) => ({ FailureType: retry.failureType, NumberOfRetries: retry.numberOfRetries })) });
+  });
+
+  test('the update-program job template: the package\'s version, URL and hash as parameters, URLs signed for an hour with the artifacts\' role, rolled out as the other', () => {
+    const properties = template.toJSON().Resources[stack.getLogicalId(stack.jobTemplates['update-program'].node.defaultChild as any)].Properties;
+    const desiredState = template.toJSON().Resources[stack.getLogicalId(stack.jobTemplates['desired-state'].node.defaultChild as any)].Properties;
+    expect(JSON.parse(properties.Document)).toEqual({ operation: 'update-program', version: '${version}', url: '${url}', sha256: '${sha256}' });
+    expect(properties.JobTemplateId).toMatch(new RegExp(`^iot-core-${name}-update-program-[0-9a-f]{8}$`));
+    expect(properties.PresignedUrlConfig).toEqual({ RoleArn: { 'Fn::GetAtt': [stack.getLogicalId(stack.programs.presignRole.node.defaultChild as any), 'Arn'] }, ExpiresInSec: 3600 });
+    for (const key of ['JobExecutionsRolloutConfig', 'AbortConfig', 'TimeoutConfig', 'JobExecutionsRetryConfig']) expect(properties[key]).toEqual(desiredState[key]);
   });
 
   test('no output or resource property carries key material', () => {

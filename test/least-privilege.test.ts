@@ -404,6 +404,57 @@ describe.each(ENVIRONMENT_NAMES)('IAM of IotCore-%s, simulated', (name) => {
     });
   });
 
+  describe('device program releases: the artifacts\' presign role and the job commands\' grant', () => {
+    const presignRole = () => logicalId(stack.programs.presignRole);
+    const bucketId = () => stack.getLogicalId(stack.programs.bucket.node.defaultChild as never);
+    const bucketName = () => String(resolved.ref(bucketId()));
+    const bucketPolicy = () => resolved.properties(resolved.ofType('AWS::S3::BucketPolicy').find((id) => resolved.resource(id).Properties!.Bucket.Ref === bucketId())!).PolicyDocument;
+    const object = (key: string, bucket = bucketName()) => `arn:aws:s3:::${bucket}/${key}`;
+    const overTls = { 'aws:SecureTransport': 'true' };
+    const release = `programs/${'ab'.repeat(32)}.tgz`;
+
+    test('AWS IoT of this account may assume the presign role; of another account, not', async () => {
+      const assume = (sourceAccount: string) => simulate({
+        principal: 'iot.amazonaws.com', action: 'sts:AssumeRole', resource: roleArn(presignRole()), account,
+        resourcePolicy: resolved.properties(presignRole()).AssumeRolePolicyDocument, context: { 'aws:SourceAccount': sourceAccount },
+      });
+      expect(await assume(account)).toBe('Allowed');
+      expect(await assume('999999999999')).not.toBe('Allowed');
+    });
+
+    test('the presign role may read a package over TLS, and nothing else: no other key, bucket, write or listing', async () => {
+      await allowedAll(presignRole(), [{ action: 's3:GetObject', resource: object(release), resourcePolicy: bucketPolicy(), context: overTls }]);
+      await deniedAll(presignRole(), [
+        { action: 's3:GetObject', resource: object('elsewhere/x.tgz'), resourcePolicy: bucketPolicy(), context: overTls },
+        { action: 's3:GetObject', resource: object(`${scope.outputs.ArchiveKeyPrefix}data/t/1-u.json`, scope.outputs.ArchiveBucketName) },
+        { action: 's3:PutObject', resource: object(release), resourcePolicy: bucketPolicy(), context: overTls },
+        { action: 's3:ListBucket', resource: `arn:aws:s3:::${bucketName()}`, resourcePolicy: bucketPolicy(), context: overTls },
+      ]);
+      const withoutTls = await simulate({
+        principal: roleArn(presignRole()), identityPolicies: resolved.rolePolicies(presignRole()), account,
+        action: 's3:GetObject', resource: object(release), resourcePolicy: bucketPolicy(), context: { 'aws:SecureTransport': 'false' },
+      });
+      expect(withoutTls).toBe('ExplicitlyDenied');
+    });
+
+    test('the job commands may upload a package and pass the presign role to AWS IoT, and no more', async () => {
+      const jobsRole = logicalId(jobsOperator);
+      const presignArn = roleArn(presignRole());
+      await allowedAll(jobsRole, [
+        { action: 's3:PutObject', resource: object(release), resourcePolicy: bucketPolicy(), context: overTls },
+        { action: 'iam:PassRole', resource: presignArn, context: { 'iam:PassedToService': 'iot.amazonaws.com' } },
+        { action: 'iot:CreateJob', resource: resolved.getAtt(logicalId(stack.jobTemplates['update-program']), 'Arn') },
+      ]);
+      await deniedAll(jobsRole, [
+        { action: 's3:PutObject', resource: object('elsewhere/x.tgz'), resourcePolicy: bucketPolicy(), context: overTls },
+        { action: 's3:DeleteObject', resource: object(release), resourcePolicy: bucketPolicy(), context: overTls },
+        { action: 's3:PutObject', resource: object(`${scope.outputs.ArchiveKeyPrefix}x.json`, scope.outputs.ArchiveBucketName) },
+        { action: 'iam:PassRole', resource: presignArn, context: { 'iam:PassedToService': 'lambda.amazonaws.com' } },
+        { action: 'iam:PassRole', resource: resolved.arn('iam', 'role/another-role').replace(`:${resolved.region}:`, '::'), context: { 'iam:PassedToService': 'iot.amazonaws.com' } },
+      ]);
+    });
+  });
+
   if (stack.fleet) describe('the fleet', () => {
     const fleet = stack.fleet!;
     const provisioningRole = logicalId(fleet.provisioningRole);
@@ -524,7 +575,7 @@ describe.each(ENVIRONMENT_NAMES)('IAM of IotCore-%s, simulated', (name) => {
     const expected = [
       ...handlers.flatMap((handler) => [handler.role, ...handler.providerRoles].map(logicalId)),
       logicalId(reader), ...(operator ? [logicalId(operator)] : []), logicalId(jobsOperator),
-      logicalId(stack.rule.role), logicalId(stack.monitoring.node.findChild('LivenessRole') as iam.Role),
+      logicalId(stack.rule.role), logicalId(stack.monitoring.node.findChild('LivenessRole') as iam.Role), logicalId(stack.programs.presignRole),
       ...(stack.fleet ? [logicalId(stack.fleet.provisioningRole), logicalId(stack.fleet.hook.role as iam.Role)] : []),
       // CDK's own provider that empties the buckets on delete (RemovalPolicy.DESTROY), not a role of this project's code.
       ...resolved.ofType('AWS::IAM::Role').filter((id) => id.startsWith('CustomS3AutoDeleteObjectsCustomResourceProviderRole')),

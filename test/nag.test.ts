@@ -29,6 +29,7 @@ describe('cdk-nag AwsSolutions', () => {
       'IotCore-dev/Fleet/HookRole Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:thing/pi-dev-fleet-*]',
       'IotCore-dev/Fleet/ProvisioningRole Annotation::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSIoTThingsRegistration]',
       'IotCore-dev/Monitoring/LivenessRole Annotation::AwsSolutions-IAM5[Resource::*]',
+      'IotCore-dev/ProgramArtifacts/PresignRole Annotation::AwsSolutions-IAM5[Resource::<ProgramArtifactsBucketE6493B5D.Arn>/programs/*]',
       'IotCore-dev/ShadowDefaults/Handler/FunctionRole Annotation::AwsSolutions-IAM5[Resource::*]',
       'IotCore-dev/ShadowDefaults/Handler/ProviderRole Annotation::AwsSolutions-IAM5[Resource::<ShadowDefaultsHandlerFunction08DB17AF.Arn>:*]',
       'IotCore-dev/SmokeCheckPolicy Annotation::AwsSolutions-IAM5[Resource::<ArchiveBucket7C124431.Arn>/archive/*]',

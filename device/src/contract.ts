@@ -54,6 +54,10 @@ export const echoTopicOf = (thingName: string): string => `${ECHO_TOPIC_PREFIX}/
  * `provision`, the smoke check, the operator commands and the sandbox read them by these names. Never key
  * material.
  */
+/** Where a released device program package is kept in the artifacts bucket: named by its SHA-256, never overwritten. */
+export const PROGRAM_KEY_PREFIX = 'programs/';
+export const programKey = (sha256: string): string => `${PROGRAM_KEY_PREFIX}${sha256}.tgz`;
+
 export const STACK_OUTPUTS = {
   IotDataEndpoint: 'AWS IoT data endpoint (iot:Data-ATS) devices connect to',
   ThingName: 'Name of the IoT thing',
@@ -71,6 +75,7 @@ export const STACK_OUTPUTS = {
   DashboardName: 'CloudWatch dashboard: messages matched and archived, failures, device liveness',
   JobTemplates: 'Job templates by operation, as JSON (npm run fleet -- job start --template <operation>)',
   JobIdPrefix: "Every job of this environment's job commands is named <prefix><template>-<time>",
+  ProgramArtifactsBucketName: `Bucket device program packages are released from (npm run fleet -- release), under ${programKey('<sha256>')}`,
 } as const;
 
 /** The outputs of a stack that declares a fleet, in addition. */

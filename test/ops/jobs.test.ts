@@ -6,18 +6,22 @@
  * commands refuse before anything is made; status and cancel.
  */
 import { ChildProcess, spawn } from 'child_process';
+import { createHash } from 'crypto';
+import * as fs from 'fs';
 import * as path from 'path';
-import { JobExecutionStatus } from '@aws-sdk/client-iot';
+import { DescribeJobCommand, GetJobDocumentCommand, IoTClient, JobExecutionStatus } from '@aws-sdk/client-iot';
 import { MqttClient } from 'mqtt';
 import { connect, disconnect } from '../../device/src/connection';
 import { JobsClient } from '../../device/src/jobs';
 import { JobsAgent } from '../../device/src/jobs-agent';
 import { failingOperation } from '../../device/src/job-operations';
 import { readPems } from '../../device/src/kit';
+import { presignedUrlPlaceholder } from '../../lib/presigned-url';
 import { EXECUTION_STATUSES } from '../../ops/jobs';
 import { memoryLogger } from '../../sandbox/memory-logger';
 import { runFleet } from '../setup/fleet-cli';
 import { Sandbox } from '../device/harness';
+import { fakeProgramPackage } from '../device/program-fixtures';
 
 const CLI = path.join(__dirname, '..', '..', 'device', 'bin', 'iot-device.js');
 let sandbox: Sandbox;
@@ -111,7 +115,7 @@ test('start refuses, before anything is made (exit 2, one line): a value the dev
     [['--template', 'desired-state', '--targets', group, '--document-parameters', 'interval=ten'], /interval "ten" rejected/],
     [['--template', 'desired-state', '--targets', group], /--document-parameters interval missing for template iot-core-dev-desired-state-\w+: it takes interval=<value>/],
     [['--template', 'desired-state', '--targets', group, '--document-parameters', 'interval=10', '--document-parameters', 'colour=red'], /--document-parameters colour unknown/],
-    [['--template', 'reboot', '--targets', group], /--template "reboot" is not one of IotCore-dev's job templates: desired-state/],
+    [['--template', 'reboot', '--targets', group], /--template "reboot" is not one of IotCore-dev's job templates: desired-state, update-program$/],
     [['--template', 'desired-state', '--targets', 'pi-stg-01', '--document-parameters', 'interval=10'], /--targets "pi-stg-01" is not a target of this environment: allowed are the fleet's thing group .*, the thing pi-dev-01, a fleet thing pi-dev-fleet-<serial>/],
     [['--template', 'desired-state', '--targets', group, '--document-parameters', 'interval'], /--document-parameters "interval" must be <name>=<value>/],
   ];
@@ -126,12 +130,70 @@ test('start refuses, before anything is made (exit 2, one line): a value the dev
   expect(err).toMatch(/^fleet: job status failed: ResourceNotFoundException: Job iot-core-dev-refused cannot be found/);
 });
 
+test('release: the package is uploaded under its hash and an update-program job started; each device is given a URL signed for it that downloads the package, the job keeps the placeholder', async () => {
+  const [kit, other] = ['JOBS0200', 'JOBS0201'].map(fleetDevice);
+  const tarball = fakeProgramPackage(sandbox.local.dir, { version: '0.2.0' });
+  const sha256 = createHash('sha256').update(fs.readFileSync(tarball)).digest('hex');
+  const bucket = sandbox.local.outputs.ProgramArtifactsBucketName;
+  const key = `programs/${sha256}.tgz`;
+  const released = await fleet('release', tarball, '--targets', kit.thingName, other.thingName, '--env', 'dev');
+  expect(released).toMatchObject({ code: 0, err: '' });
+  expect(released.out).toContain(`Program 0.2.0 (sha256 ${sha256}) uploaded to s3://${bucket}/${key}.`);
+  const jobId = /^Job (\S+) started for /m.exec(released.out)![1];
+  expect(jobId).toMatch(/^iot-core-dev-update-program-\d{8}T\d{6}$/);
+  const delivered = async (device: typeof kit) => {
+    const client = await connect(device, readPems(device), { log: memoryLogger() });
+    try {
+      const jobs = new JobsClient(client, device.thingName);
+      await jobs.subscribe();
+      return (await jobs.startNext())!.jobDocument as { operation: string; version: string; url: string; sha256: string };
+    } finally {
+      await disconnect(client);
+    }
+  };
+  const [mine, theirs] = [await delivered(kit), await delivered(other)];
+  expect(mine).toMatchObject({ operation: 'update-program', version: '0.2.0', sha256 });
+  expect(mine.url.startsWith(`${sandbox.local.s3.endpoint}/${bucket}/${key}?`)).toBe(true);
+  expect(new URL(mine.url).searchParams.get('X-Amz-Expires')).toBe('3600');
+  const response = await fetch(mine.url);
+  expect(response.status).toBe(200);
+  expect(createHash('sha256').update(Buffer.from(await response.arrayBuffer())).digest('hex')).toBe(sha256);
+  expect(new URL(theirs.url).pathname).toBe(new URL(mine.url).pathname);
+  // The job as made keeps the placeholder: AWS IoT signs it anew for each request of the document.
+  const iot = new IoTClient({ endpoint: sandbox.local.aws.endpoint, region: 'eu-west-1', credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' } });
+  try {
+    expect(JSON.parse((await iot.send(new GetJobDocumentCommand({ jobId }))).document!).url).toBe(presignedUrlPlaceholder({ region: 'eu-west-1', bucket, key }));
+    expect((await iot.send(new DescribeJobCommand({ jobId }))).job!.presignedUrlConfig).toEqual({ roleArn: expect.stringMatching(/:role\/.*PresignRole/), expiresInSec: 3600 });
+  } finally {
+    iot.destroy();
+  }
+});
+
+test('release refuses, before anything is uploaded (exit 2, one line): a file that is not a package, another package, no targets, a target of another environment', async () => {
+  const notAPackage = path.join(sandbox.local.dir, 'notes.tgz');
+  fs.writeFileSync(notAPackage, 'not a tarball');
+  const cases: Array<[string[], RegExp]> = [
+    [[notAPackage, '--targets', group], /notes\.tgz is not a package npm pack made/],
+    [[fakeProgramPackage(sandbox.local.dir, { name: 'left-pad', version: '1.0.0' }), '--targets', group], /is the package "left-pad", not the device program/],
+    [[fakeProgramPackage(sandbox.local.dir, { version: 'latest' }), '--targets', group], /version "latest" is not a semantic version/],
+    [[fakeProgramPackage(sandbox.local.dir, { version: '0.3.0' })], /--targets is missing/],
+    [[fakeProgramPackage(sandbox.local.dir, { version: '0.3.0' }), '--targets', 'pi-stg-01'], /--targets "pi-stg-01" is not a target of this environment/],
+  ];
+  for (const [args, message] of cases) {
+    const { code, out, err } = await fleet('release', ...args, '--env', 'dev');
+    expect({ code, out }).toEqual({ code: 2, out: '' });
+    expect(err).toMatch(message);
+    expect(err.split('\n')).toHaveLength(1);
+  }
+});
+
 test('every job command has --help; a job ID is checked', async () => {
   for (const command of ['start', 'status', 'cancel']) {
     const { code, out } = await fleet('job', command, '--help');
     expect(code).toBe(0);
     expect(out).toMatch(new RegExp(`^usage: npm run fleet -- job ${command} `));
   }
+  expect(await fleet('release', '--help')).toMatchObject({ code: 0, out: expect.stringMatching(/^usage: npm run fleet -- release <package.tgz> --targets /) });
   expect(await fleet('job', 'status', 'bad id', '--env', 'dev')).toMatchObject({ code: 2, err: 'fleet: job ID "bad id" must be 1 to 64 of [a-zA-Z0-9_-]' });
   expect(await fleet('job', 'restart', '--env', 'dev')).toMatchObject({ code: 2, err: 'fleet: unknown job command "restart"; allowed: start, status, cancel' });
 });
