@@ -326,7 +326,7 @@ export class IotCoreStack extends Stack {
       ...templates.map((template) => template.grantRead(grantee)),
       // CreateJob is authorized on the job, each target and the template ("Actions, resources, and condition keys for AWS IoT").
       iam.Grant.addToPrincipal({ grantee, actions: ['iot:CreateJob'], resourceArns: [jobs, ...things, ...templates.map((template) => template.jobTemplateArn)] }),
-      iam.Grant.addToPrincipal({ grantee, actions: ['iot:DescribeJob', 'iot:ListJobExecutionsForJob', 'iot:CancelJob'], resourceArns: [jobs] }),
+      iam.Grant.addToPrincipal({ grantee, actions: ['iot:DescribeJob', 'iot:GetJobDocument', 'iot:ListJobExecutionsForJob', 'iot:CancelJob'], resourceArns: [jobs] }),
       iam.Grant.addToPrincipal({ grantee, actions: ['iot:DescribeJobExecution'], resourceArns: [jobs, ...things.filter((arn) => arn !== this.fleet?.thingGroupArn)] }),
       // A job with presigned URLs passes the artifacts' role to AWS IoT (CreateJob's presignedUrlConfig); `fleet release` uploads the package first.
       iam.Grant.addToPrincipal({ grantee, actions: ['iam:PassRole'], resourceArns: [this.programs.presignRole.roleArn], conditions: { StringEquals: { 'iam:PassedToService': 'iot.amazonaws.com' } } }),

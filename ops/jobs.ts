@@ -4,7 +4,7 @@
  * takes its client, so the same code runs against AWS and against the sandbox's stand-in (AWS_ENDPOINT_URL_IOT).
  */
 import {
-  CancelJobCommand, CreateJobCommand, DescribeJobCommand, DescribeJobExecutionCommand, DescribeJobTemplateCommand, IoTClient, Job, JobExecutionStatus, ListJobExecutionsForJobCommand,
+  CancelJobCommand, CreateJobCommand, DescribeJobCommand, DescribeJobExecutionCommand, DescribeJobTemplateCommand, GetJobDocumentCommand, IoTClient, Job, JobExecutionStatus, ListJobExecutionsForJobCommand,
 } from '@aws-sdk/client-iot';
 import { operationOf } from '../device/src/job-operations';
 import { DOCUMENT_PARAMETER, documentParameters } from '../lib/job-template';
@@ -93,6 +93,11 @@ export interface JobStatus {
   readonly abortedBy?: string;
   /** Each failed, rejected or timed-out thing with its reason (at most `failuresShown`). */
   readonly failures: ReadonlyArray<{ thingName: string; status: string; reason?: string }>;
+  /**
+   * Of an update-program job: the version it installs, on how many devices it runs (SUCCEEDED: a device reports
+   * that only once the new version has connected and published), and how many kept the version they had.
+   */
+  readonly versions?: { readonly version: string; readonly running: number; readonly kept: number };
 }
 
 /** DescribeJob's counts, and the things whose executions failed (ListJobExecutionsForJob, paged). */
@@ -122,7 +127,10 @@ export async function jobStatus(iot: IoTClient, jobId: string, failuresShown = 2
     const { execution } = await iot.send(new DescribeJobExecutionCommand({ jobId, thingName: failure.thingName }));
     failure.reason = execution?.statusDetails?.detailsMap?.reason;
   }
-  return { jobId, status: job!.status!, executions, done, total, abortedBy: abortedBy(job!, executions, total), failures: shown };
+  const document = JSON.parse((await iot.send(new GetJobDocumentCommand({ jobId }))).document ?? '{}') as { operation?: unknown; version?: unknown };
+  const versions = document.operation === 'update-program' && typeof document.version === 'string'
+    ? { version: document.version, running: executions.SUCCEEDED, kept: total - executions.SUCCEEDED } : undefined;
+  return { jobId, status: job!.status!, executions, done, total, abortedBy: abortedBy(job!, executions, total), failures: shown, ...(versions ? { versions } : {}) };
 }
 
 /** The abort criterion a CANCELED job's counts meet (AWS records no reason of its own for an abort). */

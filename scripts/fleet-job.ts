@@ -105,6 +105,7 @@ function describeStatus(status: JobStatus, terminal: boolean): string[] {
     `${status.jobId}: ${status.status}${status.abortedBy ? ` (aborted: ${status.abortedBy})` : ''}`,
     ...(terminal ? [progressBar(status.done, status.total)] : []),
     `executions: ${counts}`,
+    ...(status.versions ? [`versions: ${status.versions.version} runs on ${status.versions.running} device(s); ${status.versions.kept} kept the version they had (not reached yet, failed and rolled back, or canceled)`] : []),
     ...status.failures.map((failure) => `  ${failure.thingName}: ${failure.status}${failure.reason ? `: ${failure.reason}` : ''}`),
   ];
 }

@@ -78,6 +78,9 @@ const REQUESTS: Record<string, (scope: Scope) => Array<Omit<IamRequest, 'princip
   'iot:DescribeJobTemplate': (s) => [{ action: 'iot:DescribeJobTemplate', resource: s.jobTemplateArn }],
   'iot:CreateJob': (s) => [s.jobArn, s.thingArn, ...(s.thingGroupArn ? [s.thingGroupArn] : []), s.jobTemplateArn].map((resource) => ({ action: 'iot:CreateJob', resource })),
   'iot:DescribeJob': (s) => [{ action: 'iot:DescribeJob', resource: s.jobArn }],
+  'iot:GetJobDocument': (s) => [{ action: 'iot:GetJobDocument', resource: s.jobArn }],
+  // The release's upload (ops/release.ts), under the key of a package's hash.
+  's3:PutObject': (s) => [{ action: 's3:PutObject', resource: `arn:aws:s3:::${s.outputs.ProgramArtifactsBucketName}/programs/${'ab'.repeat(32)}.tgz`, context: { 'aws:SecureTransport': 'true' } }],
   'iot:ListJobExecutionsForJob': (s) => [{ action: 'iot:ListJobExecutionsForJob', resource: s.jobArn }],
   'iot:CancelJob': (s) => [{ action: 'iot:CancelJob', resource: s.jobArn }],
   'iot:DescribeJobExecution': (s) => [s.jobArn, s.thingArn].map((resource) => ({ action: 'iot:DescribeJobExecution', resource })),
@@ -377,9 +380,9 @@ describe.each(ENVIRONMENT_NAMES)('IAM of IotCore-%s, simulated', (name) => {
   describe('the job commands (npm run fleet -- job), through IotCoreStack.grantJobs', () => {
     const jobsRole = () => logicalId(jobsOperator);
 
-    test('may make every call the commands make: on a job of the environment, its template, the declared thing and the fleet\'s group', async () => {
-      const actions = actionsCalledBy('scripts/fleet-job.ts');
-      expect(actions).toEqual(['cloudformation:DescribeStacks', 'iot:CancelJob', 'iot:CreateJob', 'iot:DescribeJob', 'iot:DescribeJobExecution', 'iot:DescribeJobTemplate', 'iot:ListJobExecutionsForJob']);
+    test('may make every call the commands make (job and release): on a job of the environment, its template, the declared thing and the fleet\'s group, a package', async () => {
+      const actions = [...new Set([...actionsCalledBy('scripts/fleet-job.ts'), ...actionsCalledBy('scripts/fleet-release.ts')])].sort();
+      expect(actions).toEqual(['cloudformation:DescribeStacks', 'iot:CancelJob', 'iot:CreateJob', 'iot:DescribeJob', 'iot:DescribeJobExecution', 'iot:DescribeJobTemplate', 'iot:GetJobDocument', 'iot:ListJobExecutionsForJob', 's3:PutObject']);
       await allowedAll(jobsRole(), actions.flatMap((action) => requestsFor(action, scope)));
       if (stack.fleet) {
         const fleetThing = resolved.arn('iot', `thing/${stack.fleet.thingNamePrefix}ABCD1234`);
@@ -392,6 +395,7 @@ describe.each(ENVIRONMENT_NAMES)('IAM of IotCore-%s, simulated', (name) => {
       await deniedAll(jobsRole(), [
         { action: 'iot:CreateJob', resource: otherJob },
         { action: 'iot:DescribeJob', resource: otherJob },
+        { action: 'iot:GetJobDocument', resource: otherJob },
         { action: 'iot:CancelJob', resource: otherJob },
         { action: 'iot:ListJobExecutionsForJob', resource: otherJob },
         { action: 'iot:CreateJob', resource: otherThing },

@@ -82,6 +82,7 @@ test('a desired-state job over the fleet\'s group: the running device succeeds, 
     const jobId = /^Job (\S+) started for /.exec(started.out)![1];
     expect(jobId).toMatch(/^iot-core-dev-desired-state-\d{8}T\d{6}$/);
     await until('the running device to succeed', async () => (await statusOf(jobId)).executions.SUCCEEDED === 1);
+    expect((await statusOf(jobId)).versions).toBeUndefined();
     await until('interval 10 reported', async () => sandbox.shadowOf(kits[0].thingName)?.state.reported?.interval === 10);
     faulty.push(await faultyDevice(kits[1]));
     await until('one failure', async () => (await statusOf(jobId)).executions.FAILED === 1);
@@ -141,17 +142,22 @@ test('release: the package is uploaded under its hash and an update-program job 
   expect(released.out).toContain(`Program 0.2.0 (sha256 ${sha256}) uploaded to s3://${bucket}/${key}.`);
   const jobId = /^Job (\S+) started for /m.exec(released.out)![1];
   expect(jobId).toMatch(/^iot-core-dev-update-program-\d{8}T\d{6}$/);
-  const delivered = async (device: typeof kit) => {
+  const delivered = async (device: typeof kit, succeed: boolean) => {
     const client = await connect(device, readPems(device), { log: memoryLogger() });
     try {
       const jobs = new JobsClient(client, device.thingName);
       await jobs.subscribe();
-      return (await jobs.startNext())!.jobDocument as { operation: string; version: string; url: string; sha256: string };
+      const execution = (await jobs.startNext())!;
+      if (succeed) await jobs.update(execution.jobId, 'SUCCEEDED', { version: '0.2.0' }, execution.versionNumber);
+      return execution.jobDocument as { operation: string; version: string; url: string; sha256: string };
     } finally {
       await disconnect(client);
     }
   };
-  const [mine, theirs] = [await delivered(kit), await delivered(other)];
+  const [mine, theirs] = [await delivered(kit, true), await delivered(other, false)];
+  // One device runs the new version; the other, in progress, still runs its own.
+  expect((await statusOf(jobId)).versions).toEqual({ version: '0.2.0', running: 1, kept: 1 });
+  expect((await fleet('job', 'status', jobId, '--env', 'dev')).out).toContain('versions: 0.2.0 runs on 1 device(s); 1 kept the version they had');
   expect(mine).toMatchObject({ operation: 'update-program', version: '0.2.0', sha256 });
   expect(mine.url.startsWith(`${sandbox.local.s3.endpoint}/${bucket}/${key}?`)).toBe(true);
   expect(new URL(mine.url).searchParams.get('X-Amz-Expires')).toBe('3600');
