@@ -8,6 +8,8 @@ import { readPems, loadKit } from '../device/src/kit';
 import { Logger } from '../device/src/log';
 import { failingOperation, OPERATIONS } from '../device/src/job-operations';
 import { DeviceRunner } from '../device/src/runner';
+import { RESTART_SECONDS } from '../device/src/service';
+import { startAsTheServiceDoes } from './service-restarts';
 import { Spool } from '../device/src/spool';
 
 /** A device to run: its kit, and what the simulation asks of it. */
@@ -31,7 +33,7 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'ready'; rss: number }
-  | { type: 'started'; starts: Array<[index: number, at: number, ms: number]>; failures: Array<[index: number, message: string]> }
+  | { type: 'started'; starts: Array<[index: number, at: number, ms: number]>; restarts: Array<[index: number, message: string]>; failures: Array<[index: number, message: string]> }
   | { type: 'tick'; acks: Array<[index: number, seq: number, at: number]>; reconnects: Array<[index: number, at: number]>; rss: number; warnings: number; spooled: number }
   | { type: 'stopped'; totals: Array<[index: number, produced: number, acknowledged: number, spooled: number]>; rss: number };
 
@@ -63,34 +65,51 @@ function fillSpool(kitDir: string, count: number, log: Logger): void {
   }
 }
 
+/** A device's starts before the simulation counts it failed (its service would go on restarting it). */
+const STARTS_PER_DEVICE = 3;
+
 /** `port`: the broker's, as `--port` gives it (a kit made in an earlier run names that run's). */
 async function start(devices: WorkerDevice[], startsPerSecond: number, msPerSecond: number, port: number): Promise<void> {
   const spacing = 1000 / startsPerSecond;
   const begun = Date.now();
   const pending: Array<Promise<void>> = [];
   let starts: Array<[number, number, number]> = [];
+  let restarts: Array<[number, string]> = [];
   let failures: Array<[number, string]> = [];
   const flush = () => {
-    if (starts.length || failures.length) send({ type: 'started', starts, failures });
+    if (starts.length || restarts.length || failures.length) send({ type: 'started', starts, restarts, failures });
     starts = [];
+    restarts = [];
     failures = [];
   };
   const flusher = setInterval(flush, 250);
+  const startDevice = async (device: WorkerDevice, log: Logger): Promise<void> => {
+    const kit = loadKit(device.kitDir, { port });
+    const operations = device.failJobs ? { ...OPERATIONS, 'desired-state': failingOperation('desired-state', SIMULATED_JOB_FAILURE) } : OPERATIONS;
+    try {
+      await startAsTheServiceDoes(async () => {
+        const runner = new DeviceRunner(kit, readPems(kit), { log, msPerSecond, name: device.name, operations });
+        runners.set(device.index, runner);
+        const at = Date.now();
+        try {
+          await runner.start();
+        } catch (error) {
+          await runner.stop().catch(() => undefined);
+          throw error;
+        }
+        starts.push([device.index, at, Date.now() - at]);
+      }, (error) => restarts.push([device.index, error.message]), { starts: STARTS_PER_DEVICE, restartMs: RESTART_SECONDS * msPerSecond });
+    } catch (error) {
+      failures.push([device.index, (error as Error).message]);
+    }
+  };
   for (const [i, device] of devices.entries()) {
     // Paced: the fleet's connects per second stay under the account's quota.
     const due = begun + i * spacing - Date.now();
     if (due > 0) await new Promise((resolve) => setTimeout(resolve, due));
     const log = loggerOf(device.index);
     if (device.backlog) fillSpool(device.kitDir, device.backlog, log);
-    const kit = loadKit(device.kitDir, { port });
-    const operations = device.failJobs ? { ...OPERATIONS, 'desired-state': failingOperation('desired-state', SIMULATED_JOB_FAILURE) } : OPERATIONS;
-    const runner = new DeviceRunner(kit, readPems(kit), { log, msPerSecond, name: device.name, operations });
-    runners.set(device.index, runner);
-    const at = Date.now();
-    pending.push(runner.start().then(
-      () => { starts.push([device.index, at, Date.now() - at]); },
-      (error: unknown) => { failures.push([device.index, (error as Error).message]); },
-    ));
+    pending.push(startDevice(device, log));
   }
   await Promise.all(pending);
   clearInterval(flusher);

@@ -73,7 +73,11 @@ export interface SimulationReport {
   readonly shareS3: number;
   /** `reused`: kits of an earlier run in the same `dir`, not provisioned again. */
   readonly provisioning: { readonly devicesPerSecond: number; readonly seconds: number; readonly reused: number };
-  readonly starts: { readonly failed: number; readonly ms: Percentiles; readonly peakPerSecond: number };
+  /**
+   * `failed`: devices that never started; `restarted`: failed starts the service started again after its RestartSec;
+   * `reasons`: why starts failed, restarted or not, with how often.
+   */
+  readonly starts: { readonly failed: number; readonly restarted: number; readonly reasons: Readonly<Record<string, number>>; readonly ms: Percentiles; readonly peakPerSecond: number };
   readonly messages: {
     readonly produced: number;
     readonly acknowledged: number;
@@ -305,6 +309,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     const startSeconds = new Map<number, number>();
     const totals: Array<[number, number, number, number]> = [];
     const failures: Array<[number, string]> = [];
+    const restarts: Array<[number, string]> = [];
     const baselineRss = new Map<ChildProcess, number>();
     const rss = new Map<ChildProcess, number>();
     const spooledNow = new Map<ChildProcess, number>();
@@ -329,6 +334,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
             if (index !== probeIndex) started += 1;
           }
           failures.push(...message.failures);
+          restarts.push(...message.restarts);
           started += message.failures.length;
         } else if (message.type === 'tick') {
           acks.push(...message.acks);
@@ -365,8 +371,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       await sleep(250);
     }
     // Why devices failed, by reason, most frequent first: a figure alone says nothing to fix.
-    const reasons = [...failures.reduce((counts, [, reason]) => counts.set(reason, (counts.get(reason) ?? 0) + 1), new Map<string, number>())].sort((a, b) => b[1] - a[1]);
-    progress(`${options.devices} devices running (${failures.length} failed to start${reasons.length ? `: ${reasons.slice(0, 3).map(([reason, count]) => `${count} × ${reason}`).join('; ')}` : ''}); ${options.minutes} min at ${intervalSeconds} s`);
+    const reasons = [...[...failures, ...restarts].reduce((counts, [, reason]) => counts.set(reason, (counts.get(reason) ?? 0) + 1), new Map<string, number>())].sort((a, b) => b[1] - a[1]);
+    progress(`${options.devices} devices running (${failures.length} failed to start, ${restarts.length} starts restarted${reasons.length ? `: ${reasons.slice(0, 3).map(([reason, count]) => `${count} × ${reason}`).join('; ')}` : ''}); ${options.minutes} min at ${intervalSeconds} s`);
     const running = () => options.devices + (drainProbe ? 1 : 0) - failures.length;
     const job = options.job ? await startSimulatedJob(sandbox, options.job, intervalSeconds, progress) : undefined;
     const everyDeviceBack = () => reconnected.size >= running();
@@ -492,7 +498,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       minutes: options.minutes,
       shareS3,
       provisioning: { devicesPerSecond: (serials.length - reused) / provisionSeconds, seconds: provisionSeconds, reused },
-      starts: { failed: failures.length, ms: percentiles(startMs), peakPerSecond: Math.max(0, ...startSeconds.values()) },
+      starts: { failed: failures.length, restarted: restarts.length, reasons: Object.fromEntries(reasons), ms: percentiles(startMs), peakPerSecond: Math.max(0, ...startSeconds.values()) },
       messages: {
         produced, acknowledged: fleetTotals.reduce((sum, [, , ack]) => sum + ack, 0), received, duplicates: observer.duplicates, spooled,
         lost: Math.max(0, produced - received - spooled), pubackMs: percentiles(puback),
@@ -540,7 +546,7 @@ export function reportMarkdown(report: SimulationReport): string {
     '| what | result |',
     '| --- | --- |',
     `| provisioned by claim | ${made ? `${made}${report.drainProbe ? ` (the drain probe among them)` : ''} in ${fixed(report.provisioning.seconds)} s (${fixed(report.provisioning.devicesPerSecond)} devices/s)` : 'none'}${report.provisioning.reused ? `; ${report.provisioning.reused} kits of an earlier run reused` : ''} |`,
-    `| starts (connect, subscribe, shadow sync) | ${ms(report.starts.ms)}; ${report.starts.failed} failed; peak ${report.starts.peakPerSecond}/s (account quota ${report.quotas.connectQuota}/s) |`,
+    `| starts (connect, subscribe, shadow sync) | ${ms(report.starts.ms)}; ${report.starts.failed} failed${report.starts.restarted ? ` (${report.starts.restarted} failed starts restarted by the service: ${Object.entries(report.starts.reasons).map(([reason, count]) => `${count} × ${reason}`).join('; ')})` : ''}; peak ${report.starts.peakPerSecond}/s (account quota ${report.quotas.connectQuota}/s) |`,
     `| messages of the ${report.devices} devices${report.drainProbe ? ' (the drain probe\'s below)' : ''} | ${m.produced} produced, ${m.acknowledged} acknowledged, ${m.received} received by the broker, ${m.spooled} still spooled, **${m.lost} lost**, ${m.duplicates} duplicates |`,
     `| publish to PUBACK | ${ms(m.pubackMs)} |`,
     `| archived by the rule (name s3, ${fixed(report.shareS3 * 100, 0)} % of devices) | ${report.archive.archived} objects for ${report.archive.expected} messages and ${report.archive.duplicates} redelivered copies; ${report.archive.inBucket === undefined ? `a backlog of ${report.archive.expected + report.archive.duplicates - report.archive.archived} still to archive when the report was made` : `${report.archive.inBucket} objects in the bucket`} |`,

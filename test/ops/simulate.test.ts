@@ -31,7 +31,9 @@ test('20 devices at 2 s for 15 s, a broker outage of 10 s: nothing lost, every d
   const report = simulate('--devices', '20', '--interval', '2', '--minutes', '0.25', '--share-s3', '0.2', '--restart-broker-at', '2', '--drain-probe', '200');
   const { messages } = report;
 
-  expect(report.starts.failed).toBe(0);
+  // A start that failed and was restarted by the service is how a fleet behaves; one that never started is not. The
+  // reasons print with a failure.
+  expect(report.starts).toMatchObject({ failed: 0 });
   // The devices' own count against the broker's delivery: every message made is delivered or still on a device's disk.
   expect(messages.lost).toBe(0);
   expect(messages.received + messages.spooled).toBe(messages.produced);
@@ -82,7 +84,9 @@ test('a second run in the same folder reuses the kits it made, with their spools
   const report = simulate('--devices', '25', '--minutes', '0.25', '--drain-probe', '0', '--job', 'desired-state', '--job-failures', '0.3');
   // The 20 devices of the run above (this run has no drain probe).
   expect(report.provisioning.reused).toBe(20);
-  expect(report.starts.failed).toBe(0);
+  // A start that failed and was restarted by the service is how a fleet behaves; one that never started is not. The
+  // reasons print with a failure.
+  expect(report.starts).toMatchObject({ failed: 0 });
   // What the first run left in spools is not counted as this run's: every message received was made now.
   expect(report.messages.lost).toBe(0);
   expect(report.messages.received + report.messages.spooled).toBe(report.messages.produced);
