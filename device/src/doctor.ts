@@ -176,8 +176,11 @@ export function cppTrustStore(kit: Kit, ca: X509Certificate, given?: string, can
       : `This CA is not Amazon Root CA 1 (a sandbox's or your own): add it only to a test device's store, and take it out afterwards. Add: ${step.add}; remove: ${step.remove}`);
 }
 
-/** A hint as doctor gives it: advice to run doctor is no advice inside doctor. */
-const withoutDoctorAdvice = (hint: string | undefined) => hint?.replace(/[;.]? *[Rr]un iot-device doctor\.?$/, '') || undefined;
+/**
+ * A hint as doctor gives it: advice to run doctor is no advice inside doctor. It goes with what joins it to the
+ * rest ("; run", ", then run", " and run"); a hint that was only that advice is none.
+ */
+export const withoutDoctorAdvice = (hint: string | undefined) => hint?.replace(/(?:[;.]|,? then| and)? *[Rr]un iot-device doctor\.?$/, '') || undefined;
 
 function tcpOpen(host: string, port: number, timeoutMs: number): Promise<true | string> {
   return new Promise((resolve) => {

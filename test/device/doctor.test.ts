@@ -8,8 +8,10 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { CheckResult, cppTrustStore, formatReport, runDoctor } from '../../device/src/doctor';
-import { Kit } from '../../device/src/kit';
+import { CheckResult, cppTrustStore, formatReport, runDoctor, withoutDoctorAdvice } from '../../device/src/doctor';
+import { explainConnectionError } from '../../device/src/errors';
+import { cppSampleLine, TRUST_STORE_FILES } from '../../device/src/cpp-sample';
+import { AMAZON_ROOT_CA_PATH, Kit } from '../../device/src/kit';
 import { createLogger } from '../../device/src/log';
 import { RUN_PID_FILE } from '../../device/src/run-lock';
 import { freePort } from '../../sandbox/ports';
@@ -205,4 +207,83 @@ test('the report: OK, WARN for an optional failure, FAIL with its fix', () => {
     { name: 'b', ok: false, optional: true, detail: 'meh', fix: 'do b' },
     { name: 'c', ok: false, detail: 'bad' },
   ])).toBe('OK   a: fine\nWARN b: meh\n     -> do b\nFAIL c: bad');
+});
+
+test('a fix as doctor gives it: without the advice to run doctor, nor the words that joined it to the rest', () => {
+  const codes = ['CERT_NOT_YET_VALID', 'CERT_HAS_EXPIRED', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID', 'ENOTFOUND', 'ECONNREFUSED', 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA', 'ECONNRESET', 'ERR_SSL_WRONG_VERSION_NUMBER'];
+  const fixes = Object.fromEntries(codes.map((code) => [code, withoutDoctorAdvice(explainConnectionError(Object.assign(new Error(code), { code }), 'localhost', 8883).hint)]));
+  expect(fixes).toEqual({
+    CERT_NOT_YET_VALID: 'The clock is behind (common on a Raspberry Pi without RTC): enable NTP (sudo timedatectl set-ntp true) or set it (sudo date -s "YYYY-MM-DD HH:MM:SS")',
+    CERT_HAS_EXPIRED: 'Check the clock (timedatectl; sudo timedatectl set-ntp true)',
+    UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'Use the CA that signed the endpoint: AmazonRootCA1.pem for AWS IoT (iot:Data-ATS endpoint); re-run iot-device bootstrap to restore it',
+    ERR_TLS_CERT_ALTNAME_INVALID: 'Use the iot:Data-ATS endpoint from the stack outputs (IotDataEndpoint)',
+    ENOTFOUND: 'Check the endpoint in device.json and the device\'s DNS and network',
+    ECONNREFUSED: 'Check the network and that outbound port 8883 is open (AWS IoT: 8883 for MQTT, 443 with ALPN, 8443 for HTTPS)',
+    ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: 'Check that the certificate is ACTIVE and registered in this account and region, and that its clock is right',
+    ECONNRESET: 'AWS IoT closes connections whose certificate is inactive or whose policy does not allow iot:Connect for this client ID',
+    // Its only advice was to run doctor: none is left, and --json has no empty fix.
+    ERR_SSL_WRONG_VERSION_NUMBER: undefined,
+  });
+  expect(withoutDoctorAdvice(undefined)).toBeUndefined();
+  expect(withoutDoctorAdvice('Run iot-device doctor.')).toBeUndefined();
+});
+
+test('what each passing check says it found', async () => {
+  const results = await doctor(kit);
+  const ca = new X509Certificate(fs.readFileSync(kit.caPath));
+  const issuer = /CN=([^\n]+)/.exec(ca.subject)![1];
+  expect(named(results, 'kit files')!.detail).toBe(`${kit.certificatePath}, ${kit.privateKeyPath} and ${kit.caPath} are readable`);
+  expect(named(results, 'root CA')!.detail).toBe(`${kit.caPath} (${ca.subject.split('\n').join(', ')}) is passed to TLS explicitly: iot-device needs no system trust store (the C++ SDK's sample does: doctor --sdk cpp)`);
+  expect(named(results, 'clock')!.detail).toMatch(/^certificate valid \S+ to \S+, device clock \S+/);
+  expect(named(results, 'DNS')!.detail).toMatch(new RegExp(`^${kit.endpoint} is (127\\.0\\.0\\.1|::1)$`));
+  expect(named(results, `TCP ${kit.port} (MQTT)`)!.detail).toBe(`${kit.endpoint}:${kit.port} accepts connections`);
+  expect(named(results, `TCP ${kit.httpsPort} (HTTPS)`)!.detail).toBe(`${kit.endpoint}:${kit.httpsPort} accepts connections`);
+  // The server's certificate and who issued it, as openssl s_client shows them: the sandbox's CA signed the broker's.
+  expect(named(results, 'TLS handshake')!.detail).toMatch(new RegExp(`, server certificate [^?\\s]+ issued by ${issuer}$`));
+});
+
+test('each failure\'s fix says what to do about it', async () => {
+  const closed = await freePort();
+  expect(named(await doctor({ ...kit, port: closed }), `TCP ${closed} (MQTT)`)!.fix).toBe(`Open outbound port ${closed} in the firewall, or use port 443 (set port in device.json)`);
+  expect(named(await doctor({ ...kit, httpsPort: closed }, { timeoutMs: 1000 }), `TCP ${closed} (HTTPS)`)).toMatchObject({
+    detail: `${kit.endpoint}:${closed} is not reachable (ECONNREFUSED); only publish --https needs it`, fix: `Open outbound port ${closed}`,
+  });
+  expect(named(await doctor({ ...kit, endpoint: 'no-such-host.invalid' }), 'DNS')!.fix).toBe('Check the endpoint in device.json (IotDataEndpoint of the stack) and the network');
+  const ca = new X509Certificate(fs.readFileSync(kit.caPath));
+  const aws = { ...kit, endpoint: 'a1b2c3d4e5f6g7-ats.iot.eu-west-1.amazonaws.com' };
+  expect(named(await doctor(aws, { timeoutMs: 1 }), 'root CA')!.detail).toBe(`${kit.caPath} is ${ca.subject.split('\n').join(', ')}, not Amazon Root CA 1, which signs the iot:Data-ATS endpoint`);
+  const other = await doctor({ ...kit, clientId: 'pi-someone-else' });
+  expect(named(other, 'client ID')!.detail).toBe('client ID pi-someone-else is not the thing name pi-doctor: AWS IoT refuses it under the device policy, which allows iot:Connect only as '
+    + 'the thing the certificate is attached to (${iot:Connection.Thing.ThingName})');
+  expect(named(other, 'MQTT connect')!.fix).toBe('The device policy allows iot:Connect only as client ID = the thing name (pi-doctor): use the kit\'s own client ID');
+});
+
+test('a server that does not speak TLS: the handshake fails, with no fix left once "run doctor" is taken out', async () => {
+  const plain = net.createServer((socket) => { socket.on('error', () => undefined); socket.end('HTTP/1.1 400 Bad Request\r\n\r\n'); });
+  await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+  try {
+    const check = named(await doctor({ ...kit, endpoint: '127.0.0.1', port: (plain.address() as net.AddressInfo).port }, { timeoutMs: 2000 }), 'TLS handshake')!;
+    expect(check).toMatchObject({ ok: false, detail: expect.stringMatching(/^Connection to 127\.0\.0\.1:\d+ failed: /) });
+    expect(check.fix).toBeUndefined();
+  } finally {
+    plain.close();
+  }
+});
+
+test('the C++ sample\'s trust store with Amazon Root CA 1, the kit\'s CA on AWS: what to install, and both the file and the folder named', () => {
+  const amazon = new X509Certificate(fs.readFileSync(AMAZON_ROOT_CA_PATH));
+  const none = path.join(os.tmpdir(), 'no-such-trust-store');
+  expect(cppTrustStore(kit, amazon, undefined, { files: [`${none}.crt`], dirs: [none] }).fix)
+    .toBe('Install ca-certificates (Yocto: IMAGE_INSTALL:append = " ca-certificates"; Debian: sudo apt install ca-certificates), which holds Amazon Root CA 1');
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'trust-dir-'));
+  const other = path.join(folder, 'other.crt');
+  fs.writeFileSync(other, createCertificateAuthority('another CA').certificatePem);
+  const without = cppTrustStore(kit, amazon, undefined, { files: [other], dirs: [folder] });
+  expect(without.detail).toMatch(new RegExp(`^${other} and ${folder} do not hold C=US, O=Amazon, CN=Amazon Root CA 1: mqtt5_pubsub fails with AWS_IO_TLS_ERROR_NEGOTIATION_FAILURE`));
+  expect(without.fix).toMatch(/^Install ca-certificates, which holds Amazon Root CA 1, or add it without replacing the bundle: sudo /);
+  fs.copyFileSync(AMAZON_ROOT_CA_PATH, path.join(folder, 'ce5e74ef.0'));
+  expect(cppTrustStore(kit, amazon, undefined, { files: [other], dirs: [folder] }).detail)
+    .toBe(`${folder}/ce5e74ef.0 holds C=US, O=Amazon, CN=Amazon Root CA 1; the line for this device: ${cppSampleLine(kit, path.resolve)}`);
+  expect(cppTrustStore(kit, amazon, folder).fix).toBe(`Pass the trust store file to check, for example ${TRUST_STORE_FILES[0]}`);
+  fs.rmSync(folder, { recursive: true, force: true });
 });
