@@ -167,7 +167,8 @@ test('while run of the kit is running, the MQTT check is skipped (a warning) unl
   const running = sandbox.kit('pi-doctor-running');
   fs.writeFileSync(path.join(running.dir, RUN_PID_FILE), `${process.pid}\n`);
   const skipped = named(await doctor(running), 'MQTT connect')!;
-  expect(skipped).toMatchObject({ ok: false, optional: true, detail: `skipped: iot-device run (pid ${process.pid}) is connected as client ID pi-doctor-running, and AWS IoT allows one connection per client ID, so checking would disconnect it` });
+  expect(skipped).toMatchObject({ ok: false, optional: true, detail: `skipped: iot-device run (pid ${process.pid}) is connected as client ID pi-doctor-running, and AWS IoT allows one connection per client ID, so checking would disconnect it`,
+    fix: 'Its log shows whether it is connected; run doctor --mqtt to check anyway' });
   expect(named(await doctor(running, { mqttWhileRunning: true }), 'MQTT connect')).toMatchObject({ ok: true });
 });
 
@@ -228,6 +229,18 @@ test('a fix as doctor gives it: without the advice to run doctor, nor the words 
   expect(withoutDoctorAdvice('Run iot-device doctor.')).toBeUndefined();
 });
 
+test('--sdk cpp without --trust-store looks in the system\'s stores, which do not hold the sandbox\'s CA', async () => {
+  const check = named(await doctor(kit, { sdk: 'cpp', timeoutMs: 1 }), 'C++ SDK trust store')!;
+  expect(check.ok).toBe(false);
+  expect(check.detail).toMatch(/^(no system trust store|\/\S+( and \/\S+)? do(es)? not hold CN=)/);
+});
+
+test('a CA of several names is shown as one line, as the kit\'s root CA', async () => {
+  const amazonCa = sandbox.kit('pi-doctor-amazon-ca');
+  fs.copyFileSync(AMAZON_ROOT_CA_PATH, amazonCa.caPath);
+  expect(named(await doctor(amazonCa, { timeoutMs: 1 }), 'root CA')!.detail).toBe(`${amazonCa.caPath} (C=US, O=Amazon, CN=Amazon Root CA 1) is passed to TLS explicitly: iot-device needs no system trust store (the C++ SDK's sample does: doctor --sdk cpp)`);
+});
+
 test('what each passing check says it found', async () => {
   const results = await doctor(kit);
   const ca = new X509Certificate(fs.readFileSync(kit.caPath));
@@ -285,5 +298,7 @@ test('the C++ sample\'s trust store with Amazon Root CA 1, the kit\'s CA on AWS:
   expect(cppTrustStore(kit, amazon, undefined, { files: [other], dirs: [folder] }).detail)
     .toBe(`${folder}/ce5e74ef.0 holds C=US, O=Amazon, CN=Amazon Root CA 1; the line for this device: ${cppSampleLine(kit, path.resolve)}`);
   expect(cppTrustStore(kit, amazon, folder).fix).toBe(`Pass the trust store file to check, for example ${TRUST_STORE_FILES[0]}`);
+  // A store given is checked alone: not the system's folder too.
+  expect(cppTrustStore(kit, amazon, other).detail).toMatch(new RegExp(`^${other} does not hold C=US, O=Amazon, CN=Amazon Root CA 1: `));
   fs.rmSync(folder, { recursive: true, force: true });
 });
