@@ -6,13 +6,18 @@
  */
 import { createPrivateKey, X509Certificate } from 'crypto';
 import * as fs from 'fs';
+import { AddressInfo } from 'net';
 import * as path from 'path';
+import * as tls from 'tls';
 import { SHADOW_DEFAULTS_CONFIGURATION_KEY } from '../../device/src/contract';
 import { DeviceError, EXIT } from '../../device/src/errors';
-import { loadKit } from '../../device/src/kit';
+import { KIT_FILES, loadKit } from '../../device/src/kit';
 import { ClaimKit, keyAndCsr, loadClaimKit, provision, rejection } from '../../device/src/provision';
 import { LocalSandbox, startLocalSandbox } from '../../sandbox';
 import { fleetOf } from '../../sandbox/fleet-provisioning';
+import { freePort } from '../../sandbox/ports';
+import { markForReprovisioning, revokeDevice } from '../../ops/fleet';
+import { IoTClient } from '@aws-sdk/client-iot';
 import { environmentTemplate } from '../../sandbox/templates';
 
 let sandbox: LocalSandbox;
@@ -247,4 +252,136 @@ test.each([['ec', 'ec', undefined], ['rsa', 'rsa', 2048]] as const)('keyAndCsr %
   else expect(key.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
   expect(privateKeyPem).toMatch(/^-----BEGIN PRIVATE KEY-----\n(.{64}\n)*.{1,64}\n-----END PRIVATE KEY-----\n$/);
   expect(csrPem).toMatch(/^-----BEGIN CERTIFICATE REQUEST-----/);
+});
+
+/** What an endpoint of nobody's making does with a request: answers on `topic`, closes the session, or says nothing. */
+type OddAnswer = { topic: string; body: string } | 'close' | 'silence';
+
+/**
+ * provision against an MQTT endpoint of nobody's making (aedes, with the sandbox's server certificate): `answer`
+ * decides what each request gets, `refuse` which subscriptions it refuses (SUBACK 0x80).
+ */
+async function againstOddEndpoint(serial: string, answer: (topic: string) => OddAnswer, refuse: (topic: string) => boolean = () => false, timeoutMs = 5000) {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const aedes = require('aedes')();
+  aedes.authorizeSubscribe = (_client: unknown, subscription: { topic: string }, done: (error: Error | null, granted: unknown) => void) => done(null, refuse(subscription.topic) ? null : subscription);
+  aedes.on('publish', (packet: { topic: string }, client: { close(): void } | null) => {
+    if (!client || !packet.topic.startsWith('$aws/')) return;
+    const said = answer(packet.topic);
+    if (said === 'close') client.close();
+    else if (said !== 'silence') aedes.publish({ topic: said.topic, payload: Buffer.from(said.body), qos: 0, retain: false, cmd: 'publish', dup: false }, () => undefined);
+  });
+  const server = tls.createServer({ key: sandbox.broker.serverCertificate.privateKeyPem, cert: sandbox.broker.serverCertificate.certificatePem }, aedes.handle);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    return await refusal(provision({ ...claim, port: (server.address() as AddressInfo).port }, dirOf(`odd-${serial}`), { serial, timeoutMs }));
+  } finally {
+    await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+const CSR = '$aws/certificates/create-from-csr/json';
+const accepted = (topic: string, body: object) => ({ topic: `${topic}/accepted`, body: JSON.stringify(body) });
+/** A CreateCertificateFromCsr accepted with a certificate of the sandbox's CA, then `register` for RegisterThing. */
+const registerAnswers = (serial: string, register: (topic: string) => OddAnswer) => (topic: string): OddAnswer => (topic === CSR
+  ? accepted(topic, { certificateId: 'c0ffee', certificatePem: sandbox.broker.ca.issue(`${PREFIX}${serial}`).certificatePem, certificateOwnershipToken: 'token' })
+  : register(topic));
+
+describe('an endpoint that is not AWS IoT\'s fleet provisioning API', () => {
+  test('refusing one response topic (SUBACK 0x80): exit 18 naming it, no time-out', async () => {
+    const refused = await againstOddEndpoint('ODDSUB0001', () => 'silence', (topic) => topic.endsWith('/rejected'));
+    expect(refused).toEqual({
+      message: `The claim certificate may not subscribe to ${CSR}/rejected (SUBACK 0x80)`, exitCode: EXIT.notAuthorized,
+      hint: 'The claim policy does not cover this template\'s responses: re-run bootstrap --claim for the current outputs, or ask the fleet\'s operator',
+    });
+  });
+
+  test.each(['<html>not json</html>', '[1,2]', 'null', '"text"', '42'])('answering %s: not a JSON object, exit 26', async (body) => {
+    expect(await againstOddEndpoint(`ODDJSON${'<[n"4'.indexOf(body[0])}`, (topic) => ({ topic: `${topic}/accepted`, body }))).toEqual({
+      message: `${CSR}/accepted answered ${JSON.stringify(body)}, not a JSON object`, exitCode: EXIT.provisionFailed,
+      hint: 'The endpoint is not AWS IoT\'s fleet provisioning API: check the claim kit\'s endpoint',
+    });
+  });
+
+  test('closing the claim session before it answers: exit 26, with what to do', async () => {
+    expect(await againstOddEndpoint('ODDCLOSE01', () => 'close')).toEqual({
+      message: expect.stringMatching(new RegExp(`^${claim.endpoint}:\\d+ closed the claim connection as claim-ODDCLOSE01 before answering$`)),
+      exitCode: EXIT.provisionFailed,
+      hint: 'Another device may be provisioning with the same serial, or the claim certificate was deactivated: run provision again (it resumes), or ask the fleet\'s operator',
+    });
+  });
+
+  test('never answering: exit 26 after the time-out, in seconds', async () => {
+    expect(await againstOddEndpoint('ODDQUIET01', () => 'silence', undefined, 300)).toEqual({
+      message: `No answer to ${CSR} within 0.3 s`, exitCode: EXIT.provisionFailed, hint: 'Check the claim kit\'s endpoint and run provision again',
+    });
+  });
+
+  test('registering another thing than <prefix><serial>: exit 26, naming both', async () => {
+    expect(await againstOddEndpoint('ODDNAME001', registerAnswers('ODDNAME001', (topic) => accepted(topic, { thingName: 'someone-else' })))).toEqual({
+      message: `RegisterThing registered someone-else, not ${PREFIX}ODDNAME001`, exitCode: EXIT.provisionFailed,
+      hint: 'The template names things differently from the claim kit\'s prefix: re-run bootstrap --claim',
+    });
+  });
+
+  test.each(['not json', '[1]', 'null', '7'])('a deviceConfiguration whose shadow defaults are %s: exit 26, naming the key and the value', async (value) => {
+    const serial = `ODDCONF${['not json', '[1]', 'null', '7'].indexOf(value)}`;
+    expect(await againstOddEndpoint(serial, registerAnswers(serial, (topic) => accepted(topic, { thingName: `${PREFIX}${serial}`, deviceConfiguration: { [SHADOW_DEFAULTS_CONFIGURATION_KEY]: value } })))).toEqual({
+      message: `RegisterThing's deviceConfiguration.${SHADOW_DEFAULTS_CONFIGURATION_KEY} is ${JSON.stringify(value)}, not a JSON object`, exitCode: EXIT.provisionFailed,
+      hint: 'The provisioning template sends a malformed device configuration: ask the fleet\'s operator',
+    });
+  });
+});
+
+describe('the claim connection', () => {
+  test('nothing listening: exit 18, naming the endpoint and the claim client ID', async () => {
+    const port = await freePort();
+    expect(await refusal(provision({ ...claim, port }, dirOf('no-endpoint'), { serial: 'NOPORT0001' }))).toEqual({
+      message: expect.stringMatching(new RegExp(`^The claim certificate could not connect to ${claim.endpoint}:${port} as claim-NOPORT0001: `)),
+      exitCode: EXIT.notAuthorized,
+      hint: 'The claim certificate may be deactivated, or the client ID outside the fleet\'s prefix: ask the fleet\'s operator',
+    });
+  });
+
+  test('closed before CONNACK: exit 18, with what to ask', async () => {
+    const closing = tls.createServer({ key: sandbox.broker.serverCertificate.privateKeyPem, cert: sandbox.broker.serverCertificate.certificatePem }, (socket) => socket.destroy());
+    await new Promise<void>((resolve) => closing.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (closing.address() as AddressInfo).port;
+      expect(await refusal(provision({ ...claim, port }, dirOf('closing-endpoint'), { serial: 'CLOSED0001' }))).toEqual({
+        message: `${claim.endpoint}:${port} closed the claim connection as claim-CLOSED0001`, exitCode: EXIT.notAuthorized,
+        hint: 'The claim certificate may be deactivated, or its policy may not allow this client ID: ask the fleet\'s operator',
+      });
+    } finally {
+      closing.close();
+    }
+  });
+});
+
+test('re-provisioning with the operator\'s token into the device\'s own kit: the new kit is staged, then replaces the old one, the settings last', async () => {
+  const iot = new IoTClient({ endpoint: sandbox.aws.endpoint, region: 'eu-west-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const dir = dirOf('device-replaced');
+  const events: string[] = [];
+  await provision(claim, dir, { serial: 'REPL0001' });
+  const before = fs.readFileSync(path.join(dir, 'certificate.pem.crt'), 'utf8');
+  await revokeDevice(iot, `${PREFIX}REPL0001`);
+  const { token } = await markForReprovisioning(iot, `${PREFIX}REPL0001`);
+  // The module itself: the namespace of an import is not writable.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const renames = jest.spyOn(require('fs') as typeof fs, 'renameSync');
+  const { kit, provisioned } = await provision(claim, dir, { serial: 'REPL0001', reprovisionToken: token, log: (event) => events.push(event) });
+  const moved = renames.mock.calls.filter(([from]) => path.dirname(String(from)) === path.join(dir, '.reprovision')).map(([, to]) => path.basename(String(to)));
+  renames.mockRestore();
+  expect(provisioned).toBe(true);
+  // Until the settings are replaced the kit is the old one whole: they move last.
+  expect(moved.slice(-1)).toEqual([KIT_FILES.settings]);
+  expect(moved.length).toBeGreaterThan(2);
+  expect(events).toEqual(['certificate created', 'provisioned', 're-provisioned']);
+  expect(fs.readFileSync(path.join(dir, 'certificate.pem.crt'), 'utf8')).not.toBe(before);
+  expect(fs.readdirSync(dir)).not.toContain('.reprovision');
+  expect(loadKit(dir, {}, {})).toEqual(kit);
+  // The new certificate and key belong together: the kit connects.
+  expect(new X509Certificate(fs.readFileSync(path.join(dir, 'certificate.pem.crt'))).checkPrivateKey(createPrivateKey(fs.readFileSync(path.join(dir, 'private.pem.key'))))).toBe(true);
+  // Without a token, the finished kit is left as it is.
+  expect(await provision(claim, dir, { serial: 'REPL0001' })).toMatchObject({ provisioned: false });
 });
