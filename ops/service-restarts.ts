@@ -3,24 +3,26 @@
  * RestartSec): it starts it again after the delay. systemd does so without limit (StartLimitIntervalSec=0); the
  * simulation gives up after `starts`, so a fleet that cannot start ends its run.
  */
+import { sleep } from '../sandbox/wait';
+
 export interface RestartPolicy {
   /** Starts in all, the first included. */
   readonly starts: number;
   readonly restartMs: number;
   /** Waits `ms` (a timer; tests pass their own). */
-  readonly sleep?: (ms: number) => Promise<void>;
+  readonly sleep?: (ms: number) => Promise<unknown>;
 }
 
 /** Runs `start` until it resolves, calling `restarted` with each failure that is followed by another start; rejects with the last failure. */
 export async function startAsTheServiceDoes<T>(start: () => Promise<T>, restarted: (error: Error) => void, policy: RestartPolicy): Promise<T> {
-  const sleep = policy.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const wait = policy.sleep ?? sleep;
   for (let attempt = 1; ; attempt++) {
     try {
       return await start();
     } catch (error) {
       if (attempt >= policy.starts) throw error;
       restarted(error as Error);
-      await sleep(policy.restartMs);
+      await wait(policy.restartMs);
     }
   }
 }

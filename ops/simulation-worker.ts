@@ -9,8 +9,8 @@ import { Logger } from '../device/src/log';
 import { failingOperation, OPERATIONS } from '../device/src/job-operations';
 import { DeviceRunner } from '../device/src/runner';
 import { RESTART_SECONDS } from '../device/src/service';
-import { startAsTheServiceDoes } from './service-restarts';
 import { Spool } from '../device/src/spool';
+import { startAsTheServiceDoes } from './service-restarts';
 
 /** A device to run: its kit, and what the simulation asks of it. */
 export interface WorkerDevice {

@@ -19,6 +19,7 @@ import { loadClaimKit, provision } from '../device/src/provision';
 import { AWS_IOT_LIMITS } from '../device/src/connection';
 import { KIT_FILES } from '../device/src/kit';
 import { LocalSandbox, S3_CREDENTIALS, startLocalSandbox } from '../sandbox';
+import { sleep } from '../sandbox/wait';
 import { EXECUTION_STATUSES, jobStatus, JobStatus, startJob } from './jobs';
 import type { FromObserver, ObserverResult, ToObserver } from './simulation-observer';
 import type { FromWorker, ToWorker, WorkerDevice } from './simulation-worker';
@@ -133,7 +134,6 @@ const percentiles = (values: number[]): Percentiles => {
   return { p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1] };
 };
 const MiB = 1024 * 1024;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** CPU seconds and resident memory of a process, from /proc (Linux). */
 function processUsage(pid: number): { cpuSeconds: number; rss: number } | undefined {
@@ -372,7 +372,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     }
     // Why devices failed, by reason, most frequent first: a figure alone says nothing to fix.
     const reasons = [...[...failures, ...restarts].reduce((counts, [, reason]) => counts.set(reason, (counts.get(reason) ?? 0) + 1), new Map<string, number>())].sort((a, b) => b[1] - a[1]);
-    progress(`${options.devices} devices running (${failures.length} failed to start, ${restarts.length} starts restarted${reasons.length ? `: ${reasons.slice(0, 3).map(([reason, count]) => `${count} × ${reason}`).join('; ')}` : ''}); ${options.minutes} min at ${intervalSeconds} s`);
+    progress(`${options.devices} devices running (${failures.length} failed to start, ${restarts.length} starts restarted${reasons.length ? `: ${countedReasons(reasons.slice(0, 3))}` : ''}); ${options.minutes} min at ${intervalSeconds} s`);
     const running = () => options.devices + (drainProbe ? 1 : 0) - failures.length;
     const job = options.job ? await startSimulatedJob(sandbox, options.job, intervalSeconds, progress) : undefined;
     const everyDeviceBack = () => reconnected.size >= running();
@@ -536,6 +536,9 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
 const fixed = (value: number, digits = 1) => value.toFixed(digits);
 const ms = (p: Percentiles) => `p50 ${Math.round(p.p50)} ms, p99 ${Math.round(p.p99)} ms, max ${Math.round(p.max)} ms`;
 
+/** Reasons with how often each was given: `3 × <reason>; 1 × <reason>`. */
+const countedReasons = (reasons: Array<[string, number]>) => reasons.map(([reason, count]) => `${count} × ${reason}`).join('; ');
+
 /** The report as Markdown. */
 export function reportMarkdown(report: SimulationReport): string {
   const m = report.messages;
@@ -546,7 +549,7 @@ export function reportMarkdown(report: SimulationReport): string {
     '| what | result |',
     '| --- | --- |',
     `| provisioned by claim | ${made ? `${made}${report.drainProbe ? ` (the drain probe among them)` : ''} in ${fixed(report.provisioning.seconds)} s (${fixed(report.provisioning.devicesPerSecond)} devices/s)` : 'none'}${report.provisioning.reused ? `; ${report.provisioning.reused} kits of an earlier run reused` : ''} |`,
-    `| starts (connect, subscribe, shadow sync) | ${ms(report.starts.ms)}; ${report.starts.failed} failed${report.starts.restarted ? ` (${report.starts.restarted} failed starts restarted by the service: ${Object.entries(report.starts.reasons).map(([reason, count]) => `${count} × ${reason}`).join('; ')})` : ''}; peak ${report.starts.peakPerSecond}/s (account quota ${report.quotas.connectQuota}/s) |`,
+    `| starts (connect, subscribe, shadow sync) | ${ms(report.starts.ms)}; ${report.starts.failed} failed${report.starts.restarted ? `, ${report.starts.restarted} starts restarted by the service` : ''}${Object.keys(report.starts.reasons).length ? ` (why: ${countedReasons(Object.entries(report.starts.reasons))})` : ''}; peak ${report.starts.peakPerSecond}/s (account quota ${report.quotas.connectQuota}/s) |`,
     `| messages of the ${report.devices} devices${report.drainProbe ? ' (the drain probe\'s below)' : ''} | ${m.produced} produced, ${m.acknowledged} acknowledged, ${m.received} received by the broker, ${m.spooled} still spooled, **${m.lost} lost**, ${m.duplicates} duplicates |`,
     `| publish to PUBACK | ${ms(m.pubackMs)} |`,
     `| archived by the rule (name s3, ${fixed(report.shareS3 * 100, 0)} % of devices) | ${report.archive.archived} objects for ${report.archive.expected} messages and ${report.archive.duplicates} redelivered copies; ${report.archive.inBucket === undefined ? `a backlog of ${report.archive.expected + report.archive.duplicates - report.archive.archived} still to archive when the report was made` : `${report.archive.inBucket} objects in the bucket`} |`,

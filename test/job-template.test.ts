@@ -1,9 +1,9 @@
 /** The JobTemplate construct: its CloudFormation, its ID tied to its configuration, its checks and grants. */
-import { newApp } from './setup/synth';
 import { Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { documentParameters, JobTemplate, JobTemplateProps } from '../lib/job-template';
+import { newApp } from './setup/synth';
 
 const DOCUMENT = { operation: 'desired-state', desired: { interval: '${interval}' } };
 

@@ -2,7 +2,6 @@
  * The program artifacts (lib/program-artifacts.ts): a hardened bucket for device program packages and the role
  * AWS IoT Jobs signs their URLs with. What the role may do is simulated in least-privilege.test.ts.
  */
-import { newApp } from './setup/synth';
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -10,9 +9,10 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { JobTemplate } from '../lib/job-template';
 import { programKey } from '../device/src/contract';
 import { ProgramArtifacts } from '../lib/program-artifacts';
+import { freshStack } from './setup/constructs';
 
 function artifacts(props: { removalPolicy?: RemovalPolicy } = {}, before: (stack: Stack) => void = () => undefined) {
-  const stack = new Stack(newApp({}, { validate: false }), 'Test', { env: { account: '123456789012', region: 'eu-west-1' } });
+  const stack = freshStack({ account: '123456789012', region: 'eu-west-1' });
   before(stack);
   const logs = new s3.Bucket(stack, 'Logs');
   const made = new ProgramArtifacts(stack, 'Programs', { accessLogsBucket: logs, ...props });

@@ -23,10 +23,10 @@ const FINAL_EXIT_CODES = [EXIT.usage, EXIT.kitFileMissing, EXIT.kitInvalid, EXIT
 
 const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 
-/** The entry point of this installation (dist/service.js sits one folder below bin/). */
 /** The unit's RestartSec: a failed run starts again after it, without limit (StartLimitIntervalSec=0). */
 export const RESTART_SECONDS = 10;
 
+/** The entry point of this installation (dist/service.js sits one folder below bin/). */
 export const INSTALLED_ENTRY_POINT = path.join(__dirname, '..', 'bin', 'iot-device.js');
 
 /** systemd quotes: a word with spaces, quotes or backslashes is written in double quotes, escaped. */

@@ -9,16 +9,17 @@ import * as fs from 'fs';
 import { AddressInfo } from 'net';
 import * as path from 'path';
 import * as tls from 'tls';
+import { IoTClient } from '@aws-sdk/client-iot';
 import { SHADOW_DEFAULTS_CONFIGURATION_KEY } from '../../device/src/contract';
 import { DeviceError, EXIT } from '../../device/src/errors';
 import { KIT_FILES, loadKit } from '../../device/src/kit';
 import { ClaimKit, keyAndCsr, loadClaimKit, provision, rejection } from '../../device/src/provision';
+import { markForReprovisioning, revokeDevice } from '../../ops/fleet';
 import { LocalSandbox, startLocalSandbox } from '../../sandbox';
 import { fleetOf } from '../../sandbox/fleet-provisioning';
 import { freePort } from '../../sandbox/ports';
-import { markForReprovisioning, revokeDevice } from '../../ops/fleet';
-import { IoTClient } from '@aws-sdk/client-iot';
 import { environmentTemplate } from '../../sandbox/templates';
+import { OddAnswer, startOddEndpoint } from '../setup/odd-endpoint';
 
 let sandbox: LocalSandbox;
 let claim: ClaimKit;
@@ -254,30 +255,13 @@ test.each([['ec', 'ec', undefined], ['rsa', 'rsa', 2048]] as const)('keyAndCsr %
   expect(csrPem).toMatch(/^-----BEGIN CERTIFICATE REQUEST-----/);
 });
 
-/** What an endpoint of nobody's making does with a request: answers on `topic`, closes the session, or says nothing. */
-type OddAnswer = { topic: string; body: string } | 'close' | 'silence';
-
-/**
- * provision against an MQTT endpoint of nobody's making (aedes, with the sandbox's server certificate): `answer`
- * decides what each request gets, `refuse` which subscriptions it refuses (SUBACK 0x80).
- */
-async function againstOddEndpoint(serial: string, answer: (topic: string) => OddAnswer, refuse: (topic: string) => boolean = () => false, timeoutMs = 5000) {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const aedes = require('aedes')();
-  aedes.authorizeSubscribe = (_client: unknown, subscription: { topic: string }, done: (error: Error | null, granted: unknown) => void) => done(null, refuse(subscription.topic) ? null : subscription);
-  aedes.on('publish', (packet: { topic: string }, client: { close(): void } | null) => {
-    if (!client || !packet.topic.startsWith('$aws/')) return;
-    const said = answer(packet.topic);
-    if (said === 'close') client.close();
-    else if (said !== 'silence') aedes.publish({ topic: said.topic, payload: Buffer.from(said.body), qos: 0, retain: false, cmd: 'publish', dup: false }, () => undefined);
-  });
-  const server = tls.createServer({ key: sandbox.broker.serverCertificate.privateKeyPem, cert: sandbox.broker.serverCertificate.certificatePem }, aedes.handle);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+/** provision against an endpoint of nobody's making (test/setup/odd-endpoint.ts): the refusal it ends with. */
+async function againstOddEndpoint(serial: string, answer: (topic: string) => OddAnswer, refuse?: (topic: string) => boolean, timeoutMs = 5000) {
+  const endpoint = await startOddEndpoint(sandbox.broker.serverCertificate, answer, refuse);
   try {
-    return await refusal(provision({ ...claim, port: (server.address() as AddressInfo).port }, dirOf(`odd-${serial}`), { serial, timeoutMs }));
+    return await refusal(provision({ ...claim, port: endpoint.port }, dirOf(`odd-${serial}`), { serial, timeoutMs }));
   } finally {
-    await new Promise<void>((resolve) => aedes.close(() => resolve()));
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await endpoint.close();
   }
 }
 const CSR = '$aws/certificates/create-from-csr/json';
@@ -296,8 +280,8 @@ describe('an endpoint that is not AWS IoT\'s fleet provisioning API', () => {
     });
   });
 
-  test.each(['<html>not json</html>', '[1,2]', 'null', '"text"', '42'])('answering %s: not a JSON object, exit 26', async (body) => {
-    expect(await againstOddEndpoint(`ODDJSON${'<[n"4'.indexOf(body[0])}`, (topic) => ({ topic: `${topic}/accepted`, body }))).toEqual({
+  test.each([['<html>not json</html>', 'ODDJSON0'], ['[1,2]', 'ODDJSON1'], ['null', 'ODDJSON2'], ['"text"', 'ODDJSON3'], ['42', 'ODDJSON4']])('answering %s: not a JSON object, exit 26', async (body, serial) => {
+    expect(await againstOddEndpoint(serial, (topic) => ({ topic: `${topic}/accepted`, body }))).toEqual({
       message: `${CSR}/accepted answered ${JSON.stringify(body)}, not a JSON object`, exitCode: EXIT.provisionFailed,
       hint: 'The endpoint is not AWS IoT\'s fleet provisioning API: check the claim kit\'s endpoint',
     });
@@ -324,8 +308,7 @@ describe('an endpoint that is not AWS IoT\'s fleet provisioning API', () => {
     });
   });
 
-  test.each(['not json', '[1]', 'null', '7'])('a deviceConfiguration whose shadow defaults are %s: exit 26, naming the key and the value', async (value) => {
-    const serial = `ODDCONF${['not json', '[1]', 'null', '7'].indexOf(value)}`;
+  test.each([['not json', 'ODDCONF0'], ['[1]', 'ODDCONF1'], ['null', 'ODDCONF2'], ['7', 'ODDCONF3']])('a deviceConfiguration whose shadow defaults are %s: exit 26, naming the key and the value', async (value, serial) => {
     expect(await againstOddEndpoint(serial, registerAnswers(serial, (topic) => accepted(topic, { thingName: `${PREFIX}${serial}`, deviceConfiguration: { [SHADOW_DEFAULTS_CONFIGURATION_KEY]: value } })))).toEqual({
       message: `RegisterThing's deviceConfiguration.${SHADOW_DEFAULTS_CONFIGURATION_KEY} is ${JSON.stringify(value)}, not a JSON object`, exitCode: EXIT.provisionFailed,
       hint: 'The provisioning template sends a malformed device configuration: ask the fleet\'s operator',

@@ -8,12 +8,12 @@ import { spawn } from 'child_process';
 import { createPrivateKey } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import * as tls from 'tls';
 import mqtt from 'mqtt';
 import { keyAndCsr } from '../../device/src/provision';
 import { LocalSandbox, startLocalSandbox } from '../../sandbox';
 import type { RuleOutcome } from '../../sandbox/rule-engine';
 import { runFleet } from '../setup/fleet-cli';
+import { OddAnswer, startOddEndpoint } from '../setup/odd-endpoint';
 
 const ROOT = path.join(__dirname, '..', '..');
 let sandbox: LocalSandbox;
@@ -322,32 +322,23 @@ describe('iot-device provision against the sandbox\'s fleet provisioning', () =>
     ]);
   });
 
-  /** An MQTT endpoint of nobody's making, with the sandbox's server certificate, acting on the CSR request as `onCsr` says. */
-  async function oddEndpoint(serial: string, onCsr: (aedes: any, client: { close(): void }) => void) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const aedes = require('aedes')();
-    aedes.on('publish', (packet: { topic: string }, client: { close(): void } | null) => {
-      if (client && packet.topic === '$aws/certificates/create-from-csr/json') onCsr(aedes, client);
-    });
-    const server = tls.createServer({ key: sandbox.broker.serverCertificate.privateKeyPem, cert: sandbox.broker.serverCertificate.certificatePem }, aedes.handle);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  /** provision through the bin against an endpoint of nobody's making (test/setup/odd-endpoint.ts) answering its first request as `answer` says. */
+  async function oddEndpoint(serial: string, answer: (topic: string) => OddAnswer) {
+    const endpoint = await startOddEndpoint(sandbox.broker.serverCertificate, answer);
     try {
       const odd = path.join(sandbox.dir, `claim-odd-${serial}`);
       fs.cpSync(claimDir, odd, { recursive: true });
       const settings = JSON.parse(fs.readFileSync(path.join(odd, 'claim.json'), 'utf8'));
-      fs.writeFileSync(path.join(odd, 'claim.json'), JSON.stringify({ ...settings, port: (server.address() as { port: number }).port }));
+      fs.writeFileSync(path.join(odd, 'claim.json'), JSON.stringify({ ...settings, port: endpoint.port }));
       return await iotDevice(['--kit', path.join(sandbox.dir, `device-odd-${serial}`), 'provision', '--claim-kit', odd, '--serial', serial]);
     } finally {
-      await new Promise<void>((resolve) => aedes.close(() => resolve()));
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await endpoint.close();
     }
   }
   const failureLines = (stderr: string) => stderr.trim().split('\n').filter((line) => line.startsWith('iot-device:'));
 
   test('an endpoint answering what is not a JSON object: one line and exit 26, no time-out', async () => {
-    const result = await oddEndpoint('ODDANSWER1', (aedes) => {
-      aedes.publish({ topic: '$aws/certificates/create-from-csr/json/accepted', payload: Buffer.from('<html>not json</html>'), qos: 0, retain: false, cmd: 'publish' }, () => undefined);
-    });
+    const result = await oddEndpoint('ODDANSWER1', (topic) => ({ topic: `${topic}/accepted`, body: '<html>not json</html>' }));
     expect(result.code).toBe(26);
     expect(failureLines(result.stderr)).toEqual([
       'iot-device: $aws/certificates/create-from-csr/json/accepted answered "<html>not json</html>", not a JSON object. The endpoint is not AWS IoT\'s fleet provisioning API: check the claim kit\'s endpoint',
@@ -355,7 +346,7 @@ describe('iot-device provision against the sandbox\'s fleet provisioning', () =>
   });
 
   test('an endpoint closing the claim session before it answers (another device took the client ID): one line and exit 26, never a silent 0', async () => {
-    const result = await oddEndpoint('ODDCLOSE01', (_aedes, client) => client.close());
+    const result = await oddEndpoint('ODDCLOSE01', () => 'close');
     expect(result.code).toBe(26);
     expect(failureLines(result.stderr)).toEqual([
       expect.stringMatching(/^iot-device: localhost:\d+ closed the claim connection as claim-ODDCLOSE01 before answering\. Another device may be provisioning with the same serial/),
