@@ -47,9 +47,14 @@ function newKey(keyType: 'ec' | 'rsa'): { privateKey: KeyObject; pem: string } {
   return { privateKey, pem };
 }
 
-const nameOf = (commonName: string) => new asn1.Name([new asn1.RelativeDistinguishedName([
-  new asn1.AttributeTypeAndValue({ type: '2.5.4.3', value: new asn1.AttributeValue({ utf8String: commonName }) }),
-])]);
+/** The names of a subject above its CN, as a public root CA's have them (Amazon Root CA 1: C=US, O=Amazon). */
+export interface SubjectNames { readonly country?: string; readonly organization?: string }
+
+const nameOf = (commonName: string, names: SubjectNames = {}) => new asn1.Name([
+  ...(names.country === undefined ? [] : [new asn1.RelativeDistinguishedName([new asn1.AttributeTypeAndValue({ type: '2.5.4.6', value: new asn1.AttributeValue({ printableString: names.country }) })])]),
+  ...(names.organization === undefined ? [] : [new asn1.RelativeDistinguishedName([new asn1.AttributeTypeAndValue({ type: '2.5.4.10', value: new asn1.AttributeValue({ utf8String: names.organization }) })])]),
+  new asn1.RelativeDistinguishedName([new asn1.AttributeTypeAndValue({ type: '2.5.4.3', value: new asn1.AttributeValue({ utf8String: commonName }) })]),
+]);
 
 const extension = (extnID: string, value: unknown, critical = false) =>
   new asn1.Extension({ extnID, critical, extnValue: new OctetString(AsnConvert.serialize(value)) });
@@ -104,10 +109,10 @@ function authority(certificatePem: string, key: { privateKey: KeyObject; pem: st
 }
 
 /** Creates a CA valid from a day ago for ten years. */
-export function createCertificateAuthority(name = 'iot-core-cdk local sandbox CA'): CertificateAuthority {
+export function createCertificateAuthority(name = 'iot-core-cdk local sandbox CA', names: SubjectNames = {}): CertificateAuthority {
   const key = newKey('ec');
   const now = Date.now();
-  const caName = nameOf(name);
+  const caName = nameOf(name, names);
   const certificatePem = certificate(caName, key.privateKey, caName, key.privateKey, [
     extension(asn1.id_ce_basicConstraints, new asn1.BasicConstraints({ cA: true }), true),
     extension(asn1.id_ce_keyUsage, new asn1.KeyUsage(asn1.KeyUsageFlags.keyCertSign | asn1.KeyUsageFlags.cRLSign), true),

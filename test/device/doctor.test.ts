@@ -235,6 +235,13 @@ test('--sdk cpp without --trust-store looks in the system\'s stores, which do no
   expect(check.detail).toMatch(/^(no system trust store|\/\S+( and \/\S+)? do(es)? not hold CN=)/);
 });
 
+test('a CA of several names that is not Amazon Root CA 1, on an AWS endpoint: named in one line', async () => {
+  const target = sandbox.kit('pi-doctor-other-root');
+  fs.writeFileSync(target.caPath, createCertificateAuthority('Other Root', { country: 'DE', organization: 'Example' }).certificatePem);
+  expect(named(await doctor({ ...target, endpoint: 'a1b2c3d4e5f6g7-ats.iot.eu-west-1.amazonaws.com' }, { timeoutMs: 1 }), 'root CA')!.detail)
+    .toBe(`${target.caPath} is C=DE, O=Example, CN=Other Root, not Amazon Root CA 1, which signs the iot:Data-ATS endpoint`);
+});
+
 test('a CA of several names is shown as one line, as the kit\'s root CA', async () => {
   const amazonCa = sandbox.kit('pi-doctor-amazon-ca');
   fs.copyFileSync(AMAZON_ROOT_CA_PATH, amazonCa.caPath);

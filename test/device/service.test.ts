@@ -38,6 +38,8 @@ describe('iot-device service', () => {
     expect(stdout).toMatch(/^After=network-online\.target time-sync\.target$/m);
     expect(stdout).toMatch(/^Wants=network-online\.target time-sync\.target$/m);
     expect(stdout).toMatch(/^Restart=on-failure$/m);
+    // The delay the simulator's devices restart after too (ops/service-restarts.ts).
+    expect(stdout).toMatch(/^RestartSec=10$/m);
     expect(stdout).toMatch(/^User=iot-device$/m);
     expect(stdout).toMatch(/^StandardOutput=journal$/m);
     expect(stdout).toMatch(new RegExp(`^ReadWritePaths=${kit.dir}$`, 'm'));
