@@ -40,7 +40,9 @@ if (behaviour === 'promote') {
   const file = path.join(kit, 'programs', 'state.json');
   const state = JSON.parse(fs.readFileSync(file, 'utf8'));
   const { jobId, deadline, from, ...program } = state.trial;
-  fs.writeFileSync(file, JSON.stringify({ active: program, previous: from }));
+  // Aside, then renamed, as writeState does: the launcher reads the file meanwhile, and must never see half of it.
+  fs.writeFileSync(file + '.tmp', JSON.stringify({ active: program, previous: from }));
+  fs.renameSync(file + '.tmp', file);
 }
 setInterval(() => undefined, 1000);
 `);
