@@ -13,6 +13,11 @@ import { waitFor } from '../sandbox/wait';
 
 /** A device second lasts 40 ms. */
 const MS_PER_SECOND = 40;
+/**
+ * `npm start` alone takes under a minute here; CI ran it beside the other two rehearsals on two cores in 68 s,
+ * past jest's default of 60 s (the test was cut off, not failed). Ten minutes: a hung flow still ends the run.
+ */
+const FLOW_TIMEOUT_MS = 10 * 60_000;
 
 test('npm start: the hands-on, the smoke check, a fleet device by claim, then the printed commands against the sandbox it keeps', async () => {
   const localDir = fs.mkdtempSync(path.join(os.tmpdir(), 'e2e-'));
@@ -128,4 +133,4 @@ test('npm start: the hands-on, the smoke check, a fleet device by claim, then th
   });
   expect(leftovers).toEqual([]);
   fs.rmSync(localDir, { recursive: true, force: true });
-});
+}, FLOW_TIMEOUT_MS);
