@@ -4,22 +4,27 @@
  * become exit codes. The command through the installed bin, the hook and the claim policy are in
  * test/sandbox/fleet-provisioning.test.ts.
  */
-import { createPrivateKey, X509Certificate } from 'crypto';
+// @peculiar/x509 reads the CSR; it needs the polyfill imported first, as device/src/provision.ts does.
+import 'reflect-metadata';
+import { createPrivateKey, createPublicKey, X509Certificate } from 'crypto';
 import * as fs from 'fs';
 import { AddressInfo } from 'net';
 import * as path from 'path';
 import * as tls from 'tls';
 import { IoTClient } from '@aws-sdk/client-iot';
+import * as x509 from '@peculiar/x509';
+import mqtt from 'mqtt';
 import { SHADOW_DEFAULTS_CONFIGURATION_KEY } from '../../device/src/contract';
 import { DeviceError, EXIT } from '../../device/src/errors';
-import { KIT_FILES, loadKit } from '../../device/src/kit';
+import { Kit, KIT_FILES, loadKit } from '../../device/src/kit';
 import { ClaimKit, keyAndCsr, loadClaimKit, provision, rejection } from '../../device/src/provision';
 import { markForReprovisioning, revokeDevice } from '../../ops/fleet';
 import { LocalSandbox, startLocalSandbox } from '../../sandbox';
 import { fleetOf } from '../../sandbox/fleet-provisioning';
 import { freePort } from '../../sandbox/ports';
 import { environmentTemplate } from '../../sandbox/templates';
-import { OddAnswer, startOddEndpoint } from '../setup/odd-endpoint';
+import { waitFor } from '../../sandbox/wait';
+import { OddAnswer, OddEndpoint, OddSubscription, startOddEndpoint } from '../setup/odd-endpoint';
 
 let sandbox: LocalSandbox;
 let claim: ClaimKit;
@@ -51,11 +56,13 @@ async function withTemplateDisabled<T>(run: () => Promise<T>): Promise<T> {
 
 describe('provision', () => {
   test('makes its own key, registers <prefix><serial> in a claim session of its own, and writes a connect kit of the thing', async () => {
-    const events: string[] = [];
+    const events: unknown[] = [];
     const dir = dirOf('device-a');
-    const { kit, provisioned } = await provision(claim, dir, { serial: 'DEVA0001', log: (event) => events.push(event) });
+    const { kit, provisioned } = await provision(claim, dir, { serial: 'DEVA0001', log: (event, fields) => events.push([event, fields]) });
     expect(provisioned).toBe(true);
-    expect(events).toEqual(['certificate created', 'provisioned']);
+    const [[, { certificateId }]] = events as [string, { certificateId: string }][];
+    expect(certificateId).toMatch(/^[0-9a-f]{64}$/);
+    expect(events).toEqual([['certificate created', { certificateId }], ['provisioned', { thingName: `${PREFIX}DEVA0001`, certificateId }]]);
     expect(requestsOf('DEVA0001')).toEqual(['CreateCertificateFromCsr', 'RegisterThing']);
     const thingName = `${PREFIX}DEVA0001`;
     expect(kit).toMatchObject({ endpoint: claim.endpoint, port: claim.port, httpsPort: claim.httpsPort, clientId: thingName, thingName, dataTopic: `data/${thingName}`, shadowName: 'classic', caFile: claim.caFile });
@@ -73,13 +80,13 @@ describe('provision', () => {
   });
 
   test('a finished kit is left as it is; a kit of another thing in the folder is refused', async () => {
-    const events: string[] = [];
+    const events: unknown[] = [];
     const first = await provision(claim, dirOf('device-b'), { serial: 'DEVB0001' });
-    const again = await provision(claim, dirOf('device-b'), { serial: 'DEVB0001', log: (event) => events.push(event) });
+    const again = await provision(claim, dirOf('device-b'), { serial: 'DEVB0001', log: (event, fields) => events.push([event, fields]) });
     expect(again).toEqual({ kit: first.kit, provisioned: false });
-    expect(events).toEqual(['already provisioned']);
-    expect(await refusal(provision(claim, dirOf('device-b'), { serial: 'DEVB0002' }))).toMatchObject({
-      exitCode: EXIT.badInput, message: `${path.resolve(dirOf('device-b'))} already holds the kit of ${PREFIX}DEVB0001, not ${PREFIX}DEVB0002`,
+    expect(events).toEqual([['already provisioned', { thingName: `${PREFIX}DEVB0001` }]]);
+    expect(await refusal(provision(claim, dirOf('device-b'), { serial: 'DEVB0002' }))).toEqual({
+      exitCode: EXIT.badInput, message: `${path.resolve(dirOf('device-b'))} already holds the kit of ${PREFIX}DEVB0001, not ${PREFIX}DEVB0002`, hint: 'Choose another --kit folder for this serial',
     });
     expect(requestsOf('DEVB0002')).toEqual([]);
   });
@@ -90,10 +97,11 @@ describe('provision', () => {
   });
 
   test.each([
-    ['a serial that is no serial', 'has space', EXIT.usage, /^--serial is "has space" but must match /],
-    ['a serial outside the fleet\'s pattern', 'abc', EXIT.provisionRefused, /^--serial is "abc" but the fleet accepts only serials matching \[A-Z0-9\]\{8,16\}$/],
-  ])('%s is refused before connecting', async (_, serial, exitCode, message) => {
-    expect(await refusal(provision(claim, dirOf(`refused-${exitCode}`), { serial }))).toMatchObject({ exitCode, message: expect.stringMatching(message) });
+    ['a serial that is no serial', 'has space', EXIT.usage, /^--serial is "has space" but must match /, undefined],
+    ['a serial outside the fleet\'s pattern', 'abc', EXIT.provisionRefused, /^--serial is "abc" but the fleet accepts only serials matching \[A-Z0-9\]\{8,16\}$/,
+      'Check the serial on the device\'s label; the pattern comes from the stack (FleetSerialPattern)'],
+  ])('%s is refused before connecting', async (_, serial, exitCode, message, hint) => {
+    expect(await refusal(provision(claim, dirOf(`refused-${exitCode}`), { serial }))).toEqual({ exitCode, message: expect.stringMatching(message), hint });
     expect(requestsOf(serial)).toEqual([]);
     expect(fs.existsSync(dirOf(`refused-${exitCode}`))).toBe(false);
   });
@@ -118,9 +126,10 @@ describe('provision', () => {
     expect(pending).toEqual({ serial: 'RESUME001', thingName: `${PREFIX}RESUME001`, certificateId: expect.stringMatching(/^[0-9a-f]{64}$/), certificateOwnershipToken: expect.any(String), issuedAt: expect.any(Number) });
     expect(fs.statSync(path.join(dir, 'provision.json')).mode & 0o777).toBe(0o600);
     const key = fs.readFileSync(path.join(dir, 'private.pem.key'), 'utf8');
-    const events: string[] = [];
-    await provision(claim, dir, { serial: 'RESUME001', log: (event) => events.push(event) });
-    expect(events).toEqual(['resuming', 'provisioned']);
+    const events: unknown[] = [];
+    await provision(claim, dir, { serial: 'RESUME001', log: (event, fields) => events.push([event, fields]) });
+    const thingName = `${PREFIX}RESUME001`;
+    expect(events).toEqual([['resuming', { thingName, certificateId: pending.certificateId }], ['provisioned', { thingName, certificateId: pending.certificateId }]]);
     expect(requestsOf('RESUME001')).toEqual(['CreateCertificateFromCsr', 'RegisterThing', 'RegisterThing']);
     expect(fs.readFileSync(path.join(dir, 'private.pem.key'), 'utf8')).toBe(key);
     expect(sandbox.fleet!.things.get(`${PREFIX}RESUME001`)!.certificateIds).toEqual([pending.certificateId]);
@@ -245,25 +254,38 @@ describe('the claim kit', () => {
   });
 });
 
-test.each([['ec', 'ec', undefined], ['rsa', 'rsa', 2048]] as const)('keyAndCsr %s: a key and a CSR for the thing, signed with that key', async (algorithm, type, modulusLength) => {
+test.each([['ec', 'ec', undefined], ['rsa', 'rsa', 2048], [undefined, 'ec', undefined]] as const)('keyAndCsr %s: a key and a CSR of the thing\'s name, signed with that key (ECDSA P-256 unless asked)', async (algorithm, type, modulusLength) => {
   const { privateKeyPem, csrPem } = await keyAndCsr('pi-dev-fleet-KEY00001', algorithm);
   const key = createPrivateKey(privateKeyPem);
   expect(key.asymmetricKeyType).toBe(type);
   if (modulusLength) expect(key.asymmetricKeyDetails?.modulusLength).toBe(modulusLength);
   else expect(key.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
   expect(privateKeyPem).toMatch(/^-----BEGIN PRIVATE KEY-----\n(.{64}\n)*.{1,64}\n-----END PRIVATE KEY-----\n$/);
-  expect(csrPem).toMatch(/^-----BEGIN CERTIFICATE REQUEST-----/);
+  const csr = new x509.Pkcs10CertificateRequest(csrPem);
+  expect(csr.subject).toBe('CN=pi-dev-fleet-KEY00001');
+  expect(await csr.verify()).toBe(true);
+  // The request's public key is the key's own.
+  expect(createPublicKey(key).export({ type: 'spki', format: 'der' }).equals(Buffer.from(csr.publicKey.rawData))).toBe(true);
 });
 
-/** provision against an endpoint of nobody's making (test/setup/odd-endpoint.ts): the refusal it ends with. */
-async function againstOddEndpoint(serial: string, answer: (topic: string) => OddAnswer, refuse?: (topic: string) => boolean, timeoutMs = 5000) {
-  const endpoint = await startOddEndpoint(sandbox.broker.serverCertificate, answer, refuse);
+/**
+ * provision against an endpoint of nobody's making (test/setup/odd-endpoint.ts): `run` gets what provision did,
+ * once its claim session is closed, as provision closes it whatever the outcome.
+ */
+async function withOddEndpoint<T>(serial: string, answer: (topic: string) => OddAnswer, run: (outcome: Promise<unknown>, endpoint: OddEndpoint) => Promise<T>, subscription?: (topic: string) => OddSubscription, timeoutMs = 5000): Promise<T> {
+  const endpoint = await startOddEndpoint(sandbox.broker.serverCertificate, answer, subscription);
   try {
-    return await refusal(provision({ ...claim, port: endpoint.port }, dirOf(`odd-${serial}`), { serial, timeoutMs }));
+    const outcome = provision({ ...claim, port: endpoint.port }, dirOf(`odd-${serial}`), { serial, timeoutMs });
+    await outcome.catch(() => undefined);
+    await waitFor('the claim session closed', () => endpoint.connected() === 0, 5000);
+    return await run(outcome, endpoint);
   } finally {
     await endpoint.close();
   }
 }
+/** The refusal provision ends with against an endpoint of nobody's making. */
+const againstOddEndpoint = (serial: string, answer: (topic: string) => OddAnswer, subscription?: (topic: string) => OddSubscription, timeoutMs?: number) =>
+  withOddEndpoint(serial, answer, (outcome) => refusal(outcome), subscription, timeoutMs);
 const CSR = '$aws/certificates/create-from-csr/json';
 const accepted = (topic: string, body: object) => ({ topic: `${topic}/accepted`, body: JSON.stringify(body) });
 /** A CreateCertificateFromCsr accepted with a certificate of the sandbox's CA, then `register` for RegisterThing. */
@@ -273,11 +295,26 @@ const registerAnswers = (serial: string, register: (topic: string) => OddAnswer)
 
 describe('an endpoint that is not AWS IoT\'s fleet provisioning API', () => {
   test('refusing one response topic (SUBACK 0x80): exit 18 naming it, no time-out', async () => {
-    const refused = await againstOddEndpoint('ODDSUB0001', () => 'silence', (topic) => topic.endsWith('/rejected'));
+    const refused = await againstOddEndpoint('ODDSUB0001', () => 'silence', (topic) => (topic.endsWith('/rejected') ? 'refuse' : 'grant'));
     expect(refused).toEqual({
       message: `The claim certificate may not subscribe to ${CSR}/rejected (SUBACK 0x80)`, exitCode: EXIT.notAuthorized,
       hint: 'The claim policy does not cover this template\'s responses: re-run bootstrap --claim for the current outputs, or ask the fleet\'s operator',
     });
+  });
+
+  test('refusing both: both named', async () => {
+    expect((await againstOddEndpoint('ODDSUB0002', () => 'silence', () => 'refuse')).message).toBe(`The claim certificate may not subscribe to ${CSR}/accepted, ${CSR}/rejected (SUBACK 0x80)`);
+  });
+
+  test('closing the session instead of answering a subscription: exit 26, as a session closed before answering', async () => {
+    expect(await againstOddEndpoint('ODDSUB0003', () => 'silence', () => 'close')).toMatchObject({
+      message: expect.stringMatching(/ closed the claim connection as claim-ODDSUB0003 before answering$/), exitCode: EXIT.provisionFailed,
+    });
+  });
+
+  test('an answer that is long and not JSON: its first 80 characters named', async () => {
+    const body = `<html>${'x'.repeat(100)}</html>`;
+    expect((await againstOddEndpoint('ODDLONG01', (topic) => ({ topic: `${topic}/accepted`, body }))).message).toBe(`${CSR}/accepted answered "<html>${'x'.repeat(74)}", not a JSON object`);
   });
 
   test.each([['<html>not json</html>', 'ODDJSON0'], ['[1,2]', 'ODDJSON1'], ['null', 'ODDJSON2'], ['"text"', 'ODDJSON3'], ['42', 'ODDJSON4']])('answering %s: not a JSON object, exit 26', async (body, serial) => {
@@ -295,10 +332,25 @@ describe('an endpoint that is not AWS IoT\'s fleet provisioning API', () => {
     });
   });
 
-  test('never answering: exit 26 after the time-out, in seconds', async () => {
-    expect(await againstOddEndpoint('ODDQUIET01', () => 'silence', undefined, 300)).toEqual({
+  test.each([['silence', 'ODDQUIET01'], ['unacknowledged', 'ODDQUIET02']] as const)('never answering (%s): exit 26 after the time-out, in seconds', async (answer, serial) => {
+    expect(await againstOddEndpoint(serial, () => answer, undefined, 300)).toEqual({
       message: `No answer to ${CSR} within 0.3 s`, exitCode: EXIT.provisionFailed, hint: 'Check the claim kit\'s endpoint and run provision again',
     });
+  });
+
+  test('CreateCertificateFromCsr rejected: exit 26 with what it said; no certificate and nothing to resume', async () => {
+    const serial = 'ODDCSR001';
+    expect(await againstOddEndpoint(serial, (topic) => ({ topic: `${topic}/rejected`, body: JSON.stringify({ statusCode: 400, errorCode: 'InvalidCsr', errorMessage: 'bad CSR' }) }))).toEqual({
+      message: 'CreateCertificateFromCsr rejected: 400 InvalidCsr bad CSR', exitCode: EXIT.provisionFailed, hint: 'Check the claim kit (bootstrap --claim) and the serial, then run provision again',
+    });
+    expect(fs.readdirSync(dirOf(`odd-${serial}`)).filter((file) => file !== KIT_FILES.privateKey)).toEqual([]);
+  });
+
+  test('RegisterThing refusing the ownership token: exit 24, and the pending certificate is dropped, so the next run starts over', async () => {
+    const serial = 'ODDTOKEN1';
+    const refused = await againstOddEndpoint(serial, registerAnswers(serial, (topic) => ({ topic: `${topic}/rejected`, body: JSON.stringify({ statusCode: 400, errorCode: 'InvalidCertificateOwnershipToken' }) })));
+    expect(refused.exitCode).toBe(EXIT.ownershipExpired);
+    expect(fs.existsSync(path.join(dirOf(`odd-${serial}`), 'provision.json'))).toBe(false);
   });
 
   test('registering another thing than <prefix><serial>: exit 26, naming both', async () => {
@@ -316,7 +368,48 @@ describe('an endpoint that is not AWS IoT\'s fleet provisioning API', () => {
   });
 });
 
+describe('the claim session, as the endpoint saw it', () => {
+  const registered = (serial: string) => registerAnswers(serial, (topic) => accepted(topic, { thingName: `${PREFIX}${serial}` }));
+
+  test('a clean session of its own client ID, QoS 1 subscriptions to both responses and requests, closed once provisioned; a template with no device configuration gives no shadow defaults', async () => {
+    const serial = 'ODDOK0001';
+    const { kit, seen } = await withOddEndpoint(serial, registered(serial), async (outcome, endpoint) => ({ ...(await outcome as { kit: Kit }), seen: endpoint.seen }));
+    expect(kit.thingName).toBe(`${PREFIX}${serial}`);
+    expect(kit.shadowDesiredDefaults).toBeUndefined();
+    expect(seen.connects).toEqual([{ clientId: `claim-${serial}`, clean: true }]);
+    const register = `$aws/provisioning-templates/${claim.templateName}/provision/json`;
+    expect(seen.subscriptions).toEqual([`${CSR}/accepted`, `${CSR}/rejected`, `${register}/accepted`, `${register}/rejected`].map((topic) => ({ topic, qos: 1 })));
+    expect(seen.requests).toEqual([{ topic: CSR, qos: 1 }, { topic: register, qos: 1 }]);
+  });
+
+  test('a late second answer to CreateCertificateFromCsr (QoS 1 may deliver twice) while RegisterThing waits is not taken for RegisterThing\'s', async () => {
+    const serial = 'ODDDUP001';
+    const answers = registered(serial);
+    const twice = (topic: string): OddAnswer => (topic === CSR ? answers(topic) : [answers(CSR) as { topic: string; body: string }, answers(topic) as { topic: string; body: string }]);
+    const { kit } = await withOddEndpoint(serial, twice, (outcome) => outcome as Promise<{ kit: Kit }>);
+    expect(kit.thingName).toBe(`${PREFIX}${serial}`);
+  });
+});
+
 describe('the claim connection', () => {
+  test.each([[undefined, 'claim-'], ['fleet-claim-', 'fleet-claim-']])('with the claim kit\'s client ID prefix %s: connects as %s<serial>', async (claimClientIdPrefix, prefix) => {
+    const port = await freePort();
+    const { message } = await refusal(provision({ ...claim, port, claimClientIdPrefix }, dirOf(`prefix-${prefix}`), { serial: 'PREFIX0001' }));
+    expect(message).toMatch(new RegExp(`^The claim certificate could not connect to ${claim.endpoint}:${port} as ${prefix}PREFIX0001: `));
+  });
+
+  test.each([[443, ['x-amzn-mqtt-ca']], [8883, undefined]])('on port %i, ALPN %j (AWS IoT takes MQTT with a certificate on 443 only with x-amzn-mqtt-ca)', async (port, alpn) => {
+    // The options as given to MQTT.js, which then connects to where nothing listens, and fails at once.
+    const actual = mqtt.connect;
+    const connect = jest.spyOn(mqtt, 'connect').mockImplementation((options) => actual({ ...(options as mqtt.IClientOptions), host: '127.0.0.1', port: 1 }));
+    try {
+      await refusal(provision({ ...claim, port }, dirOf(`alpn-${port}`), { serial: 'ALPN00001' }));
+      expect((connect.mock.calls[0][0] as { ALPNProtocols?: string[] }).ALPNProtocols).toEqual(alpn);
+    } finally {
+      connect.mockRestore();
+    }
+  });
+
   test('nothing listening: exit 18, naming the endpoint and the claim client ID', async () => {
     const port = await freePort();
     expect(await refusal(provision({ ...claim, port }, dirOf('no-endpoint'), { serial: 'NOPORT0001' }))).toEqual({
@@ -344,22 +437,31 @@ describe('the claim connection', () => {
 test('re-provisioning with the operator\'s token into the device\'s own kit: the new kit is staged, then replaces the old one, the settings last', async () => {
   const iot = new IoTClient({ endpoint: sandbox.aws.endpoint, region: 'eu-west-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   const dir = dirOf('device-replaced');
-  const events: string[] = [];
+  const events: unknown[] = [];
   await provision(claim, dir, { serial: 'REPL0001' });
   const before = fs.readFileSync(path.join(dir, 'certificate.pem.crt'), 'utf8');
   await revokeDevice(iot, `${PREFIX}REPL0001`);
   const { token } = await markForReprovisioning(iot, `${PREFIX}REPL0001`);
   // The module itself: the namespace of an import is not writable.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const renames = jest.spyOn(require('fs') as typeof fs, 'renameSync');
-  const { kit, provisioned } = await provision(claim, dir, { serial: 'REPL0001', reprovisionToken: token, log: (event) => events.push(event) });
+  const fsModule = require('fs') as typeof fs;
+  const renames = jest.spyOn(fsModule, 'renameSync');
+  // The staged files listed with the settings first, whatever order the file system keeps: provision must order them.
+  const list = fsModule.readdirSync;
+  const listing = jest.spyOn(fsModule, 'readdirSync').mockImplementation(((folder: string, ...rest: never[]) => {
+    const names = (list as (folder: string, ...rest: never[]) => string[])(folder, ...rest);
+    return folder === path.join(dir, '.reprovision') ? [KIT_FILES.settings, ...names.filter((name) => name !== KIT_FILES.settings)] : names;
+  }) as never);
+  const { kit, provisioned } = await provision(claim, dir, { serial: 'REPL0001', reprovisionToken: token, log: (event, fields) => events.push([event, fields]) });
   const moved = renames.mock.calls.filter(([from]) => path.dirname(String(from)) === path.join(dir, '.reprovision')).map(([, to]) => path.basename(String(to)));
   renames.mockRestore();
+  listing.mockRestore();
   expect(provisioned).toBe(true);
   // Until the settings are replaced the kit is the old one whole: they move last.
   expect(moved.slice(-1)).toEqual([KIT_FILES.settings]);
   expect(moved.length).toBeGreaterThan(2);
-  expect(events).toEqual(['certificate created', 'provisioned', 're-provisioned']);
+  expect(events.map((event) => (event as unknown[])[0])).toEqual(['certificate created', 'provisioned', 're-provisioned']);
+  expect(events[2]).toEqual(['re-provisioned', { thingName: `${PREFIX}REPL0001` }]);
   expect(fs.readFileSync(path.join(dir, 'certificate.pem.crt'), 'utf8')).not.toBe(before);
   expect(fs.readdirSync(dir)).not.toContain('.reprovision');
   expect(loadKit(dir, {}, {})).toEqual(kit);
@@ -367,4 +469,21 @@ test('re-provisioning with the operator\'s token into the device\'s own kit: the
   expect(new X509Certificate(fs.readFileSync(path.join(dir, 'certificate.pem.crt'))).checkPrivateKey(createPrivateKey(fs.readFileSync(path.join(dir, 'private.pem.key'))))).toBe(true);
   // Without a token, the finished kit is left as it is.
   expect(await provision(claim, dir, { serial: 'REPL0001' })).toMatchObject({ provisioned: false });
+});
+
+test('a re-provisioning interrupted once the new kit was registered, before it replaced the old one: the next run finishes it without asking again', async () => {
+  const iot = new IoTClient({ endpoint: sandbox.aws.endpoint, region: 'eu-west-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const dir = dirOf('device-interrupted');
+  await provision(claim, dir, { serial: 'INTR0001' });
+  await revokeDevice(iot, `${PREFIX}INTR0001`);
+  const { token } = await markForReprovisioning(iot, `${PREFIX}INTR0001`);
+  // The run that was interrupted: the new kit registered and complete in the staging folder, nothing moved yet.
+  const staged = await provision(claim, path.join(dir, '.reprovision'), { serial: 'INTR0001', reprovisionToken: token });
+  const newCertificate = fs.readFileSync(staged.kit.certificatePath, 'utf8');
+  // The token is spent, and no endpoint is there: the run must not need either.
+  const events: unknown[] = [];
+  const { kit } = await provision({ ...claim, port: await freePort() }, dir, { serial: 'INTR0001', reprovisionToken: token, log: (event) => events.push(event) });
+  expect(events).toEqual(['already provisioned', 're-provisioned']);
+  expect(fs.readFileSync(kit.certificatePath, 'utf8')).toBe(newCertificate);
+  expect(fs.readdirSync(dir)).not.toContain('.reprovision');
 });
