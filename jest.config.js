@@ -7,7 +7,7 @@
  * `npm run test:unit` runs the first alone, for the edit loop. Type-checking runs in `npm run build` (tsc);
  * jest only transpiles each file (isolatedModules in tsconfig.json), which keeps the suite fast.
  */
-const REHEARSALS = ['e2e', 'ops/diff', 'ops/simulate'].map((name) => `<rootDir>/test/${name}.test.ts`);
+const REHEARSALS = ['e2e', 'ops/diff', 'ops/release', 'ops/simulate'].map((name) => `<rootDir>/test/${name}.test.ts`);
 const INTEGRATION = [
   'device/cli', 'device/installed', 'device/jobs-agent', 'device/program-switch', 'device/runner', 'device/service', 'ops/jobs', 'ops/smoke-check', 'reliability',
   'sandbox/fleet-provisioning', 'sandbox/iot-policy', 'sandbox/jobs-conformance', 'sandbox/local-kit', 'sandbox/rule-engine', 'sandbox/sandbox-state', 'sandbox/shadow-conformance',

@@ -1,8 +1,8 @@
-/** Polls `check` until it returns a truthy value, and returns it; fails naming `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => T | undefined | false, timeoutMs: number, pollMs = 5): Promise<T> {
+/** Polls `check` (which may ask asynchronously) until it gives a truthy value, and returns it; fails naming `what` after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, pollMs = 5): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = check();
+    const value = await check();
     if (value) return value;
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
     await sleep(pollMs);

@@ -19,7 +19,7 @@ export interface UnitOptions {
 }
 
 /** Exit codes a restart cannot fix: usage, a missing, invalid or unreadable kit, a key that is not the certificate's, bad input. */
-const FINAL_EXIT_CODES = [EXIT.usage, EXIT.kitFileMissing, EXIT.kitInvalid, EXIT.keyUnreadable, EXIT.keyMismatch, EXIT.badInput];
+export const FINAL_EXIT_CODES = [EXIT.usage, EXIT.kitFileMissing, EXIT.kitInvalid, EXIT.keyUnreadable, EXIT.keyMismatch, EXIT.badInput];
 
 const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 

@@ -1,7 +1,8 @@
 /** Device program packages and programs for the tests of update-program, each small and quick to install. */
-import { execFileSync } from 'child_process';
+import { ChildProcess, execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { FINAL_EXIT_CODES } from '../../device/src/service';
 
 /**
  * A package tarball as `npm pack` makes it (`package/` inside): `name` with a bin `iot-device` that prints `version`
@@ -47,4 +48,37 @@ if (behaviour === 'promote') {
 setInterval(() => undefined, 1000);
 `);
   return file;
+}
+
+const CLI = path.join(__dirname, '..', '..', 'device', 'bin', 'iot-device.js');
+
+/**
+ * `iot-device run` as the unit runs it (service.ts): started again 200 ms after an exit a restart can fix, until
+ * stopped. `env` is added to the program's environment.
+ */
+export function supervised(kit: { dir: string }, env: NodeJS.ProcessEnv = {}) {
+  let output = '';
+  let child: ChildProcess | undefined;
+  let stopped = false;
+  const exits: Array<number | null> = [];
+  const start = () => {
+    child = spawn(process.execPath, [CLI, '--kit', kit.dir, 'run', '--ms-per-second', '50'], { env: { ...process.env, IOT_KIT_DIR: '', ...env } });
+    child.stdout!.on('data', (chunk) => { output += chunk; });
+    child.stderr!.on('data', (chunk) => { output += chunk; });
+    child.on('exit', (code) => {
+      exits.push(code);
+      if (!stopped && !FINAL_EXIT_CODES.includes(code as never)) setTimeout(start, 200);
+    });
+  };
+  start();
+  return {
+    output: () => output,
+    exits,
+    stop: async () => {
+      stopped = true;
+      const ended = new Promise((resolve) => child!.once('exit', resolve));
+      child!.kill('SIGTERM');
+      await ended;
+    },
+  };
 }

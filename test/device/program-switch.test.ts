@@ -9,7 +9,6 @@
  * program (the SHA-256 its launcher gives it is what makes it the new one); the broken one answers its version
  * and exits at once when run.
  */
-import { ChildProcess, spawn } from 'child_process';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
@@ -18,13 +17,10 @@ import * as os from 'os';
 import * as path from 'path';
 import { CreateJobCommand, DescribeJobExecutionCommand, IoTClient } from '@aws-sdk/client-iot';
 import { EXIT } from '../../device/src/errors';
-import { Kit } from '../../device/src/kit';
 import { readState } from '../../device/src/programs';
 import { Sandbox } from './harness';
+import { supervised } from './program-fixtures';
 
-const CLI = path.join(__dirname, '..', '..', 'device', 'bin', 'iot-device.js');
-/** The exit codes the unit's RestartPreventExitStatus lists (service.ts). */
-const FINAL = [EXIT.usage, EXIT.kitFileMissing, EXIT.kitInvalid, EXIT.keyUnreadable, EXIT.keyMismatch, EXIT.badInput];
 let sandbox: Sandbox;
 let iot: IoTClient;
 let packages: { server: http.Server; url: (name: string) => string; sha256: Record<string, string> };
@@ -61,34 +57,6 @@ afterAll(async () => {
   await sandbox.stop();
   dirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true }));
 });
-
-/** `iot-device run` as the unit runs it: started again 200 ms after an exit a restart can fix, until stopped. */
-function supervised(kit: Kit) {
-  let output = '';
-  let child: ChildProcess | undefined;
-  let stopped = false;
-  const exits: Array<number | null> = [];
-  const start = () => {
-    child = spawn(process.execPath, [CLI, '--kit', kit.dir, 'run', '--ms-per-second', '50'], { env: { ...process.env, IOT_KIT_DIR: '' } });
-    child.stdout!.on('data', (chunk) => { output += chunk; });
-    child.stderr!.on('data', (chunk) => { output += chunk; });
-    child.on('exit', (code) => {
-      exits.push(code);
-      if (!stopped && !FINAL.includes(code as never)) setTimeout(start, 200);
-    });
-  };
-  start();
-  return {
-    output: () => output,
-    exits,
-    stop: async () => {
-      stopped = true;
-      const ended = new Promise((resolve) => child!.once('exit', resolve));
-      child!.kill('SIGTERM');
-      await ended;
-    },
-  };
-}
 
 async function finished(jobId: string, thingName: string) {
   for (let waited = 0; ; waited += 200) {
