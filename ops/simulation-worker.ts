@@ -3,10 +3,14 @@
  * (shadow sync, schedule, spool), started at a paced rate, and reports to the coordinator over IPC what only a
  * device sees: how long each start took, each PUBACK's time, each reconnection, and the process's memory.
  */
+import * as fs from 'fs';
 import * as path from 'path';
 import { readPems, loadKit } from '../device/src/kit';
 import { Logger } from '../device/src/log';
-import { failingOperation, OPERATIONS } from '../device/src/job-operations';
+import { failingOperation, JobOperation, OPERATIONS, rolledBack } from '../device/src/job-operations';
+import { exitedBeforeHealthy } from '../device/src/launcher';
+import { download } from '../device/src/program-package';
+import { downloadOf } from '../device/src/programs';
 import { DeviceRunner } from '../device/src/runner';
 import { RESTART_SECONDS } from '../device/src/service';
 import { Spool } from '../device/src/spool';
@@ -20,12 +24,41 @@ export interface WorkerDevice {
   readonly name?: string;
   /** Status messages written into its spool before it starts (the drain probe's backlog). */
   readonly backlog?: number;
-  /** Its jobs fail: its desired-state cannot be applied (the simulation's --job-failures). */
+  /** Its jobs fail: its desired-state cannot be applied, a new program fails to start (the simulation's --job-failures). */
   readonly failJobs?: boolean;
 }
 
 /** What a failing device's desired-state reports. */
 export const SIMULATED_JOB_FAILURE = 'simulated fault: the setting could not be applied';
+/** The version the simulated devices run: this checkout's device program, which a release replaces. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const RUNNING_VERSION: string = require('../device/package.json').version;
+
+/**
+ * update-program as the simulator plays it. The package is downloaded from the URL AWS IoT signed for the device and
+ * its SHA-256 checked, as a device does (program-package.ts). Its installation and the switch are not played (an npm
+ * install per simulated device would measure npm): the new version runs at once and reports SUCCEEDED, or on a device
+ * of --job-failures it fails to start and the running one starts again, FAILED with the reason the launcher gives.
+ */
+function simulatedUpdate(kitDir: string, fails: boolean): JobOperation {
+  const operation = OPERATIONS['update-program'];
+  return {
+    resumable: operation.resumable,
+    validate: (document) => operation.validate(document),
+    async run(document) {
+      const { version, url, sha256 } = document as { version: string; url: string; sha256: string };
+      const file = downloadOf(kitDir, sha256);
+      try {
+        await download(url, file, sha256);
+      } finally {
+        // Thousands of devices share one disk here: the package is checked, then dropped.
+        fs.rmSync(path.dirname(file), { recursive: true, force: true });
+      }
+      if (fails) throw new Error(rolledBack(exitedBeforeHealthy(version, 1), RUNNING_VERSION));
+      return { version, previous: RUNNING_VERSION };
+    },
+  };
+}
 
 export type ToWorker =
   | { type: 'start'; devices: WorkerDevice[]; startsPerSecond: number; msPerSecond: number; port: number }
@@ -85,7 +118,10 @@ async function start(devices: WorkerDevice[], startsPerSecond: number, msPerSeco
   const flusher = setInterval(flush, 250);
   const startDevice = async (device: WorkerDevice, log: Logger): Promise<void> => {
     const kit = loadKit(device.kitDir, { port });
-    const operations = device.failJobs ? { ...OPERATIONS, 'desired-state': failingOperation('desired-state', SIMULATED_JOB_FAILURE) } : OPERATIONS;
+    const operations = {
+      ...OPERATIONS, 'update-program': simulatedUpdate(device.kitDir, device.failJobs === true),
+      ...(device.failJobs ? { 'desired-state': failingOperation('desired-state', SIMULATED_JOB_FAILURE) } : {}),
+    };
     try {
       await startAsTheServiceDoes(async () => {
         const runner = new DeviceRunner(kit, readPems(kit), { log, msPerSecond, name: device.name, operations });

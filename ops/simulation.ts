@@ -6,7 +6,8 @@
  * delivered is seen by an observer subscribed to every data topic with a persistent session (it misses nothing
  * across a restart); what the rule archived is counted from its outcomes and from the bucket itself. With `job`, a
  * desired-state job from the stack's template rolls over the fleet's thing group as the devices run, a share of them
- * failing it, at the template's rollout and abort criteria.
+ * failing it, at the template's rollout and abort criteria; with `release`, a new device program is released over
+ * the group as `npm run fleet -- release` does (update-program), a share of the devices failing to start it.
  */
 import { fork, ChildProcess } from 'child_process';
 import { X509Certificate } from 'crypto';
@@ -21,6 +22,7 @@ import { KIT_FILES } from '../device/src/kit';
 import { LocalSandbox, S3_CREDENTIALS, startLocalSandbox } from '../sandbox';
 import { sleep } from '../sandbox/wait';
 import { EXECUTION_STATUSES, jobStatus, JobStatus, startJob } from './jobs';
+import { readProgramPackage, releaseProgram } from './release';
 import type { FromObserver, ObserverResult, ToObserver } from './simulation-observer';
 import type { FromWorker, ToWorker, WorkerDevice } from './simulation-worker';
 
@@ -55,7 +57,13 @@ export interface SimulationOptions {
    * stay comparable) over the fleet's thing group once every device runs. @default no job
    */
   readonly job?: 'desired-state';
-  /** Share of devices whose job execution fails (spread over the fleet). @default 0 */
+  /**
+   * A device program package (`npm pack` of device/) to release over the fleet's thing group once every device runs,
+   * with `fleet release`'s code (the update-program template): each device downloads it from the URL signed for it and
+   * checks its hash; the installation is not played (simulation-worker.ts). Not with `job`. @default no release
+   */
+  readonly release?: string;
+  /** Share of devices whose job execution fails (spread over the fleet): for a release, the new version fails to start and is rolled back. @default 0 */
   readonly jobFailures?: number;
   /** A progress line now and then. @default nothing */
   readonly progress?: (line: string) => void;
@@ -124,6 +132,14 @@ export interface SimulationReport {
     readonly timeline: readonly JobSample[];
     /** From an execution's notification (QUEUED) to its SUCCEEDED, as the sandbox's jobs service saw them. */
     readonly queuedToSucceededMs: Percentiles;
+    /** The rollout's waves: devices notified in each minute of the job, from its start. */
+    readonly waves: readonly number[];
+    /** Things in the fleet's group, which the job targets (every device provisioned in the sandbox's folder, running or not). */
+    readonly targeted: number;
+    /** Things of the group the job never reached (canceled before they were notified, or still to come). */
+    readonly notReached: number;
+    /** A release: the version it installs, on how many devices it runs at the end, how many kept theirs, and how many rolled back. */
+    readonly versions?: JobStatus['versions'] & { readonly rolledBack: number };
   };
 }
 
@@ -181,19 +197,31 @@ async function settle(count: () => number, target: number, what: string, progres
  * Starts the template's job over the fleet's group with the operator's own code (ops/jobs.ts) through the control plane
  * stand-in, and samples it every 10 s; `finish` reports it.
  */
-async function startSimulatedJob(sandbox: LocalSandbox, template: 'desired-state', intervalSeconds: number, progress: (line: string) => void) {
+async function startSimulatedJob(sandbox: LocalSandbox, job: { template: 'desired-state'; intervalSeconds: number } | { template: 'update-program'; release: string }, progress: (line: string) => void) {
+  const { template } = job;
   const iot = new IoTClient({ endpoint: sandbox.aws.endpoint, region: sandbox.outputs.Region, credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' } });
   const jobTemplateId = (JSON.parse(sandbox.outputs.JobTemplates) as Record<string, string>)[template];
   // The stack's declared device is in the group too, and no simulated device runs it: the job is the fleet's alone.
   sandbox.registry.removeThingFromThingGroup(sandbox.outputs.FleetThingGroupName, sandbox.outputs.ThingName);
   const [, , , region, account] = sandbox.outputs.CertificateArn.split(':');
   const jobId = `${sandbox.outputs.JobIdPrefix}${template}-simulation-${Date.now()}`;
-  const { document } = await startJob(iot, {
-    jobTemplateId, jobId, targets: [`arn:aws:iot:${region}:${account}:thinggroup/${sandbox.outputs.FleetThingGroupName}`], parameters: { interval: String(intervalSeconds) },
-  });
+  const targets = [`arn:aws:iot:${region}:${account}:thinggroup/${sandbox.outputs.FleetThingGroupName}`];
+  // Before CreateJob: the first wave is notified while it is answered.
   const startedAt = Date.now();
+  if (job.template === 'desired-state') {
+    const { document } = await startJob(iot, { jobTemplateId, jobId, targets, parameters: { interval: String(job.intervalSeconds) } });
+    progress(`job ${jobId} started: ${JSON.stringify(document)}`);
+  } else {
+    const program = readProgramPackage(job.release);
+    const s3 = new S3Client({ endpoint: sandbox.s3.endpoint, forcePathStyle: true, region, credentials: S3_CREDENTIALS });
+    try {
+      const { key } = await releaseProgram(iot, s3, { program, bucket: sandbox.outputs.ProgramArtifactsBucketName, region, jobTemplateId, jobId, targets });
+      progress(`release ${program.version} (${key}) started as job ${jobId}`);
+    } finally {
+      s3.destroy();
+    }
+  }
   const described = sandbox.jobs.jobs.describeJob(jobId) as { jobExecutionsRolloutConfig?: unknown; abortConfig?: unknown };
-  progress(`job ${jobId} started: ${JSON.stringify(document)}`);
   const timeline: JobSample[] = [];
   let endedAtSeconds: number | undefined;
   const sample = async () => {
@@ -209,12 +237,23 @@ async function startSimulatedJob(sandbox: LocalSandbox, template: 'desired-state
       clearInterval(sampler);
       const status = await sample();
       iot.destroy();
-      const succeeded = sandbox.jobs.jobs.executionTimes(jobId).filter((execution) => execution.status === 'SUCCEEDED');
+      const executions = sandbox.jobs.jobs.executionTimes(jobId);
+      const targeted = sandbox.registry.thingsInThingGroup(sandbox.outputs.FleetThingGroupName).length;
+      const succeeded = executions.filter((execution) => execution.status === 'SUCCEEDED');
+      const waves: number[] = [];
+      for (const { queuedAt } of executions) {
+        const minute = Math.floor((queuedAt - startedAt) / 60_000);
+        while (waves.length <= minute) waves.push(0);
+        waves[minute] += 1;
+      }
       progress(`job ${jobId}: ${status.status}${status.abortedBy ? ` (aborted: ${status.abortedBy})` : ''}, ${EXECUTION_STATUSES.filter((name) => status.executions[name]).map((name) => `${name} ${status.executions[name]}`).join(', ')}`);
       return {
         template, jobId, rollout: JSON.stringify({ rollout: described.jobExecutionsRolloutConfig, abort: described.abortConfig }), failing, status: status.status,
         ...(endedAtSeconds !== undefined ? { endedAtSeconds } : {}), ...(status.abortedBy ? { abortedBy: status.abortedBy } : {}),
         executions: status.executions, timeline, queuedToSucceededMs: percentiles(succeeded.map((execution) => execution.lastUpdatedAt - execution.queuedAt)),
+        waves, targeted, notReached: targeted - executions.length,
+        // Of the whole group, not only the devices notified; every failure of the simulated update is a new version that did not start, rolled back.
+        ...(status.versions ? { versions: { version: status.versions.version, running: status.versions.running, kept: targeted - status.versions.running, rolledBack: status.executions.FAILED } } : {}),
       };
     },
   };
@@ -289,7 +328,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
 
     // The devices, spread over the processes; a share of them with name s3.
     const s3Devices = Math.round(options.devices * shareS3);
-    const jobFailures = options.job ? options.jobFailures ?? 0 : 0;
+    const jobFailures = options.job || options.release ? options.jobFailures ?? 0 : 0;
     // Spread over the rollout: the device at position i of the group (the order its job reaches it) fails when the
     // running share of failures crosses a whole number there, so every wave of the rollout has its share.
     const simulated = new Set(things.filter((_, index) => index !== probeIndex));
@@ -374,7 +413,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     const reasons = [...[...failures, ...restarts].reduce((counts, [, reason]) => counts.set(reason, (counts.get(reason) ?? 0) + 1), new Map<string, number>())].sort((a, b) => b[1] - a[1]);
     progress(`${options.devices} devices running (${failures.length} failed to start, ${restarts.length} starts restarted${reasons.length ? `: ${countedReasons(reasons.slice(0, 3))}` : ''}); ${options.minutes} min at ${intervalSeconds} s`);
     const running = () => options.devices + (drainProbe ? 1 : 0) - failures.length;
-    const job = options.job ? await startSimulatedJob(sandbox, options.job, intervalSeconds, progress) : undefined;
+    const job = options.job ? await startSimulatedJob(sandbox, { template: options.job, intervalSeconds }, progress)
+      : options.release ? await startSimulatedJob(sandbox, { template: 'update-program', release: options.release }, progress) : undefined;
     const everyDeviceBack = () => reconnected.size >= running();
     const runStarted = Date.now();
     const runMs = options.minutes * 60_000;
@@ -561,6 +601,8 @@ export function reportMarkdown(report: SimulationReport): string {
     ...(report.job ? [
       `| job ${report.job.template} over the fleet's group (${report.job.failing} devices failing it; ${report.job.rollout}) | ${report.job.status}${report.job.endedAtSeconds !== undefined ? ` after ${report.job.endedAtSeconds} s` : ' at the end of the run'}`
         + `${report.job.abortedBy ? ` (aborted: ${report.job.abortedBy})` : ''}; ${EXECUTION_STATUSES.filter((name) => report.job!.executions[name]).map((name) => `${name} ${report.job!.executions[name]}`).join(', ')}; notified to SUCCEEDED ${ms(report.job.queuedToSucceededMs)} |`,
+      `| the rollout's waves (devices notified in each minute) | ${report.job.waves.join(', ') || 'none'}; ${report.job.notReached} of the group's ${report.job.targeted} never reached |`,
+      ...(report.job.versions ? [`| versions at the end | ${report.job.versions.version} on ${report.job.versions.running} devices; ${report.job.versions.kept} kept the version they had, ${report.job.versions.rolledBack} of them rolled back after it failed to start |`] : []),
       `| job executions over time (s: succeeded/failed/queued+in progress/canceled, when they changed) | ${report.job.timeline.map((at) => `${at.atSeconds}: ${at.SUCCEEDED}/${at.FAILED}/${at.QUEUED + at.IN_PROGRESS}/${at.CANCELED}`)
         .filter((text, index, all) => index === 0 || text.split(': ')[1] !== all[index - 1].split(': ')[1]).join(', ')} |`,
     ] : []),

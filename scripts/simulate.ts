@@ -1,12 +1,13 @@
 /**
  * `npm run simulate -- --devices <n> [--interval <s>] [--minutes <m>] [--share-s3 <fraction>] [--processes <k>]
- * [--restart-broker-at <s>] [--drain-probe <messages>] [--job desired-state [--job-failures <fraction>]] [--dir <folder>] [--markdown <file>] [--json <file>]`: a fleet of devices
- * provisioned by claim and run by the device program on the local sandbox (ops/simulation.ts), offline.
+ * [--restart-broker-at <s>] [--drain-probe <messages>] [--job desired-state | --release <package.tgz>] [--job-failures <fraction>] [--dir <folder>] [--markdown <file>]
+ * [--json <file>]`: a fleet of devices provisioned by claim and run by the device program on the local sandbox (ops/simulation.ts), offline.
  * Exit codes: 0 nothing lost, 1 messages lost, 2 usage.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
+import { readProgramPackage, ReleaseRefused } from '../ops/release';
 import { reportMarkdown, simulate } from '../ops/simulation';
 import { parseOptions, usageExit, UsageError } from './command-line';
 
@@ -19,15 +20,16 @@ const NUMBERS = {
   processes: { placeholder: '<k>', fallback: Math.min(2, os.cpus().length), min: 1, max: 64, whole: true, what: 'device processes (default: the cores, at most 2)' },
   'restart-broker-at': { placeholder: '<s>', fallback: undefined, min: 1, max: Infinity, whole: true, what: 'restart the broker this many seconds in (default: never)' },
   'drain-probe': { placeholder: '<messages>', fallback: 1000, min: 0, max: 10_000, whole: true, what: 'one more device, started with this many spooled messages, measured alone (0: none)' },
-  'job-failures': { placeholder: '<0..1>', fallback: 0, min: 0, max: 1, whole: false, what: 'with --job: share of devices that fail the job' },
+  'job-failures': { placeholder: '<0..1>', fallback: 0, min: 0, max: 1, whole: false, what: 'with --job or --release: share of devices that fail the job (a release: its new version fails to start and is rolled back)' },
 } as const;
 type NumberOption = keyof typeof NUMBERS;
 
 const USAGE = 'usage: npm run simulate -- --devices <n> [--interval <s>] [--minutes <m>] [--share-s3 <0..1>] [--processes <k>] [--restart-broker-at <s>] [--drain-probe <messages>] '
-  + '[--job desired-state [--job-failures <0..1>]] [--dir <folder>] [--markdown <file>] [--json <file>]';
+  + '[--job desired-state | --release <package.tgz>] [--job-failures <0..1>] [--dir <folder>] [--markdown <file>] [--json <file>]';
 const HELP = [USAGE, '',
   ...Object.entries(NUMBERS).map(([name, { placeholder, fallback, what }]) => `  --${`${name} ${placeholder}`.padEnd(26)} ${what}${fallback === undefined || name === 'processes' ? '' : ` (default ${fallback})`}`),
   `  --${'job desired-state'.padEnd(26)} start the stack's desired-state job over the fleet's group while the devices run`,
+  `  --${'release <package.tgz>'.padEnd(26)} release that device program (npm pack in device/) over the fleet's group as fleet release does, while the devices run`,
   `  --${'dir <folder>'.padEnd(26)} keep the sandbox and the kits there, and reuse the kits of an earlier run (default: a temporary folder, removed at the end)`,
   `  --${'markdown <file>'.padEnd(26)} also write the report there`,
   `  --${'json <file>'.padEnd(26)} write the report's figures as JSON there`,
@@ -45,13 +47,22 @@ function number(values: Record<string, string | undefined>, name: NumberOption, 
 }
 
 function parse(argv: string[]) {
-  const strings = Object.fromEntries([...Object.keys(NUMBERS), 'job', 'dir', 'markdown', 'json'].map((name) => [name, { type: 'string' as const }]));
+  const strings = Object.fromEntries([...Object.keys(NUMBERS), 'job', 'release', 'dir', 'markdown', 'json'].map((name) => [name, { type: 'string' as const }]));
   const { help, ...values } = parseOptions(argv, { ...strings, help: { type: 'boolean' as const, default: false } }) as Record<string, string | undefined> & { help: boolean };
   if (help) return undefined;
   if (values.devices === undefined) throw new UsageError('--devices is missing: how many devices to simulate');
   const minutes = number(values, 'minutes')!;
   if (values.job !== undefined && values.job !== 'desired-state') throw new UsageError(`--job is ${JSON.stringify(values.job)} but the stack's job templates are: desired-state`);
-  if (values['job-failures'] !== undefined && values.job === undefined) throw new UsageError('--job-failures needs --job');
+  if (values.job !== undefined && values.release !== undefined) throw new UsageError('give --job or --release, not both: one job runs over the fleet');
+  if (values['job-failures'] !== undefined && values.job === undefined && values.release === undefined) throw new UsageError('--job-failures needs --job or --release');
+  if (values.release !== undefined) {
+    try {
+      readProgramPackage(values.release);
+    } catch (error) {
+      if (error instanceof ReleaseRefused) throw new UsageError(`--release: ${error.message}`);
+      throw error;
+    }
+  }
   return {
     devices: number(values, 'devices')!,
     intervalSeconds: number(values, 'interval')!,
@@ -62,6 +73,7 @@ function parse(argv: string[]) {
     restartBrokerAtSeconds: number(values, 'restart-broker-at', minutes * 60 - 10),
     drainProbe: number(values, 'drain-probe')!,
     job: values.job as 'desired-state' | undefined,
+    release: values.release,
     jobFailures: number(values, 'job-failures')!,
     markdown: values.markdown,
     json: values.json,

@@ -12,9 +12,8 @@
  *   execution stays IN_PROGRESS, `step: switching`); the new program reports SUCCEEDED once it has connected and
  *   published; when it cannot, the previous one starts again and reports FAILED with the reason.
  */
-import * as path from 'path';
 import { download, install, packageUrlProblem } from './program-package';
-import { Program, programDir, programsDir, promote, readState, writeState } from './programs';
+import { downloadOf, Program, programDir, promote, readState, writeState } from './programs';
 import { validateDesired } from './settings';
 
 /** What `update-program` acts on: this program, its kit's programs, and the runner's health and restart. */
@@ -52,6 +51,9 @@ export interface JobOperation {
   /** Runs it; answers the status details of success (strings, as the Jobs API keeps them), or a handover. */
   run(document: Record<string, unknown>, context: OperationContext, jobId: string): Promise<Record<string, string> | Handover>;
 }
+
+/** What a rolled back execution reports: why the new program failed, and which runs again. */
+export const rolledBack = (reason: string, running: string) => `${reason}; version ${running} runs again`;
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
@@ -110,8 +112,8 @@ const updateProgram: JobOperation = {
       return { version, ...(previous ? { previous: previous.version } : {}) };
     }
     // Kept until a new trial replaces it: a FAILED report lost on the way is made again at the next start.
-    if (state.failed?.jobId === jobId) throw new Error(`${state.failed.reason}; version ${program.self.version} runs again`);
-    const tarball = path.join(programsDir(program.kitDir), 'downloads', `${sha256}.tgz`);
+    if (state.failed?.jobId === jobId) throw new Error(rolledBack(state.failed.reason, program.self.version));
+    const tarball = downloadOf(program.kitDir, sha256);
     await download(url, tarball, sha256);
     const installed = await install(tarball, programDir(program.kitDir, sha256), version, sha256);
     const deadline = Date.now() + 1000 * ((document.startTimeoutSeconds as number | undefined) ?? START_TIMEOUT.default);

@@ -10,6 +10,9 @@ import * as fs from 'fs';
 import { Logger } from './log';
 import { Program, PROGRAM_SHA256_VARIABLE, readState, rollBack, Trial } from './programs';
 
+/** Why a program on trial failed when it exited before it connected and published. */
+export const exitedBeforeHealthy = (version: string, code: number | null) => `version ${version} exited with code ${code} before it connected and published`;
+
 export interface LaunchOptions {
   readonly log: Logger;
   /** How often the trial's promotion is looked for. @default 500 */
@@ -67,7 +70,7 @@ async function runTrial(kitDir: string, trial: Trial, args: readonly string[], o
   if ('code' in verdict) {
     // Promoted meanwhile, or stopped with the service (a reboot): it stays as it is, for the next start.
     if (promoted() || stopped()) return verdict.code;
-    rollBack(kitDir, trial.sha256, `version ${trial.version} exited with code ${verdict.code} before it connected and published`);
+    rollBack(kitDir, trial.sha256, exitedBeforeHealthy(trial.version, verdict.code));
   } else {
     child.kill('SIGTERM');
     const kill = setTimeout(() => child.kill('SIGKILL'), options.killAfterMs ?? 10_000);

@@ -49,6 +49,8 @@ export function thisProgram(): Program {
 
 export const programsDir = (kitDir: string) => path.join(kitDir, 'programs');
 export const programDir = (kitDir: string, sha256: string) => path.join(programsDir(kitDir), sha256.slice(0, 12));
+/** Where a package is downloaded to, under its SHA-256. */
+export const downloadOf = (kitDir: string, sha256: string) => path.join(programsDir(kitDir), 'downloads', `${sha256}.tgz`);
 const stateFile = (kitDir: string) => path.join(programsDir(kitDir), 'state.json');
 
 export function readState(kitDir: string): ProgramState {

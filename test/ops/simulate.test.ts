@@ -11,6 +11,7 @@ import * as path from 'path';
 import type { SimulationReport } from '../../ops/simulation';
 import { loadKit } from '../../device/src/kit';
 import { Spool } from '../../device/src/spool';
+import { fakeProgramPackage } from '../device/program-fixtures';
 
 const ROOT = path.join(__dirname, '..', '..');
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'simulate-test-'));
@@ -99,4 +100,35 @@ test('a second run in the same folder reuses the kits it made, with their spools
   expect(executions.SUCCEEDED + executions.FAILED + executions.CANCELED).toBe(10);
   expect(report.job!.endedAtSeconds).toBeLessThan(15);
   expect(fs.readFileSync(path.join(scratch, 'report.md'), 'utf8')).toMatch(/\| job desired-state over the fleet's group \(\d+ devices failing it; .*\| CANCELED after \d+ s \(aborted: ALL reached 20 % of at least 10 things notified\); SUCCEEDED \d, FAILED \d/);
+});
+
+test('a release over the fleet (--release): each device downloads the package from the URL signed for it; 30 % fail to start the new version and roll back, and the template\'s criteria abort it', () => {
+  const release = fakeProgramPackage(scratch, { version: '0.2.0' });
+  const report = simulate('--devices', '25', '--minutes', '0.25', '--drain-probe', '0', '--release', release, '--job-failures', '0.3');
+  expect(report.provisioning.reused).toBe(25);
+  expect(report.messages.lost).toBe(0);
+  // The group: the 20 devices and the drain probe of the first run, the 5 of the second. The first minute's wave is
+  // dev's base rate, 10 devices; the abort leaves the other 16 never reached.
+  expect(report.job).toMatchObject({ template: 'update-program', status: 'CANCELED', abortedBy: 'ALL reached 20 % of at least 10 things notified', waves: [10], targeted: 26, notReached: 16 });
+  const { executions, versions } = report.job!;
+  expect(executions.FAILED).toBeGreaterThanOrEqual(2);
+  expect(executions.SUCCEEDED).toBeGreaterThanOrEqual(1);
+  expect(versions).toEqual({ version: '0.2.0', running: executions.SUCCEEDED, kept: 26 - executions.SUCCEEDED, rolledBack: executions.FAILED });
+  const markdown = fs.readFileSync(path.join(scratch, 'report.md'), 'utf8');
+  expect(markdown).toContain('| the rollout\'s waves (devices notified in each minute) | 10; 16 of the group\'s 26 never reached |');
+  expect(markdown).toContain(`| versions at the end | 0.2.0 on ${executions.SUCCEEDED} devices; ${26 - executions.SUCCEEDED} kept the version they had, ${executions.FAILED} of them rolled back after it failed to start |`);
+});
+
+test('--release refuses what is not the device program, and --job with it, before anything starts (exit 2)', () => {
+  const notAPackage = path.join(scratch, 'notes.tgz');
+  fs.writeFileSync(notAPackage, 'not a tarball');
+  for (const [args, message] of [
+    [['--release', notAPackage], /^simulate: --release: .*notes\.tgz is not a package npm pack made/],
+    [['--release', fakeProgramPackage(scratch, { version: '0.2.0' }), '--job', 'desired-state'], /^simulate: give --job or --release, not both/],
+    [['--job-failures', '0.1'], /^simulate: --job-failures needs --job or --release/],
+  ] as const) {
+    const run = spawnSync('npm', ['run', '--silent', 'simulate', '--', '--devices', '1', ...args], { cwd: ROOT, encoding: 'utf8' });
+    expect({ status: run.status, stdout: run.stdout }).toEqual({ status: 2, stdout: '' });
+    expect(run.stderr).toMatch(message);
+  }
 });
