@@ -20,6 +20,8 @@ interface Rollout {
   readonly timeoutMinutes?: number;
   readonly retries: string;
   readonly document: string;
+  /** How long the package URLs AWS IoT signs for each device stay valid (PresignedUrlConfig); none: no URL is signed. */
+  readonly urlSeconds?: number;
 }
 
 /** A number of the template, or an error naming it: a token (Ref, Fn::If, ...) is not judged on a guess. */
@@ -62,6 +64,8 @@ function rolloutOf(properties: Record<string, any>, label: string): Rollout {
     timeoutMinutes: numberAt(properties.TimeoutConfig?.InProgressTimeoutInMinutes, `${label}'s InProgressTimeoutInMinutes`, true),
     retries: retries.map((retry) => `${retry.NumberOfRetries} after ${retry.FailureType}`).join(', ') || 'none',
     document: typeof properties.Document === 'string' ? properties.Document : JSON.stringify(properties.Document),
+    // AWS's default lifetime is 3600 s ("Managing jobs: Presigned URLs"); the role is a token of the stack, not judged.
+    urlSeconds: properties.PresignedUrlConfig === undefined ? undefined : numberAt(properties.PresignedUrlConfig.ExpiresInSec, `${label}'s ExpiresInSec`, true) ?? 3600,
   };
 }
 
@@ -101,6 +105,12 @@ function rolloutChanges(was: Rollout, is: Rollout): Array<{ readonly riskier: bo
     changes.push({ riskier: later, text: `an execution in progress ${timeoutText(is.timeoutMinutes)} (it ${timeoutText(was.timeoutMinutes)})` });
   }
   if (is.retries !== was.retries) changes.push({ riskier: false, text: `its retries are ${is.retries} instead of ${was.retries}` });
+  if (was.urlSeconds !== undefined && is.urlSeconds === undefined) {
+    // fleet release's URL is the presigned URL placeholder, which AWS IoT replaces only for a template that signs.
+    changes.push({ riskier: true, text: 'it no longer has AWS IoT sign its package URL (PresignedUrlConfig removed): every device of a release is given the placeholder, not a URL, and fails the job' });
+  } else if (was.urlSeconds !== is.urlSeconds && was.urlSeconds !== undefined && is.urlSeconds !== undefined) {
+    changes.push({ riskier: false, text: `the package URL signed for each device stays valid ${is.urlSeconds} s instead of ${was.urlSeconds} s` });
+  }
   if (is.document !== was.document) changes.push({ riskier: false, text: `its document is ${is.document} instead of ${was.document}` });
   return changes;
 }

@@ -322,6 +322,15 @@ describe('job templates: their rollouts in plain words, and which devices they r
     expect(jobFindings(notified)[0]).toEqual({ kind: 'rollout-riskier', text: expect.stringContaining('times 2 after each 10 more notified instead of 10 a minute at first, times 2 after each 10 more succeeded') });
   });
 
+  test('the update template\'s package URL: its lifetime changed is said; no longer signed is riskier', () => {
+    const updateTemplate = (resources: Record<string, any>) => ofType(resources, 'AWS::IoT::JobTemplate').find((resource: any) => resource.Properties.PresignedUrlConfig).Properties;
+    const longer = changed((resources) => { updateTemplate(resources).PresignedUrlConfig.ExpiresInSec = 7200; });
+    expect(jobFindings(longer)).toEqual([{ kind: 'change', text: expect.stringMatching(/^Job template UpdateProgramJob[0-9A-F]{8}: the package URL signed for each device stays valid 7200 s instead of 3600 s\. It is replaced under a new ID/) }]);
+    const unsigned = changed((resources) => { delete updateTemplate(resources).PresignedUrlConfig; });
+    expect(jobFindings(unsigned).map((finding) => finding.kind)).toEqual(['rollout-riskier', 'change']);
+    expect(jobFindings(unsigned)[0].text).toMatch(/^Job template UpdateProgramJob[0-9A-F]{8}: it no longer has AWS IoT sign its package URL \(PresignedUrlConfig removed\): every device of a release is given the placeholder, not a URL, and fails the job; a job started from it/);
+  });
+
   test('a value the review cannot read (a token) is said, not judged on a guess', () => {
     const token = withJobs((properties) => { properties.AbortConfig = { 'Fn::If': ['IsProd', properties.AbortConfig, { Ref: 'AWS::NoValue' }] }; });
     expect(findings(token).filter((finding) => finding.kind.startsWith('rollout'))).toEqual([]);
