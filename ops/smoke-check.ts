@@ -124,13 +124,14 @@ async function readObject(s3: S3Client, bucket: string, key: string): Promise<un
   try {
     return JSON.parse(body);
   } catch {
-    // Stryker disable next-line BlockStatement: equivalent, a body that is not JSON is no archive of a message, as nothing is
+    // Kept as it is: no archive of a message either way (MUTATION.md: the one survivor).
     return body;
   }
 }
 
 /** Whether an archived body is what the rule makes of `message`: its `name`, and any other field it selected unchanged. */
 function isArchiveOf(body: unknown, message: Record<string, string>): boolean {
+  // Stryker disable next-line ConditionalExpression: equivalent, a string or a number has no name field either
   if (!body || typeof body !== 'object') return false;
   const fields = Object.entries(body as Record<string, unknown>);
   return (body as Record<string, unknown>).name === message.name && fields.every(([key, value]) => !(key in message) || message[key] === value);

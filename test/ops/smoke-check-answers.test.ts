@@ -22,8 +22,11 @@ interface WorldOptions {
   readonly stack?: { status?: string; outputs: Record<string, string> } | 'none' | Error;
   /** Objects under the prefix before the run. */
   readonly objects?: Record<string, string>;
-  /** What the rule writes for a published message (undefined: nothing). @default selectName */
-  readonly rule?: (message: Record<string, unknown>) => string | undefined;
+  /**
+   * What the rule writes for a published message (undefined: nothing), and after how many more listings of the
+   * bucket it is there (0: at the next). @default selectName, at once
+   */
+  readonly rule?: (message: Record<string, unknown>) => string | { body: string; afterLists: number } | undefined;
   /** The rule's objects appear once the bucket has been listed this many more times. @default 0 */
   readonly archiveAfterLists?: number;
   /** Keys a ListObjectsV2 page holds. @default 1000 */
@@ -63,8 +66,9 @@ function world(options: WorldOptions = {}) {
         PublishCommand: (input) => {
           if (options.publishError) throw options.publishError;
           asked.published.push({ ...input, payload: Buffer.from(input.payload).toString('utf8') });
-          const body = (options.rule ?? selectName)(JSON.parse(Buffer.from(input.payload).toString('utf8')));
-          if (body !== undefined) coming.push({ body, at: asked.lists + (options.archiveAfterLists ?? 0) });
+          const made = (options.rule ?? selectName)(JSON.parse(Buffer.from(input.payload).toString('utf8')));
+          if (typeof made === 'string') coming.push({ body: made, at: asked.lists + (options.archiveAfterLists ?? 0) });
+          else if (made) coming.push({ body: made.body, at: asked.lists + made.afterLists });
           return {};
         },
         GetThingShadowCommand: (input) => {
@@ -143,11 +147,20 @@ test('every check passes, each saying what it proved; the messages go to the dat
   expect(asked.published).toEqual([SKIPPED, ARCHIVED].map((payload) => ({ topic: 'data/pi-dev-01', qos: 1, payload, contentType: 'application/json' })));
   expect(asked.shadows).toEqual([{ thingName: 'pi-dev-01', shadowName: undefined }]);
   expect(asked.deleted).toEqual(['archive/data/pi-dev-01/object-1']);
+  // The bucket listed before the publish, once for the object (there at the first look), once after the settling time.
+  expect(asked.lists).toBe(3);
   // Since a second before the run began, and no earlier.
   const startTime = asked.logs[0].startTime as number;
   expect(Date.now() - startTime).toBeGreaterThanOrEqual(1000);
   expect(asked.logs).toEqual([{ logGroupName: '/aws/iot/errors', startTime, nextToken: undefined }]);
   expect(of('clean')).toBeDefined();
+});
+
+test('without --clean nothing is deleted, and there is no clean check', async () => {
+  const { statuses, asked, objects } = await smoke();
+  expect(statuses).toEqual(['outputs pass', 'publish pass', 'archived pass', 'skipped pass', 'shadow pass', 'error log pass']);
+  expect(asked.deleted).toEqual([]);
+  expect([...objects.keys()]).toEqual(['archive/data/pi-dev-01/object-1']);
 });
 
 describe('outputs', () => {
@@ -205,11 +218,13 @@ test('a publish refused: exit 11, and the archive is not looked at', async () =>
 });
 
 describe('archived', () => {
-  test('an object that comes late, on a later page, among earlier archives: found by polling every pollMs, each object read once', async () => {
+  test('an object that comes late, on a later page, among earlier archives and another publisher\'s: found by polling every pollMs, each object read once', async () => {
     const earlier = Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`archive/data/pi-dev-01/000${i}`, '{"name":"s3"}']));
-    const { report, asked, of } = await smoke({ objects: earlier, archiveAfterLists: 4, pageSize: 2 }, { timeoutMs: 2000, pollMs: 10 });
+    // The skipped message's stand-in: another publisher's object, there at once and read on no later poll.
+    const rule = (message: Record<string, unknown>) => (message.name === 's3' ? { body: '{"name":"s3"}', afterLists: 8 } : { body: '{"name":"telemetry"}', afterLists: 0 });
+    const { report, asked, of } = await smoke({ objects: earlier, rule, pageSize: 2 }, { timeoutMs: 2000, pollMs: 10 });
     expect(report.exitCode).toBe(0);
-    expect(of('archived')!.detail).toBe('s3://archive-bucket/archive/data/pi-dev-01/object-1 holds {"name":"s3"}');
+    expect(of('archived')!.detail).toBe('s3://archive-bucket/archive/data/pi-dev-01/object-2 holds {"name":"s3"}');
     // Pages of two: the new object sorts after the earlier five, onto the third page of a listing, and is there only
     // after several; polled until then, each new object read once.
     expect(asked.lists).toBeGreaterThan(6);
@@ -237,6 +252,7 @@ describe('archived', () => {
     ['not JSON', 'name=s3'],
     ['JSON null', 'null'],
     ['a JSON string', '"s3"'],
+    ['no name', '{}'],
   ])('new objects, none this run\'s (%s): exit 12, counted', async (_, body) => {
     const { report, of } = await smoke({ rule: () => body }, { timeoutMs: 100 });
     expect(report.exitCode).toBe(CHECKS.archived);
