@@ -22,7 +22,7 @@ import { KIT_FILES } from '../device/src/kit';
 import { LocalSandbox, S3_CREDENTIALS, startLocalSandbox } from '../sandbox';
 import { sleep } from '../sandbox/wait';
 import { EXECUTION_STATUSES, jobStatus, JobStatus, startJob } from './jobs';
-import { readProgramPackage, releaseProgram } from './release';
+import { ProgramPackage, releaseProgram } from './release';
 import type { FromObserver, ObserverResult, ToObserver } from './simulation-observer';
 import type { FromWorker, ToWorker, WorkerDevice } from './simulation-worker';
 
@@ -62,7 +62,7 @@ export interface SimulationOptions {
    * with `fleet release`'s code (the update-program template): each device downloads it from the URL signed for it and
    * checks its hash; the installation is not played (simulation-worker.ts). Not with `job`. @default no release
    */
-  readonly release?: string;
+  readonly release?: ProgramPackage;
   /** Share of devices whose job execution fails (spread over the fleet): for a release, the new version fails to start and is rolled back. @default 0 */
   readonly jobFailures?: number;
   /** A progress line now and then. @default nothing */
@@ -197,7 +197,10 @@ async function settle(count: () => number, target: number, what: string, progres
  * Starts the template's job over the fleet's group with the operator's own code (ops/jobs.ts) through the control plane
  * stand-in, and samples it every 10 s; `finish` reports it.
  */
-async function startSimulatedJob(sandbox: LocalSandbox, job: { template: 'desired-state'; intervalSeconds: number } | { template: 'update-program'; release: string }, progress: (line: string) => void) {
+/** The job a simulation runs over the fleet: the desired-state template's for an interval, or a release's. */
+type SimulatedJob = { template: 'desired-state'; intervalSeconds: number } | { template: 'update-program'; program: ProgramPackage };
+
+async function startSimulatedJob(sandbox: LocalSandbox, job: SimulatedJob, progress: (line: string) => void) {
   const { template } = job;
   const iot = new IoTClient({ endpoint: sandbox.aws.endpoint, region: sandbox.outputs.Region, credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' } });
   const jobTemplateId = (JSON.parse(sandbox.outputs.JobTemplates) as Record<string, string>)[template];
@@ -212,7 +215,7 @@ async function startSimulatedJob(sandbox: LocalSandbox, job: { template: 'desire
     const { document } = await startJob(iot, { jobTemplateId, jobId, targets, parameters: { interval: String(job.intervalSeconds) } });
     progress(`job ${jobId} started: ${JSON.stringify(document)}`);
   } else {
-    const program = readProgramPackage(job.release);
+    const { program } = job;
     const s3 = new S3Client({ endpoint: sandbox.s3.endpoint, forcePathStyle: true, region, credentials: S3_CREDENTIALS });
     try {
       const { key } = await releaseProgram(iot, s3, { program, bucket: sandbox.outputs.ProgramArtifactsBucketName, region, jobTemplateId, jobId, targets });
@@ -328,7 +331,9 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
 
     // The devices, spread over the processes; a share of them with name s3.
     const s3Devices = Math.round(options.devices * shareS3);
-    const jobFailures = options.job || options.release ? options.jobFailures ?? 0 : 0;
+    const simulatedJob: SimulatedJob | undefined = options.job ? { template: options.job, intervalSeconds }
+      : options.release ? { template: 'update-program', program: options.release } : undefined;
+    const jobFailures = simulatedJob ? options.jobFailures ?? 0 : 0;
     // Spread over the rollout: the device at position i of the group (the order its job reaches it) fails when the
     // running share of failures crosses a whole number there, so every wave of the rollout has its share.
     const simulated = new Set(things.filter((_, index) => index !== probeIndex));
@@ -413,8 +418,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     const reasons = [...[...failures, ...restarts].reduce((counts, [, reason]) => counts.set(reason, (counts.get(reason) ?? 0) + 1), new Map<string, number>())].sort((a, b) => b[1] - a[1]);
     progress(`${options.devices} devices running (${failures.length} failed to start, ${restarts.length} starts restarted${reasons.length ? `: ${countedReasons(reasons.slice(0, 3))}` : ''}); ${options.minutes} min at ${intervalSeconds} s`);
     const running = () => options.devices + (drainProbe ? 1 : 0) - failures.length;
-    const job = options.job ? await startSimulatedJob(sandbox, { template: options.job, intervalSeconds }, progress)
-      : options.release ? await startSimulatedJob(sandbox, { template: 'update-program', release: options.release }, progress) : undefined;
+    const job = simulatedJob && await startSimulatedJob(sandbox, simulatedJob, progress);
     const everyDeviceBack = () => reconnected.size >= running();
     const runStarted = Date.now();
     const runMs = options.minutes * 60_000;

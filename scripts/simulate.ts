@@ -55,9 +55,10 @@ function parse(argv: string[]) {
   if (values.job !== undefined && values.job !== 'desired-state') throw new UsageError(`--job is ${JSON.stringify(values.job)} but the stack's job templates are: desired-state`);
   if (values.job !== undefined && values.release !== undefined) throw new UsageError('give --job or --release, not both: one job runs over the fleet');
   if (values['job-failures'] !== undefined && values.job === undefined && values.release === undefined) throw new UsageError('--job-failures needs --job or --release');
+  let release;
   if (values.release !== undefined) {
     try {
-      readProgramPackage(values.release);
+      release = readProgramPackage(values.release);
     } catch (error) {
       if (error instanceof ReleaseRefused) throw new UsageError(`--release: ${error.message}`);
       throw error;
@@ -73,7 +74,7 @@ function parse(argv: string[]) {
     restartBrokerAtSeconds: number(values, 'restart-broker-at', minutes * 60 - 10),
     drainProbe: number(values, 'drain-probe')!,
     job: values.job as 'desired-state' | undefined,
-    release: values.release,
+    release,
     jobFailures: number(values, 'job-failures')!,
     markdown: values.markdown,
     json: values.json,
